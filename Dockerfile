@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+
+# Build: full dependencies, compile TypeScript to dist/.
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json .swcrc nest-cli.json ./
+COPY src ./src
+COPY config ./config
+ARG GIT_COMMIT=unknown
+RUN npm run build && printf '%s\n' "$GIT_COMMIT" > dist/COMMIT
+
+# Production dependencies only.
+FROM node:22-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# Runtime: no compiler, no dev dependencies, not root.
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+COPY --chown=node:node package.json ./
+COPY --chown=node:node config ./config
+USER node
+EXPOSE 3000
+CMD ["node", "dist/main.js"]

@@ -1,0 +1,49 @@
+import { type LoggerService, type LogLevel, VersioningType } from '@nestjs/common';
+import { HttpAdapterHost, NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomUUID } from 'node:crypto';
+import { AppModule } from './app.module.js';
+import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
+import { DrainingFastifyAdapter } from './common/draining-fastify.adapter.js';
+import { ShutdownState } from './common/shutdown-state.js';
+import { createValidationPipe } from './common/validation.js';
+import type { AppConfiguration, TrustProxy } from './config/configuration.types.js';
+
+export interface CreateAppOptions {
+  logger?: LoggerService | LogLevel[] | false;
+}
+
+/** The whole HTTP application, as production runs it; tests build theirs with this too. */
+export async function createApp(configuration: AppConfiguration, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const { app: settings } = configuration;
+  const adapter = new DrainingFastifyAdapter(
+    {
+      bodyLimit: settings.bodyLimitBytes,
+      trustProxy: toFastifyTrustProxy(settings.trustProxy),
+      genReqId: (request) => {
+        const given = request.headers['x-request-id'];
+        return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+      },
+      return503OnClosing: true,
+    },
+    settings.shutdownDrainMs,
+  );
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(configuration), adapter, {
+    logger: options.logger,
+    abortOnError: false,
+  });
+  adapter.whenShutdownBegins(() => app.get(ShutdownState).begin());
+  app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));
+  return app;
+}
+
+/**
+ * Fastify treats a bare number as "trust nothing" (a hop count alone cannot tell a proxy from a
+ * client); the SPEC's hop count means "the nearest N hops are our proxies", as Express defines it.
+ */
+function toFastifyTrustProxy(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return trust;
+}

@@ -1,0 +1,28 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module.js';
+import { CommonModule } from './common/common.module.js';
+import { configModuleFor } from './config/config.namespaces.js';
+import type { AppConfiguration } from './config/configuration.types.js';
+import { HealthModule } from './health/health.module.js';
+import { MessagingModule } from './messaging/messaging.module.js';
+import { OtpModule } from './otp/otp.module.js';
+import { RedisModule } from './redis/redis.module.js';
+
+@Module({})
+export class AppModule {
+  /** Built from an already validated configuration, so tests can run several differently configured apps at once. */
+  static forRoot(configuration: AppConfiguration): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        configModuleFor(configuration),
+        CommonModule,
+        RedisModule,
+        HealthModule,
+        OtpModule,
+        MessagingModule,
+        AuthModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,155 @@
+export type Mode = 'development' | 'test' | 'production';
+
+export const CHANNELS = ['email', 'sms', 'whatsapp'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const PROVIDERS_BY_CHANNEL = {
+  email: ['smtp', 'ses', 'sendgrid', 'console'],
+  sms: ['twilio-verify', 'twilio', 'sns', 'console'],
+  whatsapp: ['twilio-whatsapp', 'console'],
+} as const satisfies Record<Channel, readonly string[]>;
+export type ProviderId = (typeof PROVIDERS_BY_CHANNEL)[Channel][number];
+
+/** The variable that orders each channel's chain, for messages that name it. */
+export const CHAIN_VARIABLE: Record<Channel, string> = {
+  email: 'EMAIL_PROVIDERS',
+  sms: 'SMS_PROVIDERS',
+  whatsapp: 'WHATSAPP_PROVIDERS',
+};
+
+/** `false` trusts no proxy; a number trusts that many hops; a list trusts those addresses/ranges. */
+export type TrustProxy = false | number | string[];
+
+export interface AppConfig {
+  env: Mode;
+  name: string;
+  version: string;
+  commit: string;
+  port: number;
+  host: string;
+  trustProxy: TrustProxy;
+  shutdownDrainMs: number;
+  bodyLimitBytes: number;
+}
+
+export interface RedisConfig {
+  /** Unset = embedded mode: in-memory stores and in-process delivery. */
+  url: string | undefined;
+}
+
+export interface DatabaseConfig {
+  /** Unset = embedded PGlite. */
+  url: string | undefined;
+  /** Directory of the embedded database; `undefined` = in memory. */
+  embeddedDir: string | undefined;
+}
+
+export interface AuthConfig {
+  jwtSecret: string;
+  /** True when no JWT_SECRET was given and a random one was made for this process. */
+  jwtSecretGenerated: boolean;
+  apiKeys: string[];
+}
+
+export interface OtpConfig {
+  secret: string;
+  secretGenerated: boolean;
+  length: number;
+  ttlSeconds: number;
+  maxAttempts: number;
+  maxSends: number;
+  resendCooldownSeconds: number;
+  maxSendsPerHour: number;
+  maxSendsPerDay: number;
+  rateLimitIpPerMinute: number;
+  smsAllowedCountries: string[] | undefined;
+  /** Normalized destination → fixed code. */
+  testDestinations: Record<string, string>;
+  fixedCode: string | undefined;
+}
+
+export interface SmtpConfig {
+  host: string | undefined;
+  port: number;
+  secure: boolean;
+  user: string | undefined;
+  password: string | undefined;
+  from: string | undefined;
+}
+
+export interface TwilioConfig {
+  accountSid: string | undefined;
+  authToken: string | undefined;
+  from: string | undefined;
+  messagingServiceSid: string | undefined;
+  verifyServiceSid: string | undefined;
+  whatsappFrom: string | undefined;
+  apiBaseUrl: string | undefined;
+}
+
+export interface AwsConfig {
+  region: string | undefined;
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+  endpointSns: string | undefined;
+  endpointSes: string | undefined;
+  sesFrom: string | undefined;
+}
+
+export interface SendgridConfig {
+  apiKey: string | undefined;
+  from: string | undefined;
+  apiBaseUrl: string;
+}
+
+export interface ProviderState {
+  /** Every variable it needs is present and valid. */
+  configured: boolean;
+  /** What is missing or invalid, by variable name; empty when configured. */
+  missing: string[];
+  /** Allowed in this mode at all (the console provider is refused in production). */
+  allowed: boolean;
+}
+
+export interface MessagingConfig {
+  channels: Channel[];
+  chains: Record<Channel, ProviderId[]>;
+  providers: Record<ProviderId, ProviderState>;
+  webOtpDomain: string | undefined;
+  smtp: SmtpConfig;
+  twilio: TwilioConfig;
+  aws: AwsConfig;
+  sendgrid: SendgridConfig;
+  circuit: { failureThreshold: number; openSeconds: number };
+  delivery: { attempts: number; backoffMs: number };
+}
+
+export interface AppConfiguration {
+  app: AppConfig;
+  redis: RedisConfig;
+  database: DatabaseConfig;
+  auth: AuthConfig;
+  otp: OtpConfig;
+  messaging: MessagingConfig;
+}
+
+export type ConfigNamespace = keyof AppConfiguration;
+
+export interface ConfigProblem {
+  /** The variable at fault, as an operator would set it. */
+  variable: string;
+  /** Production wording: what is wrong and why it matters. */
+  message: string;
+  /** Development wording: what will not work and what happens instead. */
+  warning: string;
+}
+
+export interface LoadedConfiguration {
+  configuration: AppConfiguration;
+  /** Fatal in production, warnings in development and test. */
+  problems: ConfigProblem[];
+  /** Worth saying in any mode, never fatal (test destinations in production, unknown variables). */
+  notices: string[];
+  /** The merged variables (files under config/ overlaid by the environment), for the report. */
+  variables: Record<string, string>;
+}

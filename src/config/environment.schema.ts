@@ -1,0 +1,287 @@
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateBy,
+  type ValidationOptions,
+} from 'class-validator';
+import { isIP } from 'node:net';
+
+/**
+ * The format of each variable on its own. Rules that tie variables together (a provider
+ * named in a chain needs its credentials, production refuses `console`, …) live in
+ * `configuration.rules.ts`. Messages never include the value: some of these are secrets.
+ */
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+const TWILIO_ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
+const EMAIL_ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+/** `addr@example.com` or `Name <addr@example.com>`. */
+const SENDER_ADDRESS = /^(?:[^<>]*<[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/;
+
+function IsUrlWithScheme(schemes: string[], options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isUrlWithScheme',
+      validator: {
+        validate(value: unknown) {
+          if (typeof value !== 'string') return false;
+          try {
+            const url = new URL(value);
+            return schemes.includes(url.protocol.replace(/:$/, '')) && url.hostname !== '';
+          } catch {
+            return false;
+          }
+        },
+      },
+    },
+    options,
+  );
+}
+
+function IsTrustProxy(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isTrustProxy',
+      validator: {
+        validate(value: unknown) {
+          if (typeof value !== 'string' || value.trim() === '') return false;
+          if (/^\d{1,2}$/.test(value.trim())) return true;
+          return value.split(',').every((entry) => isAddressOrCidr(entry.trim()));
+        },
+      },
+    },
+    options,
+  );
+}
+
+export function isAddressOrCidr(entry: string): boolean {
+  const [address, prefix, ...rest] = entry.split('/');
+  if (rest.length > 0 || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+export function isEmailAddress(value: string): boolean {
+  return EMAIL_ADDRESS.test(value) && value.length <= 254;
+}
+
+const integer = (name: string, min: number, max: number) =>
+  `${name} must be a whole number from ${min} to ${max}`;
+
+export class EnvironmentVariables {
+  @IsOptional()
+  @IsIn(['development', 'test', 'production'], { message: 'NODE_ENV must be one of development, test, production' })
+  NODE_ENV?: string;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('PORT', 0, 65535) }) @Min(0, { message: integer('PORT', 0, 65535) })
+  @Max(65535, { message: integer('PORT', 0, 65535) })
+  PORT?: number;
+
+  @IsOptional() @MinLength(1, { message: 'HOST must not be empty' })
+  HOST?: string;
+
+  @IsOptional()
+  @IsTrustProxy({ message: 'TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of IP addresses or CIDR ranges' })
+  TRUST_PROXY?: string;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('SHUTDOWN_DRAIN_MS', 0, 20000) }) @Min(0, { message: integer('SHUTDOWN_DRAIN_MS', 0, 20000) })
+  @Max(20000, { message: integer('SHUTDOWN_DRAIN_MS', 0, 20000) })
+  SHUTDOWN_DRAIN_MS?: number;
+
+  @IsOptional() @Matches(/^[\w.-]{1,64}$/, { message: 'GIT_COMMIT must be a commit id (letters, digits, . _ -)' })
+  GIT_COMMIT?: string;
+
+  @IsOptional() @IsUrlWithScheme(['redis', 'rediss'], { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional()
+  @IsUrlWithScheme(['postgres', 'postgresql'], { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL?: string;
+
+  @IsOptional() @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters long' })
+  JWT_SECRET?: string;
+
+  @IsOptional() @MinLength(32, { message: 'OTP_SECRET must be at least 32 characters long' })
+  OTP_SECRET?: string;
+
+  @IsOptional()
+  @Matches(/^\s*[\x21-\x2b\x2d-\x7e]{16,256}\s*(,\s*[\x21-\x2b\x2d-\x7e]{16,256}\s*)*$/, {
+    message: 'API_KEYS must be a comma-separated list of keys, each 16 to 256 printable characters without spaces',
+  })
+  API_KEYS?: string;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('OTP_LENGTH', 6, 10) }) @Min(6, { message: integer('OTP_LENGTH', 6, 10) })
+  @Max(10, { message: integer('OTP_LENGTH', 6, 10) })
+  OTP_LENGTH?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('OTP_TTL_SECONDS', 60, 86400) }) @Min(60, { message: integer('OTP_TTL_SECONDS', 60, 86400) })
+  @Max(86400, { message: integer('OTP_TTL_SECONDS', 60, 86400) })
+  OTP_TTL_SECONDS?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('OTP_MAX_ATTEMPTS', 1, 20) }) @Min(1, { message: integer('OTP_MAX_ATTEMPTS', 1, 20) })
+  @Max(20, { message: integer('OTP_MAX_ATTEMPTS', 1, 20) })
+  OTP_MAX_ATTEMPTS?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('OTP_MAX_SENDS', 1, 20) }) @Min(1, { message: integer('OTP_MAX_SENDS', 1, 20) })
+  @Max(20, { message: integer('OTP_MAX_SENDS', 1, 20) })
+  OTP_MAX_SENDS?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('OTP_RESEND_COOLDOWN_SECONDS', 0, 3600) })
+  @Min(0, { message: integer('OTP_RESEND_COOLDOWN_SECONDS', 0, 3600) })
+  @Max(3600, { message: integer('OTP_RESEND_COOLDOWN_SECONDS', 0, 3600) })
+  OTP_RESEND_COOLDOWN_SECONDS?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('OTP_MAX_SENDS_PER_HOUR', 1, 10000) })
+  @Min(1, { message: integer('OTP_MAX_SENDS_PER_HOUR', 1, 10000) })
+  @Max(10000, { message: integer('OTP_MAX_SENDS_PER_HOUR', 1, 10000) })
+  OTP_MAX_SENDS_PER_HOUR?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('OTP_MAX_SENDS_PER_DAY', 1, 100000) })
+  @Min(1, { message: integer('OTP_MAX_SENDS_PER_DAY', 1, 100000) })
+  @Max(100000, { message: integer('OTP_MAX_SENDS_PER_DAY', 1, 100000) })
+  OTP_MAX_SENDS_PER_DAY?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('RATE_LIMIT_IP_PER_MINUTE', 1, 1000000) })
+  @Min(1, { message: integer('RATE_LIMIT_IP_PER_MINUTE', 1, 1000000) })
+  @Max(1000000, { message: integer('RATE_LIMIT_IP_PER_MINUTE', 1, 1000000) })
+  RATE_LIMIT_IP_PER_MINUTE?: number;
+
+  @IsOptional() @MinLength(1, { message: 'OTP_CHANNELS must name at least one channel' }) OTP_CHANNELS?: string;
+  @IsOptional() @MinLength(1, { message: 'EMAIL_PROVIDERS must name at least one provider' }) EMAIL_PROVIDERS?: string;
+  @IsOptional() @MinLength(1, { message: 'SMS_PROVIDERS must name at least one provider' }) SMS_PROVIDERS?: string;
+  @IsOptional() @MinLength(1, { message: 'WHATSAPP_PROVIDERS must name at least one provider' }) WHATSAPP_PROVIDERS?: string;
+  @IsOptional() SMS_ALLOWED_COUNTRIES?: string;
+
+  @IsOptional()
+  @Matches(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, {
+    message: 'OTP_WEBOTP_DOMAIN must be a bare domain name such as example.com',
+  })
+  OTP_WEBOTP_DOMAIN?: string;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('CIRCUIT_FAILURE_THRESHOLD', 1, 1000) })
+  @Min(1, { message: integer('CIRCUIT_FAILURE_THRESHOLD', 1, 1000) })
+  @Max(1000, { message: integer('CIRCUIT_FAILURE_THRESHOLD', 1, 1000) })
+  CIRCUIT_FAILURE_THRESHOLD?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('CIRCUIT_OPEN_SECONDS', 1, 3600) }) @Min(1, { message: integer('CIRCUIT_OPEN_SECONDS', 1, 3600) })
+  @Max(3600, { message: integer('CIRCUIT_OPEN_SECONDS', 1, 3600) })
+  CIRCUIT_OPEN_SECONDS?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('DELIVERY_ATTEMPTS', 1, 20) }) @Min(1, { message: integer('DELIVERY_ATTEMPTS', 1, 20) })
+  @Max(20, { message: integer('DELIVERY_ATTEMPTS', 1, 20) })
+  DELIVERY_ATTEMPTS?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('DELIVERY_BACKOFF_MS', 10, 600000) })
+  @Min(10, { message: integer('DELIVERY_BACKOFF_MS', 10, 600000) })
+  @Max(600000, { message: integer('DELIVERY_BACKOFF_MS', 10, 600000) })
+  DELIVERY_BACKOFF_MS?: number;
+
+  @IsOptional() OTP_TEST_DESTINATIONS?: string;
+
+  @IsOptional() @Matches(/^\d{6,10}$/, { message: 'OTP_FIXED_CODE must be 6 to 10 digits' })
+  OTP_FIXED_CODE?: string;
+
+  @IsOptional() @Matches(/^[A-Za-z0-9.-]{1,253}$|^\[[0-9a-fA-F:.]+\]$/, { message: 'SMTP_HOST must be a host name or IP address' })
+  SMTP_HOST?: string;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('SMTP_PORT', 1, 65535) }) @Min(1, { message: integer('SMTP_PORT', 1, 65535) })
+  @Max(65535, { message: integer('SMTP_PORT', 1, 65535) })
+  SMTP_PORT?: number;
+
+  @IsOptional() @IsIn(['true', 'false', '1', '0', 'yes', 'no'], { message: 'SMTP_SECURE must be true or false' })
+  SMTP_SECURE?: string;
+
+  @IsOptional() @MinLength(1, { message: 'SMTP_USER must not be empty' }) @MaxLength(256, { message: 'SMTP_USER is too long' })
+  SMTP_USER?: string;
+
+  @IsOptional() @MinLength(1, { message: 'SMTP_PASSWORD must not be empty' }) SMTP_PASSWORD?: string;
+
+  @IsOptional() @Matches(SENDER_ADDRESS, { message: 'SMTP_FROM must be an email address, optionally as "Name <address>"' })
+  SMTP_FROM?: string;
+
+  @IsOptional() @Matches(/^AC[0-9a-f]{32}$/, { message: 'TWILIO_ACCOUNT_SID must be AC followed by 32 lower-case hex digits' })
+  TWILIO_ACCOUNT_SID?: string;
+
+  @IsOptional() @Matches(/^[0-9a-f]{32}$/, { message: 'TWILIO_AUTH_TOKEN must be 32 lower-case hex digits' })
+  TWILIO_AUTH_TOKEN?: string;
+
+  @IsOptional()
+  @ValidateBy(
+    { name: 'isTwilioSender', validator: { validate: (v: unknown) => typeof v === 'string' && (E164.test(v) || TWILIO_ALPHANUMERIC_SENDER.test(v)) } },
+    { message: 'TWILIO_FROM must be an E.164 number (+14155550100) or an alphanumeric sender id of up to 11 characters' },
+  )
+  TWILIO_FROM?: string;
+
+  @IsOptional()
+  @Matches(/^MG[0-9a-f]{32}$/, { message: 'TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 lower-case hex digits' })
+  TWILIO_MESSAGING_SERVICE_SID?: string;
+
+  @IsOptional()
+  @Matches(/^VA[0-9a-f]{32}$/, { message: 'TWILIO_VERIFY_SERVICE_SID must be VA followed by 32 lower-case hex digits' })
+  TWILIO_VERIFY_SERVICE_SID?: string;
+
+  @IsOptional()
+  @Matches(/^(whatsapp:)?\+[1-9]\d{6,14}$/, { message: 'TWILIO_WHATSAPP_FROM must be an E.164 number (+14155550100)' })
+  TWILIO_WHATSAPP_FROM?: string;
+
+  @IsOptional() @IsUrlWithScheme(['http', 'https'], { message: 'TWILIO_API_BASE_URL must be an http:// or https:// URL' })
+  TWILIO_API_BASE_URL?: string;
+
+  @IsOptional() @Matches(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: 'AWS_REGION must be an AWS region such as eu-west-1' })
+  AWS_REGION?: string;
+
+  @IsOptional() @Matches(/^[A-Z0-9]{16,128}$/, { message: 'AWS_ACCESS_KEY_ID must be 16 to 128 upper-case letters and digits' })
+  AWS_ACCESS_KEY_ID?: string;
+
+  @IsOptional() @MinLength(16, { message: 'AWS_SECRET_ACCESS_KEY must be at least 16 characters long' })
+  AWS_SECRET_ACCESS_KEY?: string;
+
+  @IsOptional() @IsUrlWithScheme(['http', 'https'], { message: 'AWS_ENDPOINT_URL must be an http:// or https:// URL' })
+  AWS_ENDPOINT_URL?: string;
+
+  @IsOptional() @IsUrlWithScheme(['http', 'https'], { message: 'AWS_ENDPOINT_URL_SNS must be an http:// or https:// URL' })
+  AWS_ENDPOINT_URL_SNS?: string;
+
+  @IsOptional() @IsUrlWithScheme(['http', 'https'], { message: 'AWS_ENDPOINT_URL_SES must be an http:// or https:// URL' })
+  AWS_ENDPOINT_URL_SES?: string;
+
+  @IsOptional() @Matches(SENDER_ADDRESS, { message: 'SES_FROM must be an email address, optionally as "Name <address>"' })
+  SES_FROM?: string;
+
+  @IsOptional() @Matches(/^SG\.[\w-]{10,}\.[\w-]{10,}$/, { message: 'SENDGRID_API_KEY must be a SendGrid API key (SG.xxx.yyy)' })
+  SENDGRID_API_KEY?: string;
+
+  @IsOptional() @Matches(SENDER_ADDRESS, { message: 'SENDGRID_FROM must be an email address, optionally as "Name <address>"' })
+  SENDGRID_FROM?: string;
+
+  @IsOptional() @IsUrlWithScheme(['http', 'https'], { message: 'SENDGRID_API_BASE_URL must be an http:// or https:// URL' })
+  SENDGRID_API_BASE_URL?: string;
+}
+
+export { E164 };

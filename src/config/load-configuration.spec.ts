@@ -1,0 +1,264 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COMPLETE_PRODUCTION } from '../../test/support/environments.js';
+import { loadConfiguration } from './load-configuration.js';
+
+const variablesOf = (env: Record<string, string | undefined>) => loadConfiguration(env).problems.map((p) => p.variable);
+const messagesOf = (env: Record<string, string | undefined>) => loadConfiguration(env).problems.map((p) => p.message);
+
+describe('loadConfiguration in production', () => {
+  it('accepts a complete environment with no problem', () => {
+    expect(loadConfiguration(COMPLETE_PRODUCTION).problems).toEqual([]);
+  });
+
+  it('names every missing requirement of an empty environment, one problem each', () => {
+    const variables = variablesOf({ NODE_ENV: 'production' });
+    for (const name of ['REDIS_URL', 'DATABASE_URL', 'JWT_SECRET', 'OTP_SECRET', 'API_KEYS', 'SMTP_HOST', 'SMTP_FROM', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM']) {
+      expect(variables).toContain(name);
+    }
+  });
+
+  it('explains a provider requirement by the chain that names the provider', () => {
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, SMTP_HOST: undefined })).toEqual([
+      'SMTP_HOST is required because EMAIL_PROVIDERS includes "smtp"',
+    ]);
+  });
+
+  it('accepts a messaging service instead of a sender number for twilio', () => {
+    const env = { ...COMPLETE_PRODUCTION, TWILIO_FROM: undefined, TWILIO_MESSAGING_SERVICE_SID: `MG${'c'.repeat(32)}` };
+    expect(loadConfiguration(env).problems).toEqual([]);
+  });
+
+  it('asks for a twilio sender when neither a number nor a messaging service is given', () => {
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, TWILIO_FROM: undefined })).toEqual([
+      'TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required because SMS_PROVIDERS includes "twilio"',
+    ]);
+  });
+
+  it('refuses the console provider', () => {
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, EMAIL_PROVIDERS: 'smtp,console' })).toEqual([
+      'EMAIL_PROVIDERS must not include "console" in production: it prints codes to the log instead of delivering them',
+    ]);
+  });
+
+  it('refuses OTP_FIXED_CODE', () => {
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_FIXED_CODE: '123456' })).toEqual(['OTP_FIXED_CODE']);
+  });
+
+  it('ignores the credentials of a channel that is not enabled', () => {
+    expect(loadConfiguration({ ...COMPLETE_PRODUCTION, WHATSAPP_PROVIDERS: 'twilio-whatsapp' }).problems).toEqual([]);
+  });
+
+  it('requires the WhatsApp sender once WhatsApp is enabled', () => {
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_CHANNELS: 'email,sms,whatsapp' })).toEqual(['TWILIO_WHATSAPP_FROM']);
+  });
+
+  it.each([
+    ['ses', { AWS_REGION: 'eu-west-1', SES_FROM: 'a@example.com' }, ['AWS_REGION', 'SES_FROM']],
+    ['sendgrid', { SENDGRID_API_KEY: 'SG.abcdefghijklmnop.qrstuvwxyz0123456789', SENDGRID_FROM: 'a@example.com' }, ['SENDGRID_API_KEY', 'SENDGRID_FROM']],
+  ])('requires the %s credentials when the email chain names it', (provider, credentials, required) => {
+    const base = { ...COMPLETE_PRODUCTION, EMAIL_PROVIDERS: `${provider},smtp` };
+    expect(variablesOf(base)).toEqual(required);
+    expect(variablesOf({ ...base, ...credentials })).toEqual([]);
+  });
+
+  it.each([
+    ['sns', { AWS_REGION: 'us-east-1' }, ['AWS_REGION']],
+    ['twilio-verify', { TWILIO_VERIFY_SERVICE_SID: `VA${'d'.repeat(32)}` }, ['TWILIO_VERIFY_SERVICE_SID']],
+  ])('requires the %s credentials when the SMS chain names it', (provider, credentials, required) => {
+    const base = { ...COMPLETE_PRODUCTION, SMS_PROVIDERS: `${provider},twilio` };
+    expect(variablesOf(base)).toEqual(required);
+    expect(variablesOf({ ...base, ...credentials })).toEqual([]);
+  });
+});
+
+describe('variable formats', () => {
+  it.each([
+    ['TWILIO_ACCOUNT_SID', 'AC123', 'TWILIO_ACCOUNT_SID must be AC followed by 32 lower-case hex digits'],
+    ['TWILIO_ACCOUNT_SID', `SK${'a'.repeat(32)}`, 'TWILIO_ACCOUNT_SID must be AC followed by 32 lower-case hex digits'],
+    ['TWILIO_AUTH_TOKEN', 'z'.repeat(32), 'TWILIO_AUTH_TOKEN must be 32 lower-case hex digits'],
+    ['TWILIO_MESSAGING_SERVICE_SID', `MX${'a'.repeat(32)}`, 'TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 lower-case hex digits'],
+    ['TWILIO_VERIFY_SERVICE_SID', 'VA12', 'TWILIO_VERIFY_SERVICE_SID must be VA followed by 32 lower-case hex digits'],
+    ['TWILIO_FROM', '07911123456', 'TWILIO_FROM must be an E.164 number (+14155550100) or an alphanumeric sender id of up to 11 characters'],
+    ['TWILIO_WHATSAPP_FROM', '+0123', 'TWILIO_WHATSAPP_FROM must be an E.164 number (+14155550100)'],
+    ['JWT_SECRET', 'short', 'JWT_SECRET must be at least 32 characters long'],
+    ['OTP_SECRET', 'x'.repeat(31), 'OTP_SECRET must be at least 32 characters long'],
+    ['REDIS_URL', 'http://localhost:6379', 'REDIS_URL must be a redis:// or rediss:// URL'],
+    ['DATABASE_URL', 'mysql://localhost/db', 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
+    ['OTP_LENGTH', '5', 'OTP_LENGTH must be a whole number from 6 to 10'],
+    ['OTP_LENGTH', '11', 'OTP_LENGTH must be a whole number from 6 to 10'],
+    ['OTP_LENGTH', 'six', 'OTP_LENGTH must be a whole number from 6 to 10'],
+    ['OTP_TTL_SECONDS', '30', 'OTP_TTL_SECONDS must be a whole number from 60 to 86400'],
+    ['PORT', '70000', 'PORT must be a whole number from 0 to 65535'],
+    ['SMTP_SECURE', 'maybe', 'SMTP_SECURE must be true or false'],
+    ['SMTP_FROM', 'not-an-address', 'SMTP_FROM must be an email address, optionally as "Name <address>"'],
+    ['AWS_REGION', 'Europe', 'AWS_REGION must be an AWS region such as eu-west-1'],
+    ['SENDGRID_API_KEY', 'abc', 'SENDGRID_API_KEY must be a SendGrid API key (SG.xxx.yyy)'],
+    ['TWILIO_API_BASE_URL', 'ftp://x', 'TWILIO_API_BASE_URL must be an http:// or https:// URL'],
+    ['TRUST_PROXY', 'everyone', 'TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of IP addresses or CIDR ranges'],
+    ['TRUST_PROXY', '10.0.0.0/33', 'TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of IP addresses or CIDR ranges'],
+    ['API_KEYS', 'short', 'API_KEYS must be a comma-separated list of keys, each 16 to 256 printable characters without spaces'],
+    ['OTP_FIXED_CODE', '12ab56', 'OTP_FIXED_CODE must be 6 to 10 digits'],
+    ['NODE_ENV', 'staging', 'NODE_ENV must be one of development, test, production'],
+  ])('refuses %s=%s', (name, value, message) => {
+    const base = name === 'NODE_ENV' ? {} : COMPLETE_PRODUCTION;
+    expect(messagesOf({ ...base, [name]: value })).toContain(message);
+  });
+
+  it('never puts a value in a message, since values can be secrets', () => {
+    const secretish = 'S3CRET-VALUE-never-print';
+    const messages = messagesOf({ ...COMPLETE_PRODUCTION, JWT_SECRET: secretish, TWILIO_AUTH_TOKEN: secretish, API_KEYS: `${secretish} x` });
+    expect(messages.length).toBeGreaterThan(0);
+    expect(messages.join('\n')).not.toContain(secretish);
+  });
+
+  it('accepts TRUST_PROXY as a hop count or an address list', () => {
+    expect(loadConfiguration({ TRUST_PROXY: '2' }).configuration.app.trustProxy).toBe(2);
+    expect(loadConfiguration({ TRUST_PROXY: '10.0.0.0/8, ::1' }).configuration.app.trustProxy).toEqual(['10.0.0.0/8', '::1']);
+    expect(loadConfiguration({}).configuration.app.trustProxy).toBe(false);
+  });
+
+  it('wants SMTP user and password both or neither', () => {
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, SMTP_PASSWORD: undefined })).toEqual([
+      'SMTP_PASSWORD is required because SMTP_USER is set (SMTP authentication: both or neither)',
+    ]);
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, SMTP_USER: undefined })).toEqual([
+      'SMTP_USER is required because SMTP_PASSWORD is set (SMTP authentication: both or neither)',
+    ]);
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, SMTP_USER: undefined, SMTP_PASSWORD: undefined })).toEqual([]);
+  });
+
+  it('wants AWS key id and secret both or neither', () => {
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, AWS_ACCESS_KEY_ID: 'AKIAABCDEFGHIJKLMNOP' })).toEqual(['AWS_SECRET_ACCESS_KEY']);
+  });
+
+  it('keeps SMS and WhatsApp codes short-lived', () => {
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_TTL_SECONDS: '900' })).toEqual(['OTP_TTL_SECONDS']);
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_CHANNELS: 'email', OTP_TTL_SECONDS: '900' })).toEqual([]);
+  });
+
+  it('refuses a daily send limit below the hourly one', () => {
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_MAX_SENDS_PER_HOUR: '20', OTP_MAX_SENDS_PER_DAY: '10' })).toEqual(['OTP_MAX_SENDS_PER_DAY']);
+  });
+
+  it('refuses unknown channels and providers by name', () => {
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, OTP_CHANNELS: 'email,pigeon' })).toEqual([
+      'OTP_CHANNELS names "pigeon", which is not a channel (email, sms, whatsapp)',
+    ]);
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, EMAIL_PROVIDERS: 'smtp,mailgun' })).toEqual([
+      'EMAIL_PROVIDERS names "mailgun", which is not a email provider (smtp, ses, sendgrid, console)',
+    ]);
+  });
+
+  it('refuses the same secret for tokens and codes', () => {
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_SECRET: COMPLETE_PRODUCTION.JWT_SECRET })).toEqual(['OTP_SECRET']);
+  });
+
+  it('parses test destinations, normalizing them, and names a bad entry without its code', () => {
+    const loaded = loadConfiguration({ OTP_TEST_DESTINATIONS: 'Review@Example.com:123456, +44 7911 123456:654321, bad:999999' });
+    expect(loaded.configuration.otp.testDestinations).toEqual({ 'review@example.com': '123456', '+447911123456': '654321' });
+    const problem = loaded.problems.find((p) => p.variable === 'OTP_TEST_DESTINATIONS');
+    expect(problem?.message).toBe('OTP_TEST_DESTINATIONS entry for bad must be <email or E.164 phone>:<6 digits>');
+    expect(JSON.stringify(loaded.problems)).not.toContain('999999');
+  });
+
+  it('refuses unknown country codes in SMS_ALLOWED_COUNTRIES', () => {
+    const loaded = loadConfiguration({ ...COMPLETE_PRODUCTION, SMS_ALLOWED_COUNTRIES: 'gb, US, XX' });
+    expect(loaded.problems.map((p) => p.variable)).toEqual(['SMS_ALLOWED_COUNTRIES']);
+    expect(loaded.configuration.otp.smsAllowedCountries).toEqual(['GB', 'US']);
+  });
+
+  it('notices a likely typo in a variable name', () => {
+    expect(loadConfiguration({ SMTP_HOSTNAME: 'x' }).notices).toContain('SMTP_HOSTNAME is not a setting this service reads (a typo?); it is ignored');
+  });
+});
+
+describe('loadConfiguration in development', () => {
+  it('starts from nothing with working defaults', () => {
+    const { configuration } = loadConfiguration({});
+    expect(configuration.app).toMatchObject({ env: 'development', port: 3000, host: '0.0.0.0' });
+    expect(configuration.redis.url).toBeUndefined();
+    expect(configuration.database).toEqual({ url: undefined, embeddedDir: './.data/pglite' });
+    expect(configuration.messaging.chains.email).toEqual(['smtp', 'console']);
+    expect(configuration.messaging.chains.sms).toEqual(['twilio', 'console']);
+    expect(configuration.otp).toMatchObject({ length: 6, ttlSeconds: 600, maxAttempts: 5, maxSends: 5, resendCooldownSeconds: 30 });
+  });
+
+  it('says what will not work and what happens instead', () => {
+    const warnings = loadConfiguration({}).problems.map((p) => p.warning);
+    expect(warnings).toContain('email: smtp is not configured (SMTP_HOST, SMTP_FROM missing): codes go to the console provider');
+    expect(warnings).toContain('API_KEYS is not set: /v1/verifications and /v1/admin answer 401 to every request');
+    expect(warnings).toContain('JWT_SECRET is not set: a random one is used for this run, so access tokens stop working when the process restarts');
+  });
+
+  it('says a channel cannot deliver when no provider of its chain is usable', () => {
+    const warnings = loadConfiguration({ EMAIL_PROVIDERS: 'smtp' }).problems.map((p) => p.warning);
+    expect(warnings).toContain(
+      'email: smtp is not configured (SMTP_HOST, SMTP_FROM missing): email codes cannot be delivered and sends answer 503 CHANNEL_UNAVAILABLE',
+    );
+  });
+
+  it('falls back to the default for an invalid value and says so', () => {
+    const loaded = loadConfiguration({ OTP_LENGTH: 'twelve' });
+    expect(loaded.configuration.otp.length).toBe(6);
+    expect(loaded.problems.map((p) => p.warning)).toContain('OTP_LENGTH must be a whole number from 6 to 10: using the default 6');
+  });
+
+  it('makes random secrets for the run, different each time', () => {
+    const first = loadConfiguration({}).configuration;
+    const second = loadConfiguration({}).configuration;
+    expect(first.auth.jwtSecretGenerated).toBe(true);
+    expect(first.auth.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(first.auth.jwtSecret).not.toBe(second.auth.jwtSecret);
+    expect(first.otp.secret).not.toBe(first.auth.jwtSecret);
+  });
+
+  it('allows OTP_FIXED_CODE of the configured length', () => {
+    expect(loadConfiguration({ OTP_FIXED_CODE: '000000' }).configuration.otp.fixedCode).toBe('000000');
+    expect(loadConfiguration({ OTP_FIXED_CODE: '00000000' }).configuration.otp.fixedCode).toBeUndefined();
+  });
+
+  it('uses an in-memory embedded database in test mode', () => {
+    expect(loadConfiguration({ NODE_ENV: 'test' }).configuration.database.embeddedDir).toBeUndefined();
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfiguration({ PORT: '', REDIS_URL: '  ' }).configuration).toMatchObject({ app: { port: 3000 }, redis: { url: undefined } });
+  });
+});
+
+describe('config files', () => {
+  function configDir(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'otp-config-'));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return dir;
+  }
+
+  it('layers the mode file over the default file, and the environment over both', () => {
+    const dir = configDir({ 'default.yaml': 'OTP_LENGTH: 8\nOTP_MAX_ATTEMPTS: 3\n', 'development.yaml': 'OTP_MAX_ATTEMPTS: 4\n' });
+    const otp = loadConfiguration({ OTP_LENGTH: '7' }, { configDir: dir }).configuration.otp;
+    expect(otp.length).toBe(7);
+    expect(otp.maxAttempts).toBe(4);
+  });
+
+  it('refuses a secret in a file', () => {
+    const dir = configDir({ 'default.yaml': 'JWT_SECRET: this-should-never-be-in-a-file-0123456789\n' });
+    const loaded = loadConfiguration({}, { configDir: dir });
+    expect(loaded.problems.map((p) => p.message)).toContain('JWT_SECRET must come from the environment, not from config/default.yaml: it is a secret');
+    expect(loaded.configuration.auth.jwtSecretGenerated).toBe(true);
+  });
+
+  it('reports a file that is not valid YAML', () => {
+    const dir = configDir({ 'default.yaml': 'OTP_LENGTH: [6\n' });
+    expect(loadConfiguration({}, { configDir: dir }).problems.map((p) => p.variable)).toContain('config/default.yaml');
+  });
+
+  it('ships defaults that match the SPEC', () => {
+    const { configuration } = loadConfiguration({ NODE_ENV: 'production', ...COMPLETE_PRODUCTION });
+    expect(configuration.messaging.chains).toEqual({ email: ['smtp'], sms: ['twilio'], whatsapp: ['twilio-whatsapp'] });
+    expect(configuration.messaging.circuit).toEqual({ failureThreshold: 5, openSeconds: 60 });
+    expect(configuration.messaging.delivery).toEqual({ attempts: 5, backoffMs: 1000 });
+    expect(configuration.otp).toMatchObject({ maxSendsPerHour: 5, maxSendsPerDay: 10, rateLimitIpPerMinute: 30 });
+  });
+});

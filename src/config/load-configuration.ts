@@ -1,0 +1,489 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readConfigFiles } from './config-files.js';
+import {
+  CHAIN_VARIABLE,
+  CHANNELS,
+  PROVIDERS_BY_CHANNEL,
+  type AppConfiguration,
+  type Channel,
+  type ConfigProblem,
+  type LoadedConfiguration,
+  type Mode,
+  type ProviderId,
+  type ProviderState,
+  type TrustProxy,
+} from './configuration.types.js';
+import { EnvironmentVariables, isEmailAddress } from './environment.schema.js';
+import { KNOWN_VARIABLES } from './variables.js';
+
+type Env = Record<string, string | undefined>;
+
+const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  name: string;
+  version: string;
+};
+
+/** Defaults that differ by mode; everything else is in config/default.yaml or below. */
+const MODE_DEFAULTS: Record<Mode, Record<string, string>> = {
+  development: { EMAIL_PROVIDERS: 'smtp,console', SMS_PROVIDERS: 'twilio,console', SHUTDOWN_DRAIN_MS: '0' },
+  test: { EMAIL_PROVIDERS: 'smtp,console', SMS_PROVIDERS: 'twilio,console', SHUTDOWN_DRAIN_MS: '0' },
+  production: { EMAIL_PROVIDERS: 'smtp', SMS_PROVIDERS: 'twilio', SHUTDOWN_DRAIN_MS: '5000' },
+};
+
+/** Last-resort defaults, so a missing or partial config/default.yaml still gives a working service. */
+const BUILT_IN_DEFAULTS: Record<string, string> = {
+  PORT: '3000',
+  HOST: '0.0.0.0',
+  OTP_LENGTH: '6',
+  OTP_TTL_SECONDS: '600',
+  OTP_MAX_ATTEMPTS: '5',
+  OTP_MAX_SENDS: '5',
+  OTP_RESEND_COOLDOWN_SECONDS: '30',
+  OTP_MAX_SENDS_PER_HOUR: '5',
+  OTP_MAX_SENDS_PER_DAY: '10',
+  RATE_LIMIT_IP_PER_MINUTE: '30',
+  OTP_CHANNELS: 'email,sms',
+  WHATSAPP_PROVIDERS: 'twilio-whatsapp',
+  CIRCUIT_FAILURE_THRESHOLD: '5',
+  CIRCUIT_OPEN_SECONDS: '60',
+  DELIVERY_ATTEMPTS: '5',
+  DELIVERY_BACKOFF_MS: '1000',
+  SMTP_PORT: '587',
+  SMTP_SECURE: 'false',
+  SENDGRID_API_BASE_URL: 'https://api.sendgrid.com',
+};
+
+/** Prefixes of this service's variables: an unknown name with one of them is most likely a typo. */
+const OWN_PREFIXES = ['OTP_', 'SMTP_', 'TWILIO_', 'SENDGRID_', 'SES_', 'SMS_', 'EMAIL_', 'WHATSAPP_', 'CIRCUIT_', 'DELIVERY_', 'RATE_LIMIT_'];
+
+export function resolveMode(env: Env): Mode {
+  const value = env.NODE_ENV?.trim();
+  return value === 'production' || value === 'test' ? value : 'development';
+}
+
+/**
+ * Reads, merges and validates the whole configuration at once, so that every problem can be
+ * reported together. Pure apart from reading config/: the same input gives the same output,
+ * except for the random development secrets made when none are given.
+ */
+export function loadConfiguration(env: Env, options: { configDir?: string } = {}): LoadedConfiguration {
+  const mode = resolveMode(env);
+  const problems: ConfigProblem[] = [];
+  const notices: string[] = [];
+  const production = mode === 'production';
+
+  if (env.NODE_ENV !== undefined && env.NODE_ENV.trim() !== '' && env.NODE_ENV.trim() !== mode) {
+    problems.push({
+      variable: 'NODE_ENV',
+      message: 'NODE_ENV must be one of development, test, production',
+      warning: `NODE_ENV must be one of development, test, production: running in ${mode} mode`,
+    });
+  }
+
+  const files = readConfigFiles(mode, options.configDir);
+  for (const problem of files.problems) {
+    problems.push({ ...problem, warning: `${problem.message}: the entry is ignored` });
+  }
+
+  // Environment over files over mode defaults over built-in defaults. An empty variable counts as unset,
+  // which is what `FOO=` in a Kubernetes manifest or a .env file means to an operator.
+  const fromEnv: Record<string, string> = {};
+  for (const name of KNOWN_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') fromEnv[name] = value.trim();
+  }
+  const defaults = { ...BUILT_IN_DEFAULTS, ...MODE_DEFAULTS[mode] };
+  const merged: Record<string, string> = { ...defaults, ...files.values, ...fromEnv };
+
+  for (const name of Object.keys(env)) {
+    if (!KNOWN_VARIABLES.has(name) && OWN_PREFIXES.some((prefix) => name.startsWith(prefix))) {
+      notices.push(`${name} is not a setting this service reads (a typo?); it is ignored`);
+    }
+  }
+
+  // Per-variable formats. An invalid value falls back to its default (development) or is fatal (production).
+  const instance = plainToInstance(EnvironmentVariables, merged);
+  const invalid = new Set<string>();
+  for (const error of validateSync(instance, { forbidUnknownValues: false })) {
+    const message = Object.values(error.constraints ?? {})[0] ?? `${error.property} is invalid`;
+    invalid.add(error.property);
+    const fallback = defaults[error.property];
+    problems.push({
+      variable: error.property,
+      message,
+      warning: fallback !== undefined ? `${message}: using the default ${fallback}` : `${message}: it is ignored`,
+    });
+  }
+  const get = (name: string): string | undefined => (invalid.has(name) ? undefined : merged[name]);
+  const num = (name: string): number => Number(invalid.has(name) ? defaults[name] : merged[name]);
+  const list = (name: string): string[] =>
+    (get(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+
+  const requireInProduction = (name: string, why: string, developmentFallback: string) => {
+    if (get(name) !== undefined || invalid.has(name)) return;
+    problems.push({
+      variable: name,
+      message: `${name} is required in production (${why})`,
+      warning: `${name} is not set: ${developmentFallback}`,
+    });
+  };
+
+  // Stores.
+  if (production) {
+    requireInProduction('REDIS_URL', 'OTP state, limits and the delivery queue are shared by every replica', '');
+    requireInProduction('DATABASE_URL', 'users and refresh tokens live in PostgreSQL', '');
+  }
+
+  // Secrets: random per process in development, so nothing works across a restart.
+  const secret = (name: string, purpose: string, consequence: string) => {
+    const value = get(name);
+    if (value !== undefined) return { value, generated: false };
+    if (production) {
+      if (!invalid.has(name)) {
+        problems.push({ variable: name, message: `${name} is required in production (${purpose})`, warning: '' });
+      }
+    } else {
+      problems.push({
+        variable: name,
+        message: `${name} is not set`,
+        warning: `${name} is not set: a random one is used for this run, so ${consequence}`,
+      });
+    }
+    return { value: randomBytes(32).toString('base64url'), generated: true };
+  };
+  const jwt = secret('JWT_SECRET', 'it signs access tokens', 'access tokens stop working when the process restarts');
+  const otpSecret = secret(
+    'OTP_SECRET',
+    'it keys code hashing and the encryption of queued messages',
+    'codes issued before a restart stop working',
+  );
+  if (!jwt.generated && !otpSecret.generated && jwt.value === otpSecret.value) {
+    problems.push({
+      variable: 'OTP_SECRET',
+      message: 'OTP_SECRET must differ from JWT_SECRET: one leaked key must not compromise both',
+      warning: 'OTP_SECRET equals JWT_SECRET: one leaked key compromises both',
+    });
+  }
+
+  const apiKeys = list('API_KEYS');
+  if (apiKeys.length === 0 && !invalid.has('API_KEYS')) {
+    problems.push({
+      variable: 'API_KEYS',
+      message: production
+        ? 'API_KEYS is required in production (it guards /v1/verifications and /v1/admin)'
+        : 'API_KEYS is not set',
+      warning: 'API_KEYS is not set: /v1/verifications and /v1/admin answer 401 to every request',
+    });
+  }
+
+  // Channels and chains.
+  const channels: Channel[] = [];
+  for (const name of list('OTP_CHANNELS')) {
+    if (!(CHANNELS as readonly string[]).includes(name)) {
+      problems.push({
+        variable: 'OTP_CHANNELS',
+        message: `OTP_CHANNELS names "${name}", which is not a channel (email, sms, whatsapp)`,
+        warning: `OTP_CHANNELS names "${name}", which is not a channel (email, sms, whatsapp): it is ignored`,
+      });
+    } else if (!channels.includes(name as Channel)) {
+      channels.push(name as Channel);
+    }
+  }
+  if (channels.length === 0) {
+    problems.push({
+      variable: 'OTP_CHANNELS',
+      message: 'OTP_CHANNELS must enable at least one of email, sms, whatsapp',
+      warning: 'OTP_CHANNELS enables no channel: email and sms are used',
+    });
+    channels.push('email', 'sms');
+  }
+
+  const chains = {} as Record<Channel, ProviderId[]>;
+  for (const channel of CHANNELS) {
+    const variable = CHAIN_VARIABLE[channel];
+    const known: readonly string[] = PROVIDERS_BY_CHANNEL[channel];
+    const chain: ProviderId[] = [];
+    for (const name of list(variable)) {
+      if (!known.includes(name)) {
+        problems.push({
+          variable,
+          message: `${variable} names "${name}", which is not a ${channel} provider (${known.join(', ')})`,
+          warning: `${variable} names "${name}", which is not a ${channel} provider (${known.join(', ')}): it is skipped`,
+        });
+      } else if (!chain.includes(name as ProviderId)) {
+        chain.push(name as ProviderId);
+      }
+    }
+    chains[channel] = chain;
+  }
+
+  // Which providers have what they need. Only enabled channels' chains make a missing credential a problem.
+  const providers = assessProviders(get, production);
+  for (const channel of channels) {
+    const variable = CHAIN_VARIABLE[channel];
+    const chain = chains[channel];
+    if (chain.length === 0) {
+      problems.push({
+        variable,
+        message: `${variable} must name at least one provider because OTP_CHANNELS includes "${channel}"`,
+        warning: `${variable} names no provider: ${channel} codes cannot be delivered and sends answer 503 CHANNEL_UNAVAILABLE`,
+      });
+      continue;
+    }
+    const usable = chain.filter((id) => providers[id].configured && providers[id].allowed);
+    for (const id of chain) {
+      const state = providers[id];
+      const fallback = usable.length > 0
+        ? `codes go to the ${usable.join(', then ')} provider${usable.length > 1 ? 's' : ''}`
+        : `${channel} codes cannot be delivered and sends answer 503 CHANNEL_UNAVAILABLE`;
+      if (!state.allowed) {
+        problems.push({
+          variable,
+          message: `${variable} must not include "console" in production: it prints codes to the log instead of delivering them`,
+          warning: `${channel}: console is not allowed here: ${fallback}`,
+        });
+        continue;
+      }
+      for (const missing of state.missing) {
+        problems.push({
+          variable: missing.split(' ')[0]!,
+          message: `${missing} is required because ${variable} includes "${id}"`,
+          warning: `${channel}: ${id} is not configured (${state.missing.join(', ')} missing): ${fallback}`,
+        });
+      }
+    }
+  }
+
+  // Pairs that must come together.
+  const pair = (a: string, b: string, what: string) => {
+    if ((get(a) === undefined) !== (get(b) === undefined) && !invalid.has(a) && !invalid.has(b)) {
+      const missing = get(a) === undefined ? a : b;
+      const present = missing === a ? b : a;
+      problems.push({
+        variable: missing,
+        message: `${missing} is required because ${present} is set (${what}: both or neither)`,
+        warning: `${missing} is not set but ${present} is (${what}: both or neither): ${present} is ignored`,
+      });
+    }
+  };
+  pair('SMTP_USER', 'SMTP_PASSWORD', 'SMTP authentication');
+  pair('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS static credentials');
+
+  // Code settings.
+  const length = num('OTP_LENGTH');
+  let ttlSeconds = num('OTP_TTL_SECONDS');
+  if (ttlSeconds > 600 && (channels.includes('sms') || channels.includes('whatsapp'))) {
+    problems.push({
+      variable: 'OTP_TTL_SECONDS',
+      message: 'OTP_TTL_SECONDS must be at most 600 when SMS or WhatsApp is enabled: a text message code must be short-lived',
+      warning: 'OTP_TTL_SECONDS is over 600 with SMS or WhatsApp enabled: 600 is used',
+    });
+    ttlSeconds = 600;
+  }
+  let maxSendsPerDay = num('OTP_MAX_SENDS_PER_DAY');
+  const maxSendsPerHour = num('OTP_MAX_SENDS_PER_HOUR');
+  if (maxSendsPerDay < maxSendsPerHour) {
+    problems.push({
+      variable: 'OTP_MAX_SENDS_PER_DAY',
+      message: 'OTP_MAX_SENDS_PER_DAY must be at least OTP_MAX_SENDS_PER_HOUR',
+      warning: `OTP_MAX_SENDS_PER_DAY is below OTP_MAX_SENDS_PER_HOUR: ${maxSendsPerHour} a day is used`,
+    });
+    maxSendsPerDay = maxSendsPerHour;
+  }
+
+  let fixedCode = get('OTP_FIXED_CODE');
+  if (fixedCode !== undefined && production) {
+    problems.push({
+      variable: 'OTP_FIXED_CODE',
+      message: 'OTP_FIXED_CODE must not be set in production: every code would be the same',
+      warning: '',
+    });
+    fixedCode = undefined;
+  } else if (fixedCode !== undefined && fixedCode.length !== length) {
+    problems.push({
+      variable: 'OTP_FIXED_CODE',
+      message: `OTP_FIXED_CODE must have OTP_LENGTH (${length}) digits`,
+      warning: `OTP_FIXED_CODE does not have OTP_LENGTH (${length}) digits: codes are random`,
+    });
+    fixedCode = undefined;
+  } else if (fixedCode !== undefined) {
+    notices.push('OTP_FIXED_CODE is set: every code issued is the same fixed code');
+  }
+
+  const testDestinations = parseTestDestinations(get('OTP_TEST_DESTINATIONS'), length, problems);
+  const testCount = Object.keys(testDestinations).length;
+  if (testCount > 0) {
+    notices.push(
+      `OTP_TEST_DESTINATIONS is set: ${testCount} destination${testCount > 1 ? 's' : ''} get a fixed code, ` +
+        'no delivery and no send limits' + (production ? ' (make sure they are accounts you own)' : ''),
+    );
+  }
+
+  let smsAllowedCountries: string[] | undefined;
+  const countries = list('SMS_ALLOWED_COUNTRIES').map((c) => c.toUpperCase());
+  if (countries.length > 0) {
+    const unknown = countries.filter((code) => !/^[A-Z]{2}$/.test(code) || !isSupportedCountry(code));
+    if (unknown.length > 0) {
+      problems.push({
+        variable: 'SMS_ALLOWED_COUNTRIES',
+        message: `SMS_ALLOWED_COUNTRIES must list ISO 3166 alpha-2 country codes; not one: ${unknown.join(', ')}`,
+        warning: `SMS_ALLOWED_COUNTRIES has unknown country codes (${unknown.join(', ')}): they are ignored`,
+      });
+    }
+    smsAllowedCountries = countries.filter((code) => !unknown.includes(code));
+  }
+
+  const configuration: AppConfiguration = {
+    app: {
+      env: mode,
+      name: PACKAGE.name,
+      version: PACKAGE.version,
+      commit: get('GIT_COMMIT') ?? readBuildCommit() ?? 'unknown',
+      port: num('PORT'),
+      host: get('HOST') ?? defaults.HOST!,
+      trustProxy: parseTrustProxy(get('TRUST_PROXY')),
+      shutdownDrainMs: num('SHUTDOWN_DRAIN_MS'),
+      bodyLimitBytes: 64 * 1024,
+    },
+    redis: { url: get('REDIS_URL') },
+    database: {
+      url: get('DATABASE_URL'),
+      embeddedDir: mode === 'development' ? './.data/pglite' : undefined,
+    },
+    auth: { jwtSecret: jwt.value, jwtSecretGenerated: jwt.generated, apiKeys },
+    otp: {
+      secret: otpSecret.value,
+      secretGenerated: otpSecret.generated,
+      length,
+      ttlSeconds,
+      maxAttempts: num('OTP_MAX_ATTEMPTS'),
+      maxSends: num('OTP_MAX_SENDS'),
+      resendCooldownSeconds: num('OTP_RESEND_COOLDOWN_SECONDS'),
+      maxSendsPerHour,
+      maxSendsPerDay,
+      rateLimitIpPerMinute: num('RATE_LIMIT_IP_PER_MINUTE'),
+      smsAllowedCountries,
+      testDestinations,
+      fixedCode,
+    },
+    messaging: {
+      channels,
+      chains,
+      providers,
+      webOtpDomain: get('OTP_WEBOTP_DOMAIN'),
+      smtp: {
+        host: get('SMTP_HOST'),
+        port: num('SMTP_PORT'),
+        secure: ['true', '1', 'yes'].includes(get('SMTP_SECURE') ?? 'false'),
+        user: get('SMTP_PASSWORD') !== undefined ? get('SMTP_USER') : undefined,
+        password: get('SMTP_USER') !== undefined ? get('SMTP_PASSWORD') : undefined,
+        from: get('SMTP_FROM'),
+      },
+      twilio: {
+        accountSid: get('TWILIO_ACCOUNT_SID'),
+        authToken: get('TWILIO_AUTH_TOKEN'),
+        from: get('TWILIO_FROM'),
+        messagingServiceSid: get('TWILIO_MESSAGING_SERVICE_SID'),
+        verifyServiceSid: get('TWILIO_VERIFY_SERVICE_SID'),
+        whatsappFrom: get('TWILIO_WHATSAPP_FROM')?.replace(/^whatsapp:/, ''),
+        apiBaseUrl: get('TWILIO_API_BASE_URL')?.replace(/\/+$/, ''),
+      },
+      aws: {
+        region: get('AWS_REGION'),
+        accessKeyId: get('AWS_SECRET_ACCESS_KEY') !== undefined ? get('AWS_ACCESS_KEY_ID') : undefined,
+        secretAccessKey: get('AWS_ACCESS_KEY_ID') !== undefined ? get('AWS_SECRET_ACCESS_KEY') : undefined,
+        endpointSns: get('AWS_ENDPOINT_URL_SNS') ?? get('AWS_ENDPOINT_URL'),
+        endpointSes: get('AWS_ENDPOINT_URL_SES') ?? get('AWS_ENDPOINT_URL'),
+        sesFrom: get('SES_FROM'),
+      },
+      sendgrid: {
+        apiKey: get('SENDGRID_API_KEY'),
+        from: get('SENDGRID_FROM'),
+        apiBaseUrl: (get('SENDGRID_API_BASE_URL') ?? defaults.SENDGRID_API_BASE_URL!).replace(/\/+$/, ''),
+      },
+      circuit: { failureThreshold: num('CIRCUIT_FAILURE_THRESHOLD'), openSeconds: num('CIRCUIT_OPEN_SECONDS') },
+      delivery: { attempts: num('DELIVERY_ATTEMPTS'), backoffMs: num('DELIVERY_BACKOFF_MS') },
+    },
+  };
+
+  return { configuration, problems, notices, variables: merged };
+}
+
+/** What each provider needs; a value present but malformed counts as missing for the provider too. */
+function assessProviders(get: (name: string) => string | undefined, production: boolean): Record<ProviderId, ProviderState> {
+  const missingOf = (...names: string[]) => names.filter((name) => get(name) === undefined);
+  const twilioSender = get('TWILIO_FROM') ?? get('TWILIO_MESSAGING_SERVICE_SID');
+  const needs: Record<ProviderId, string[]> = {
+    smtp: missingOf('SMTP_HOST', 'SMTP_FROM'),
+    ses: missingOf('AWS_REGION', 'SES_FROM'),
+    sendgrid: missingOf('SENDGRID_API_KEY', 'SENDGRID_FROM'),
+    console: [],
+    'twilio-verify': missingOf('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_VERIFY_SERVICE_SID'),
+    twilio: [
+      ...missingOf('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'),
+      ...(twilioSender === undefined ? ['TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID'] : []),
+    ],
+    sns: missingOf('AWS_REGION'),
+    'twilio-whatsapp': missingOf('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_WHATSAPP_FROM'),
+  };
+  const states = {} as Record<ProviderId, ProviderState>;
+  for (const [id, missing] of Object.entries(needs) as [ProviderId, string[]][]) {
+    states[id] = { configured: missing.length === 0, missing, allowed: !(production && id === 'console') };
+  }
+  return states;
+}
+
+function parseTrustProxy(value: string | undefined): TrustProxy {
+  if (value === undefined) return false;
+  if (/^\d{1,2}$/.test(value)) return Number(value) === 0 ? false : Number(value);
+  return value.split(',').map((entry) => entry.trim()).filter(Boolean);
+}
+
+function parseTestDestinations(value: string | undefined, length: number, problems: ConfigProblem[]): Record<string, string> {
+  const destinations: Record<string, string> = {};
+  if (value === undefined) return destinations;
+  for (const entry of value.split(',').map((item) => item.trim()).filter(Boolean)) {
+    const separator = entry.lastIndexOf(':');
+    const destination = separator > 0 ? entry.slice(0, separator).trim() : '';
+    const code = separator > 0 ? entry.slice(separator + 1).trim() : '';
+    const normalized = normalizeTestDestination(destination);
+    // Name the destination, never the code: the codes are as sensitive as passwords.
+    const where = normalized ?? (destination || `entry ${Object.keys(destinations).length + 1}`);
+    if (normalized === undefined || !new RegExp(`^\\d{${length}}$`).test(code)) {
+      problems.push({
+        variable: 'OTP_TEST_DESTINATIONS',
+        message: `OTP_TEST_DESTINATIONS entry for ${where} must be <email or E.164 phone>:<${length} digits>`,
+        warning: `OTP_TEST_DESTINATIONS entry for ${where} must be <email or E.164 phone>:<${length} digits>: it is ignored`,
+      });
+      continue;
+    }
+    destinations[normalized] = code;
+  }
+  return destinations;
+}
+
+function normalizeTestDestination(destination: string): string | undefined {
+  if (destination.includes('@')) {
+    const email = destination.toLowerCase();
+    return isEmailAddress(email) ? email : undefined;
+  }
+  const phone = parsePhoneNumberFromString(destination);
+  return phone?.isValid() ? phone.number : undefined;
+}
+
+/** A commit stamped into the image at build time (`dist/COMMIT`), when GIT_COMMIT is not set. */
+function readBuildCommit(): string | undefined {
+  try {
+    const value = readFileSync(new URL('../COMMIT', import.meta.url), 'utf8').trim();
+    return /^[\w.-]{1,64}$/.test(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,75 @@
+import { COMPLETE_PRODUCTION } from '../../test/support/environments.js';
+import { loadConfiguration } from './load-configuration.js';
+import { buildStartupReport, maskSecret, maskUrl } from './startup-report.js';
+import { SECRET_VARIABLES } from './variables.js';
+
+/** A distinct, recognisable value for every secret the service knows of. */
+const EVERY_SECRET: Record<string, string> = {
+  JWT_SECRET: 'jwt-secret-value-0123456789abcdefghij',
+  OTP_SECRET: 'otp-secret-value-0123456789abcdefghij',
+  API_KEYS: 'api-key-value-one-0001,api-key-value-two-0002',
+  OTP_TEST_DESTINATIONS: 'review@example.com:246810',
+  OTP_FIXED_CODE: '135790',
+  SMTP_PASSWORD: 'smtp-password-value-77',
+  TWILIO_AUTH_TOKEN: 'abcdef0123456789abcdef0123456789',
+  AWS_SECRET_ACCESS_KEY: 'aws-secret-access-key-value-99',
+  SENDGRID_API_KEY: 'SG.sendgrid-key-part1.sendgrid-key-part2',
+};
+
+describe('masking', () => {
+  it('shows only the length of a secret', () => {
+    expect(maskSecret('0123456789abcdef')).toBe('****(16)');
+  });
+
+  it('keeps the host of a connection URL and masks its credentials and query', () => {
+    expect(maskUrl('redis://user:pa55word@cache.internal:6380/2')).toBe('redis://****(4):****(8)@cache.internal:6380/2');
+    expect(maskUrl('postgres://otp:pg%40ss@db:5432/otp?sslmode=require&password=x')).toBe('postgres://****(3):****(5)@db:5432/otp?****');
+  });
+
+  it('masks anything that does not parse as a URL', () => {
+    expect(maskUrl('not a url with secret')).toBe('****(21)');
+  });
+});
+
+describe('the start-up report', () => {
+  it('knows every secret variable this test sets', () => {
+    expect(Object.keys(EVERY_SECRET).sort()).toEqual([...SECRET_VARIABLES].sort());
+  });
+
+  it('contains no secret value, in either mode', () => {
+    for (const mode of ['development', 'production']) {
+      const env = { ...COMPLETE_PRODUCTION, ...EVERY_SECRET, NODE_ENV: mode, OTP_FIXED_CODE: mode === 'production' ? undefined : EVERY_SECRET.OTP_FIXED_CODE };
+      const loaded = loadConfiguration(env);
+      const text = [...buildStartupReport(loaded), ...loaded.problems.flatMap((p) => [p.message, p.warning]), ...loaded.notices].join('\n');
+      for (const [name, value] of Object.entries(EVERY_SECRET)) {
+        for (const part of value.split(/[,:]/)) expect({ name, leaked: text.includes(part) }).toEqual({ name, leaked: false });
+      }
+      expect(text).not.toContain('hunter2hunter2');
+      expect(text).not.toContain('pg-password-123');
+    }
+  });
+
+  it('shows masked secrets with their lengths', () => {
+    const report = buildStartupReport(loadConfiguration({ ...COMPLETE_PRODUCTION, ...EVERY_SECRET, OTP_FIXED_CODE: undefined })).join('\n');
+    expect(report).toContain(`SMTP_PASSWORD=****(${EVERY_SECRET.SMTP_PASSWORD!.length})`);
+    expect(report).toContain('TWILIO_AUTH_TOKEN=****(32)');
+    expect(report).toContain(`JWT_SECRET=****(${EVERY_SECRET.JWT_SECRET!.length})`);
+    expect(report).toContain('REDIS_URL=redis://:****(14)@redis.internal:6379/0');
+  });
+
+  it('names the mode, the stores and each channel with its chain and provider states', () => {
+    const report = buildStartupReport(loadConfiguration({})).join('\n');
+    expect(report).toMatch(/in development mode/);
+    expect(report).toMatch(/store: OTP state and rate limits in memory/);
+    expect(report).toMatch(/database: embedded PostgreSQL \(PGlite\) in \.\/\.data\/pglite/);
+    expect(report).toContain('channel email: 1. smtp (missing SMTP_HOST, SMTP_FROM) -> 2. console (configured: prints codes to the log)');
+    expect(report).toContain('channel whatsapp: disabled');
+  });
+
+  it('names Redis and PostgreSQL hosts in production', () => {
+    const report = buildStartupReport(loadConfiguration(COMPLETE_PRODUCTION)).join('\n');
+    expect(report).toContain('store: OTP state, rate limits and delivery queue in Redis at redis://:****(14)@redis.internal:6379/0');
+    expect(report).toContain('database: PostgreSQL at postgres://****(3):****(15)@db.internal:5432/otp');
+    expect(report).toContain('channel sms: 1. twilio (configured)');
+  });
+});

@@ -1,0 +1,80 @@
+import {
+  CHANNELS,
+  type LoadedConfiguration,
+  type ProviderId,
+} from './configuration.types.js';
+import { VARIABLES } from './variables.js';
+
+/** `****(16)`: enough to tell a value is set and roughly which one, nothing to recover it from. */
+export function maskSecret(value: string): string {
+  return `****(${value.length})`;
+}
+
+/** Shows scheme, host, port and path of a connection URL; user names and passwords are masked. */
+export function maskUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.username) url.username = maskSecret(decodeURIComponent(url.username));
+    if (url.password) url.password = maskSecret(decodeURIComponent(url.password));
+    url.search = url.search ? '?****' : '';
+    return decodeURIComponent(url.toString());
+  } catch {
+    return maskSecret(value);
+  }
+}
+
+export function displayValue(name: string, value: string): string {
+  const descriptor = VARIABLES.find((v) => v.name === name);
+  if (descriptor?.secret) return maskSecret(value);
+  if (descriptor?.url) return maskUrl(value);
+  return value;
+}
+
+/**
+ * The report an operator reads at start-up: mode, stores, each enabled channel's chain with every
+ * provider's state, then every variable in effect with secrets masked. One string per log line.
+ */
+export function buildStartupReport(loaded: LoadedConfiguration): string[] {
+  const { app, redis, database, auth, otp, messaging } = loaded.configuration;
+  const lines: string[] = [];
+  lines.push(`${app.name} ${app.version} (commit ${app.commit}) in ${app.env} mode`);
+  lines.push(
+    redis.url
+      ? `store: OTP state, rate limits and delivery queue in Redis at ${maskUrl(redis.url)}`
+      : 'store: OTP state and rate limits in memory, delivery in-process (embedded mode: one process only)',
+  );
+  lines.push(
+    database.url
+      ? `database: PostgreSQL at ${maskUrl(database.url)}`
+      : `database: embedded PostgreSQL (PGlite) ${database.embeddedDir ? `in ${database.embeddedDir}` : 'in memory'}`,
+  );
+  for (const channel of CHANNELS) {
+    if (!messaging.channels.includes(channel)) {
+      lines.push(`channel ${channel}: disabled`);
+      continue;
+    }
+    const chain = messaging.chains[channel].map((id, index) => `${index + 1}. ${id} (${providerState(loaded, id)})`);
+    lines.push(`channel ${channel}: ${chain.length > 0 ? chain.join(' -> ') : 'no provider'}`);
+  }
+  lines.push(
+    `codes: ${otp.length} digits, valid ${otp.ttlSeconds}s, ${otp.maxAttempts} attempts, ${otp.maxSends} sends; ` +
+      `per destination ${otp.maxSendsPerHour}/hour ${otp.maxSendsPerDay}/day, ${otp.resendCooldownSeconds}s cooldown; ` +
+      `per IP ${otp.rateLimitIpPerMinute}/minute`,
+  );
+  lines.push(
+    `secrets: JWT_SECRET=${auth.jwtSecretGenerated ? 'random for this run' : maskSecret(auth.jwtSecret)} ` +
+      `OTP_SECRET=${otp.secretGenerated ? 'random for this run' : maskSecret(otp.secret)} ` +
+      `API_KEYS=${auth.apiKeys.length > 0 ? `${auth.apiKeys.map(maskSecret).join(',')}` : 'unset'}`,
+  );
+  const settings = VARIABLES.filter((v) => loaded.variables[v.name] !== undefined && !['JWT_SECRET', 'OTP_SECRET', 'API_KEYS'].includes(v.name))
+    .map((v) => `${v.name}=${displayValue(v.name, loaded.variables[v.name]!)}`);
+  lines.push(`settings: ${settings.join(' ')}`);
+  return lines;
+}
+
+function providerState(loaded: LoadedConfiguration, id: ProviderId): string {
+  const state = loaded.configuration.messaging.providers[id];
+  if (!state.allowed) return 'not allowed in production';
+  if (!state.configured) return `missing ${state.missing.join(', ')}`;
+  return id === 'console' ? 'configured: prints codes to the log' : 'configured';
+}

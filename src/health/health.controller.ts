@@ -1,0 +1,52 @@
+import { Controller, Get, Inject, VERSION_NEUTRAL } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
+import { appConfig } from '../config/config.namespaces.js';
+import type { AppConfig } from '../config/configuration.types.js';
+import { RedisHealthIndicator } from './indicators/redis.health.js';
+import { ShutdownHealthIndicator } from './indicators/shutdown.health.js';
+
+export interface BuildInfo {
+  status: 'ok';
+  version: string;
+  commit: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  environment: string;
+}
+
+@Controller({ path: 'health', version: VERSION_NEUTRAL })
+export class HealthController {
+  private readonly startedAt = new Date();
+
+  constructor(
+    @Inject(appConfig.KEY) private readonly app: AppConfig,
+    private readonly health: HealthCheckService,
+    private readonly shutdown: ShutdownHealthIndicator,
+    private readonly redis: RedisHealthIndicator,
+  ) {}
+
+  /** Tells a stale deploy apart: which build, since when. */
+  @Get()
+  info(): BuildInfo {
+    return {
+      status: 'ok',
+      version: this.app.version,
+      commit: this.app.commit,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.floor((Date.now() - this.startedAt.getTime()) / 1000),
+      environment: this.app.env,
+    };
+  }
+
+  /** Liveness checks nothing outside the process: a Redis outage must not get pods restarted. */
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.shutdown.check(), () => this.redis.ping()]);
+  }
+}

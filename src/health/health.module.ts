@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { HealthController } from './health.controller.js';
+import { RedisHealthIndicator } from './indicators/redis.health.js';
+import { ShutdownHealthIndicator } from './indicators/shutdown.health.js';
+
+@Module({
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
+  controllers: [HealthController],
+  providers: [RedisHealthIndicator, ShutdownHealthIndicator],
+})
+export class HealthModule {}

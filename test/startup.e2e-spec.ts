@@ -1,0 +1,87 @@
+import { COMPLETE_PRODUCTION } from './support/environments.js';
+import { eventually } from './support/eventually.js';
+import { RedisServer } from './support/redis-server.js';
+import { ServiceProcess } from './support/service-process.js';
+
+/** Every secret, each with a value that is easy to find in a log. */
+const SECRETS: Record<string, string> = {
+  JWT_SECRET: 'jwt-secret-e2e-value-0123456789abcdef',
+  OTP_SECRET: 'otp-secret-e2e-value-0123456789abcdef',
+  API_KEYS: 'api-key-e2e-value-0001,api-key-e2e-value-0002',
+  OTP_TEST_DESTINATIONS: 'review@example.com:246810',
+  OTP_FIXED_CODE: '135790',
+  SMTP_PASSWORD: 'smtp-password-e2e-value',
+  TWILIO_AUTH_TOKEN: 'fedcba9876543210fedcba9876543210',
+  AWS_SECRET_ACCESS_KEY: 'aws-secret-e2e-value-000111',
+  SENDGRID_API_KEY: 'SG.sendgrid-e2e-part1.sendgrid-e2e-part2',
+};
+
+describe('the built service as a process', () => {
+  const started: ServiceProcess[] = [];
+  const start = (env: Record<string, string>) => {
+    const service = ServiceProcess.start(env);
+    started.push(service);
+    return service;
+  };
+  afterEach(() => started.splice(0).forEach((service) => service.kill()));
+
+  it('refuses to start in production with an empty environment, naming each missing variable on its own line', async () => {
+    const service = start({ NODE_ENV: 'production', PORT: '0' });
+    const begun = Date.now();
+    const { code } = await service.exited;
+    expect(Date.now() - begun).toBeLessThan(10_000);
+    expect(code).not.toBe(0);
+    const lines = service.output.split('\n');
+    for (const name of ['REDIS_URL', 'DATABASE_URL', 'JWT_SECRET', 'OTP_SECRET', 'API_KEYS', 'SMTP_HOST', 'SMTP_FROM', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM']) {
+      expect(lines.filter((line) => line.includes(`"${name} is required`) || line.includes(`"${name} or `))).toHaveLength(1);
+    }
+    expect(service.output).not.toMatch(/^\s+at /m);
+    expect(service.output).not.toContain('Listening on');
+  });
+
+  it('starts in development with every secret set and prints none of them', async () => {
+    const service = start({ NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', ...SECRETS, SMTP_USER: 'mailer', SMTP_HOST: '127.0.0.1', SMTP_FROM: 'otp@example.com' });
+    const url = await service.listening();
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
+    service.signal('SIGTERM');
+    expect((await service.exited).code).toBe(0);
+    for (const value of Object.values(SECRETS)) {
+      for (const part of value.split(/[,:]/)) expect(service.output).not.toContain(part);
+    }
+    expect(service.output).toContain(`SMTP_PASSWORD=****(${SECRETS.SMTP_PASSWORD!.length})`);
+  });
+
+  it('answers readiness 503 from the moment SIGTERM arrives, keeps serving while it drains, then exits 0', async () => {
+    const redis = await RedisServer.start();
+    try {
+      const service = start({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '1500' });
+      const url = await service.listening();
+      await eventually(async () => expect((await fetch(`${url}/health/ready`)).status).toBe(200));
+      service.signal('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const ready = await fetch(`${url}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ status: 'error', error: { lifecycle: { status: 'down', message: 'shutting down' } } });
+      expect((await fetch(`${url}/health/live`)).status).toBe(200);
+      expect((await service.exited).code).toBe(0);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('logs JSON lines in production', async () => {
+    const redis = await RedisServer.start();
+    try {
+      const service = start({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '0' });
+      await service.listening();
+      service.signal('SIGTERM');
+      await service.exited;
+      const lines = service.output.trim().split('\n');
+      for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+      expect(service.output).not.toContain(COMPLETE_PRODUCTION.JWT_SECRET);
+      expect(service.output).not.toContain('hunter2hunter2');
+    } finally {
+      await redis.stop();
+    }
+  });
+});

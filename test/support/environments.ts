@@ -1,0 +1,19 @@
+const SID = `AC${'a'.repeat(32)}`;
+const TOKEN = 'b'.repeat(32);
+
+/** Everything production needs for the default chains (smtp for email, twilio for SMS). */
+export const COMPLETE_PRODUCTION: Record<string, string> = {
+  NODE_ENV: 'production',
+  REDIS_URL: 'redis://:hunter2hunter2@redis.internal:6379/0',
+  DATABASE_URL: 'postgres://otp:pg-password-123@db.internal:5432/otp',
+  JWT_SECRET: 'j'.repeat(40),
+  OTP_SECRET: 'o'.repeat(40),
+  API_KEYS: 'key-aaaaaaaaaaaaaaaa,key-bbbbbbbbbbbbbbbb',
+  SMTP_HOST: 'smtp.example.com',
+  SMTP_FROM: 'Example <no-reply@example.com>',
+  SMTP_USER: 'mailer',
+  SMTP_PASSWORD: 'smtp-password-1234',
+  TWILIO_ACCOUNT_SID: SID,
+  TWILIO_AUTH_TOKEN: TOKEN,
+  TWILIO_FROM: '+14155550100',
+};
