@@ -1,0 +1,81 @@
+import type { Channel, ProviderId } from '../config/configuration.types.js';
+
+/**
+ * What a provider is asked to deliver. The text is rendered by the provider from the template
+ * named here (per purpose and locale), so each vendor can use the format it supports best.
+ */
+export interface OutboundMessage {
+  /** Unique per send attempt of one verification (`<verificationId>:<sendNumber>`): vendors that support it dedupe on it. */
+  idempotencyKey: string;
+  verificationId: string;
+  channel: Channel;
+  /** Normalized destination: lower-cased email address or E.164 phone number. */
+  to: string;
+  /** `otp` carries a code; `password_changed` is a notice without one. */
+  template: 'otp' | 'password_changed';
+  /** Present for `otp`; never logged outside the console provider. */
+  code?: string;
+  /** verify, signup, login, password_reset, change_contact … */
+  purpose: string;
+  /** BCP 47 language tag; providers fall back to `en` when no template exists for it. */
+  locale: string;
+  expiresAt: Date;
+}
+
+export interface SendResult {
+  provider: ProviderId;
+  /** The vendor's id for the message (Twilio SID, SES MessageId, …), for support tickets. */
+  providerMessageId?: string;
+  /** True when the provider generated the code itself (Twilio Verify): checks must go back to it. */
+  codeIssuedByProvider?: boolean;
+}
+
+/** How a failed send should be treated: the only thing the failover and retry logic looks at. */
+export type ProviderErrorKind =
+  /** The destination can never receive this (invalid number, rejected address): fail at once, no retry. */
+  | 'permanent'
+  /** Our credentials were refused: counts toward the circuit, fail over. */
+  | 'auth'
+  /** Timeout, 5xx, refused connection, throttling: counts toward the circuit, fail over, retry later. */
+  | 'outage';
+
+export class ProviderError extends Error {
+  constructor(
+    readonly provider: ProviderId,
+    readonly kind: ProviderErrorKind,
+    message: string,
+    /** The vendor's own code (Twilio 21211, SMTP 550, SES MessageRejected …). */
+    readonly vendorCode?: string | number,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+/**
+ * One delivery strategy: an `@Injectable` class per vendor that builds its own client from
+ * configuration and returns normalized results. Providers never retry: failover is the
+ * FailoverSender's job and whole-chain retries are the queue's.
+ */
+export interface MessageProvider {
+  readonly id: ProviderId;
+  readonly channel: Channel;
+  /** Every variable it needs is present (config's ProviderState). */
+  readonly configured: boolean;
+  /** Throws ProviderError, classified. */
+  send(message: OutboundMessage): Promise<SendResult>;
+  /** A check that sends nothing and costs nothing (SMTP verify, account fetch); throws ProviderError. */
+  probe(): Promise<void>;
+}
+
+/** Providers that generate and check the code themselves (Twilio Verify). */
+export interface CodeCheckingProvider extends MessageProvider {
+  /** True when the vendor approved the code; false when it is wrong; throws ProviderError when unreachable. */
+  checkCode(to: string, code: string, channel: Channel): Promise<boolean>;
+}
+
+export const MessageProvider = Symbol('MessageProvider');
+
+export function isCodeChecking(provider: MessageProvider): provider is CodeCheckingProvider {
+  return typeof (provider as Partial<CodeCheckingProvider>).checkCode === 'function';
+}
