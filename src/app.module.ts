@@ -19,8 +19,8 @@ export class AppModule {
         CommonModule,
         RedisModule,
         HealthModule,
-        OtpModule,
         MessagingModule,
+        OtpModule,
         AuthModule,
       ],
     };

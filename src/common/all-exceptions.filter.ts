@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
+import { isRedisUnavailableError } from '../redis/redis-connection.js';
 import { DomainError, ERROR_STATUS, retryAfterInWords } from './errors.js';
 
 const CODE_BY_STATUS: Record<number, string> = {
@@ -108,6 +109,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const status = (exception as { statusCode?: unknown })?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return { body: { statusCode: status, code: CODE_BY_STATUS[status] ?? `HTTP_${status}`, message: this.defaultMessage(status, request) } };
+    }
+
+    if (isRedisUnavailableError(exception)) {
+      this.logger.warn(`${request.method ?? ''} ${routeOf(request.url)}: answered 503, Redis is unavailable (${describe(exception)})`);
+      return {
+        body: { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'The service is temporarily unavailable. Try again shortly.', retryAfter: 5 },
+        retryAfter: 5,
+      };
     }
 
     const errorId = randomUUID();

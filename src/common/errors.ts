@@ -66,7 +66,7 @@ export function retryAfterInWords(seconds: number): string {
   const s = Math.max(1, Math.ceil(seconds));
   if (s < 60) return `Try again in ${s} second${s === 1 ? '' : 's'}.`;
   const minutes = Math.ceil(s / 60);
-  if (minutes < 60) return `Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+  if (minutes <= 90) return `Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
   const hours = Math.ceil(minutes / 60);
   return `Try again in ${hours} hour${hours === 1 ? '' : 's'}.`;
 }

@@ -134,8 +134,8 @@ export class EnvironmentVariables {
   OTP_TTL_SECONDS?: number;
 
   @IsOptional() @Type(() => Number)
-  @IsInt({ message: integer('OTP_MAX_ATTEMPTS', 1, 20) }) @Min(1, { message: integer('OTP_MAX_ATTEMPTS', 1, 20) })
-  @Max(20, { message: integer('OTP_MAX_ATTEMPTS', 1, 20) })
+  @IsInt({ message: integer('OTP_MAX_ATTEMPTS', 1, 100) }) @Min(1, { message: integer('OTP_MAX_ATTEMPTS', 1, 100) })
+  @Max(100, { message: integer('OTP_MAX_ATTEMPTS', 1, 100) })
   OTP_MAX_ATTEMPTS?: number;
 
   @IsOptional() @Type(() => Number)

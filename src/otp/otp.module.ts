@@ -1,4 +1,48 @@
 import { Module } from '@nestjs/common';
+import { ThrottlerModule } from '@nestjs/throttler';
+import type { Redis } from 'ioredis';
+import { ApiKeyGuard } from '../common/api-key.guard.js';
+import { otpConfig } from '../config/config.namespaces.js';
+import type { OtpConfig } from '../config/configuration.types.js';
+import { MessagingModule } from '../messaging/messaging.module.js';
+import { REDIS_CLIENT } from '../redis/redis.constants.js';
+import { AdminController } from './admin.controller.js';
+import { IpThrottlerGuard } from './limits/ip-throttler.guard.js';
+import { MemorySendLimiter } from './limits/memory-send-limiter.js';
+import { RedisSendLimiter } from './limits/redis-send-limiter.js';
+import { RedisThrottlerStorage } from './limits/redis-throttler.storage.js';
+import { SendLimiter } from './limits/send-limiter.js';
+import { OtpService } from './otp.service.js';
+import { MemoryOtpStore } from './store/memory-otp.store.js';
+import { OtpStore } from './store/otp-store.js';
+import { RedisOtpStore } from './store/redis-otp.store.js';
+import { VerificationsController } from './verifications.controller.js';
 
-@Module({})
+/** Redis whenever it is configured, memory otherwise: chosen here once, invisible to everything else. */
+const byRedis = <T>(redisImpl: new (client: Redis) => T, memoryImpl: new () => T) => ({
+  inject: [REDIS_CLIENT],
+  useFactory: (client: Redis | null): T => (client ? new redisImpl(client) : new memoryImpl()),
+});
+
+@Module({
+  imports: [
+    MessagingModule,
+    ThrottlerModule.forRootAsync({
+      inject: [otpConfig.KEY, REDIS_CLIENT],
+      useFactory: (config: OtpConfig, client: Redis | null) => ({
+        throttlers: [{ name: 'default', ttl: 60_000, limit: config.rateLimitIpPerMinute }],
+        storage: client ? new RedisThrottlerStorage(client) : undefined,
+      }),
+    }),
+  ],
+  controllers: [VerificationsController, AdminController],
+  providers: [
+    OtpService,
+    ApiKeyGuard,
+    IpThrottlerGuard,
+    { provide: OtpStore, ...byRedis<OtpStore>(RedisOtpStore, MemoryOtpStore) },
+    { provide: SendLimiter, ...byRedis<SendLimiter>(RedisSendLimiter, MemorySendLimiter) },
+  ],
+  exports: [OtpService, IpThrottlerGuard],
+})
 export class OtpModule {}

@@ -30,6 +30,24 @@ export function createRedisConnection(url: string, name: string, overrides: Redi
   return client;
 }
 
+/**
+ * Gives a new connection a moment to come up so the first requests after start-up do not fail,
+ * without making Redis a start-up dependency: if it is down, the service starts unready and
+ * recovers when Redis does.
+ */
+export async function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    client.once('ready', done);
+    function done() {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    }
+  });
+}
+
 /** Closes politely when Redis answers, and at once when it does not. */
 export async function closeRedisConnection(client: Redis, timeoutMs = 1000): Promise<void> {
   if (client.status !== 'ready') {
@@ -39,4 +57,16 @@ export async function closeRedisConnection(client: Redis, timeoutMs = 1000): Pro
   const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
   await Promise.race([client.quit().then(() => undefined, () => undefined), timer]);
   client.disconnect(false);
+}
+
+/**
+ * Errors that mean "Redis cannot be reached right now" rather than a bug: the API answers them with
+ * 503 and a Retry-After, and recovers by itself once the connection is back.
+ */
+export function isRedisUnavailableError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  return /enableOfflineQueue|Connection is closed|Command timed out|max retries per request|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH/i.test(
+    error.message,
+  );
 }

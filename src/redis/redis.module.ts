@@ -2,7 +2,7 @@ import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/comm
 import type { Redis } from 'ioredis';
 import { redisConfig } from '../config/config.namespaces.js';
 import type { RedisConfig } from '../config/configuration.types.js';
-import { closeRedisConnection, createRedisConnection } from './redis-connection.js';
+import { closeRedisConnection, createRedisConnection, waitUntilReady } from './redis-connection.js';
 import { REDIS_CLIENT } from './redis.constants.js';
 
 @Global()
@@ -11,7 +11,12 @@ import { REDIS_CLIENT } from './redis.constants.js';
     {
       provide: REDIS_CLIENT,
       inject: [redisConfig.KEY],
-      useFactory: (config: RedisConfig): Redis | null => (config.url ? createRedisConnection(config.url, 'Redis') : null),
+      useFactory: async (config: RedisConfig): Promise<Redis | null> => {
+        if (!config.url) return null;
+        const client = createRedisConnection(config.url, 'Redis');
+        await waitUntilReady(client, 2000);
+        return client;
+      },
     },
   ],
   exports: [REDIS_CLIENT],

@@ -2,22 +2,44 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory.js';
 import { loadConfiguration } from '../../src/config/load-configuration.js';
 import type { LoadedConfiguration } from '../../src/config/configuration.types.js';
+import { CapturedLogs } from './captured-logs.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
   url: string;
   loaded: LoadedConfiguration;
+  logs: CapturedLogs;
   close(): Promise<void>;
 }
 
+export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
+
 /**
  * The real application, configured from the given environment alone (never this process's own),
- * listening on a free loopback port.
+ * listening on a free loopback port, with its log captured.
  */
 export async function startApp(env: Record<string, string | undefined>): Promise<TestApp> {
-  const loaded = loadConfiguration({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', ...env, PORT: '0', HOST: '127.0.0.1' });
-  const app = await createApp(loaded.configuration, { logger: ['error'] });
+  const loaded = loadConfiguration({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', API_KEYS: TEST_API_KEY, ...env, PORT: '0', HOST: '127.0.0.1' });
+  const logs = new CapturedLogs();
+  const app = await createApp(loaded.configuration, { logger: logs });
   await app.listen(0, '127.0.0.1');
   const url = await app.getUrl();
-  return { app, url, loaded, close: () => app.close() };
+  return { app, url, loaded, logs, close: () => app.close() };
+}
+
+/** JSON over HTTP with the test API key, returning status, headers and parsed body. */
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'x-api-key': TEST_API_KEY, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }

@@ -1,0 +1,15 @@
+import { retryAfterInWords } from './errors.js';
+
+describe('retryAfterInWords', () => {
+  it.each([
+    [1, 'Try again in 1 second.'],
+    [30, 'Try again in 30 seconds.'],
+    [60, 'Try again in 1 minute.'],
+    [660, 'Try again in 11 minutes.'],
+    [3600, 'Try again in 60 minutes.'],
+    [7200, 'Try again in 2 hours.'],
+    [0, 'Try again in 1 second.'],
+  ])('says %p seconds as %p', (seconds, words) => {
+    expect(retryAfterInWords(seconds)).toBe(words);
+  });
+});

@@ -1,0 +1,14 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+
+export interface ClientMeta {
+  /** The client address as Fastify resolved it: X-Forwarded-For only counts through TRUST_PROXY hops. */
+  ip: string;
+  userAgent?: string;
+}
+
+export const ClientInfo = createParamDecorator((_: unknown, context: ExecutionContext): ClientMeta => {
+  const request = context.switchToHttp().getRequest<FastifyRequest>();
+  const userAgent = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined };
+});

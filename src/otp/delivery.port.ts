@@ -1,0 +1,43 @@
+import type { Channel } from '../config/configuration.types.js';
+import type { DeliveryStatus } from './otp.types.js';
+
+/** One code to deliver. The code travels only inside this request (and, encrypted, a queued job). */
+export interface DeliveryRequest {
+  verificationId: string;
+  /** Which send of the verification this is (1 = first); status reports name it so a stale one is ignored. */
+  sendNumber: number;
+  channel: Channel;
+  to: string;
+  code: string;
+  purpose: string;
+  locale: string;
+  expiresAt: Date;
+}
+
+export interface DeliveryReport {
+  verificationId: string;
+  sendNumber: number;
+  status: Exclude<DeliveryStatus, 'queued'>;
+  provider?: string | null;
+  attempts?: number;
+  lastError?: string | null;
+  /** Set when the provider generated its own code (Twilio Verify) and must check it too. */
+  codeIssuer?: string | null;
+}
+
+/**
+ * The port through which the OTP core hands codes to messaging. Messaging implements it; the core
+ * never knows which providers, queues or retries are behind it.
+ */
+export interface OtpDelivery {
+  /** False when no provider of the channel is configured with a circuit that is not open: nothing may be sent then. */
+  canDeliver(channel: Channel): boolean;
+  /** Accepts the request durably (or fails); delivery itself happens later and is reported through `onReport`. */
+  deliver(request: DeliveryRequest): Promise<void>;
+  /** Registers the one listener that records delivery reports. */
+  onReport(listener: (report: DeliveryReport) => Promise<void>): void;
+  /** Checks a code that a provider issued itself; true when the provider approves it. */
+  checkProviderCode(provider: string, channel: Channel, to: string, code: string): Promise<boolean>;
+}
+
+export const OtpDelivery = Symbol('OtpDelivery');

@@ -1,0 +1,36 @@
+import { ValidationFailedError } from '../../common/errors.js';
+import { DestinationNotAllowedError } from '../otp.errors.js';
+import { maskEmail, maskPhone, normalizeAnyDestination, normalizeDestination } from './destinations.js';
+
+describe('destinations', () => {
+  it('trim and lower-case email addresses, and mask them', () => {
+    expect(normalizeDestination('email', '  John.Doe@Example.COM ', undefined)).toEqual({ normalized: 'john.doe@example.com', masked: 'j***@example.com' });
+  });
+
+  it('accept valid E.164 numbers and mask all but the country code and last four digits', () => {
+    expect(normalizeDestination('sms', '+447400123456', undefined)).toEqual({ normalized: '+447400123456', masked: '+44******3456', country: 'GB' });
+    expect(maskPhone('+14155550123', '1')).toBe('+1******0123');
+  });
+
+  it.each(['07911123456', '+44 7911 123456', '+4479111', '+999123456789', 'abc', ''])('refuse %p as a phone number', (to) => {
+    expect(() => normalizeDestination('sms', to, undefined)).toThrow(ValidationFailedError);
+  });
+
+  it.each(['plainaddress', '@example.com', 'a@b', 'a b@example.com'])('refuse %p as an email address', (to) => {
+    expect(() => normalizeDestination('email', to, undefined)).toThrow(ValidationFailedError);
+  });
+
+  it('refuse numbers outside the allowed countries', () => {
+    expect(() => normalizeDestination('whatsapp', '+14155550123', ['GB'])).toThrow(DestinationNotAllowedError);
+    expect(normalizeDestination('whatsapp', '+447400123456', ['GB']).country).toBe('GB');
+  });
+
+  it('normalize either kind for the admin route', () => {
+    expect(normalizeAnyDestination(' A@Example.com')).toBe('a@example.com');
+    expect(normalizeAnyDestination('+447400123456')).toBe('+447400123456');
+  });
+
+  it('mask a one-letter local part too', () => {
+    expect(maskEmail('a@example.com')).toBe('a***@example.com');
+  });
+});

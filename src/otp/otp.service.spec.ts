@@ -1,0 +1,132 @@
+import { jest } from '@jest/globals';
+import { Test } from '@nestjs/testing';
+import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
+import { loadConfiguration } from '../config/load-configuration.js';
+import { OtpDelivery } from './delivery.port.js';
+import { SendLimiter } from './limits/send-limiter.js';
+import { ChannelUnavailableError, OtpResendTooSoonError } from './otp.errors.js';
+import { OtpService } from './otp.service.js';
+import type { VerificationRecord } from './otp.types.js';
+import { OtpStore } from './store/otp-store.js';
+
+type Mocked<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? jest.Mock<(...args: A) => R> : T[K] };
+
+function pending(overrides: Partial<VerificationRecord> = {}): VerificationRecord {
+  const now = Date.now();
+  return {
+    id: '6f1c1c2e-8a3b-4c4d-9e5f-000000000001',
+    channel: 'email',
+    to: 'a@example.com',
+    purpose: 'verify',
+    locale: 'en',
+    status: 'pending',
+    digest: 'd'.repeat(64),
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + 600_000,
+    attempts: 0,
+    maxAttempts: 5,
+    sends: 1,
+    maxSends: 5,
+    lastSentAt: now,
+    delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: now },
+    codeIssuer: null,
+    ...overrides,
+  };
+}
+
+describe('OtpService', () => {
+  let service: OtpService;
+  let store: Mocked<OtpStore>;
+  let limiter: Mocked<SendLimiter>;
+  let delivery: Mocked<OtpDelivery>;
+
+  beforeEach(async () => {
+    const { configuration } = loadConfiguration({ NODE_ENV: 'test', OTP_SECRET: 's'.repeat(40) });
+    store = {
+      createPending: jest.fn(async () => ({ created: true as const })),
+      findPendingId: jest.fn(async () => undefined),
+      get: jest.fn(async () => undefined),
+      resend: jest.fn(async () => ({ result: 'not_pending' as const })),
+      check: jest.fn(async () => ({ result: 'not_found' as const })),
+      settleExternalCheck: jest.fn(async () => ({ result: 'not_found' as const })),
+      cancel: jest.fn(async () => false),
+      updateDelivery: jest.fn(async () => undefined),
+    };
+    limiter = { consume: jest.fn(async () => ({ allowed: true as const })), reset: jest.fn(async () => undefined) };
+    delivery = {
+      canDeliver: jest.fn(() => true),
+      deliver: jest.fn(async () => undefined),
+      onReport: jest.fn(),
+      checkProviderCode: jest.fn(async () => true),
+    };
+    const module = await Test.createTestingModule({
+      providers: [
+        OtpService,
+        { provide: otpConfig.KEY, useValue: configuration.otp },
+        { provide: messagingConfig.KEY, useValue: configuration.messaging },
+        { provide: OtpStore, useValue: store },
+        { provide: SendLimiter, useValue: limiter },
+        { provide: OtpDelivery, useValue: delivery },
+      ],
+    }).compile();
+    service = module.get(OtpService);
+  });
+
+  it('refuses a channel that cannot deliver and stores nothing', async () => {
+    delivery.canDeliver.mockReturnValue(false);
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' })).rejects.toBeInstanceOf(ChannelUnavailableError);
+    expect(store.createPending).not.toHaveBeenCalled();
+    expect(limiter.consume).not.toHaveBeenCalled();
+  });
+
+  it('hands a new code to delivery and never returns it', async () => {
+    const view = await service.start({ channel: 'email', to: 'A@Example.com', purpose: 'verify', locale: 'es' });
+    const request = delivery.deliver.mock.calls[0]![0];
+    expect(request).toMatchObject({ verificationId: view.id, sendNumber: 1, channel: 'email', to: 'a@example.com', locale: 'es' });
+    expect(request.code).toMatch(/^\d{6}$/);
+    expect(JSON.stringify(view)).not.toContain(request.code);
+    expect(store.createPending.mock.calls[0]![0].digest).not.toContain(request.code);
+  });
+
+  it('re-sends the pending verification for the same destination and purpose', async () => {
+    const record = pending();
+    store.findPendingId.mockResolvedValue(record.id);
+    store.get.mockResolvedValue(record);
+    store.resend.mockResolvedValue({ result: 'resent', record: { ...record, sends: 2 } });
+    const view = await service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' });
+    expect(view.id).toBe(record.id);
+    expect(store.createPending).not.toHaveBeenCalled();
+    expect(delivery.deliver.mock.calls[0]![0].sendNumber).toBe(2);
+  });
+
+  it('says when the cooldown ends', async () => {
+    limiter.consume.mockResolvedValue({ allowed: false, reason: 'cooldown', retryAfterMs: 12_300 });
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' })).rejects.toMatchObject({
+      constructor: OtpResendTooSoonError,
+      retryAfterSeconds: 13,
+    });
+  });
+
+  it('asks the issuing provider to check a code it generated, under our own attempt rules', async () => {
+    const record = pending({ codeIssuer: 'twilio-verify', digest: '' });
+    store.get.mockResolvedValue(record);
+    store.settleExternalCheck.mockResolvedValue({ result: 'approved', record: { ...record, status: 'approved' } });
+    await expect(service.check({ id: record.id, code: '123456' })).resolves.toMatchObject({ status: 'approved' });
+    expect(delivery.checkProviderCode).toHaveBeenCalledWith('twilio-verify', 'email', 'a@example.com', '123456');
+    expect(store.check).not.toHaveBeenCalled();
+  });
+
+  it('marks a send failed when delivery cannot even accept it, and says so', async () => {
+    delivery.deliver.mockRejectedValue(new Error('queue unavailable'));
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' })).rejects.toThrow('queue unavailable');
+    expect(store.updateDelivery.mock.calls[0]![1]).toMatchObject({ sendNumber: 1, status: 'failed' });
+  });
+
+  it('records delivery reports in the store', async () => {
+    service.onModuleInit();
+    const listener = delivery.onReport.mock.calls[0]![0];
+    await listener({ verificationId: 'v', sendNumber: 1, status: 'sent', provider: 'smtp', attempts: 1 });
+    expect(store.updateDelivery).toHaveBeenCalledWith('v', { sendNumber: 1, status: 'sent', provider: 'smtp', attempts: 1 }, expect.any(Number));
+  });
+});

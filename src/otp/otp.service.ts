@@ -1,0 +1,318 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ValidationFailedError } from '../common/errors.js';
+import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
+import type { Channel, MessagingConfig, OtpConfig } from '../config/configuration.types.js';
+import { digestCode, generateCode } from './codes/otp-codes.js';
+import { OtpDelivery, type DeliveryReport } from './delivery.port.js';
+import { maskDestination, normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
+import { SendLimiter } from './limits/send-limiter.js';
+import {
+  ChannelUnavailableError,
+  OtpAttemptsExceededError,
+  OtpIncorrectError,
+  OtpMaxSendsError,
+  OtpRateLimitedError,
+  OtpResendTooSoonError,
+  VerificationNotFoundError,
+} from './otp.errors.js';
+import { effectiveStatus, type VerificationRecord, type VerificationStatus } from './otp.types.js';
+import { OtpStore } from './store/otp-store.js';
+
+export interface StartVerification {
+  channel: Channel;
+  to: string;
+  purpose: string;
+  locale: string;
+}
+
+export type CheckVerification = { code: string } & ({ id: string; purpose?: string } | { to: string; purpose: string });
+
+/** Who asked, for the audit trail. */
+export interface RequestMeta {
+  ip?: string;
+  userAgent?: string;
+}
+
+export interface StartOptions {
+  /**
+   * False stores a real, checkable verification but sends nothing: the auth flows answer an unknown
+   * account with one, so it behaves exactly like a real challenge without revealing anything.
+   */
+  deliver?: boolean;
+}
+
+export interface VerificationView {
+  id: string;
+  status: VerificationStatus;
+  channel: Channel;
+  to: string;
+  purpose: string;
+  createdAt: string;
+  expiresAt: string;
+  attemptsRemaining: number;
+  sendsRemaining: number;
+  resendAvailableAt: string;
+  delivery: { status: string; provider: string | null; attempts: number; lastError: string | null; updatedAt: string };
+}
+
+const TEST_DESTINATION_PROVIDER = 'test-destination';
+const UNLIMITED_SENDS = 1_000_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The verification lifecycle: issue (or re-issue) a code under the send limits, hand it to
+ * delivery, and check it atomically. Codes exist in plain text only on their way to delivery.
+ */
+@Injectable()
+export class OtpService implements OnModuleInit {
+  private readonly audit = new Logger('Audit');
+
+  constructor(
+    @Inject(otpConfig.KEY) private readonly config: OtpConfig,
+    @Inject(messagingConfig.KEY) private readonly messaging: MessagingConfig,
+    @Inject(OtpStore) private readonly store: OtpStore,
+    @Inject(SendLimiter) private readonly limiter: SendLimiter,
+    @Inject(OtpDelivery) private readonly delivery: OtpDelivery,
+  ) {}
+
+  onModuleInit(): void {
+    this.delivery.onReport((report) => this.recordDelivery(report));
+  }
+
+  /** Starts a verification, or re-sends the pending one for the same `to` and purpose. */
+  async start(input: StartVerification, meta: RequestMeta = {}, options: StartOptions = {}): Promise<VerificationView> {
+    if (!this.messaging.channels.includes(input.channel)) {
+      throw new ValidationFailedError({ channel: [`channel must be one of: ${this.messaging.channels.join(', ')}`] });
+    }
+    const destination = normalizeDestination(input.channel, input.to, this.config.smsAllowedCountries);
+    const testCode = this.config.testDestinations[destination.normalized];
+    if (testCode === undefined && !this.delivery.canDeliver(input.channel)) throw new ChannelUnavailableError(input.channel);
+
+    const now = Date.now();
+    const pendingId = await this.store.findPendingId(destination.normalized, input.purpose, now);
+    if (pendingId) {
+      const resent = await this.resend(pendingId, destination, testCode, meta, options, now);
+      if (resent) return resent;
+    }
+
+    await this.consumeSendLimit(destination, testCode, now);
+    const id = randomUUID();
+    const code = this.newCode(testCode);
+    const record: VerificationRecord = {
+      id,
+      channel: input.channel,
+      to: destination.normalized,
+      purpose: input.purpose,
+      locale: input.locale,
+      status: 'pending',
+      digest: digestCode(this.config.secret, id, input.purpose, code),
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now + this.config.ttlSeconds * 1000,
+      attempts: 0,
+      maxAttempts: this.config.maxAttempts,
+      sends: 1,
+      // Test destinations are exempt from send limits (app-store reviewers retry freely); attempts still count.
+      maxSends: testCode !== undefined ? UNLIMITED_SENDS : this.config.maxSends,
+      lastSentAt: now,
+      delivery: {
+        status: testCode !== undefined ? 'sent' : 'queued',
+        provider: testCode !== undefined ? TEST_DESTINATION_PROVIDER : null,
+        attempts: 0,
+        lastError: null,
+        updatedAt: now,
+      },
+      codeIssuer: null,
+    };
+    const created = await this.store.createPending(record);
+    if (!created.created) {
+      // Another request started one for the same destination and purpose a moment ago: re-send that one.
+      const resent = await this.resend(created.pendingId, destination, testCode, meta, options, Date.now(), false);
+      if (resent) return resent;
+      throw new VerificationNotFoundError();
+    }
+    this.log('verification.started', record, meta);
+    await this.hand(record, code, testCode, options);
+    return this.view(record, now);
+  }
+
+  /** Re-sends the pending verification with this id (the auth flows' `resend`). */
+  async resendById(id: string, meta: RequestMeta = {}): Promise<VerificationView> {
+    const record = UUID.test(id) ? await this.store.get(id) : undefined;
+    if (!record || effectiveStatus(record, Date.now()) !== 'pending') throw new VerificationNotFoundError();
+    return this.start({ channel: record.channel, to: record.to, purpose: record.purpose, locale: record.locale }, meta);
+  }
+
+  async check(input: CheckVerification, meta: RequestMeta = {}): Promise<{ id: string; status: 'approved'; record: VerificationRecord }> {
+    const now = Date.now();
+    const id = 'id' in input ? input.id : await this.store.findPendingId(normalizeAnyDestination(input.to), input.purpose, now);
+    const record = id && UUID.test(id) ? await this.store.get(id) : undefined;
+    if (!record || (input.purpose !== undefined && input.purpose !== record.purpose)) {
+      this.log('verification.checked', undefined, meta, { result: 'not_found' });
+      throw new VerificationNotFoundError();
+    }
+
+    const outcome = record.codeIssuer
+      ? await this.checkWithProvider(record, input.code, now)
+      : await this.store.check(record.id, digestCode(this.config.secret, record.id, record.purpose, input.code), now);
+
+    switch (outcome.result) {
+      case 'approved':
+        this.log('verification.approved', outcome.record, meta);
+        return { id: record.id, status: 'approved', record: outcome.record };
+      case 'incorrect': {
+        const remaining = Math.max(0, outcome.record.maxAttempts - outcome.record.attempts);
+        this.log(remaining === 0 ? 'verification.locked' : 'verification.checked', outcome.record, meta, { result: 'incorrect', attemptsRemaining: remaining });
+        throw new OtpIncorrectError(remaining);
+      }
+      case 'locked':
+        this.log('verification.checked', outcome.record, meta, { result: 'locked' });
+        throw new OtpAttemptsExceededError(Math.max(1, this.config.resendCooldownSeconds));
+      default:
+        this.log('verification.checked', record, meta, { result: 'not_found' });
+        throw new VerificationNotFoundError();
+    }
+  }
+
+  async get(id: string): Promise<VerificationView> {
+    const record = UUID.test(id) ? await this.store.get(id) : undefined;
+    if (!record) throw new VerificationNotFoundError();
+    return this.view(record, Date.now());
+  }
+
+  async cancel(id: string, meta: RequestMeta = {}): Promise<{ id: string; status: 'canceled' }> {
+    if (!UUID.test(id) || !(await this.store.cancel(id, Date.now()))) throw new VerificationNotFoundError();
+    this.log('verification.canceled', await this.store.get(id), meta);
+    return { id, status: 'canceled' };
+  }
+
+  async resetSendLimits(destination: string): Promise<void> {
+    await this.limiter.reset(normalizeAnyDestination(destination));
+  }
+
+  /** Returns undefined when the pending verification settled in the meantime, so the caller starts a new one. */
+  private async resend(
+    id: string,
+    destination: Destination,
+    testCode: string | undefined,
+    meta: RequestMeta,
+    options: StartOptions,
+    now: number,
+    consumeLimit = true,
+  ): Promise<VerificationView | undefined> {
+    const current = await this.store.get(id);
+    if (!current || effectiveStatus(current, now) !== 'pending') return undefined;
+    if (testCode === undefined && current.sends >= current.maxSends) throw new OtpMaxSendsError(secondsUntil(current.expiresAt, now));
+    if (consumeLimit) await this.consumeSendLimit(destination, testCode, now);
+
+    const code = this.newCode(testCode);
+    const outcome = await this.store.resend(id, {
+      digest: digestCode(this.config.secret, id, current.purpose, code),
+      expiresAt: now + this.config.ttlSeconds * 1000,
+      now,
+    });
+    if (outcome.result === 'not_pending') return undefined;
+    if (outcome.result === 'max_sends') throw new OtpMaxSendsError(secondsUntil(outcome.record.expiresAt, now));
+    this.log('verification.resent', outcome.record, meta);
+    if (testCode !== undefined) {
+      await this.store.updateDelivery(id, { sendNumber: outcome.record.sends, status: 'sent', provider: TEST_DESTINATION_PROVIDER }, now);
+    }
+    await this.hand(outcome.record, code, testCode, options);
+    return this.view((await this.store.get(id)) ?? outcome.record, now);
+  }
+
+  private async consumeSendLimit(destination: Destination, testCode: string | undefined, now: number): Promise<void> {
+    if (testCode !== undefined) return;
+    const verdict = await this.limiter.consume(
+      destination.normalized,
+      { cooldownMs: this.config.resendCooldownSeconds * 1000, perHour: this.config.maxSendsPerHour, perDay: this.config.maxSendsPerDay },
+      now,
+    );
+    if (verdict.allowed) return;
+    const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+    throw verdict.reason === 'cooldown' ? new OtpResendTooSoonError(seconds) : new OtpRateLimitedError(seconds);
+  }
+
+  private newCode(testCode: string | undefined): string {
+    return testCode ?? this.config.fixedCode ?? generateCode(this.config.length);
+  }
+
+  /** Hands the code to delivery; a failure to even accept it fails this send visibly rather than leaving it "queued". */
+  private async hand(record: VerificationRecord, code: string, testCode: string | undefined, options: StartOptions): Promise<void> {
+    if (testCode !== undefined || options.deliver === false) return;
+    try {
+      await this.delivery.deliver({
+        verificationId: record.id,
+        sendNumber: record.sends,
+        channel: record.channel,
+        to: record.to,
+        code,
+        purpose: record.purpose,
+        locale: record.locale,
+        expiresAt: new Date(record.expiresAt),
+      });
+    } catch (error) {
+      await this.store
+        .updateDelivery(record.id, { sendNumber: record.sends, status: 'failed', lastError: 'the message could not be queued' }, Date.now())
+        .catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async checkWithProvider(record: VerificationRecord, code: string, now: number) {
+    // Our own limits first: a locked or settled verification never reaches the provider.
+    if (record.status === 'max_attempts' || record.attempts >= record.maxAttempts) return this.store.settleExternalCheck(record.id, false, now);
+    if (effectiveStatus(record, now) !== 'pending') return { result: 'not_found' as const };
+    const approved = await this.delivery.checkProviderCode(record.codeIssuer!, record.channel, record.to, code);
+    return this.store.settleExternalCheck(record.id, approved, Date.now());
+  }
+
+  private async recordDelivery(report: DeliveryReport): Promise<void> {
+    const { verificationId, ...update } = report;
+    await this.store.updateDelivery(verificationId, update, Date.now());
+    if (report.status === 'failed') {
+      this.audit.warn({ event: 'verification.delivery_failed', verificationId, provider: report.provider, error: report.lastError });
+    }
+  }
+
+  private view(record: VerificationRecord, now: number): VerificationView {
+    return {
+      id: record.id,
+      status: effectiveStatus(record, now),
+      channel: record.channel,
+      to: maskDestination(record.channel, record.to),
+      purpose: record.purpose,
+      createdAt: new Date(record.createdAt).toISOString(),
+      expiresAt: new Date(record.expiresAt).toISOString(),
+      attemptsRemaining: Math.max(0, record.maxAttempts - record.attempts),
+      sendsRemaining: Math.max(0, record.maxSends - record.sends),
+      resendAvailableAt: new Date(record.lastSentAt + this.config.resendCooldownSeconds * 1000).toISOString(),
+      delivery: {
+        status: record.delivery.status,
+        provider: record.delivery.provider,
+        attempts: record.delivery.attempts,
+        lastError: record.delivery.lastError,
+        updatedAt: new Date(record.delivery.updatedAt).toISOString(),
+      },
+    };
+  }
+
+  /** One structured line per event, for the audit trail: never the code, the destination masked. */
+  private log(event: string, record: VerificationRecord | undefined, meta: RequestMeta, extra: Record<string, unknown> = {}): void {
+    this.audit.log({
+      event,
+      verificationId: record?.id,
+      channel: record?.channel,
+      to: record ? maskDestination(record.channel, record.to) : undefined,
+      purpose: record?.purpose,
+      ip: meta.ip,
+      userAgent: meta.userAgent?.slice(0, 200),
+      ...extra,
+    });
+  }
+}
+
+function secondsUntil(time: number, now: number): number {
+  return Math.max(1, Math.ceil((time - now) / 1000));
+}

@@ -1,0 +1,134 @@
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { digestsEqual } from '../codes/otp-codes.js';
+import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
+import { RETENTION_MS, type OtpStore } from './otp-store.js';
+
+const pendingKey = (to: string, purpose: string) => `${purpose}\0${to}`;
+
+/**
+ * Embedded mode: one process, so plain synchronous code between awaits is already atomic.
+ * Records are copied in and out so callers can never mutate stored state by accident.
+ */
+@Injectable()
+export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
+  private readonly records = new Map<string, VerificationRecord>();
+  private readonly pending = new Map<string, string>();
+  private readonly sweeper = setInterval(() => this.sweep(Date.now()), 60_000).unref();
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweeper);
+  }
+
+  async createPending(record: VerificationRecord) {
+    const key = pendingKey(record.to, record.purpose);
+    const existing = this.pending.get(key);
+    const current = existing ? this.records.get(existing) : undefined;
+    if (current && isPending(current, record.createdAt)) return { created: false as const, pendingId: current.id };
+    this.records.set(record.id, structuredClone(record));
+    this.pending.set(key, record.id);
+    return { created: true as const };
+  }
+
+  async findPendingId(to: string, purpose: string, now: number) {
+    const id = this.pending.get(pendingKey(to, purpose));
+    const record = id ? this.records.get(id) : undefined;
+    return record && isPending(record, now) ? record.id : undefined;
+  }
+
+  async get(id: string) {
+    const record = this.records.get(id);
+    return record ? structuredClone(record) : undefined;
+  }
+
+  async resend(id: string, code: NewCode): Promise<ResendOutcome> {
+    const record = this.records.get(id);
+    if (!record || !isPending(record, code.now)) return { result: 'not_pending' };
+    if (record.sends >= record.maxSends) return { result: 'max_sends', record: structuredClone(record) };
+    Object.assign(record, {
+      digest: code.digest,
+      expiresAt: code.expiresAt,
+      sends: record.sends + 1,
+      lastSentAt: code.now,
+      updatedAt: code.now,
+      codeIssuer: null,
+      delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: code.now },
+    });
+    return { result: 'resent', record: structuredClone(record) };
+  }
+
+  async check(id: string, candidateDigest: string, now: number): Promise<CheckOutcome> {
+    return this.settle(id, now, (record) => digestsEqual(record.digest, candidateDigest));
+  }
+
+  async settleExternalCheck(id: string, approved: boolean, now: number): Promise<CheckOutcome> {
+    return this.settle(id, now, () => approved);
+  }
+
+  async cancel(id: string, now: number) {
+    const record = this.records.get(id);
+    if (!record || !isPending(record, now)) return false;
+    Object.assign(record, { status: 'canceled', digest: '', updatedAt: now });
+    this.release(record);
+    return true;
+  }
+
+  async updateDelivery(id: string, update: DeliveryUpdate, now: number) {
+    const record = this.records.get(id);
+    if (!record || record.sends !== update.sendNumber) return;
+    record.delivery = {
+      status: update.status,
+      provider: update.provider !== undefined ? update.provider : record.delivery.provider,
+      attempts: update.attempts ?? record.delivery.attempts,
+      lastError: update.lastError !== undefined ? update.lastError : record.delivery.lastError,
+      updatedAt: now,
+    };
+    if (update.codeIssuer !== undefined) record.codeIssuer = update.codeIssuer;
+    record.updatedAt = now;
+    if (update.status === 'failed' && record.status === 'pending') {
+      Object.assign(record, { status: 'failed', digest: '' });
+      this.release(record);
+    }
+  }
+
+  private settle(id: string, now: number, matches: (record: VerificationRecord) => boolean): CheckOutcome {
+    const record = this.records.get(id);
+    if (!record) return { result: 'not_found' };
+    if (record.status === 'max_attempts') return { result: 'locked', record: structuredClone(record) };
+    if (!isPending(record, now)) return { result: 'not_found' };
+    if (record.attempts >= record.maxAttempts) {
+      Object.assign(record, { status: 'max_attempts', digest: '', updatedAt: now });
+      this.release(record);
+      return { result: 'locked', record: structuredClone(record) };
+    }
+    if (matches(record)) {
+      Object.assign(record, { status: 'approved', digest: '', updatedAt: now });
+      this.release(record);
+      return { result: 'approved', record: structuredClone(record) };
+    }
+    record.attempts += 1;
+    record.updatedAt = now;
+    if (record.attempts >= record.maxAttempts) {
+      Object.assign(record, { status: 'max_attempts', digest: '' });
+      this.release(record);
+    }
+    return { result: 'incorrect', record: structuredClone(record) };
+  }
+
+  private release(record: VerificationRecord) {
+    const key = pendingKey(record.to, record.purpose);
+    if (this.pending.get(key) === record.id) this.pending.delete(key);
+  }
+
+  private sweep(now: number) {
+    for (const [id, record] of this.records) {
+      if (Math.max(record.updatedAt, record.expiresAt) + RETENTION_MS < now) {
+        this.release(record);
+        this.records.delete(id);
+      }
+    }
+  }
+}
+
+function isPending(record: VerificationRecord, now: number): boolean {
+  return record.status === 'pending' && now < record.expiresAt;
+}

@@ -1,0 +1,32 @@
+import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
+
+/**
+ * Where verifications live: Redis (shared by replicas) or memory (embedded mode), chosen once by
+ * configuration. Every method that decides something is atomic in both, so concurrent checks of
+ * one verification consume attempts exactly once each and approve at most once.
+ */
+export interface OtpStore {
+  /**
+   * Stores a new pending verification and makes it the pending one for its `to`+`purpose`, unless
+   * another is pending there: then nothing is stored and that one's id is returned.
+   */
+  createPending(record: VerificationRecord): Promise<{ created: true } | { created: false; pendingId: string }>;
+  /** The id of the pending verification for `to`+`purpose`, if one is pending and unexpired. */
+  findPendingId(to: string, purpose: string, now: number): Promise<string | undefined>;
+  get(id: string): Promise<VerificationRecord | undefined>;
+  /** A fresh code for a pending verification: the old digest stops working, failed attempts stay. */
+  resend(id: string, code: NewCode): Promise<ResendOutcome>;
+  /** Compares the digest, counts a wrong code, locks at the limit, approves once. */
+  check(id: string, candidateDigest: string, now: number): Promise<CheckOutcome>;
+  /** For codes a provider issued and checked itself: records the verdict under the same rules. */
+  settleExternalCheck(id: string, approved: boolean, now: number): Promise<CheckOutcome>;
+  /** Pending → canceled; false when it was not pending. */
+  cancel(id: string, now: number): Promise<boolean>;
+  /** Applies a delivery report for the current send only; a failed delivery fails the verification. */
+  updateDelivery(id: string, update: DeliveryUpdate, now: number): Promise<void>;
+}
+
+export const OtpStore = Symbol('OtpStore');
+
+/** How long a verification stays readable after its last change (the SPEC asks for at least 24 h). */
+export const RETENTION_MS = 24 * 60 * 60 * 1000;
