@@ -5,6 +5,7 @@ import { configModuleFor } from './config/config.namespaces.js';
 import type { AppConfiguration } from './config/configuration.types.js';
 import { HealthModule } from './health/health.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { OtpModule } from './otp/otp.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
@@ -19,7 +20,8 @@ export class AppModule {
         CommonModule,
         RedisModule,
         HealthModule,
-        MessagingModule,
+        MetricsModule,
+        MessagingModule.register(configuration),
         OtpModule,
         AuthModule,
       ],

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { call, startApp, type TestApp } from './support/app.js';
+import { eventually } from './support/eventually.js';
 import { RedisServer } from './support/redis-server.js';
 
 /**
@@ -38,12 +39,12 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
   const email = () => `user${++counter}.${store}.${Date.now()}@example.com`;
 
   async function begin(app: TestApp, body: Record<string, unknown>) {
+    const since = app.logs.entries.length;
     const response = await call(app.url, 'POST', '/v1/verifications', body);
     expect(response.status).toBe(201);
-    const to = String(body.to).trim().toLowerCase();
-    const code = app.logs.lastCodeFor(to);
+    const code = await app.logs.nextCodeFor(String(body.to).trim().toLowerCase(), since);
     expect(code).toMatch(/^\d{6}$/);
-    return { id: response.body.id as string, code: code!, body: response.body };
+    return { id: response.body.id as string, code, body: response.body };
   }
 
   it('issues a code, never shows it, and approves it once', async () => {
@@ -65,8 +66,11 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     expect(JSON.stringify(body)).not.toContain(code);
 
     expect(await call(app.url, 'POST', '/v1/verifications/check', { id, code })).toMatchObject({ status: 200, body: { id, status: 'approved' } });
-    const read = await call(app.url, 'GET', `/v1/verifications/${id}`);
-    expect(read.body).toMatchObject({ id, status: 'approved', delivery: { status: 'sent', provider: 'console', attempts: 1 } });
+    let read = await call(app.url, 'GET', `/v1/verifications/${id}`);
+    await eventually(async () => {
+      read = await call(app.url, 'GET', `/v1/verifications/${id}`);
+      expect(read.body).toMatchObject({ id, status: 'approved', delivery: { status: 'sent', provider: 'console', attempts: 1 } });
+    });
     expect(JSON.stringify(read.body)).not.toContain(code);
 
     const replay = await call(app.url, 'POST', '/v1/verifications/check', { id, code });
@@ -182,6 +186,7 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     expect(capped).toMatchObject({ status: 429, body: { code: 'OTP_MAX_SENDS' } });
     expect(capped.headers.get('retry-after')).toMatch(/^\d+$/);
 
+    await eventually(async () => expect((await call(app.url, 'GET', `/v1/verifications/${first.id}`)).body).toMatchObject({ delivery: { status: 'sent' } }));
     const latest = app.logs.lastCodeFor(to)!;
     expect(await call(app.url, 'POST', '/v1/verifications/check', { id: first.id, code: latest })).toMatchObject({ status: 200 });
   });

@@ -1,34 +1,54 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { messagingConfig } from '../config/config.namespaces.js';
-import type { Channel, MessagingConfig } from '../config/configuration.types.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { ServiceUnavailableError } from '../common/errors.js';
+import type { Channel } from '../config/configuration.types.js';
 import type { DeliveryReport, DeliveryRequest, OtpDelivery } from '../otp/delivery.port.js';
+import { DeliveryQueue } from './delivery/delivery-job.js';
+import { DeliveryWorker } from './delivery/delivery-worker.js';
+import { FailoverSender } from './failover-sender.js';
+import { isCodeChecking, ProviderError } from './message-provider.js';
+import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
 
-/**
- * Delivery as the OTP core sees it. For now every configured chain is served in-process by the
- * console provider; provider strategies, failover and the durable queue plug in behind this class.
- */
+/** Messaging as the OTP core sees it: the OtpDelivery port, served by the queue and the failover chains. */
 @Injectable()
 export class DeliveryService implements OtpDelivery {
-  private readonly console = new Logger('ConsoleProvider');
-  private listener: (report: DeliveryReport) => Promise<void> = async () => undefined;
-
-  constructor(@Inject(messagingConfig.KEY) private readonly config: MessagingConfig) {}
+  constructor(
+    private readonly sender: FailoverSender,
+    private readonly worker: DeliveryWorker,
+    @Inject(DeliveryQueue) private readonly queue: DeliveryQueue,
+    @Inject(PROVIDER_CHAINS) private readonly chains: ProviderChains,
+  ) {}
 
   canDeliver(channel: Channel): boolean {
-    return this.config.chains[channel].some((id) => this.config.providers[id].configured && this.config.providers[id].allowed);
+    return this.sender.canSend(channel);
   }
 
   async deliver(request: DeliveryRequest): Promise<void> {
-    const minutes = Math.max(1, Math.round((request.expiresAt.getTime() - Date.now()) / 60_000));
-    this.console.log(`${request.channel} to ${request.to}: code ${request.code} for ${request.purpose}, expires in ${minutes} min`);
-    await this.listener({ verificationId: request.verificationId, sendNumber: request.sendNumber, status: 'sent', provider: 'console', attempts: 1, lastError: null });
+    const key = `${request.verificationId}:${request.sendNumber}`;
+    await this.queue.add({
+      key,
+      verificationId: request.verificationId,
+      sendNumber: request.sendNumber,
+      channel: request.channel,
+      issuedAt: Date.now(),
+      expiresAt: request.expiresAt.getTime(),
+      sealed: this.worker.seal({ to: request.to, code: request.code, purpose: request.purpose, locale: request.locale }, key),
+    });
   }
 
   onReport(listener: (report: DeliveryReport) => Promise<void>): void {
-    this.listener = listener;
+    this.worker.onReport(listener);
   }
 
-  async checkProviderCode(): Promise<boolean> {
-    return false;
+  async checkProviderCode(providerId: string, channel: Channel, to: string, code: string): Promise<boolean> {
+    const provider = this.chains[channel].find((candidate) => candidate.id === providerId);
+    if (!provider || !isCodeChecking(provider)) throw new ServiceUnavailableError(`${providerId} is not available to check this code.`);
+    try {
+      return await provider.checkCode(to, code, channel);
+    } catch (error) {
+      if (error instanceof ProviderError && error.kind !== 'permanent') {
+        throw new ServiceUnavailableError(`${providerId} could not be reached to check the code. Try again shortly.`);
+      }
+      throw error;
+    }
   }
 }

@@ -1,9 +1,88 @@
-import { Module } from '@nestjs/common';
+import { BullModule } from '@nestjs/bull';
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import type { AppConfiguration } from '../config/configuration.types.js';
+import { messagingConfig } from '../config/config.namespaces.js';
+import type { MessagingConfig } from '../config/configuration.types.js';
 import { OtpDelivery } from '../otp/delivery.port.js';
+import { REDIS_CLIENT } from '../redis/redis.constants.js';
+import { ConsoleProvider } from './console-provider.js';
+import { BOUNDED_BACKOFF, BullDeliveryQueue } from './delivery/bull-delivery.queue.js';
+import { DELIVERY_QUEUE_NAME, DeliveryQueue, retryDelay } from './delivery/delivery-job.js';
+import { DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger } from './delivery/delivery-ledger.js';
+import { DeliveryWorker } from './delivery/delivery-worker.js';
+import { DeliveryProcessor } from './delivery/delivery.processor.js';
+import { InProcessDeliveryQueue } from './delivery/in-process-delivery.queue.js';
 import { DeliveryService } from './delivery.service.js';
+import { FailoverSender } from './failover-sender.js';
+import { ProviderActivityLog } from './provider-activity.js';
+import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
+import { ProviderCircuits } from './provider-circuits.js';
 
-@Module({
-  providers: [DeliveryService, { provide: OtpDelivery, useExisting: DeliveryService }],
-  exports: [OtpDelivery],
-})
-export class MessagingModule {}
+/** Bull's own connections; its blocking and subscriber connections must wait out outages rather than fail commands. */
+function bullClient(url: string) {
+  return (type: 'client' | 'subscriber' | 'bclient') =>
+    new Redis(url, {
+      connectionName: `otp-delivery-${type}`,
+      maxRetriesPerRequest: type === 'client' ? 1 : null,
+      enableReadyCheck: type === 'client',
+      enableOfflineQueue: type !== 'client',
+      connectTimeout: 2000,
+      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+    });
+}
+
+@Module({})
+export class MessagingModule {
+  /** Durable delivery on Bull when Redis is configured; in-process delivery with the same rules otherwise. */
+  static register(configuration: AppConfiguration): DynamicModule {
+    const redisUrl = configuration.redis.url;
+    const queueProviders: Provider[] = redisUrl
+      ? [BullDeliveryQueue, DeliveryProcessor, { provide: DeliveryQueue, useExisting: BullDeliveryQueue }]
+      : [InProcessDeliveryQueue, { provide: DeliveryQueue, useExisting: InProcessDeliveryQueue }];
+    return {
+      module: MessagingModule,
+      global: true,
+      imports: redisUrl
+        ? [
+            BullModule.registerQueue({
+              name: DELIVERY_QUEUE_NAME,
+              // One hash tag for every key of the queue, so Bull's scripts run on Redis Cluster.
+              prefix: '{otp-delivery}',
+              createClient: bullClient(redisUrl),
+              settings: {
+                backoffStrategies: {
+                  [BOUNDED_BACKOFF]: (attemptsMade: number, _error: Error, options: { baseMs: number; expiresAt: number }) =>
+                    retryDelay(options.baseMs, attemptsMade, options.expiresAt),
+                },
+              },
+            }),
+          ]
+        : [],
+      providers: [
+        ...queueProviders,
+        {
+          provide: PROVIDER_CHAINS,
+          inject: [messagingConfig.KEY],
+          useFactory: (config: MessagingConfig): ProviderChains => ({
+            email: config.chains.email.filter((id) => id === 'console').map(() => new ConsoleProvider('email')),
+            sms: config.chains.sms.filter((id) => id === 'console').map(() => new ConsoleProvider('sms')),
+            whatsapp: config.chains.whatsapp.filter((id) => id === 'console').map(() => new ConsoleProvider('whatsapp')),
+          }),
+        },
+        {
+          provide: DeliveryLedger,
+          inject: [REDIS_CLIENT],
+          useFactory: (client: Redis | null): DeliveryLedger => (client ? new RedisDeliveryLedger(client) : new MemoryDeliveryLedger()),
+        },
+        ProviderCircuits,
+        ProviderActivityLog,
+        FailoverSender,
+        DeliveryWorker,
+        DeliveryService,
+        { provide: OtpDelivery, useExisting: DeliveryService },
+      ],
+      exports: [OtpDelivery, PROVIDER_CHAINS, ProviderCircuits, ProviderActivityLog, DeliveryQueue],
+    };
+  }
+}

@@ -17,7 +17,7 @@ export interface DeliveryRequest {
 export interface DeliveryReport {
   verificationId: string;
   sendNumber: number;
-  status: Exclude<DeliveryStatus, 'queued'>;
+  status: DeliveryStatus;
   provider?: string | null;
   attempts?: number;
   lastError?: string | null;

@@ -4,7 +4,6 @@ import type { Redis } from 'ioredis';
 import { ApiKeyGuard } from '../common/api-key.guard.js';
 import { otpConfig } from '../config/config.namespaces.js';
 import type { OtpConfig } from '../config/configuration.types.js';
-import { MessagingModule } from '../messaging/messaging.module.js';
 import { REDIS_CLIENT } from '../redis/redis.constants.js';
 import { AdminController } from './admin.controller.js';
 import { IpThrottlerGuard } from './limits/ip-throttler.guard.js';
@@ -26,7 +25,6 @@ const byRedis = <T>(redisImpl: new (client: Redis) => T, memoryImpl: new () => T
 
 @Module({
   imports: [
-    MessagingModule,
     ThrottlerModule.forRootAsync({
       inject: [otpConfig.KEY, REDIS_CLIENT],
       useFactory: (config: OtpConfig, client: Redis | null) => ({

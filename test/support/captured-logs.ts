@@ -45,6 +45,22 @@ export class CapturedLogs extends ConsoleLogger {
     return this.entries.map((entry) => `${entry.level} [${entry.context ?? ''}] ${entry.message}`).join('\n');
   }
 
+  /** Waits for the console provider to print a code for `to` after log entry number `since`. */
+  async nextCodeFor(to: string, since: number, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let i = since; i < this.entries.length; i++) {
+        const entry = this.entries[i]!;
+        if (entry.context === 'ConsoleProvider' && entry.message.includes(` to ${to}:`)) {
+          const code = /code (\d+)/.exec(entry.message)?.[1];
+          if (code) return code;
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`no code for ${to} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** The latest code the console provider printed for a destination. */
   lastCodeFor(to: string): string | undefined {
     for (let i = this.entries.length - 1; i >= 0; i--) {

@@ -1,0 +1,37 @@
+import type { Channel } from '../../config/configuration.types.js';
+
+/** What a queued delivery holds. Only `sealed` carries the destination and code, encrypted. */
+export interface DeliveryJob {
+  /** `<verificationId>:<sendNumber>`: the queue's job id and the idempotency key of this send. */
+  key: string;
+  verificationId: string;
+  sendNumber: number;
+  channel: Channel;
+  issuedAt: number;
+  expiresAt: number;
+  sealed: string;
+}
+
+export interface SealedContent {
+  to: string;
+  code: string;
+  purpose: string;
+  locale: string;
+}
+
+/** Accepts jobs durably (Bull on Redis) or in-process (embedded mode), with the same retry rule. */
+export interface DeliveryQueue {
+  add(job: DeliveryJob): Promise<void>;
+  /** Jobs by state, for metrics and readiness; throws when the queue's store cannot be reached. */
+  counts(): Promise<{ waiting: number; active: number; delayed: number; failed: number }>;
+}
+
+export const DeliveryQueue = Symbol('DeliveryQueue');
+
+export const DELIVERY_QUEUE_NAME = 'delivery';
+
+/** Retry delays start at DELIVERY_BACKOFF_MS and double, but never wait past the code's expiry. */
+export function retryDelay(baseMs: number, attemptsMade: number, expiresAt: number, now = Date.now()): number {
+  const exponential = baseMs * 2 ** Math.max(0, attemptsMade - 1);
+  return Math.max(0, Math.min(exponential, expiresAt - now));
+}

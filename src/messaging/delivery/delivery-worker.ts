@@ -1,0 +1,115 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { messagingConfig, otpConfig } from '../../config/config.namespaces.js';
+import type { MessagingConfig, OtpConfig } from '../../config/configuration.types.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
+import type { DeliveryReport } from '../../otp/delivery.port.js';
+import { RETENTION_MS } from '../../otp/store/otp-store.js';
+import { FailoverSender, PermanentDeliveryError } from '../failover-sender.js';
+import { DeliveryLedger } from './delivery-ledger.js';
+import type { DeliveryJob, SealedContent } from './delivery-job.js';
+import { PayloadSealer } from './sealed-payload.js';
+
+/** Thrown to have the queue try the whole chain again later. */
+export class RetryLaterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetryLaterError';
+  }
+}
+
+/**
+ * One attempt at one queued send, the same for Bull and the in-process queue: skip it if it already
+ * went out, run the failover chain, and report every step so the verification shows what happened.
+ */
+@Injectable()
+export class DeliveryWorker {
+  private readonly logger = new Logger('Delivery');
+  private readonly sealer: PayloadSealer;
+  private listener: (report: DeliveryReport) => Promise<void> = async () => undefined;
+
+  constructor(
+    @Inject(otpConfig.KEY) otp: OtpConfig,
+    @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
+    @Inject(DeliveryLedger) private readonly ledger: DeliveryLedger,
+    private readonly sender: FailoverSender,
+    private readonly metrics: MetricsService,
+  ) {
+    this.sealer = new PayloadSealer(otp.secret);
+  }
+
+  get maxAttempts(): number {
+    return this.config.delivery.attempts;
+  }
+
+  seal(content: SealedContent, key: string): string {
+    return this.sealer.seal(content, key);
+  }
+
+  onReport(listener: (report: DeliveryReport) => Promise<void>): void {
+    this.listener = listener;
+  }
+
+  /**
+   * Resolves when the send is settled (sent, or failed for good); throws RetryLaterError when the
+   * queue should try again after its backoff.
+   */
+  async attempt(job: DeliveryJob, attemptNumber: number): Promise<void> {
+    if (await this.ledger.wasSent(job.key)) {
+      this.logger.log(`${job.key}: already delivered, not sending again`);
+      return;
+    }
+    if (Date.now() >= job.expiresAt) {
+      await this.fail(job, attemptNumber, 'the code expired before it could be delivered');
+      return;
+    }
+    const content = this.sealer.open<SealedContent>(job.sealed, job.key);
+    await this.report(job, { status: 'sending', attempts: attemptNumber });
+    try {
+      const result = await this.sender.send({
+        idempotencyKey: job.key,
+        verificationId: job.verificationId,
+        channel: job.channel,
+        to: content.to,
+        template: 'otp',
+        code: content.code,
+        purpose: content.purpose,
+        locale: content.locale,
+        expiresAt: new Date(job.expiresAt),
+      });
+      await this.ledger.markSent(job.key, job.expiresAt - Date.now() + RETENTION_MS);
+      this.metrics.deliveries.inc({ channel: job.channel, result: 'sent' });
+      this.metrics.deliveryLatency.observe({ channel: job.channel, provider: result.provider }, (Date.now() - job.issuedAt) / 1000);
+      await this.report(job, {
+        status: 'sent',
+        provider: result.provider,
+        attempts: attemptNumber,
+        lastError: null,
+        codeIssuer: result.codeIssuedByProvider ? result.provider : null,
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof PermanentDeliveryError || attemptNumber >= this.maxAttempts) {
+        await this.fail(job, attemptNumber, reason);
+        return;
+      }
+      this.logger.warn(`${job.key}: attempt ${attemptNumber} of ${this.maxAttempts} failed (${reason}); retrying`);
+      await this.report(job, { status: 'queued', attempts: attemptNumber, lastError: reason });
+      throw new RetryLaterError(reason);
+    }
+  }
+
+  private async fail(job: DeliveryJob, attempts: number, reason: string): Promise<void> {
+    this.logger.error(`${job.key}: delivery failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason}`);
+    this.metrics.deliveries.inc({ channel: job.channel, result: 'failed' });
+    await this.report(job, { status: 'failed', attempts, lastError: reason });
+  }
+
+  private async report(job: DeliveryJob, report: Omit<DeliveryReport, 'verificationId' | 'sendNumber'>): Promise<void> {
+    try {
+      await this.listener({ verificationId: job.verificationId, sendNumber: job.sendNumber, ...report });
+    } catch (error) {
+      // A status write must not turn a delivered message into a retried one.
+      this.logger.warn(`${job.key}: could not record delivery status ${report.status}: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+}

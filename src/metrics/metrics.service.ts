@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every series the service exports, on one registry per application (so tests can run several
+ * apps in one process). Labels stay bounded: channels, provider ids, results, routes — never a
+ * destination, an id or a code.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly verificationsStarted = new Counter({
+    name: 'otp_verifications_started_total',
+    help: 'Verifications started or re-sent, by channel and kind (new, resend)',
+    labelNames: ['channel', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly checks = new Counter({
+    name: 'otp_checks_total',
+    help: 'Code checks by result (approved, incorrect, locked, not_found)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly messages = new Counter({
+    name: 'otp_messages_total',
+    help: 'Send attempts by channel, provider and result (sent, failed, permanent)',
+    labelNames: ['channel', 'provider', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveries = new Counter({
+    name: 'otp_deliveries_total',
+    help: 'Deliveries that ended, by channel and result (sent, failed)',
+    labelNames: ['channel', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryLatency = new Histogram({
+    name: 'otp_delivery_latency_seconds',
+    help: 'Time from a code being issued to a provider accepting it',
+    labelNames: ['channel', 'provider'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  readonly providerLatency = new Histogram({
+    name: 'otp_provider_send_seconds',
+    help: 'Duration of one provider send call, by channel, provider and result',
+    labelNames: ['channel', 'provider', 'result'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly circuitState = new Gauge({
+    name: 'otp_provider_circuit_state',
+    help: 'Circuit state per provider: 0 closed, 1 half open, 2 open',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly queueDepth = new Gauge({
+    name: 'otp_delivery_queue_jobs',
+    help: 'Delivery jobs by state (waiting, active, delayed, failed)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}
