@@ -23,13 +23,19 @@ export const users = pgTable(
     phoneVerifiedAt: timestamp('phone_verified_at', { withTimezone: true }),
     otpChannel: text('otp_channel', { enum: OTP_CHANNELS }),
     createdAt: createdAt(),
-    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-    /** Soft delete: the row stays so that tokens still in circulation can be recognised and refused. */
+    updatedAt: timestamp('updated_at', { withTimezone: true })
+      .notNull()
+      .defaultNow()
+      .$onUpdate(() => new Date()),
+    /**
+     * Soft delete: the row stays so that tokens still in circulation can be recognised and refused,
+     * while its email address and phone number become free for a new account.
+     */
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
   },
   (table) => [
-    uniqueIndex('users_email_key').on(table.email),
-    uniqueIndex('users_phone_key').on(table.phone),
+    uniqueIndex('users_email_key').on(table.email).where(sql`${table.deletedAt} IS NULL`),
+    uniqueIndex('users_phone_key').on(table.phone).where(sql`${table.deletedAt} IS NULL`),
     check('users_contact_present', sql`${table.email} IS NOT NULL OR ${table.phone} IS NOT NULL`),
     check('users_otp_channel_known', sql`${table.otpChannel} IN ('email', 'sms', 'whatsapp')`),
   ],
