@@ -48,6 +48,10 @@ describe('JwtAuthGuard', () => {
     expect(request.user).toBe(USER);
   });
 
+  it('reads the scheme name case-insensitively, as HTTP defines it', async () => {
+    await expect(guard.canActivate(contextFor({ headers: { authorization: `bearer ${TOKEN}` } }))).resolves.toBe(true);
+  });
+
   it.each([
     ['no Authorization header', undefined],
     ['an empty header', ''],

@@ -9,7 +9,7 @@ export interface AuthenticatedRequest {
   user?: User;
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/;
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/i;
 
 /**
  * Bearer access tokens. A valid signature is not enough: the user must still exist and not be
