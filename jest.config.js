@@ -32,8 +32,11 @@ const common = {
 buildNestCommonJs();
 
 export default {
+  // A global option only: jest ignores testTimeout inside a project. End-to-end tests start servers
+  // and embedded databases, which can take seconds on a busy machine.
+  testTimeout: 30_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'], testTimeout: 30_000 },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
   ],
 };

@@ -3,6 +3,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { CommonModule } from './common/common.module.js';
 import { configModuleFor } from './config/config.namespaces.js';
 import type { AppConfiguration } from './config/configuration.types.js';
+import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -19,6 +20,7 @@ export class AppModule {
         configModuleFor(configuration),
         CommonModule,
         RedisModule,
+        DatabaseModule,
         HealthModule,
         MetricsModule,
         MessagingModule.register(configuration),

@@ -1,4 +1,6 @@
+import pg from 'pg';
 import { startApp, type TestApp } from './support/app.js';
+import { createTestDatabase, postgresServerUrl, type TestDatabase } from './support/databases.js';
 import { COMPLETE_PRODUCTION } from './support/environments.js';
 import { eventually } from './support/eventually.js';
 import { RedisServer } from './support/redis-server.js';
@@ -16,10 +18,13 @@ describe('health in embedded development mode', () => {
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 
-  it('is ready, with the in-memory store reported', async () => {
+  it('is ready, with the in-memory store and the embedded database reported', async () => {
     const response = await fetch(`${service.url}/health/ready`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: 'ok', details: { redis: { status: 'up', mode: 'in-memory' } } });
+    expect(await response.json()).toMatchObject({
+      status: 'ok',
+      details: { redis: { status: 'up', mode: 'in-memory' }, database: { status: 'up', kind: 'pglite' } },
+    });
   });
 
   it('tells which build is running', async () => {
@@ -37,16 +42,20 @@ describe('health in embedded development mode', () => {
   });
 });
 
-describe('health in production against a real Redis', () => {
+// Production needs a real PostgreSQL: these run when TEST_DATABASE_URL names one (.ci/run does).
+(postgresServerUrl() ? describe : describe.skip)('health in production against a real Redis and PostgreSQL', () => {
   let redis: RedisServer;
+  let database: TestDatabase;
   let service: TestApp;
   beforeAll(async () => {
     redis = await RedisServer.start();
-    service = await startApp({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url });
+    database = await createTestDatabase('PostgreSQL');
+    service = await startApp({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, DATABASE_URL: database.url });
   });
   afterAll(async () => {
     await service?.close();
     await redis?.stop();
+    await database?.drop();
   });
 
   it('starts with a complete environment and no problem', () => {
@@ -68,5 +77,29 @@ describe('health in production against a real Redis', () => {
 
     await redis.restart();
     await eventually(async () => expect((await fetch(`${service.url}/health/ready`)).status).toBe(200));
+  });
+
+  it('has migrated the database before it listens, and reports it up', async () => {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM users');
+      expect(rows).toEqual([{ n: 0 }]);
+    } finally {
+      await client.end();
+    }
+    const ready = await fetch(`${service.url}/health/ready`);
+    expect(await ready.json()).toMatchObject({ details: { database: { status: 'up', kind: 'postgresql' } } });
+  });
+
+  // Last: the database does not come back.
+  it('is 503 with the database gone, within the probe timeout', async () => {
+    await database.drop();
+    const started = Date.now();
+    const down = await fetch(`${service.url}/health/ready`);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ status: 'error', error: { database: { status: 'down' } } });
+    expect((await fetch(`${service.url}/health/live`)).status).toBe(200);
   });
 });

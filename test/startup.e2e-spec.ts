@@ -1,3 +1,4 @@
+import { createTestDatabase, postgresServerUrl } from './support/databases.js';
 import { COMPLETE_PRODUCTION } from './support/environments.js';
 import { eventually } from './support/eventually.js';
 import { RedisServer } from './support/redis-server.js';
@@ -15,6 +16,9 @@ const SECRETS: Record<string, string> = {
   AWS_SECRET_ACCESS_KEY: 'aws-secret-e2e-value-000111',
   SENDGRID_API_KEY: 'SG.sendgrid-e2e-part1.sendgrid-e2e-part2',
 };
+
+// Production needs a real PostgreSQL: those tests run when TEST_DATABASE_URL names one (.ci/run does).
+const itInProduction = postgresServerUrl() ? it : it.skip;
 
 describe('the built service as a process', () => {
   const started: ServiceProcess[] = [];
@@ -51,10 +55,11 @@ describe('the built service as a process', () => {
     expect(service.output).toContain(`SMTP_PASSWORD=****(${SECRETS.SMTP_PASSWORD!.length})`);
   });
 
-  it('answers readiness 503 from the moment SIGTERM arrives, keeps serving while it drains, then exits 0', async () => {
+  itInProduction('answers readiness 503 from the moment SIGTERM arrives, keeps serving while it drains, then exits 0', async () => {
     const redis = await RedisServer.start();
+    const database = await createTestDatabase('PostgreSQL');
     try {
-      const service = start({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '1500' });
+      const service = start({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, DATABASE_URL: database.url!, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '1500' });
       const url = await service.listening();
       await eventually(async () => expect((await fetch(`${url}/health/ready`)).status).toBe(200));
       service.signal('SIGTERM');
@@ -66,13 +71,15 @@ describe('the built service as a process', () => {
       expect((await service.exited).code).toBe(0);
     } finally {
       await redis.stop();
+      await database.drop();
     }
   });
 
-  it('logs JSON lines in production', async () => {
+  itInProduction('logs JSON lines in production', async () => {
     const redis = await RedisServer.start();
+    const database = await createTestDatabase('PostgreSQL');
     try {
-      const service = start({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '0' });
+      const service = start({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, DATABASE_URL: database.url!, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '0' });
       await service.listening();
       service.signal('SIGTERM');
       await service.exited;
@@ -82,6 +89,7 @@ describe('the built service as a process', () => {
       expect(service.output).not.toContain('hunter2hunter2');
     } finally {
       await redis.stop();
+      await database.drop();
     }
   });
 });

@@ -2,6 +2,7 @@ import { Controller, Get, Inject, VERSION_NEUTRAL } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { appConfig } from '../config/config.namespaces.js';
 import type { AppConfig } from '../config/configuration.types.js';
+import { DatabaseHealthIndicator } from './indicators/database.health.js';
 import { RedisHealthIndicator } from './indicators/redis.health.js';
 import { ShutdownHealthIndicator } from './indicators/shutdown.health.js';
 
@@ -23,6 +24,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly shutdown: ShutdownHealthIndicator,
     private readonly redis: RedisHealthIndicator,
+    private readonly database: DatabaseHealthIndicator,
   ) {}
 
   /** Tells a stale deploy apart: which build, since when. */
@@ -47,6 +49,6 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.shutdown.check(), () => this.redis.ping()]);
+    return this.health.check([() => this.shutdown.check(), () => this.redis.ping(), () => this.database.ping()]);
   }
 }

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller.js';
+import { DatabaseHealthIndicator } from './indicators/database.health.js';
 import { RedisHealthIndicator } from './indicators/redis.health.js';
 import { ShutdownHealthIndicator } from './indicators/shutdown.health.js';
 
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
   controllers: [HealthController],
-  providers: [RedisHealthIndicator, ShutdownHealthIndicator],
+  providers: [DatabaseHealthIndicator, RedisHealthIndicator, ShutdownHealthIndicator],
 })
 export class HealthModule {}

@@ -7,7 +7,7 @@ import type { MessagingConfig } from '../config/configuration.types.js';
 import { OtpDelivery } from '../otp/delivery.port.js';
 import { REDIS_CLIENT } from '../redis/redis.constants.js';
 import { ConsoleProvider } from './console-provider.js';
-import { BOUNDED_BACKOFF, BullDeliveryQueue } from './delivery/bull-delivery.queue.js';
+import { BOUNDED_BACKOFF, BULL_CONNECTIONS, BullDeliveryQueue } from './delivery/bull-delivery.queue.js';
 import { DELIVERY_QUEUE_NAME, DeliveryQueue, retryDelay } from './delivery/delivery-job.js';
 import { DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger } from './delivery/delivery-ledger.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
@@ -19,10 +19,13 @@ import { ProviderActivityLog } from './provider-activity.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
 import { ProviderCircuits } from './provider-circuits.js';
 
-/** Bull's own connections; its blocking and subscriber connections must wait out outages rather than fail commands. */
-function bullClient(url: string) {
-  return (type: 'client' | 'subscriber' | 'bclient') =>
-    new Redis(url, {
+/**
+ * Bull's own connections; its blocking and subscriber connections must wait out outages rather than
+ * fail commands. Bull does not close connections it did not create, so they are kept for shutdown.
+ */
+function bullClient(url: string, opened: Redis[]) {
+  return (type: 'client' | 'subscriber' | 'bclient') => {
+    const client = new Redis(url, {
       connectionName: `otp-delivery-${type}`,
       maxRetriesPerRequest: type === 'client' ? 1 : null,
       enableReadyCheck: type === 'client',
@@ -30,6 +33,9 @@ function bullClient(url: string) {
       connectTimeout: 2000,
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
     });
+    opened.push(client);
+    return client;
+  };
 }
 
 @Module({})
@@ -37,8 +43,14 @@ export class MessagingModule {
   /** Durable delivery on Bull when Redis is configured; in-process delivery with the same rules otherwise. */
   static register(configuration: AppConfiguration): DynamicModule {
     const redisUrl = configuration.redis.url;
+    const bullConnections: Redis[] = [];
     const queueProviders: Provider[] = redisUrl
-      ? [BullDeliveryQueue, DeliveryProcessor, { provide: DeliveryQueue, useExisting: BullDeliveryQueue }]
+      ? [
+          BullDeliveryQueue,
+          DeliveryProcessor,
+          { provide: DeliveryQueue, useExisting: BullDeliveryQueue },
+          { provide: BULL_CONNECTIONS, useValue: bullConnections },
+        ]
       : [InProcessDeliveryQueue, { provide: DeliveryQueue, useExisting: InProcessDeliveryQueue }];
     return {
       module: MessagingModule,
@@ -49,7 +61,7 @@ export class MessagingModule {
               name: DELIVERY_QUEUE_NAME,
               // One hash tag for every key of the queue, so Bull's scripts run on Redis Cluster.
               prefix: '{otp-delivery}',
-              createClient: bullClient(redisUrl),
+              createClient: bullClient(redisUrl, bullConnections),
               settings: {
                 backoffStrategies: {
                   [BOUNDED_BACKOFF]: (attemptsMade: number, _error: Error, options: { baseMs: number; expiresAt: number }) =>

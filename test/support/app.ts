@@ -1,4 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createApp } from '../../src/app.factory.js';
 import { loadConfiguration } from '../../src/config/load-configuration.js';
 import type { LoadedConfiguration } from '../../src/config/configuration.types.js';
@@ -16,15 +19,35 @@ export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
 
 /**
  * The real application, configured from the given environment alone (never this process's own),
- * listening on a free loopback port, with its log captured.
+ * listening on a free loopback port, with its log captured. An embedded database on disk
+ * (development mode) goes to a directory of its own, so apps in parallel test files never open the
+ * same PGlite files.
  */
 export async function startApp(env: Record<string, string | undefined>): Promise<TestApp> {
   const loaded = loadConfiguration({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', API_KEYS: TEST_API_KEY, ...env, PORT: '0', HOST: '127.0.0.1' });
+  const scratch = loaded.configuration.database.embeddedDir ? mkdtempSync(join(tmpdir(), 'otp-gateway-app-')) : undefined;
+  if (scratch) loaded.configuration.database.embeddedDir = join(scratch, 'pglite');
+  const removeScratch = () => scratch && rmSync(scratch, { recursive: true, force: true });
   const logs = new CapturedLogs();
-  const app = await createApp(loaded.configuration, { logger: logs });
-  await app.listen(0, '127.0.0.1');
+  let app: NestFastifyApplication;
+  try {
+    app = await createApp(loaded.configuration, { logger: logs });
+    await app.listen(0, '127.0.0.1');
+  } catch (error) {
+    removeScratch();
+    throw error;
+  }
   const url = await app.getUrl();
-  return { app, url, loaded, logs, close: () => app.close() };
+  return {
+    app,
+    url,
+    loaded,
+    logs,
+    close: async () => {
+      await app.close();
+      removeScratch();
+    },
+  };
 }
 
 /** JSON over HTTP with the test API key, returning status, headers and parsed body. */

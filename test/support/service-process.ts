@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN_JS = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -14,12 +17,18 @@ export class ServiceProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** Only the variables given: nothing leaks in from the environment the tests run in. */
+  /**
+   * Only the variables given: nothing leaks in from the environment the tests run in. It runs in a
+   * scratch directory of its own, so an embedded database (./.data in development) is never shared.
+   */
   static start(env: Record<string, string>): ServiceProcess {
+    const cwd = mkdtempSync(join(tmpdir(), 'otp-gateway-process-'));
     const child = spawn(process.execPath, [MAIN_JS], {
+      cwd,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    child.once('exit', () => rmSync(cwd, { recursive: true, force: true }));
     return new ServiceProcess(child);
   }
 

@@ -1,0 +1,26 @@
+import { DomainError, UnauthorizedError } from '../common/errors.js';
+
+export class AccountExistsError extends DomainError {
+  constructor() {
+    super('ACCOUNT_EXISTS', 'An account with this email address or phone number already exists.');
+  }
+}
+
+/** A rotated or revoked refresh token came back: someone holds a copy, so its whole family is revoked. */
+export class TokenReusedError extends DomainError {
+  constructor() {
+    super('TOKEN_REUSED', 'This refresh token was already used. Every session it belonged to has been signed out; sign in again.');
+  }
+}
+
+export class InvalidRefreshTokenError extends UnauthorizedError {
+  constructor() {
+    super('The refresh token is not valid or has expired. Sign in again.');
+  }
+}
+
+export class InvalidAccessTokenError extends UnauthorizedError {
+  constructor() {
+    super('A valid access token is required in the Authorization header as "Bearer <token>".');
+  }
+}

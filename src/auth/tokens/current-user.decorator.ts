@@ -1,0 +1,10 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { User } from '../users/user.js';
+import type { AuthenticatedRequest } from './jwt-auth.guard.js';
+
+/** The user `JwtAuthGuard` authenticated; only on routes behind that guard. */
+export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): User => {
+  const user = context.switchToHttp().getRequest<AuthenticatedRequest>().user;
+  if (!user) throw new Error('@CurrentUser() used on a route without JwtAuthGuard');
+  return user;
+});
