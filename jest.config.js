@@ -1,3 +1,5 @@
+import { buildNestCommonJs, nestCommonJsModuleMap } from './test/jest/nest-commonjs.js';
+
 // Nest 12 ships as ES modules only, so tests run as native ESM (node --experimental-vm-modules)
 // and @swc/jest compiles TypeScript with decorator metadata, exactly like the build.
 const swc = [
@@ -18,6 +20,7 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
+    ...nestCommonJsModuleMap(),
     '^(\\.{1,2}/.*)\\.js$': '$1',
     // Its ES build imports JSON without an import attribute, which jest's ESM loader warns about on every file.
     '^libphonenumber-js$': '<rootDir>/node_modules/libphonenumber-js/index.cjs',
@@ -25,6 +28,8 @@ const common = {
   setupFiles: ['reflect-metadata'],
   testEnvironment: 'node',
 };
+
+buildNestCommonJs();
 
 export default {
   projects: [
