@@ -11,7 +11,12 @@ export function awsClientConfig(config: MessagingConfig, endpoint: string | unde
     // Unset = the SDK's default chain (instance role, web identity, shared files).
     credentials: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: config.timeouts.connectMs, requestTimeout: config.timeouts.requestMs },
+    // Without throwOnRequestTimeout the SDK only logs a warning and keeps waiting on a hung endpoint.
+    requestHandler: {
+      connectionTimeout: config.timeouts.connectMs,
+      requestTimeout: config.timeouts.requestMs,
+      throwOnRequestTimeout: true,
+    },
   };
 }
 
