@@ -91,7 +91,7 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     expect(to).toMatch(/^\+44\*+\d{4}$/);
     const record = await call(app.url, 'GET', `/v1/verifications/${id}`);
     expect(record.status).toBe(200);
-    const phone = app.logs.entries.filter((e) => e.context === 'ConsoleProvider').at(-1)!.message.match(/to (\+\d+):/)![1]!;
+    const phone = app.logs.entries.filter((e) => e.context === 'ConsoleProvider').at(-1)!.message.match(/ for (\+\d+) \(/)![1]!;
     expect(await call(app.url, 'POST', '/v1/verifications/check', { to: phone, code })).toMatchObject({ status: 404 });
     expect(await call(app.url, 'POST', '/v1/verifications/check', { to: phone, purpose: 'login', code })).toMatchObject({ status: 200, body: { id, status: 'approved' } });
   });

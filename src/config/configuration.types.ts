@@ -111,6 +111,14 @@ export interface ProviderState {
   allowed: boolean;
 }
 
+/** How long a provider waits on its vendor; well under a code's lifetime, so a dead vendor fails over in time. */
+export interface ProviderTimeouts {
+  /** Opening a connection (TCP, TLS, and the SMTP greeting). */
+  connectMs: number;
+  /** Any one request, or for SMTP the wait for any one answer once connected. */
+  requestMs: number;
+}
+
 export interface MessagingConfig {
   channels: Channel[];
   chains: Record<Channel, ProviderId[]>;
@@ -122,6 +130,7 @@ export interface MessagingConfig {
   sendgrid: SendgridConfig;
   circuit: { failureThreshold: number; openSeconds: number };
   delivery: { attempts: number; backoffMs: number };
+  timeouts: ProviderTimeouts;
 }
 
 export interface AppConfiguration {

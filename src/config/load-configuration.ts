@@ -57,6 +57,9 @@ const BUILT_IN_DEFAULTS: Record<string, string> = {
   SENDGRID_API_BASE_URL: 'https://api.sendgrid.com',
 };
 
+/** Not a variable: operators have no reason to change them, and tests shorten them on the configuration object. */
+const PROVIDER_TIMEOUTS = { connectMs: 10_000, requestMs: 15_000 };
+
 /** Prefixes of this service's variables: an unknown name with one of them is most likely a typo. */
 const OWN_PREFIXES = ['OTP_', 'SMTP_', 'TWILIO_', 'SENDGRID_', 'SES_', 'SMS_', 'EMAIL_', 'WHATSAPP_', 'CIRCUIT_', 'DELIVERY_', 'RATE_LIMIT_'];
 
@@ -410,6 +413,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       },
       circuit: { failureThreshold: num('CIRCUIT_FAILURE_THRESHOLD'), openSeconds: num('CIRCUIT_OPEN_SECONDS') },
       delivery: { attempts: num('DELIVERY_ATTEMPTS'), backoffMs: num('DELIVERY_BACKOFF_MS') },
+      timeouts: PROVIDER_TIMEOUTS,
     },
   };
 

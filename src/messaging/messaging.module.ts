@@ -2,11 +2,8 @@ import { BullModule } from '@nestjs/bull';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import type { AppConfiguration } from '../config/configuration.types.js';
-import { messagingConfig } from '../config/config.namespaces.js';
-import type { MessagingConfig } from '../config/configuration.types.js';
 import { OtpDelivery } from '../otp/delivery.port.js';
 import { REDIS_CLIENT } from '../redis/redis.constants.js';
-import { ConsoleProvider } from './console-provider.js';
 import { BOUNDED_BACKOFF, BULL_CONNECTIONS, BullDeliveryQueue } from './delivery/bull-delivery.queue.js';
 import { DELIVERY_QUEUE_NAME, DeliveryQueue, retryDelay } from './delivery/delivery-job.js';
 import { DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger } from './delivery/delivery-ledger.js';
@@ -16,7 +13,8 @@ import { InProcessDeliveryQueue } from './delivery/in-process-delivery.queue.js'
 import { DeliveryService } from './delivery.service.js';
 import { FailoverSender } from './failover-sender.js';
 import { ProviderActivityLog } from './provider-activity.js';
-import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
+import { MessageRenderer } from './message-renderer.js';
+import { MESSAGE_PROVIDER_CLASSES, PROVIDER_CHAINS, providerChainsProvider } from './provider-chains.js';
 import { ProviderCircuits } from './provider-circuits.js';
 
 /**
@@ -73,15 +71,9 @@ export class MessagingModule {
         : [],
       providers: [
         ...queueProviders,
-        {
-          provide: PROVIDER_CHAINS,
-          inject: [messagingConfig.KEY],
-          useFactory: (config: MessagingConfig): ProviderChains => ({
-            email: config.chains.email.filter((id) => id === 'console').map(() => new ConsoleProvider('email')),
-            sms: config.chains.sms.filter((id) => id === 'console').map(() => new ConsoleProvider('sms')),
-            whatsapp: config.chains.whatsapp.filter((id) => id === 'console').map(() => new ConsoleProvider('whatsapp')),
-          }),
-        },
+        MessageRenderer,
+        ...MESSAGE_PROVIDER_CLASSES,
+        providerChainsProvider,
         {
           provide: DeliveryLedger,
           inject: [REDIS_CLIENT],
@@ -94,7 +86,7 @@ export class MessagingModule {
         DeliveryService,
         { provide: OtpDelivery, useExisting: DeliveryService },
       ],
-      exports: [OtpDelivery, PROVIDER_CHAINS, ProviderCircuits, ProviderActivityLog, DeliveryQueue],
+      exports: [OtpDelivery, PROVIDER_CHAINS, MessageRenderer, ProviderCircuits, ProviderActivityLog, DeliveryQueue],
     };
   }
 }

@@ -51,10 +51,8 @@ export class CapturedLogs extends ConsoleLogger {
     for (;;) {
       for (let i = since; i < this.entries.length; i++) {
         const entry = this.entries[i]!;
-        if (entry.context === 'ConsoleProvider' && entry.message.includes(` to ${to}:`)) {
-          const code = /code (\d+)/.exec(entry.message)?.[1];
-          if (code) return code;
-        }
+        const code = consoleCode(entry, to);
+        if (code) return code;
       }
       if (Date.now() > deadline) throw new Error(`no code for ${to} within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -64,10 +62,15 @@ export class CapturedLogs extends ConsoleLogger {
   /** The latest code the console provider printed for a destination. */
   lastCodeFor(to: string): string | undefined {
     for (let i = this.entries.length - 1; i >= 0; i--) {
-      const entry = this.entries[i]!;
-      if (entry.context !== 'ConsoleProvider' || !entry.message.includes(` to ${to}:`)) continue;
-      return /code (\d+)/.exec(entry.message)?.[1];
+      const code = consoleCode(this.entries[i]!, to);
+      if (code) return code;
     }
     return undefined;
   }
+}
+
+/** The console provider's line: `[email] code 123456 for a@example.com (purpose verify, …)`. */
+function consoleCode(entry: LogEntry, to: string): string | undefined {
+  if (entry.context !== 'ConsoleProvider' || !entry.message.includes(` for ${to} (`)) return undefined;
+  return /code (\d+) for /.exec(entry.message)?.[1];
 }

@@ -1,0 +1,65 @@
+import { loadConfiguration } from '../../../config/load-configuration.js';
+import { classifySmtpError, type SmtpErrorFields, smtpTransportOptions } from './smtp.provider.js';
+
+const nodemailerError = (fields: SmtpErrorFields) =>
+  Object.assign(new Error('refused'), fields);
+
+describe('classifySmtpError', () => {
+  it.each<[SmtpErrorFields, string]>([
+    [{ code: 'EAUTH', responseCode: 535, command: 'AUTH PLAIN' }, 'auth'],
+    [{ code: 'EAUTH', command: 'API' }, 'auth'],
+    [{ code: 'EENVELOPE', responseCode: 530, command: 'MAIL FROM' }, 'auth'],
+    [{ code: 'EENVELOPE', responseCode: 553, command: 'MAIL FROM' }, 'auth'],
+    [{ code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO' }, 'permanent'],
+    [{ code: 'EENVELOPE', responseCode: 553, command: 'RCPT TO' }, 'permanent'],
+    [{ code: 'EMESSAGE', responseCode: 554, command: 'DATA' }, 'permanent'],
+    [{ code: 'EENVELOPE', responseCode: 451, command: 'RCPT TO' }, 'outage'],
+    [{ code: 'EMESSAGE', responseCode: 421, command: 'DATA' }, 'outage'],
+    [{ code: 'ECONNECTION', command: 'CONN' }, 'outage'],
+    [{ code: 'ETIMEDOUT', command: 'CONN' }, 'outage'],
+    [{ code: 'ESOCKET', command: 'CONN' }, 'outage'],
+    [{ code: 'ETLS', command: 'STARTTLS' }, 'outage'],
+    [{ code: 'EPROTOCOL', responseCode: 500, command: 'EHLO' }, 'outage'],
+  ])('treats %o as %s', (fields, kind) => {
+    const error = classifySmtpError(nodemailerError(fields));
+
+    expect(error).toMatchObject({ provider: 'smtp', kind, vendorCode: fields.responseCode ?? fields.code });
+    expect(error.message).toBe('SMTP: refused');
+  });
+
+  it('treats something that is not an SMTP error as an outage', () => {
+    expect(classifySmtpError(new TypeError('boom')).kind).toBe('outage');
+    expect(classifySmtpError(undefined).kind).toBe('outage');
+  });
+});
+
+describe('smtpTransportOptions', () => {
+  const configFor = (env: Record<string, string>) =>
+    loadConfiguration({ NODE_ENV: 'test', SMTP_FROM: 'no-reply@example.com', ...env }).configuration.messaging;
+
+  it('pools connections and times out well under the code lifetime', () => {
+    const options = smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com' }));
+
+    expect(options).toMatchObject({ pool: true, host: 'smtp.example.com', port: 587, secure: false });
+    expect(options.connectionTimeout).toBe(10_000);
+    expect(options.greetingTimeout).toBe(10_000);
+    expect(options.socketTimeout).toBe(15_000);
+  });
+
+  it('requires STARTTLS off this machine, not on loopback, and not with implicit TLS', () => {
+    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com' })).requireTLS).toBe(true);
+    expect(smtpTransportOptions(configFor({ SMTP_HOST: '127.0.0.1' })).requireTLS).toBe(false);
+    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'localhost' })).requireTLS).toBe(false);
+    const implicit = smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_PORT: '465', SMTP_SECURE: 'true' }));
+    expect(implicit).toMatchObject({ secure: true, port: 465, requireTLS: false });
+  });
+
+  it('logs in only when both user and password are set', () => {
+    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com' })).auth).toBeUndefined();
+    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer' })).auth).toBeUndefined();
+    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer', SMTP_PASSWORD: 'pw-123456' })).auth).toEqual({
+      user: 'mailer',
+      pass: 'pw-123456',
+    });
+  });
+});

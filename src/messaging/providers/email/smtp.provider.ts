@@ -1,0 +1,111 @@
+import { MailerService } from '@nestjs-modules/mailer';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { createTransport } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { messagingConfig } from '../../../config/config.namespaces.js';
+import type { MessagingConfig } from '../../../config/configuration.types.js';
+import { type MessageProvider, type OutboundMessage, ProviderError, type SendResult } from '../../message-provider.js';
+import { MessageRenderer } from '../../message-renderer.js';
+import { errorMessage, notConfiguredError } from '../provider-support.js';
+
+/** The part of a nodemailer error that tells what went wrong and at which step. */
+export interface SmtpErrorFields {
+  code?: string;
+  responseCode?: number;
+  command?: string;
+}
+
+/**
+ * Email over SMTP through @nestjs-modules/mailer. The provider builds its own MailerService, so a
+ * chain can hold it whether or not SMTP is configured, and keeps the pooled nodemailer transport
+ * that service creates to probe and close it.
+ */
+@Injectable()
+export class SmtpProvider implements MessageProvider, OnModuleDestroy {
+  readonly id = 'smtp' as const;
+  readonly channel = 'email' as const;
+  readonly configured: boolean;
+  private readonly mailer: MailerService | undefined;
+  private transport: ReturnType<typeof createTransport> | undefined;
+
+  constructor(
+    @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
+    private readonly renderer: MessageRenderer,
+  ) {
+    const state = config.providers.smtp;
+    this.configured = state.configured && state.allowed;
+    if (!this.configured) return;
+    this.mailer = new MailerService(
+      { transport: smtpTransportOptions(config), verifyTransporters: false },
+      { createTransport: (options) => (this.transport = createTransport(options as SMTPPool.Options & { pool: true })) },
+    );
+  }
+
+  async send(message: OutboundMessage): Promise<SendResult> {
+    if (!this.mailer) throw notConfiguredError(this.id, this.config.providers.smtp);
+    const { subject, html, text } = this.renderer.email(message);
+    try {
+      const info = (await this.mailer.sendMail({ from: this.config.smtp.from, to: message.to, subject, text, html })) as {
+        messageId?: string;
+      };
+      return { provider: this.id, providerMessageId: info.messageId };
+    } catch (error) {
+      throw classifySmtpError(error);
+    }
+  }
+
+  async probe(): Promise<void> {
+    if (!this.transport) throw notConfiguredError(this.id, this.config.providers.smtp);
+    try {
+      await this.transport.verify();
+    } catch (error) {
+      throw classifySmtpError(error);
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.transport?.close();
+  }
+}
+
+export function smtpTransportOptions(config: MessagingConfig): SMTPPool.Options & { pool: true } {
+  const { smtp, timeouts } = config;
+  return {
+    pool: true,
+    maxConnections: 3,
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    // STARTTLS is mandatory off this machine: a relay that cannot upgrade must not see a code in clear text.
+    requireTLS: !smtp.secure && !isLoopback(smtp.host),
+    auth: smtp.user !== undefined && smtp.password !== undefined ? { user: smtp.user, pass: smtp.password } : undefined,
+    // Far below a code's lifetime, so a dead relay fails over while the code is still worth delivering.
+    connectionTimeout: timeouts.connectMs,
+    greetingTimeout: timeouts.connectMs,
+    socketTimeout: timeouts.requestMs,
+    logger: false,
+  };
+}
+
+function isLoopback(host: string | undefined): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host ?? '');
+}
+
+export function classifySmtpError(error: unknown): ProviderError {
+  const { code, responseCode, command } = (error ?? {}) as SmtpErrorFields;
+  const step = (command ?? '').toUpperCase();
+  const message = `SMTP: ${errorMessage(error)}`;
+  const vendorCode = responseCode ?? code;
+  if (code === 'EAUTH' || responseCode === 535 || responseCode === 534 || responseCode === 530) {
+    return new ProviderError('smtp', 'auth', message, vendorCode);
+  }
+  if (responseCode !== undefined && responseCode >= 500 && responseCode < 600) {
+    // The relay refused our sender: every message would fail the same way until the configuration changes.
+    if (step.startsWith('MAIL')) return new ProviderError('smtp', 'auth', message, vendorCode);
+    if (step.startsWith('RCPT') || step.startsWith('DATA') || code === 'EENVELOPE' || code === 'EMESSAGE') {
+      return new ProviderError('smtp', 'permanent', message, vendorCode);
+    }
+  }
+  // 4xx (try later), refused or dropped connections, timeouts, TLS and DNS failures.
+  return new ProviderError('smtp', 'outage', message, vendorCode);
+}

@@ -1,0 +1,60 @@
+import { GetSMSAttributesCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { messagingConfig } from '../../../config/config.namespaces.js';
+import type { MessagingConfig } from '../../../config/configuration.types.js';
+import type { MessageProvider, OutboundMessage, SendResult } from '../../message-provider.js';
+import { MessageRenderer } from '../../message-renderer.js';
+import { type AwsErrorCodes, awsClientConfig, classifyAwsError } from '../aws/aws-support.js';
+import { notConfiguredError } from '../provider-support.js';
+
+export const SNS_ERROR_CODES: AwsErrorCodes = {
+  permanent: new Set(['InvalidParameter', 'InvalidParameterValue', 'EndpointDisabled']),
+  auth: new Set(['KMSAccessDenied', 'KMSDisabled', 'KMSNotFound', 'KMSInvalidState']),
+};
+
+/** SMS straight to a phone number through Amazon SNS, as a transactional (high-priority) message. */
+@Injectable()
+export class SnsProvider implements MessageProvider, OnModuleDestroy {
+  readonly id = 'sns' as const;
+  readonly channel = 'sms' as const;
+  readonly configured: boolean;
+  private readonly client: SNSClient | undefined;
+
+  constructor(
+    @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
+    private readonly renderer: MessageRenderer,
+  ) {
+    const state = config.providers.sns;
+    this.configured = state.configured && state.allowed;
+    if (this.configured) this.client = new SNSClient(awsClientConfig(config, config.aws.endpointSns));
+  }
+
+  async send(message: OutboundMessage): Promise<SendResult> {
+    if (!this.client) throw notConfiguredError(this.id, this.config.providers.sns);
+    const command = new PublishCommand({
+      PhoneNumber: message.to,
+      Message: this.renderer.text(message),
+      // Promotional (the account default) is cheaper but may be delayed or dropped: wrong for a code.
+      MessageAttributes: { 'AWS.SNS.SMS.SMSType': { DataType: 'String', StringValue: 'Transactional' } },
+    });
+    try {
+      const published = await this.client.send(command);
+      return { provider: this.id, providerMessageId: published.MessageId };
+    } catch (error) {
+      throw classifyAwsError(this.id, 'SNS', SNS_ERROR_CODES, error);
+    }
+  }
+
+  async probe(): Promise<void> {
+    if (!this.client) throw notConfiguredError(this.id, this.config.providers.sns);
+    try {
+      await this.client.send(new GetSMSAttributesCommand({ attributes: ['DefaultSMSType'] }));
+    } catch (error) {
+      throw classifyAwsError(this.id, 'SNS', SNS_ERROR_CODES, error);
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.client?.destroy();
+  }
+}

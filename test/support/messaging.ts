@@ -1,0 +1,65 @@
+import { Test, type TestingModule } from '@nestjs/testing';
+import { configModuleFor } from '../../src/config/config.namespaces.js';
+import type { Channel, ProviderTimeouts } from '../../src/config/configuration.types.js';
+import { loadConfiguration } from '../../src/config/load-configuration.js';
+import type { OutboundMessage } from '../../src/messaging/message-provider.js';
+import { MessagingModule } from '../../src/messaging/messaging.module.js';
+import { PROVIDER_CHAINS, type ProviderChains } from '../../src/messaging/provider-chains.js';
+import { MetricsModule } from '../../src/metrics/metrics.module.js';
+import { RedisModule } from '../../src/redis/redis.module.js';
+
+/** Short enough that a hanging vendor fails a test in about a second, long enough for a loaded CI machine. */
+export const FAST_TIMEOUTS: ProviderTimeouts = { connectMs: 800, requestMs: 1_200 };
+
+export interface TestMessaging {
+  module: TestingModule;
+  chains: ProviderChains;
+  get<T>(type: new (...args: never[]) => T): T;
+  close(): Promise<void>;
+}
+
+/** The real MessagingModule, configured from the given variables alone, as the application wires it. */
+export async function startMessaging(env: Record<string, string>, timeouts: ProviderTimeouts = FAST_TIMEOUTS): Promise<TestMessaging> {
+  const { configuration } = loadConfiguration({ NODE_ENV: 'test', ...env });
+  configuration.messaging = { ...configuration.messaging, timeouts };
+  const module = await Test.createTestingModule({
+    imports: [configModuleFor(configuration), MetricsModule, RedisModule, MessagingModule.register(configuration)],
+  }).compile();
+  module.useLogger(false);
+  await module.init();
+  return {
+    module,
+    chains: module.get<ProviderChains>(PROVIDER_CHAINS),
+    get: (type) => module.get(type),
+    close: () => module.close(),
+  };
+}
+
+let sequence = 0;
+
+/** A code message as the delivery queue would hand it over, valid for 10 minutes. */
+export function otpMessage(channel: Channel, to: string, overrides: Partial<OutboundMessage> = {}): OutboundMessage {
+  sequence += 1;
+  return {
+    idempotencyKey: `ver_${sequence}:1`,
+    verificationId: `ver_${sequence}`,
+    channel,
+    to,
+    template: 'otp',
+    code: '493027',
+    purpose: 'login',
+    locale: 'en',
+    expiresAt: new Date(Date.now() + 600_000),
+    ...overrides,
+  };
+}
+
+/** The rejection of `promise`, to assert on its fields; fails when it resolves. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & Record<string, unknown>;
+  }
+  throw new Error('expected a rejection, but it resolved');
+}

@@ -1,0 +1,152 @@
+import mailparser from 'mailparser';
+import smtp, { type SMTPServer } from 'smtp-server';
+import { freePort } from './free-port.js';
+
+/** One message as the SMTP server received it: the envelope and the parsed parts. */
+export interface ReceivedMail {
+  from: string | undefined;
+  to: string[];
+  subject: string | undefined;
+  text: string | undefined;
+  html: string | undefined;
+  /** The authenticated user, if the client logged in. */
+  user: string | undefined;
+}
+
+/** Refuse a step of the conversation with this reply, e.g. `{ stage: 'rcpt', code: 550 }`. */
+export interface SmtpFailure {
+  stage: 'mail' | 'rcpt' | 'data';
+  code: number;
+  message?: string;
+}
+
+export interface SmtpTestServerOptions {
+  /** Require these credentials; others get 535. Unset = no authentication needed (a relay). */
+  auth?: { user: string; password: string };
+}
+
+/**
+ * A real SMTP server (the `smtp-server` package) on a free loopback port, without STARTTLS so a
+ * plain local connection works, recording every message and failing on request.
+ */
+export class SmtpTestServer {
+  readonly received: ReceivedMail[] = [];
+  private server: SMTPServer | undefined;
+  private planned: SmtpFailure[] = [];
+  private always: SmtpFailure | undefined;
+  private stalled = false;
+
+  private constructor(
+    readonly port: number,
+    private readonly options: SmtpTestServerOptions,
+  ) {}
+
+  static async start(options: SmtpTestServerOptions = {}): Promise<SmtpTestServer> {
+    const server = new SmtpTestServer(await freePort(), options);
+    await server.restart();
+    return server;
+  }
+
+  get host(): string {
+    return '127.0.0.1';
+  }
+
+  get running(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** The next `times` messages are refused at `stage`. */
+  failNext(failure: SmtpFailure, times = 1): this {
+    for (let i = 0; i < times; i += 1) this.planned.push(failure);
+    return this;
+  }
+
+  failAlways(failure: SmtpFailure): this {
+    this.always = failure;
+    return this;
+  }
+
+  /** Accept connections and never say a word, like a relay that hangs. */
+  stall(): this {
+    this.stalled = true;
+    return this;
+  }
+
+  reset(): void {
+    this.planned = [];
+    this.always = undefined;
+    this.stalled = false;
+    this.received.length = 0;
+  }
+
+  /** Starts it again on the same port after `stop()`. */
+  async restart(): Promise<void> {
+    if (this.server) return;
+    const required = this.options.auth;
+    const server = new smtp.SMTPServer({
+      secure: false,
+      disabledCommands: ['STARTTLS'],
+      allowInsecureAuth: true,
+      authOptional: required === undefined,
+      logger: false,
+      // Stalled sessions are cut this soon when the server stops, instead of after 30 s.
+      closeTimeout: 100,
+      onConnect: (_session, callback) => {
+        if (!this.stalled) callback();
+      },
+      onAuth: (auth, _session, callback) => {
+        if (required === undefined || (auth.username === required.user && auth.password === required.password)) {
+          return callback(null, { user: auth.username });
+        }
+        callback(smtpError(535, 'Authentication credentials invalid'));
+      },
+      onMailFrom: (_address, _session, callback) => callback(this.failureAt('mail')),
+      onRcptTo: (_address, _session, callback) => callback(this.failureAt('rcpt')),
+      onData: (stream, session, callback) => {
+        const failure = this.failureAt('data');
+        if (failure) {
+          stream.resume();
+          stream.once('end', () => callback(failure));
+          return;
+        }
+        mailparser
+          .simpleParser(stream)
+          .then((mail) => {
+            this.received.push({
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
+              to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+              subject: mail.subject,
+              text: mail.text,
+              html: typeof mail.html === 'string' ? mail.html : undefined,
+              user: typeof session.user === 'string' ? session.user : undefined,
+            });
+            callback();
+          })
+          .catch((error: Error) => callback(error));
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    server.on('error', () => undefined);
+    this.server = server;
+  }
+
+  /** Closes the port: connections are refused until `restart()`. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private failureAt(stage: SmtpFailure['stage']): Error | null {
+    const failure = this.planned[0]?.stage === stage ? this.planned.shift() : this.always?.stage === stage ? this.always : undefined;
+    return failure ? smtpError(failure.code, failure.message ?? `Refused at ${stage} by the test`) : null;
+  }
+}
+
+function smtpError(code: number, message: string): Error {
+  return Object.assign(new Error(message), { responseCode: code });
+}
