@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { ServiceUnavailableError } from '../common/errors.js';
 import type { Channel } from '../config/configuration.types.js';
 import type { DeliveryReport, DeliveryRequest, OtpDelivery } from '../otp/delivery.port.js';
@@ -6,11 +7,14 @@ import { DeliveryQueue } from './delivery/delivery-job.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { FailoverSender } from './failover-sender.js';
 import { isCodeChecking, ProviderError } from './message-provider.js';
+import type { Notifier } from './notifier.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
 
-/** Messaging as the OTP core sees it: the OtpDelivery port, served by the queue and the failover chains. */
+/** Messaging as the rest of the service sees it: the OtpDelivery port and notices, served by the queue and the failover chains. */
 @Injectable()
-export class DeliveryService implements OtpDelivery {
+export class DeliveryService implements OtpDelivery, Notifier {
+  private readonly logger = new Logger('Delivery');
+
   constructor(
     private readonly sender: FailoverSender,
     private readonly worker: DeliveryWorker,
@@ -37,6 +41,25 @@ export class DeliveryService implements OtpDelivery {
 
   onReport(listener: (report: DeliveryReport) => Promise<void>): void {
     this.worker.onReport(listener);
+  }
+
+  async passwordChanged(channel: Channel, to: string, locale: string): Promise<void> {
+    const id = randomUUID();
+    try {
+      const result = await this.sender.send({
+        idempotencyKey: `${id}:notice`,
+        verificationId: id,
+        channel,
+        to,
+        template: 'password_changed',
+        purpose: 'password_reset',
+        locale,
+        expiresAt: new Date(Date.now() + 24 * 60 * 60 * 1000),
+      });
+      this.logger.log(`password-changed notice sent through ${result.provider}`);
+    } catch (error) {
+      this.logger.warn(`password-changed notice could not be sent: ${error instanceof Error ? error.message : error}`);
+    }
   }
 
   async checkProviderCode(providerId: string, channel: Channel, to: string, code: string): Promise<boolean> {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { BrokenCircuitError } from 'cockatiel';
 import type { Channel } from '../config/configuration.types.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { ProviderError, type OutboundMessage, type SendResult } from './message-provider.js';
+import { isCodeChecking, ProviderError, type OutboundMessage, type SendResult } from './message-provider.js';
 import { ProviderActivityLog } from './provider-activity.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
 import { ProviderCircuits } from './provider-circuits.js';
@@ -46,6 +46,10 @@ export class FailoverSender {
     for (const provider of this.chains[message.channel]) {
       if (!provider.configured) {
         reasons.push(`${provider.id}: not configured`);
+        continue;
+      }
+      if (message.template !== 'otp' && isCodeChecking(provider)) {
+        // A provider that issues its own codes (Twilio Verify) cannot carry a notice; skipping it keeps its circuit clean.
         continue;
       }
       if (!this.circuits.allowsTraffic(provider.id)) {

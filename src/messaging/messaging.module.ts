@@ -12,6 +12,7 @@ import { DeliveryProcessor } from './delivery/delivery.processor.js';
 import { InProcessDeliveryQueue } from './delivery/in-process-delivery.queue.js';
 import { DeliveryService } from './delivery.service.js';
 import { FailoverSender } from './failover-sender.js';
+import { Notifier } from './notifier.js';
 import { ProviderActivityLog } from './provider-activity.js';
 import { MessageRenderer } from './message-renderer.js';
 import { MESSAGE_PROVIDER_CLASSES, PROVIDER_CHAINS, providerChainsProvider } from './provider-chains.js';
@@ -85,8 +86,9 @@ export class MessagingModule {
         DeliveryWorker,
         DeliveryService,
         { provide: OtpDelivery, useExisting: DeliveryService },
+        { provide: Notifier, useExisting: DeliveryService },
       ],
-      exports: [OtpDelivery, PROVIDER_CHAINS, MessageRenderer, ProviderCircuits, ProviderActivityLog, DeliveryQueue],
+      exports: [OtpDelivery, Notifier, PROVIDER_CHAINS, MessageRenderer, ProviderCircuits, ProviderActivityLog, DeliveryQueue],
     };
   }
 }
