@@ -2,7 +2,9 @@ import { Controller, Get, Inject, VERSION_NEUTRAL } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { appConfig } from '../config/config.namespaces.js';
 import type { AppConfig } from '../config/configuration.types.js';
+import { ProviderHealthService, type ChannelHealth } from '../messaging/provider-health.service.js';
 import { DatabaseHealthIndicator } from './indicators/database.health.js';
+import { MessagingHealthIndicator } from './indicators/messaging.health.js';
 import { RedisHealthIndicator } from './indicators/redis.health.js';
 import { ShutdownHealthIndicator } from './indicators/shutdown.health.js';
 
@@ -25,6 +27,8 @@ export class HealthController {
     private readonly shutdown: ShutdownHealthIndicator,
     private readonly redis: RedisHealthIndicator,
     private readonly database: DatabaseHealthIndicator,
+    private readonly messaging: MessagingHealthIndicator,
+    private readonly providers: ProviderHealthService,
   ) {}
 
   /** Tells a stale deploy apart: which build, since when. */
@@ -48,7 +52,20 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  ready(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.shutdown.check(), () => this.redis.ping(), () => this.database.ping()]);
+  async ready(): Promise<HealthCheckResult> {
+    const channels = await this.messaging.channels();
+    return this.health.check([
+      () => this.shutdown.check(),
+      () => this.redis.ping(),
+      () => this.database.ping(),
+      () => this.messaging.queueCounts(),
+      ...channels.map((result) => () => result),
+    ]);
+  }
+
+  /** Each enabled channel's chain with every provider's state: what to read when codes do not arrive. */
+  @Get('messaging')
+  async messagingHealth(): Promise<{ channels: Partial<Record<string, ChannelHealth>> }> {
+    return { channels: await this.providers.channels() };
   }
 }

@@ -14,6 +14,7 @@ import { DeliveryService } from './delivery.service.js';
 import { FailoverSender } from './failover-sender.js';
 import { Notifier } from './notifier.js';
 import { ProviderActivityLog } from './provider-activity.js';
+import { ProviderHealthService } from './provider-health.service.js';
 import { MessageRenderer } from './message-renderer.js';
 import { MESSAGE_PROVIDER_CLASSES, PROVIDER_CHAINS, providerChainsProvider } from './provider-chains.js';
 import { ProviderCircuits } from './provider-circuits.js';
@@ -82,13 +83,14 @@ export class MessagingModule {
         },
         ProviderCircuits,
         ProviderActivityLog,
+        ProviderHealthService,
         FailoverSender,
         DeliveryWorker,
         DeliveryService,
         { provide: OtpDelivery, useExisting: DeliveryService },
         { provide: Notifier, useExisting: DeliveryService },
       ],
-      exports: [OtpDelivery, Notifier, PROVIDER_CHAINS, MessageRenderer, ProviderCircuits, ProviderActivityLog, DeliveryQueue],
+      exports: [OtpDelivery, Notifier, PROVIDER_CHAINS, MessageRenderer, ProviderCircuits, ProviderActivityLog, ProviderHealthService, DeliveryQueue],
     };
   }
 }

@@ -62,7 +62,13 @@ export class DeliveryWorker {
       await this.fail(job, attemptNumber, 'the code expired before it could be delivered');
       return;
     }
-    const content = this.sealer.open<SealedContent>(job.sealed, job.key);
+    let content: SealedContent;
+    try {
+      content = this.sealer.open<SealedContent>(job.sealed, job.key);
+    } catch {
+      await this.fail(job, attemptNumber, 'the queued message could not be decrypted: OTP_SECRET differs from the one that queued it');
+      return;
+    }
     await this.report(job, { status: 'sending', attempts: attemptNumber });
     try {
       const result = await this.sender.send({

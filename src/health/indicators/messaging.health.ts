@@ -1,0 +1,32 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import type { Channel } from '../../config/configuration.types.js';
+import { DeliveryQueue } from '../../messaging/delivery/delivery-job.js';
+import { ProviderHealthService } from '../../messaging/provider-health.service.js';
+
+/** One readiness entry per enabled channel (usable when one provider is healthy), and one for the queue. */
+@Injectable()
+export class MessagingHealthIndicator {
+  constructor(
+    private readonly health: HealthIndicatorService,
+    private readonly providers: ProviderHealthService,
+    @Inject(DeliveryQueue) private readonly queue: DeliveryQueue,
+  ) {}
+
+  async channels(): Promise<HealthIndicatorResult[]> {
+    const channels = await this.providers.channels();
+    return (Object.entries(channels) as [Channel, NonNullable<(typeof channels)[Channel]>][]).map(([channel, state]) => {
+      const providers = state.providers.map(({ id, configured, healthy, circuit }) => ({ id, configured, healthy, circuit }));
+      return state.status === 'up'
+        ? this.health.check(channel).up({ providers })
+        : this.health.check(channel).down({ message: `no usable ${channel} provider`, providers });
+    });
+  }
+
+  async queueCounts(key = 'queue'): Promise<HealthIndicatorResult> {
+    return this.health
+      .check(key)
+      .attempt(async () => ({ ...(await this.queue.counts()) }))
+      .withTimeout(1000);
+  }
+}
