@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { startApp, type TestApp } from './support/app.js';
 import { createTestDatabase, postgresServerUrl, type TestDatabase } from './support/databases.js';
-import { COMPLETE_PRODUCTION } from './support/environments.js';
+import { COMPLETE_PRODUCTION, reachableProviders } from './support/environments.js';
+import { FakeTwilio } from './support/fake-twilio.js';
+import { SmtpTestServer } from './support/smtp-test-server.js';
 import { eventually } from './support/eventually.js';
 import { RedisServer } from './support/redis-server.js';
 
@@ -47,14 +49,16 @@ describe('health in embedded development mode', () => {
   let redis: RedisServer;
   let database: TestDatabase;
   let service: TestApp;
+  let smtp: SmtpTestServer;
+  let twilio: FakeTwilio;
   beforeAll(async () => {
-    redis = await RedisServer.start();
+    [redis, smtp, twilio] = await Promise.all([RedisServer.start(), SmtpTestServer.start(), FakeTwilio.start()]);
     database = await createTestDatabase('PostgreSQL');
-    service = await startApp({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, DATABASE_URL: database.url });
+    service = await startApp({ ...COMPLETE_PRODUCTION, ...reachableProviders(smtp, twilio), REDIS_URL: redis.url, DATABASE_URL: database.url });
   });
   afterAll(async () => {
     await service?.close();
-    await redis?.stop();
+    await Promise.all([redis?.stop(), smtp?.stop(), twilio?.close()]);
     await database?.drop();
   });
 

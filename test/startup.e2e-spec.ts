@@ -1,5 +1,7 @@
 import { createTestDatabase, postgresServerUrl } from './support/databases.js';
-import { COMPLETE_PRODUCTION } from './support/environments.js';
+import { COMPLETE_PRODUCTION, reachableProviders } from './support/environments.js';
+import { FakeTwilio } from './support/fake-twilio.js';
+import { SmtpTestServer } from './support/smtp-test-server.js';
 import { eventually } from './support/eventually.js';
 import { RedisServer } from './support/redis-server.js';
 import { ServiceProcess } from './support/service-process.js';
@@ -56,10 +58,18 @@ describe('the built service as a process', () => {
   });
 
   itInProduction('answers readiness 503 from the moment SIGTERM arrives, keeps serving while it drains, then exits 0', async () => {
-    const redis = await RedisServer.start();
+    const [redis, smtp, twilio] = await Promise.all([RedisServer.start(), SmtpTestServer.start(), FakeTwilio.start()]);
     const database = await createTestDatabase('PostgreSQL');
     try {
-      const service = start({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, DATABASE_URL: database.url!, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '1500' });
+      const service = start({
+        ...COMPLETE_PRODUCTION,
+        ...reachableProviders(smtp, twilio),
+        REDIS_URL: redis.url,
+        DATABASE_URL: database.url!,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        SHUTDOWN_DRAIN_MS: '1500',
+      });
       const url = await service.listening();
       await eventually(async () => expect((await fetch(`${url}/health/ready`)).status).toBe(200));
       service.signal('SIGTERM');
@@ -70,16 +80,24 @@ describe('the built service as a process', () => {
       expect((await fetch(`${url}/health/live`)).status).toBe(200);
       expect((await service.exited).code).toBe(0);
     } finally {
-      await redis.stop();
+      await Promise.all([redis.stop(), smtp.stop(), twilio.close()]);
       await database.drop();
     }
   });
 
   itInProduction('logs JSON lines in production', async () => {
-    const redis = await RedisServer.start();
+    const [redis, smtp, twilio] = await Promise.all([RedisServer.start(), SmtpTestServer.start(), FakeTwilio.start()]);
     const database = await createTestDatabase('PostgreSQL');
     try {
-      const service = start({ ...COMPLETE_PRODUCTION, REDIS_URL: redis.url, DATABASE_URL: database.url!, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '0' });
+      const service = start({
+        ...COMPLETE_PRODUCTION,
+        ...reachableProviders(smtp, twilio),
+        REDIS_URL: redis.url,
+        DATABASE_URL: database.url!,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        SHUTDOWN_DRAIN_MS: '0',
+      });
       await service.listening();
       service.signal('SIGTERM');
       await service.exited;
@@ -88,7 +106,7 @@ describe('the built service as a process', () => {
       expect(service.output).not.toContain(COMPLETE_PRODUCTION.JWT_SECRET);
       expect(service.output).not.toContain('hunter2hunter2');
     } finally {
-      await redis.stop();
+      await Promise.all([redis.stop(), smtp.stop(), twilio.close()]);
       await database.drop();
     }
   });

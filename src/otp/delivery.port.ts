@@ -1,5 +1,5 @@
 import type { Channel } from '../config/configuration.types.js';
-import type { DeliveryStatus } from './otp.types.js';
+import type { DeliveryUpdate } from './otp.types.js';
 
 /** One code to deliver. The code travels only inside this request (and, encrypted, a queued job). */
 export interface DeliveryRequest {
@@ -14,15 +14,9 @@ export interface DeliveryRequest {
   expiresAt: Date;
 }
 
-export interface DeliveryReport {
+/** A delivery update for one send of one verification (`codeIssuer`: the provider that generated the code, e.g. Twilio Verify). */
+export interface DeliveryReport extends DeliveryUpdate {
   verificationId: string;
-  sendNumber: number;
-  status: DeliveryStatus;
-  provider?: string | null;
-  attempts?: number;
-  lastError?: string | null;
-  /** Set when the provider generated its own code (Twilio Verify) and must check it too. */
-  codeIssuer?: string | null;
 }
 
 /**

@@ -17,3 +17,16 @@ export const COMPLETE_PRODUCTION: Record<string, string> = {
   TWILIO_AUTH_TOKEN: TOKEN,
   TWILIO_FROM: '+14155550100',
 };
+
+/** Points the production providers at servers the test started, so probes (and readiness) can pass. */
+export function reachableProviders(smtp: { port: number }, twilio: { url: string; accountSid: string; authToken: string }): Record<string, string> {
+  return {
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtp.port),
+    SMTP_USER: '',
+    SMTP_PASSWORD: '',
+    TWILIO_API_BASE_URL: twilio.url,
+    TWILIO_ACCOUNT_SID: twilio.accountSid,
+    TWILIO_AUTH_TOKEN: twilio.authToken,
+  };
+}
