@@ -24,3 +24,10 @@ export class InvalidAccessTokenError extends UnauthorizedError {
     super('A valid access token is required in the Authorization header as "Bearer <token>".');
   }
 }
+
+/** One answer for an unknown identifier and a wrong password, so a login does not tell which accounts exist. */
+export class InvalidCredentialsError extends DomainError {
+  constructor() {
+    super('INVALID_CREDENTIALS', 'The identifier or the password is not correct.');
+  }
+}

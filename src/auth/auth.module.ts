@@ -1,17 +1,15 @@
 import { Module } from '@nestjs/common';
-import { JwtModule } from '@nestjs/jwt';
-import { authConfig } from '../config/config.namespaces.js';
-import type { AuthConfig } from '../config/configuration.types.js';
-import { PasswordHasher } from './passwords/password-hasher.js';
-import { JwtAuthGuard } from './tokens/jwt-auth.guard.js';
-import { jwtOptionsFor } from './tokens/jwt-options.js';
-import { TokensService } from './tokens/tokens.service.js';
-import { UsersRepository } from './users/users.repository.js';
+import { OtpModule } from '../otp/otp.module.js';
+import { AccountsModule } from './accounts.module.js';
+import { AuthController } from './auth.controller.js';
+import { AuthService } from './auth.service.js';
+import { OptionalJwtAuthGuard } from './tokens/optional-jwt-auth.guard.js';
 
-/** Needs the global DatabaseModule and configuration. */
+/** The end-user flows over HTTP: accounts and sessions, with codes from OtpService. Needs the global MessagingModule for notices. */
 @Module({
-  imports: [JwtModule.registerAsync({ inject: [authConfig.KEY], useFactory: (auth: AuthConfig) => jwtOptionsFor(auth) })],
-  providers: [UsersRepository, PasswordHasher, TokensService, JwtAuthGuard],
-  exports: [UsersRepository, PasswordHasher, TokensService, JwtAuthGuard],
+  imports: [AccountsModule, OtpModule],
+  controllers: [AuthController],
+  providers: [AuthService, OptionalJwtAuthGuard],
+  exports: [AccountsModule],
 })
 export class AuthModule {}

@@ -138,10 +138,18 @@ export class OtpService implements OnModuleInit {
   }
 
   /** Re-sends the pending verification with this id (the auth flows' `resend`). */
-  async resendById(id: string, meta: RequestMeta = {}): Promise<VerificationView> {
-    const record = UUID.test(id) ? await this.store.get(id) : undefined;
+  async resendById(id: string, meta: RequestMeta = {}, options: StartOptions = {}): Promise<VerificationView> {
+    const record = await this.find(id);
     if (!record || effectiveStatus(record, Date.now()) !== 'pending') throw new VerificationNotFoundError();
-    return this.start({ channel: record.channel, to: record.to, purpose: record.purpose, locale: record.locale }, meta);
+    return this.start({ channel: record.channel, to: record.to, purpose: record.purpose, locale: record.locale }, meta, options);
+  }
+
+  /**
+   * The verification as stored, destination unmasked, for flows that must know what a challenge is
+   * for and where it goes before they act on it. Never for a response.
+   */
+  async find(id: string): Promise<VerificationRecord | undefined> {
+    return UUID.test(id) ? this.store.get(id) : undefined;
   }
 
   async check(input: CheckVerification, meta: RequestMeta = {}): Promise<{ id: string; status: 'approved'; record: VerificationRecord }> {

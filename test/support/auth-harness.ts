@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { AuthModule } from '../../src/auth/auth.module.js';
+import { AccountsModule } from '../../src/auth/accounts.module.js';
 import { CurrentUser } from '../../src/auth/tokens/current-user.decorator.js';
 import { JwtAuthGuard } from '../../src/auth/tokens/jwt-auth.guard.js';
 import { TokensService } from '../../src/auth/tokens/tokens.service.js';
@@ -37,11 +37,11 @@ export interface AuthHarness {
   close(): Promise<void>;
 }
 
-/** The auth module on a real database, with the app's exception filter, over HTTP on loopback. */
+/** The accounts module on a real database, with the app's exception filter, over HTTP on loopback. */
 export async function startAuthHarness(database: TestDatabase): Promise<AuthHarness> {
   const { configuration } = loadConfiguration({ NODE_ENV: 'test', DATABASE_URL: database.url, JWT_SECRET: 'e2e-jwt-secret-0123456789abcdefghijkl' });
   const moduleRef = await Test.createTestingModule({
-    imports: [configModuleFor(configuration), DatabaseModule, AuthModule],
+    imports: [configModuleFor(configuration), DatabaseModule, AccountsModule],
     controllers: [ProbeController],
   }).compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: ['error'] });

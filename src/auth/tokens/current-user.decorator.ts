@@ -8,3 +8,8 @@ export const CurrentUser = createParamDecorator((_data: unknown, context: Execut
   if (!user) throw new Error('@CurrentUser() used on a route without JwtAuthGuard');
   return user;
 });
+
+/** The signed-in user, if any; for routes behind `OptionalJwtAuthGuard`. */
+export const OptionalCurrentUser = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): User | undefined => context.switchToHttp().getRequest<AuthenticatedRequest>().user,
+);

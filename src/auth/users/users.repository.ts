@@ -102,6 +102,15 @@ export class UsersRepository {
       });
   }
 
+  /** The staged contact of that kind, left in place. */
+  async findContactChange(userId: string, kind: ContactKind): Promise<string | undefined> {
+    const [change] = await this.db
+      .select({ newValue: pendingContactChanges.newValue })
+      .from(pendingContactChanges)
+      .where(and(eq(pendingContactChanges.userId, userId), eq(pendingContactChanges.kind, kind)));
+    return change?.newValue;
+  }
+
   /** The staged contact of that kind, removed as it is returned so it can be applied once only. */
   async takeContactChange(userId: string, kind: ContactKind): Promise<string | undefined> {
     const [change] = await this.db

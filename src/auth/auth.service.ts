@@ -1,0 +1,322 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ValidationFailedError } from '../common/errors.js';
+import { messagingConfig } from '../config/config.namespaces.js';
+import type { Channel, MessagingConfig } from '../config/configuration.types.js';
+import type { ContactKind, OtpChannel } from '../database/schema.js';
+import { Notifier } from '../messaging/notifier.js';
+import { VerificationNotFoundError } from '../otp/otp.errors.js';
+import { OtpService, type RequestMeta, type VerificationView } from '../otp/otp.service.js';
+import type { VerificationRecord } from '../otp/otp.types.js';
+import { AccountExistsError, InvalidAccessTokenError, InvalidCredentialsError } from './auth.errors.js';
+import type { LoginDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
+import { PasswordHasher } from './passwords/password-hasher.js';
+import type { TokenPair } from './tokens/tokens.service.js';
+import { TokensService } from './tokens/tokens.service.js';
+import { normalizeEmail, normalizePhone, parseIdentifier } from './users/contacts.js';
+import { type PublicUser, toPublicUser, type User } from './users/user.js';
+import { UsersRepository } from './users/users.repository.js';
+
+/** The purposes whose challenges the auth flows complete; any other (e.g. the server API's `verify`) is not theirs. */
+const AUTH_PURPOSES = ['signup', 'login', 'password_reset', 'change_contact'] as const;
+type AuthPurpose = (typeof AUTH_PURPOSES)[number];
+
+/** The end-user routes take no locale yet; the templates fall back to English for any other anyway. */
+const LOCALE = 'en';
+
+export interface Challenge {
+  challengeId: string;
+  channel: Channel;
+  /** Masked. */
+  to: string;
+  expiresAt: string;
+}
+
+export type StartedChallenge = Omit<Challenge, 'to'>;
+
+export interface ResentChallenge {
+  challengeId: string;
+  expiresAt: string;
+  resendAvailableAt: string;
+}
+
+/** What `PATCH /v1/auth/me` did: applied at once, or waiting for the code sent to a new contact. */
+export type ProfileUpdate = { applied: PublicUser } | { pending: Challenge };
+
+interface AccountContact {
+  kind: ContactKind;
+  value: string;
+  verified: boolean;
+}
+
+/**
+ * Sign-up, login with a second factor, passwordless login, password reset and contact changes, each
+ * a challenge of OtpService completed by `verify`. The challenge's purpose and destination say which
+ * flow and which account it belongs to, so nothing else needs to be remembered between the steps.
+ */
+@Injectable()
+export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
+
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly passwords: PasswordHasher,
+    private readonly tokens: TokensService,
+    private readonly otp: OtpService,
+    @Inject(Notifier) private readonly notifier: Notifier,
+    @Inject(messagingConfig.KEY) private readonly messaging: MessagingConfig,
+  ) {}
+
+  async register(input: RegisterDto, meta: RequestMeta): Promise<{ userId: string } & Challenge> {
+    const email = input.email === undefined ? undefined : normalizeEmail(input.email);
+    const phone = input.phone === undefined ? undefined : requirePhone(input.phone, 'phone');
+    if (input.otpChannel !== undefined) this.assertUsableOtpChannel(input.otpChannel, { email: email ?? null, phone: phone ?? null });
+
+    const user = await this.users.create({ email, phone, passwordHash: await this.passwords.hash(input.password), otpChannel: input.otpChannel });
+    const contact = signupContactOf(user);
+    try {
+      const view = await this.otp.start({ channel: this.channelFor(contact.kind, user.otpChannel), to: contact.value, purpose: 'signup', locale: LOCALE }, meta);
+      return { userId: user.id, ...challengeOf(view) };
+    } catch (error) {
+      // An account whose code could not be issued could never be confirmed, and would keep its contacts taken.
+      await this.users.softDelete(user.id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async login(input: LoginDto, meta: RequestMeta): Promise<Challenge> {
+    const identifier = parseIdentifier(input.identifier);
+    const user = identifier ? await this.findByContact(identifier.kind, identifier.value) : undefined;
+    // The same work whether or not the account exists, so the answer's timing does not tell.
+    const valid = user?.passwordHash ? await this.passwords.verify(user.passwordHash, input.password) : await this.passwords.verifyAgainstDummy(input.password);
+    if (!user || !identifier || !valid) throw new InvalidCredentialsError();
+
+    const contact = this.loginContact(user, identifier.kind, input.channel);
+    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta);
+    return challengeOf(view);
+  }
+
+  /**
+   * Passwordless login and forgotten passwords. The answer depends on the request alone: the code
+   * goes to the identifier itself, on the channel derived from it, and an identifier that may not
+   * receive codes (no account, or a contact not confirmed) gets a real but undelivered challenge.
+   */
+  async startOtp(input: StartOtpDto, meta: RequestMeta): Promise<StartedChallenge> {
+    const identifier = parseIdentifier(input.identifier);
+    if (!identifier) {
+      throw new ValidationFailedError({ identifier: ['identifier must be an email address or a phone number in E.164 format, such as +447911123456'] });
+    }
+    const channel = channelForIdentifier(identifier.kind, input.channel);
+    const user = await this.findByContact(identifier.kind, identifier.value);
+    const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind);
+    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { deliver });
+    return { challengeId: view.id, channel: view.channel, expiresAt: view.expiresAt };
+  }
+
+  /**
+   * Completes the flow the challenge was started for. Everything that can be refused without the
+   * code is refused before the check, so a malformed request never uses up the code or an attempt.
+   */
+  async verify(input: VerifyOtpDto, signedIn: User | undefined, meta: RequestMeta): Promise<TokenPair> {
+    const challenge = await this.otp.find(input.challengeId);
+    if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
+    if (challenge.purpose === 'password_reset' && input.newPassword === undefined) {
+      throw new ValidationFailedError({ newPassword: ['newPassword is required to complete a password reset'] });
+    }
+    if (challenge.purpose !== 'password_reset' && input.newPassword !== undefined) {
+      throw new ValidationFailedError({ newPassword: ['newPassword is only accepted when completing a password reset'] });
+    }
+    const kind = contactKindOf(challenge.channel);
+    if (challenge.purpose === 'change_contact') {
+      // Only the account that asked for the change may complete it.
+      if (!signedIn) throw new InvalidAccessTokenError();
+      if ((await this.users.findContactChange(signedIn.id, kind)) !== challenge.to) throw new VerificationNotFoundError();
+    }
+
+    const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose }, meta);
+    if (record.purpose === 'change_contact') return this.completeContactChange(signedIn!, kind, record.to, meta);
+
+    const owner = await this.findByContact(kind, record.to);
+    // Also how an undelivered challenge (no account, or a contact that may not receive codes) ends,
+    // should its code ever be guessed.
+    if (!owner || (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind))) throw new VerificationNotFoundError();
+    // Every auth code proves possession of the contact it was sent to.
+    let user = await this.markVerified(owner, kind);
+    if (record.purpose === 'password_reset') user = await this.resetPassword(user, input.newPassword!);
+    return this.tokens.issueTokenPair(user, meta);
+  }
+
+  async resend(input: ResendOtpDto, meta: RequestMeta): Promise<ResentChallenge> {
+    const challenge = await this.otp.find(input.challengeId);
+    if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
+    const view = await this.otp.resendById(challenge.id, meta, { deliver: await this.deliversTo(challenge) });
+    return { challengeId: view.id, expiresAt: view.expiresAt, resendAvailableAt: view.resendAvailableAt };
+  }
+
+  refresh(refreshToken: string, meta: RequestMeta): Promise<TokenPair> {
+    return this.tokens.refresh(refreshToken, meta);
+  }
+
+  async logout(refreshToken: string | undefined): Promise<void> {
+    if (refreshToken !== undefined) await this.tokens.revokeFamilyOf(refreshToken);
+  }
+
+  /**
+   * `otpChannel` applies at once; a new email address or phone number is only staged, and replaces
+   * the current one when the code sent to it is verified.
+   */
+  async updateMe(user: User, input: UpdateMeDto, meta: RequestMeta): Promise<ProfileUpdate> {
+    if (input.email !== undefined && input.phone !== undefined) {
+      throw new ValidationFailedError({ body: ['change one contact at a time: give email or phone, not both'] });
+    }
+    if (input.otpChannel === undefined && input.email === undefined && input.phone === undefined) {
+      throw new ValidationFailedError({ body: ['give otpChannel, email or phone'] });
+    }
+    let current = user;
+    if (input.otpChannel !== undefined) {
+      this.assertUsableOtpChannel(input.otpChannel, current);
+      current = (await this.users.setOtpChannel(current.id, input.otpChannel)) ?? current;
+    }
+    if (input.email === undefined && input.phone === undefined) return { applied: toPublicUser(current) };
+
+    const kind: ContactKind = input.email !== undefined ? 'email' : 'phone';
+    const value = kind === 'email' ? normalizeEmail(input.email!) : requirePhone(input.phone!, 'phone');
+    if (value === (kind === 'email' ? current.email : current.phone)) {
+      throw new ValidationFailedError({ [kind]: [`${kind} is already the ${kind === 'email' ? 'email address' : 'phone number'} of this account`] });
+    }
+    if (await this.findByContact(kind, value)) throw new AccountExistsError();
+    await this.users.stageContactChange(current.id, kind, value);
+    const view = await this.otp.start({ channel: this.channelFor(kind, current.otpChannel), to: value, purpose: 'change_contact', locale: LOCALE }, meta);
+    return { pending: challengeOf(view) };
+  }
+
+  private async completeContactChange(user: User, kind: ContactKind, value: string, meta: RequestMeta): Promise<TokenPair> {
+    // Taken as it is applied, so one code applies one change; a newer request in between wins.
+    if ((await this.users.takeContactChange(user.id, kind)) !== value) throw new VerificationNotFoundError();
+    const updated = await this.users.replaceContact(user.id, kind, value);
+    if (!updated) throw new VerificationNotFoundError();
+    return this.tokens.issueTokenPair(updated, meta);
+  }
+
+  private async resetPassword(user: User, newPassword: string): Promise<User> {
+    const updated = (await this.users.setPasswordHash(user.id, await this.passwords.hash(newPassword))) ?? user;
+    const revoked = await this.tokens.revokeAllForUser(user.id);
+    this.logger.log(`password reset for user ${user.id}: ${revoked} refresh token${revoked === 1 ? '' : 's'} revoked`);
+    for (const contact of contactsOf(updated).filter((c) => c.verified)) {
+      // Best effort and not awaited: a slow or failing provider must not fail the reset that already happened.
+      this.notifier
+        .passwordChanged(this.channelFor(contact.kind, updated.otpChannel), contact.value, LOCALE)
+        .catch(() => this.logger.warn(`password-changed notice for user ${user.id} could not be sent`));
+    }
+    return updated;
+  }
+
+  private async markVerified(user: User, kind: ContactKind): Promise<User> {
+    if (kind === 'email' && user.emailVerifiedAt === null) return (await this.users.markEmailVerified(user.id)) ?? user;
+    if (kind === 'phone' && user.phoneVerifiedAt === null) return (await this.users.markPhoneVerified(user.id)) ?? user;
+    return user;
+  }
+
+  /** Whether a resend may actually send: only where the first send would have. */
+  private async deliversTo(challenge: VerificationRecord): Promise<boolean> {
+    // Only a signed-in user starts these, to a contact they chose and that no account has.
+    if (challenge.purpose === 'change_contact') return true;
+    const kind = contactKindOf(challenge.channel);
+    const owner = await this.findByContact(kind, challenge.to);
+    if (!owner) return false;
+    return challenge.purpose === 'signup' || mayReceiveCodes(owner, kind);
+  }
+
+  /**
+   * Where a login's second factor goes: a confirmed contact (the one asked for, else the preferred
+   * channel's, else the identifier's kind), or, while none is confirmed, the sign-up contact.
+   */
+  private loginContact(user: User, identifierKind: ContactKind, requested: Channel | undefined): AccountContact & { channel: Channel } {
+    const candidates = codeContactsOf(user);
+    for (const wanted of [requested, user.otpChannel]) {
+      if (wanted === undefined || wanted === null || !this.enabled(wanted)) continue;
+      const match = candidates.find((contact) => contact.kind === contactKindOf(wanted));
+      if (match) return { ...match, channel: wanted };
+    }
+    const chosen = candidates.find((contact) => contact.kind === identifierKind) ?? candidates[0]!;
+    return { ...chosen, channel: this.channelFor(chosen.kind, user.otpChannel) };
+  }
+
+  private assertUsableOtpChannel(channel: OtpChannel, contacts: { email: string | null; phone: string | null }): void {
+    if (!this.enabled(channel)) {
+      throw new ValidationFailedError({ otpChannel: [`otpChannel must be one of the enabled channels: ${this.messaging.channels.join(', ')}`] });
+    }
+    if (contactKindOf(channel) === 'email' ? contacts.email === null : contacts.phone === null) {
+      throw new ValidationFailedError({ otpChannel: [`otpChannel ${channel} needs ${channel === 'email' ? 'an email address' : 'a phone number'} on the account`] });
+    }
+  }
+
+  /** An email address gets email; a phone number SMS, or WhatsApp when that is the user's choice and it is enabled. */
+  private channelFor(kind: ContactKind, otpChannel: OtpChannel | null): Channel {
+    if (kind === 'email') return 'email';
+    return otpChannel === 'whatsapp' && this.enabled('whatsapp') ? 'whatsapp' : 'sms';
+  }
+
+  private enabled(channel: Channel): boolean {
+    return this.messaging.channels.includes(channel);
+  }
+
+  private findByContact(kind: ContactKind, value: string): Promise<User | undefined> {
+    return kind === 'email' ? this.users.findByEmail(value) : this.users.findByPhone(value);
+  }
+}
+
+function isAuthPurpose(purpose: string): purpose is AuthPurpose {
+  return (AUTH_PURPOSES as readonly string[]).includes(purpose);
+}
+
+function contactKindOf(channel: Channel): ContactKind {
+  return channel === 'email' ? 'email' : 'phone';
+}
+
+function contactsOf(user: User): AccountContact[] {
+  const contacts: AccountContact[] = [];
+  if (user.email !== null) contacts.push({ kind: 'email', value: user.email, verified: user.emailVerifiedAt !== null });
+  if (user.phone !== null) contacts.push({ kind: 'phone', value: user.phone, verified: user.phoneVerifiedAt !== null });
+  return contacts;
+}
+
+/** Where the sign-up code went: the preferred channel's contact, else the email address, else the phone number. */
+function signupContactOf(user: User): AccountContact {
+  const contacts = contactsOf(user);
+  const preferred = user.otpChannel === null ? undefined : contacts.find((contact) => contact.kind === contactKindOf(user.otpChannel!));
+  return preferred ?? contacts.find((contact) => contact.kind === 'email') ?? contacts[0]!;
+}
+
+/**
+ * The contacts that may receive codes: the confirmed ones, or while none is, the sign-up contact
+ * (it already received a code; one typed wrongly at sign-up and never confirmed gets nothing more).
+ */
+function codeContactsOf(user: User): AccountContact[] {
+  const verified = contactsOf(user).filter((contact) => contact.verified);
+  return verified.length > 0 ? verified : [signupContactOf(user)];
+}
+
+function mayReceiveCodes(user: User, kind: ContactKind): boolean {
+  return codeContactsOf(user).some((contact) => contact.kind === kind);
+}
+
+/** From the request alone, so the answer is the same for an identifier without an account. */
+function channelForIdentifier(kind: ContactKind, requested: Channel | undefined): Channel {
+  if (requested === undefined) return kind === 'email' ? 'email' : 'sms';
+  if ((requested === 'email') !== (kind === 'email')) {
+    throw new ValidationFailedError({
+      channel: [requested === 'email' ? 'channel email needs an email address as identifier' : `channel ${requested} needs a phone number as identifier`],
+    });
+  }
+  return requested;
+}
+
+function requirePhone(phone: string, field: string): string {
+  const e164 = normalizePhone(phone);
+  if (!e164) throw new ValidationFailedError({ [field]: [`${field} must be a phone number in E.164 format, such as +447911123456`] });
+  return e164;
+}
+
+function challengeOf(view: VerificationView): Challenge {
+  return { challengeId: view.id, channel: view.channel, to: view.to, expiresAt: view.expiresAt };
+}
