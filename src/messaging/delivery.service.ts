@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ServiceUnavailableError } from '../common/errors.js';
 import type { Channel } from '../config/configuration.types.js';
 import type { DeliveryReport, DeliveryRequest, OtpDelivery } from '../otp/delivery.port.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { DeliveryQueue } from './delivery/delivery-job.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { FailoverSender } from './failover-sender.js';
@@ -20,7 +21,13 @@ export class DeliveryService implements OtpDelivery, Notifier {
     private readonly worker: DeliveryWorker,
     @Inject(DeliveryQueue) private readonly queue: DeliveryQueue,
     @Inject(PROVIDER_CHAINS) private readonly chains: ProviderChains,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    metrics.refreshBeforeScrape(async () => {
+      const counts = await this.queue.counts();
+      for (const [state, value] of Object.entries(counts)) metrics.queueDepth.set({ state }, value);
+    });
+  }
 
   canDeliver(channel: Channel): boolean {
     return this.sender.canSend(channel);

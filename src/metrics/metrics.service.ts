@@ -17,6 +17,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly verificationsApproved = new Counter({
+    name: 'otp_verifications_approved_total',
+    help: 'Verifications approved, by channel',
+    labelNames: ['channel'] as const,
+    registers: [this.registry],
+  });
+
+  readonly verificationsFailed = new Counter({
+    name: 'otp_verifications_failed_total',
+    help: 'Verifications whose code could not be delivered, by channel',
+    labelNames: ['channel'] as const,
+    registers: [this.registry],
+  });
+
   readonly checks = new Counter({
     name: 'otp_checks_total',
     help: 'Code checks by result (approved, incorrect, locked, not_found)',
@@ -68,7 +82,19 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly beforeScrape: (() => Promise<void>)[] = [];
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Gauges read from elsewhere (queue depth) are refreshed just before each scrape. */
+  refreshBeforeScrape(refresh: () => Promise<void>): void {
+    this.beforeScrape.push(refresh);
+  }
+
+  async scrape(): Promise<string> {
+    await Promise.all(this.beforeScrape.map((refresh) => refresh().catch(() => undefined)));
+    return this.registry.metrics();
   }
 }

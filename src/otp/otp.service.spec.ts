@@ -5,6 +5,7 @@ import { loadConfiguration } from '../config/load-configuration.js';
 import { OtpDelivery } from './delivery.port.js';
 import { SendLimiter } from './limits/send-limiter.js';
 import { ChannelUnavailableError, OtpResendTooSoonError } from './otp.errors.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { OtpService } from './otp.service.js';
 import type { VerificationRecord } from './otp.types.js';
 import { OtpStore } from './store/otp-store.js';
@@ -63,6 +64,7 @@ describe('OtpService', () => {
     const module = await Test.createTestingModule({
       providers: [
         OtpService,
+        MetricsService,
         { provide: otpConfig.KEY, useValue: configuration.otp },
         { provide: messagingConfig.KEY, useValue: configuration.messaging },
         { provide: OtpStore, useValue: store },

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ValidationFailedError } from '../common/errors.js';
 import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import type { Channel, MessagingConfig, OtpConfig } from '../config/configuration.types.js';
 import { digestCode, generateCode } from './codes/otp-codes.js';
 import { OtpDelivery, type DeliveryReport } from './delivery.port.js';
@@ -74,6 +75,7 @@ export class OtpService implements OnModuleInit {
     @Inject(OtpStore) private readonly store: OtpStore,
     @Inject(SendLimiter) private readonly limiter: SendLimiter,
     @Inject(OtpDelivery) private readonly delivery: OtpDelivery,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
@@ -133,6 +135,7 @@ export class OtpService implements OnModuleInit {
       throw new VerificationNotFoundError();
     }
     this.log('verification.started', record, meta);
+    this.metrics.verificationsStarted.inc({ channel: record.channel, kind: 'new' });
     await this.hand(record, code, testCode, options);
     return this.view(record, now);
   }
@@ -157,6 +160,7 @@ export class OtpService implements OnModuleInit {
     const id = 'id' in input ? input.id : await this.store.findPendingId(normalizeAnyDestination(input.to), input.purpose, now);
     const record = id && UUID.test(id) ? await this.store.get(id) : undefined;
     if (!record || (input.purpose !== undefined && input.purpose !== record.purpose)) {
+      this.metrics.checks.inc({ result: 'not_found' });
       this.log('verification.checked', undefined, meta, { result: 'not_found' });
       throw new VerificationNotFoundError();
     }
@@ -165,8 +169,10 @@ export class OtpService implements OnModuleInit {
       ? await this.checkWithProvider(record, input.code, now)
       : await this.store.check(record.id, digestCode(this.config.secret, record.id, record.purpose, input.code), now);
 
+    this.metrics.checks.inc({ result: outcome.result });
     switch (outcome.result) {
       case 'approved':
+        this.metrics.verificationsApproved.inc({ channel: outcome.record.channel });
         this.log('verification.approved', outcome.record, meta);
         return { id: record.id, status: 'approved', record: outcome.record };
       case 'incorrect': {
@@ -223,6 +229,7 @@ export class OtpService implements OnModuleInit {
     if (outcome.result === 'not_pending') return undefined;
     if (outcome.result === 'max_sends') throw new OtpMaxSendsError(secondsUntil(outcome.record.expiresAt, now));
     this.log('verification.resent', outcome.record, meta);
+    this.metrics.verificationsStarted.inc({ channel: outcome.record.channel, kind: 'resend' });
     if (testCode !== undefined) {
       await this.store.updateDelivery(id, { sendNumber: outcome.record.sends, status: 'sent', provider: TEST_DESTINATION_PROVIDER }, now);
     }
@@ -280,6 +287,8 @@ export class OtpService implements OnModuleInit {
     const { verificationId, ...update } = report;
     await this.store.updateDelivery(verificationId, update, Date.now());
     if (report.status === 'failed') {
+      const record = await this.store.get(verificationId);
+      if (record?.status === 'failed') this.metrics.verificationsFailed.inc({ channel: record.channel });
       this.audit.warn({ event: 'verification.delivery_failed', verificationId, provider: report.provider, error: report.lastError });
     }
   }
