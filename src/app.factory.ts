@@ -7,6 +7,7 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { DrainingFastifyAdapter } from './common/draining-fastify.adapter.js';
 import { ShutdownState } from './common/shutdown-state.js';
 import { createValidationPipe } from './common/validation.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import type { AppConfiguration, TrustProxy } from './config/configuration.types.js';
 
 export interface CreateAppOptions {
@@ -33,6 +34,13 @@ export async function createApp(configuration: AppConfiguration, options: Create
     abortOnError: false,
   });
   adapter.whenShutdownBegins(() => app.get(ShutdownState).begin());
+  const metrics = app.get(MetricsService);
+  // The route pattern (`/v1/verifications/:id`), never the raw URL: ids must not become label values.
+  adapter.getInstance().addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpLatency.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
+  });
   app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));

@@ -35,6 +35,8 @@ it('counts a send, a delivery and a check at 1 each, in valid exposition format'
   expect(valueOf(text, 'otp_delivery_latency_seconds_count{channel="email",provider="console"}')).toBe(1);
   expect(valueOf(text, 'otp_delivery_queue_jobs{state="active"}')).toBeGreaterThanOrEqual(0);
   expect(text).toContain('process_resident_memory_bytes');
+  expect(valueOf(text, 'otp_http_request_duration_seconds_count{method="POST",route="/v1/verifications",status="201"}')).toBe(1);
+  expect(valueOf(text, 'otp_http_request_duration_seconds_count{method="POST",route="/v1/verifications/check",status="200"}')).toBe(1);
 
   // Every line is a comment (# HELP / # TYPE), blank, or `name{labels} number`.
   const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? -?(\d+(\.\d+)?(e[+-]?\d+)?|NaN|\+Inf|-Inf)( \d+)?$/;

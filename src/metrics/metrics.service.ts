@@ -68,6 +68,14 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly httpLatency = new Histogram({
+    name: 'otp_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
   readonly circuitState = new Gauge({
     name: 'otp_provider_circuit_state',
     help: 'Circuit state per provider: 0 closed, 1 half open, 2 open',
