@@ -22,6 +22,18 @@ const SECRETS: Record<string, string> = {
 // Production needs a real PostgreSQL: those tests run when TEST_DATABASE_URL names one (.ci/run does).
 const itInProduction = postgresServerUrl() ? it : it.skip;
 
+/** A complete production environment on a private Redis, a PostgreSQL database, an SMTP server and fake Twilio. */
+async function withProductionStack(run: (env: Record<string, string>) => Promise<void>): Promise<void> {
+  const [redis, smtp, twilio] = await Promise.all([RedisServer.start(), SmtpTestServer.start(), FakeTwilio.start()]);
+  const database = await createTestDatabase('PostgreSQL');
+  try {
+    await run({ ...COMPLETE_PRODUCTION, ...reachableProviders(smtp, twilio), REDIS_URL: redis.url, DATABASE_URL: database.url!, PORT: '0', HOST: '127.0.0.1' });
+  } finally {
+    await Promise.all([redis.stop(), smtp.stop(), twilio.close()]);
+    await database.drop();
+  }
+}
+
 describe('the built service as a process', () => {
   const started: ServiceProcess[] = [];
   const start = (env: Record<string, string>) => {
@@ -58,18 +70,8 @@ describe('the built service as a process', () => {
   });
 
   itInProduction('answers readiness 503 from the moment SIGTERM arrives, keeps serving while it drains, then exits 0', async () => {
-    const [redis, smtp, twilio] = await Promise.all([RedisServer.start(), SmtpTestServer.start(), FakeTwilio.start()]);
-    const database = await createTestDatabase('PostgreSQL');
-    try {
-      const service = start({
-        ...COMPLETE_PRODUCTION,
-        ...reachableProviders(smtp, twilio),
-        REDIS_URL: redis.url,
-        DATABASE_URL: database.url!,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        SHUTDOWN_DRAIN_MS: '1500',
-      });
+    await withProductionStack(async (stack) => {
+      const service = start({ ...stack, SHUTDOWN_DRAIN_MS: '1500' });
       const url = await service.listening();
       await eventually(async () => expect((await fetch(`${url}/health/ready`)).status).toBe(200));
       service.signal('SIGTERM');
@@ -79,25 +81,12 @@ describe('the built service as a process', () => {
       expect(await ready.json()).toMatchObject({ status: 'error', error: { lifecycle: { status: 'down', message: 'shutting down' } } });
       expect((await fetch(`${url}/health/live`)).status).toBe(200);
       expect((await service.exited).code).toBe(0);
-    } finally {
-      await Promise.all([redis.stop(), smtp.stop(), twilio.close()]);
-      await database.drop();
-    }
+    });
   });
 
   itInProduction('logs JSON lines in production', async () => {
-    const [redis, smtp, twilio] = await Promise.all([RedisServer.start(), SmtpTestServer.start(), FakeTwilio.start()]);
-    const database = await createTestDatabase('PostgreSQL');
-    try {
-      const service = start({
-        ...COMPLETE_PRODUCTION,
-        ...reachableProviders(smtp, twilio),
-        REDIS_URL: redis.url,
-        DATABASE_URL: database.url!,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        SHUTDOWN_DRAIN_MS: '0',
-      });
+    await withProductionStack(async (stack) => {
+      const service = start({ ...stack, SHUTDOWN_DRAIN_MS: '0' });
       await service.listening();
       service.signal('SIGTERM');
       await service.exited;
@@ -105,9 +94,6 @@ describe('the built service as a process', () => {
       for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
       expect(service.output).not.toContain(COMPLETE_PRODUCTION.JWT_SECRET);
       expect(service.output).not.toContain('hunter2hunter2');
-    } finally {
-      await Promise.all([redis.stop(), smtp.stop(), twilio.close()]);
-      await database.drop();
-    }
+    });
   });
 });

@@ -129,19 +129,16 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       .map((item) => item.trim())
       .filter((item) => item !== '');
 
-  const requireInProduction = (name: string, why: string, developmentFallback: string) => {
-    if (get(name) !== undefined || invalid.has(name)) return;
-    problems.push({
-      variable: name,
-      message: `${name} is required in production (${why})`,
-      warning: `${name} is not set: ${developmentFallback}`,
-    });
-  };
-
-  // Stores.
+  // Stores: optional in development and test (embedded), required in production.
   if (production) {
-    requireInProduction('REDIS_URL', 'OTP state, limits and the delivery queue are shared by every replica', '');
-    requireInProduction('DATABASE_URL', 'users and refresh tokens live in PostgreSQL', '');
+    for (const [name, why] of [
+      ['REDIS_URL', 'OTP state, limits and the delivery queue are shared by every replica'],
+      ['DATABASE_URL', 'users and refresh tokens live in PostgreSQL'],
+    ] as const) {
+      if (get(name) === undefined && !invalid.has(name)) {
+        problems.push({ variable: name, message: `${name} is required in production (${why})`, warning: '' });
+      }
+    }
   }
 
   // Secrets: random per process in development, so nothing works across a restart.

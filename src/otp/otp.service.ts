@@ -234,7 +234,9 @@ export class OtpService implements OnModuleInit {
       await this.store.updateDelivery(id, { sendNumber: outcome.record.sends, status: 'sent', provider: TEST_DESTINATION_PROVIDER }, now);
     }
     await this.hand(outcome.record, code, testCode, options);
-    return this.view((await this.store.get(id)) ?? outcome.record, now);
+    // Only a test destination's record changed since the resend (its delivery is marked sent at once).
+    const updated = testCode !== undefined ? await this.store.get(id) : undefined;
+    return this.view(updated ?? outcome.record, now);
   }
 
   private async consumeSendLimit(destination: Destination, testCode: string | undefined, now: number): Promise<void> {
