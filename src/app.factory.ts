@@ -1,4 +1,4 @@
-import { type LoggerService, type LogLevel, VersioningType } from '@nestjs/common';
+import { VersioningType } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
@@ -7,15 +7,19 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { DrainingFastifyAdapter } from './common/draining-fastify.adapter.js';
 import { ShutdownState } from './common/shutdown-state.js';
 import { createValidationPipe } from './common/validation.js';
+import type { PinoNestLogger } from './logging/logger.js';
+import { installRequestLogging } from './logging/request-logging.js';
+import { setUpOpenApi } from './common/openapi.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import type { AppConfiguration, TrustProxy } from './config/configuration.types.js';
 
 export interface CreateAppOptions {
-  logger?: LoggerService | LogLevel[] | false;
+  /** The process's logger (`createLogger`): Nest's lines, request lines and every `new Logger(context)` go to it. */
+  logger: PinoNestLogger;
 }
 
 /** The whole HTTP application, as production runs it; tests build theirs with this too. */
-export async function createApp(configuration: AppConfiguration, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+export async function createApp(configuration: AppConfiguration, options: CreateAppOptions): Promise<NestFastifyApplication> {
   const { app: settings } = configuration;
   const adapter = new DrainingFastifyAdapter(
     {
@@ -34,6 +38,7 @@ export async function createApp(configuration: AppConfiguration, options: Create
     abortOnError: false,
   });
   adapter.whenShutdownBegins(() => app.get(ShutdownState).begin());
+  installRequestLogging(adapter.getInstance(), options.logger.pino);
   const metrics = app.get(MetricsService);
   // The route pattern (`/v1/verifications/:id`), never the raw URL: ids must not become label values.
   adapter.getInstance().addHook('onResponse', (request, reply, done) => {
@@ -44,6 +49,7 @@ export async function createApp(configuration: AppConfiguration, options: Create
   app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));
+  setUpOpenApi(app, settings);
   return app;
 }
 

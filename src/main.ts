@@ -1,14 +1,29 @@
 import 'reflect-metadata';
-import { ConsoleLogger, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory.js';
 import { loadConfiguration } from './config/load-configuration.js';
 import { buildStartupReport } from './config/startup-report.js';
+import { createLogger, PinoNestLogger } from './logging/logger.js';
+import { secretValues } from './logging/redaction.js';
+
+/** Until the configuration is loaded: the environment's secrets alone, in the format NODE_ENV asks for. */
+let nestLogger = new PinoNestLogger(
+  createLogger({ format: process.env.NODE_ENV === 'production' ? 'json' : 'pretty', secrets: secretValues({ variables: process.env }) }),
+);
+Logger.overrideLogger(nestLogger);
+// Node prints process warnings (deprecations, SDK notices) straight to stderr; in production every
+// line must be JSON, so they go through the logger instead.
+for (const listener of process.listeners('warning')) if (listener.name === 'onWarning') process.off('warning', listener);
+process.on('warning', (warning) => new Logger('Process').warn(`${warning.name}: ${warning.message}`));
 
 async function bootstrap(): Promise<void> {
   const loaded = loadConfiguration(process.env);
   const { configuration, problems, notices } = loaded;
   const production = configuration.app.env === 'production';
-  Logger.overrideLogger(new ConsoleLogger({ json: production, colors: !production && process.stdout.isTTY === true }));
+  // Before anything else logs: the start-up report and configuration problems go through the same
+  // redacting logger as the requests that follow, which also knows the secrets generated for this run.
+  nestLogger = new PinoNestLogger(createLogger({ format: production ? 'json' : 'pretty', secrets: secretValues(loaded) }));
+  Logger.overrideLogger(nestLogger);
   const logger = new Logger('Startup');
 
   if (production && problems.length > 0) {
@@ -22,7 +37,7 @@ async function bootstrap(): Promise<void> {
   for (const warning of new Set(problems.map((problem) => problem.warning))) logger.warn(warning);
   for (const notice of notices) logger.warn(notice);
 
-  const app = await createApp(configuration, { logger: new ConsoleLogger({ json: production, colors: !production && process.stdout.isTTY === true }) });
+  const app = await createApp(configuration, { logger: nestLogger });
   // useProcessExit: exit 0 after a clean shutdown (the default re-raises the signal, which exits 143).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await app.listen(configuration.app.port, configuration.app.host);

@@ -1,10 +1,8 @@
-import { createTestDatabase, postgresServerUrl } from './support/databases.js';
-import { COMPLETE_PRODUCTION, reachableProviders } from './support/environments.js';
-import { FakeTwilio } from './support/fake-twilio.js';
-import { SmtpTestServer } from './support/smtp-test-server.js';
+import { postgresServerUrl } from './support/databases.js';
+import { COMPLETE_PRODUCTION } from './support/environments.js';
 import { eventually } from './support/eventually.js';
-import { RedisServer } from './support/redis-server.js';
 import { ServiceProcess } from './support/service-process.js';
+import { ServiceStack } from './support/service-stack.js';
 
 /** Every secret, each with a value that is easy to find in a log. */
 const SECRETS: Record<string, string> = {
@@ -23,15 +21,25 @@ const SECRETS: Record<string, string> = {
 const itInProduction = postgresServerUrl() ? it : it.skip;
 
 /** A complete production environment on a private Redis, a PostgreSQL database, an SMTP server and fake Twilio. */
-async function withProductionStack(run: (env: Record<string, string>) => Promise<void>): Promise<void> {
-  const [redis, smtp, twilio] = await Promise.all([RedisServer.start(), SmtpTestServer.start(), FakeTwilio.start()]);
-  const database = await createTestDatabase('PostgreSQL');
+async function withProductionStack(run: (stack: ServiceStack) => Promise<void>): Promise<void> {
+  const stack = await ServiceStack.start('production');
   try {
-    await run({ ...COMPLETE_PRODUCTION, ...reachableProviders(smtp, twilio), REDIS_URL: redis.url, DATABASE_URL: database.url!, PORT: '0', HOST: '127.0.0.1' });
+    await run(stack);
   } finally {
-    await Promise.all([redis.stop(), smtp.stop(), twilio.close()]);
-    await database.drop();
+    await stack.close();
   }
+}
+
+async function expectDocs(url: string): Promise<void> {
+  const page = await fetch(`${url}/docs`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-type')).toContain('text/html');
+  expect(await page.text()).toContain('swagger-ui-bundle.js');
+  const bundle = await fetch(`${url}/docs/swagger-ui-bundle.js`);
+  await bundle.arrayBuffer();
+  expect(bundle.status).toBe(200);
+  const document = (await (await fetch(`${url}/docs-json`)).json()) as { paths: Record<string, unknown> };
+  expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/verifications', '/v1/auth/me', '/health/ready']));
 }
 
 describe('the built service as a process', () => {
@@ -69,10 +77,22 @@ describe('the built service as a process', () => {
     expect(service.output).toContain(`SMTP_PASSWORD=****(${SECRETS.SMTP_PASSWORD!.length})`);
   });
 
+  // The real process loads Nest as ES modules (jest maps it to a CommonJS copy), so /docs is checked here too.
+  it('serves the API documentation from the built service', async () => {
+    const service = start({ NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '0' });
+    await expectDocs(await service.listening());
+  });
+
+  itInProduction('serves the API documentation in production', async () => {
+    await withProductionStack(async (stack) => {
+      const { url } = await stack.startService({ SHUTDOWN_DRAIN_MS: '0' });
+      await expectDocs(url);
+    });
+  });
+
   itInProduction('answers readiness 503 from the moment SIGTERM arrives, keeps serving while it drains, then exits 0', async () => {
     await withProductionStack(async (stack) => {
-      const service = start({ ...stack, SHUTDOWN_DRAIN_MS: '1500' });
-      const url = await service.listening();
+      const { process: service, url } = await stack.startService({ SHUTDOWN_DRAIN_MS: '1500' });
       await eventually(async () => expect((await fetch(`${url}/health/ready`)).status).toBe(200));
       service.signal('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -86,8 +106,7 @@ describe('the built service as a process', () => {
 
   itInProduction('logs JSON lines in production', async () => {
     await withProductionStack(async (stack) => {
-      const service = start({ ...stack, SHUTDOWN_DRAIN_MS: '0' });
-      await service.listening();
+      const { process: service } = await stack.startService({ SHUTDOWN_DRAIN_MS: '0' });
       service.signal('SIGTERM');
       await service.exited;
       const lines = service.output.trim().split('\n');

@@ -77,10 +77,10 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     expect(replay).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
 
     // The audit trail has every step, with the destination masked and never the code.
-    const audit = app.logs.entries.filter((entry) => entry.context === 'Audit').map((entry) => entry.message);
-    expect(audit.map((line) => JSON.parse(line).event)).toEqual(['verification.started', 'verification.approved', 'verification.checked']);
-    expect(audit.join('\n')).not.toContain(to);
-    const everythingButTheConsoleProvider = app.logs.entries.filter((entry) => entry.context !== 'ConsoleProvider').map((entry) => entry.message);
+    const audit = app.logs.entries.filter((entry) => entry.context === 'Audit');
+    expect(audit.map((entry) => entry.record.event)).toEqual(['verification.started', 'verification.approved', 'verification.checked']);
+    expect(audit.map((entry) => entry.line).join('\n')).not.toContain(to);
+    const everythingButTheConsoleProvider = app.logs.entries.filter((entry) => entry.context !== 'ConsoleProvider').map((entry) => entry.line);
     expect(everythingButTheConsoleProvider.join('\n')).not.toContain(code);
   });
 

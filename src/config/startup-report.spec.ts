@@ -66,6 +66,13 @@ describe('the start-up report', () => {
     expect(report).toContain('channel whatsapp: disabled');
   });
 
+  it('names a Redis Cluster by its seeds', () => {
+    const env = { ...COMPLETE_PRODUCTION, REDIS_URL: undefined, REDIS_CLUSTER_NODES: 'redis-0:6379,redis-1:6379,[fd00::2]:7000' };
+    const report = buildStartupReport(loadConfiguration(env)).join('\n');
+    expect(report).toContain('store: OTP state, rate limits and delivery queue in Redis Cluster (3 seeds: redis-0:6379, redis-1:6379, [fd00::2]:7000)');
+    expect(report).toContain('REDIS_CLUSTER_NODES=redis-0:6379,redis-1:6379,[fd00::2]:7000');
+  });
+
   it('names Redis and PostgreSQL hosts in production', () => {
     const report = buildStartupReport(loadConfiguration(COMPLETE_PRODUCTION)).join('\n');
     expect(report).toContain('store: OTP state, rate limits and delivery queue in Redis at redis://:****(14)@redis.internal:6379/0');

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ServiceUnavailableError } from '../common/errors.js';
 import type { Channel } from '../config/configuration.types.js';
+import { currentRequestId } from '../logging/log-context.js';
 import type { DeliveryReport, DeliveryRequest, OtpDelivery } from '../otp/delivery.port.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeliveryQueue } from './delivery/delivery-job.js';
@@ -43,6 +44,7 @@ export class DeliveryService implements OtpDelivery, Notifier {
       issuedAt: Date.now(),
       expiresAt: request.expiresAt.getTime(),
       sealed: this.worker.seal({ to: request.to, code: request.code, purpose: request.purpose, locale: request.locale }, key),
+      requestId: currentRequestId(),
     });
   }
 

@@ -1,7 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BrokenCircuitError } from 'cockatiel';
 import type { Channel } from '../config/configuration.types.js';
+import { REDACTED } from '../logging/redaction.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { maskDestination } from '../otp/destinations/destinations.js';
 import { isCodeChecking, ProviderError, type OutboundMessage, type SendResult } from './message-provider.js';
 import { ProviderActivityLog } from './provider-activity.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
@@ -29,6 +31,8 @@ export class ChainExhaustedError extends Error {
  */
 @Injectable()
 export class FailoverSender {
+  private readonly logger = new Logger('Delivery');
+
   constructor(
     @Inject(PROVIDER_CHAINS) private readonly chains: ProviderChains,
     private readonly circuits: ProviderCircuits,
@@ -43,6 +47,7 @@ export class FailoverSender {
 
   async send(message: OutboundMessage): Promise<SendResult> {
     const reasons: string[] = [];
+    let failedBefore: string | undefined;
     for (const provider of this.chains[message.channel]) {
       if (!provider.configured) {
         reasons.push(`${provider.id}: not configured`);
@@ -56,6 +61,7 @@ export class FailoverSender {
         reasons.push(`${provider.id}: circuit open`);
         continue;
       }
+      if (failedBefore) this.logger.warn(`${message.idempotencyKey}: failing over from ${failedBefore} to ${provider.id}`);
       const started = performance.now();
       try {
         const result = await this.circuits.execute(provider.id, () => provider.send(message));
@@ -71,11 +77,14 @@ export class FailoverSender {
         const description = describe(error);
         this.activity.failed(provider.id, description);
         if (error instanceof ProviderError && error.kind === 'permanent') {
+          this.logger.warn(`${message.idempotencyKey}: ${provider.id} refused the message for good (${forLog(description, message)})`);
           this.observe(message.channel, provider.id, 'permanent', started);
           throw new PermanentDeliveryError(provider.id, `${provider.id}: ${description}`);
         }
+        this.logger.warn(`${message.idempotencyKey}: ${provider.id} failed (${forLog(description, message)})`);
         this.observe(message.channel, provider.id, 'failed', started);
         reasons.push(`${provider.id}: ${description}`);
+        failedBefore = provider.id;
       }
     }
     throw new ChainExhaustedError(reasons.join('; ') || `no ${message.channel} provider in the chain`);
@@ -85,6 +94,16 @@ export class FailoverSender {
     this.metrics.messages.inc({ channel, provider, result });
     this.metrics.providerLatency.observe({ channel, provider, result }, (performance.now() - started) / 1000);
   }
+}
+
+/**
+ * A provider's error text as the log may hold it: vendors echo what they were sent, so the
+ * destination is masked and the code removed.
+ */
+export function forLog(text: string, message: Pick<OutboundMessage, 'channel' | 'to' | 'code'>): string {
+  let safe = message.to ? text.split(message.to).join(maskDestination(message.channel, message.to)) : text;
+  if (message.code) safe = safe.split(message.code).join(REDACTED);
+  return safe;
 }
 
 function describe(error: unknown): string {

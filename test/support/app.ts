@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { createApp } from '../../src/app.factory.js';
 import { loadConfiguration } from '../../src/config/load-configuration.js';
 import type { LoadedConfiguration } from '../../src/config/configuration.types.js';
+import { createLogger, PinoNestLogger } from '../../src/logging/logger.js';
+import { secretValues } from '../../src/logging/redaction.js';
 import { CapturedLogs } from './captured-logs.js';
 
 export interface TestApp {
@@ -19,7 +21,7 @@ export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
 
 /**
  * The real application, configured from the given environment alone (never this process's own),
- * listening on a free loopback port, with its log captured. An embedded database on disk
+ * listening on a free loopback port, with its log captured (JSON lines, redacted as in production). An embedded database on disk
  * (development mode) goes to a directory of its own, so apps in parallel test files never open the
  * same PGlite files.
  */
@@ -29,9 +31,11 @@ export async function startApp(env: Record<string, string | undefined>): Promise
   if (scratch) loaded.configuration.database.embeddedDir = join(scratch, 'pglite');
   const removeScratch = () => scratch && rmSync(scratch, { recursive: true, force: true });
   const logs = new CapturedLogs();
+  // The production logger and its redaction, writing JSON lines to the capture instead of stdout.
+  const logger = new PinoNestLogger(createLogger({ format: 'json', secrets: secretValues(loaded), level: 'debug', destination: logs }));
   let app: NestFastifyApplication;
   try {
-    app = await createApp(loaded.configuration, { logger: logs });
+    app = await createApp(loaded.configuration, { logger });
     await app.listen(0, '127.0.0.1');
   } catch (error) {
     removeScratch();

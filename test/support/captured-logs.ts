@@ -1,48 +1,43 @@
-import { ConsoleLogger, type LogLevel } from '@nestjs/common';
+import { formatPretty, type LogLineSink } from '../../src/logging/logger.js';
 
 export interface LogEntry {
-  level: LogLevel;
+  /** pino's level label: trace, debug, info, warn, error, fatal. */
+  level: string;
   context: string | undefined;
+  /** The `msg` of the line ('' for a line of fields alone, such as the audit trail's). */
   message: string;
+  /** The whole line as parsed JSON. */
+  record: Record<string, unknown>;
+  /** The line exactly as the logger wrote it, after redaction. */
+  line: string;
 }
 
 /**
- * A Nest logger that keeps every line for assertions (codes from the console provider, the audit
- * trail) and prints only errors, so test output stays readable.
+ * Where the app's logger writes in tests: every line, already redacted, kept for assertions (codes
+ * from the console provider, the audit trail, request ids); only errors are printed, so test output
+ * stays readable.
  */
-export class CapturedLogs extends ConsoleLogger {
+export class CapturedLogs implements LogLineSink {
   readonly entries: LogEntry[] = [];
 
-  constructor(private readonly printLevels: LogLevel[] = ['error']) {
-    super();
-  }
+  constructor(private readonly printLevels: string[] = ['error', 'fatal']) {}
 
-  private keep(level: LogLevel, message: unknown, params: unknown[]) {
-    const context = typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
-    const text = typeof message === 'string' ? message : JSON.stringify(message);
-    this.entries.push({ level, context, message: text });
-    return this.printLevels.includes(level);
-  }
-
-  override log(message: unknown, ...params: unknown[]) {
-    if (this.keep('log', message, params)) super.log(message, ...(params as [string]));
-  }
-  override warn(message: unknown, ...params: unknown[]) {
-    if (this.keep('warn', message, params)) super.warn(message, ...(params as [string]));
-  }
-  override error(message: unknown, ...params: unknown[]) {
-    if (this.keep('error', message, params)) super.error(message, ...(params as [string]));
-  }
-  override debug(message: unknown, ...params: unknown[]) {
-    this.keep('debug', message, params);
-  }
-  override verbose(message: unknown, ...params: unknown[]) {
-    this.keep('verbose', message, params);
+  write(line: string): void {
+    const record = JSON.parse(line) as Record<string, unknown>;
+    const entry: LogEntry = {
+      level: String(record.level),
+      context: typeof record.context === 'string' ? record.context : undefined,
+      message: typeof record.msg === 'string' ? record.msg : '',
+      record,
+      line: line.trimEnd(),
+    };
+    this.entries.push(entry);
+    if (this.printLevels.includes(entry.level)) process.stderr.write(formatPretty(line));
   }
 
   /** Everything captured, one line per entry, for "no secret anywhere" assertions. */
   text(): string {
-    return this.entries.map((entry) => `${entry.level} [${entry.context ?? ''}] ${entry.message}`).join('\n');
+    return this.entries.map((entry) => entry.line).join('\n');
   }
 
   /** Waits for the console provider to print a code for `to` after log entry number `since`. */
@@ -69,7 +64,7 @@ export class CapturedLogs extends ConsoleLogger {
   }
 }
 
-/** The console provider's line: `[email] code 123456 for a@example.com (purpose verify, …)`. */
+/** The console provider's line: `{"context":"ConsoleProvider","msg":"[email] code 123456 for a@example.com (purpose verify, …)"}`. */
 function consoleCode(entry: LogEntry, to: string): string | undefined {
   if (entry.context !== 'ConsoleProvider' || !entry.message.includes(` for ${to} (`)) return undefined;
   return /code (\d+) for /.exec(entry.message)?.[1];

@@ -44,8 +44,8 @@ export class ServiceProcess {
   }
 
   /** The base URL, read from the service's own "Listening on" line. */
-  async listening(): Promise<string> {
-    const [, url] = await this.waitForOutput(/Listening on (http:\/\/[^\s"]+)/);
+  async listening(timeoutMs?: number): Promise<string> {
+    const [, url] = await this.waitForOutput(/Listening on (http:\/\/[^\s"]+)/, timeoutMs);
     return url!;
   }
 

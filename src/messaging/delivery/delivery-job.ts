@@ -10,6 +10,8 @@ export interface DeliveryJob {
   issuedAt: number;
   expiresAt: number;
   sealed: string;
+  /** The X-Request-Id of the request that queued it, so the worker's log lines lead back to it. */
+  requestId?: string;
 }
 
 export interface SealedContent {

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { messagingConfig, otpConfig } from '../../config/config.namespaces.js';
 import type { MessagingConfig, OtpConfig } from '../../config/configuration.types.js';
+import { runWithLogContext } from '../../logging/log-context.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import type { DeliveryReport } from '../../otp/delivery.port.js';
 import { RETENTION_MS } from '../../otp/store/otp-store.js';
-import { FailoverSender, PermanentDeliveryError } from '../failover-sender.js';
+import { FailoverSender, forLog, PermanentDeliveryError } from '../failover-sender.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import type { DeliveryJob, SealedContent } from './delivery-job.js';
 import { PayloadSealer } from './sealed-payload.js';
@@ -51,9 +52,15 @@ export class DeliveryWorker {
 
   /**
    * Resolves when the send is settled (sent, or failed for good); throws RetryLaterError when the
-   * queue should try again after its backoff.
+   * queue should try again after its backoff. Every line written meanwhile, here or by the
+   * providers, carries the id of the request that queued the job and the verification's id.
    */
-  async attempt(job: DeliveryJob, attemptNumber: number): Promise<void> {
+  attempt(job: DeliveryJob, attemptNumber: number): Promise<void> {
+    return runWithLogContext({ requestId: job.requestId, verificationId: job.verificationId }, () => this.run(job, attemptNumber));
+  }
+
+  private async run(job: DeliveryJob, attemptNumber: number): Promise<void> {
+    this.logger.log(`${job.key}: ${job.channel} delivery attempt ${attemptNumber} of ${this.maxAttempts}`);
     if (await this.ledger.wasSent(job.key)) {
       this.logger.log(`${job.key}: already delivered, not sending again`);
       return;
@@ -69,6 +76,7 @@ export class DeliveryWorker {
       await this.fail(job, attemptNumber, 'the queued message could not be decrypted: OTP_SECRET differs from the one that queued it');
       return;
     }
+    const loggable = (text: string) => forLog(text, { channel: job.channel, to: content.to, code: content.code });
     await this.report(job, { status: 'sending', attempts: attemptNumber });
     try {
       const result = await this.sender.send({
@@ -83,6 +91,7 @@ export class DeliveryWorker {
         expiresAt: new Date(job.expiresAt),
       });
       await this.ledger.markSent(job.key, job.expiresAt - Date.now() + RETENTION_MS);
+      this.logger.log(`${job.key}: delivered through ${result.provider} on attempt ${attemptNumber}`);
       this.metrics.deliveries.inc({ channel: job.channel, result: 'sent' });
       this.metrics.deliveryLatency.observe({ channel: job.channel, provider: result.provider }, (Date.now() - job.issuedAt) / 1000);
       await this.report(job, {
@@ -95,17 +104,17 @@ export class DeliveryWorker {
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (error instanceof PermanentDeliveryError || attemptNumber >= this.maxAttempts) {
-        await this.fail(job, attemptNumber, reason);
+        await this.fail(job, attemptNumber, reason, loggable(reason));
         return;
       }
-      this.logger.warn(`${job.key}: attempt ${attemptNumber} of ${this.maxAttempts} failed (${reason}); retrying`);
+      this.logger.warn(`${job.key}: attempt ${attemptNumber} of ${this.maxAttempts} failed (${loggable(reason)}); retrying`);
       await this.report(job, { status: 'queued', attempts: attemptNumber, lastError: reason });
       throw new RetryLaterError(reason);
     }
   }
 
-  private async fail(job: DeliveryJob, attempts: number, reason: string): Promise<void> {
-    this.logger.error(`${job.key}: delivery failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason}`);
+  private async fail(job: DeliveryJob, attempts: number, reason: string, loggableReason = reason): Promise<void> {
+    this.logger.error(`${job.key}: delivery failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${loggableReason}`);
     this.metrics.deliveries.inc({ channel: job.channel, result: 'failed' });
     await this.report(job, { status: 'failed', attempts, lastError: reason });
   }

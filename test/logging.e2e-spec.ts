@@ -1,0 +1,313 @@
+import { randomUUID } from 'node:crypto';
+import { call, startApp, TEST_API_KEY, type TestApp } from './support/app.js';
+import { createTestDatabase, postgresServerUrl, type TestDatabase } from './support/databases.js';
+import { COMPLETE_PRODUCTION } from './support/environments.js';
+import { eventually } from './support/eventually.js';
+import { FakeSendgrid } from './support/fake-sendgrid.js';
+import { FakeTwilio } from './support/fake-twilio.js';
+import { RedisServer } from './support/redis-server.js';
+import { ServiceProcess } from './support/service-process.js';
+import { SmtpTestServer } from './support/smtp-test-server.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CODE = /\b(\d{6})\b/;
+
+describe('request ids', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp({ RATE_LIMIT_IP_PER_MINUTE: '3' });
+  });
+  afterAll(() => app?.close());
+
+  const linesFor = (requestId: string) => app.logs.entries.filter((entry) => entry.record.requestId === requestId);
+
+  it('echoes a well-formed X-Request-Id and writes it on the request line, the audit line and every line of the delivery job', async () => {
+    const requestId = `given-${randomUUID()}`;
+    const to = `request-id.${Date.now()}@example.com`;
+    const started = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to }, { 'x-request-id': requestId });
+    expect(started.status).toBe(201);
+    expect(started.headers.get('x-request-id')).toBe(requestId);
+    const verificationId = started.body.id as string;
+
+    await eventually(async () => expect(linesFor(requestId).some((entry) => entry.message.includes('delivered through console'))).toBe(true));
+    const lines = linesFor(requestId);
+    expect(lines.filter((entry) => entry.context === 'HTTP')).toEqual([
+      expect.objectContaining({ level: 'info', record: expect.objectContaining({ req: expect.objectContaining({ id: requestId, method: 'POST', url: '/v1/verifications' }), res: { statusCode: 201 } }) }),
+    ]);
+    expect(lines.filter((entry) => entry.context === 'Audit').map((entry) => entry.record.event)).toEqual(['verification.started']);
+    const job = lines.filter((entry) => entry.context === 'Delivery' || entry.context === 'ConsoleProvider');
+    expect(job.map((entry) => entry.message)).toEqual([
+      `${verificationId}:1: email delivery attempt 1 of 5`,
+      expect.stringMatching(/^\[email\] code \d{6} for /),
+      `${verificationId}:1: delivered through console on attempt 1`,
+    ]);
+    for (const entry of job) expect(entry.record.verificationId).toBe(verificationId);
+  });
+
+  it('generates an id when none is given, or when the given one is not well-formed', async () => {
+    const first = await fetch(`${app.url}/health`);
+    const second = await fetch(`${app.url}/health`);
+    const malformed = await fetch(`${app.url}/health`, { headers: { 'x-request-id': 'has spaces and "quotes"' } });
+    const tooLong = await fetch(`${app.url}/health`, { headers: { 'x-request-id': 'x'.repeat(129) } });
+    const ids = [first, second, malformed, tooLong].map((response) => response.headers.get('x-request-id'));
+    for (const id of ids) expect(id).toMatch(UUID);
+    expect(new Set(ids).size).toBe(4);
+    for (const id of ids) expect(linesFor(id!).filter((entry) => entry.context === 'HTTP')).toHaveLength(1);
+  });
+
+  it('echoes the id on every error answer: 400, 401, 404, 413 and 429', async () => {
+    const answers: Record<number, Response> = {};
+    const ask = async (status: number, path: string, init: RequestInit) => {
+      const requestId = `error-${status}-${randomUUID()}`;
+      const response = await fetch(`${app.url}${path}`, { ...init, headers: { 'x-request-id': requestId, ...(init.headers as Record<string, string>) } });
+      expect(response.status).toBe(status);
+      expect(response.headers.get('x-request-id')).toBe(requestId);
+      answers[status] = response;
+      await eventually(async () => expect(linesFor(requestId).filter((entry) => entry.context === 'HTTP')).toHaveLength(1));
+    };
+    const json = { 'content-type': 'application/json', 'x-api-key': TEST_API_KEY };
+    await ask(404, '/v1/nothing-here', {});
+    await ask(401, '/v1/verifications', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'email', to: 'a@example.com' }) });
+    await ask(400, '/v1/verifications', { method: 'POST', headers: json, body: JSON.stringify({ channel: 'carrier-pigeon', to: 'a@example.com' }) });
+    await ask(413, '/v1/verifications', { method: 'POST', headers: json, body: JSON.stringify({ channel: 'email', to: 'a@example.com', padding: 'x'.repeat(70_000) }) });
+    // RATE_LIMIT_IP_PER_MINUTE is 3 and the first test spent one of them on sends: checks run out soon.
+    const check = { method: 'POST', headers: json, body: JSON.stringify({ id: randomUUID(), code: '000000' }) };
+    let limited = false;
+    for (let i = 0; i < 5 && !limited; i++) {
+      const response = await fetch(`${app.url}/v1/verifications/check`, check);
+      await response.arrayBuffer();
+      limited = response.status === 429;
+    }
+    expect(limited).toBe(true);
+    await ask(429, '/v1/verifications/check', check);
+  });
+
+  it('keeps liveness probes out of the info level', async () => {
+    const response = await fetch(`${app.url}/health/live`);
+    const requestId = response.headers.get('x-request-id')!;
+    await eventually(async () => expect(linesFor(requestId)).toHaveLength(1));
+    expect(linesFor(requestId)[0]!.level).toBe('debug');
+  });
+});
+
+/** Every secret variable, each with a value that is easy to find in the output. */
+const SECRETS = {
+  JWT_SECRET: 'logging-jwt-secret-value-0123456789abcdef',
+  OTP_SECRET: 'logging-otp-secret-value-0123456789abcdef',
+  API_KEYS: 'logging-api-key-first-0001,logging-api-key-second-0002',
+  OTP_TEST_DESTINATIONS: 'review.logging@example.com:864209',
+  SMTP_PASSWORD: 'logging-smtp-password-value',
+  TWILIO_AUTH_TOKEN: '5ec12e7a0ddba11c0ffee5ec12e7a0dd',
+  AWS_SECRET_ACCESS_KEY: 'logging-aws-secret-access-key-value',
+  SENDGRID_API_KEY: 'SG.logging-sendgrid-key.logging-sendgrid-secret-part',
+};
+const REDIS_PASSWORD = 'logging-redis-password-value';
+const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
+
+// Production needs a real PostgreSQL: this runs when TEST_DATABASE_URL names one (.ci/run does).
+(postgresServerUrl() ? describe : describe.skip)('logs of the service in production (needs TEST_DATABASE_URL)', () => {
+  let redis: RedisServer;
+  let smtp: SmtpTestServer;
+  let twilio: FakeTwilio;
+  let sendgrid: FakeSendgrid;
+  let database: TestDatabase;
+  let service: ServiceProcess;
+  let url: string;
+  /** Everything the flows put in play that must never reach the log. */
+  const sensitive = new Set<string>();
+  /** Codes are six digits: looked for as whole numbers, so a run of digits inside an id is no false alarm. */
+  const codes = new Set<string>();
+
+  beforeAll(async () => {
+    [redis, smtp, twilio, sendgrid] = await Promise.all([
+      RedisServer.start({ password: REDIS_PASSWORD }),
+      SmtpTestServer.start({ auth: { user: 'mailer', password: SECRETS.SMTP_PASSWORD } }),
+      FakeTwilio.start({ authToken: SECRETS.TWILIO_AUTH_TOKEN }),
+      FakeSendgrid.start({ apiKey: SECRETS.SENDGRID_API_KEY }),
+    ]);
+    database = await createTestDatabase('PostgreSQL');
+    service = ServiceProcess.start({
+      ...COMPLETE_PRODUCTION,
+      ...SECRETS,
+      REDIS_URL: redis.url,
+      DATABASE_URL: database.url!,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SHUTDOWN_DRAIN_MS: '0',
+      OTP_CHANNELS: 'email,sms',
+      EMAIL_PROVIDERS: 'smtp,sendgrid',
+      SMS_PROVIDERS: 'twilio',
+      SMTP_HOST: smtp.host,
+      SMTP_PORT: String(smtp.port),
+      SMTP_USER: 'mailer',
+      SENDGRID_FROM: 'OTP Gateway <no-reply@example.com>',
+      SENDGRID_API_BASE_URL: sendgrid.url,
+      TWILIO_ACCOUNT_SID: twilio.accountSid,
+      TWILIO_API_BASE_URL: twilio.url,
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'AKIALOGGINGTEST00001',
+      DELIVERY_BACKOFF_MS: '100',
+      OTP_RESEND_COOLDOWN_SECONDS: '0',
+      RATE_LIMIT_IP_PER_MINUTE: '1000',
+    });
+    url = await service.listening();
+    for (const value of Object.values(SECRETS)) for (const part of value.split(',')) sensitive.add(part);
+    sensitive.add(REDIS_PASSWORD);
+    const databasePassword = new URL(database.url!).password;
+    if (databasePassword) sensitive.add(decodeURIComponent(databasePassword));
+    codes.add(SECRETS.OTP_TEST_DESTINATIONS.split(':')[1]!);
+  });
+  afterAll(async () => {
+    service?.kill();
+    await service?.exited;
+    await Promise.all([redis?.stop(), smtp?.stop(), twilio?.close(), sendgrid?.close()]);
+    await database?.drop();
+  });
+
+  const api = (method: string, path: string, body: unknown, headers: Record<string, string> = {}) => call(url, method, path, body, { 'x-api-key': API_KEY, ...headers });
+  const isJson = (line: string) => {
+    try {
+      JSON.parse(line);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** The lines so far; one that is not JSON fails the last test, which names it. */
+  const records = () =>
+    service.output
+      .split('\n')
+      .filter(isJson)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const linesFor = (requestId: string) => records().filter((record) => record.requestId === requestId);
+
+  it('follows an email send that fails over, with the SMTP password in the relay\'s refusal, by its request id', async () => {
+    const requestId = `logging-email-${randomUUID()}`;
+    const to = `logging.${Date.now()}@example.com`;
+    smtp.failNext({ stage: 'rcpt', code: 451, message: `4.7.1 try again later (auth mailer:${SECRETS.SMTP_PASSWORD})` });
+    const started = await api('POST', '/v1/verifications', { channel: 'email', to }, { 'x-request-id': requestId });
+    expect(started.status).toBe(201);
+    expect(started.headers.get('x-request-id')).toBe(requestId);
+    const id = started.body.id as string;
+
+    let code = '';
+    await eventually(async () => {
+      const mail = sendgrid.mails.find((candidate) => candidate.personalizations?.[0]?.to?.[0]?.email === to);
+      code = CODE.exec(mail?.content?.[0]?.value ?? '')?.[1] ?? '';
+      expect(code).not.toBe('');
+    });
+    codes.add(code);
+    const wrong = code === '000000' ? '111111' : '000000';
+    codes.add(wrong);
+    expect((await api('POST', '/v1/verifications/check', { id, code: wrong })).status).toBe(422);
+    expect(await api('POST', '/v1/verifications/check', { id, code })).toMatchObject({ status: 200, body: { status: 'approved' } });
+
+    await eventually(async () => expect(linesFor(requestId).some((record) => String(record.msg).includes('delivered through sendgrid'))).toBe(true));
+    const lines = linesFor(requestId);
+    expect(lines.filter((record) => record.context === 'HTTP')).toEqual([
+      expect.objectContaining({ req: expect.objectContaining({ id: requestId, method: 'POST', url: '/v1/verifications' }), res: { statusCode: 201 } }),
+    ]);
+    const job = lines.filter((record) => record.context === 'Delivery');
+    expect(job.map((record) => record.msg)).toEqual([
+      `${id}:1: email delivery attempt 1 of 5`,
+      expect.stringMatching(new RegExp(`^${id}:1: smtp failed \\(outage: SMTP: .*451.*\\[REDACTED\\]`)),
+      `${id}:1: failing over from smtp to sendgrid`,
+      `${id}:1: delivered through sendgrid on attempt 1`,
+    ]);
+    for (const record of job) expect(record.verificationId).toBe(id);
+    expect(service.output).not.toContain(to);
+  });
+
+  it('follows an SMS send that Twilio refuses once, echoing the auth token, through its retry', async () => {
+    const requestId = `logging-sms-${randomUUID()}`;
+    const to = `+4479${String(Date.now()).slice(-8)}`;
+    twilio.failNext({ status: 500, code: 20500, message: `Internal error while checking token ${SECRETS.TWILIO_AUTH_TOKEN}` });
+    const started = await api('POST', '/v1/verifications', { channel: 'sms', to }, { 'x-request-id': requestId });
+    expect(started.status).toBe(201);
+    const id = started.body.id as string;
+    let code = '';
+    await eventually(async () => {
+      code = CODE.exec(twilio.messages.find((message) => message.To === to)?.Body ?? '')?.[1] ?? '';
+      expect(code).not.toBe('');
+    });
+    codes.add(code);
+    expect(await api('POST', '/v1/verifications/check', { id, code })).toMatchObject({ status: 200, body: { status: 'approved' } });
+
+    await eventually(async () => expect(linesFor(requestId).some((record) => String(record.msg).includes('delivered through twilio'))).toBe(true));
+    const job = linesFor(requestId).filter((record) => record.context === 'Delivery');
+    expect(job.map((record) => record.msg)).toEqual([
+      `${id}:1: sms delivery attempt 1 of 5`,
+      expect.stringMatching(new RegExp(`^${id}:1: twilio failed \\(outage: Twilio 500 \\(20500\\): .*\\[REDACTED\\]\\)$`)),
+      expect.stringMatching(new RegExp(`^${id}:1: attempt 1 of 5 failed \\(.*\\[REDACTED\\].*\\); retrying$`)),
+      `${id}:1: sms delivery attempt 2 of 5`,
+      `${id}:1: delivered through twilio on attempt 2`,
+    ]);
+    for (const record of job) expect(record.verificationId).toBe(id);
+    expect(service.output).not.toContain(to);
+  });
+
+  it('checks a test destination code without logging it', async () => {
+    const [destination, code] = SECRETS.OTP_TEST_DESTINATIONS.split(':') as [string, string];
+    const started = await api('POST', '/v1/verifications', { channel: 'email', to: destination });
+    expect(started.status).toBe(201);
+    expect(await api('POST', '/v1/verifications/check', { id: started.body.id, code })).toMatchObject({ status: 200, body: { status: 'approved' } });
+  });
+
+  it('signs up, logs in, refreshes and calls with a Bearer token and an API key without logging any of them', async () => {
+    const email = `logging.user.${Date.now()}@example.com`;
+    const password = `logging-password-${randomUUID()}`;
+    sensitive.add(password);
+    const nextCode = async (after: number) => {
+      let code = '';
+      await eventually(async () => {
+        const mail = smtp.received.slice(after).find((candidate) => candidate.to.includes(email));
+        code = CODE.exec(mail?.text ?? '')?.[1] ?? '';
+        expect(code).not.toBe('');
+      });
+      codes.add(code);
+      return code;
+    };
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+    let seen = smtp.received.length;
+    const registered = await api('POST', '/v1/auth/register', { email, password });
+    expect(registered.status).toBe(201);
+    const signedUp = await api('POST', '/v1/auth/otp/verify', { challengeId: registered.body.challengeId, code: await nextCode(seen) });
+    expect(signedUp.status).toBe(200);
+    const first = signedUp.body as { accessToken: string; refreshToken: string };
+
+    expect((await api('POST', '/v1/auth/login', { identifier: email, password: `${password}-wrong` })).status).toBe(401);
+    sensitive.add(`${password}-wrong`);
+    seen = smtp.received.length;
+    const login = await api('POST', '/v1/auth/login', { identifier: email, password });
+    expect(login.status).toBe(200);
+    const loggedIn = await api('POST', '/v1/auth/otp/verify', { challengeId: login.body.challengeId, code: await nextCode(seen) });
+    expect(loggedIn.status).toBe(200);
+
+    const refreshed = await api('POST', '/v1/auth/token/refresh', { refreshToken: first.refreshToken });
+    expect(refreshed.status).toBe(200);
+    const me = await api('GET', '/v1/auth/me', undefined, bearer((refreshed.body as { accessToken: string }).accessToken));
+    expect(me.status).toBe(200);
+    expect((await api('GET', '/v1/auth/me', undefined, bearer('not.a.valid-token-logging'))).status).toBe(401);
+    for (const tokens of [first, loggedIn.body, refreshed.body] as { accessToken: string; refreshToken: string }[]) {
+      sensitive.add(tokens.accessToken);
+      sensitive.add(tokens.refreshToken);
+    }
+    sensitive.add('not.a.valid-token-logging');
+  });
+
+  it('wrote nothing but JSON lines, and none of the secrets, passwords, tokens, keys or codes in play', async () => {
+    service.signal('SIGTERM');
+    expect((await service.exited).code).toBe(0);
+    const lines = service.output.split('\n').filter((line) => line.trim() !== '');
+    expect(lines.length).toBeGreaterThan(20);
+    expect(lines.filter((line) => !isJson(line))).toEqual([]);
+    expect(sensitive.size).toBeGreaterThan(15);
+    for (const value of sensitive) expect(service.output).not.toContain(value);
+    expect(codes.size).toBeGreaterThanOrEqual(6);
+    for (const code of codes) expect(service.output).not.toMatch(new RegExp(`(?<![\\w.-])${code}(?![\\w.-])`));
+    expect(service.output).not.toMatch(/Bearer /i);
+    // The scrubber did work here: the provider errors above echoed secrets.
+    expect(service.output).toContain('[REDACTED]');
+  });
+});
