@@ -1,9 +1,20 @@
 import { Body, Controller, Get, HttpCode, Patch, Post, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
+import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../common/api-errors.js';
+import { BEARER_SCHEME } from '../common/openapi.js';
 import { ClientInfo, type ClientMeta } from '../common/request-meta.decorator.js';
 import { IpThrottlerGuard } from '../otp/limits/ip-throttler.guard.js';
 import { AuthService, type Challenge, type ResentChallenge, type StartedChallenge } from './auth.service.js';
+import {
+  ChallengeResponse,
+  RegisterResponse,
+  ResentChallengeResponse,
+  StartedChallengeResponse,
+  TokenPairResponse,
+  UserResponse,
+} from './dto/auth-responses.js';
 import { LoginDto, LogoutDto, RefreshTokenDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
 import { CurrentUser, OptionalCurrentUser } from './tokens/current-user.decorator.js';
 import { JwtAuthGuard } from './tokens/jwt-auth.guard.js';
@@ -11,26 +22,44 @@ import { OptionalJwtAuthGuard } from './tokens/optional-jwt-auth.guard.js';
 import type { TokenPair } from './tokens/tokens.service.js';
 import { type PublicUser, toPublicUser, type User } from './users/user.js';
 
+/** Every code sent by these routes falls under the send limits of verifications, and every route is limited per client IP. */
+const SEND_LIMITS: DocumentedErrors = { 429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_LIMITED', 'OTP_MAX_SENDS', 'RATE_LIMITED'], 503: ['CHANNEL_UNAVAILABLE'] };
+const CHECK_ERRORS: DocumentedErrors = { 404: ['VERIFICATION_NOT_FOUND'], 422: ['OTP_INCORRECT'], 429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'] };
+const BEARER_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED'] };
+
 /** End-user sign-up, login and session routes. Every route that sends or checks something is limited per client IP. */
 @Controller('auth')
 @UseGuards(IpThrottlerGuard)
+@ApiTags('auth')
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @Post('register')
   @HttpCode(201)
+  @ApiOperation({ summary: 'Sign up', description: 'Creates the account and sends a code to its new contact; complete it at `POST /v1/auth/otp/verify`.' })
+  @ApiResponse({ status: 201, type: RegisterResponse })
+  @ApiErrors(BODY_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, UNAVAILABLE)
   register(@Body() body: RegisterDto, @ClientInfo() client: ClientMeta): Promise<{ userId: string } & Challenge> {
     return this.auth.register(body, client);
   }
 
   @Post('login')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Log in with a password', description: "Checks the password and sends the second factor to the account's preferred channel." })
+  @ApiResponse({ status: 200, type: ChallengeResponse })
+  @ApiErrors(BODY_ERRORS, { 401: ['INVALID_CREDENTIALS'] }, SEND_LIMITS, UNAVAILABLE)
   login(@Body() body: LoginDto, @ClientInfo() client: ClientMeta): Promise<Challenge> {
     return this.auth.login(body, client);
   }
 
   @Post('otp/start')
   @HttpCode(202)
+  @ApiOperation({
+    summary: 'Start passwordless login or a password reset',
+    description: 'The same status, body shape and about the same time whether or not the account exists.',
+  })
+  @ApiResponse({ status: 202, type: StartedChallengeResponse })
+  @ApiErrors(BODY_ERRORS, SEND_LIMITS, UNAVAILABLE)
   startOtp(@Body() body: StartOtpDto, @ClientInfo() client: ClientMeta): Promise<StartedChallenge> {
     return this.auth.startOtp(body, client);
   }
@@ -39,18 +68,37 @@ export class AuthController {
   @Post('otp/verify')
   @HttpCode(200)
   @UseGuards(OptionalJwtAuthGuard)
+  @ApiOperation({
+    summary: 'Complete a flow with its code',
+    description:
+      'Marks the contact verified (sign-up), logs in, sets `newPassword` (password reset) or applies a contact change ' +
+      '(with the Bearer token of the account that asked for it), and returns a token pair.',
+  })
+  @ApiSecurity({})
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiResponse({ status: 200, type: TokenPairResponse })
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, CHECK_ERRORS, UNAVAILABLE)
   verify(@Body() body: VerifyOtpDto, @OptionalCurrentUser() user: User | undefined, @ClientInfo() client: ClientMeta): Promise<TokenPair> {
     return this.auth.verify(body, user, client);
   }
 
   @Post('otp/resend')
   @HttpCode(202)
+  @ApiOperation({ summary: 'Send a fresh code for a started flow', description: 'Limits as for verifications.' })
+  @ApiResponse({ status: 202, type: ResentChallengeResponse })
+  @ApiErrors(BODY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] }, SEND_LIMITS, UNAVAILABLE)
   resend(@Body() body: ResendOtpDto, @ClientInfo() client: ClientMeta): Promise<ResentChallenge> {
     return this.auth.resend(body, client);
   }
 
   @Post('token/refresh')
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'Exchange a refresh token for a new pair',
+    description: 'Refresh tokens rotate; presenting a rotated one again revokes its whole family (`TOKEN_REUSED`).',
+  })
+  @ApiResponse({ status: 200, type: TokenPairResponse })
+  @ApiErrors(BODY_ERRORS, { 401: ['UNAUTHORIZED', 'TOKEN_REUSED'], 429: ['RATE_LIMITED'] }, UNAVAILABLE)
   refresh(@Body() body: RefreshTokenDto, @ClientInfo() client: ClientMeta): Promise<TokenPair> {
     return this.auth.refresh(body.refreshToken, client);
   }
@@ -59,6 +107,11 @@ export class AuthController {
   @HttpCode(204)
   @SkipThrottle()
   @UseGuards(JwtAuthGuard)
+  @ApiOperation({ summary: 'Log out', description: 'With `refreshToken`, that token and every token rotated from the same login stop working.' })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiBody({ type: LogoutDto, required: false })
+  @ApiNoContentResponse({ description: 'Logged out.' })
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS)
   async logout(@Body() body: LogoutDto): Promise<void> {
     await this.auth.logout(body.refreshToken);
   }
@@ -66,6 +119,10 @@ export class AuthController {
   @Get('me')
   @SkipThrottle()
   @UseGuards(JwtAuthGuard)
+  @ApiOperation({ summary: 'The signed-in account' })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiResponse({ status: 200, type: UserResponse })
+  @ApiErrors(BEARER_ERRORS)
   me(@CurrentUser() user: User): PublicUser {
     return toPublicUser(user);
   }
@@ -73,6 +130,16 @@ export class AuthController {
   /** Limited like the send routes: a new contact is sent a code. 200 with the account, or 202 with that code's challenge. */
   @Patch('me')
   @UseGuards(JwtAuthGuard)
+  @ApiOperation({
+    summary: 'Change the preferred channel or a contact',
+    description:
+      '`otpChannel` applies at once (200 with the account). A new `email` or `phone` is sent a code first (202 with its challenge) ' +
+      'and replaces the old one when `POST /v1/auth/otp/verify` completes that challenge with this Bearer token.',
+  })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiResponse({ status: 200, type: UserResponse, description: 'Applied.' })
+  @ApiResponse({ status: 202, type: ChallengeResponse, description: 'A code was sent to the new contact.' })
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, UNAVAILABLE)
   async updateMe(
     @CurrentUser() user: User,
     @Body() body: UpdateMeDto,

@@ -38,7 +38,13 @@ export class DomainError extends Error {
     /** Seconds until retrying can succeed; becomes `retryAfter` and the `Retry-After` header. */
     readonly retryAfterSeconds?: number,
   ) {
+    // A domain error is an expected answer (a wrong code is one in two checks under load), never
+    // logged with its stack: capturing a trace through Nest's async pipeline cost more than the
+    // rest of building the 4xx, so none is captured.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = new.target.name;
   }
 }

@@ -1,8 +1,10 @@
 import { Controller, Get, Inject, VERSION_NEUTRAL } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { appConfig } from '../config/config.namespaces.js';
 import type { AppConfig } from '../config/configuration.types.js';
 import { ProviderHealthService, type ChannelHealth } from '../messaging/provider-health.service.js';
+import { BuildInfoResponse, ChannelHealthResponse, LiveResponse, MessagingHealthResponse, NOT_READY_SCHEMA, READY_SCHEMA } from './health.responses.js';
 import { DatabaseHealthIndicator } from './indicators/database.health.js';
 import { MessagingHealthIndicator } from './indicators/messaging.health.js';
 import { RedisHealthIndicator } from './indicators/redis.health.js';
@@ -18,6 +20,8 @@ export interface BuildInfo {
 }
 
 @Controller({ path: 'health', version: VERSION_NEUTRAL })
+@ApiTags('health')
+@ApiExtraModels(ChannelHealthResponse)
 export class HealthController {
   private readonly startedAt = new Date();
 
@@ -33,6 +37,8 @@ export class HealthController {
 
   /** Tells a stale deploy apart: which build, since when. */
   @Get()
+  @ApiOperation({ summary: 'Which build is running, since when' })
+  @ApiOkResponse({ type: BuildInfoResponse })
   info(): BuildInfo {
     return {
       status: 'ok',
@@ -46,12 +52,21 @@ export class HealthController {
 
   /** Liveness checks nothing outside the process: a Redis outage must not get pods restarted. */
   @Get('live')
+  @ApiOperation({ summary: 'Liveness', description: 'Checks no dependency.' })
+  @ApiOkResponse({ type: LiveResponse })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
-  @HealthCheck()
+  // Documented here rather than by Terminus, whose own schema depends on whether it can require() the swagger package.
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  @ApiOperation({
+    summary: 'Readiness',
+    description: 'Ready when Redis, the database and the queue answer and every enabled channel has a usable provider; not ready from the moment shutdown begins.',
+  })
+  @ApiOkResponse({ schema: READY_SCHEMA, description: 'Ready.' })
+  @ApiServiceUnavailableResponse({ schema: NOT_READY_SCHEMA, description: 'Not ready: `error` names what is down. `code`: `SERVICE_UNAVAILABLE`' })
   async ready(): Promise<HealthCheckResult> {
     const channels = await this.messaging.channels();
     return this.health.check([
@@ -65,6 +80,8 @@ export class HealthController {
 
   /** Each enabled channel's chain with every provider's state: what to read when codes do not arrive. */
   @Get('messaging')
+  @ApiOperation({ summary: 'Each channel\'s provider chain with every provider\'s state' })
+  @ApiOkResponse({ type: MessagingHealthResponse })
   async messagingHealth(): Promise<{ channels: Partial<Record<string, ChannelHealth>> }> {
     return { channels: await this.providers.channels() };
   }

@@ -1,25 +1,54 @@
 import { Body, Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
+import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { ApiKeyGuard } from '../common/api-key.guard.js';
+import { API_KEY_SCHEME } from '../common/openapi.js';
 import { ClientInfo, type ClientMeta } from '../common/request-meta.decorator.js';
+import { CancelVerificationResponse, CheckVerificationResponse, VerificationResponse } from './dto/verification-responses.js';
 import { CheckVerificationDto, CreateVerificationDto } from './dto/verification.dto.js';
 import { IpThrottlerGuard } from './limits/ip-throttler.guard.js';
 import { OtpService, type VerificationView } from './otp.service.js';
 
+const KEY_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED'], ...UNAVAILABLE };
+const ID = ApiParam({ name: 'id', format: 'uuid', description: 'The `id` returned when the verification was started.' });
+
 /** Server-to-server verifications, the shape of Twilio Verify's resource. */
 @Controller('verifications')
 @UseGuards(IpThrottlerGuard, ApiKeyGuard)
+@ApiTags('verifications')
+@ApiSecurity(API_KEY_SCHEME)
 export class VerificationsController {
   constructor(private readonly otp: OtpService) {}
 
   @Post()
   @HttpCode(201)
+  @ApiOperation({
+    summary: 'Start a verification (send a code)',
+    description:
+      'Starting one for a `to` and `purpose` that already have a pending verification is a resend of it: the same `id`, ' +
+      'a fresh code, and the previous code stops working.',
+  })
+  @ApiResponse({ status: 201, type: VerificationResponse, description: 'Started (or resent); `delivery.status` is `queued`.' })
+  @ApiErrors(
+    KEY_ERRORS,
+    BODY_ERRORS,
+    { 400: ['DESTINATION_NOT_ALLOWED'], 429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_LIMITED', 'OTP_MAX_SENDS', 'RATE_LIMITED'] },
+    { 503: ['CHANNEL_UNAVAILABLE'] },
+  )
   create(@Body() body: CreateVerificationDto, @ClientInfo() client: ClientMeta): Promise<VerificationView> {
     return this.otp.start({ channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' }, client);
   }
 
   @Post('check')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Check a code', description: 'By `id`, or by `to` and `purpose`. A code is accepted once.' })
+  @ApiResponse({ status: 200, type: CheckVerificationResponse, description: 'The code is right; the verification is approved.' })
+  @ApiErrors(KEY_ERRORS, BODY_ERRORS, {
+    404: ['VERIFICATION_NOT_FOUND'],
+    422: ['OTP_INCORRECT'],
+    429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'],
+  })
   async check(@Body() body: CheckVerificationDto, @ClientInfo() client: ClientMeta): Promise<{ id: string; status: 'approved' }> {
     const input = body.id !== undefined
       ? { id: body.id, code: body.code, purpose: body.purpose }
@@ -30,6 +59,10 @@ export class VerificationsController {
 
   @Get(':id')
   @SkipThrottle()
+  @ApiOperation({ summary: 'Read a verification and its delivery status', description: 'Readable for at least 24 hours.' })
+  @ID
+  @ApiResponse({ status: 200, type: VerificationResponse })
+  @ApiErrors(KEY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] })
   get(@Param('id') id: string): Promise<VerificationView> {
     return this.otp.get(id);
   }
@@ -37,6 +70,10 @@ export class VerificationsController {
   @Post(':id/cancel')
   @HttpCode(200)
   @SkipThrottle()
+  @ApiOperation({ summary: 'Cancel a pending verification' })
+  @ID
+  @ApiResponse({ status: 200, type: CancelVerificationResponse })
+  @ApiErrors(KEY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] })
   cancel(@Param('id') id: string, @ClientInfo() client: ClientMeta): Promise<{ id: string; status: 'canceled' }> {
     return this.otp.cancel(id, client);
   }

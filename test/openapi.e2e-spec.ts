@@ -1,0 +1,315 @@
+import { readFileSync } from 'node:fs';
+import { startApp, type TestApp } from './support/app.js';
+
+/**
+ * GET /docs and GET /docs-json: the OpenAPI document describes exactly the routes the SPEC names and
+ * the app serves, with their bodies, success statuses, error shape and security, so the document and
+ * the code cannot drift apart.
+ */
+type Method = 'get' | 'post' | 'patch' | 'delete';
+type Security = 'apiKey' | 'bearer' | 'optional-bearer' | 'none';
+
+interface SpecRoute {
+  method: Method;
+  path: string;
+  success: number;
+  /** Fields of the JSON body as the SPEC lists them, and which of them are required. */
+  body?: { fields: string[]; required: string[]; optional?: true };
+  /** Fields of the success body as the SPEC lists them. */
+  returns?: string[];
+  errors: number[];
+  security: Security;
+}
+
+const VERIFICATION = ['id', 'status', 'channel', 'to', 'purpose', 'expiresAt', 'attemptsRemaining', 'sendsRemaining', 'delivery'];
+const CHALLENGE = ['challengeId', 'channel', 'to', 'expiresAt'];
+const TOKEN_PAIR = ['accessToken', 'refreshToken', 'tokenType', 'expiresIn', 'user'];
+const USER = ['id', 'email', 'phone', 'emailVerified', 'phoneVerified', 'otpChannel', 'createdAt'];
+
+/** Every route of SPEC.md's HTTP API, as written there (GET /docs aside: it serves this document). */
+const SPEC_ROUTES: SpecRoute[] = [
+  {
+    method: 'post',
+    path: '/v1/verifications',
+    success: 201,
+    body: { fields: ['channel', 'to', 'purpose', 'locale'], required: ['channel', 'to'] },
+    returns: [...VERIFICATION, 'resendAvailableAt'],
+    errors: [400, 401, 413, 429, 503],
+    security: 'apiKey',
+  },
+  {
+    method: 'post',
+    path: '/v1/verifications/check',
+    success: 200,
+    body: { fields: ['code', 'id', 'to', 'purpose'], required: ['code'] },
+    returns: ['id', 'status'],
+    errors: [400, 401, 404, 413, 422, 429, 503],
+    security: 'apiKey',
+  },
+  { method: 'get', path: '/v1/verifications/{id}', success: 200, returns: [...VERIFICATION, 'createdAt'], errors: [401, 404, 503], security: 'apiKey' },
+  { method: 'post', path: '/v1/verifications/{id}/cancel', success: 200, returns: ['id', 'status'], errors: [401, 404, 503], security: 'apiKey' },
+  { method: 'delete', path: '/v1/admin/rate-limits/{destination}', success: 204, errors: [401], security: 'apiKey' },
+  {
+    method: 'post',
+    path: '/v1/auth/register',
+    success: 201,
+    body: { fields: ['email', 'phone', 'password', 'otpChannel'], required: ['password'] },
+    returns: ['userId', ...CHALLENGE],
+    errors: [400, 409, 413, 429, 503],
+    security: 'none',
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/login',
+    success: 200,
+    body: { fields: ['identifier', 'password', 'channel'], required: ['identifier', 'password'] },
+    returns: CHALLENGE,
+    errors: [400, 401, 413, 429],
+    security: 'none',
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/otp/start',
+    success: 202,
+    body: { fields: ['identifier', 'purpose', 'channel'], required: ['identifier', 'purpose'] },
+    returns: ['challengeId', 'channel', 'expiresAt'],
+    errors: [400, 413, 429],
+    security: 'none',
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/otp/verify',
+    success: 200,
+    body: { fields: ['challengeId', 'code', 'newPassword'], required: ['challengeId', 'code'] },
+    returns: TOKEN_PAIR,
+    errors: [400, 404, 413, 422, 429],
+    security: 'optional-bearer',
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/otp/resend',
+    success: 202,
+    body: { fields: ['challengeId'], required: ['challengeId'] },
+    returns: ['challengeId', 'expiresAt', 'resendAvailableAt'],
+    errors: [400, 404, 413, 429],
+    security: 'none',
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/token/refresh',
+    success: 200,
+    body: { fields: ['refreshToken'], required: ['refreshToken'] },
+    returns: TOKEN_PAIR,
+    errors: [400, 401, 413],
+    security: 'none',
+  },
+  { method: 'post', path: '/v1/auth/logout', success: 204, body: { fields: ['refreshToken'], required: [], optional: true }, errors: [401], security: 'bearer' },
+  { method: 'get', path: '/v1/auth/me', success: 200, returns: USER, errors: [401], security: 'bearer' },
+  { method: 'patch', path: '/v1/auth/me', success: 200, body: { fields: ['otpChannel'], required: [] }, returns: USER, errors: [400, 401], security: 'bearer' },
+  { method: 'get', path: '/health/live', success: 200, returns: ['status'], errors: [], security: 'none' },
+  { method: 'get', path: '/health/ready', success: 200, returns: ['status', 'info', 'error', 'details'], errors: [503], security: 'none' },
+  { method: 'get', path: '/health/messaging', success: 200, returns: ['channels'], errors: [], security: 'none' },
+  { method: 'get', path: '/health', success: 200, returns: ['status', 'version', 'commit', 'startedAt', 'uptimeSeconds', 'environment'], errors: [], security: 'none' },
+  { method: 'get', path: '/metrics', success: 200, errors: [], security: 'none' },
+];
+
+interface Schema {
+  $ref?: string;
+  allOf?: Schema[];
+  type?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+}
+interface Operation {
+  tags?: string[];
+  security?: Record<string, string[]>[];
+  requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
+  responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, { schema: Schema }> }>;
+}
+interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string };
+  security?: unknown;
+  tags: { name: string }[];
+  paths: Record<string, Partial<Record<Method, Operation>>>;
+  components: { schemas: Record<string, Schema>; securitySchemes: Record<string, Record<string, string>> };
+}
+
+const key = (method: string, path: string) => `${method.toUpperCase()} ${path}`;
+const TAGS = ['verifications', 'admin', 'auth', 'health', 'metrics'];
+const tagOf = (path: string) => TAGS.find((tag) => path.startsWith(`/v1/${tag}`) || path.startsWith(`/${tag}`));
+
+let service: TestApp;
+let document: OpenApiDocument;
+beforeAll(async () => {
+  service = await startApp({});
+  const response = await fetch(`${service.url}/docs-json`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toContain('application/json');
+  document = (await response.json()) as OpenApiDocument;
+});
+afterAll(() => service.close());
+
+/** A schema with its `$ref`s followed and an `allOf` merged into one object schema. */
+function resolve(schema: Schema): Schema {
+  if (schema.$ref) {
+    const name = schema.$ref.replace('#/components/schemas/', '');
+    const target = document.components.schemas[name];
+    if (!target) throw new Error(`${schema.$ref} is not in components.schemas`);
+    return resolve(target);
+  }
+  if (schema.allOf) {
+    const parts = schema.allOf.map(resolve);
+    return {
+      type: 'object',
+      properties: Object.assign({}, ...parts.map((part) => part.properties ?? {})),
+      required: parts.flatMap((part) => part.required ?? []),
+    };
+  }
+  return schema;
+}
+
+function operation(route: SpecRoute): Operation {
+  const found = document.paths[route.path]?.[route.method];
+  if (!found) throw new Error(`${key(route.method, route.path)} is not in the document`);
+  return found;
+}
+
+/** `METHOD /path/:param` of every route Fastify serves, read from its route tree (HEAD mirrors GET). */
+function servedRoutes(): Set<string> {
+  const tree: string = service.app.getHttpAdapter().getInstance().printRoutes({ commonPrefix: false });
+  const served = new Set<string>();
+  const prefixes: string[] = [];
+  for (const line of tree.split('\n')) {
+    const match = /^([│ ]*)[├└]── (.+) \(([A-Z, ]+)\)$/.exec(line);
+    if (!match) continue;
+    const depth = match[1]!.length / 4;
+    const path = (prefixes[depth - 1] ?? '') + match[2]!;
+    prefixes[depth] = path;
+    prefixes.length = depth + 1;
+    for (const method of match[3]!.split(', ')) if (method !== 'HEAD') served.add(key(method, path));
+  }
+  return served;
+}
+
+it('is OpenAPI 3 titled with the package version, with one tag per module', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+  expect(document.openapi).toMatch(/^3\./);
+  expect(document.info).toMatchObject({ title: pkg.name, version: pkg.version });
+  expect(document.tags.map((tag) => tag.name).sort()).toEqual([...TAGS].sort());
+});
+
+it('documents exactly the routes of the SPEC, by method and path as served (/v1/... included)', () => {
+  const documented = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => key(method, path)));
+  expect(documented.sort()).toEqual(SPEC_ROUTES.map((route) => key(route.method, route.path)).sort());
+});
+
+it('documents no route the app does not serve, and the app serves no API route it does not document', () => {
+  const fastify = service.app.getHttpAdapter().getInstance();
+  const documented = Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.keys(methods).map((method) => ({ method: method.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1') })),
+  );
+  for (const route of documented) expect({ ...route, served: fastify.hasRoute(route) }).toEqual({ ...route, served: true });
+
+  const served = [...servedRoutes()].filter((route) => !/^GET \/docs(\/|-json|$)/.test(route));
+  expect(served.length).toBeGreaterThanOrEqual(SPEC_ROUTES.length);
+  expect(served.sort()).toEqual(documented.map((route) => key(route.method, route.url)).sort());
+});
+
+describe.each(SPEC_ROUTES)('$method $path', (route) => {
+  it('has its tag, its request body schema and its success response', () => {
+    const op = operation(route);
+    expect(op.tags).toEqual([tagOf(route.path)]);
+
+    if (route.body) {
+      expect(op.requestBody).toBeDefined();
+      expect(op.requestBody!.required ?? false).toBe(!route.body.optional);
+      const body = resolve(op.requestBody!.content['application/json']!.schema);
+      expect(body.type).toBe('object');
+      expect(Object.keys(body.properties ?? {})).toEqual(expect.arrayContaining(route.body.fields));
+      expect((body.required ?? []).sort()).toEqual([...route.body.required].sort());
+    } else {
+      expect(op.requestBody).toBeUndefined();
+    }
+
+    const successes = Object.keys(op.responses).filter((status) => status.startsWith('2'));
+    expect(successes).toContain(String(route.success));
+    const success = op.responses[String(route.success)]!;
+    if (route.success === 204) {
+      expect(success.content).toBeUndefined();
+    } else if (route.returns) {
+      const body = resolve(success.content!['application/json']!.schema);
+      expect(Object.keys(body.properties ?? {})).toEqual(expect.arrayContaining(route.returns));
+    } else {
+      expect(Object.keys(success.content ?? {})).toEqual(['text/plain']);
+    }
+  });
+
+  it('lists its error responses with the shared error shape', () => {
+    const op = operation(route);
+    const errors = Object.keys(op.responses).filter((status) => Number(status) >= 400).map(Number);
+    expect(errors).toEqual(expect.arrayContaining(route.errors));
+    for (const status of errors) {
+      const body = resolve(op.responses[String(status)]!.content!['application/json']!.schema);
+      expect({ status, fields: Object.keys(body.properties ?? {}) }).toEqual({ status, fields: expect.arrayContaining(['statusCode', 'code', 'message']) });
+      expect(body.required).toEqual(expect.arrayContaining(['statusCode', 'code', 'message']));
+      if (status === 429) expect(op.responses['429']!.headers).toHaveProperty('Retry-After');
+    }
+  });
+
+  it('names the security it needs', () => {
+    const { security } = operation(route);
+    switch (route.security) {
+      case 'apiKey':
+        return expect(security).toEqual([{ apiKey: [] }]);
+      case 'bearer':
+        return expect(security).toEqual([{ bearer: [] }]);
+      case 'optional-bearer':
+        return expect(security).toEqual(expect.arrayContaining([{ bearer: [] }, {}]));
+      case 'none':
+        return expect(security).toBeUndefined();
+    }
+  });
+});
+
+it('has one error schema, in the shape the SPEC gives', () => {
+  const error = document.components.schemas.ErrorResponse!;
+  expect(error.required?.sort()).toEqual(['code', 'message', 'statusCode']);
+  expect(Object.keys(error.properties ?? {})).toEqual(expect.arrayContaining(['retryAfter', 'errors', 'attemptsRemaining', 'errorId']));
+});
+
+it('defines the X-Api-Key and Bearer JWT schemes, and requires neither globally', () => {
+  expect(document.components.securitySchemes).toEqual({
+    apiKey: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }),
+    bearer: expect.objectContaining({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }),
+  });
+  expect(document.security).toBeUndefined();
+});
+
+it('serves the UI at /docs with every asset it loads, each counted under its route pattern only', async () => {
+  const page = await fetch(`${service.url}/docs`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-type')).toContain('text/html');
+  const html = await page.text();
+  expect(html).toContain('<div id="swagger-ui"></div>');
+  const assets = [...html.matchAll(/(?:src|href)="(\.\/docs\/[^"]+)"/g)].map((match) => new URL(match[1]!, `${service.url}/docs`).pathname);
+  expect(assets).toEqual(expect.arrayContaining(['/docs/swagger-ui-bundle.js', '/docs/swagger-ui-init.js', '/docs/swagger-ui.css']));
+  for (const asset of assets) {
+    const response = await fetch(`${service.url}${asset}`);
+    await response.arrayBuffer();
+    expect({ asset, status: response.status }).toEqual({ asset, status: 200 });
+  }
+  // The init script carries the same document the JSON route serves.
+  const init = await (await fetch(`${service.url}/docs/swagger-ui-init.js`)).text();
+  expect(init).toContain('"/v1/verifications/{id}/cancel"');
+
+  const metrics = await (await fetch(`${service.url}/metrics`)).text();
+  expect(metrics).toContain('route="/docs/*"');
+  expect(metrics).not.toContain('swagger-ui.css');
+});
+
+it('answers a missing asset with the API error shape', async () => {
+  const response = await fetch(`${service.url}/docs/no-such-file.js`);
+  expect(response.status).toBe(404);
+  expect(await response.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+});
