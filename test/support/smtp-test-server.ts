@@ -35,6 +35,15 @@ export class SmtpTestServer {
   private planned: SmtpFailure[] = [];
   private always: SmtpFailure | undefined;
   private stalled = false;
+  private dataDelayMs = 0;
+  private greetingDelayMs = 0;
+  /** Connections made and not yet greeted (see `slowGreeting`). */
+  private greeting = 0;
+  /** Messages whose content has arrived but whose final reply is still held back (see `slowData`). */
+  private held = 0;
+  /** Sessions whose client hung up before the final reply: their message was never accepted. */
+  private readonly abandoned = new Set<string>();
+  private readonly closedSessions = new Set<string>();
 
   private constructor(
     readonly port: number,
@@ -72,10 +81,44 @@ export class SmtpTestServer {
     return this;
   }
 
+  /**
+   * Holds the final reply to each message for `delayMs` after its content arrived, so a sender is
+   * provably in the middle of a delivery for that long. A message counts as received only if the
+   * client is still connected when the reply goes out: one that hung up abandoned its message.
+   */
+  slowData(delayMs: number): this {
+    this.dataDelayMs = delayMs;
+    return this;
+  }
+
+  /** Greets each new connection only after `delayMs`, so a sender is provably still connecting for that long. */
+  slowGreeting(delayMs: number): this {
+    this.greetingDelayMs = delayMs;
+    return this;
+  }
+
+  /** How many connections are waiting for their greeting right now. */
+  get connecting(): number {
+    return this.greeting;
+  }
+
+  /** How many messages are being held right now, their content in but not yet accepted. */
+  get inFlight(): number {
+    return this.held;
+  }
+
+  /** Messages whose sender hung up while their reply was held. */
+  get abandonedCount(): number {
+    return this.abandoned.size;
+  }
+
   reset(): void {
     this.planned = [];
     this.always = undefined;
     this.stalled = false;
+    this.dataDelayMs = 0;
+    this.greetingDelayMs = 0;
+    this.abandoned.clear();
     this.received.length = 0;
   }
 
@@ -92,7 +135,16 @@ export class SmtpTestServer {
       // Stalled sessions are cut this soon when the server stops, instead of after 30 s.
       closeTimeout: 100,
       onConnect: (_session, callback) => {
-        if (!this.stalled) callback();
+        if (this.stalled) return;
+        if (this.greetingDelayMs === 0) return callback();
+        this.greeting += 1;
+        setTimeout(() => {
+          this.greeting -= 1;
+          callback();
+        }, this.greetingDelayMs);
+      },
+      onClose: (session) => {
+        this.closedSessions.add(session.id);
       },
       onAuth: (auth, _session, callback) => {
         if (required === undefined || (auth.username === required.user && auth.password === required.password)) {
@@ -111,7 +163,16 @@ export class SmtpTestServer {
         }
         mailparser
           .simpleParser(stream)
-          .then((mail) => {
+          .then(async (mail) => {
+            if (this.dataDelayMs > 0) {
+              this.held += 1;
+              await new Promise((resolve) => setTimeout(resolve, this.dataDelayMs));
+              this.held -= 1;
+              if (this.closedSessions.has(session.id)) {
+                this.abandoned.add(session.id);
+                return;
+              }
+            }
             this.received.push({
               from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
               to: session.envelope.rcptTo.map((rcpt) => rcpt.address),

@@ -1,14 +1,35 @@
-import { Process, Processor } from '@nestjs/bull';
-import type { Job } from 'bull';
+import { InjectQueue, Process, Processor } from '@nestjs/bull';
+import type { OnApplicationShutdown } from '@nestjs/common';
+import type { Job, Queue } from 'bull';
 import { DELIVERY_QUEUE_NAME, type DeliveryJob } from './delivery-job.js';
 import { DeliveryWorker } from './delivery-worker.js';
 
-@Processor(DELIVERY_QUEUE_NAME)
-export class DeliveryProcessor {
-  constructor(private readonly worker: DeliveryWorker) {}
+/**
+ * Jobs each replica works on at once. One at a time, a burst of sends drained at the pace of one
+ * SMTP or HTTP conversation after another; several in flight overlap those waits and let their
+ * Redis commands share writes. The providers' own pools (3 SMTP connections) still bound the load
+ * on a relay, and the ledger keeps every send exactly-once whatever the order.
+ */
+export const DELIVERY_CONCURRENCY = 10;
 
-  @Process()
+@Processor(DELIVERY_QUEUE_NAME)
+export class DeliveryProcessor implements OnApplicationShutdown {
+  constructor(
+    private readonly worker: DeliveryWorker,
+    @InjectQueue(DELIVERY_QUEUE_NAME) private readonly queue: Queue<DeliveryJob>,
+  ) {}
+
+  @Process({ concurrency: DELIVERY_CONCURRENCY })
   handle(job: Job<DeliveryJob>): Promise<void> {
     return this.worker.attempt(job.data, job.attemptsMade + 1);
+  }
+
+  /**
+   * Takes no new job and waits for the active one to settle. This depends on the worker and so on
+   * every provider, so Nest runs it before the providers close their transports; the Redis client
+   * and the database (global modules) close after this module.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
   }
 }

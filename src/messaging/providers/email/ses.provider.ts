@@ -1,5 +1,5 @@
 import { GetAccountCommand, SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../../config/configuration.types.js';
 import { type MessageProvider, type OutboundMessage, ProviderError, type SendResult } from '../../message-provider.js';
@@ -16,7 +16,7 @@ export const SES_ERROR_CODES: AwsErrorCodes = {
 
 /** Email through Amazon SES (API v2), with an HTML and a plain-text part. */
 @Injectable()
-export class SesProvider implements MessageProvider, OnModuleDestroy {
+export class SesProvider implements MessageProvider, OnApplicationShutdown {
   readonly id = 'ses' as const;
   readonly channel = 'email' as const;
   readonly configured: boolean;
@@ -65,7 +65,8 @@ export class SesProvider implements MessageProvider, OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  /** Not before: the delivery queues depend on this provider, so Nest has let their sends finish first. */
+  onApplicationShutdown(): void {
     this.client?.destroy();
   }
 }

@@ -1,6 +1,7 @@
 import { MailerService } from '@nestjs-modules/mailer';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { createTransport } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../../config/configuration.types.js';
@@ -21,7 +22,7 @@ export interface SmtpErrorFields {
  * that service creates to probe and close it.
  */
 @Injectable()
-export class SmtpProvider implements MessageProvider, OnModuleDestroy {
+export class SmtpProvider implements MessageProvider, OnApplicationShutdown {
   readonly id = 'smtp' as const;
   readonly channel = 'email' as const;
   readonly configured: boolean;
@@ -45,10 +46,13 @@ export class SmtpProvider implements MessageProvider, OnModuleDestroy {
     if (!this.mailer) throw notConfiguredError(this.id, this.config.providers.smtp);
     const { subject, html, text } = this.renderer.email(message);
     try {
-      const info = (await this.mailer.sendMail({ from: this.config.smtp.from, to: message.to, subject, text, html })) as {
-        messageId?: string;
-      };
-      return { provider: this.id, providerMessageId: info.messageId };
+      // The message is built in memory and handed over whole: streamed part by part, nodemailer wrote
+      // each small MIME chunk to the socket on its own, which the CPU profile showed as a large share of
+      // a delivery's cost. Same message, same envelope; only the number of socket writes changes.
+      const composed = new MailComposer({ from: this.config.smtp.from, to: message.to, subject, text, html }).compile();
+      const raw = await composed.build();
+      await this.mailer.sendMail({ envelope: composed.getEnvelope(), raw });
+      return { provider: this.id, providerMessageId: composed.messageId() };
     } catch (error) {
       throw classifySmtpError(error);
     }
@@ -63,7 +67,8 @@ export class SmtpProvider implements MessageProvider, OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  /** Not before: the delivery queues depend on this provider, so Nest has let their sends finish first. */
+  onApplicationShutdown(): void {
     this.transport?.close();
   }
 }

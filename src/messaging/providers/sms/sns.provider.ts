@@ -1,5 +1,5 @@
 import { GetSMSAttributesCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../../config/configuration.types.js';
 import type { MessageProvider, OutboundMessage, SendResult } from '../../message-provider.js';
@@ -14,7 +14,7 @@ export const SNS_ERROR_CODES: AwsErrorCodes = {
 
 /** SMS straight to a phone number through Amazon SNS, as a transactional (high-priority) message. */
 @Injectable()
-export class SnsProvider implements MessageProvider, OnModuleDestroy {
+export class SnsProvider implements MessageProvider, OnApplicationShutdown {
   readonly id = 'sns' as const;
   readonly channel = 'sms' as const;
   readonly configured: boolean;
@@ -54,7 +54,8 @@ export class SnsProvider implements MessageProvider, OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  /** Not before: the delivery queues depend on this provider, so Nest has let their sends finish first. */
+  onApplicationShutdown(): void {
     this.client?.destroy();
   }
 }

@@ -1,0 +1,121 @@
+import { DeliveryQueue } from '../src/messaging/delivery/delivery-job.js';
+import { DeliveryWorker } from '../src/messaging/delivery/delivery-worker.js';
+import { call, startApp } from './support/app.js';
+import { eventually } from './support/eventually.js';
+import { availableStackModes, ServiceStack } from './support/service-stack.js';
+import { SmtpTestServer } from './support/smtp-test-server.js';
+
+/** The SPEC's bound on a graceful shutdown; Kubernetes' grace period is set above it. */
+const SHUTDOWN_BOUND_MS = 25_000;
+/** How long the SMTP server holds its reply to a message, or its greeting: the delivery is in flight all that time. */
+const HELD_MS = 3000;
+
+/**
+ * Where the delivery is when the signal arrives: its message handed over and waiting for the reply,
+ * or its connection still waiting for the server's greeting, before a byte of the message was sent.
+ */
+type Stage = 'data' | 'greeting';
+
+describe.each(availableStackModes())('graceful shutdown of the built service on Redis (%s)', (mode) => {
+  let stack: ServiceStack;
+  beforeEach(async () => {
+    stack = await ServiceStack.start(mode);
+  });
+  afterEach(() => stack.close());
+
+  it.each([
+    ['SIGTERM', 'data'],
+    ['SIGINT', 'data'],
+    ['SIGTERM', 'greeting'],
+  ] as const)(
+    '%s while a delivery is in flight (%s): readiness 503 at once, the message still arrives, the job settles, exit 0',
+    async (signal, stage: Stage) => {
+      const { process: service, url } = await stack.startService({ SHUTDOWN_DRAIN_MS: '1000' });
+      await eventually(async () => expect((await fetch(`${url}/health/ready`)).status).toBe(200));
+      if (stage === 'data') stack.smtp.slowData(HELD_MS);
+      else stack.smtp.slowGreeting(HELD_MS);
+      const busy = () => (stage === 'data' ? stack.smtp.inFlight : stack.smtp.connecting);
+
+      const to = `shutdown.${signal.toLowerCase()}.${stage}@example.com`;
+      const started = await call(url, 'POST', '/v1/verifications', { channel: 'email', to });
+      expect(started.status).toBe(201);
+      const id = started.body.id as string;
+      // The worker has begun the send: the message is with the server, or the connection for it is being opened.
+      await eventually(async () => {
+        expect(busy()).toBe(1);
+        expect(await call(url, 'GET', `/v1/verifications/${id}`)).toMatchObject({ body: { delivery: { status: 'sending' } } });
+      });
+
+      const signalledAt = Date.now();
+      service.signal(signal);
+      await eventually(async () => {
+        const ready = await fetch(`${url}/health/ready`);
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toMatchObject({ error: { lifecycle: { status: 'down', message: 'shutting down' } } });
+      }, 1000);
+      // Still mid-delivery: the process is draining, not done.
+      expect(busy()).toBe(1);
+
+      const exit = await Promise.race([
+        service.exited,
+        new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), SHUTDOWN_BOUND_MS).unref()),
+      ]);
+      expect(exit).toEqual({ code: 0, signal: null });
+      await eventually(async () => expect(busy()).toBe(0), HELD_MS);
+      expect(Date.now() - signalledAt).toBeLessThan(SHUTDOWN_BOUND_MS);
+
+      // Had the process let go of the connection mid-delivery, the server would have seen it hang up.
+      expect(stack.smtp.abandonedCount).toBe(0);
+      expect(stack.smtp.received.map((mail) => mail.to)).toEqual([[to]]);
+
+      // The job was settled in Redis before the process closed its connections: nothing is left for
+      // another worker to pick up and send again.
+      const redis = stack.redisClient();
+      try {
+        expect(await redis.llen('{otp-delivery}:delivery:active')).toBe(0);
+        expect(await redis.llen('{otp-delivery}:delivery:wait')).toBe(0);
+        expect(await redis.zcard('{otp-delivery}:delivery:delayed')).toBe(0);
+      } finally {
+        redis.disconnect();
+      }
+
+      // The delivery report was written too: a new process reads the verification as sent.
+      stack.smtp.slowData(0).slowGreeting(0);
+      const next = await stack.startService();
+      const read = await call(next.url, 'GET', `/v1/verifications/${id}`);
+      expect(read).toMatchObject({ status: 200, body: { status: 'pending', delivery: { status: 'sent', provider: 'smtp', attempts: 1 } } });
+      expect(stack.smtp.received).toHaveLength(1);
+    },
+    // Two service start-ups on a busy machine, each with its embedded database.
+    90_000,
+  );
+});
+
+describe('graceful shutdown with the embedded delivery queue', () => {
+  it('delivers a send accepted just before the close, though its attempt only begins during shutdown', async () => {
+    const smtp = await SmtpTestServer.start();
+    try {
+      const service = await startApp({ EMAIL_PROVIDERS: 'smtp', SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), SMTP_FROM: 'otp@example.com' });
+      const queue = service.app.get<DeliveryQueue>(DeliveryQueue);
+      const worker = service.app.get(DeliveryWorker);
+      const to = 'accepted.at.close@example.com';
+      const key = 'accepted-at-close:1';
+      const now = Date.now();
+      await queue.add({
+        key,
+        verificationId: 'accepted-at-close',
+        sendNumber: 1,
+        channel: 'email',
+        issuedAt: now,
+        expiresAt: now + 600_000,
+        sealed: worker.seal({ to, code: '123456', purpose: 'verify', locale: 'en' }, key),
+      });
+      // The same turn of the event loop: the attempt has not begun, so shutdown must begin it and
+      // keep the SMTP transport open until it is done.
+      await service.close();
+      expect(smtp.received.map((mail) => mail.to)).toEqual([[to]]);
+    } finally {
+      await smtp.stop();
+    }
+  });
+});
