@@ -32,9 +32,22 @@ export interface AppConfig {
   bodyLimitBytes: number;
 }
 
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** At most one of the two is set; neither = embedded mode: in-memory stores and in-process delivery. */
 export interface RedisConfig {
-  /** Unset = embedded mode: in-memory stores and in-process delivery. */
+  /** One Redis server. */
   url: string | undefined;
+  /** Seed nodes of a Redis Cluster; the rest of the cluster is discovered from them. */
+  clusterNodes: RedisNode[] | undefined;
+}
+
+/** Whether OTP state, limits and the delivery queue live in Redis (a server or a cluster). */
+export function usesRedis(config: RedisConfig): boolean {
+  return config.url !== undefined || config.clusterNodes !== undefined;
 }
 
 export interface DatabaseConfig {

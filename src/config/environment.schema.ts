@@ -72,6 +72,39 @@ export function isAddressOrCidr(entry: string): boolean {
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+/** One Redis Cluster seed, `host:port` or `[ipv6]:port`; `undefined` when it is not one. */
+export function parseRedisSeed(entry: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]{1,253})):(\d{1,5})$/.exec(entry.trim());
+  if (!match) return undefined;
+  const host = match[1] ?? match[2]!;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535 || (match[1] !== undefined && isIP(host) !== 6)) return undefined;
+  return { host, port };
+}
+
+export const listEntries = (value: string): string[] => value.split(',').map((entry) => entry.trim()).filter(Boolean);
+
+function IsRedisSeedList(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isRedisSeedList',
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'string' && listEntries(value).length > 0 && listEntries(value).every((entry) => parseRedisSeed(entry) !== undefined),
+      },
+    },
+    options,
+  );
+}
+
+function redisSeedsMessage(value: unknown): string {
+  const bad = listEntries(String(value)).filter((entry) => parseRedisSeed(entry) === undefined);
+  return (
+    'REDIS_CLUSTER_NODES must be a comma-separated list of host:port seed nodes (e.g. redis-0:6379,redis-1:6379)' +
+    (bad.length > 0 ? `; not one: ${bad.join(', ')}` : '')
+  );
+}
+
 export function isEmailAddress(value: string): boolean {
   return EMAIL_ADDRESS.test(value) && value.length <= 254;
 }
@@ -106,6 +139,11 @@ export class EnvironmentVariables {
 
   @IsOptional() @IsUrlWithScheme(['redis', 'rediss'], { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
+
+  // Host names and ports are no secret, so the message can name the entries at fault.
+  @IsOptional()
+  @IsRedisSeedList({ message: ({ value }) => redisSeedsMessage(value) })
+  REDIS_CLUSTER_NODES?: string;
 
   @IsOptional()
   @IsUrlWithScheme(['postgres', 'postgresql'], { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })

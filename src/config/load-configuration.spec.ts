@@ -262,3 +262,68 @@ describe('config files', () => {
     expect(configuration.otp).toMatchObject({ maxSendsPerHour: 5, maxSendsPerDay: 10, rateLimitIpPerMinute: 30 });
   });
 });
+
+describe('REDIS_CLUSTER_NODES', () => {
+  const CLUSTER_PRODUCTION = { ...COMPLETE_PRODUCTION, REDIS_URL: undefined, REDIS_CLUSTER_NODES: 'redis-0.redis:6379,redis-1.redis:6379,redis-2.redis:6379' };
+  const seedsMessage = 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port seed nodes (e.g. redis-0:6379,redis-1:6379)';
+
+  it('stands in for REDIS_URL in production, and parses the seeds', () => {
+    const loaded = loadConfiguration(CLUSTER_PRODUCTION);
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.configuration.redis).toEqual({
+      url: undefined,
+      clusterNodes: [
+        { host: 'redis-0.redis', port: 6379 },
+        { host: 'redis-1.redis', port: 6379 },
+        { host: 'redis-2.redis', port: 6379 },
+      ],
+    });
+  });
+
+  it('accepts IPv4 and bracketed IPv6 seeds, trims them and drops repeats', () => {
+    const { configuration, problems } = loadConfiguration({ REDIS_CLUSTER_NODES: ' 10.0.0.1:7000 , [fd00::1]:7001,10.0.0.1:7000,' });
+    expect(problems.map((p) => p.variable)).not.toContain('REDIS_CLUSTER_NODES');
+    expect(configuration.redis.clusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'fd00::1', port: 7001 },
+    ]);
+  });
+
+  it.each([
+    ['redis-0', `${seedsMessage}; not one: redis-0`],
+    ['redis-0:6379,redis-1:70000,redis-2:0', `${seedsMessage}; not one: redis-1:70000, redis-2:0`],
+    ['redis://redis-0:6379', `${seedsMessage}; not one: redis://redis-0:6379`],
+    ['fd00::1:7000', `${seedsMessage}; not one: fd00::1:7000`],
+    ['[not-an-address]:7000', `${seedsMessage}; not one: [not-an-address]:7000`],
+    [' , ', seedsMessage],
+  ])('refuses %j and names the entries at fault', (value, message) => {
+    // ' , ' is not blank, so it is not taken for unset.
+    expect(messagesOf({ ...CLUSTER_PRODUCTION, REDIS_CLUSTER_NODES: value })).toEqual([message]);
+  });
+
+  it('is ignored when malformed outside production, falling back to REDIS_URL', () => {
+    const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', REDIS_CLUSTER_NODES: 'redis-0' });
+    expect(loaded.configuration.redis).toEqual({ url: 'redis://localhost:6379', clusterNodes: undefined });
+    expect(loaded.problems.map((p) => p.warning)).toContain(`${seedsMessage}; not one: redis-0: it is ignored`);
+  });
+
+  it('refuses REDIS_URL and REDIS_CLUSTER_NODES together in production', () => {
+    expect(messagesOf({ ...CLUSTER_PRODUCTION, REDIS_URL: COMPLETE_PRODUCTION.REDIS_URL })).toEqual([
+      'REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both',
+    ]);
+  });
+
+  it('uses the cluster when both are set outside production, and says so', () => {
+    const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', REDIS_CLUSTER_NODES: 'localhost:7000' });
+    expect(loaded.configuration.redis).toEqual({ url: undefined, clusterNodes: [{ host: 'localhost', port: 7000 }] });
+    expect(loaded.problems.map((p) => p.warning)).toContain(
+      'REDIS_URL and REDIS_CLUSTER_NODES are both set: the cluster (REDIS_CLUSTER_NODES) is used and REDIS_URL is ignored',
+    );
+  });
+
+  it('names both ways of giving Redis when production has neither', () => {
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, REDIS_URL: undefined })).toEqual([
+      'REDIS_URL or REDIS_CLUSTER_NODES is required in production (OTP state, limits and the delivery queue are shared by every replica)',
+    ]);
+  });
+});

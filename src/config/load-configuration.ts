@@ -15,9 +15,11 @@ import {
   type Mode,
   type ProviderId,
   type ProviderState,
+  type RedisConfig,
+  type RedisNode,
   type TrustProxy,
 } from './configuration.types.js';
-import { EnvironmentVariables, isEmailAddress } from './environment.schema.js';
+import { EnvironmentVariables, isEmailAddress, listEntries, parseRedisSeed } from './environment.schema.js';
 import { KNOWN_VARIABLES } from './variables.js';
 
 type Env = Record<string, string | undefined>;
@@ -131,15 +133,18 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
 
   // Stores: optional in development and test (embedded), required in production.
   if (production) {
-    for (const [name, why] of [
-      ['REDIS_URL', 'OTP state, limits and the delivery queue are shared by every replica'],
-      ['DATABASE_URL', 'users and refresh tokens live in PostgreSQL'],
+    for (const [name, alternative, why] of [
+      ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'OTP state, limits and the delivery queue are shared by every replica'],
+      ['DATABASE_URL', undefined, 'users and refresh tokens live in PostgreSQL'],
     ] as const) {
-      if (get(name) === undefined && !invalid.has(name)) {
-        problems.push({ variable: name, message: `${name} is required in production (${why})`, warning: '' });
+      const given = (variable: string) => get(variable) !== undefined || invalid.has(variable);
+      if (!given(name) && !(alternative && given(alternative))) {
+        const what = alternative ? `${name} or ${alternative}` : name;
+        problems.push({ variable: name, message: `${what} is required in production (${why})`, warning: '' });
       }
     }
   }
+  const redis = redisTarget(get('REDIS_URL'), get('REDIS_CLUSTER_NODES'), problems);
 
   // Secrets: random per process in development, so nothing works across a restart.
   const secret = (name: string, purpose: string, consequence: string) => {
@@ -352,7 +357,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       shutdownDrainMs: num('SHUTDOWN_DRAIN_MS'),
       bodyLimitBytes: 64 * 1024,
     },
-    redis: { url: get('REDIS_URL') },
+    redis,
     database: {
       url: get('DATABASE_URL'),
       embeddedDir: mode === 'development' ? './.data/pglite' : undefined,
@@ -439,6 +444,27 @@ function assessProviders(get: (name: string) => string | undefined, production: 
     states[id] = { configured: missing.length === 0, missing, allowed: !(production && id === 'console') };
   }
   return states;
+}
+
+/**
+ * One Redis server or one cluster, never both: which of two stores an operator meant cannot be
+ * guessed, and a replica on the other one would not share limits or the queue with the rest.
+ */
+function redisTarget(url: string | undefined, seeds: string | undefined, problems: ConfigProblem[]): RedisConfig {
+  if (seeds === undefined) return { url, clusterNodes: undefined };
+  if (url !== undefined) {
+    problems.push({
+      variable: 'REDIS_CLUSTER_NODES',
+      message: 'REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both',
+      warning: 'REDIS_URL and REDIS_CLUSTER_NODES are both set: the cluster (REDIS_CLUSTER_NODES) is used and REDIS_URL is ignored',
+    });
+  }
+  const nodes = new Map<string, RedisNode>();
+  for (const entry of listEntries(seeds)) {
+    const node = parseRedisSeed(entry)!;
+    nodes.set(`${node.host}:${node.port}`, node);
+  }
+  return { url: undefined, clusterNodes: [...nodes.values()] };
 }
 
 function parseTrustProxy(value: string | undefined): TrustProxy {

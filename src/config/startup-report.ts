@@ -2,6 +2,7 @@ import {
   CHANNELS,
   type LoadedConfiguration,
   type ProviderId,
+  type RedisConfig,
 } from './configuration.types.js';
 import { VARIABLES } from './variables.js';
 
@@ -38,11 +39,7 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
   const { app, redis, database, auth, otp, messaging } = loaded.configuration;
   const lines: string[] = [];
   lines.push(`${app.name} ${app.version} (commit ${app.commit}) in ${app.env} mode`);
-  lines.push(
-    redis.url
-      ? `store: OTP state, rate limits and delivery queue in Redis at ${maskUrl(redis.url)}`
-      : 'store: OTP state and rate limits in memory, delivery in-process (embedded mode: one process only)',
-  );
+  lines.push(storeLine(redis));
   lines.push(
     database.url
       ? `database: PostgreSQL at ${maskUrl(database.url)}`
@@ -70,6 +67,17 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
     .map((v) => `${v.name}=${displayValue(v.name, loaded.variables[v.name]!)}`);
   lines.push(`settings: ${settings.join(' ')}`);
   return lines;
+}
+
+function storeLine(redis: RedisConfig): string {
+  const what = 'store: OTP state, rate limits and delivery queue in';
+  if (redis.clusterNodes) {
+    const count = redis.clusterNodes.length;
+    const seeds = redis.clusterNodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`);
+    return `${what} Redis Cluster (${count} seed${count === 1 ? '' : 's'}: ${seeds.join(', ')})`;
+  }
+  if (redis.url) return `${what} Redis at ${maskUrl(redis.url)}`;
+  return 'store: OTP state and rate limits in memory, delivery in-process (embedded mode: one process only)';
 }
 
 function providerState(loaded: LoadedConfiguration, id: ProviderId): string {

@@ -19,6 +19,10 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'SHUTDOWN_DRAIN_MS', description: 'after SIGTERM, how long readiness answers 503 before the server stops accepting' },
   { name: 'GIT_COMMIT', description: 'commit the running build was made from, shown by GET /health' },
   { name: 'REDIS_URL', description: 'redis:// or rediss:// URL; unset = in-memory stores (development and test only)', url: true },
+  {
+    name: 'REDIS_CLUSTER_NODES',
+    description: 'Redis Cluster instead of REDIS_URL: comma-separated host:port seed nodes (no password or TLS); set one of the two',
+  },
   { name: 'DATABASE_URL', description: 'postgres:// URL; unset = embedded PGlite (development and test only)', url: true },
   { name: 'JWT_SECRET', description: 'at least 32 characters; signs access tokens', secret: true },
   { name: 'OTP_SECRET', description: 'at least 32 characters; keys code hashing and queued-message encryption', secret: true },

@@ -1,8 +1,8 @@
 import { BullModule } from '@nestjs/bull';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
-import { Redis } from 'ioredis';
-import type { AppConfiguration } from '../config/configuration.types.js';
+import { usesRedis, type AppConfiguration, type RedisConfig } from '../config/configuration.types.js';
 import { OtpDelivery } from '../otp/delivery.port.js';
+import { openRedis, type RedisClient } from '../redis/redis-connection.js';
 import { REDIS_CLIENT } from '../redis/redis.constants.js';
 import { BOUNDED_BACKOFF, BULL_CONNECTIONS, BullDeliveryQueue } from './delivery/bull-delivery.queue.js';
 import { DELIVERY_QUEUE_NAME, DeliveryQueue, retryDelay } from './delivery/delivery-job.js';
@@ -20,17 +20,22 @@ import { MESSAGE_PROVIDER_CLASSES, PROVIDER_CHAINS, providerChainsProvider } fro
 import { ProviderCircuits } from './provider-circuits.js';
 
 /**
- * Bull's own connections; its blocking and subscriber connections must wait out outages rather than
- * fail commands. Bull does not close connections it did not create, so they are kept for shutdown.
+ * Bull's own connections, to the same server or cluster as everything else; its blocking and
+ * subscriber connections must wait out outages rather than fail commands. Bull does not close
+ * connections it did not create, so they are kept for shutdown.
  */
-function bullClient(url: string, opened: Redis[]) {
+function bullClient(config: RedisConfig, opened: RedisClient[]) {
   return (type: 'client' | 'subscriber' | 'bclient') => {
-    const client = new Redis(url, {
+    const client = openRedis(config, {
       connectionName: `otp-delivery-${type}`,
       maxRetriesPerRequest: type === 'client' ? 1 : null,
       enableReadyCheck: type === 'client',
       enableOfflineQueue: type !== 'client',
+      // Bull's job commands from concurrent jobs share one write (see FAIL_FAST_OPTIONS); never for the blocking connection.
+      enableAutoPipelining: type === 'client',
       connectTimeout: 2000,
+      // Adding a job is part of answering a send: bounded like every other command on that path.
+      commandTimeout: type === 'client' ? 1500 : undefined,
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
     });
     opened.push(client);
@@ -42,9 +47,9 @@ function bullClient(url: string, opened: Redis[]) {
 export class MessagingModule {
   /** Durable delivery on Bull when Redis is configured; in-process delivery with the same rules otherwise. */
   static register(configuration: AppConfiguration): DynamicModule {
-    const redisUrl = configuration.redis.url;
-    const bullConnections: Redis[] = [];
-    const queueProviders: Provider[] = redisUrl
+    const durable = usesRedis(configuration.redis);
+    const bullConnections: RedisClient[] = [];
+    const queueProviders: Provider[] = durable
       ? [
           BullDeliveryQueue,
           DeliveryProcessor,
@@ -55,13 +60,13 @@ export class MessagingModule {
     return {
       module: MessagingModule,
       global: true,
-      imports: redisUrl
+      imports: durable
         ? [
             BullModule.registerQueue({
               name: DELIVERY_QUEUE_NAME,
               // One hash tag for every key of the queue, so Bull's scripts run on Redis Cluster.
               prefix: '{otp-delivery}',
-              createClient: bullClient(redisUrl, bullConnections),
+              createClient: bullClient(configuration.redis, bullConnections),
               settings: {
                 backoffStrategies: {
                   [BOUNDED_BACKOFF]: (attemptsMade: number, _error: Error, options: { baseMs: number; expiresAt: number }) =>
@@ -79,7 +84,7 @@ export class MessagingModule {
         {
           provide: DeliveryLedger,
           inject: [REDIS_CLIENT],
-          useFactory: (client: Redis | null): DeliveryLedger => (client ? new RedisDeliveryLedger(client) : new MemoryDeliveryLedger()),
+          useFactory: (client: RedisClient | null): DeliveryLedger => (client ? new RedisDeliveryLedger(client) : new MemoryDeliveryLedger()),
         },
         ProviderCircuits,
         ProviderActivityLog,

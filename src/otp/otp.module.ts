@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.js';
 import { ApiKeyGuard } from '../common/api-key.guard.js';
 import { otpConfig } from '../config/config.namespaces.js';
 import type { OtpConfig } from '../config/configuration.types.js';
@@ -18,16 +18,16 @@ import { RedisOtpStore } from './store/redis-otp.store.js';
 import { VerificationsController } from './verifications.controller.js';
 
 /** Redis whenever it is configured, memory otherwise: chosen here once, invisible to everything else. */
-const byRedis = <T>(redisImpl: new (client: Redis) => T, memoryImpl: new () => T) => ({
+const byRedis = <T>(redisImpl: new (client: RedisClient) => T, memoryImpl: new () => T) => ({
   inject: [REDIS_CLIENT],
-  useFactory: (client: Redis | null): T => (client ? new redisImpl(client) : new memoryImpl()),
+  useFactory: (client: RedisClient | null): T => (client ? new redisImpl(client) : new memoryImpl()),
 });
 
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
       inject: [otpConfig.KEY, REDIS_CLIENT],
-      useFactory: (config: OtpConfig, client: Redis | null) => ({
+      useFactory: (config: OtpConfig, client: RedisClient | null) => ({
         throttlers: [{ name: 'default', ttl: 60_000, limit: config.rateLimitIpPerMinute }],
         storage: client ? new RedisThrottlerStorage(client) : undefined,
       }),

@@ -1,8 +1,7 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { redisConfig } from '../config/config.namespaces.js';
-import type { RedisConfig } from '../config/configuration.types.js';
-import { closeRedisConnection, createRedisConnection, waitUntilReady } from './redis-connection.js';
+import { usesRedis, type RedisConfig } from '../config/configuration.types.js';
+import { closeRedisConnection, createRedisConnection, waitUntilReady, type RedisClient } from './redis-connection.js';
 import { REDIS_CLIENT } from './redis.constants.js';
 
 @Global()
@@ -11,9 +10,9 @@ import { REDIS_CLIENT } from './redis.constants.js';
     {
       provide: REDIS_CLIENT,
       inject: [redisConfig.KEY],
-      useFactory: async (config: RedisConfig): Promise<Redis | null> => {
-        if (!config.url) return null;
-        const client = createRedisConnection(config.url, 'Redis');
+      useFactory: async (config: RedisConfig): Promise<RedisClient | null> => {
+        if (!usesRedis(config)) return null;
+        const client = createRedisConnection(config, 'Redis');
         await waitUntilReady(client, 2000);
         return client;
       },
@@ -22,7 +21,7 @@ import { REDIS_CLIENT } from './redis.constants.js';
   exports: [REDIS_CLIENT],
 })
 export class RedisModule implements OnApplicationShutdown {
-  constructor(@Inject(REDIS_CLIENT) private readonly client: Redis | null) {}
+  constructor(@Inject(REDIS_CLIENT) private readonly client: RedisClient | null) {}
 
   /** After the HTTP server has closed, so in-flight requests could still use the connection. */
   async onApplicationShutdown(): Promise<void> {

@@ -9,16 +9,25 @@ import { freePort } from './free-port.js';
 export class RedisServer {
   private process: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly password: string | undefined,
+    private readonly extraArgs: readonly string[],
+  ) {}
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  /**
+   * `password`: clients must AUTH with it (`requirepass`), and `url` carries it.
+   * `extraArgs` (given the chosen port) are added to every start, e.g. to make it a cluster node.
+   */
+  static async start(options: { password?: string; extraArgs?: (port: number) => string[] } = {}): Promise<RedisServer> {
+    const port = await freePort();
+    const server = new RedisServer(port, options.password, options.extraArgs?.(port) ?? []);
     await server.restart();
     return server;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.password ? `:${encodeURIComponent(this.password)}@` : ''}127.0.0.1:${this.port}`;
   }
 
   get running(): boolean {
@@ -29,7 +38,7 @@ export class RedisServer {
     if (this.process) return;
     const child = spawn(
       process.env.REDIS_SERVER_BIN ?? 'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...(this.password ? ['--requirepass', this.password] : []), ...this.extraArgs],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -59,7 +68,7 @@ export class RedisServer {
   }
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

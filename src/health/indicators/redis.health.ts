@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/redis-connection.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
 
 @Injectable()
 export class RedisHealthIndicator {
   constructor(
     private readonly health: HealthIndicatorService,
-    @Inject(REDIS_CLIENT) private readonly client: Redis | null,
+    @Inject(REDIS_CLIENT) private readonly client: RedisClient | null,
   ) {}
 
   get enabled(): boolean {

@@ -1,9 +1,9 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bull';
-import type { Redis } from 'ioredis';
 import { messagingConfig } from '../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../config/configuration.types.js';
+import type { RedisClient } from '../../redis/redis-connection.js';
 import { DELIVERY_QUEUE_NAME, type DeliveryJob, type DeliveryQueue } from './delivery-job.js';
 
 export const BOUNDED_BACKOFF = 'bounded-exponential';
@@ -17,7 +17,7 @@ export class BullDeliveryQueue implements DeliveryQueue, OnApplicationShutdown {
   constructor(
     @InjectQueue(DELIVERY_QUEUE_NAME) private readonly queue: Queue<DeliveryJob>,
     @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
-    @Inject(BULL_CONNECTIONS) private readonly connections: Redis[],
+    @Inject(BULL_CONNECTIONS) private readonly connections: RedisClient[],
   ) {}
 
   /** Lets the active job finish (Bull's close waits for it), then closes Bull's connections. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/redis-connection.js';
 
 /**
  * Remembers which sends went out, so a job that runs again (a stalled worker's job picked up by
@@ -18,7 +18,7 @@ const ledgerKey = (key: string) => {
 };
 
 export class RedisDeliveryLedger implements DeliveryLedger {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   async wasSent(key: string): Promise<boolean> {
     return (await this.redis.exists(ledgerKey(key))) === 1;

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/redis-connection.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
 import { DAY_MS, HOUR_MS, type SendLimiter, type SendLimits, type SendLimitVerdict } from './send-limiter.js';
 
@@ -27,7 +27,7 @@ if redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[5])
 return {'ok', 0}
 `;
 
-type Scripted = Redis & {
+type Scripted = RedisClient & {
   otpConsumeSend(cooldown: string, hour: string, day: string, ...args: number[]): Promise<[string, number]>;
 };
 
@@ -35,7 +35,7 @@ type Scripted = Redis & {
 export class RedisSendLimiter implements SendLimiter {
   private readonly redis: Scripted;
 
-  constructor(@Inject(REDIS_CLIENT) client: Redis) {
+  constructor(@Inject(REDIS_CLIENT) client: RedisClient) {
     if (!('otpConsumeSend' in client)) client.defineCommand('otpConsumeSend', { numberOfKeys: 3, lua: CONSUME_SCRIPT });
     this.redis = client as Scripted;
   }

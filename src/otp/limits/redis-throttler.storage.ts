@@ -1,5 +1,5 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/redis-connection.js';
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
@@ -19,7 +19,7 @@ end
 return {hits, ttl, 0, 0}
 `;
 
-type Scripted = Redis & {
+type Scripted = RedisClient & {
   otpThrottle(hits: string, block: string, ttl: number, limit: number, block_: number): Promise<[number, number, number, number]>;
 };
 
@@ -30,7 +30,7 @@ type Scripted = Redis & {
 export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly redis: Scripted;
 
-  constructor(client: Redis) {
+  constructor(client: RedisClient) {
     if (!('otpThrottle' in client)) client.defineCommand('otpThrottle', { numberOfKeys: 2, lua: INCREMENT_SCRIPT });
     this.redis = client as Scripted;
   }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/redis-connection.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
 import type {
   CheckOutcome,
@@ -134,7 +134,7 @@ if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
 return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 `;
 
-type Scripted = Redis & {
+type Scripted = RedisClient & {
   otpCheck(key: string, mode: string, candidate: string, now: number, retention: number): Promise<[string, string[]?]>;
   otpResend(key: string, digest: string, expiresAt: number, now: number, retention: number): Promise<[string, string[]?]>;
   otpCancel(key: string, now: number, retention: number): Promise<number>;
@@ -147,7 +147,7 @@ type Scripted = Redis & {
 export class RedisOtpStore implements OtpStore {
   private readonly redis: Scripted;
 
-  constructor(@Inject(REDIS_CLIENT) client: Redis) {
+  constructor(@Inject(REDIS_CLIENT) client: RedisClient) {
     const commands: Record<string, string> = {
       otpCheck: CHECK_SCRIPT,
       otpResend: RESEND_SCRIPT,

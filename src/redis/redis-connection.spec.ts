@@ -1,0 +1,51 @@
+import { Cluster, Redis } from 'ioredis';
+import { isRedisUnavailableError, openRedis } from './redis-connection.js';
+
+describe('isRedisUnavailableError', () => {
+  it.each([
+    "Stream isn't writeable and enableOfflineQueue options is false",
+    "Cluster isn't ready and enableOfflineQueue options is false",
+    'Connection is closed.',
+    'Command timed out',
+    'Too many Cluster redirections. Last error: ReplyError: MOVED 9050 127.0.0.1:7001',
+    'Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down',
+    'CLUSTERDOWN Hash slot not served',
+    'None of startup nodes is available',
+    'Failed to refresh slots cache.',
+  ])('counts "%s" as Redis being unavailable', (message) => {
+    expect(isRedisUnavailableError(new Error(message))).toBe(true);
+  });
+
+  it.each(['CROSSSLOT Keys in request don\'t hash to the same slot', 'ERR unknown command', 'WRONGTYPE Operation against a key holding the wrong kind of value'])(
+    'does not excuse "%s", which is a bug',
+    (message) => {
+      expect(isRedisUnavailableError(new Error(message))).toBe(false);
+    },
+  );
+});
+
+describe('openRedis', () => {
+  it('opens a cluster for seeds, with the offline queue and reconnects on the cluster and a command timeout on its nodes', () => {
+    const client = openRedis(
+      { url: undefined, clusterNodes: [{ host: '127.0.0.1', port: 1 }] },
+      { enableOfflineQueue: false, commandTimeout: 1500, lazyConnect: true, retryStrategy: () => 50 },
+    );
+    try {
+      expect(client).toBeInstanceOf(Cluster);
+      const options = (client as Cluster).options;
+      expect(options).toMatchObject({ enableOfflineQueue: false, lazyConnect: true });
+      expect(options.clusterRetryStrategy?.(1)).toBe(50);
+      expect(options.redisOptions).toMatchObject({ commandTimeout: 1500 });
+      expect(options.redisOptions).not.toHaveProperty('enableOfflineQueue');
+      expect(options.redisOptions).not.toHaveProperty('retryStrategy');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('opens one connection for a URL', () => {
+    const client = openRedis({ url: 'redis://127.0.0.1:1', clusterNodes: undefined }, { lazyConnect: true });
+    expect(client).toBeInstanceOf(Redis);
+    client.disconnect();
+  });
+});
