@@ -260,6 +260,11 @@ describe('deploy/kubernetes', () => {
     const placeholders = Object.keys(shipped).filter((name) => shipped[name]!.includes('replace-me') || (shipped[name] === '' && name in filled));
     expect(placeholders.sort()).toEqual(Object.keys(filled).sort());
     expect(load({ ...shipped, ...filled })).toEqual([]);
+
+    // A Redis Cluster instead: the seeds in the ConfigMap, the Secret's REDIS_URL emptied as its comment says.
+    const cluster = { ...shipped, ...filled, REDIS_CLUSTER_NODES: 'redis-0.redis:6379,redis-1.redis:6379', REDIS_URL: '' };
+    expect(load(cluster)).toEqual([]);
+    expect(load({ ...cluster, REDIS_URL: filled.REDIS_URL! })).toEqual(['REDIS_CLUSTER_NODES']);
   });
 
   it('ConfigMap values match the production defaults in config/', () => {
