@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { DatabaseConfig } from '../../src/config/configuration.types.js';
 import { type DatabaseConnection, openDatabase } from '../../src/database/database-connection.js';
+import { createScratchPostgresDatabase } from './scratch-postgres.js';
 
 export type TestDatabaseKind = 'PGlite' | 'PostgreSQL';
 
@@ -36,26 +35,7 @@ export async function createTestDatabase(kind: TestDatabaseKind): Promise<TestDa
   }
   const server = postgresServerUrl();
   if (!server) throw new Error('TEST_DATABASE_URL is not set');
-  const name = `otp_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await administer(server, `CREATE DATABASE "${name}"`);
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  const config: DatabaseConfig = { url: url.toString(), embeddedDir: undefined };
-  return {
-    kind,
-    config,
-    url: config.url,
-    connect: () => openDatabase(config),
-    drop: () => administer(server, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
-  };
-}
-
-async function administer(serverUrl: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
+  const database = await createScratchPostgresDatabase(server, 'otp_test');
+  const config: DatabaseConfig = { url: database.url, embeddedDir: undefined };
+  return { kind, config, url: config.url, connect: () => openDatabase(config), drop: database.drop };
 }
