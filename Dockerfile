@@ -27,4 +27,6 @@ COPY --chown=node:node package.json ./
 COPY --chown=node:node config ./config
 USER node
 EXPOSE 3000
-CMD ["node", "dist/main.js"]
+# A heap budget well inside the pod's 384Mi limit: without one, V8 sizes the heap from the host's memory and,
+# under load, lets garbage pile up to 300+ MB of RSS before collecting it (npm run bench shows the difference).
+CMD ["node", "--max-old-space-size=160", "dist/main.js"]

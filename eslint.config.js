@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', '.data/'] },
+  { ignores: ['dist/', 'coverage/', 'node_modules/', '.data/', 'bench/.build/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
