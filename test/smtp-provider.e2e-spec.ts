@@ -29,9 +29,11 @@ describe('smtp provider against a relay without authentication', () => {
     const result = await smtp.send(otpMessage('email', 'user@example.com', { code: '493027', purpose: 'login' }));
 
     expect(result.provider).toBe('smtp');
-    expect(result.providerMessageId).toMatch(/@/);
     expect(server.received).toHaveLength(1);
     const [mail] = server.received;
+    // A unique id in the sender's domain, and the one the provider reports.
+    expect(result.providerMessageId).toMatch(/^<[0-9a-f-]{36}@example\.com>$/);
+    expect(mail!.messageId).toBe(result.providerMessageId);
     expect(mail).toMatchObject({ from: 'no-reply@example.com', to: ['user@example.com'], subject: 'Your login code' });
     expect(mail!.text).toContain('Your login code is 493027');
     expect(mail!.text).toContain('It expires in 10 minutes.');

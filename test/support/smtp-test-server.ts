@@ -9,6 +9,8 @@ export interface ReceivedMail {
   subject: string | undefined;
   text: string | undefined;
   html: string | undefined;
+  /** The Message-ID header, angle brackets included. */
+  messageId: string | undefined;
   /** The authenticated user, if the client logged in. */
   user: string | undefined;
 }
@@ -179,6 +181,7 @@ export class SmtpTestServer {
               subject: mail.subject,
               text: mail.text,
               html: typeof mail.html === 'string' ? mail.html : undefined,
+              messageId: mail.messageId,
               user: typeof session.user === 'string' ? session.user : undefined,
             });
             callback();

@@ -1,6 +1,8 @@
 import { MailerService } from '@nestjs-modules/mailer';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { createTransport } from 'nodemailer';
+import addressparser from 'nodemailer/lib/addressparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { messagingConfig } from '../../../config/config.namespaces.js';
@@ -28,6 +30,8 @@ export class SmtpProvider implements MessageProvider, OnApplicationShutdown {
   readonly configured: boolean;
   private readonly mailer: MailerService | undefined;
   private transport: ReturnType<typeof createTransport> | undefined;
+  /** The right-hand side of every Message-ID: the sender's domain, as nodemailer would pick it. */
+  private readonly messageIdDomain: string;
 
   constructor(
     @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
@@ -35,6 +39,7 @@ export class SmtpProvider implements MessageProvider, OnApplicationShutdown {
   ) {
     const state = config.providers.smtp;
     this.configured = state.configured && state.allowed;
+    this.messageIdDomain = senderDomain(config.smtp.from);
     if (!this.configured) return;
     this.mailer = new MailerService(
       { transport: smtpTransportOptions(config), verifyTransporters: false },
@@ -49,10 +54,14 @@ export class SmtpProvider implements MessageProvider, OnApplicationShutdown {
       // The message is built in memory and handed over whole: streamed part by part, nodemailer wrote
       // each small MIME chunk to the socket on its own, which the CPU profile showed as a large share of
       // a delivery's cost. Same message, same envelope; only the number of socket writes changes.
-      const composed = new MailComposer({ from: this.config.smtp.from, to: message.to, subject, text, html }).compile();
+      // The Message-ID and the boundaries come from randomUUID (served from a cached pool); left to
+      // nodemailer, every message cost fourteen separate randomBytes calls into OpenSSL across the two
+      // compiles, a tenth of a delivery's CPU in the profile.
+      const messageId = `<${randomUUID()}@${this.messageIdDomain}>`;
+      const composed = new MailComposer({ from: this.config.smtp.from, to: message.to, subject, text, html, messageId, baseBoundary: randomUUID() }).compile();
       const raw = await composed.build();
-      await this.mailer.sendMail({ envelope: composed.getEnvelope(), raw });
-      return { provider: this.id, providerMessageId: composed.messageId() };
+      await this.mailer.sendMail({ envelope: composed.getEnvelope(), raw, messageId });
+      return { provider: this.id, providerMessageId: messageId };
     } catch (error) {
       throw classifySmtpError(error);
     }
@@ -90,6 +99,11 @@ export function smtpTransportOptions(config: MessagingConfig): SMTPPool.Options 
     socketTimeout: timeouts.requestMs,
     logger: false,
   };
+}
+
+function senderDomain(from: string | undefined): string {
+  const [sender] = addressparser(from ?? '', { flatten: true });
+  return sender?.address.split('@').pop() || 'localhost';
 }
 
 function isLoopback(host: string | undefined): boolean {
