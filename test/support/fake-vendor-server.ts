@@ -11,6 +11,8 @@ export interface ReceivedRequest {
   form: Record<string, string>;
   /** A JSON body, parsed; undefined otherwise. */
   json: unknown;
+  /** The status the fake answered with, once it has (never, for a request it hangs on). */
+  answeredStatus?: number;
 }
 
 export interface Reply {
@@ -36,6 +38,9 @@ export abstract class FakeVendorServer {
   private readonly sockets = new Set<Socket>();
   private planned: { failure: Failure; remaining: number }[] = [];
   private always: Failure | undefined;
+  private some: { failure: Failure; fraction: number; applies: (request: ReceivedRequest) => boolean } | undefined;
+  /** Requests answered with a failure (planned, always or some). */
+  failuresServed = 0;
 
   get url(): string {
     const address = this.server?.address();
@@ -54,10 +59,21 @@ export abstract class FakeVendorServer {
     return this;
   }
 
+  /**
+   * Each request that `applies` to fails this way with probability `fraction`, as a flaky vendor
+   * does; planned failures come first.
+   */
+  failSome(failure: Failure, fraction: number, applies: (request: ReceivedRequest) => boolean = () => true): this {
+    this.some = { failure, fraction, applies };
+    return this;
+  }
+
   /** Healthy again, with nothing recorded. */
   reset(): void {
     this.planned = [];
     this.always = undefined;
+    this.some = undefined;
+    this.failuresServed = 0;
     this.received.length = 0;
   }
 
@@ -101,7 +117,8 @@ export abstract class FakeVendorServer {
     };
     this.received.push(received);
 
-    const failure = this.takeFailure();
+    const failure = this.takeFailure(received);
+    if (failure) this.failuresServed += 1;
     if (failure === 'hang') return;
     let reply: Reply;
     try {
@@ -111,17 +128,19 @@ export abstract class FakeVendorServer {
     }
     const payload = reply.body === undefined ? '' : typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
     const headers = { ...(typeof reply.body === 'object' ? { 'content-type': 'application/json' } : {}), ...reply.headers };
+    received.answeredStatus = reply.status;
     response.writeHead(reply.status, headers);
     response.end(payload);
   }
 
-  private takeFailure(): Failure | undefined {
+  private takeFailure(request: ReceivedRequest): Failure | undefined {
     const next = this.planned[0];
     if (next) {
       next.remaining -= 1;
       if (next.remaining <= 0) this.planned.shift();
       return next.failure;
     }
+    if (this.some && this.some.applies(request) && Math.random() < this.some.fraction) return this.some.failure;
     return this.always;
   }
 }

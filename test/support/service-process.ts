@@ -20,10 +20,11 @@ export class ServiceProcess {
   /**
    * Only the variables given: nothing leaks in from the environment the tests run in. It runs in a
    * scratch directory of its own, so an embedded database (./.data in development) is never shared.
+   * `mainJs`: the built entry point, for callers compiled elsewhere than test/ (the soak run).
    */
-  static start(env: Record<string, string>): ServiceProcess {
+  static start(env: Record<string, string>, options: { mainJs?: string } = {}): ServiceProcess {
     const cwd = mkdtempSync(join(tmpdir(), 'otp-gateway-process-'));
-    const child = spawn(process.execPath, [MAIN_JS], {
+    const child = spawn(process.execPath, [options.mainJs ?? MAIN_JS], {
       cwd,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -47,6 +48,10 @@ export class ServiceProcess {
   async listening(timeoutMs?: number): Promise<string> {
     const [, url] = await this.waitForOutput(/Listening on (http:\/\/[^\s"]+)/, timeoutMs);
     return url!;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   signal(signal: NodeJS.Signals): void {

@@ -36,6 +36,9 @@ export class SmtpTestServer {
   private server: SMTPServer | undefined;
   private planned: SmtpFailure[] = [];
   private always: SmtpFailure | undefined;
+  private some: { failure: SmtpFailure; fraction: number } | undefined;
+  /** Steps refused so far (planned, always or some). */
+  refusedCount = 0;
   private stalled = false;
   private dataDelayMs = 0;
   private greetingDelayMs = 0;
@@ -74,6 +77,12 @@ export class SmtpTestServer {
 
   failAlways(failure: SmtpFailure): this {
     this.always = failure;
+    return this;
+  }
+
+  /** Each message is refused at `failure.stage` with probability `fraction`, as a flaky relay does; planned failures come first. */
+  failSome(failure: SmtpFailure, fraction: number): this {
+    this.some = { failure, fraction };
     return this;
   }
 
@@ -117,6 +126,8 @@ export class SmtpTestServer {
   reset(): void {
     this.planned = [];
     this.always = undefined;
+    this.some = undefined;
+    this.refusedCount = 0;
     this.stalled = false;
     this.dataDelayMs = 0;
     this.greetingDelayMs = 0;
@@ -206,8 +217,17 @@ export class SmtpTestServer {
   }
 
   private failureAt(stage: SmtpFailure['stage']): Error | null {
-    const failure = this.planned[0]?.stage === stage ? this.planned.shift() : this.always?.stage === stage ? this.always : undefined;
-    return failure ? smtpError(failure.code, failure.message ?? `Refused at ${stage} by the test`) : null;
+    const failure =
+      this.planned[0]?.stage === stage
+        ? this.planned.shift()
+        : this.some?.failure.stage === stage && Math.random() < this.some.fraction
+          ? this.some.failure
+          : this.always?.stage === stage
+            ? this.always
+            : undefined;
+    if (!failure) return null;
+    this.refusedCount += 1;
+    return smtpError(failure.code, failure.message ?? `Refused at ${stage} by the test`);
   }
 }
 
