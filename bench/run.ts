@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { reachableProviders } from '../test/support/environments.js';
 import { FakeTwilio } from '../test/support/fake-twilio.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
@@ -144,12 +145,8 @@ async function main(): Promise<void> {
       JWT_SECRET: 'bench-jwt-secret-0123456789abcdef0123456789',
       OTP_SECRET: 'bench-otp-secret-0123456789abcdef0123456789',
       API_KEYS: API_KEY,
-      SMTP_HOST: '127.0.0.1',
-      SMTP_PORT: String(sink.port),
+      ...reachableProviders(sink, twilio),
       SMTP_FROM: 'Bench <no-reply@bench.example.com>',
-      TWILIO_API_BASE_URL: twilio.url,
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
       TWILIO_FROM: '+14155550100',
       // Every send goes to a new destination, so per-destination limits never bind; the per-IP limit
       // (one client address here) is raised to the top of its accepted range, far above what a run sends
