@@ -28,6 +28,16 @@ end
 `;
 
 /**
+ * A new record and its lifetime in one command: as MULTI/HSET/PEXPIRE/EXEC it cost the client four
+ * commands' work per send, twice the CPU of this. ARGV: ttl ms, then field, value pairs.
+ */
+const CREATE_SCRIPT = `
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`;
+
+/**
  * The check, in one script: read, compare the digest in constant time (no early exit on the first
  * differing byte), count a wrong code, lock at the limit, approve once.
  * ARGV: mode ('digest' | 'external'), candidate digest or '1'/'0', now, retention.
@@ -135,6 +145,7 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 `;
 
 type Scripted = RedisClient & {
+  otpCreate(key: string, ttl: number, ...fields: (string | number)[]): Promise<number>;
   otpCheck(key: string, mode: string, candidate: string, now: number, retention: number): Promise<[string, string[]?]>;
   otpResend(key: string, digest: string, expiresAt: number, now: number, retention: number): Promise<[string, string[]?]>;
   otpCancel(key: string, now: number, retention: number): Promise<number>;
@@ -149,6 +160,7 @@ export class RedisOtpStore implements OtpStore {
 
   constructor(@Inject(REDIS_CLIENT) client: RedisClient) {
     const commands: Record<string, string> = {
+      otpCreate: CREATE_SCRIPT,
       otpCheck: CHECK_SCRIPT,
       otpResend: RESEND_SCRIPT,
       otpCancel: CANCEL_SCRIPT,
@@ -167,7 +179,7 @@ export class RedisOtpStore implements OtpStore {
     const index = pendingKey(record.to, record.purpose);
     const ttl = Math.max(1, record.expiresAt - record.createdAt);
     // The record first, so the index never points at nothing.
-    await this.redis.multi().hset(key, toHash(record)).pexpire(key, ttl + RETENTION_MS).exec();
+    await this.redis.otpCreate(key, ttl + RETENTION_MS, ...Object.entries(toHash(record)).flat());
     for (let attempt = 0; attempt < 3; attempt++) {
       if ((await this.redis.set(index, record.id, 'PX', ttl, 'NX')) === 'OK') return { created: true as const };
       const existing = await this.redis.get(index);
