@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type Level, type Logger } from 'pino';
 import { currentLogContext } from './log-context.js';
-import { createLineScrubber, mayNeedPathRedaction, REDACTED, redactPaths } from './redaction.js';
+import { censor, createLineScrubber, mayNeedPathRedaction, redactPaths } from './redaction.js';
 
 /** JSON lines for log collectors (production); short readable lines for people (development, test). */
 export type LogFormat = 'json' | 'pretty';
@@ -30,7 +30,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   const format = options.format === 'pretty' ? formatPretty : (line: string) => line;
   const sink = { write: (line: string) => target.write(format(scrub(line))) };
   const settings = { level: options.level ?? 'info', timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
-  const logger = pino({ ...settings, redact: { paths: redactPaths(), censor: REDACTED } }, sink);
+  const logger = pino({ ...settings, redact: { paths: redactPaths(), censor } }, sink);
   // Path redaction walks every wildcard path for every line, which made it one of the largest costs
   // per request; lines whose every field the service builds itself skip it (the scrubber still runs).
   withoutPathRedaction.set(logger, pino(settings, sink));

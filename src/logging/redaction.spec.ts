@@ -119,6 +119,21 @@ describe('the logger', () => {
     });
   });
 
+  it('keeps an error identifier under `code` and redacts every other value there', () => {
+    const { logger, records } = capture([]);
+    const nest = new PinoNestLogger(logger);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:25'), { code: 'ECONNREFUSED' });
+    nest.error(refused);
+    logger.warn({ event: 'x', detail: { code: 'OTP_INCORRECT' }, code: 'EAUTH' });
+    logger.info({ code: '123456', detail: { code: 987654 }, items: { code: 'abc123' } });
+    logger.info({ code: '12345678901234567890', detail: { code: 'E1' } });
+    const [error, identifiers, codes, odd] = records();
+    expect(error).toMatchObject({ err: { code: 'ECONNREFUSED' } });
+    expect(identifiers).toMatchObject({ code: 'EAUTH', detail: { code: 'OTP_INCORRECT' } });
+    expect(codes).toMatchObject({ code: REDACTED, detail: { code: REDACTED }, items: { code: REDACTED } });
+    expect(odd).toMatchObject({ code: REDACTED, detail: { code: REDACTED } });
+  });
+
   it('redacts lines written through Nest\'s logger by path too, and leaves lines without sensitive fields whole', () => {
     const { logger, records } = capture([]);
     const nest = new PinoNestLogger(logger);

@@ -26,6 +26,22 @@ export const SENSITIVE_FIELDS: readonly string[] = [
   'sealed',
 ];
 
+/**
+ * How errors name themselves under `code` (ECONNREFUSED, EAUTH, ERR_SOCKET_CLOSED, OTP_INCORRECT): an
+ * upper-case identifier, which a one-time code never is.
+ */
+const ERROR_IDENTIFIER = /^[A-Z][A-Z0-9_]{2,63}$/;
+
+/**
+ * What a redacted value becomes. A field named `code` keeps an error identifier, so a logged
+ * error still says ECONNREFUSED or EAUTH (what operators look for when nothing arrives); anything
+ * else under `code`, digits above all, is a one-time code and is replaced.
+ */
+export function censor(value: unknown, path: string[]): unknown {
+  if (path.at(-1) === 'code' && typeof value === 'string' && ERROR_IDENTIFIER.test(value)) return value;
+  return REDACTED;
+}
+
 /** Headers that carry credentials, as Node names them (lower case). */
 export const SENSITIVE_HEADERS: readonly string[] = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'proxy-authorization'];
 
