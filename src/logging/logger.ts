@@ -103,6 +103,9 @@ export function formatPretty(line: string): string {
   return `${text.trimEnd()}\n`;
 }
 
+/** Nest's start-up lines, one per module and one per route: at info, forty of them buried the start-up report. */
+const NEST_BOOT_CHATTER = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
+
 const looksLikeStack = (value: unknown): value is string => typeof value === 'string' && /\n\s+at /.test(value);
 
 /**
@@ -137,11 +140,12 @@ export class PinoNestLogger implements LoggerService {
   }
 
   /** Nest's convention: the context is the last string argument; `error` may pass a stack before it. */
-  private write(level: Level, message: unknown, params: unknown[]): void {
-    if (!this.pino.isLevelEnabled(level)) return;
+  private write(requested: Level, message: unknown, params: unknown[]): void {
     const rest = [...params];
     const last = rest.at(-1);
     const context = typeof last === 'string' && !looksLikeStack(last) ? (rest.pop() as string) : undefined;
+    const level = requested === 'info' && context !== undefined && NEST_BOOT_CHATTER.has(context) ? 'debug' : requested;
+    if (!this.pino.isLevelEnabled(level)) return;
     const stack = rest.find(looksLikeStack);
     const fields: Record<string, unknown> = { context, ...currentLogContext() };
     let text: string | undefined;

@@ -195,6 +195,25 @@ describe('the logger', () => {
     expect(outside).not.toHaveProperty('requestId');
   });
 
+  it('writes Nest\'s per-module and per-route start-up lines at debug, and its warnings and errors as they are', () => {
+    const info = capture([]);
+    info.logger.level = 'info';
+    const nest = new PinoNestLogger(info.logger);
+    nest.log('AppModule dependencies initialized', 'InstanceLoader');
+    nest.log('Mapped {/v1/verifications, POST} route', 'RouterExplorer');
+    nest.log('VerificationsController {/v1/verifications}:', 'RoutesResolver');
+    nest.warn('a module warned', 'InstanceLoader');
+    nest.log('Nest application successfully started', 'NestApplication');
+    expect(info.records()).toEqual([
+      expect.objectContaining({ level: 'warn', context: 'InstanceLoader', msg: 'a module warned' }),
+      expect.objectContaining({ level: 'info', context: 'NestApplication' }),
+    ]);
+
+    const debug = capture([]);
+    new PinoNestLogger(debug.logger).log('Mapped {/v1/verifications, POST} route', 'RouterExplorer');
+    expect(debug.records()).toEqual([expect.objectContaining({ level: 'debug', context: 'RouterExplorer' })]);
+  });
+
   it('prints readable lines for people, with the context first and the stack below', () => {
     const line = JSON.stringify({ level: 'warn', time: '2026-01-02T03:04:05.678Z', pid: 1, hostname: 'h', context: 'Delivery', msg: 'retrying', requestId: 'r-1', stack: 'Error: x\n    at y' });
     expect(formatPretty(line)).toBe('03:04:05.678 WARN  [Delivery] retrying requestId=r-1\n    Error: x\n        at y\n');
