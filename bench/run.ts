@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { reachableProviders } from '../test/support/environments.js';
+import { localProduction } from '../test/support/environments.js';
 import { FakeTwilio } from '../test/support/fake-twilio.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
@@ -136,18 +136,9 @@ async function main(): Promise<void> {
     await admin.flushall();
 
     const serviceEnv: Record<string, string> = {
-      NODE_ENV: 'production',
-      PORT: '0',
-      HOST: '127.0.0.1',
+      ...localProduction({ redisUrl: redis.url, databaseUrl: database.url, smtp: sink, twilio }),
       SHUTDOWN_DRAIN_MS: '0',
-      REDIS_URL: redis.url,
-      DATABASE_URL: database.url,
-      JWT_SECRET: 'bench-jwt-secret-0123456789abcdef0123456789',
-      OTP_SECRET: 'bench-otp-secret-0123456789abcdef0123456789',
       API_KEYS: API_KEY,
-      ...reachableProviders(sink, twilio),
-      SMTP_FROM: 'Bench <no-reply@bench.example.com>',
-      TWILIO_FROM: '+14155550100',
       // Every send goes to a new destination, so per-destination limits never bind; the per-IP limit
       // (one client address here) is raised to the top of its accepted range, far above what a run sends
       // in a minute. No TRUST_PROXY trick is needed, and the throttler still does its Redis work per request.

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { reachableProviders } from '../test/support/environments.js';
+import { localProduction } from '../test/support/environments.js';
 import { FakeTwilio } from '../test/support/fake-twilio.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
@@ -98,22 +98,16 @@ async function main(): Promise<void> {
   );
   const database = await createScratchPostgresDatabase(settings.databaseServer, 'otp_soak');
 
-  const service = ServiceProcess.start({
-    NODE_ENV: 'production',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    SHUTDOWN_DRAIN_MS: '0',
-    REDIS_URL: redis.url,
-    DATABASE_URL: database.url,
-    JWT_SECRET: randomBytes(24).toString('hex'),
-    OTP_SECRET: randomBytes(24).toString('hex'),
-    API_KEYS: API_KEY,
-    // All load comes from one address: the per-IP limit is not what this run measures.
-    RATE_LIMIT_IP_PER_MINUTE: '1000000',
-    ...reachableProviders(smtp, twilio),
-    SMTP_FROM: 'OTP <otp@example.com>',
-    TWILIO_FROM: '+14155550100',
-  }, { mainJs: MAIN_JS });
+  const service = ServiceProcess.start(
+    {
+      ...localProduction({ redisUrl: redis.url, databaseUrl: database.url, smtp, twilio }),
+      SHUTDOWN_DRAIN_MS: '0',
+      API_KEYS: API_KEY,
+      // All load comes from one address: the per-IP limit is not what this run measures.
+      RATE_LIMIT_IP_PER_MINUTE: '1000000',
+    },
+    { mainJs: MAIN_JS },
+  );
 
   try {
     const url = await service.listening(30_000);
@@ -152,22 +146,27 @@ async function main(): Promise<void> {
       }
     };
 
-    /** The messages that reached `to`: what the SMTP server accepted, or the texts Twilio accepted. */
-    const inbox = (entry: Accepted): string[] =>
-      entry.channel === 'email'
-        ? smtp.received.filter((mail) => mail.to.some((address) => address.toLowerCase() === entry.to)).map((mail) => mail.text ?? '')
-        : acceptedTexts().filter((text) => text.to === entry.to).map((text) => text.body);
-    // The fake records every call, refused ones too: only those it answered 201 count as sent.
-    const acceptedTexts = () =>
-      twilio.received
-        .filter((request) => request.method === 'POST' && request.path.endsWith('/Messages.json') && request.answeredStatus === 201)
-        .map((request) => ({ to: request.form.To ?? '', body: request.form.Body ?? '' }));
+    /** Every message that reached someone, by recipient: what the SMTP server accepted and the texts Twilio accepted. */
+    const delivered = (): Map<string, string[]> => {
+      const byRecipient = new Map<string, string[]>();
+      const add = (to: string, text: string) => {
+        const texts = byRecipient.get(to);
+        if (texts) texts.push(text);
+        else byRecipient.set(to, [text]);
+      };
+      for (const mail of smtp.received) for (const to of mail.to) add(to.toLowerCase(), mail.text ?? '');
+      // The fake records every call, refused ones too: only those it answered 201 count as sent.
+      for (const request of twilio.received) {
+        if (request.method === 'POST' && request.path.endsWith('/Messages.json') && request.answeredStatus === 201) add(request.form.To ?? '', request.form.Body ?? '');
+      }
+      return byRecipient;
+    };
 
     /** Now and then, someone types the code they received. */
     const checkOne = async () => {
       const candidate = accepted[Math.floor(Math.random() * accepted.length)];
       if (!candidate || candidate.checked) return;
-      const code = inbox(candidate).map((text) => CODE.exec(text)?.[1]).find(Boolean);
+      const code = (delivered().get(candidate.to) ?? []).map((text) => CODE.exec(text)?.[1]).find(Boolean);
       if (!code) return;
       candidate.checked = true;
       const response = await api(url, 'POST', '/v1/verifications/check', { id: candidate.id, code }).catch(() => ({ status: 'error' }));
@@ -230,8 +229,9 @@ async function main(): Promise<void> {
     const outcome = { delivered: 0, failed: 0, missing: 0, duplicated: 0, sentButNotReceived: 0, failedButReceived: 0 };
     const reasons = new Map<string, number>();
     const examples = { missing: [] as string[], duplicated: [] as string[] };
+    const inboxes = delivered();
     for (const entry of accepted) {
-      const received = inbox(entry).length;
+      const received = inboxes.get(entry.to)?.length ?? 0;
       const read = reads.get(entry.id);
       const delivery = read?.body.delivery ?? {};
       if (received > 1) {

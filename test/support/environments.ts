@@ -30,3 +30,23 @@ export function reachableProviders(smtp: { port: number }, twilio: { url: string
     TWILIO_AUTH_TOKEN: twilio.authToken,
   };
 }
+
+/**
+ * A production process on servers the caller started: the complete environment's secrets and
+ * providers pointed at the local SMTP server and Twilio fake, on an ephemeral loopback port.
+ */
+export function localProduction(servers: {
+  redisUrl: string;
+  databaseUrl: string;
+  smtp: { port: number };
+  twilio: { url: string; accountSid: string; authToken: string };
+}): Record<string, string> {
+  return {
+    ...COMPLETE_PRODUCTION,
+    ...reachableProviders(servers.smtp, servers.twilio),
+    REDIS_URL: servers.redisUrl,
+    DATABASE_URL: servers.databaseUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+  };
+}

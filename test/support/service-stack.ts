@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { TEST_API_KEY } from './app.js';
 import { createTestDatabase, postgresServerUrl, type TestDatabase } from './databases.js';
-import { COMPLETE_PRODUCTION, reachableProviders } from './environments.js';
+import { COMPLETE_PRODUCTION, localProduction, reachableProviders } from './environments.js';
 import { Inboxes } from './auth-inboxes.js';
 import type { FakeTwilio } from './fake-twilio.js';
 import { RedisServer } from './redis-server.js';
@@ -58,20 +58,18 @@ export class ServiceStack {
   }
 
   get environment(): Record<string, string> {
-    const common = {
+    if (this.mode === 'production') {
+      // The complete environment's own secrets, so a test can look for them in the log; plus the key `call()` sends.
+      const servers = { redisUrl: this.redis.url, databaseUrl: this.database!.url!, smtp: this.smtp, twilio: this.twilio };
+      return { ...localProduction(servers), API_KEYS: `${COMPLETE_PRODUCTION.API_KEYS},${TEST_API_KEY}` };
+    }
+    return {
+      NODE_ENV: 'development',
       ...reachableProviders(this.smtp, this.twilio),
       REDIS_URL: this.redis.url,
       PORT: '0',
       HOST: '127.0.0.1',
       ...(this.database ? { DATABASE_URL: this.database.url! } : {}),
-    };
-    if (this.mode === 'production') {
-      // The complete environment's own secrets, so a test can look for them in the log; plus the key `call()` sends.
-      return { ...COMPLETE_PRODUCTION, ...common, API_KEYS: `${COMPLETE_PRODUCTION.API_KEYS},${TEST_API_KEY}` };
-    }
-    return {
-      NODE_ENV: 'development',
-      ...common,
       ...SHARED_SECRETS,
       SMTP_FROM: 'OTP <otp@example.com>',
       TWILIO_FROM: '+14155550100',
