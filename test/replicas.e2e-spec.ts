@@ -129,6 +129,43 @@ describe.each(availableStackModes())('two replicas on one Redis (%s)', (mode) =>
   );
 });
 
+describe('an API replica beside a worker replica (DELIVERY_WORKER)', () => {
+  let stack: ServiceStack;
+  beforeAll(async () => {
+    stack = await ServiceStack.start('development');
+  }, 60_000);
+  afterAll(() => stack?.close());
+
+  it('queues on the API replica, which sends nothing itself; a worker replica started later sends each message once', async () => {
+    const api = await stack.startService({ ...LIMITS, DELIVERY_WORKER: 'false' });
+    expect(api.process.output).toContain('NOT delivered by this process (DELIVERY_WORKER=false)');
+    expect(api.process.output).toContain('DELIVERY_WORKER=false: this process queues messages but sends none');
+
+    const emails = Array.from({ length: 6 }, (_, i) => `queued${i}.${Date.now() % 100_000}@example.com`);
+    const accepted = await Promise.all(emails.map((to, i) => call(api.url, 'POST', '/v1/verifications', { channel: 'email', to }, { 'x-forwarded-for': `203.0.113.${i + 1}` })));
+    expect(accepted.map((response) => response.status)).toEqual(emails.map(() => 201));
+    // Time enough for a worker in this process to have sent them, were there one.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const received = () => stack.smtp.received.filter((mail) => emails.some((to) => mail.to.includes(to)));
+    expect(received()).toHaveLength(0);
+    const waiting = await call(api.url, 'GET', `/v1/verifications/${accepted[0]!.body.id as string}`);
+    expect(waiting.body).toMatchObject({ status: 'pending', delivery: { status: 'queued', attempts: 0 } });
+
+    const worker = await stack.startService({ ...LIMITS, DELIVERY_WORKER: 'true' });
+    expect(worker.process.output).toContain('delivered by this process');
+    await eventually(async () => expect(received()).toHaveLength(emails.length), 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(emails.map((to) => received().filter((mail) => mail.to.includes(to)).length)).toEqual(emails.map(() => 1));
+    // The worker's report reaches the state every replica reads.
+    await eventually(async () => {
+      const read = await call(api.url, 'GET', `/v1/verifications/${accepted[0]!.body.id as string}`);
+      expect(read.body).toMatchObject({ delivery: { status: 'sent', provider: 'smtp', attempts: 1 } });
+    }, 5_000);
+    expect(await deliveriesSent(api.url)).toBe(0);
+    expect(await deliveriesSent(worker.url)).toBe(emails.length);
+  }, 60_000);
+});
+
 /** Messages this replica's worker delivered, from its own metrics. */
 async function deliveriesSent(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -142,7 +142,8 @@ export interface MessagingConfig {
   aws: AwsConfig;
   sendgrid: SendgridConfig;
   circuit: { failureThreshold: number; openSeconds: number };
-  delivery: { attempts: number; backoffMs: number };
+  /** worker: whether this process works on the delivery queue (always, in embedded mode). */
+  delivery: { attempts: number; backoffMs: number; worker: boolean };
   timeouts: ProviderTimeouts;
 }
 

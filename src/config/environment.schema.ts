@@ -239,6 +239,9 @@ export class EnvironmentVariables {
   @Max(600000, { message: integer('DELIVERY_BACKOFF_MS', 10, 600000) })
   DELIVERY_BACKOFF_MS?: number;
 
+  @IsOptional() @IsIn(['true', 'false', '1', '0', 'yes', 'no'], { message: 'DELIVERY_WORKER must be true or false' })
+  DELIVERY_WORKER?: string;
+
   @IsOptional() OTP_TEST_DESTINATIONS?: string;
 
   @IsOptional() @Matches(/^\d{6,10}$/, { message: 'OTP_FIXED_CODE must be 6 to 10 digits' })

@@ -92,6 +92,7 @@ describe('variable formats', () => {
     ['OTP_TTL_SECONDS', '30', 'OTP_TTL_SECONDS must be a whole number from 60 to 86400'],
     ['PORT', '70000', 'PORT must be a whole number from 0 to 65535'],
     ['SMTP_SECURE', 'maybe', 'SMTP_SECURE must be true or false'],
+    ['DELIVERY_WORKER', 'api', 'DELIVERY_WORKER must be true or false'],
     ['SMTP_FROM', 'not-an-address', 'SMTP_FROM must be an email address, optionally as "Name <address>"'],
     ['AWS_REGION', 'Europe', 'AWS_REGION must be an AWS region such as eu-west-1'],
     ['SENDGRID_API_KEY', 'abc', 'SENDGRID_API_KEY must be a SendGrid API key (SG.xxx.yyy)'],
@@ -258,7 +259,7 @@ describe('config files', () => {
     const { configuration } = loadConfiguration({ NODE_ENV: 'production', ...COMPLETE_PRODUCTION });
     expect(configuration.messaging.chains).toEqual({ email: ['smtp'], sms: ['twilio'], whatsapp: ['twilio-whatsapp'] });
     expect(configuration.messaging.circuit).toEqual({ failureThreshold: 5, openSeconds: 60 });
-    expect(configuration.messaging.delivery).toEqual({ attempts: 5, backoffMs: 1000 });
+    expect(configuration.messaging.delivery).toEqual({ attempts: 5, backoffMs: 1000, worker: true });
     expect(configuration.otp).toMatchObject({ maxSendsPerHour: 5, maxSendsPerDay: 10, rateLimitIpPerMinute: 30 });
   });
 });
@@ -325,5 +326,23 @@ describe('REDIS_CLUSTER_NODES', () => {
     expect(messagesOf({ ...COMPLETE_PRODUCTION, REDIS_URL: undefined })).toEqual([
       'REDIS_URL or REDIS_CLUSTER_NODES is required in production (OTP state, limits and the delivery queue are shared by every replica)',
     ]);
+  });
+});
+
+describe('DELIVERY_WORKER', () => {
+  it('works on the queue by default, and not when an API-only replica says so', () => {
+    expect(loadConfiguration(COMPLETE_PRODUCTION).configuration.messaging.delivery.worker).toBe(true);
+    const apiOnly = loadConfiguration({ ...COMPLETE_PRODUCTION, DELIVERY_WORKER: 'false' });
+    expect(apiOnly.problems).toEqual([]);
+    expect(apiOnly.configuration.messaging.delivery.worker).toBe(false);
+    expect(apiOnly.notices).toContain(
+      'DELIVERY_WORKER=false: this process queues messages but sends none; they wait in the queue until a replica with DELIVERY_WORKER=true runs',
+    );
+  });
+
+  it('is ignored in embedded mode, where no other process could send', () => {
+    const loaded = loadConfiguration({ DELIVERY_WORKER: 'false' });
+    expect(loaded.configuration.messaging.delivery.worker).toBe(true);
+    expect(loaded.notices).toContain('DELIVERY_WORKER=false is ignored without Redis: in embedded mode this process sends its own messages');
   });
 });

@@ -18,6 +18,7 @@ import {
   type RedisConfig,
   type RedisNode,
   type TrustProxy,
+  usesRedis,
 } from './configuration.types.js';
 import { EnvironmentVariables, isEmailAddress, listEntries, parseRedisSeed } from './environment.schema.js';
 import { KNOWN_VARIABLES } from './variables.js';
@@ -54,6 +55,7 @@ const BUILT_IN_DEFAULTS: Record<string, string> = {
   CIRCUIT_OPEN_SECONDS: '60',
   DELIVERY_ATTEMPTS: '5',
   DELIVERY_BACKOFF_MS: '1000',
+  DELIVERY_WORKER: 'true',
   SMTP_PORT: '587',
   SMTP_SECURE: 'false',
   SENDGRID_API_BASE_URL: 'https://api.sendgrid.com',
@@ -322,6 +324,14 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     notices.push('OTP_FIXED_CODE is set: every code issued is the same fixed code');
   }
 
+  if (['false', '0', 'no'].includes(get('DELIVERY_WORKER')!)) {
+    notices.push(
+      usesRedis(redis)
+        ? 'DELIVERY_WORKER=false: this process queues messages but sends none; they wait in the queue until a replica with DELIVERY_WORKER=true runs'
+        : 'DELIVERY_WORKER=false is ignored without Redis: in embedded mode this process sends its own messages',
+    );
+  }
+
   const testDestinations = parseTestDestinations(get('OTP_TEST_DESTINATIONS'), length, problems);
   const testCount = Object.keys(testDestinations).length;
   if (testCount > 0) {
@@ -414,7 +424,12 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
         apiBaseUrl: (get('SENDGRID_API_BASE_URL') ?? defaults.SENDGRID_API_BASE_URL!).replace(/\/+$/, ''),
       },
       circuit: { failureThreshold: num('CIRCUIT_FAILURE_THRESHOLD'), openSeconds: num('CIRCUIT_OPEN_SECONDS') },
-      delivery: { attempts: num('DELIVERY_ATTEMPTS'), backoffMs: num('DELIVERY_BACKOFF_MS') },
+      delivery: {
+        attempts: num('DELIVERY_ATTEMPTS'),
+        backoffMs: num('DELIVERY_BACKOFF_MS'),
+        // Embedded mode has no queue another process could work on: it always delivers itself.
+        worker: !usesRedis(redis) || ['true', '1', 'yes'].includes(get('DELIVERY_WORKER')!),
+      },
       timeouts: PROVIDER_TIMEOUTS,
     },
   };

@@ -73,9 +73,15 @@ describe('the start-up report', () => {
     expect(report).toContain('REDIS_CLUSTER_NODES=redis-0:6379,redis-1:6379,[fd00::2]:7000');
   });
 
+  it('says when this process leaves the queue to worker replicas', () => {
+    const report = buildStartupReport(loadConfiguration({ ...COMPLETE_PRODUCTION, DELIVERY_WORKER: 'false' })).join('\n');
+    expect(report).toContain('delivery queue in Redis at redis://:****(14)@redis.internal:6379/0, NOT delivered by this process (DELIVERY_WORKER=false)');
+    expect(report).toContain('DELIVERY_WORKER=false');
+  });
+
   it('names Redis and PostgreSQL hosts in production', () => {
     const report = buildStartupReport(loadConfiguration(COMPLETE_PRODUCTION)).join('\n');
-    expect(report).toContain('store: OTP state, rate limits and delivery queue in Redis at redis://:****(14)@redis.internal:6379/0');
+    expect(report).toContain('store: OTP state, rate limits and delivery queue in Redis at redis://:****(14)@redis.internal:6379/0, delivered by this process');
     expect(report).toContain('database: PostgreSQL at postgres://****(3):****(15)@db.internal:5432/otp');
     expect(report).toContain('channel sms: 1. twilio (configured)');
   });

@@ -39,7 +39,7 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
   const { app, redis, database, auth, otp, messaging } = loaded.configuration;
   const lines: string[] = [];
   lines.push(`${app.name} ${app.version} (commit ${app.commit}) in ${app.env} mode`);
-  lines.push(storeLine(redis));
+  lines.push(storeLine(redis, messaging.delivery.worker));
   lines.push(
     database.url
       ? `database: PostgreSQL at ${maskUrl(database.url)}`
@@ -69,14 +69,15 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
   return lines;
 }
 
-function storeLine(redis: RedisConfig): string {
+function storeLine(redis: RedisConfig, worker: boolean): string {
   const what = 'store: OTP state, rate limits and delivery queue in';
+  const delivery = worker ? 'delivered by this process' : 'NOT delivered by this process (DELIVERY_WORKER=false)';
   if (redis.clusterNodes) {
     const count = redis.clusterNodes.length;
     const seeds = redis.clusterNodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`);
-    return `${what} Redis Cluster (${count} seed${count === 1 ? '' : 's'}: ${seeds.join(', ')})`;
+    return `${what} Redis Cluster (${count} seed${count === 1 ? '' : 's'}: ${seeds.join(', ')}), ${delivery}`;
   }
-  if (redis.url) return `${what} Redis at ${maskUrl(redis.url)}`;
+  if (redis.url) return `${what} Redis at ${maskUrl(redis.url)}, ${delivery}`;
   return 'store: OTP state and rate limits in memory, delivery in-process (embedded mode: one process only)';
 }
 

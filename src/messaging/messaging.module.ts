@@ -52,7 +52,8 @@ export class MessagingModule {
     const queueProviders: Provider[] = durable
       ? [
           BullDeliveryQueue,
-          DeliveryProcessor,
+          // API-only replicas queue and leave the sending to worker replicas (DELIVERY_WORKER=false).
+          ...(configuration.messaging.delivery.worker ? [DeliveryProcessor] : []),
           { provide: DeliveryQueue, useExisting: BullDeliveryQueue },
           { provide: BULL_CONNECTIONS, useValue: bullConnections },
         ]
