@@ -1,7 +1,7 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,9 @@ import { SmtpSink } from './smtp-sink.js';
  * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_DATABASE_URL or
  * TEST_DATABASE_URL (a PostgreSQL server; a scratch database is created and dropped on it),
  * BENCH_CPU_PROF=1 (the service runs under --cpu-prof; profiles go to bench/results/), BENCH_NODE_ARGS
- * (more node flags for the service, e.g. --max-old-space-size=128).
+ * (more node flags for the service, e.g. --max-old-space-size=128), BENCH_DELIVERY=in-process (default: one
+ * process answers and delivers, as a replica does by default) or separate (the measured API process runs with
+ * DELIVERY_WORKER=false beside a worker process, as API and worker replicas would).
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -37,6 +39,12 @@ const LATENCY_INTERVAL_MS = 20;
 const API_KEY = 'bench-api-key-0123456789';
 const POSTGRES = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const PROFILE_DIR = process.env.BENCH_CPU_PROF ? join(ROOT, 'bench/results') : undefined;
+const SEPARATE_WORKER = process.env.BENCH_DELIVERY === 'separate';
+/**
+ * The worker replica's CPU priority. In a deployment it has CPU of its own; on one benchmark machine,
+ * a lower priority stands in for that: it works on the queue with the CPU the API leaves over.
+ */
+const WORKER_NICENESS = 10;
 
 /** A server under test, as its own process; everything it prints is kept for when it fails. */
 class ServerProcess {
@@ -51,8 +59,9 @@ class ServerProcess {
     this.exited = new Promise((done) => child.once('exit', () => done()));
   }
 
-  static start(name: string, args: string[], env: Record<string, string>, cwd: string): ServerProcess {
+  static start(name: string, args: string[], env: Record<string, string>, cwd: string, niceness = 0): ServerProcess {
     const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (niceness !== 0) setPriority(child.pid!, niceness);
     return new ServerProcess(name, child);
   }
 
@@ -102,6 +111,8 @@ interface TargetResult {
   send: Measured;
   check: Measured;
   peakRss: number;
+  /** The separate delivery worker's, when there is one. */
+  workerPeakRss?: number;
 }
 
 interface DeliveryResult {
@@ -126,7 +137,7 @@ async function main(): Promise<void> {
     const baselineProcess = ServerProcess.start('baseline', [join(HERE, 'baseline-server.js')], { REDIS_URL: redis.url }, scratch);
     servers.push(baselineProcess);
     const baselineUrl = await baselineProcess.listening();
-    const baseline = await measure('baseline', baselineProcess, baselineUrl, async () => {
+    const baseline = await measure('baseline', baselineProcess, baselineUrl, undefined, async () => {
       // Taken off the list, so each verification is checked once however often this is called.
       const [[, items]] = (await admin.multi().lrange(BASELINE_QUEUE, 0, -1).del(BASELINE_QUEUE).exec()) as [[null, string[]]];
       return items.map((item) => JSON.parse(item) as { id: string; code: string }).map(({ id, code }, i) => target(id, code, i));
@@ -150,10 +161,18 @@ async function main(): Promise<void> {
     note(`service node flags: ${nodeArgs.join(' ') || '(none)'}`);
     const serviceArgs = [...nodeArgs, ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), MAIN_JS];
     if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
-    const serviceProcess = ServerProcess.start('service', serviceArgs, serviceEnv, scratch);
+    const serviceProcess = ServerProcess.start('service', serviceArgs, { ...serviceEnv, DELIVERY_WORKER: String(!SEPARATE_WORKER) }, scratch);
     servers.push(serviceProcess);
     const serviceUrl = await serviceProcess.listening();
     await waitUntil(async () => (await fetch(`${serviceUrl}/health/ready`)).status === 200, 30_000, 'the service to be ready');
+    let workerProcess: ServerProcess | undefined;
+    if (SEPARATE_WORKER) {
+      note(`delivery: a worker process (DELIVERY_WORKER=true, nice ${WORKER_NICENESS}) beside the measured API process (DELIVERY_WORKER=false)`);
+      workerProcess = ServerProcess.start('worker', [...nodeArgs, MAIN_JS], { ...serviceEnv, DELIVERY_WORKER: 'true' }, scratch, WORKER_NICENESS);
+      servers.push(workerProcess);
+      const workerUrl = await workerProcess.listening();
+      await waitUntil(async () => (await fetch(`${workerUrl}/health/ready`)).status === 200, 30_000, 'the worker to be ready');
+    }
 
     let sendCreated: [string, string][] = [];
     let sendStartedAt = 0;
@@ -161,6 +180,7 @@ async function main(): Promise<void> {
       'service',
       serviceProcess,
       serviceUrl,
+      workerProcess,
       async (created) => {
         // Codes exist only in the messages: checks wait for every send to be delivered, so the check
         // phase measures checks of real, random codes, and no delivery work runs beside it.
@@ -178,7 +198,8 @@ async function main(): Promise<void> {
     );
     const delivery = await measureDelivery(serviceUrl, sink, sendCreated, sendStartedAt);
     service.peakRss = serviceProcess.peakRssBytes();
-    await serviceProcess.stop();
+    service.workerPeakRss = workerProcess?.peakRssBytes();
+    await Promise.all([serviceProcess.stop(), workerProcess?.stop()]);
 
     printTable(service, baseline, delivery);
     if (PROFILE_DIR) note(`CPU profile written to ${PROFILE_DIR}; summarize it with: node bench/.build/bench/profile-top.js <file>`);
@@ -207,12 +228,14 @@ function target(id: string, code: string, index: number): CheckTarget {
 
 /**
  * The same phases for either server: warm-up, then `GET /health/live` and `POST /v1/verifications`
- * for BENCH_DURATION each, then one check of every verification created.
+ * for BENCH_DURATION each, then one check of every verification created. A separate delivery worker's
+ * CPU counts in what a send costs in all.
  */
 async function measure(
   name: string,
   server: ServerProcess,
   url: string,
+  worker: ServerProcess | undefined,
   targetsOf: (created: [string, string][]) => Promise<CheckTarget[]>,
   onSends?: (created: [string, string][], startedAt: number) => void,
 ): Promise<TargetResult> {
@@ -229,7 +252,8 @@ async function measure(
   // shares the CPU with deliveries other than its own.
   await timed({ kind: 'live', url, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS });
   const live = await timed({ kind: 'live', url, connections: CONNECTIONS, durationSeconds: DURATION });
-  const sendCpuBefore = server.cpuMs();
+  const deliveryCpuMs = () => server.cpuMs() + (worker?.cpuMs() ?? 0);
+  const sendCpuBefore = deliveryCpuMs();
   const warm = await timed({ kind: 'send', url, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS, apiKey: API_KEY, prefix: `${prefix}-warm` });
   const warmTargets = await targetsOf(warm.created ?? []);
   const startedAt = performance.now();
@@ -238,7 +262,7 @@ async function measure(
   const targets = [...warmTargets, ...(await targetsOf(send.created ?? []))];
   // The service delivers what the sends queued partly while they run and partly after: its CPU from the
   // first send until the last message arrived, per send, is what a send costs in all.
-  send.cpuMsPerSendDelivered = (server.cpuMs() - sendCpuBefore) / Math.max(1, send.requests + warm.requests);
+  send.cpuMsPerSendDelivered = (deliveryCpuMs() - sendCpuBefore) / Math.max(1, send.requests + warm.requests);
   if (targets.length === 0) throw new Error(`${name}: no verification with a known code to check`);
   note(`${name}: ${targets.length} verifications to check`);
   const check = await timed({ kind: 'check', url, connections: CONNECTIONS, apiKey: API_KEY, targets });
@@ -299,7 +323,7 @@ async function measureDelivery(url: string, sink: SmtpSink, burst: [string, stri
 }
 
 function printTable(service: TargetResult, baseline: TargetResult, delivery: DeliveryResult): void {
-  const routes: [string, keyof Omit<TargetResult, 'peakRss'>][] = [
+  const routes: [string, 'send' | 'check' | 'live'][] = [
     ['POST /v1/verifications', 'send'],
     ['POST /v1/verifications/check', 'check'],
     ['GET /health/live', 'live'],
@@ -325,13 +349,20 @@ function printTable(service: TargetResult, baseline: TargetResult, delivery: Del
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const line = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   const out: string[] = [];
-  out.push('', `otp-gateway benchmark: ${CONNECTIONS} connections, ${DURATION} s per phase, node ${process.version}`, '');
+  out.push('', `otp-gateway benchmark: ${CONNECTIONS} connections, ${DURATION} s per phase, node ${process.version}`);
+  out.push(
+    service.workerPeakRss === undefined
+      ? 'service: one process answering and delivering'
+      : `service: the API process (DELIVERY_WORKER=false); deliveries by a worker process beside it at nice ${WORKER_NICENESS}`,
+    '',
+  );
   out.push(line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line), '');
   out.push(
     `delivery, 201 -> message at the SMTP server: p50 ${ms(delivery.p50)}, p99 ${ms(delivery.p99)} (${delivery.measured} sends, one every ${LATENCY_INTERVAL_MS} ms)`,
     `sustained deliveries: ${delivery.sustainedPerSecond.toFixed(0)}/s (${delivery.delivered} of ${delivery.burst} messages of the send phase's burst)`,
-    `service CPU per send including its delivery: ${ms(service.send.cpuMsPerSendDelivered ?? Number.NaN)} (send phase until the last message arrived)`,
+    `service CPU per send including its delivery: ${ms(service.send.cpuMsPerSendDelivered ?? Number.NaN)} (send phase until the last message arrived${service.workerPeakRss === undefined ? '' : ', API and worker'})`,
   );
+  if (service.workerPeakRss !== undefined) out.push(`delivery worker peak RSS (VmHWM): ${mb(service.workerPeakRss)}`);
   for (const [label, result] of [...routes.map(([l, k]) => [`service ${l}`, service[k]] as const), ...routes.map(([l, k]) => [`baseline ${l}`, baseline[k]] as const)]) {
     if (result.unexpected > 0 || result.errors > 0 || result.timeouts > 0) {
       out.push(`WARNING ${label}: ${result.unexpected} unexpected statuses ${JSON.stringify(result.statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`);
@@ -352,7 +383,6 @@ function printTable(service: TargetResult, baseline: TargetResult, delivery: Del
   console.log(out.join('\n'));
 }
 
-/** A database of its own on the PostgreSQL server, dropped at the end. */
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
