@@ -35,6 +35,8 @@ it('counts a send, a delivery and a check at 1 each, in valid exposition format'
   expect(valueOf(text, 'otp_messages_total{channel="email",provider="console",result="sent"}')).toBe(1);
   expect(valueOf(text, 'otp_delivery_latency_seconds_count{channel="email",provider="console"}')).toBe(1);
   expect(valueOf(text, 'otp_delivery_queue_jobs{state="active"}')).toBeGreaterThanOrEqual(0);
+  // Embedded mode: this process is the one worker.
+  expect(valueOf(text, 'otp_delivery_workers')).toBe(1);
   expect(text).toContain('process_resident_memory_bytes');
   expect(valueOf(text, 'otp_http_request_duration_seconds_count{method="POST",route="/v1/verifications",status="201"}')).toBe(1);
   expect(valueOf(text, 'otp_http_request_duration_seconds_count{method="POST",route="/v1/verifications/check",status="200"}')).toBe(1);

@@ -90,10 +90,13 @@ describe('on a Redis Cluster', () => {
     expect(app.loaded.configuration.redis).toEqual({ url: undefined, clusterNodes: cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })) });
     await eventually(async () => {
       const ready = await fetch(`${app.url}/health/ready`);
-      expect({ status: ready.status, body: await ready.json() }).toMatchObject({
+      const body = (await ready.json()) as { details: { queue: { workers: number } } };
+      expect({ status: ready.status, body }).toMatchObject({
         status: 200,
         body: { details: { redis: { status: 'up' }, queue: { status: 'up' }, email: { status: 'up' } } },
       });
+      // The worker heartbeat is written and counted on the cluster too (the queue's slot).
+      expect(body.details.queue.workers).toBeGreaterThanOrEqual(1);
     });
   });
 

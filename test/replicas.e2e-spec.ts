@@ -150,6 +150,13 @@ describe('an API replica beside a worker replica (DELIVERY_WORKER)', () => {
     expect(received()).toHaveLength(0);
     const waiting = await call(api.url, 'GET', `/v1/verifications/${accepted[0]!.body.id as string}`);
     expect(waiting.body).toMatchObject({ status: 'pending', delivery: { status: 'queued', attempts: 0 } });
+    // Nobody sends: the replica stays ready (it still accepts and queues) but says so, in its log,
+    // readiness details and metrics.
+    await api.process.waitForOutput(/6 messages queued and no delivery worker seen for 15 s/, 15_000);
+    const ready = await fetch(`${api.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ details: { queue: { status: 'up', waiting: 6, workers: 0 } } });
+    expect(await deliveryWorkers(api.url)).toBe(0);
 
     const worker = await stack.startService({ ...LIMITS, DELIVERY_WORKER: 'true' });
     expect(worker.process.output).toContain('delivered by this process');
@@ -163,6 +170,12 @@ describe('an API replica beside a worker replica (DELIVERY_WORKER)', () => {
     }, 5_000);
     expect(await deliveriesSent(api.url)).toBe(0);
     expect(await deliveriesSent(worker.url)).toBe(emails.length);
+    expect(await deliveryWorkers(api.url)).toBe(1);
+
+    // A worker that stops says goodbye: it is counted out at once, not after its heartbeat goes stale.
+    worker.process.signal('SIGTERM');
+    await worker.process.exited;
+    expect(await deliveryWorkers(api.url)).toBe(0);
   }, 60_000);
 });
 
@@ -170,4 +183,10 @@ describe('an API replica beside a worker replica (DELIVERY_WORKER)', () => {
 async function deliveriesSent(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return [...text.matchAll(/^otp_deliveries_total\{[^}]*result="sent"[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+}
+
+/** Processes working on the delivery queue across replicas, as this replica's metrics see them. */
+async function deliveryWorkers(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^otp_delivery_workers (\d+)/m.exec(text)?.[1]);
 }

@@ -28,6 +28,7 @@ export class DeliveryService implements OtpDelivery, Notifier {
       const counts = await this.queue.counts();
       for (const [state, value] of Object.entries(counts)) metrics.queueDepth.set({ state }, value);
     });
+    metrics.refreshBeforeScrape(async () => metrics.deliveryWorkers.set(await this.queue.workers()));
   }
 
   canDeliver(channel: Channel): boolean {

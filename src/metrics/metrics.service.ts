@@ -90,6 +90,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly deliveryWorkers = new Gauge({
+    name: 'otp_delivery_workers',
+    help: 'Processes working on the delivery queue, across replicas (0 with messages queued: nothing is sent)',
+    registers: [this.registry],
+  });
+
   private readonly beforeScrape: (() => Promise<void>)[] = [];
 
   constructor() {

@@ -26,7 +26,11 @@ export class MessagingHealthIndicator {
   async queueCounts(key = 'queue'): Promise<HealthIndicatorResult> {
     return this.health
       .check(key)
-      .attempt(async () => ({ ...(await this.queue.counts()) }))
+      .attempt(async () => {
+        const [counts, workers] = await Promise.all([this.queue.counts(), this.queue.workers()]);
+        // Up without workers: an API-only replica still accepts and queues; the count shows who sends.
+        return { ...counts, workers };
+      })
       .withTimeout(1000);
   }
 }

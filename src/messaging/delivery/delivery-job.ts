@@ -26,7 +26,13 @@ export interface DeliveryQueue {
   add(job: DeliveryJob): Promise<void>;
   /** Jobs by state, for metrics and readiness; throws when the queue's store cannot be reached. */
   counts(): Promise<{ waiting: number; active: number; delayed: number; failed: number }>;
+  /** Processes working on this queue, in any replica, seen within WORKER_SEEN_MS. */
+  workers(): Promise<number>;
 }
+
+/** A worker announces itself this often; one not heard from for WORKER_SEEN_MS is counted out. */
+export const WORKER_HEARTBEAT_MS = 5000;
+export const WORKER_SEEN_MS = 3 * WORKER_HEARTBEAT_MS;
 
 export const DeliveryQueue = Symbol('DeliveryQueue');
 

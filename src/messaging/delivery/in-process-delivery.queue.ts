@@ -38,6 +38,11 @@ export class InProcessDeliveryQueue implements DeliveryQueue, OnApplicationShutd
     return { waiting: this.starting.size, active: this.active.size, delayed: this.delayed.size, failed: 0 };
   }
 
+  /** This process: in embedded mode it always works on its own queue. */
+  async workers() {
+    return 1;
+  }
+
   /** Finishes the sends in flight; retries still waiting are dropped with the process. */
   async onApplicationShutdown(): Promise<void> {
     // Accepted means in flight: these begin now rather than being dropped.
