@@ -340,6 +340,13 @@ describe('DELIVERY_WORKER', () => {
     );
   });
 
+  it('keeps delivering when the value is malformed outside production', () => {
+    const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', DELIVERY_WORKER: 'api' });
+    expect(loaded.problems.map((p) => p.variable)).toContain('DELIVERY_WORKER');
+    expect(loaded.configuration.messaging.delivery.worker).toBe(true);
+    expect(loaded.notices.filter((notice) => notice.startsWith('DELIVERY_WORKER'))).toEqual([]);
+  });
+
   it('is ignored in embedded mode, where no other process could send', () => {
     const loaded = loadConfiguration({ DELIVERY_WORKER: 'false' });
     expect(loaded.configuration.messaging.delivery.worker).toBe(true);

@@ -127,6 +127,8 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
   }
   const get = (name: string): string | undefined => (invalid.has(name) ? undefined : merged[name]);
   const num = (name: string): number => Number(invalid.has(name) ? defaults[name] : merged[name]);
+  // A malformed value counts as unset, so the default applies (as for numbers).
+  const flag = (name: string): boolean => ['true', '1', 'yes'].includes(get(name) ?? defaults[name] ?? 'false');
   const list = (name: string): string[] =>
     (get(name) ?? '')
       .split(',')
@@ -324,7 +326,8 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     notices.push('OTP_FIXED_CODE is set: every code issued is the same fixed code');
   }
 
-  if (['false', '0', 'no'].includes(get('DELIVERY_WORKER')!)) {
+  const deliveryWorker = flag('DELIVERY_WORKER');
+  if (!deliveryWorker) {
     notices.push(
       usesRedis(redis)
         ? 'DELIVERY_WORKER=false: this process queues messages but sends none; they wait in the queue until a replica with DELIVERY_WORKER=true runs'
@@ -396,7 +399,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       smtp: {
         host: get('SMTP_HOST'),
         port: num('SMTP_PORT'),
-        secure: ['true', '1', 'yes'].includes(get('SMTP_SECURE') ?? 'false'),
+        secure: flag('SMTP_SECURE'),
         user: get('SMTP_PASSWORD') !== undefined ? get('SMTP_USER') : undefined,
         password: get('SMTP_USER') !== undefined ? get('SMTP_PASSWORD') : undefined,
         from: get('SMTP_FROM'),
@@ -428,7 +431,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
         attempts: num('DELIVERY_ATTEMPTS'),
         backoffMs: num('DELIVERY_BACKOFF_MS'),
         // Embedded mode has no queue another process could work on: it always delivers itself.
-        worker: !usesRedis(redis) || ['true', '1', 'yes'].includes(get('DELIVERY_WORKER')!),
+        worker: !usesRedis(redis) || deliveryWorker,
       },
       timeouts: PROVIDER_TIMEOUTS,
     },
