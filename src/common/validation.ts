@@ -1,4 +1,5 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { getMetadataStorage, validate, validateSync, ValidationTypes, type ValidatorOptions } from 'class-validator';
 import { ValidationFailedError } from './errors.js';
 
 /** `{ "to": ["to must be an email address"], "profile.name": [...] }`: one entry per field, dotted when nested. */
@@ -15,11 +16,39 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
 }
 
 /**
+ * Validates synchronously whenever a class has no asynchronous constraint (none of ours has). The
+ * asynchronous validation makes a promise per constraint, and while the request context
+ * (AsyncLocalStorage) is active every promise runs its hooks: on a validated route that was about a
+ * fifth of the request's CPU. A class with an asynchronous constraint (or a nested object) is still
+ * validated asynchronously.
+ */
+export class SyncFirstValidationPipe extends ValidationPipe {
+  private readonly asyncClasses = new WeakMap<object, boolean>();
+
+  protected override validate(object: object, options?: ValidatorOptions): Promise<ValidationError[]> | ValidationError[] {
+    return this.hasAsyncConstraint(object.constructor as new () => unknown) ? validate(object, options) : validateSync(object, options);
+  }
+
+  private hasAsyncConstraint(target: new (...args: never[]) => unknown): boolean {
+    let known = this.asyncClasses.get(target);
+    if (known === undefined) {
+      const storage = getMetadataStorage();
+      known = storage
+        .getTargetValidationMetadatas(target, '', true, false)
+        // A nested object's class is known only from the value, so nested validation counts as possibly asynchronous.
+        .some((metadata) => metadata.type === ValidationTypes.NESTED_VALIDATION || storage.getTargetValidatorConstraints(metadata.constraintCls).some((constraint) => constraint.async));
+      this.asyncClasses.set(target, known);
+    }
+    return known;
+  }
+}
+
+/**
  * Unknown fields are refused rather than dropped, so a client's typo (`chanel`) is a clear 400
  * instead of a silently ignored setting.
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new SyncFirstValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
