@@ -159,6 +159,17 @@ async function main(): Promise<void> {
     };
     const nodeArgs = [...imageNodeFlags(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     note(`service node flags: ${nodeArgs.join(' ') || '(none)'}`);
+
+    // The service's HTTP pipeline around routes that do no work, with the service's flags and configuration.
+    const floorProcess = ServerProcess.start('floor', [...nodeArgs, join(HERE, 'framework-floor.js')], serviceEnv, scratch);
+    servers.push(floorProcess);
+    const floorUrl = await floorProcess.listening();
+    const floor = await measure('floor', floorProcess, floorUrl, undefined, async (created) =>
+      created.map(([, id]) => ({ id, code: '123456', right: true })),
+    );
+    floor.peakRss = floorProcess.peakRssBytes();
+    await floorProcess.stop();
+
     const serviceArgs = [...nodeArgs, ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), MAIN_JS];
     if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
     const serviceProcess = ServerProcess.start('service', serviceArgs, { ...serviceEnv, DELIVERY_WORKER: String(!SEPARATE_WORKER) }, scratch);
@@ -201,7 +212,7 @@ async function main(): Promise<void> {
     service.workerPeakRss = workerProcess?.peakRssBytes();
     await Promise.all([serviceProcess.stop(), workerProcess?.stop()]);
 
-    printTable(service, baseline, delivery);
+    printTable(service, baseline, floor, delivery);
     if (PROFILE_DIR) note(`CPU profile written to ${PROFILE_DIR}; summarize it with: node bench/.build/bench/profile-top.js <file>`);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
@@ -322,7 +333,7 @@ async function measureDelivery(url: string, sink: SmtpSink, burst: [string, stri
   };
 }
 
-function printTable(service: TargetResult, baseline: TargetResult, delivery: DeliveryResult): void {
+function printTable(service: TargetResult, baseline: TargetResult, floor: TargetResult, delivery: DeliveryResult): void {
   const routes: [string, 'send' | 'check' | 'live'][] = [
     ['POST /v1/verifications', 'send'],
     ['POST /v1/verifications/check', 'check'],
@@ -357,13 +368,36 @@ function printTable(service: TargetResult, baseline: TargetResult, delivery: Del
     '',
   );
   out.push(line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line), '');
+  const floorRows: string[][] = [
+    ['route', 'floor req/s', 'p50', 'p99', 'CPU/req', 'floor/baseline', 'service/floor'],
+    ...routes.map(([label, key]) => [
+      label,
+      floor[key].requestsPerSecond.toFixed(0),
+      ms(floor[key].p50),
+      ms(floor[key].p99),
+      ms(floor[key].cpuMsPerRequest),
+      (floor[key].requestsPerSecond / baseline[key].requestsPerSecond).toFixed(2),
+      (service[key].requestsPerSecond / floor[key].requestsPerSecond).toFixed(2),
+    ]),
+  ];
+  const floorWidths = floorRows[0]!.map((_, column) => Math.max(...floorRows.map((row) => row[column]!.length)));
+  const floorLine = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(floorWidths[column]!) : cell.padStart(floorWidths[column]!))).join('  ');
+  out.push(
+    'framework floor: the service\'s HTTP pipeline (Nest on Fastify, request ids and log line, histogram, validation,',
+    'error filter, API-key guard) around the same routes doing no work: no route of the service can beat it',
+    '',
+    floorLine(floorRows[0]!),
+    floorWidths.map((w) => '-'.repeat(w)).join('  '),
+    ...floorRows.slice(1).map(floorLine),
+    '',
+  );
   out.push(
     `delivery, 201 -> message at the SMTP server: p50 ${ms(delivery.p50)}, p99 ${ms(delivery.p99)} (${delivery.measured} sends, one every ${LATENCY_INTERVAL_MS} ms)`,
     `sustained deliveries: ${delivery.sustainedPerSecond.toFixed(0)}/s (${delivery.delivered} of ${delivery.burst} messages of the send phase's burst)`,
     `service CPU per send including its delivery: ${ms(service.send.cpuMsPerSendDelivered ?? Number.NaN)} (send phase until the last message arrived${service.workerPeakRss === undefined ? '' : ', API and worker'})`,
   );
   if (service.workerPeakRss !== undefined) out.push(`delivery worker peak RSS (VmHWM): ${mb(service.workerPeakRss)}`);
-  for (const [label, result] of [...routes.map(([l, k]) => [`service ${l}`, service[k]] as const), ...routes.map(([l, k]) => [`baseline ${l}`, baseline[k]] as const)]) {
+  for (const [label, result] of (['service', 'baseline', 'floor'] as const).flatMap((name) => routes.map(([l, k]) => [`${name} ${l}`, { service, baseline, floor }[name][k]] as const))) {
     if (result.unexpected > 0 || result.errors > 0 || result.timeouts > 0) {
       out.push(`WARNING ${label}: ${result.unexpected} unexpected statuses ${JSON.stringify(result.statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`);
     }
