@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { call, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
@@ -276,6 +277,43 @@ describe('nothing lost', () => {
     } finally {
       second.kill();
       await second.exited;
+    }
+  });
+});
+
+describe('delivery workers', () => {
+  const WORKERS_KEY = '{otp-delivery}:workers';
+  afterEach(() => jest.useRealTimers());
+
+  const workersSeenBy = async (app: TestApp) =>
+    ((await (await fetch(`${app.url}/health/ready`)).json()) as { details: { queue: { workers: number } } }).details.queue.workers;
+
+  it('are counted by Redis’s clock, so replicas whose clocks are off still see each other', async () => {
+    const client = new Redis(redis.url);
+    const redisNow = async () => {
+      const [seconds, micros] = await client.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    };
+    try {
+      await client.del(WORKERS_KEY);
+      // Replicas whose clocks run a minute ahead of the Redis server's (and of every other replica's).
+      jest.useFakeTimers({ now: Date.now() + 60_000, advanceTimers: true, doNotFake: ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'nextTick', 'queueMicrotask', 'hrtime', 'performance'] });
+      const api = await service({ DELIVERY_WORKER: 'false' });
+      expect(await workersSeenBy(api)).toBe(0);
+
+      // A worker in another replica, with a right clock, that beat a moment ago.
+      await client.zadd(WORKERS_KEY, await redisNow(), 'elsewhere:1');
+      expect(await workersSeenBy(api)).toBe(1);
+
+      // A worker here scores its heartbeat by Redis's clock too, not by its own minute-fast one.
+      await service({ DELIVERY_WORKER: 'true' });
+      await eventually(async () => expect(await client.zcard(WORKERS_KEY)).toBe(2));
+      const scores = (await client.zrange(WORKERS_KEY, 0, -1, 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number);
+      const now = await redisNow();
+      for (const score of scores) expect(Math.abs(now - score)).toBeLessThan(10_000);
+      expect(await workersSeenBy(api)).toBe(2);
+    } finally {
+      client.disconnect();
     }
   });
 });
