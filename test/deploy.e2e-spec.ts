@@ -265,6 +265,10 @@ describe('deploy/kubernetes', () => {
     const cluster = { ...shipped, ...filled, REDIS_CLUSTER_NODES: 'redis-0.redis:6379,redis-1.redis:6379', REDIS_URL: '' };
     expect(load(cluster)).toEqual([]);
     expect(load({ ...cluster, REDIS_URL: filled.REDIS_URL! })).toEqual(['REDIS_CLUSTER_NODES']);
+    // Or Sentinels, the same way.
+    const sentinel = { ...shipped, ...filled, REDIS_SENTINELS: 'redis-sentinel:26379', REDIS_URL: '' };
+    expect(load(sentinel)).toEqual([]);
+    expect(load({ ...sentinel, REDIS_URL: filled.REDIS_URL! })).toEqual(['REDIS_SENTINELS']);
   });
 
   it('ConfigMap values match the production defaults in config/', () => {

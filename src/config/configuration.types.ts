@@ -37,17 +37,20 @@ export interface RedisNode {
   port: number;
 }
 
-/** At most one of the two is set; neither = embedded mode: in-memory stores and in-process delivery. */
+/** At most one of `url`, `clusterNodes` and `sentinels` is set; none = embedded mode: in-memory stores and in-process delivery. */
 export interface RedisConfig {
   /** One Redis server. */
   url: string | undefined;
   /** Seed nodes of a Redis Cluster; the rest of the cluster is discovered from them. */
   clusterNodes: RedisNode[] | undefined;
+  /** Sentinels that say which server is the master of `sentinelName` now, and follow its failovers. */
+  sentinels?: RedisNode[];
+  sentinelName?: string;
 }
 
-/** Whether OTP state, limits and the delivery queue live in Redis (a server or a cluster). */
+/** Whether OTP state, limits and the delivery queue live in Redis (a server, a cluster or a Sentinel-watched master). */
 export function usesRedis(config: RedisConfig): boolean {
-  return config.url !== undefined || config.clusterNodes !== undefined;
+  return config.url !== undefined || config.clusterNodes !== undefined || config.sentinels !== undefined;
 }
 
 export interface DatabaseConfig {

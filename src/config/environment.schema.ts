@@ -97,12 +97,9 @@ function IsRedisSeedList(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-function redisSeedsMessage(value: unknown): string {
+function redisSeedsMessage(value: unknown, variable = 'REDIS_CLUSTER_NODES', example = 'host:port seed nodes (e.g. redis-0:6379,redis-1:6379)'): string {
   const bad = listEntries(String(value)).filter((entry) => parseRedisSeed(entry) === undefined);
-  return (
-    'REDIS_CLUSTER_NODES must be a comma-separated list of host:port seed nodes (e.g. redis-0:6379,redis-1:6379)' +
-    (bad.length > 0 ? `; not one: ${bad.join(', ')}` : '')
-  );
+  return `${variable} must be a comma-separated list of ${example}` + (bad.length > 0 ? `; not one: ${bad.join(', ')}` : '');
 }
 
 export function isEmailAddress(value: string): boolean {
@@ -144,6 +141,15 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsRedisSeedList({ message: ({ value }) => redisSeedsMessage(value) })
   REDIS_CLUSTER_NODES?: string;
+
+  @IsOptional()
+  @IsRedisSeedList({ message: ({ value }) => redisSeedsMessage(value, 'REDIS_SENTINELS', 'host:port Sentinels (e.g. sentinel-0:26379,sentinel-1:26379)') })
+  REDIS_SENTINELS?: string;
+
+  // Sentinel accepts any name without spaces; these characters cover every name seen in practice.
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'REDIS_SENTINEL_NAME must be 1-64 letters, digits, dots, dashes or underscores' })
+  REDIS_SENTINEL_NAME?: string;
 
   @IsOptional()
   @IsUrlWithScheme(['postgres', 'postgresql'], { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })

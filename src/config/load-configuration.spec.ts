@@ -310,7 +310,7 @@ describe('REDIS_CLUSTER_NODES', () => {
 
   it('refuses REDIS_URL and REDIS_CLUSTER_NODES together in production', () => {
     expect(messagesOf({ ...CLUSTER_PRODUCTION, REDIS_URL: COMPLETE_PRODUCTION.REDIS_URL })).toEqual([
-      'REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both',
+      'REDIS_URL and REDIS_CLUSTER_NODES are both set: set only one (REDIS_URL for one Redis server, REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_SENTINELS for a master watched by Sentinel)',
     ]);
   });
 
@@ -318,14 +318,59 @@ describe('REDIS_CLUSTER_NODES', () => {
     const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', REDIS_CLUSTER_NODES: 'localhost:7000' });
     expect(loaded.configuration.redis).toEqual({ url: undefined, clusterNodes: [{ host: 'localhost', port: 7000 }] });
     expect(loaded.problems.map((p) => p.warning)).toContain(
-      'REDIS_URL and REDIS_CLUSTER_NODES are both set: the cluster (REDIS_CLUSTER_NODES) is used and REDIS_URL is ignored',
+      'REDIS_URL and REDIS_CLUSTER_NODES are both set: REDIS_CLUSTER_NODES is used and REDIS_URL is ignored',
     );
   });
 
-  it('names both ways of giving Redis when production has neither', () => {
+  it('names every way of giving Redis when production has none', () => {
     expect(messagesOf({ ...COMPLETE_PRODUCTION, REDIS_URL: undefined })).toEqual([
-      'REDIS_URL or REDIS_CLUSTER_NODES is required in production (OTP state, limits and the delivery queue are shared by every replica)',
+      'REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is required in production (OTP state, limits and the delivery queue are shared by every replica)',
     ]);
+  });
+});
+
+describe('REDIS_SENTINELS', () => {
+  const SENTINEL_PRODUCTION = { ...COMPLETE_PRODUCTION, REDIS_URL: undefined, REDIS_SENTINELS: 'sentinel-0:26379, sentinel-1:26379,sentinel-0:26379' };
+
+  it('stands in for REDIS_URL in production, with the master group named or mymaster', () => {
+    const loaded = loadConfiguration({ ...SENTINEL_PRODUCTION, REDIS_SENTINEL_NAME: 'otp-redis' });
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.configuration.redis).toEqual({
+      url: undefined,
+      clusterNodes: undefined,
+      sentinels: [
+        { host: 'sentinel-0', port: 26379 },
+        { host: 'sentinel-1', port: 26379 },
+      ],
+      sentinelName: 'otp-redis',
+    });
+    expect(loadConfiguration(SENTINEL_PRODUCTION).configuration.redis.sentinelName).toBe('mymaster');
+  });
+
+  it('refuses malformed Sentinels and master names, naming the entries at fault', () => {
+    expect(messagesOf({ ...SENTINEL_PRODUCTION, REDIS_SENTINELS: 'sentinel-0,sentinel-1:26379' })).toEqual([
+      'REDIS_SENTINELS must be a comma-separated list of host:port Sentinels (e.g. sentinel-0:26379,sentinel-1:26379); not one: sentinel-0',
+    ]);
+    expect(messagesOf({ ...SENTINEL_PRODUCTION, REDIS_SENTINEL_NAME: 'my master' })).toEqual([
+      'REDIS_SENTINEL_NAME must be 1-64 letters, digits, dots, dashes or underscores',
+    ]);
+  });
+
+  it('refuses REDIS_URL beside it in production, and uses Sentinel outside production, saying so', () => {
+    expect(messagesOf({ ...SENTINEL_PRODUCTION, REDIS_URL: COMPLETE_PRODUCTION.REDIS_URL })).toEqual([
+      'REDIS_URL and REDIS_SENTINELS are both set: set only one (REDIS_URL for one Redis server, REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_SENTINELS for a master watched by Sentinel)',
+    ]);
+    const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', REDIS_SENTINELS: 'localhost:26379' });
+    expect(loaded.configuration.redis).toMatchObject({ url: undefined, sentinels: [{ host: 'localhost', port: 26379 }] });
+    expect(loaded.problems.map((p) => p.warning)).toContain('REDIS_URL and REDIS_SENTINELS are both set: REDIS_SENTINELS is used and REDIS_URL is ignored');
+  });
+
+  it('gives way to a cluster when all three are set', () => {
+    const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', REDIS_CLUSTER_NODES: 'localhost:7000', REDIS_SENTINELS: 'localhost:26379' });
+    expect(loaded.configuration.redis).toEqual({ url: undefined, clusterNodes: [{ host: 'localhost', port: 7000 }] });
+    expect(loaded.problems.map((p) => p.warning)).toContain(
+      'REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS are all set: REDIS_CLUSTER_NODES is used and REDIS_URL and REDIS_SENTINELS are ignored',
+    );
   });
 });
 

@@ -137,18 +137,18 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
 
   // Stores: optional in development and test (embedded), required in production.
   if (production) {
-    for (const [name, alternative, why] of [
-      ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'OTP state, limits and the delivery queue are shared by every replica'],
-      ['DATABASE_URL', undefined, 'users and refresh tokens live in PostgreSQL'],
+    for (const [names, why] of [
+      [['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'], 'OTP state, limits and the delivery queue are shared by every replica'],
+      [['DATABASE_URL'], 'users and refresh tokens live in PostgreSQL'],
     ] as const) {
       const given = (variable: string) => get(variable) !== undefined || invalid.has(variable);
-      if (!given(name) && !(alternative && given(alternative))) {
-        const what = alternative ? `${name} or ${alternative}` : name;
-        problems.push({ variable: name, message: `${what} is required in production (${why})`, warning: '' });
+      if (!names.some(given)) {
+        const what = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0];
+        problems.push({ variable: names[0], message: `${what} is required in production (${why})`, warning: '' });
       }
     }
   }
-  const redis = redisTarget(get('REDIS_URL'), get('REDIS_CLUSTER_NODES'), problems);
+  const redis = redisTarget(get('REDIS_URL'), get('REDIS_CLUSTER_NODES'), get('REDIS_SENTINELS'), get('REDIS_SENTINEL_NAME'), problems);
 
   // Secrets: random per process in development, so nothing works across a restart.
   const secret = (name: string, purpose: string, consequence: string) => {
@@ -464,25 +464,46 @@ function assessProviders(get: (name: string) => string | undefined, production: 
   return states;
 }
 
+const DEFAULT_SENTINEL_NAME = 'mymaster';
+
 /**
- * One Redis server or one cluster, never both: which of two stores an operator meant cannot be
- * guessed, and a replica on the other one would not share limits or the queue with the rest.
+ * One Redis server, one cluster or one Sentinel-watched master, never two: which store an operator
+ * meant cannot be guessed, and a replica on another one would not share limits or the queue with
+ * the rest. When more than one is set, the cluster wins, then Sentinel (the more specific settings).
  */
-function redisTarget(url: string | undefined, seeds: string | undefined, problems: ConfigProblem[]): RedisConfig {
-  if (seeds === undefined) return { url, clusterNodes: undefined };
-  if (url !== undefined) {
+function redisTarget(
+  url: string | undefined,
+  seeds: string | undefined,
+  sentinels: string | undefined,
+  sentinelName: string | undefined,
+  problems: ConfigProblem[],
+): RedisConfig {
+  const given: Record<string, string | undefined> = { REDIS_URL: url, REDIS_CLUSTER_NODES: seeds, REDIS_SENTINELS: sentinels };
+  const set = Object.keys(given).filter((name) => given[name] !== undefined);
+  const chosen = seeds !== undefined ? 'REDIS_CLUSTER_NODES' : sentinels !== undefined ? 'REDIS_SENTINELS' : 'REDIS_URL';
+  if (set.length > 1) {
+    const listed = `${set.slice(0, -1).join(', ')} and ${set.at(-1)} are ${set.length === 2 ? 'both' : 'all'} set`;
+    const ignored = set.filter((name) => name !== chosen);
     problems.push({
-      variable: 'REDIS_CLUSTER_NODES',
-      message: 'REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both',
-      warning: 'REDIS_URL and REDIS_CLUSTER_NODES are both set: the cluster (REDIS_CLUSTER_NODES) is used and REDIS_URL is ignored',
+      variable: chosen,
+      message: `${listed}: set only one (REDIS_URL for one Redis server, REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_SENTINELS for a master watched by Sentinel)`,
+      warning: `${listed}: ${chosen} is used and ${ignored.join(' and ')} ${ignored.length === 1 ? 'is' : 'are'} ignored`,
     });
   }
+  if (seeds !== undefined) return { url: undefined, clusterNodes: nodesOf(seeds) };
+  if (sentinels !== undefined) {
+    return { url: undefined, clusterNodes: undefined, sentinels: nodesOf(sentinels), sentinelName: sentinelName ?? DEFAULT_SENTINEL_NAME };
+  }
+  return { url, clusterNodes: undefined };
+}
+
+function nodesOf(list: string): RedisNode[] {
   const nodes = new Map<string, RedisNode>();
-  for (const entry of listEntries(seeds)) {
+  for (const entry of listEntries(list)) {
     const node = parseRedisSeed(entry)!;
     nodes.set(`${node.host}:${node.port}`, node);
   }
-  return { url: undefined, clusterNodes: [...nodes.values()] };
+  return [...nodes.values()];
 }
 
 function parseTrustProxy(value: string | undefined): TrustProxy {

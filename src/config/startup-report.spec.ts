@@ -73,6 +73,14 @@ describe('the start-up report', () => {
     expect(report).toContain('REDIS_CLUSTER_NODES=redis-0:6379,redis-1:6379,[fd00::2]:7000');
   });
 
+  it('names a Sentinel-watched master by its group and Sentinels', () => {
+    const env = { ...COMPLETE_PRODUCTION, REDIS_URL: undefined, REDIS_SENTINELS: 'sentinel-0:26379,sentinel-1:26379' };
+    const report = buildStartupReport(loadConfiguration(env)).join('\n');
+    expect(report).toContain(
+      'store: OTP state, rate limits and delivery queue in the Redis master "mymaster" found through Sentinel (2 Sentinels: sentinel-0:26379, sentinel-1:26379), delivered by this process',
+    );
+  });
+
   it('says when this process leaves the queue to worker replicas', () => {
     const report = buildStartupReport(loadConfiguration({ ...COMPLETE_PRODUCTION, DELIVERY_WORKER: 'false' })).join('\n');
     expect(report).toContain('delivery queue in Redis at redis://:****(14)@redis.internal:6379/0, NOT delivered by this process (DELIVERY_WORKER=false)');

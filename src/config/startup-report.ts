@@ -77,6 +77,11 @@ function storeLine(redis: RedisConfig, worker: boolean): string {
     const seeds = redis.clusterNodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`);
     return `${what} Redis Cluster (${count} seed${count === 1 ? '' : 's'}: ${seeds.join(', ')}), ${delivery}`;
   }
+  if (redis.sentinels) {
+    const count = redis.sentinels.length;
+    const sentinels = redis.sentinels.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`);
+    return `${what} the Redis master "${redis.sentinelName}" found through Sentinel (${count} Sentinel${count === 1 ? '' : 's'}: ${sentinels.join(', ')}), ${delivery}`;
+  }
   if (redis.url) return `${what} Redis at ${maskUrl(redis.url)}, ${delivery}`;
   return 'store: OTP state and rate limits in memory, delivery in-process (embedded mode: one process only)';
 }

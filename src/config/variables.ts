@@ -23,6 +23,11 @@ export const VARIABLES: readonly VariableDescriptor[] = [
     name: 'REDIS_CLUSTER_NODES',
     description: 'Redis Cluster instead of REDIS_URL: comma-separated host:port seed nodes (no password or TLS); set one of the two',
   },
+  {
+    name: 'REDIS_SENTINELS',
+    description: 'Redis Sentinel instead of REDIS_URL: comma-separated host:port Sentinels (no password or TLS) that name the master',
+  },
+  { name: 'REDIS_SENTINEL_NAME', description: 'with REDIS_SENTINELS: the master group the Sentinels monitor (mymaster when unset)' },
   { name: 'DATABASE_URL', description: 'postgres:// URL; unset = embedded PGlite (development and test only)', url: true },
   { name: 'JWT_SECRET', description: 'at least 32 characters; signs access tokens', secret: true },
   { name: 'OTP_SECRET', description: 'at least 32 characters; keys code hashing and queued-message encryption', secret: true },

@@ -43,6 +43,30 @@ describe('openRedis', () => {
     }
   });
 
+  it('asks Sentinels for the master, follows failovers and keeps the fail-fast options', () => {
+    const client = openRedis(
+      { url: undefined, clusterNodes: undefined, sentinels: [{ host: '127.0.0.1', port: 1 }], sentinelName: 'otp' },
+      { enableOfflineQueue: false, commandTimeout: 1500, connectTimeout: 700, lazyConnect: true, retryStrategy: () => 50 },
+    );
+    try {
+      expect(client).toBeInstanceOf(Redis);
+      const options = (client as Redis).options;
+      expect(options).toMatchObject({
+        sentinels: [{ host: '127.0.0.1', port: 1 }],
+        name: 'otp',
+        enableOfflineQueue: false,
+        commandTimeout: 1500,
+        failoverDetector: true,
+        sentinelCommandTimeout: 700,
+      });
+      expect(options.sentinelRetryStrategy?.(1)).toBe(50);
+      expect(options.reconnectOnError?.(new Error("READONLY You can't write against a read only replica."))).toBe(true);
+      expect(options.reconnectOnError?.(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe(false);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('opens one connection for a URL', () => {
     const client = openRedis({ url: 'redis://127.0.0.1:1', clusterNodes: undefined }, { lazyConnect: true });
     expect(client).toBeInstanceOf(Redis);

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/configuration.types.js';
 
-/** One Redis server or a Redis Cluster; everything that uses Redis needs only what both offer. */
+/** One Redis server (named or found through Sentinel) or a Redis Cluster; everything that uses Redis needs only what both offer. */
 export type RedisClient = Redis | Cluster;
 
 const reconnectDelay = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
@@ -32,8 +32,22 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
  * slot map rather than by reconnecting to it.
  */
 export function openRedis(config: RedisConfig, options: RedisOptions): RedisClient {
+  if (config.sentinels) {
+    return new Redis({
+      ...options,
+      sentinels: config.sentinels,
+      name: config.sentinelName,
+      // Asking the Sentinels for the master again after a lost connection follows a failover; the
+      // detector also notices a switch announced while the old master still answers.
+      sentinelRetryStrategy: options.retryStrategy ?? reconnectDelay,
+      failoverDetector: true,
+      sentinelCommandTimeout: options.connectTimeout ?? 2000,
+      // A demoted master refuses writes until the connection is remade to the new one.
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
+    });
+  }
   if (!config.clusterNodes) {
-    if (!config.url) throw new Error('neither REDIS_URL nor REDIS_CLUSTER_NODES is configured');
+    if (!config.url) throw new Error('none of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS is configured');
     return new Redis(config.url, options);
   }
   const { enableOfflineQueue = true, retryStrategy, lazyConnect, ...nodeOptions } = options;

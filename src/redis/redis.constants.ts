@@ -1,2 +1,2 @@
-/** The shared ioredis connection (a `Redis` or a `Cluster`), or `null` in embedded mode (neither REDIS_URL nor REDIS_CLUSTER_NODES). */
+/** The shared ioredis connection (a `Redis` or a `Cluster`), or `null` in embedded mode (none of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS). */
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
