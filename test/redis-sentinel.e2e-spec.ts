@@ -112,4 +112,24 @@ describe('on a Redis master found through Sentinel', () => {
     expect(await onNewMaster(afterId)).toBe('approved');
     await eventually(async () => expect((await fetch(`${app.url}/health/ready`)).status).toBe(200), 15_000);
   }, 90_000);
+
+  it('answers 503 while the master is lost, and recovers by itself once the Sentinel promotes the replica', async () => {
+    const app = apps[0] ?? (await service());
+    // After a failover the old master is turned into a replica of the new one (the Sentinel
+    // reconfigures it when it next looks, within about ten seconds); once it is in sync, the master is lost.
+    const { master, replica } = await group.roles();
+    await eventually(async () => expect(await group.on(replica, (client) => client.info('replication'))).toMatch(/role:slave[\s\S]*master_link_status:up/), 30_000);
+
+    await master.stop();
+    const refused = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: uniqueEmail() });
+    expect(refused).toMatchObject({ status: 503, body: { code: 'SERVICE_UNAVAILABLE' } });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    // No failover command this time: the Sentinel notices the master is gone and promotes the replica.
+    const to = uniqueEmail();
+    const id = await send(app, to);
+    expect(await check(app, id, await mailedCode(to))).toMatchObject({ status: 200, body: { status: 'approved' } });
+    expect(await group.on(replica, (client) => client.hget(verificationKey(id), 'status'))).toBe('approved');
+    await eventually(async () => expect((await fetch(`${app.url}/health/ready`)).status).toBe(200), 15_000);
+  }, 90_000);
 });

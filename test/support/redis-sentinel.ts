@@ -75,6 +75,12 @@ export class RedisSentinelGroup {
     }, 20_000);
   }
 
+  /** The server the Sentinel names as the master now, and the other one. */
+  async roles(): Promise<{ master: RedisServer; replica: RedisServer }> {
+    const [, port] = (await this.ask('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', RedisSentinelGroup.NAME)) as [string, string];
+    return Number(port) === this.master.port ? { master: this.master, replica: this.replica } : { master: this.replica, replica: this.master };
+  }
+
   /** Runs something against one of the two servers on a short-lived connection. */
   async on<T>(server: RedisServer, run: (client: Redis) => Promise<T>): Promise<T> {
     const client = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
