@@ -14,9 +14,10 @@ import { CheckVerificationDto, CreateVerificationDto } from '../src/otp/dto/veri
 /**
  * The floor under the service's numbers in `npm run bench`: the service's own HTTP pipeline
  * (`createHttpApp`: request ids, request context and log line, latency histogram, validation pipe,
- * error filter) and its API-key guard, with the three benchmarked routes validating the same bodies
- * and doing nothing else: no Redis, no rate limit, no code, no audit line, no delivery. No route of the
- * service can be faster than this; the baseline shows what the same machine does without a framework.
+ * error filter) and its API-key guard, with the two benchmarked POST routes validating the same
+ * bodies and doing nothing else: no Redis, no rate limit, no code, no audit line, no delivery. A send
+ * or a check of the service cannot be faster than this; the baseline shows what the same machine does
+ * without a framework. (GET /health/live is here only so the benchmark can warm the process up.)
  */
 
 @Controller('verifications')

@@ -18,8 +18,8 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
 /**
  * Validates synchronously whenever a class has no asynchronous constraint (none of ours has). The
  * asynchronous validation makes a promise per constraint, and while the request context
- * (AsyncLocalStorage) is active every promise runs its hooks: on a validated route that was about a
- * fifth of the request's CPU. A class with an asynchronous constraint (or a nested object) is still
+ * (AsyncLocalStorage) is active every promise runs its hooks: on a validated route that does little
+ * else, that was about a fifth of its CPU per request. A class with an asynchronous constraint (or a nested object) is still
  * validated asynchronously.
  */
 export class SyncFirstValidationPipe extends ValidationPipe {
