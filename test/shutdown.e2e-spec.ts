@@ -1,3 +1,4 @@
+import type { DrainingFastifyAdapter } from '../src/common/draining-fastify.adapter.js';
 import { DeliveryQueue } from '../src/messaging/delivery/delivery-job.js';
 import { DeliveryWorker } from '../src/messaging/delivery/delivery-worker.js';
 import { call, startApp } from './support/app.js';
@@ -116,6 +117,35 @@ describe('graceful shutdown with the embedded delivery queue', () => {
       expect(smtp.received.map((mail) => mail.to)).toEqual([[to]]);
     } finally {
       await smtp.stop();
+    }
+  });
+});
+
+describe('requests after the drain', () => {
+  it('are refused with the API’s 503, a Retry-After, the request id and Connection: close', async () => {
+    const service = await startApp({});
+    try {
+      const adapter = service.app.getHttpAdapter() as DrainingFastifyAdapter;
+      expect((await fetch(`${service.url}/health/live`)).status).toBe(200);
+      // The drain is over (SHUTDOWN_DRAIN_MS=0 here) and the server still listens: a request that
+      // reaches it now is one on a connection kept alive across the drain.
+      await adapter.beforeClose();
+      for (const [method, path, body] of [
+        ['GET', '/health/live', undefined],
+        ['POST', '/v1/verifications', { channel: 'email', to: 'late@example.com' }],
+      ] as const) {
+        const response = await call(service.url, method, path, body);
+        expect(response).toMatchObject({
+          status: 503,
+          body: { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'The service is shutting down. Try again shortly.', retryAfter: 5 },
+        });
+        expect(response.headers.get('retry-after')).toBe('5');
+        expect(response.headers.get('connection')).toBe('close');
+        expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      }
+      expect(service.logs.text()).toMatch(/"level":"warn".*"msg":"POST \/v1\/verifications 503"/);
+    } finally {
+      await service.close();
     }
   });
 });

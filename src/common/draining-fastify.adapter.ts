@@ -2,19 +2,41 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyServerOptions } from 'fastify';
 import type { Server } from 'node:http';
 
+/** How soon a client refused during shutdown may try again (another replica will answer). */
+const CLOSING_RETRY_AFTER_SECONDS = 5;
+
 /**
  * Nest's shutdown sequence starts with the adapter's `beforeClose`. Before that stops new requests,
  * readiness turns 503 and the server keeps serving for `drainMs`, so that Kubernetes takes the pod
  * out of its Service before connections are refused.
+ *
+ * Once the drain is over, a request that still arrives (on a kept-alive connection, say) is refused
+ * with the API's own 503: `{statusCode, code, message, retryAfter}`, a Retry-After header, the
+ * request id and a log line, and `Connection: close`. Fastify's own refusal while it closes
+ * (`return503OnClosing`) would answer a body without `code`, bypassing the hooks that add the rest.
  */
 export class DrainingFastifyAdapter extends FastifyAdapter {
   private onShutdownBegin: () => void = () => undefined;
+  private refusing = false;
 
   constructor(
     options: FastifyServerOptions<Server>,
     private readonly drainMs: number,
   ) {
-    super(options);
+    super({ ...options, return503OnClosing: false });
+    this.getInstance().addHook('onRequest', (request, reply, done) => {
+      if (!this.refusing) return done();
+      if (request.raw.httpVersionMajor !== 2) reply.header('connection', 'close');
+      void reply
+        .code(503)
+        .header('retry-after', String(CLOSING_RETRY_AFTER_SECONDS))
+        .send({
+          statusCode: 503,
+          code: 'SERVICE_UNAVAILABLE',
+          message: 'The service is shutting down. Try again shortly.',
+          retryAfter: CLOSING_RETRY_AFTER_SECONDS,
+        });
+    });
   }
 
   whenShutdownBegins(listener: () => void): void {
@@ -24,6 +46,7 @@ export class DrainingFastifyAdapter extends FastifyAdapter {
   override async beforeClose(): Promise<void> {
     this.onShutdownBegin();
     if (this.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, this.drainMs));
+    this.refusing = true;
     super.beforeClose();
   }
 }
