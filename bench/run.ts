@@ -357,8 +357,6 @@ function printTable(service: TargetResult, baseline: TargetResult, floor: Target
     ]),
     ['peak RSS (VmHWM)', mb(service.peakRss), '', '', '', mb(baseline.peakRss), '', '', '', (service.peakRss / baseline.peakRss).toFixed(2)],
   ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const line = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   const out: string[] = [];
   out.push('', `otp-gateway benchmark: ${CONNECTIONS} connections, ${DURATION} s per phase, node ${process.version}`);
   out.push(
@@ -367,7 +365,7 @@ function printTable(service: TargetResult, baseline: TargetResult, floor: Target
       : `service: the API process (DELIVERY_WORKER=false); deliveries by a worker process beside it at nice ${WORKER_NICENESS}`,
     '',
   );
-  out.push(line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line), '');
+  out.push(...formatTable(rows), '');
   const floorRows: string[][] = [
     ['route', 'floor req/s', 'p50', 'p99', 'CPU/req', 'floor/baseline', 'service/floor'],
     // Its GET /health/live is the service's own route unchanged (no body, no guard): the table above already compares it.
@@ -381,15 +379,11 @@ function printTable(service: TargetResult, baseline: TargetResult, floor: Target
       (service[key].requestsPerSecond / floor[key].requestsPerSecond).toFixed(2),
     ]),
   ];
-  const floorWidths = floorRows[0]!.map((_, column) => Math.max(...floorRows.map((row) => row[column]!.length)));
-  const floorLine = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(floorWidths[column]!) : cell.padStart(floorWidths[column]!))).join('  ');
   out.push(
     'framework floor: the service\'s HTTP pipeline (Nest on Fastify, request ids and log line, histogram, validation,',
     'error filter, API-key guard) around the same POST routes, validating their bodies and doing nothing else',
     '',
-    floorLine(floorRows[0]!),
-    floorWidths.map((w) => '-'.repeat(w)).join('  '),
-    ...floorRows.slice(1).map(floorLine),
+    ...formatTable(floorRows),
     '',
   );
   out.push(
@@ -416,6 +410,13 @@ function printTable(service: TargetResult, baseline: TargetResult, floor: Target
   ];
   out.push('', 'targets:', ...targets.map(([label, met]) => `  [${met ? 'met' : 'MISSED'}] ${label}`), '');
   console.log(out.join('\n'));
+}
+
+/** A header row, a rule and the rows, columns padded to their widest cell; the first left-aligned, numbers right. */
+function formatTable(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const line = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
 }
 
 function percentile(values: number[], p: number): number {

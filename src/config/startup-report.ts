@@ -3,6 +3,7 @@ import {
   type LoadedConfiguration,
   type ProviderId,
   type RedisConfig,
+  type RedisNode,
 } from './configuration.types.js';
 import { VARIABLES } from './variables.js';
 
@@ -74,16 +75,19 @@ function storeLine(redis: RedisConfig, worker: boolean): string {
   const delivery = worker ? 'delivered by this process' : 'NOT delivered by this process (DELIVERY_WORKER=false)';
   if (redis.clusterNodes) {
     const count = redis.clusterNodes.length;
-    const seeds = redis.clusterNodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`);
-    return `${what} Redis Cluster (${count} seed${count === 1 ? '' : 's'}: ${seeds.join(', ')}), ${delivery}`;
+    return `${what} Redis Cluster (${count} seed${count === 1 ? '' : 's'}: ${hostPorts(redis.clusterNodes)}), ${delivery}`;
   }
   if (redis.sentinels) {
     const count = redis.sentinels.length;
-    const sentinels = redis.sentinels.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`);
-    return `${what} the Redis master "${redis.sentinelName}" found through Sentinel (${count} Sentinel${count === 1 ? '' : 's'}: ${sentinels.join(', ')}), ${delivery}`;
+    return `${what} the Redis master "${redis.sentinelName}" found through Sentinel (${count} Sentinel${count === 1 ? '' : 's'}: ${hostPorts(redis.sentinels)}), ${delivery}`;
   }
   if (redis.url) return `${what} Redis at ${maskUrl(redis.url)}, ${delivery}`;
   return 'store: OTP state and rate limits in memory, delivery in-process (embedded mode: one process only)';
+}
+
+/** `host:port, …`, an IPv6 host in brackets. */
+function hostPorts(nodes: RedisNode[]): string {
+  return nodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(', ');
 }
 
 function providerState(loaded: LoadedConfiguration, id: ProviderId): string {

@@ -82,14 +82,8 @@ export class RedisSentinelGroup {
   }
 
   /** Runs something against one of the two servers on a short-lived connection. */
-  async on<T>(server: RedisServer, run: (client: Redis) => Promise<T>): Promise<T> {
-    const client = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await client.connect();
-      return await run(client);
-    } finally {
-      client.disconnect();
-    }
+  on<T>(server: RedisServer, run: (client: Redis) => Promise<T>): Promise<T> {
+    return withConnection(server.port, run);
   }
 
   async stop(): Promise<void> {
@@ -100,13 +94,17 @@ export class RedisSentinelGroup {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private async ask(...command: [string, ...string[]]): Promise<unknown> {
-    const client = new Redis({ host: '127.0.0.1', port: this.sentinelPort, lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await client.connect();
-      return await client.call(...command);
-    } finally {
-      client.disconnect();
-    }
+  private ask(...command: [string, ...string[]]): Promise<unknown> {
+    return withConnection(this.sentinelPort, (client) => client.call(...command));
+  }
+}
+
+async function withConnection<T>(port: number, run: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    return await run(client);
+  } finally {
+    client.disconnect();
   }
 }
