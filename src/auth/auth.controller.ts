@@ -16,7 +16,7 @@ import {
   UserResponse,
 } from './dto/auth-responses.js';
 import { LoginDto, LogoutDto, RefreshTokenDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
-import { CurrentUser, OptionalCurrentUser } from './tokens/current-user.decorator.js';
+import { CurrentSessionId, CurrentUser, OptionalCurrentUser } from './tokens/current-user.decorator.js';
 import { JwtAuthGuard } from './tokens/jwt-auth.guard.js';
 import { OptionalJwtAuthGuard } from './tokens/optional-jwt-auth.guard.js';
 import type { TokenPair } from './tokens/tokens.service.js';
@@ -25,7 +25,8 @@ import { type PublicUser, toPublicUser, type User } from './users/user.js';
 /** Every code sent by these routes falls under the send limits of verifications, and every route is limited per client IP. */
 const SEND_LIMITS: DocumentedErrors = { 429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_LIMITED', 'OTP_MAX_SENDS', 'RATE_LIMITED'], 503: ['CHANNEL_UNAVAILABLE'] };
 const CHECK_ERRORS: DocumentedErrors = { 404: ['VERIFICATION_NOT_FOUND'], 422: ['OTP_INCORRECT'], 429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'] };
-const BEARER_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED'] };
+/** A missing or invalid access token, or one whose session has ended (logout, password reset, revocation). */
+const BEARER_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED', 'TOKEN_REVOKED'] };
 
 /** End-user sign-up, login and session routes. Every route that sends or checks something is limited per client IP. */
 @Controller('auth')
@@ -95,10 +96,13 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Exchange a refresh token for a new pair',
-    description: 'Refresh tokens rotate; presenting a rotated one again revokes its whole family (`TOKEN_REUSED`).',
+    description:
+      'Refresh tokens rotate. A rotated one presented again within 10 s (two tabs refreshing at once) gets a pair of the same session; ' +
+      'later, its whole session is revoked (`TOKEN_REUSED`). A token of a session that was logged out or revoked: `TOKEN_REVOKED`. ' +
+      'Unknown or expired tokens, and sessions older than `SESSION_MAX_DAYS`: `UNAUTHORIZED`.',
   })
   @ApiResponse({ status: 200, type: TokenPairResponse })
-  @ApiErrors(BODY_ERRORS, { 401: ['UNAUTHORIZED', 'TOKEN_REUSED'], 429: ['RATE_LIMITED'] }, UNAVAILABLE)
+  @ApiErrors(BODY_ERRORS, { 401: ['UNAUTHORIZED', 'TOKEN_REUSED', 'TOKEN_REVOKED'], 429: ['RATE_LIMITED'] }, UNAVAILABLE)
   refresh(@Body() body: RefreshTokenDto, @ClientInfo() client: ClientMeta): Promise<TokenPair> {
     return this.auth.refresh(body.refreshToken, client);
   }
@@ -107,13 +111,23 @@ export class AuthController {
   @HttpCode(204)
   @SkipThrottle()
   @UseGuards(JwtAuthGuard)
-  @ApiOperation({ summary: 'Log out', description: 'With `refreshToken`, that token and every token rotated from the same login stop working.' })
+  @ApiOperation({
+    summary: 'Log out',
+    description:
+      "Ends the Bearer token's session: its access and refresh tokens stop working at once (`TOKEN_REVOKED`). " +
+      "With `refreshToken`, that token's session (one of the same account) ends too.",
+  })
   @ApiBearerAuth(BEARER_SCHEME)
   @ApiBody({ type: LogoutDto, required: false })
   @ApiNoContentResponse({ description: 'Logged out.' })
   @ApiErrors(BODY_ERRORS, BEARER_ERRORS)
-  async logout(@Body() body: LogoutDto): Promise<void> {
-    await this.auth.logout(body.refreshToken);
+  async logout(
+    @CurrentUser() user: User,
+    @CurrentSessionId() sessionId: string,
+    @Body() body: LogoutDto,
+    @ClientInfo() client: ClientMeta,
+  ): Promise<void> {
+    await this.auth.logout(user, sessionId, body.refreshToken, client);
   }
 
   @Get('me')
@@ -133,13 +147,14 @@ export class AuthController {
   @ApiOperation({
     summary: 'Change the preferred channel or a contact',
     description:
-      '`otpChannel` applies at once (200 with the account). A new `email` or `phone` is sent a code first (202 with its challenge) ' +
-      'and replaces the old one when `POST /v1/auth/otp/verify` completes that challenge with this Bearer token.',
+      '`otpChannel` applies at once (200 with the account). A new `email` or `phone` needs the current `password` ' +
+      '(401 `INVALID_CREDENTIALS` without it or with a wrong one), is sent a code first (202 with its challenge), ' +
+      'and replaces the old one when `POST /v1/auth/otp/verify` completes that challenge with this Bearer token; the old contact is told.',
   })
   @ApiBearerAuth(BEARER_SCHEME)
   @ApiResponse({ status: 200, type: UserResponse, description: 'Applied.' })
   @ApiResponse({ status: 202, type: ChallengeResponse, description: 'A code was sent to the new contact.' })
-  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, UNAVAILABLE)
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, { 401: ['INVALID_CREDENTIALS'], 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, UNAVAILABLE)
   async updateMe(
     @CurrentUser() user: User,
     @Body() body: UpdateMeDto,

@@ -31,3 +31,17 @@ export class InvalidCredentialsError extends DomainError {
     super('INVALID_CREDENTIALS', 'The identifier or the password is not correct.');
   }
 }
+
+/** The session a token belongs to has ended (logout, revocation, password reset, account deletion). */
+export class TokenRevokedError extends DomainError {
+  constructor() {
+    super('TOKEN_REVOKED', 'This session has ended (signed out, revoked or the password was reset). Sign in again.');
+  }
+}
+
+/** A new email address or phone number needs the current password, so a stolen access token alone cannot take the account over. */
+export class CurrentPasswordRequiredError extends DomainError {
+  constructor() {
+    super('INVALID_CREDENTIALS', 'The current password of the account is required, and must be correct, to change its email address or phone number.');
+  }
+}

@@ -4,10 +4,11 @@ import { messagingConfig } from '../config/config.namespaces.js';
 import type { Channel, MessagingConfig } from '../config/configuration.types.js';
 import type { ContactKind, OtpChannel } from '../database/schema.js';
 import { Notifier } from '../messaging/notifier.js';
+import { maskDestination } from '../otp/destinations/destinations.js';
 import { VerificationNotFoundError } from '../otp/otp.errors.js';
 import { OtpService, type RequestMeta, type VerificationView } from '../otp/otp.service.js';
 import type { VerificationRecord } from '../otp/otp.types.js';
-import { AccountExistsError, InvalidAccessTokenError, InvalidCredentialsError } from './auth.errors.js';
+import { AccountExistsError, CurrentPasswordRequiredError, InvalidAccessTokenError, InvalidCredentialsError } from './auth.errors.js';
 import type { LoginDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
 import type { TokenPair } from './tokens/tokens.service.js';
@@ -56,6 +57,7 @@ interface AccountContact {
 @Injectable()
 export class AuthService {
   private readonly logger = new Logger(AuthService.name);
+  private readonly audit = new Logger('Audit');
 
   constructor(
     private readonly users: UsersRepository,
@@ -141,7 +143,7 @@ export class AuthService {
     if (!owner || (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind))) throw new VerificationNotFoundError();
     // Every auth code proves possession of the contact it was sent to.
     let user = await this.markVerified(owner, kind);
-    if (record.purpose === 'password_reset') user = await this.resetPassword(user, input.newPassword!);
+    if (record.purpose === 'password_reset') user = await this.resetPassword(user, input.newPassword!, meta);
     return this.tokens.issueTokenPair(user, meta);
   }
 
@@ -156,8 +158,19 @@ export class AuthService {
     return this.tokens.refresh(refreshToken, meta);
   }
 
-  async logout(refreshToken: string | undefined): Promise<void> {
-    if (refreshToken !== undefined) await this.tokens.revokeFamilyOf(refreshToken);
+  /**
+   * Ends the Bearer token's session, and the refresh token's when one is given and it is the same
+   * user's (another account's token is ignored: logout always succeeds and reveals nothing).
+   */
+  async logout(user: User, sessionId: string, refreshToken: string | undefined, meta: RequestMeta): Promise<void> {
+    const sessions = new Set([sessionId]);
+    if (refreshToken !== undefined) {
+      const other = await this.tokens.sessionOf(refreshToken, user.id);
+      if (other !== undefined) sessions.add(other);
+    }
+    for (const session of sessions) {
+      if (await this.tokens.endSession(user.id, session)) this.audit.log({ event: 'auth.logout', userId: user.id, sessionId: session, ip: meta.ip });
+    }
   }
 
   /**
@@ -170,6 +183,12 @@ export class AuthService {
     }
     if (input.otpChannel === undefined && input.email === undefined && input.phone === undefined) {
       throw new ValidationFailedError({ body: ['give otpChannel, email or phone'] });
+    }
+    // Before anything is applied or sent: an access token alone (15 minutes, perhaps stolen) must not be
+    // able to move the account to an address its holder controls.
+    if (input.email !== undefined || input.phone !== undefined) {
+      const valid = user.passwordHash !== null && input.password !== undefined && (await this.passwords.verify(user.passwordHash, input.password));
+      if (!valid) throw new CurrentPasswordRequiredError();
     }
     let current = user;
     if (input.otpChannel !== undefined) {
@@ -194,13 +213,33 @@ export class AuthService {
     if ((await this.users.takeContactChange(user.id, kind)) !== value) throw new VerificationNotFoundError();
     const updated = await this.users.replaceContact(user.id, kind, value);
     if (!updated) throw new VerificationNotFoundError();
+    this.audit.log({ event: 'auth.contact_changed', userId: user.id, kind, ip: meta.ip });
+    this.tellOfContactChange(user, kind, maskDestination(this.channelFor(kind, updated.otpChannel), value));
     return this.tokens.issueTokenPair(updated, meta);
   }
 
-  private async resetPassword(user: User, newPassword: string): Promise<User> {
+  /**
+   * The contact being replaced is told, so an owner whose account is being taken over hears of it
+   * where they still read; when a contact is added instead, the account's other confirmed contacts are.
+   * Only confirmed contacts: an unconfirmed one may be someone else's, who must not learn the new one.
+   */
+  private tellOfContactChange(before: User, kind: ContactKind, maskedNewContact: string): void {
+    const confirmed = contactsOf(before).filter((contact) => contact.verified);
+    const replaced = confirmed.filter((contact) => contact.kind === kind);
+    for (const contact of replaced.length > 0 ? replaced : confirmed) {
+      // Best effort and not awaited, like the password-changed notice: the change already happened.
+      this.notifier
+        .contactChanged(this.channelFor(contact.kind, before.otpChannel), contact.value, { kind, newContact: maskedNewContact }, LOCALE)
+        .catch(() => this.logger.warn(`contact-changed notice for user ${before.id} could not be sent`));
+    }
+  }
+
+  private async resetPassword(user: User, newPassword: string, meta: RequestMeta): Promise<User> {
     const updated = (await this.users.setPasswordHash(user.id, await this.passwords.hash(newPassword))) ?? user;
+    // Every session ends, and with it every access token issued for one, on every replica.
     const revoked = await this.tokens.revokeAllForUser(user.id);
     this.logger.log(`password reset for user ${user.id}: ${revoked} refresh token${revoked === 1 ? '' : 's'} revoked`);
+    this.audit.log({ event: 'auth.password_reset', userId: user.id, ip: meta.ip });
     for (const contact of contactsOf(updated).filter((c) => c.verified)) {
       // Best effort and not awaited: a slow or failing provider must not fail the reset that already happened.
       this.notifier

@@ -65,6 +65,14 @@ export interface AuthConfig {
   /** True when no JWT_SECRET was given and a random one was made for this process. */
   jwtSecretGenerated: boolean;
   apiKeys: string[];
+  sessions: SessionsConfig;
+}
+
+export interface SessionsConfig {
+  /** A refresh token unused for this long expires, and its session with it (REFRESH_TOKEN_TTL_DAYS). */
+  refreshTokenTtlDays: number;
+  /** A session ends this long after sign-in however often it refreshes (SESSION_MAX_DAYS). */
+  maxDays: number;
 }
 
 export interface OtpConfig {

@@ -158,6 +158,16 @@ export class EnvironmentVariables {
   @IsOptional() @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters long' })
   JWT_SECRET?: string;
 
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('REFRESH_TOKEN_TTL_DAYS', 1, 365) }) @Min(1, { message: integer('REFRESH_TOKEN_TTL_DAYS', 1, 365) })
+  @Max(365, { message: integer('REFRESH_TOKEN_TTL_DAYS', 1, 365) })
+  REFRESH_TOKEN_TTL_DAYS?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('SESSION_MAX_DAYS', 1, 3650) }) @Min(1, { message: integer('SESSION_MAX_DAYS', 1, 3650) })
+  @Max(3650, { message: integer('SESSION_MAX_DAYS', 1, 3650) })
+  SESSION_MAX_DAYS?: number;
+
   @IsOptional() @MinLength(32, { message: 'OTP_SECRET must be at least 32 characters long' })
   OTP_SECRET?: string;
 

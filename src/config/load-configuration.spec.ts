@@ -398,3 +398,31 @@ describe('DELIVERY_WORKER', () => {
     expect(loaded.notices).toContain('DELIVERY_WORKER=false is ignored without Redis: in embedded mode this process sends its own messages');
   });
 });
+
+describe('REFRESH_TOKEN_TTL_DAYS and SESSION_MAX_DAYS', () => {
+  it('default to a 30-day sliding and a 90-day absolute session lifetime, as the SPEC says', () => {
+    expect(loadConfiguration(COMPLETE_PRODUCTION).configuration.auth.sessions).toEqual({ refreshTokenTtlDays: 30, maxDays: 90 });
+    expect(loadConfiguration({}).configuration.auth.sessions).toEqual({ refreshTokenTtlDays: 30, maxDays: 90 });
+  });
+
+  it('are read from the environment', () => {
+    const loaded = loadConfiguration({ ...COMPLETE_PRODUCTION, REFRESH_TOKEN_TTL_DAYS: '7', SESSION_MAX_DAYS: '14' });
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.configuration.auth.sessions).toEqual({ refreshTokenTtlDays: 7, maxDays: 14 });
+  });
+
+  it.each([
+    ['REFRESH_TOKEN_TTL_DAYS', '0', 'REFRESH_TOKEN_TTL_DAYS must be a whole number from 1 to 365'],
+    ['REFRESH_TOKEN_TTL_DAYS', '1.5', 'REFRESH_TOKEN_TTL_DAYS must be a whole number from 1 to 365'],
+    ['SESSION_MAX_DAYS', 'forever', 'SESSION_MAX_DAYS must be a whole number from 1 to 3650'],
+    ['SESSION_MAX_DAYS', '3651', 'SESSION_MAX_DAYS must be a whole number from 1 to 3650'],
+  ])('refuses %s=%s in production', (name, value, message) => {
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, [name]: value })).toEqual([message]);
+  });
+
+  it('falls back to the default for a malformed value outside production, and says so', () => {
+    const loaded = loadConfiguration({ SESSION_MAX_DAYS: '0' });
+    expect(loaded.problems.map((p) => p.warning)).toContain('SESSION_MAX_DAYS must be a whole number from 1 to 3650: using the default 90');
+    expect(loaded.configuration.auth.sessions.maxDays).toBe(90);
+  });
+});

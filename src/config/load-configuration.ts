@@ -55,6 +55,8 @@ const BUILT_IN_DEFAULTS: Record<string, string> = {
   CIRCUIT_OPEN_SECONDS: '60',
   DELIVERY_ATTEMPTS: '5',
   DELIVERY_BACKOFF_MS: '1000',
+  REFRESH_TOKEN_TTL_DAYS: '30',
+  SESSION_MAX_DAYS: '90',
   DELIVERY_WORKER: 'true',
   SMTP_PORT: '587',
   SMTP_SECURE: 'false',
@@ -326,6 +328,9 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     notices.push('OTP_FIXED_CODE is set: every code issued is the same fixed code');
   }
 
+  // A session ends when its refresh token goes unused for the sliding lifetime, or at the absolute one at the latest.
+  const sessions = { refreshTokenTtlDays: num('REFRESH_TOKEN_TTL_DAYS'), maxDays: num('SESSION_MAX_DAYS') };
+
   const deliveryWorker = flag('DELIVERY_WORKER');
   if (!deliveryWorker) {
     notices.push(
@@ -375,7 +380,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       url: get('DATABASE_URL'),
       embeddedDir: mode === 'development' ? './.data/pglite' : undefined,
     },
-    auth: { jwtSecret: jwt.value, jwtSecretGenerated: jwt.generated, apiKeys },
+    auth: { jwtSecret: jwt.value, jwtSecretGenerated: jwt.generated, apiKeys, sessions },
     otp: {
       secret: otpSecret.value,
       secretGenerated: otpSecret.generated,

@@ -66,6 +66,11 @@ describe('the start-up report', () => {
     expect(report).toContain('channel whatsapp: disabled');
   });
 
+  it('says when sessions end', () => {
+    const report = buildStartupReport(loadConfiguration({ SESSION_MAX_DAYS: '60' })).join('\n');
+    expect(report).toContain('sessions: end after 30 days unused (REFRESH_TOKEN_TTL_DAYS) or 60 days after sign-in (SESSION_MAX_DAYS), whichever comes first');
+  });
+
   it('names a Redis Cluster by its seeds', () => {
     const env = { ...COMPLETE_PRODUCTION, REDIS_URL: undefined, REDIS_CLUSTER_NODES: 'redis-0:6379,redis-1:6379,[fd00::2]:7000' };
     const report = buildStartupReport(loadConfiguration(env)).join('\n');

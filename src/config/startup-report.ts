@@ -60,6 +60,10 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
       `per IP ${otp.rateLimitIpPerMinute}/minute`,
   );
   lines.push(
+    `sessions: end after ${auth.sessions.refreshTokenTtlDays} days unused (REFRESH_TOKEN_TTL_DAYS) ` +
+      `or ${auth.sessions.maxDays} days after sign-in (SESSION_MAX_DAYS), whichever comes first`,
+  );
+  lines.push(
     `secrets: JWT_SECRET=${auth.jwtSecretGenerated ? 'random for this run' : maskSecret(auth.jwtSecret)} ` +
       `OTP_SECRET=${otp.secretGenerated ? 'random for this run' : maskSecret(otp.secret)} ` +
       `API_KEYS=${auth.apiKeys.length > 0 ? `${auth.apiKeys.map(maskSecret).join(',')}` : 'unset'}`,

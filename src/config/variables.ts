@@ -30,6 +30,8 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'REDIS_SENTINEL_NAME', description: 'with REDIS_SENTINELS: the master group the Sentinels monitor (mymaster when unset)' },
   { name: 'DATABASE_URL', description: 'postgres:// URL; unset = embedded PGlite (development and test only)', url: true },
   { name: 'JWT_SECRET', description: 'at least 32 characters; signs access tokens', secret: true },
+  { name: 'REFRESH_TOKEN_TTL_DAYS', description: 'sliding lifetime of a refresh token in days: a session unused this long ends' },
+  { name: 'SESSION_MAX_DAYS', description: 'absolute lifetime of a session in days, however often it refreshes' },
   { name: 'OTP_SECRET', description: 'at least 32 characters; keys code hashing and queued-message encryption', secret: true },
   { name: 'API_KEYS', description: 'comma-separated keys accepted in X-Api-Key for /v1/verifications and /v1/admin', secret: true },
   { name: 'OTP_LENGTH', description: 'code length, 6-10 digits' },

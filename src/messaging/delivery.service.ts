@@ -9,7 +9,7 @@ import { DeliveryQueue } from './delivery/delivery-job.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { FailoverSender } from './failover-sender.js';
 import { isCodeChecking, ProviderError } from './message-provider.js';
-import type { Notifier } from './notifier.js';
+import type { ContactChange, Notifier } from './notifier.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
 
 /** Messaging as the rest of the service sees it: the OtpDelivery port and notices, served by the queue and the failover chains. */
@@ -69,6 +69,26 @@ export class DeliveryService implements OtpDelivery, Notifier {
       this.logger.log(`password-changed notice sent through ${result.provider}`);
     } catch (error) {
       this.logger.warn(`password-changed notice could not be sent: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+
+  async contactChanged(channel: Channel, to: string, change: ContactChange, locale: string): Promise<void> {
+    const id = randomUUID();
+    try {
+      const result = await this.sender.send({
+        idempotencyKey: `${id}:notice`,
+        verificationId: id,
+        channel,
+        to,
+        template: 'contact_changed',
+        contactChange: change,
+        purpose: 'change_contact',
+        locale,
+        expiresAt: new Date(Date.now() + 24 * 60 * 60 * 1000),
+      });
+      this.logger.log(`contact-changed notice sent through ${result.provider}`);
+    } catch (error) {
+      this.logger.warn(`contact-changed notice could not be sent: ${error instanceof Error ? error.message : error}`);
     }
   }
 

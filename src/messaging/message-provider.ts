@@ -1,4 +1,5 @@
 import type { Channel, ProviderId } from '../config/configuration.types.js';
+import type { ContactChange } from './notifier.js';
 
 /**
  * What a provider is asked to deliver. The text is rendered by the provider from the template
@@ -11,8 +12,10 @@ export interface OutboundMessage {
   channel: Channel;
   /** Normalized destination: lower-cased email address or E.164 phone number. */
   to: string;
-  /** `otp` carries a code; `password_changed` is a notice without one. */
-  template: 'otp' | 'password_changed';
+  /** `otp` carries a code; `password_changed` and `contact_changed` are notices without one. */
+  template: 'otp' | 'password_changed' | 'contact_changed';
+  /** `contact_changed` only: the kind of contact and the new one, masked. */
+  contactChange?: ContactChange;
   /** Present for `otp`; never logged outside the console provider. */
   code?: string;
   /** verify, signup, login, password_reset, change_contact … */

@@ -101,6 +101,20 @@ describe('MessageRenderer', () => {
     expect(withWebOtp.text(notice)).not.toContain('#');
   });
 
+  it('renders the contact-changed notice with the new contact masked, in English and Spanish', () => {
+    const notice = message({ template: 'contact_changed', code: undefined, contactChange: { kind: 'email', newContact: 'n***@example.com' } });
+
+    expect(renderer.email(notice).subject).toBe('Your email address was changed');
+    expect(renderer.email(notice).text).toContain('The email address of your account was just changed to n***@example.com.');
+    expect(renderer.email(notice).html).toContain('<strong>n***@example.com</strong>');
+    expect(renderer.email({ ...notice, locale: 'es' }).subject).toBe('Tu correo electrónico ha cambiado');
+    const phone = { ...notice, channel: 'sms' as const, contactChange: { kind: 'phone' as const, newContact: '+44******0123' } };
+    expect(withWebOtp.text(phone)).toBe(
+      'The phone number of your account was changed to +44******0123. If it was not you, reset your password now.',
+    );
+    expect(renderer.text({ ...phone, locale: 'es' })).toContain('El número de teléfono de tu cuenta ha cambiado a +44******0123.');
+  });
+
   it('escapes HTML in the HTML part only', () => {
     const odd = message({ code: '<b>1</b>' });
 

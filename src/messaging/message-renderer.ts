@@ -76,6 +76,7 @@ export class MessageRenderer {
       purpose: this.purpose(locales, message.purpose),
       minutes: minutesUntil(message.expiresAt),
       webOtpDomain: this.config.webOtpDomain,
+      change: message.contactChange && { newContact: message.contactChange.newContact, email: message.contactChange.kind === 'email' },
     });
   }
 

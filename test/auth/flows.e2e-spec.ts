@@ -1,5 +1,9 @@
 import { JwtService } from '@nestjs/jwt';
+import { eq } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
 import { UsersRepository } from '../../src/auth/users/users.repository.js';
+import { Database } from '../../src/database/database.constants.js';
+import { refreshTokens } from '../../src/database/schema.js';
 import { call, startApp, type TestApp } from '../support/app.js';
 import { Inboxes, JWT_SECRET } from '../support/auth-inboxes.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKinds } from '../support/databases.js';
@@ -369,8 +373,14 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       expect(second).toMatchObject({ status: 200, body: { accessToken: expect.any(String), refreshToken: expect.any(String), tokenType: 'Bearer', expiresIn: 900 } });
       expect(second.body.refreshToken).not.toBe(tokens.refreshToken);
 
+      // Past the 10 s grace that concurrent tabs get, a rotated token coming back is theft.
+      await service.app
+        .get<Database>(Database)
+        .update(refreshTokens)
+        .set({ rotatedAt: new Date(Date.now() - 11_000) })
+        .where(eq(refreshTokens.tokenHash, createHash('sha256').update(tokens.refreshToken).digest('hex')));
       expect(await post('/token/refresh', { refreshToken: tokens.refreshToken })).toMatchObject({ status: 401, body: { code: 'TOKEN_REUSED' } });
-      expect(await post('/token/refresh', { refreshToken: second.body.refreshToken })).toMatchObject({ status: 401, body: { code: 'TOKEN_REUSED' } });
+      expect(await post('/token/refresh', { refreshToken: second.body.refreshToken })).toMatchObject({ status: 401, body: { code: 'TOKEN_REVOKED' } });
       expect(await post('/token/refresh', { refreshToken: 'A'.repeat(43) })).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
       expect(await post('/token/refresh', {})).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
     });
@@ -424,9 +434,9 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
 
       const taken = newEmail();
       await signedUp({ email: taken });
-      expect(await patch({ email: taken })).toMatchObject({ status: 409, body: { code: 'ACCOUNT_EXISTS' } });
+      expect(await patch({ email: taken, password })).toMatchObject({ status: 409, body: { code: 'ACCOUNT_EXISTS' } });
 
-      const staged = await patch({ email: newAddress });
+      const staged = await patch({ email: newAddress, password });
       expect(staged).toMatchObject({ status: 202, body: { challengeId: expect.any(String), channel: 'email', to: 'p***@example.com', expiresAt: expect.any(String) } });
       expect((await me(tokens.accessToken)).body).toMatchObject({ email: oldEmail });
       const code = await codeFor(newAddress);
@@ -444,9 +454,9 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
     });
 
     it('adds a phone number by SMS code', async () => {
-      const { tokens } = await signedUp({ email: newEmail() });
+      const { tokens, password } = await signedUp({ email: newEmail() });
       const phone = newPhone();
-      const staged = await call(service.url, 'PATCH', '/v1/auth/me', { phone }, bearer(tokens.accessToken));
+      const staged = await call(service.url, 'PATCH', '/v1/auth/me', { phone, password }, bearer(tokens.accessToken));
       expect(staged).toMatchObject({ status: 202, body: { channel: 'sms' } });
       const changed = await post('/otp/verify', { challengeId: staged.body.challengeId, code: await codeFor(phone) }, bearer(tokens.accessToken));
       expect(changed).toMatchObject({ status: 200, body: { user: { phone, phoneVerified: true, emailVerified: true } } });

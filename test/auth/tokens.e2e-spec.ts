@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { User } from '../../src/auth/users/user.js';
 import { refreshTokens } from '../../src/database/schema.js';
@@ -13,6 +13,10 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
   let sequence = 0;
   const newUser = () => harness.users.create({ email: `holder${++sequence}@example.com`, otpChannel: 'email' });
   const rowOf = async (token: string) => (await harness.db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(token))))[0];
+  const sessionOf = async (pair: { accessToken: string }) => (await harness.tokens.verifyAccessToken(pair.accessToken)).sid;
+  /** Moves a rotation back in time, past the grace in which a rotated token still gets a pair. */
+  const rotatedSecondsAgo = (token: string, seconds: number) =>
+    harness.db.update(refreshTokens).set({ rotatedAt: new Date(Date.now() - seconds * 1000) }).where(eq(refreshTokens.tokenHash, sha256(token)));
   const familyOf = async (token: string) => {
     const row = await rowOf(token);
     return harness.db.select().from(refreshTokens).where(eq(refreshTokens.familyId, row!.familyId));
@@ -78,28 +82,53 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
       expect(third.user.id).toBe(user.id);
     });
 
-    it('treats a rotated token coming back as theft: TOKEN_REUSED and the whole family revoked', async () => {
+    it('treats a rotated token coming back after the grace as theft: TOKEN_REUSED and the whole family revoked', async () => {
       const user = await newUser();
       const first = await harness.tokens.issueTokenPair(user);
       const second = await harness.tokens.refresh(first.refreshToken);
       const otherSession = await harness.tokens.issueTokenPair(user);
+      await rotatedSecondsAgo(first.refreshToken, 11);
 
       await expect(harness.tokens.refresh(first.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_REUSED' });
       for (const row of await familyOf(first.refreshToken)) expect(row.revokedAt).toBeInstanceOf(Date);
-      await expect(harness.tokens.refresh(second.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_REUSED' });
+      // The session is over for its current token too, which was never rotated: revoked, not reused.
+      await expect(harness.tokens.refresh(second.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_REVOKED' });
+      expect(await harness.tokens.isSessionLive(await sessionOf(second), user.id)).toBe(false);
       await expect(harness.tokens.refresh(otherSession.refreshToken)).resolves.toMatchObject({ tokenType: 'Bearer' });
     });
 
-    it('lets exactly one of several concurrent refreshes with the same token succeed; the others count as reuse', async () => {
-      const { refreshToken } = await harness.tokens.issueTokenPair(await newUser());
-      const results = await Promise.allSettled(Array.from({ length: 5 }, () => harness.tokens.refresh(refreshToken)));
-      const succeeded = results.filter((result) => result.status === 'fulfilled');
-      const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
-      expect(succeeded).toHaveLength(1);
-      expect(failed.map((result) => (result.reason as { code?: string }).code)).toEqual(['TOKEN_REUSED', 'TOKEN_REUSED', 'TOKEN_REUSED', 'TOKEN_REUSED']);
-      const family = await familyOf(refreshToken);
-      expect(family).toHaveLength(2);
+    it('gives every one of several concurrent refreshes with the same token a pair of the same session; after 10 s the token is reuse', async () => {
+      const user = await newUser();
+      const original = await harness.tokens.issueTokenPair(user);
+      const results = await Promise.all(Array.from({ length: 5 }, () => harness.tokens.refresh(original.refreshToken)));
+      expect(new Set(results.map((pair) => pair.refreshToken)).size).toBe(5);
+      for (const pair of results) expect(await sessionOf(pair)).toBe(await sessionOf(original));
+      const family = await familyOf(original.refreshToken);
+      expect(family).toHaveLength(6);
       expect(family.filter((row) => row.rotatedAt !== null)).toHaveLength(1);
+      // Each tab goes on with its own token.
+      for (const pair of results) await expect(harness.tokens.refresh(pair.refreshToken)).resolves.toMatchObject({ tokenType: 'Bearer' });
+
+      await rotatedSecondsAgo(original.refreshToken, 11);
+      await expect(harness.tokens.refresh(original.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_REUSED' });
+      expect(await harness.tokens.isSessionLive(await sessionOf(original), user.id)).toBe(false);
+    });
+
+    it('ends a session SESSION_MAX_DAYS (90) after it started, however recently it refreshed', async () => {
+      const user = await newUser();
+      const first = await harness.tokens.issueTokenPair(user);
+      const second = await harness.tokens.refresh(first.refreshToken);
+      const successor = await rowOf(second.refreshToken);
+      expect((successor!.expiresAt.getTime() - successor!.createdAt.getTime()) / 86_400_000).toBeCloseTo(30, 2);
+
+      // The session started 89 days ago: its next token slides only to the 90th day.
+      await harness.db.update(refreshTokens).set({ createdAt: new Date(Date.now() - 89 * 86_400_000) }).where(eq(refreshTokens.tokenHash, sha256(first.refreshToken)));
+      const third = await harness.tokens.refresh(second.refreshToken);
+      const capped = await rowOf(third.refreshToken);
+      expect((capped!.expiresAt.getTime() - Date.now()) / 86_400_000).toBeCloseTo(1, 2);
+
+      await harness.db.update(refreshTokens).set({ createdAt: new Date(Date.now() - 90 * 86_400_000 - 1000) }).where(eq(refreshTokens.tokenHash, sha256(first.refreshToken)));
+      await expect(harness.tokens.refresh(third.refreshToken)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
     });
 
     it('refuses an unknown token as UNAUTHORIZED', async () => {
@@ -132,7 +161,8 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
       const stranger = await harness.tokens.issueTokenPair(await newUser());
       expect(await harness.tokens.revokeAllForUser(user.id)).toBe(2);
       for (const session of sessions) {
-        await expect(harness.tokens.refresh(session.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_REUSED' });
+        await expect(harness.tokens.refresh(session.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_REVOKED' });
+        expect(await harness.tokens.isSessionLive(await sessionOf(session), user.id)).toBe(false);
       }
       await expect(harness.tokens.refresh(stranger.refreshToken)).resolves.toMatchObject({ tokenType: 'Bearer' });
     });
@@ -141,13 +171,22 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
       const first = await harness.tokens.issueTokenPair(user);
       const current = await harness.tokens.refresh(first.refreshToken);
       const other = await harness.tokens.issueTokenPair(user);
-      await harness.tokens.revokeFamilyOf(current.refreshToken);
-      await expect(harness.tokens.refresh(current.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_REUSED' });
+      expect(await harness.tokens.sessionOf(current.refreshToken, user.id)).toBe(await sessionOf(current));
+      await expect(harness.tokens.endSession(user.id, await sessionOf(current))).resolves.toBe(true);
+      await expect(harness.tokens.refresh(current.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_REVOKED' });
+      await expect(harness.tokens.refresh(first.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_REVOKED' });
       await expect(harness.tokens.refresh(other.refreshToken)).resolves.toMatchObject({ tokenType: 'Bearer' });
+      await expect(harness.tokens.endSession(user.id, await sessionOf(current))).resolves.toBe(false);
     });
 
-    it('ignores logout with a token it does not know', async () => {
-      await expect(harness.tokens.revokeFamilyOf('unknown-token')).resolves.toBeUndefined();
+    it('ends no session of another user, and ignores tokens and sessions it does not know', async () => {
+      const strangers = await harness.tokens.issueTokenPair(await newUser());
+      expect(await harness.tokens.sessionOf(strangers.refreshToken, user.id)).toBeUndefined();
+      await expect(harness.tokens.endSession(user.id, await sessionOf(strangers))).resolves.toBe(false);
+      await expect(harness.tokens.refresh(strangers.refreshToken)).resolves.toMatchObject({ tokenType: 'Bearer' });
+      expect(await harness.tokens.sessionOf('unknown-token', user.id)).toBeUndefined();
+      await expect(harness.tokens.endSession(user.id, randomUUID())).resolves.toBe(false);
+      await expect(harness.tokens.endSession(user.id, 'not-a-session')).resolves.toBe(false);
     });
   });
 
@@ -182,21 +221,33 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
 
     it('refuses a token for another audience', async () => {
       const user = await newUser();
-      await expectUnauthorized(await me(`Bearer ${await harness.jwt.signAsync({}, { subject: user.id, jwtid: 'j', audience: 'other-api' })}`));
+      const sid = await sessionOf(await harness.tokens.issueTokenPair(user));
+      await expectUnauthorized(await me(`Bearer ${await harness.jwt.signAsync({ sid }, { subject: user.id, jwtid: 'j', audience: 'other-api' })}`));
     });
 
     it('refuses an expired token', async () => {
       const user = await newUser();
-      const token = await harness.jwt.signAsync({ iat: Math.floor(Date.now() / 1000) - 901 }, { subject: user.id, jwtid: 'j' });
+      const sid = await sessionOf(await harness.tokens.issueTokenPair(user));
+      const token = await harness.jwt.signAsync({ sid, iat: Math.floor(Date.now() / 1000) - 901 }, { subject: user.id, jwtid: 'j' });
       await expectUnauthorized(await me(`Bearer ${token}`));
     });
 
-    it('refuses a still valid token once its user is deleted', async () => {
+    it('refuses a still valid token once its session ends, with TOKEN_REVOKED', async () => {
+      const user = await newUser();
+      const pair = await harness.tokens.issueTokenPair(user);
+      expect((await me(`Bearer ${pair.accessToken}`)).status).toBe(200);
+      await harness.tokens.endSession(user.id, await sessionOf(pair));
+      const refused = await me(`Bearer ${pair.accessToken}`);
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toEqual({ statusCode: 401, code: 'TOKEN_REVOKED', message: expect.any(String) });
+    });
+
+    it('refuses a still valid token once its user is deleted, with TOKEN_REVOKED', async () => {
       const user = await newUser();
       const { accessToken } = await harness.tokens.issueTokenPair(user);
       expect((await me(`Bearer ${accessToken}`)).status).toBe(200);
       await harness.users.softDelete(user.id);
-      await expectUnauthorized(await me(`Bearer ${accessToken}`));
+      expect(await (await me(`Bearer ${accessToken}`)).json()).toMatchObject({ statusCode: 401, code: 'TOKEN_REVOKED' });
     });
   });
 });

@@ -132,7 +132,10 @@ export class LogoutDto {
   refreshToken?: string;
 }
 
-@ApiSchema({ description: '`otpChannel`, and at most one new contact: a new `email` or `phone` is sent a code before it replaces the old one.' })
+@ApiSchema({
+  description:
+    '`otpChannel`, and at most one new contact: a new `email` or `phone` needs the current `password`, and is sent a code before it replaces the old one.',
+})
 export class UpdateMeDto {
   @OTP_CHANNEL
   @IsOptional()
@@ -149,4 +152,10 @@ export class UpdateMeDto {
   @IsOptional()
   @IsPhoneNumber(undefined, { message: PHONE_MESSAGE })
   phone?: string;
+
+  @ApiPropertyOptional({ maxLength: PASSWORD_MAX_LENGTH, format: 'password', description: 'The current password: required with `email` or `phone`.' })
+  @IsOptional()
+  @IsString({ message: 'password must be a string' })
+  @MaxLength(PASSWORD_MAX_LENGTH, { message: `password must be at most ${PASSWORD_MAX_LENGTH} characters` })
+  password?: string;
 }

@@ -13,3 +13,10 @@ export const CurrentUser = createParamDecorator((_data: unknown, context: Execut
 export const OptionalCurrentUser = createParamDecorator(
   (_data: unknown, context: ExecutionContext): User | undefined => context.switchToHttp().getRequest<AuthenticatedRequest>().user,
 );
+
+/** The session of the access token `JwtAuthGuard` accepted; only on routes behind that guard. */
+export const CurrentSessionId = createParamDecorator((_data: unknown, context: ExecutionContext): string => {
+  const sessionId = context.switchToHttp().getRequest<AuthenticatedRequest>().sessionId;
+  if (!sessionId) throw new Error('@CurrentSessionId() used on a route without JwtAuthGuard');
+  return sessionId;
+});

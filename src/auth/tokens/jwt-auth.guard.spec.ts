@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { InvalidAccessTokenError } from '../auth.errors.js';
+import { InvalidAccessTokenError, TokenRevokedError } from '../auth.errors.js';
 import type { User } from '../users/user.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { type AuthenticatedRequest, JwtAuthGuard } from './jwt-auth.guard.js';
@@ -19,7 +19,8 @@ const USER: User = {
   updatedAt: new Date('2026-01-01T00:00:00Z'),
   deletedAt: null,
 };
-const CLAIMS: AccessTokenClaims = { sub: USER.id, jti: 'j', iss: 'otp-gateway', aud: 'otp-gateway-api', iat: 1, exp: 2 };
+const SESSION_ID = '0b7c6a2e-51f4-4b8e-9d0a-3c2f1e4d5a6b';
+const CLAIMS: AccessTokenClaims = { sub: USER.id, sid: SESSION_ID, jti: 'j', iss: 'otp-gateway', aud: 'otp-gateway-api', iat: 1, exp: 2 };
 const TOKEN = 'aaa.bbb.ccc';
 
 function contextFor(request: AuthenticatedRequest): ExecutionContext {
@@ -28,11 +29,14 @@ function contextFor(request: AuthenticatedRequest): ExecutionContext {
 
 describe('JwtAuthGuard', () => {
   let guard: JwtAuthGuard;
-  let tokens: jest.Mocked<Pick<TokensService, 'verifyAccessToken'>>;
+  let tokens: jest.Mocked<Pick<TokensService, 'verifyAccessToken' | 'isSessionLive'>>;
   let users: jest.Mocked<Pick<UsersRepository, 'findById'>>;
 
   beforeEach(async () => {
-    tokens = { verifyAccessToken: jest.fn<TokensService['verifyAccessToken']>().mockResolvedValue(CLAIMS) };
+    tokens = {
+      verifyAccessToken: jest.fn<TokensService['verifyAccessToken']>().mockResolvedValue(CLAIMS),
+      isSessionLive: jest.fn<TokensService['isSessionLive']>().mockResolvedValue(true),
+    };
     users = { findById: jest.fn<UsersRepository['findById']>().mockResolvedValue(USER) };
     const moduleRef = await Test.createTestingModule({
       providers: [JwtAuthGuard, { provide: TokensService, useValue: tokens }, { provide: UsersRepository, useValue: users }],
@@ -40,12 +44,21 @@ describe('JwtAuthGuard', () => {
     guard = moduleRef.get(JwtAuthGuard);
   });
 
-  it('lets a valid bearer token of an existing user through and attaches the user', async () => {
+  it('lets a valid bearer token of a live session through and attaches the user and the session', async () => {
     const request: AuthenticatedRequest = { headers: { authorization: `Bearer ${TOKEN}` } };
     await expect(guard.canActivate(contextFor(request))).resolves.toBe(true);
     expect(tokens.verifyAccessToken).toHaveBeenCalledWith(TOKEN);
     expect(users.findById).toHaveBeenCalledWith(USER.id);
+    expect(tokens.isSessionLive).toHaveBeenCalledWith(SESSION_ID, USER.id);
     expect(request.user).toBe(USER);
+    expect(request.sessionId).toBe(SESSION_ID);
+  });
+
+  it('refuses a valid token whose session has ended with TOKEN_REVOKED', async () => {
+    tokens.isSessionLive.mockResolvedValue(false);
+    const request: AuthenticatedRequest = { headers: { authorization: `Bearer ${TOKEN}` } };
+    await expect(guard.canActivate(contextFor(request))).rejects.toThrow(TokenRevokedError);
+    expect(request.user).toBeUndefined();
   });
 
   it('reads the scheme name case-insensitively, as HTTP defines it', async () => {
@@ -72,10 +85,10 @@ describe('JwtAuthGuard', () => {
     expect(users.findById).not.toHaveBeenCalled();
   });
 
-  it('refuses a valid token whose user is gone or deleted', async () => {
+  it('refuses a valid token whose user is gone or deleted with TOKEN_REVOKED', async () => {
     users.findById.mockResolvedValue(undefined);
     const request: AuthenticatedRequest = { headers: { authorization: `Bearer ${TOKEN}` } };
-    await expect(guard.canActivate(contextFor(request))).rejects.toThrow(InvalidAccessTokenError);
+    await expect(guard.canActivate(contextFor(request))).rejects.toThrow(TokenRevokedError);
     expect(request.user).toBeUndefined();
   });
 });

@@ -1,16 +1,20 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { and, eq, gt, inArray, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull, min } from 'drizzle-orm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { authConfig } from '../../config/config.namespaces.js';
+import type { AuthConfig } from '../../config/configuration.types.js';
 import { Database } from '../../database/database.constants.js';
 import { refreshTokens, users } from '../../database/schema.js';
-import { InvalidAccessTokenError, InvalidRefreshTokenError, TokenReusedError } from '../auth.errors.js';
+import { InvalidAccessTokenError, InvalidRefreshTokenError, TokenReusedError, TokenRevokedError } from '../auth.errors.js';
 import { type PublicUser, toPublicUser, type User } from '../users/user.js';
 import { UsersRepository } from '../users/users.repository.js';
-import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_TOKEN_BYTES, REFRESH_TOKEN_TTL_SECONDS } from './tokens.constants.js';
+import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_REUSE_GRACE_SECONDS, REFRESH_TOKEN_BYTES } from './tokens.constants.js';
 
 export interface AccessTokenClaims {
   sub: string;
+  /** The session (refresh-token family) the token was issued for: it stops working when that session ends. */
+  sid: string;
   jti: string;
   iss: string;
   aud: string;
@@ -33,39 +37,75 @@ export interface SessionContext {
   ip?: string;
 }
 
+/** A refresh token exchanged for its successor, in the session it belongs to. */
+export interface RotatedRefreshToken {
+  userId: string;
+  sessionId: string;
+  refreshToken: string;
+}
+
+type Rotation =
+  | ({ outcome: 'rotated' } & RotatedRefreshToken)
+  | { outcome: 'invalid' | 'revoked' }
+  | { outcome: 'reused'; userId: string; sessionId: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Sessions: a session is one refresh-token family (its id is the family id, the `sid` of its access
+ * tokens), started by the family's oldest token. It is live while one of its tokens is neither revoked
+ * nor expired; revoking the family ends it, and its access tokens with it, on every replica at once.
+ */
 @Injectable()
 export class TokensService {
-  private readonly logger = new Logger(TokensService.name);
+  private readonly audit = new Logger('Audit');
 
   constructor(
     private readonly jwt: JwtService,
     @Inject(Database) private readonly db: Database,
     private readonly users: UsersRepository,
+    @Inject(authConfig.KEY) private readonly auth: AuthConfig,
   ) {}
 
   /** A new session: a fresh refresh-token family and an access token. */
   async issueTokenPair(user: User, context: SessionContext = {}): Promise<TokenPair> {
-    const refreshToken = await this.issueRefreshToken(user.id, randomUUID(), context);
-    return this.pairFor(user, refreshToken);
+    const sessionId = randomUUID();
+    const now = new Date();
+    const refreshToken = newRefreshToken();
+    await this.db.insert(refreshTokens).values({
+      userId: user.id,
+      familyId: sessionId,
+      tokenHash: hashToken(refreshToken),
+      createdAt: now,
+      expiresAt: this.expiryOf(now, now),
+      userAgent: context.userAgent ?? null,
+      ip: context.ip ?? null,
+    });
+    return this.pairFor(user, refreshToken, sessionId);
   }
 
   /**
-   * Rotates the refresh token and signs a new access token.
-   * @throws TokenReusedError when the token was already rotated or revoked (its family is revoked).
-   * @throws InvalidRefreshTokenError when it is unknown, expired, or its user is gone.
+   * Rotates the refresh token and signs a new access token of the same session.
+   * @throws TokenReusedError when a token rotated more than the grace period ago comes back (its session is ended).
+   * @throws TokenRevokedError when its session was logged out or revoked.
+   * @throws InvalidRefreshTokenError when it is unknown, expired, its session is over its lifetime, or its user is gone.
    */
   async refresh(refreshToken: string, context: SessionContext = {}): Promise<TokenPair> {
-    const { userId, refreshToken: next } = await this.rotateRefreshToken(refreshToken, context);
+    const { userId, sessionId, refreshToken: next } = await this.rotateRefreshToken(refreshToken, context);
     const user = await this.users.findById(userId);
     if (!user) throw new InvalidRefreshTokenError();
-    return this.pairFor(user, next);
+    return this.pairFor(user, next, sessionId);
   }
 
-  async signAccessToken(userId: string): Promise<string> {
-    return this.jwt.signAsync({}, { subject: userId, jwtid: randomUUID() });
+  async signAccessToken(userId: string, sessionId: string): Promise<string> {
+    return this.jwt.signAsync({ sid: sessionId }, { subject: userId, jwtid: randomUUID() });
   }
 
-  /** @throws InvalidAccessTokenError for anything but an unexpired HS256 token of ours. */
+  /**
+   * @throws InvalidAccessTokenError for anything but an unexpired HS256 token of ours: issuer, audience,
+   * expiry, subject and session are all required (a token signed without `exp` would otherwise never expire).
+   */
   async verifyAccessToken(token: string): Promise<AccessTokenClaims> {
     let claims: Partial<AccessTokenClaims>;
     try {
@@ -73,67 +113,117 @@ export class TokensService {
     } catch {
       throw new InvalidAccessTokenError();
     }
-    if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string') throw new InvalidAccessTokenError();
+    const { sub, sid, jti, iat, exp } = claims;
+    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof sid !== 'string' || !UUID.test(sid)) throw new InvalidAccessTokenError();
+    // Ours never live longer than ACCESS_TOKEN_TTL_SECONDS; one that claims to was not made here.
+    if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= iat || exp - iat > ACCESS_TOKEN_TTL_SECONDS) throw new InvalidAccessTokenError();
     return claims as AccessTokenClaims;
   }
 
   /**
-   * Marks the presented token rotated and issues its successor in the same family, in one
-   * transaction. The conditional UPDATE is what makes concurrent use safe: of two requests with the
-   * same token, the second waits for the first's row lock, then finds it rotated and matches nothing.
+   * Whether the session is still live for this user: one query on the family index, read from the
+   * shared database on every request, so a logout on one replica is seen by all of them at once.
    */
-  async rotateRefreshToken(refreshToken: string, context: SessionContext = {}): Promise<{ userId: string; refreshToken: string }> {
-    const tokenHash = hashToken(refreshToken);
-    const now = new Date();
-    const rotated = await this.db.transaction(async (tx) => {
+  async isSessionLive(sessionId: string, userId: string): Promise<boolean> {
+    const [live] = await this.db
+      .select({ id: refreshTokens.id })
+      .from(refreshTokens)
+      .where(
+        and(eq(refreshTokens.familyId, sessionId), eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, new Date())),
+      )
+      .limit(1);
+    return live !== undefined;
+  }
+
+  /**
+   * Marks the presented token rotated and issues its successor in the same family, in one transaction
+   * that holds the presented token's row lock: of two requests with the same token, the second waits
+   * for the first, then finds it rotated. Within REFRESH_REUSE_GRACE_SECONDS of that rotation it gets a
+   * successor of its own (two tabs refreshing at once); later, the whole family is revoked.
+   */
+  async rotateRefreshToken(refreshToken: string, context: SessionContext = {}): Promise<RotatedRefreshToken> {
+    const rotation = await this.db.transaction(async (tx): Promise<Rotation> => {
+      const now = new Date();
+      const [presented] = await tx
+        .select({
+          id: refreshTokens.id,
+          userId: refreshTokens.userId,
+          familyId: refreshTokens.familyId,
+          expiresAt: refreshTokens.expiresAt,
+          rotatedAt: refreshTokens.rotatedAt,
+          revokedAt: refreshTokens.revokedAt,
+          userDeletedAt: users.deletedAt,
+        })
+        .from(refreshTokens)
+        .innerJoin(users, eq(users.id, refreshTokens.userId))
+        .where(eq(refreshTokens.tokenHash, hashToken(refreshToken)))
+        .for('update', { of: refreshTokens });
+      if (!presented || presented.userDeletedAt !== null || presented.expiresAt <= now) return { outcome: 'invalid' };
+      const [session] = await tx.select({ startedAt: min(refreshTokens.createdAt) }).from(refreshTokens).where(eq(refreshTokens.familyId, presented.familyId));
+      const startedAt = session?.startedAt ?? now;
+      if (startedAt.getTime() + this.auth.sessions.maxDays * DAY_MS <= now.getTime()) return { outcome: 'invalid' };
+      const ids = { userId: presented.userId, sessionId: presented.familyId };
+
+      const pastGrace = presented.rotatedAt !== null && now.getTime() - presented.rotatedAt.getTime() > REFRESH_REUSE_GRACE_SECONDS * 1000;
+      // An ended session: logged out or revoked, unless the token is an old one coming back (theft).
+      if (presented.revokedAt !== null) return pastGrace ? { outcome: 'reused', ...ids } : { outcome: 'revoked' };
+      if (pastGrace) {
+        await tx
+          .update(refreshTokens)
+          .set({ revokedAt: now })
+          .where(and(eq(refreshTokens.familyId, presented.familyId), isNull(refreshTokens.revokedAt)));
+        return { outcome: 'reused', ...ids };
+      }
+
       const successorId = randomUUID();
-      const [current] = await tx
-        .update(refreshTokens)
-        .set({ rotatedAt: now, replacedBy: successorId })
-        .where(
-          and(
-            eq(refreshTokens.tokenHash, tokenHash),
-            isNull(refreshTokens.rotatedAt),
-            isNull(refreshTokens.revokedAt),
-            gt(refreshTokens.expiresAt, now),
-            inArray(refreshTokens.userId, tx.select({ id: users.id }).from(users).where(isNull(users.deletedAt))),
-          ),
-        )
-        .returning({ userId: refreshTokens.userId, familyId: refreshTokens.familyId });
-      if (!current) return undefined;
+      if (presented.rotatedAt === null) {
+        await tx.update(refreshTokens).set({ rotatedAt: now, replacedBy: successorId }).where(eq(refreshTokens.id, presented.id));
+      }
       const successor = newRefreshToken();
       await tx.insert(refreshTokens).values({
         id: successorId,
-        userId: current.userId,
-        familyId: current.familyId,
+        userId: presented.userId,
+        familyId: presented.familyId,
         tokenHash: hashToken(successor),
-        expiresAt: new Date(now.getTime() + REFRESH_TOKEN_TTL_SECONDS * 1000),
+        createdAt: now,
+        expiresAt: this.expiryOf(now, startedAt),
         userAgent: context.userAgent ?? null,
         ip: context.ip ?? null,
       });
-      return { userId: current.userId, refreshToken: successor };
+      return { outcome: 'rotated', ...ids, refreshToken: successor };
     });
-    if (rotated) return rotated;
 
-    const [presented] = await this.db
-      .select({ familyId: refreshTokens.familyId, rotatedAt: refreshTokens.rotatedAt, revokedAt: refreshTokens.revokedAt })
-      .from(refreshTokens)
-      .where(eq(refreshTokens.tokenHash, tokenHash));
-    if (presented && (presented.rotatedAt !== null || presented.revokedAt !== null)) {
-      const revoked = await this.revokeFamily(presented.familyId);
-      this.logger.warn(`Refresh token reuse detected: family ${presented.familyId} revoked (${revoked} active token${revoked === 1 ? '' : 's'})`);
-      throw new TokenReusedError();
+    switch (rotation.outcome) {
+      case 'rotated':
+        return { userId: rotation.userId, sessionId: rotation.sessionId, refreshToken: rotation.refreshToken };
+      case 'reused':
+        this.audit.warn({ event: 'auth.refresh_reused', userId: rotation.userId, sessionId: rotation.sessionId, ip: context.ip });
+        throw new TokenReusedError();
+      case 'revoked':
+        throw new TokenRevokedError();
+      default:
+        throw new InvalidRefreshTokenError();
     }
-    throw new InvalidRefreshTokenError();
   }
 
-  /** Logout: ends the session the token belongs to. Unknown tokens are ignored, so logout always succeeds. */
-  async revokeFamilyOf(refreshToken: string): Promise<void> {
+  /** Logout: ends one session of the user; false when it had already ended or is not theirs. */
+  async endSession(userId: string, sessionId: string): Promise<boolean> {
+    if (!UUID.test(sessionId)) return false;
+    const revoked = await this.db
+      .update(refreshTokens)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(refreshTokens.familyId, sessionId), eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)))
+      .returning({ id: refreshTokens.id });
+    return revoked.length > 0;
+  }
+
+  /** The session a refresh token belongs to, when it is one of this user's; undefined for any other token. */
+  async sessionOf(refreshToken: string, userId: string): Promise<string | undefined> {
     const [presented] = await this.db
       .select({ familyId: refreshTokens.familyId })
       .from(refreshTokens)
-      .where(eq(refreshTokens.tokenHash, hashToken(refreshToken)));
-    if (presented) await this.revokeFamily(presented.familyId);
+      .where(and(eq(refreshTokens.tokenHash, hashToken(refreshToken)), eq(refreshTokens.userId, userId)));
+    return presented?.familyId;
   }
 
   /** Every session of the user (after a password reset); returns how many live tokens it revoked. */
@@ -146,31 +236,16 @@ export class TokensService {
     return revoked.length;
   }
 
-  private async revokeFamily(familyId: string): Promise<number> {
-    const revoked = await this.db
-      .update(refreshTokens)
-      .set({ revokedAt: new Date() })
-      .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)))
-      .returning({ id: refreshTokens.id });
-    return revoked.length;
+  /** A refresh token slides REFRESH_TOKEN_TTL_DAYS from now, never past the end of its session. */
+  private expiryOf(now: Date, sessionStartedAt: Date): Date {
+    const sliding = now.getTime() + this.auth.sessions.refreshTokenTtlDays * DAY_MS;
+    const absolute = sessionStartedAt.getTime() + this.auth.sessions.maxDays * DAY_MS;
+    return new Date(Math.min(sliding, absolute));
   }
 
-  private async issueRefreshToken(userId: string, familyId: string, context: SessionContext): Promise<string> {
-    const token = newRefreshToken();
-    await this.db.insert(refreshTokens).values({
-      userId,
-      familyId,
-      tokenHash: hashToken(token),
-      expiresAt: new Date(Date.now() + REFRESH_TOKEN_TTL_SECONDS * 1000),
-      userAgent: context.userAgent ?? null,
-      ip: context.ip ?? null,
-    });
-    return token;
-  }
-
-  private async pairFor(user: User, refreshToken: string): Promise<TokenPair> {
+  private async pairFor(user: User, refreshToken: string, sessionId: string): Promise<TokenPair> {
     return {
-      accessToken: await this.signAccessToken(user.id),
+      accessToken: await this.signAccessToken(user.id, sessionId),
       refreshToken,
       tokenType: 'Bearer',
       expiresIn: ACCESS_TOKEN_TTL_SECONDS,
