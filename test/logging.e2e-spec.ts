@@ -96,6 +96,7 @@ const SECRETS = {
   JWT_SECRET: 'logging-jwt-secret-value-0123456789abcdef',
   OTP_SECRET: 'logging-otp-secret-value-0123456789abcdef',
   API_KEYS: 'logging-api-key-first-0001,logging-api-key-second-0002',
+  ADMIN_API_KEYS: 'support:logging-admin-key-value-0003',
   OTP_TEST_DESTINATIONS: 'review.logging@example.com:864209',
   SMTP_PASSWORD: 'logging-smtp-password-value',
   TWILIO_AUTH_TOKEN: '5ec12e7a0ddba11c0ffee5ec12e7a0dd',
