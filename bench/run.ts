@@ -154,6 +154,7 @@ async function main(): Promise<void> {
       // (one client address here) is raised to the top of its accepted range, far above what a run sends
       // in a minute. No TRUST_PROXY trick is needed, and the throttler still does its Redis work per request.
       RATE_LIMIT_IP_PER_MINUTE: '1000000',
+      API_KEY_RATE_LIMIT_PER_MINUTE: '1000000',
       // Wrong-code checks must stay "incorrect" rather than lock: each verification is checked once anyway.
       OTP_MAX_ATTEMPTS: '100',
     };

@@ -105,6 +105,7 @@ async function main(): Promise<void> {
       API_KEYS: API_KEY,
       // All load comes from one address: the per-IP limit is not what this run measures.
       RATE_LIMIT_IP_PER_MINUTE: '1000000',
+      API_KEY_RATE_LIMIT_PER_MINUTE: '1000000',
     },
     { mainJs: MAIN_JS },
   );

@@ -6,6 +6,7 @@ import { AppModule } from './app.module.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { DrainingFastifyAdapter } from './common/draining-fastify.adapter.js';
 import { ShutdownState } from './common/shutdown-state.js';
+import { warnOnUntrustedForwardedFor } from './common/untrusted-forwarded-for.js';
 import { createValidationPipe } from './common/validation.js';
 import type { PinoNestLogger } from './logging/logger.js';
 import { installRequestLogging } from './logging/request-logging.js';
@@ -54,6 +55,7 @@ export async function createHttpApp(
     abortOnError: false,
   });
   installRequestLogging(adapter.getInstance(), options.logger.pino);
+  warnOnUntrustedForwardedFor(adapter.getInstance(), settings.trustProxy);
   const metrics = app.get(MetricsService);
   // The route pattern (`/v1/verifications/:id`), never the raw URL: ids must not become label values.
   adapter.getInstance().addHook('onResponse', (request, reply, done) => {

@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory.js';
 import { loadConfiguration } from './config/load-configuration.js';
+import { provideDevelopmentApiKey } from './config/development-api-key.js';
 import { buildStartupReport } from './config/startup-report.js';
 import { createLogger, PinoNestLogger } from './logging/logger.js';
 import { secretValues } from './logging/redaction.js';
@@ -19,6 +21,7 @@ process.on('warning', (warning) => new Logger('Process').warn(`${warning.name}: 
 async function bootstrap(): Promise<void> {
   const loaded = loadConfiguration(process.env);
   const { configuration, problems, notices } = loaded;
+  const developmentKey = provideDevelopmentApiKey(loaded);
   const production = configuration.app.env === 'production';
   // Before anything else logs: the start-up report and configuration problems go through the same
   // redacting logger as the requests that follow, which also knows the secrets generated for this run.
@@ -36,12 +39,23 @@ async function bootstrap(): Promise<void> {
   for (const line of buildStartupReport(loaded)) logger.log(line);
   for (const warning of new Set(problems.map((problem) => problem.warning))) logger.warn(warning);
   for (const notice of notices) logger.warn(notice);
+  if (developmentKey && 'error' in developmentKey) {
+    logger.warn(`API_KEYS is not set and the development key in ${developmentKey.error}: /v1/verifications answers 401 to every request`);
+  }
 
   const app = await createApp(configuration, { logger: nestLogger });
   // useProcessExit: exit 0 after a clean shutdown (the default re-raises the signal, which exits 143).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await app.listen(configuration.app.port, configuration.app.host);
-  logger.log(`Listening on ${await app.getUrl()}`);
+  logger.log(`Listening on ${listeningOn(app.getHttpServer().address())}`);
+}
+
+/** The address actually bound, not a loopback URL standing for it: 0.0.0.0 is reachable from the network. */
+function listeningOn(address: AddressInfo | string | null): string {
+  if (address === null || typeof address === 'string') return String(address);
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const reach = ['0.0.0.0', '::'].includes(address.address) ? 'every network interface' : ['127.0.0.1', '::1'].includes(address.address) ? 'this machine only' : 'this address only';
+  return `http://${host}:${address.port} (${reach})`;
 }
 
 bootstrap().catch((error: unknown) => {

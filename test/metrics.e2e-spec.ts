@@ -29,7 +29,7 @@ it('counts a send, a delivery and a check at 1 each, in valid exposition format'
     text = await response.text();
     expect(valueOf(text, 'otp_deliveries_total{channel="email",result="sent"}')).toBe(1);
   });
-  expect(valueOf(text, 'otp_verifications_started_total{channel="email",kind="new"}')).toBe(1);
+  expect(valueOf(text, 'otp_verifications_started_total{channel="email",kind="new",api_key="key1"}')).toBe(1);
   expect(valueOf(text, 'otp_verifications_approved_total{channel="email"}')).toBe(1);
   expect(valueOf(text, 'otp_checks_total{result="approved"}')).toBe(1);
   expect(valueOf(text, 'otp_messages_total{channel="email",provider="console",result="sent"}')).toBe(1);

@@ -178,6 +178,18 @@ describe.each([
     expect(await store.cancel(r.id, Date.now())).toBe(false);
     expect(await store.cancel(randomUUID(), Date.now())).toBe(false);
   });
+
+  it('marks a delivery private for good, through resends, and creates nothing for an unknown id', async () => {
+    const r = record();
+    await store.createPending(r);
+    expect((await store.get(r.id))!.deliveryPrivate).toBeUndefined();
+    await store.markDeliveryPrivate(r.id);
+    await store.resend(r.id, { digest: digest(r, '654321'), expiresAt: Date.now() + 600_000, now: Date.now() });
+    expect(await store.get(r.id)).toMatchObject({ deliveryPrivate: true, sends: 2 });
+    const unknown = randomUUID();
+    await store.markDeliveryPrivate(unknown);
+    expect(await store.get(unknown)).toBeUndefined();
+  });
 });
 
 describe.each([

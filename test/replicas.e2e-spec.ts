@@ -48,15 +48,19 @@ describe.each(availableStackModes())('two replicas on one Redis (%s)', (mode) =>
     }
   });
 
-  it('counts one client address once across both replicas', async () => {
-    const client = newClient();
+  it('counts one end user\'s clientIp once across both replicas', async () => {
+    // The backend's own address is not limited per IP: the end user's address it passes is.
+    const base = Date.now() % 200;
+    const endUser = (i: number) => ({ clientIp: `203.0.113.${base + i}` });
+    const sendFor = (url: string, to: string, user: { clientIp: string }) => call(url, 'POST', '/v1/verifications', { channel: 'email', to, ...user });
+    const user = endUser(1);
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i += 1) statuses.push((await send(i % 2 === 0 ? a : b, `ip${i}.${run}@example.com`, client)).status);
+    for (let i = 0; i < 6; i += 1) statuses.push((await sendFor(i % 2 === 0 ? a : b, `ip${i}.${run}@example.com`, user)).status);
     expect(statuses).toEqual([201, 201, 201, 201, 201, 201]);
-    const refused = [await send(a, `ip6.${run}@example.com`, client), await send(b, `ip7.${run}@example.com`, client)];
+    const refused = [await sendFor(a, `ip6.${run}@example.com`, user), await sendFor(b, `ip7.${run}@example.com`, user)];
     expect(refused.map((response) => response.status)).toEqual([429, 429]);
-    // Another client is not affected.
-    expect((await send(b, `ip8.${run}@example.com`, newClient())).status).toBe(201);
+    // Another end user is not affected.
+    expect((await sendFor(b, `ip8.${run}@example.com`, endUser(2))).status).toBe(201);
   });
 
   it('checks on one replica a verification started on the other, and both read the same state', async () => {

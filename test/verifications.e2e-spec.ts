@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { call, startApp, type TestApp } from './support/app.js';
+import { ADMIN, call, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
@@ -213,7 +214,7 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     expect(sixth.body.retryAfter).toBe(Number(sixth.headers.get('retry-after')));
     expect(sixth.body.message).toBe('Too many codes requested. Try again in 60 minutes.');
 
-    expect((await call(app.url, 'DELETE', `/v1/admin/rate-limits/${encodeURIComponent(to.toUpperCase())}`)).status).toBe(204);
+    expect((await call(app.url, 'DELETE', `/v1/admin/rate-limits/${encodeURIComponent(to.toUpperCase())}`, undefined, ADMIN)).status).toBe(204);
     await begin(app, { channel: 'email', to, purpose: 'other' });
   });
 
@@ -281,14 +282,16 @@ describe('per-IP limits', () => {
   afterAll(() => redis.stop());
   afterEach(async () => Promise.all(apps.splice(0).map((app) => app.close())));
 
+  // A public route: on /v1/verifications the per-IP limit applies to the clientIp a backend passes (test/api-keys.e2e-spec.ts).
   it('cannot be dodged with X-Forwarded-For unless TRUST_PROXY trusts that hop, and holds across replicas', async () => {
     const env = { REDIS_URL: redis.url, RATE_LIMIT_IP_PER_MINUTE: '3', OTP_RESEND_COOLDOWN_SECONDS: '0' };
     const [a, b] = [await startApp(env), await startApp(env)];
     apps.push(a, b);
     const statuses: number[] = [];
+    const challenge = `/v1/auth/otp/${randomUUID()}`;
     for (let i = 0; i < 4; i++) {
       const target = i % 2 === 0 ? a : b;
-      const response = await call(target.url, 'POST', '/v1/verifications/check', { to: 'nobody@example.com', code: '123456' }, { 'x-forwarded-for': `203.0.113.${i + 1}` });
+      const response = await call(target.url, 'GET', challenge, undefined, { 'x-forwarded-for': `203.0.113.${i + 1}` });
       statuses.push(response.status);
       if (response.status === 429) {
         expect(response.body).toMatchObject({ code: 'RATE_LIMITED' });
@@ -300,7 +303,7 @@ describe('per-IP limits', () => {
     const trusting = await startApp({ ...env, TRUST_PROXY: '127.0.0.1' });
     apps.push(trusting);
     for (let i = 0; i < 6; i++) {
-      const response = await call(trusting.url, 'POST', '/v1/verifications/check', { to: 'nobody@example.com', code: '123456' }, { 'x-forwarded-for': `198.51.100.${i + 1}` });
+      const response = await call(trusting.url, 'GET', challenge, undefined, { 'x-forwarded-for': `198.51.100.${i + 1}` });
       expect(response.status).toBe(404);
     }
   });

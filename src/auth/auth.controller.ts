@@ -1,14 +1,15 @@
-import { Body, Controller, Get, HttpCode, Patch, Post, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { BEARER_SCHEME } from '../common/openapi.js';
 import { ClientInfo, type ClientMeta } from '../common/request-meta.decorator.js';
 import { IpThrottlerGuard } from '../otp/limits/ip-throttler.guard.js';
-import { AuthService, type Challenge, type ResentChallenge, type StartedChallenge } from './auth.service.js';
+import { AuthService, type Challenge, type ChallengeStatus, type ResentChallenge, type StartedChallenge } from './auth.service.js';
 import {
   ChallengeResponse,
+  ChallengeStatusResponse,
   RegisterResponse,
   ResentChallengeResponse,
   StartedChallengeResponse,
@@ -90,6 +91,21 @@ export class AuthController {
   @ApiErrors(BODY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] }, SEND_LIMITS, UNAVAILABLE)
   resend(@Body() body: ResendOtpDto, @ClientInfo() client: ClientMeta): Promise<ResentChallenge> {
     return this.auth.resend(body, client);
+  }
+
+  /** Public, and limited per client IP like the other challenge routes: ids are random, but nobody should get to poll them freely. */
+  @Get('otp/:challengeId')
+  @ApiOperation({
+    summary: 'Read a pending challenge and whether its code was delivered',
+    description:
+      'Lets the sign-in screen say "not delivered, try another channel". `delivery` is shown for challenges of `register`, `login` ' +
+      'and contact changes, never for `otp/start` ones. Unknown, completed, canceled, locked and expired challenges are 404.',
+  })
+  @ApiParam({ name: 'challengeId', format: 'uuid', description: 'The `challengeId` a sign-up, login, `otp/start` or contact change returned.' })
+  @ApiResponse({ status: 200, type: ChallengeStatusResponse })
+  @ApiErrors({ 404: ['VERIFICATION_NOT_FOUND'], 429: ['RATE_LIMITED'] }, UNAVAILABLE)
+  challengeStatus(@Param('challengeId') challengeId: string): Promise<ChallengeStatus> {
+    return this.auth.challengeStatus(challengeId);
   }
 
   @Post('token/refresh')

@@ -7,7 +7,7 @@ import { Notifier } from '../messaging/notifier.js';
 import { maskDestination } from '../otp/destinations/destinations.js';
 import { VerificationNotFoundError } from '../otp/otp.errors.js';
 import { OtpService, type RequestMeta, type VerificationView } from '../otp/otp.service.js';
-import type { VerificationRecord } from '../otp/otp.types.js';
+import { effectiveStatus, type VerificationRecord } from '../otp/otp.types.js';
 import { AccountExistsError, CurrentPasswordRequiredError, InvalidAccessTokenError, InvalidCredentialsError } from './auth.errors.js';
 import type { LoginDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
@@ -38,6 +38,17 @@ export interface ResentChallenge {
   challengeId: string;
   expiresAt: string;
   resendAvailableAt: string;
+}
+
+/** What a sign-in screen may show about a pending challenge; `delivery` only where it tells nothing about an account. */
+export interface ChallengeStatus {
+  challengeId: string;
+  channel: Channel;
+  /** Masked. */
+  to: string;
+  expiresAt: string;
+  resendAvailableAt: string;
+  delivery?: { status: string; updatedAt: string };
 }
 
 /** What `PATCH /v1/auth/me` did: applied at once, or waiting for the code sent to a new contact. */
@@ -110,7 +121,7 @@ export class AuthService {
     const channel = channelForIdentifier(identifier.kind, input.channel);
     const user = await this.findByContact(identifier.kind, identifier.value);
     const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind);
-    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { deliver });
+    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { deliver, deliveryPrivate: true });
     return { challengeId: view.id, channel: view.channel, expiresAt: view.expiresAt };
   }
 
@@ -152,6 +163,30 @@ export class AuthService {
     if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
     const view = await this.otp.resendById(challenge.id, meta, { deliver: await this.deliversTo(challenge) });
     return { challengeId: view.id, expiresAt: view.expiresAt, resendAvailableAt: view.resendAvailableAt };
+  }
+
+  /**
+   * The public status of a challenge still open (pending, or failed to deliver, until it expires), so
+   * the sign-in screen can say "not delivered, try another channel". Its delivery is shown for
+   * `register`, `login` and contact changes, never for an id `otp/start` handed out: that answer
+   * must be the same whether or not the account exists (there, an unknown account's challenge is
+   * never delivered at all).
+   */
+  async challengeStatus(challengeId: string): Promise<ChallengeStatus> {
+    const challenge = await this.otp.find(challengeId);
+    const now = Date.now();
+    // A failed one is what this route exists for; it reads as expired like a pending one once its code would have.
+    const open = challenge !== undefined && ['pending', 'failed'].includes(effectiveStatus(challenge, now)) && now < challenge.expiresAt;
+    if (!open || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
+    const view = await this.otp.get(challenge.id);
+    return {
+      challengeId: view.id,
+      channel: view.channel,
+      to: view.to,
+      expiresAt: view.expiresAt,
+      resendAvailableAt: view.resendAvailableAt,
+      ...(challenge.deliveryPrivate ? {} : { delivery: { status: view.delivery.status, updatedAt: view.delivery.updatedAt } }),
+    };
   }
 
   refresh(refreshToken: string, meta: RequestMeta): Promise<TokenPair> {

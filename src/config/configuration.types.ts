@@ -60,11 +60,26 @@ export interface DatabaseConfig {
   embeddedDir: string | undefined;
 }
 
+/** Which routes a key opens: `/v1/verifications` (API_KEYS) or `/v1/admin` (ADMIN_API_KEYS), never both. */
+export type ApiKeyScope = 'application' | 'admin';
+
+export interface ApiKey {
+  /** Shown in logs, metrics and audit lines in place of the key. */
+  name: string;
+  key: string;
+  scope: ApiKeyScope;
+  /** The development key made because API_KEYS was not set: printed at start-up, so not scrubbed from the log. */
+  generated?: boolean;
+}
+
 export interface AuthConfig {
   jwtSecret: string;
   /** True when no JWT_SECRET was given and a random one was made for this process. */
   jwtSecretGenerated: boolean;
-  apiKeys: string[];
+  /** API_KEYS and ADMIN_API_KEYS, each with its scope. */
+  apiKeys: ApiKey[];
+  /** Development without API_KEYS: the file a key is generated into once and read from afterwards. */
+  developmentKeyFile?: string;
   sessions: SessionsConfig;
 }
 
@@ -86,6 +101,7 @@ export interface OtpConfig {
   maxSendsPerHour: number;
   maxSendsPerDay: number;
   rateLimitIpPerMinute: number;
+  apiKeyRateLimitPerMinute: number;
   smsAllowedCountries: string[] | undefined;
   /** Normalized destination → fixed code. */
   testDestinations: Record<string, string>;

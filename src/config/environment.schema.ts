@@ -102,6 +102,48 @@ function redisSeedsMessage(value: unknown, variable = 'REDIS_CLUSTER_NODES', exa
   return `${variable} must be a comma-separated list of ${example}` + (bad.length > 0 ? `; not one: ${bad.join(', ')}` : '');
 }
 
+const API_KEY_NAME = /^[a-z0-9-]{1,32}$/;
+/** Printable ASCII without space or comma (the list separator). */
+const API_KEY = /^[\x21-\x2b\x2d-\x7e]{16,256}$/;
+
+/**
+ * One `name:key` entry of API_KEYS / ADMIN_API_KEYS, or a bare key (named by its position later).
+ * A key that itself starts with something like `abc:` must be given a name, or that part is read as one.
+ */
+export function parseApiKeyEntry(entry: string): { name?: string; key: string } | undefined {
+  const separator = entry.indexOf(':');
+  if (separator > 0 && API_KEY_NAME.test(entry.slice(0, separator))) {
+    const key = entry.slice(separator + 1);
+    return API_KEY.test(key) ? { name: entry.slice(0, separator), key } : undefined;
+  }
+  return API_KEY.test(entry) ? { key: entry } : undefined;
+}
+
+function IsApiKeyList(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isApiKeyList',
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'string' && listEntries(value).length > 0 && listEntries(value).every((entry) => parseApiKeyEntry(entry) !== undefined),
+      },
+    },
+    options,
+  );
+}
+
+/** Names the entries at fault by position only: the value is a secret. */
+function apiKeysMessage(variable: string, value: unknown): string {
+  const bad = listEntries(String(value))
+    .map((entry, index) => (parseApiKeyEntry(entry) === undefined ? index + 1 : 0))
+    .filter((position) => position > 0);
+  return (
+    `${variable} must be comma-separated name:key entries (name: 1-32 of a-z, 0-9 and -, optional; ` +
+    'key: 16 to 256 printable characters without spaces)' +
+    (bad.length > 0 ? `; not one: entry ${bad.join(', ')}` : '')
+  );
+}
+
 export function isEmailAddress(value: string): boolean {
   return EMAIL_ADDRESS.test(value) && value.length <= 254;
 }
@@ -171,11 +213,17 @@ export class EnvironmentVariables {
   @IsOptional() @MinLength(32, { message: 'OTP_SECRET must be at least 32 characters long' })
   OTP_SECRET?: string;
 
-  @IsOptional()
-  @Matches(/^\s*[\x21-\x2b\x2d-\x7e]{16,256}\s*(,\s*[\x21-\x2b\x2d-\x7e]{16,256}\s*)*$/, {
-    message: 'API_KEYS must be a comma-separated list of keys, each 16 to 256 printable characters without spaces',
-  })
+  @IsOptional() @IsApiKeyList({ message: ({ value }) => apiKeysMessage('API_KEYS', value) })
   API_KEYS?: string;
+
+  @IsOptional() @IsApiKeyList({ message: ({ value }) => apiKeysMessage('ADMIN_API_KEYS', value) })
+  ADMIN_API_KEYS?: string;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('API_KEY_RATE_LIMIT_PER_MINUTE', 1, 1000000) })
+  @Min(1, { message: integer('API_KEY_RATE_LIMIT_PER_MINUTE', 1, 1000000) })
+  @Max(1000000, { message: integer('API_KEY_RATE_LIMIT_PER_MINUTE', 1, 1000000) })
+  API_KEY_RATE_LIMIT_PER_MINUTE?: number;
 
   @IsOptional() @Type(() => Number)
   @IsInt({ message: integer('OTP_LENGTH', 6, 10) }) @Min(6, { message: integer('OTP_LENGTH', 6, 10) })

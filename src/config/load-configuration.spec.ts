@@ -99,7 +99,9 @@ describe('variable formats', () => {
     ['TWILIO_API_BASE_URL', 'ftp://x', 'TWILIO_API_BASE_URL must be an http:// or https:// URL'],
     ['TRUST_PROXY', 'everyone', 'TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of IP addresses or CIDR ranges'],
     ['TRUST_PROXY', '10.0.0.0/33', 'TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of IP addresses or CIDR ranges'],
-    ['API_KEYS', 'short', 'API_KEYS must be a comma-separated list of keys, each 16 to 256 printable characters without spaces'],
+    ['API_KEYS', 'short', 'API_KEYS must be comma-separated name:key entries (name: 1-32 of a-z, 0-9 and -, optional; key: 16 to 256 printable characters without spaces); not one: entry 1'],
+    ['ADMIN_API_KEYS', 'ops:short', 'ADMIN_API_KEYS must be comma-separated name:key entries (name: 1-32 of a-z, 0-9 and -, optional; key: 16 to 256 printable characters without spaces); not one: entry 1'],
+    ['API_KEY_RATE_LIMIT_PER_MINUTE', '0', 'API_KEY_RATE_LIMIT_PER_MINUTE must be a whole number from 1 to 1000000'],
     ['OTP_FIXED_CODE', '12ab56', 'OTP_FIXED_CODE must be 6 to 10 digits'],
     ['NODE_ENV', 'staging', 'NODE_ENV must be one of development, test, production'],
   ])('refuses %s=%s', (name, value, message) => {
@@ -152,6 +154,64 @@ describe('variable formats', () => {
     ]);
   });
 
+  it('names API keys by their name: prefix or by position, each with its scope', () => {
+    const key = (c: string) => c.repeat(20);
+    const { configuration, problems } = loadConfiguration({
+      ...COMPLETE_PRODUCTION,
+      API_KEYS: `mobile-app:${key('a')}, ${key('b')}`,
+      ADMIN_API_KEYS: `${key('c')},support:${key('d')}`,
+      API_KEY_RATE_LIMIT_PER_MINUTE: '120',
+    });
+    expect(problems).toEqual([]);
+    expect(configuration.auth.apiKeys).toEqual([
+      { name: 'mobile-app', key: key('a'), scope: 'application' },
+      { name: 'key2', key: key('b'), scope: 'application' },
+      { name: 'key1', key: key('c'), scope: 'admin' },
+      { name: 'support', key: key('d'), scope: 'admin' },
+    ]);
+    expect(configuration.otp.apiKeyRateLimitPerMinute).toBe(120);
+    expect(loadConfiguration(COMPLETE_PRODUCTION).configuration.otp.apiKeyRateLimitPerMinute).toBe(6000);
+  });
+
+  it('names a bad API key entry by its position, never by its value', () => {
+    const messages = messagesOf({ ...COMPLETE_PRODUCTION, API_KEYS: `web:${'w'.repeat(20)},Bad Name:${'x'.repeat(20)},web:tooShort` });
+    expect(messages).toEqual([expect.stringMatching(/^API_KEYS must be .*; not one: entry 2, 3$/)]);
+    expect(messages.join('\n')).not.toContain('x'.repeat(20));
+    expect(messages.join('\n')).not.toContain('tooShort');
+  });
+
+  it('refuses two keys of one name, and one key in both API_KEYS and ADMIN_API_KEYS', () => {
+    const same = 's'.repeat(20);
+    expect(messagesOf({ ...COMPLETE_PRODUCTION, API_KEYS: `web:${'a'.repeat(20)},web:${'b'.repeat(20)}` })).toEqual([
+      'API_KEYS names two keys "web": each name must say which application called',
+    ]);
+    const shared = loadConfiguration({ ...COMPLETE_PRODUCTION, API_KEYS: `web:${same}`, ADMIN_API_KEYS: `ops:${same}` });
+    expect(shared.problems.map((p) => p.message)).toEqual(['ADMIN_API_KEYS "ops" is also in API_KEYS as "web": an application\'s key must not reach /v1/admin']);
+    expect(shared.configuration.auth.apiKeys).toEqual([{ name: 'web', key: same, scope: 'application' }]);
+    expect(JSON.stringify(shared.problems)).not.toContain(same);
+  });
+
+  it('binds 127.0.0.1 in development and test, every interface in production', () => {
+    expect(loadConfiguration({}).configuration.app.host).toBe('127.0.0.1');
+    expect(loadConfiguration({ NODE_ENV: 'test' }).configuration.app.host).toBe('127.0.0.1');
+    expect(loadConfiguration(COMPLETE_PRODUCTION).configuration.app.host).toBe('0.0.0.0');
+    expect(loadConfiguration({ ...COMPLETE_PRODUCTION, HOST: '10.1.2.3' }).configuration.app.host).toBe('10.1.2.3');
+    // Without config/ files too.
+    const empty = { configDir: '/nonexistent' };
+    expect(loadConfiguration({}, empty).configuration.app.host).toBe('127.0.0.1');
+    expect(loadConfiguration(COMPLETE_PRODUCTION, empty).configuration.app.host).toBe('0.0.0.0');
+  });
+
+  it('in development without API_KEYS, asks for a generated key instead of warning; in test, warns', () => {
+    const development = loadConfiguration({});
+    expect(development.configuration.auth.developmentKeyFile).toBe('./.data/api-key');
+    expect(development.problems.map((p) => p.variable)).not.toContain('API_KEYS');
+    expect(loadConfiguration({ API_KEYS: 'k'.repeat(20) }).configuration.auth.developmentKeyFile).toBeUndefined();
+    const test = loadConfiguration({ NODE_ENV: 'test' });
+    expect(test.configuration.auth.developmentKeyFile).toBeUndefined();
+    expect(test.problems.map((p) => p.warning)).toContain('API_KEYS is not set: /v1/verifications answers 401 to every request');
+  });
+
   it('refuses the same secret for tokens and codes', () => {
     expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_SECRET: COMPLETE_PRODUCTION.JWT_SECRET })).toEqual(['OTP_SECRET']);
   });
@@ -178,7 +238,7 @@ describe('variable formats', () => {
 describe('loadConfiguration in development', () => {
   it('starts from nothing with working defaults', () => {
     const { configuration } = loadConfiguration({});
-    expect(configuration.app).toMatchObject({ env: 'development', port: 3000, host: '0.0.0.0' });
+    expect(configuration.app).toMatchObject({ env: 'development', port: 3000, host: '127.0.0.1' });
     expect(configuration.redis.url).toBeUndefined();
     expect(configuration.database).toEqual({ url: undefined, embeddedDir: './.data/pglite' });
     expect(configuration.messaging.chains.email).toEqual(['smtp', 'console']);
@@ -189,7 +249,7 @@ describe('loadConfiguration in development', () => {
   it('says what will not work and what happens instead', () => {
     const warnings = loadConfiguration({}).problems.map((p) => p.warning);
     expect(warnings).toContain('email: smtp is not configured (SMTP_HOST, SMTP_FROM missing): codes go to the console provider');
-    expect(warnings).toContain('API_KEYS is not set: /v1/verifications and /v1/admin answer 401 to every request');
+    expect(warnings).not.toContain(expect.stringContaining('API_KEYS'));
     expect(warnings).toContain('JWT_SECRET is not set: a random one is used for this run, so access tokens stop working when the process restarts');
   });
 

@@ -8,6 +8,8 @@ import {
   CHAIN_VARIABLE,
   CHANNELS,
   PROVIDERS_BY_CHANNEL,
+  type ApiKey,
+  type ApiKeyScope,
   type AppConfiguration,
   type Channel,
   type ConfigProblem,
@@ -20,7 +22,7 @@ import {
   type TrustProxy,
   usesRedis,
 } from './configuration.types.js';
-import { EnvironmentVariables, isEmailAddress, listEntries, parseRedisSeed } from './environment.schema.js';
+import { EnvironmentVariables, isEmailAddress, listEntries, parseApiKeyEntry, parseRedisSeed } from './environment.schema.js';
 import { KNOWN_VARIABLES } from './variables.js';
 
 type Env = Record<string, string | undefined>;
@@ -32,15 +34,14 @@ const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.met
 
 /** Defaults that differ by mode; everything else is in config/default.yaml or below. */
 const MODE_DEFAULTS: Record<Mode, Record<string, string>> = {
-  development: { EMAIL_PROVIDERS: 'smtp,console', SMS_PROVIDERS: 'twilio,console', SHUTDOWN_DRAIN_MS: '0' },
-  test: { EMAIL_PROVIDERS: 'smtp,console', SMS_PROVIDERS: 'twilio,console', SHUTDOWN_DRAIN_MS: '0' },
-  production: { EMAIL_PROVIDERS: 'smtp', SMS_PROVIDERS: 'twilio', SHUTDOWN_DRAIN_MS: '5000' },
+  development: { HOST: '127.0.0.1', EMAIL_PROVIDERS: 'smtp,console', SMS_PROVIDERS: 'twilio,console', SHUTDOWN_DRAIN_MS: '0' },
+  test: { HOST: '127.0.0.1', EMAIL_PROVIDERS: 'smtp,console', SMS_PROVIDERS: 'twilio,console', SHUTDOWN_DRAIN_MS: '0' },
+  production: { HOST: '0.0.0.0', EMAIL_PROVIDERS: 'smtp', SMS_PROVIDERS: 'twilio', SHUTDOWN_DRAIN_MS: '5000' },
 };
 
 /** Last-resort defaults, so a missing or partial config/default.yaml still gives a working service. */
 const BUILT_IN_DEFAULTS: Record<string, string> = {
   PORT: '3000',
-  HOST: '0.0.0.0',
   OTP_LENGTH: '6',
   OTP_TTL_SECONDS: '600',
   OTP_MAX_ATTEMPTS: '5',
@@ -49,6 +50,7 @@ const BUILT_IN_DEFAULTS: Record<string, string> = {
   OTP_MAX_SENDS_PER_HOUR: '5',
   OTP_MAX_SENDS_PER_DAY: '10',
   RATE_LIMIT_IP_PER_MINUTE: '30',
+  API_KEY_RATE_LIMIT_PER_MINUTE: '6000',
   OTP_CHANNELS: 'email,sms',
   WHATSAPP_PROVIDERS: 'twilio-whatsapp',
   CIRCUIT_FAILURE_THRESHOLD: '5',
@@ -183,15 +185,22 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     });
   }
 
-  const apiKeys = list('API_KEYS');
-  if (apiKeys.length === 0 && !invalid.has('API_KEYS')) {
-    problems.push({
-      variable: 'API_KEYS',
-      message: production
-        ? 'API_KEYS is required in production (it guards /v1/verifications and /v1/admin)'
-        : 'API_KEYS is not set',
-      warning: 'API_KEYS is not set: /v1/verifications and /v1/admin answer 401 to every request',
-    });
+  const apiKeys = checkApiKeys(
+    [...apiKeysOf(get('API_KEYS'), 'application'), ...apiKeysOf(get('ADMIN_API_KEYS'), 'admin')],
+    problems,
+  );
+  // Development without keys: one is generated into ./.data/ at start-up (main.ts), so the README's first curl works.
+  let developmentKeyFile: string | undefined;
+  if (!apiKeys.some((key) => key.scope === 'application') && !invalid.has('API_KEYS')) {
+    if (mode === 'development') {
+      developmentKeyFile = DEVELOPMENT_API_KEY_FILE;
+    } else {
+      problems.push({
+        variable: 'API_KEYS',
+        message: production ? 'API_KEYS is required in production (it guards /v1/verifications)' : 'API_KEYS is not set',
+        warning: 'API_KEYS is not set: /v1/verifications answers 401 to every request',
+      });
+    }
   }
 
   // Channels and chains.
@@ -380,7 +389,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       url: get('DATABASE_URL'),
       embeddedDir: mode === 'development' ? './.data/pglite' : undefined,
     },
-    auth: { jwtSecret: jwt.value, jwtSecretGenerated: jwt.generated, apiKeys, sessions },
+    auth: { jwtSecret: jwt.value, jwtSecretGenerated: jwt.generated, apiKeys, developmentKeyFile, sessions },
     otp: {
       secret: otpSecret.value,
       secretGenerated: otpSecret.generated,
@@ -392,6 +401,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       maxSendsPerHour,
       maxSendsPerDay,
       rateLimitIpPerMinute: num('RATE_LIMIT_IP_PER_MINUTE'),
+      apiKeyRateLimitPerMinute: num('API_KEY_RATE_LIMIT_PER_MINUTE'),
       smsAllowedCountries,
       testDestinations,
       fixedCode,
@@ -467,6 +477,55 @@ function assessProviders(get: (name: string) => string | undefined, production: 
     states[id] = { configured: missing.length === 0, missing, allowed: !(production && id === 'console') };
   }
   return states;
+}
+
+/** Relative to the working directory, beside the embedded database. */
+export const DEVELOPMENT_API_KEY_FILE = './.data/api-key';
+
+/** Each entry named: by its `name:` or, without one, by its position (`key1`, `key2`…). */
+function apiKeysOf(value: string | undefined, scope: ApiKeyScope): ApiKey[] {
+  if (value === undefined) return [];
+  return listEntries(value).map((entry, index) => {
+    const parsed = parseApiKeyEntry(entry)!;
+    return { name: parsed.name ?? `key${index + 1}`, key: parsed.key, scope };
+  });
+}
+
+/**
+ * A name must say which application called, so it names one key; and a key opens one scope, so an
+ * application's key can never clear limits or manage users. Messages name entries, never keys.
+ * Returns the keys to accept: an admin entry that repeats an application key is left out.
+ */
+function checkApiKeys(keys: ApiKey[], problems: ConfigProblem[]): ApiKey[] {
+  const variableOf = (key: ApiKey) => (key.scope === 'admin' ? 'ADMIN_API_KEYS' : 'API_KEYS');
+  return keys.filter((key, index) => {
+    const earlier = keys.slice(0, index);
+    const variable = variableOf(key);
+    if (earlier.some((other) => other.scope === key.scope && other.name === key.name)) {
+      problems.push({
+        variable,
+        message: `${variable} names two keys "${key.name}": each name must say which application called`,
+        warning: `${variable} names two keys "${key.name}": logs and metrics cannot tell them apart`,
+      });
+    }
+    const twin = earlier.find((other) => other.key === key.key);
+    if (twin && twin.scope !== key.scope) {
+      problems.push({
+        variable,
+        message: `ADMIN_API_KEYS "${key.name}" is also in API_KEYS as "${twin.name}": an application's key must not reach /v1/admin`,
+        warning: `ADMIN_API_KEYS "${key.name}" is also in API_KEYS as "${twin.name}": an application's key must not reach /v1/admin, so it is not accepted there`,
+      });
+      return false;
+    }
+    if (twin) {
+      problems.push({
+        variable,
+        message: `${variable} gives one key two names ("${twin.name}" and "${key.name}")`,
+        warning: `${variable} gives one key two names ("${twin.name}" and "${key.name}"): it is logged as "${twin.name}"`,
+      });
+    }
+    return true;
+  });
 }
 
 const DEFAULT_SENTINEL_NAME = 'mymaster';

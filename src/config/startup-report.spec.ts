@@ -8,6 +8,7 @@ const EVERY_SECRET: Record<string, string> = {
   JWT_SECRET: 'jwt-secret-value-0123456789abcdefghij',
   OTP_SECRET: 'otp-secret-value-0123456789abcdefghij',
   API_KEYS: 'api-key-value-one-0001,api-key-value-two-0002',
+  ADMIN_API_KEYS: 'admin-key-value-one-0003',
   OTP_TEST_DESTINATIONS: 'review@example.com:246810',
   OTP_FIXED_CODE: '135790',
   SMTP_PASSWORD: 'smtp-password-value-77',
@@ -55,6 +56,24 @@ describe('the start-up report', () => {
     expect(report).toContain('TWILIO_AUTH_TOKEN=****(32)');
     expect(report).toContain(`JWT_SECRET=****(${EVERY_SECRET.JWT_SECRET!.length})`);
     expect(report).toContain('REDIS_URL=redis://:****(14)@redis.internal:6379/0');
+  });
+
+  it('shows each API key by name and scope, the key masked, and the limits per IP and per key', () => {
+    const env = { ...COMPLETE_PRODUCTION, API_KEYS: `web:${'w'.repeat(20)},${'x'.repeat(24)}`, ADMIN_API_KEYS: undefined };
+    const report = buildStartupReport(loadConfiguration(env)).join('\n');
+    expect(report).toContain('API_KEYS=web:****(20),key2:****(24) ADMIN_API_KEYS=unset (/v1/admin answers 401)');
+    expect(report).toContain('per IP 30/minute, per API key 6000/minute');
+    expect(report).not.toContain('w'.repeat(20));
+  });
+
+  it('prints the generated development key, to be copied into X-Api-Key', () => {
+    const loaded = loadConfiguration({});
+    loaded.configuration.auth.apiKeys.push({ name: 'development', key: 'generated-development-key-0123', scope: 'application', generated: true });
+    const report = buildStartupReport(loaded).join('\n');
+    expect(report).toContain(
+      'development API key (API_KEYS is not set; kept in ./.data/api-key, send it as X-Api-Key): generated-development-key-0123',
+    );
+    expect(report).toContain('API_KEYS=unset');
   });
 
   it('names the mode, the stores and each channel with its chain and provider states', () => {

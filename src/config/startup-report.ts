@@ -1,4 +1,5 @@
 import {
+  type ApiKeyScope,
   CHANNELS,
   type LoadedConfiguration,
   type ProviderId,
@@ -57,8 +58,12 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
   lines.push(
     `codes: ${otp.length} digits, valid ${otp.ttlSeconds}s, ${otp.maxAttempts} attempts, ${otp.maxSends} sends; ` +
       `per destination ${otp.maxSendsPerHour}/hour ${otp.maxSendsPerDay}/day, ${otp.resendCooldownSeconds}s cooldown; ` +
-      `per IP ${otp.rateLimitIpPerMinute}/minute`,
+      `per IP ${otp.rateLimitIpPerMinute}/minute, per API key ${otp.apiKeyRateLimitPerMinute}/minute`,
   );
+  const keysOf = (scope: ApiKeyScope) => {
+    const keys = auth.apiKeys.filter((key) => key.scope === scope && !key.generated);
+    return keys.length > 0 ? keys.map((key) => `${key.name}:${maskSecret(key.key)}`).join(',') : 'unset';
+  };
   lines.push(
     `sessions: end after ${auth.sessions.refreshTokenTtlDays} days unused (REFRESH_TOKEN_TTL_DAYS) ` +
       `or ${auth.sessions.maxDays} days after sign-in (SESSION_MAX_DAYS), whichever comes first`,
@@ -66,9 +71,15 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
   lines.push(
     `secrets: JWT_SECRET=${auth.jwtSecretGenerated ? 'random for this run' : maskSecret(auth.jwtSecret)} ` +
       `OTP_SECRET=${otp.secretGenerated ? 'random for this run' : maskSecret(otp.secret)} ` +
-      `API_KEYS=${auth.apiKeys.length > 0 ? `${auth.apiKeys.map(maskSecret).join(',')}` : 'unset'}`,
+      `API_KEYS=${keysOf('application')} ADMIN_API_KEYS=${keysOf('admin')}` +
+      (keysOf('admin') === 'unset' ? ' (/v1/admin answers 401)' : ''),
   );
-  const settings = VARIABLES.filter((v) => loaded.variables[v.name] !== undefined && !['JWT_SECRET', 'OTP_SECRET', 'API_KEYS'].includes(v.name))
+  // Development only, and meant to be copied: the README's first curl sends it.
+  const generated = auth.apiKeys.find((key) => key.generated);
+  if (generated) {
+    lines.push(`development API key (API_KEYS is not set; kept in ${auth.developmentKeyFile}, send it as X-Api-Key): ${generated.key}`);
+  }
+  const settings = VARIABLES.filter((v) => loaded.variables[v.name] !== undefined && !['JWT_SECRET', 'OTP_SECRET', 'API_KEYS', 'ADMIN_API_KEYS'].includes(v.name))
     .map((v) => `${v.name}=${displayValue(v.name, loaded.variables[v.name]!)}`);
   lines.push(`settings: ${settings.join(' ')}`);
   return lines;

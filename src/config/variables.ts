@@ -14,7 +14,7 @@ export interface VariableDescriptor {
 export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'NODE_ENV', description: 'development (default), test or production' },
   { name: 'PORT', description: 'HTTP port' },
-  { name: 'HOST', description: 'bind address' },
+  { name: 'HOST', description: 'bind address: 127.0.0.1 in development and test, 0.0.0.0 in production' },
   { name: 'TRUST_PROXY', description: 'hop count or CIDR list of trusted proxies; unset = trust none' },
   { name: 'SHUTDOWN_DRAIN_MS', description: 'after SIGTERM, how long readiness answers 503 before the server stops accepting' },
   { name: 'GIT_COMMIT', description: 'commit the running build was made from, shown by GET /health' },
@@ -33,7 +33,15 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'REFRESH_TOKEN_TTL_DAYS', description: 'sliding lifetime of a refresh token in days: a session unused this long ends' },
   { name: 'SESSION_MAX_DAYS', description: 'absolute lifetime of a session in days, however often it refreshes' },
   { name: 'OTP_SECRET', description: 'at least 32 characters; keys code hashing and queued-message encryption', secret: true },
-  { name: 'API_KEYS', description: 'comma-separated keys accepted in X-Api-Key for /v1/verifications and /v1/admin', secret: true },
+  {
+    name: 'API_KEYS',
+    description:
+      'comma-separated name:key entries accepted in X-Api-Key for /v1/verifications (name a-z0-9- up to 32, key 16-256 characters; ' +
+      'an entry without name: is key1, key2... by position); logs and metrics show the name, never the key',
+    secret: true,
+  },
+  { name: 'ADMIN_API_KEYS', description: 'same format: the only keys accepted for /v1/admin; unset = admin routes answer 401', secret: true },
+  { name: 'API_KEY_RATE_LIMIT_PER_MINUTE', description: 'requests per API key per minute on /v1/verifications routes' },
   { name: 'OTP_LENGTH', description: 'code length, 6-10 digits' },
   { name: 'OTP_TTL_SECONDS', description: 'code lifetime in seconds (60-600 when SMS or WhatsApp is enabled)' },
   { name: 'OTP_MAX_ATTEMPTS', description: 'wrong codes allowed per verification before it locks' },
@@ -41,7 +49,10 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'OTP_RESEND_COOLDOWN_SECONDS', description: 'minimum gap between two sends to one destination' },
   { name: 'OTP_MAX_SENDS_PER_HOUR', description: 'sends per destination per hour' },
   { name: 'OTP_MAX_SENDS_PER_DAY', description: 'sends per destination per day' },
-  { name: 'RATE_LIMIT_IP_PER_MINUTE', description: 'requests per client IP per minute on each send or check route' },
+  {
+    name: 'RATE_LIMIT_IP_PER_MINUTE',
+    description: 'requests per end-user IP per minute on each public /v1/auth route, and on /v1/verifications for the clientIp a backend passes',
+  },
   { name: 'OTP_CHANNELS', description: 'enabled channels, of email, sms, whatsapp' },
   { name: 'EMAIL_PROVIDERS', description: 'ordered email failover chain, of smtp, ses, sendgrid, console' },
   { name: 'SMS_PROVIDERS', description: 'ordered SMS failover chain, of twilio-verify, twilio, sns, console' },

@@ -92,6 +92,16 @@ describe('secretValues', () => {
     expect(secretValues(loaded)).toContain('lone-redis-password');
   });
 
+  it('scrubs the key of a named API key entry, not its name; the generated development key is printed on purpose', () => {
+    const loaded = loadConfiguration({ NODE_ENV: 'test', API_KEYS: 'web-app:named-app-key-0123456789', ADMIN_API_KEYS: 'support:named-admin-key-0123456789' });
+    loaded.configuration.auth.apiKeys.push({ name: 'development', key: 'generated-development-key-0123', scope: 'application', generated: true });
+    const values = secretValues(loaded);
+    expect(values).toEqual(expect.arrayContaining(['named-app-key-0123456789', 'named-admin-key-0123456789']));
+    expect(values).not.toContain('web-app');
+    expect(values).not.toContain('support');
+    expect(values).not.toContain('generated-development-key-0123');
+  });
+
   it('includes the secrets generated for this run', () => {
     const loaded = loadConfiguration({ NODE_ENV: 'development' });
     expect(loaded.configuration.auth.jwtSecretGenerated).toBe(true);

@@ -120,7 +120,8 @@ export function secretValues(loaded: { variables: Record<string, string | undefi
   if (loaded.configuration) {
     const { auth, otp } = loaded.configuration;
     add(auth.jwtSecret);
-    for (const key of auth.apiKeys) add(key);
+    // The generated development key is printed on purpose (the start-up report shows it to copy).
+    for (const key of auth.apiKeys) if (!key.generated) add(key.key);
     add(otp.secret);
     for (const code of Object.values(otp.testDestinations)) add(code);
     add(otp.fixedCode);

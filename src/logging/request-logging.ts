@@ -36,6 +36,7 @@ export function installRequestLogging(fastify: FastifyInstance, processLogger: L
           req: { id: request.id, method: request.method, url: path, route: request.routeOptions.url ?? null },
           res: { statusCode: status },
           responseTime: Math.round(reply.elapsedTime * 10) / 10,
+          ...(request.apiKeyName !== undefined ? { apiKeyName: request.apiKeyName } : {}),
         },
         `${request.method} ${path} ${status}`,
       );

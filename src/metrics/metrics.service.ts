@@ -12,8 +12,8 @@ export class MetricsService {
 
   readonly verificationsStarted = new Counter({
     name: 'otp_verifications_started_total',
-    help: 'Verifications started or re-sent, by channel and kind (new, resend)',
-    labelNames: ['channel', 'kind'] as const,
+    help: 'Verifications started or re-sent, by channel, kind (new, resend) and, for the Verifications API, the name of the API key',
+    labelNames: ['channel', 'kind', 'api_key'] as const,
     registers: [this.registry],
   });
 

@@ -59,3 +59,10 @@ export class RequestRateLimitedError extends DomainError {
     super('RATE_LIMITED', `Too many requests from this address. ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
   }
 }
+
+/** The per-key limit (API_KEY_RATE_LIMIT_PER_MINUTE): one application's backend, whatever its users' addresses. */
+export class ApiKeyRateLimitedError extends DomainError {
+  constructor(retryAfterSeconds: number) {
+    super('RATE_LIMITED', `Too many requests with this API key. ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
+  }
+}

@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
 import type { RedisClient } from '../redis/redis-connection.js';
-import { ApiKeyGuard } from '../common/api-key.guard.js';
+import { AdminApiKeyGuard, ApiKeyGuard } from '../common/api-key.guard.js';
 import { otpConfig } from '../config/config.namespaces.js';
 import type { OtpConfig } from '../config/configuration.types.js';
 import { REDIS_CLIENT } from '../redis/redis.constants.js';
 import { AdminController } from './admin.controller.js';
-import { IpThrottlerGuard } from './limits/ip-throttler.guard.js';
+import { API_KEY_THROTTLER, IP_THROTTLER, IpThrottlerGuard } from './limits/ip-throttler.guard.js';
 import { MemorySendLimiter } from './limits/memory-send-limiter.js';
 import { RedisSendLimiter } from './limits/redis-send-limiter.js';
 import { RedisThrottlerStorage } from './limits/redis-throttler.storage.js';
@@ -28,7 +28,10 @@ const byRedis = <T>(redisImpl: new (client: RedisClient) => T, memoryImpl: new (
     ThrottlerModule.forRootAsync({
       inject: [otpConfig.KEY, REDIS_CLIENT],
       useFactory: (config: OtpConfig, client: RedisClient | null) => ({
-        throttlers: [{ name: 'default', ttl: 60_000, limit: config.rateLimitIpPerMinute }],
+        throttlers: [
+          { name: IP_THROTTLER, ttl: 60_000, limit: config.rateLimitIpPerMinute },
+          { name: API_KEY_THROTTLER, ttl: 60_000, limit: config.apiKeyRateLimitPerMinute },
+        ],
         storage: client ? new RedisThrottlerStorage(client) : undefined,
       }),
     }),
@@ -37,6 +40,7 @@ const byRedis = <T>(redisImpl: new (client: RedisClient) => T, memoryImpl: new (
   providers: [
     OtpService,
     ApiKeyGuard,
+    AdminApiKeyGuard,
     IpThrottlerGuard,
     { provide: OtpStore, ...byRedis<OtpStore>(RedisOtpStore, MemoryOtpStore) },
     { provide: SendLimiter, ...byRedis<SendLimiter>(RedisSendLimiter, MemorySendLimiter) },

@@ -53,6 +53,7 @@ describe('OtpService', () => {
       settleExternalCheck: jest.fn(async () => ({ result: 'not_found' as const })),
       cancel: jest.fn(async () => false),
       updateDelivery: jest.fn(async () => undefined),
+      markDeliveryPrivate: jest.fn(async () => undefined),
     };
     limiter = { consume: jest.fn(async () => ({ allowed: true as const })), reset: jest.fn(async () => undefined) };
     delivery = {

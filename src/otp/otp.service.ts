@@ -33,6 +33,8 @@ export type CheckVerification = { code: string } & ({ id: string; purpose?: stri
 export interface RequestMeta {
   ip?: string;
   userAgent?: string;
+  /** The API key's name on server-to-server requests: a label of the started-verifications counter. */
+  apiKeyName?: string;
 }
 
 export interface StartOptions {
@@ -41,6 +43,8 @@ export interface StartOptions {
    * account with one, so it behaves exactly like a real challenge without revealing anything.
    */
   deliver?: boolean;
+  /** The id goes to a caller who must not learn whether the account exists: never show its delivery publicly. */
+  deliveryPrivate?: boolean;
 }
 
 export interface VerificationView {
@@ -126,6 +130,7 @@ export class OtpService implements OnModuleInit {
         updatedAt: now,
       },
       codeIssuer: null,
+      ...(options.deliveryPrivate ? { deliveryPrivate: true } : {}),
     };
     const created = await this.store.createPending(record);
     if (!created.created) {
@@ -135,7 +140,7 @@ export class OtpService implements OnModuleInit {
       throw new VerificationNotFoundError();
     }
     this.log('verification.started', record, meta);
-    this.metrics.verificationsStarted.inc({ channel: record.channel, kind: 'new' });
+    this.metrics.verificationsStarted.inc({ channel: record.channel, kind: 'new', ...apiKeyLabel(meta) });
     await this.hand(record, code, testCode, options);
     return this.view(record, now);
   }
@@ -228,8 +233,10 @@ export class OtpService implements OnModuleInit {
     });
     if (outcome.result === 'not_pending') return undefined;
     if (outcome.result === 'max_sends') throw new OtpMaxSendsError(secondsUntil(outcome.record.expiresAt, now));
+    // A pending challenge re-sent through otp/start: that caller now holds its id too.
+    if (options.deliveryPrivate && !outcome.record.deliveryPrivate) await this.store.markDeliveryPrivate(id);
     this.log('verification.resent', outcome.record, meta);
-    this.metrics.verificationsStarted.inc({ channel: outcome.record.channel, kind: 'resend' });
+    this.metrics.verificationsStarted.inc({ channel: outcome.record.channel, kind: 'resend', ...apiKeyLabel(meta) });
     if (testCode !== undefined) {
       await this.store.updateDelivery(id, { sendNumber: outcome.record.sends, status: 'sent', provider: TEST_DESTINATION_PROVIDER }, now);
     }
@@ -330,6 +337,11 @@ export class OtpService implements OnModuleInit {
       ...extra,
     });
   }
+}
+
+/** Which application started it; the auth flows' own sends carry no such label. */
+function apiKeyLabel(meta: RequestMeta): { api_key?: string } {
+  return meta.apiKeyName !== undefined ? { api_key: meta.apiKeyName } : {};
 }
 
 function secondsUntil(time: number, now: number): number {

@@ -36,6 +36,11 @@ export interface VerificationRecord {
   delivery: DeliveryState;
   /** Set when a provider generated the code (Twilio Verify): checks go to that provider. */
   codeIssuer: string | null;
+  /**
+   * Set once a route that must not tell whether an account exists (`otp/start`) handed out this id:
+   * the public challenge status then never shows its delivery.
+   */
+  deliveryPrivate?: boolean;
 }
 
 /** What a check did, decided atomically by the store. */

@@ -10,12 +10,18 @@ import { CheckVerificationDto, CreateVerificationDto } from './dto/verification.
 import { IpThrottlerGuard } from './limits/ip-throttler.guard.js';
 import { OtpService, type VerificationView } from './otp.service.js';
 
-const KEY_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED'], ...UNAVAILABLE };
+const KEY_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED'], 429: ['RATE_LIMITED'], ...UNAVAILABLE };
 const ID = ApiParam({ name: 'id', format: 'uuid', description: 'The `id` returned when the verification was started.' });
+
+/** The end user as the backend saw them: their `clientIp` goes in the audit lines in place of the backend's address. */
+function endUser(client: ClientMeta, clientIp: string | undefined): ClientMeta {
+  return clientIp === undefined ? client : { ...client, ip: clientIp };
+}
 
 /** Server-to-server verifications, the shape of Twilio Verify's resource. */
 @Controller('verifications')
-@UseGuards(IpThrottlerGuard, ApiKeyGuard)
+// The key first: the per-key limit and a `clientIp`'s per-IP limit are counted under the key's name.
+@UseGuards(ApiKeyGuard, IpThrottlerGuard)
 @ApiTags('verifications')
 @ApiSecurity(API_KEY_SCHEME)
 export class VerificationsController {
@@ -37,7 +43,7 @@ export class VerificationsController {
     { 503: ['CHANNEL_UNAVAILABLE'] },
   )
   create(@Body() body: CreateVerificationDto, @ClientInfo() client: ClientMeta): Promise<VerificationView> {
-    return this.otp.start({ channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' }, client);
+    return this.otp.start({ channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' }, endUser(client, body.clientIp));
   }
 
   @Post('check')
@@ -53,7 +59,7 @@ export class VerificationsController {
     const input = body.id !== undefined
       ? { id: body.id, code: body.code, purpose: body.purpose }
       : { to: body.to!, code: body.code, purpose: body.purpose ?? 'verify' };
-    const { id, status } = await this.otp.check(input, client);
+    const { id, status } = await this.otp.check(input, endUser(client, body.clientIp));
     return { id, status };
   }
 

@@ -18,6 +18,9 @@ export interface TestApp {
 }
 
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
+/** Of ADMIN_API_KEYS: the only kind `/v1/admin` accepts. */
+export const TEST_ADMIN_API_KEY = 'test-admin-key-0123456789abcdef';
+export const ADMIN = { 'x-api-key': TEST_ADMIN_API_KEY };
 
 /**
  * The real application, configured from the given environment alone (never this process's own),
@@ -26,7 +29,7 @@ export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
  * same PGlite files.
  */
 export async function startApp(env: Record<string, string | undefined>): Promise<TestApp> {
-  const loaded = loadConfiguration({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', API_KEYS: TEST_API_KEY, ...env, PORT: '0', HOST: '127.0.0.1' });
+  const loaded = loadConfiguration({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', API_KEYS: TEST_API_KEY, ADMIN_API_KEYS: TEST_ADMIN_API_KEY, ...env, PORT: '0', HOST: '127.0.0.1' });
   const scratch = loaded.configuration.database.embeddedDir ? mkdtempSync(join(tmpdir(), 'otp-gateway-app-')) : undefined;
   if (scratch) loaded.configuration.database.embeddedDir = join(scratch, 'pglite');
   const removeScratch = () => scratch && rmSync(scratch, { recursive: true, force: true });

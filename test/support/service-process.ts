@@ -20,16 +20,18 @@ export class ServiceProcess {
   /**
    * Only the variables given: nothing leaks in from the environment the tests run in. It runs in a
    * scratch directory of its own, so an embedded database (./.data in development) is never shared.
-   * `mainJs`: the built entry point, for callers compiled elsewhere than test/ (the soak run).
+   * `mainJs`: the built entry point, for callers compiled elsewhere than test/ (the soak run); `cwd`: a
+   * working directory of the caller's instead of a scratch one.
    */
-  static start(env: Record<string, string>, options: { mainJs?: string } = {}): ServiceProcess {
-    const cwd = mkdtempSync(join(tmpdir(), 'otp-gateway-process-'));
+  static start(env: Record<string, string>, options: { mainJs?: string; cwd?: string } = {}): ServiceProcess {
+    // A directory the caller gives is the caller's to remove (to start again on the same ./.data).
+    const cwd = options.cwd ?? mkdtempSync(join(tmpdir(), 'otp-gateway-process-'));
     const child = spawn(process.execPath, [options.mainJs ?? MAIN_JS], {
       cwd,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.once('exit', () => rmSync(cwd, { recursive: true, force: true }));
+    if (options.cwd === undefined) child.once('exit', () => rmSync(cwd, { recursive: true, force: true }));
     return new ServiceProcess(child);
   }
 

@@ -1,7 +1,7 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { CHANNELS, type Channel } from '../../config/configuration.types.js';
 import { OTP_CHANNELS, type OtpChannel } from '../../database/schema.js';
-import type { Challenge, ResentChallenge, StartedChallenge } from '../auth.service.js';
+import type { Challenge, ChallengeStatus, ResentChallenge, StartedChallenge } from '../auth.service.js';
 import type { TokenPair } from '../tokens/tokens.service.js';
 import type { PublicUser } from '../users/user.js';
 
@@ -36,6 +36,38 @@ export class ResentChallengeResponse implements ResentChallenge {
 
   @ApiProperty({ format: 'date-time', description: 'The earliest time another resend is accepted.' })
   resendAvailableAt!: string;
+}
+
+export class ChallengeDeliveryResponse {
+  @ApiProperty({ enum: ['queued', 'sending', 'sent', 'failed'], example: 'sent', description: '`failed`: every provider failed; offer another channel.' })
+  status!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt!: string;
+}
+
+export class ChallengeStatusResponse implements ChallengeStatus {
+  @ApiProperty({ format: 'uuid' })
+  challengeId!: string;
+
+  @ApiProperty({ enum: CHANNELS, example: 'sms' })
+  channel!: Channel;
+
+  @ApiProperty({ example: '+44******3456', description: 'Where the code went, masked.' })
+  to!: string;
+
+  @ApiProperty({ format: 'date-time', description: 'When the code stops working.' })
+  expiresAt!: string;
+
+  @ApiProperty({ format: 'date-time', description: 'The earliest time `POST /v1/auth/otp/resend` is accepted.' })
+  resendAvailableAt!: string;
+
+  @ApiPropertyOptional({
+    type: ChallengeDeliveryResponse,
+    description:
+      'For challenges of `register`, `login` and contact changes. Absent for `otp/start` challenges, whose answer is the same whether or not the account exists.',
+  })
+  delivery?: ChallengeDeliveryResponse;
 }
 
 export class UserResponse implements PublicUser {

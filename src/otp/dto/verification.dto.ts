@@ -1,5 +1,6 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, ValidateIf } from 'class-validator';
+import { IsIn, IsIP, IsOptional, IsString, IsUUID, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { CHANNELS, type Channel } from '../../config/configuration.types.js';
 
 const PURPOSE = /^[a-z][a-z0-9_]{0,31}$/;
@@ -8,6 +9,17 @@ const LOCALE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 const CODE = /^\d{4,10}$/;
 const TO_DESCRIPTION = 'An email address (trimmed and lower-cased) or a phone number in E.164 format.';
 const PURPOSE_DESCRIPTION = 'What the code is for; it is part of the message, and a code checks only for its own purpose.';
+const CLIENT_IP_DESCRIPTION =
+  "The end user's IP address as your backend saw it. When given, `RATE_LIMIT_IP_PER_MINUTE` applies to that address " +
+  '(per API key), beside the per-key limit; without it only the per-key limit applies.';
+
+/** Shared by send and check: the per-IP limit of the end user behind a backend. */
+const ClientIp = () =>
+  applyDecorators(
+    ApiPropertyOptional({ example: '203.0.113.7', description: CLIENT_IP_DESCRIPTION }),
+    IsOptional(),
+    IsIP(undefined, { message: 'clientIp must be an IPv4 or IPv6 address' }),
+  );
 
 export class CreateVerificationDto {
   @ApiProperty({ enum: CHANNELS, example: 'email', description: 'One of the channels enabled by `OTP_CHANNELS`.' })
@@ -30,6 +42,8 @@ export class CreateVerificationDto {
   @IsString({ message: 'locale must be a string' })
   @Matches(LOCALE, { message: 'locale must be a language tag such as en or es-MX' })
   locale?: string;
+  @ClientIp()
+  clientIp?: string;
 }
 
 @ApiSchema({ description: 'The `code` with either the verification `id`, or its `to` (and `purpose`).' })
@@ -60,4 +74,7 @@ export class CheckVerificationDto {
   @IsString({ message: 'purpose must be a string' })
   @Matches(PURPOSE, { message: PURPOSE_MESSAGE })
   purpose?: string;
+
+  @ClientIp()
+  clientIp?: string;
 }

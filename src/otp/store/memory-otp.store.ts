@@ -72,6 +72,11 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
     return true;
   }
 
+  async markDeliveryPrivate(id: string) {
+    const record = this.records.get(id);
+    if (record) record.deliveryPrivate = true;
+  }
+
   async updateDelivery(id: string, update: DeliveryUpdate, now: number) {
     const record = this.records.get(id);
     if (!record || record.sends !== update.sendNumber) return;

@@ -24,6 +24,8 @@ export interface OtpStore {
   cancel(id: string, now: number): Promise<boolean>;
   /** Applies a delivery report for the current send only; a failed delivery fails the verification. */
   updateDelivery(id: string, update: DeliveryUpdate, now: number): Promise<void>;
+  /** Sets `deliveryPrivate` for good; nothing when the verification does not exist. */
+  markDeliveryPrivate(id: string): Promise<void>;
 }
 
 export const OtpStore = Symbol('OtpStore');

@@ -129,6 +129,12 @@ keep(key, tonumber(h[3]), now, tonumber(ARGV[3]))
 return failed
 `;
 
+/** Only on a verification that exists: HSET alone would leave a stub hash without an expiry. */
+const MARK_PRIVATE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'deliveryPrivate', '1') end
+return 1
+`;
+
 /** Points the pending index at a new id unless it still points at a verification that is pending. ARGV: expected old id, new id, ttl. */
 const REPLACE_PENDING_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
@@ -152,6 +158,7 @@ type Scripted = RedisClient & {
   otpDelivery(key: string, update: string, now: number, retention: number): Promise<number>;
   otpReplacePending(key: string, expected: string, next: string, ttl: number): Promise<number>;
   otpTouchPending(key: string, id: string, ttl: string): Promise<number>;
+  otpMarkPrivate(key: string): Promise<number>;
 };
 
 @Injectable()
@@ -167,6 +174,7 @@ export class RedisOtpStore implements OtpStore {
       otpDelivery: DELIVERY_SCRIPT,
       otpReplacePending: REPLACE_PENDING_SCRIPT,
       otpTouchPending: TOUCH_PENDING_SCRIPT,
+      otpMarkPrivate: MARK_PRIVATE_SCRIPT,
     };
     for (const [name, lua] of Object.entries(commands)) {
       if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
@@ -238,6 +246,10 @@ export class RedisOtpStore implements OtpStore {
     if (failed === 1) await this.releasePending(id);
   }
 
+  async markDeliveryPrivate(id: string) {
+    await this.redis.otpMarkPrivate(verificationKey(id));
+  }
+
   private async settle(id: string, mode: string, candidate: string, now: number): Promise<CheckOutcome> {
     const [result, hash] = await this.redis.otpCheck(verificationKey(id), mode, candidate, now, RETENTION_MS);
     if (result === 'not_found') return { result };
@@ -280,6 +292,7 @@ function toHash(record: VerificationRecord): Record<string, string | number> {
     dAttempts: record.delivery.attempts,
     dLastError: record.delivery.lastError ?? '',
     dUpdatedAt: record.delivery.updatedAt,
+    ...(record.deliveryPrivate ? { deliveryPrivate: 1 } : {}),
   };
 }
 
@@ -314,5 +327,6 @@ function fromHash(hash: Record<string, string>): VerificationRecord {
       lastError: hash.dLastError || null,
       updatedAt: Number(hash.dUpdatedAt),
     },
+    ...(hash.deliveryPrivate === '1' ? { deliveryPrivate: true } : {}),
   };
 }
