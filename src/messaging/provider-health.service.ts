@@ -46,6 +46,7 @@ interface Probe {
 export class ProviderHealthService {
   private readonly logger = new Logger('Messaging');
   private readonly probes = new Map<ProviderId, Promise<Probe>>();
+  private readonly latest = new Map<ProviderId, Probe>();
   /** Whether each channel was usable when last looked at, so a change is logged once. */
   private readonly usable = new Map<Channel, boolean>();
 
@@ -121,13 +122,22 @@ export class ProviderHealthService {
     };
   }
 
+  /**
+   * Only the very first look waits for a probe. Afterwards the latest result is answered while the next
+   * probe runs, so readiness and scrapes never wait on a slow or hanging vendor (up to the probe timeout).
+   */
   private probe(provider: MessageProvider): Promise<Probe> {
-    const cached = this.probes.get(provider.id);
-    if (cached) return cached;
-    const running = runProbe(provider);
-    this.probes.set(provider.id, running);
-    void running.then(() => setTimeout(() => this.probes.delete(provider.id), PROBE_CACHE_MS).unref());
-    return running;
+    let running = this.probes.get(provider.id);
+    if (!running) {
+      running = runProbe(provider).then((probe) => {
+        this.latest.set(provider.id, probe);
+        return probe;
+      });
+      this.probes.set(provider.id, running);
+      void running.then(() => setTimeout(() => this.probes.delete(provider.id), PROBE_CACHE_MS).unref());
+    }
+    const latest = this.latest.get(provider.id);
+    return latest ? Promise.resolve(latest) : running;
   }
 }
 
