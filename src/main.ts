@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory.js';
 import { loadConfiguration } from './config/load-configuration.js';
 import { provideDevelopmentApiKey } from './config/development-api-key.js';
-import { buildStartupReport } from './config/startup-report.js';
+import { buildStartupReport, type ProbeResults } from './config/startup-report.js';
 import { createLogger, PinoNestLogger } from './logging/logger.js';
 import { secretValues } from './logging/redaction.js';
+import { ProviderHealthService } from './messaging/provider-health.service.js';
 
 /** Until the configuration is loaded: the environment's secrets alone, in the format NODE_ENV asks for. */
 let nestLogger = new PinoNestLogger(
@@ -36,14 +37,32 @@ async function bootstrap(): Promise<void> {
     return;
   }
 
-  for (const line of buildStartupReport(loaded)) logger.log(line);
-  for (const warning of new Set(problems.map((problem) => problem.warning))) logger.warn(warning);
-  for (const notice of notices) logger.warn(notice);
-  if (developmentKey && 'error' in developmentKey) {
-    logger.warn(`API_KEYS is not set and the development key in ${developmentKey.error}: /v1/verifications answers 401 to every request`);
-  }
+  const report = (probes?: ProbeResults) => {
+    for (const line of buildStartupReport(loaded, probes)) logger.log(line);
+    for (const warning of new Set(problems.map((problem) => problem.warning))) logger.warn(warning);
+    for (const notice of notices) logger.warn(notice);
+    if (developmentKey && 'error' in developmentKey) {
+      logger.warn(`API_KEYS is not set and the development key in ${developmentKey.error}: /v1/verifications answers 401 to every request`);
+    }
+  };
 
-  const app = await createApp(configuration, { logger: nestLogger });
+  let app: Awaited<ReturnType<typeof createApp>>;
+  try {
+    app = await createApp(configuration, { logger: nestLogger });
+  } catch (error) {
+    // The configuration is worth reading most when the start fails.
+    report();
+    throw error;
+  }
+  // "configured" is not "working": each provider is probed once (nothing is sent), in parallel and bounded.
+  report(await app.get(ProviderHealthService).probeAll());
+
+  const lifecycle = new Logger('Lifecycle');
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => lifecycle.log(`${signal} received: shutting down; readiness answers 503 while requests drain for ${configuration.app.shutdownDrainMs} ms`));
+  }
+  // Before the logger's own exit handler, which writes what is still buffered.
+  process.prependOnceListener('exit', (code) => lifecycle.log(`exiting with code ${code}`));
   // useProcessExit: exit 0 after a clean shutdown (the default re-raises the signal, which exits 143).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await app.listen(configuration.app.port, configuration.app.host);

@@ -44,6 +44,105 @@ describe('health in embedded development mode', () => {
   });
 });
 
+describe('readiness is about this replica: a provider outage is shown, not failed on', () => {
+  let redis: RedisServer;
+  let smtp: SmtpTestServer;
+  let service: TestApp;
+  let strict: TestApp | undefined;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    [redis, smtp] = await Promise.all([RedisServer.start(), SmtpTestServer.start()]);
+    env = {
+      REDIS_URL: redis.url,
+      OTP_CHANNELS: 'email,sms',
+      EMAIL_PROVIDERS: 'smtp',
+      SMS_PROVIDERS: 'console',
+      SMTP_HOST: smtp.host,
+      SMTP_PORT: String(smtp.port),
+      SMTP_FROM: 'otp@example.com',
+    };
+    service = await startApp(env);
+    // Before any probe ran: the relay is gone.
+    await smtp.stop();
+  }, 120_000);
+  afterAll(async () => {
+    await (strict ?? service)?.close();
+    await Promise.all([redis?.stop(), smtp?.stop()]);
+  });
+
+  const ready = async (app: TestApp) => {
+    const response = await fetch(`${app.url}/health/ready`);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const warnings = (app: TestApp, context: string) => app.logs.entries.filter((entry) => entry.level === 'warn' && entry.context === context);
+
+  it('stays ready with SMTP down, showing the email channel unusable in its details, /health/messaging and /metrics', async () => {
+    for (let probe = 0; probe < 3; probe += 1) {
+      expect(await ready(service)).toMatchObject({
+        status: 200,
+        body: {
+          status: 'ok',
+          error: {},
+          details: {
+            redis: { status: 'up' },
+            database: { status: 'up' },
+            queue: { status: 'up' },
+            email: {
+              status: 'down',
+              usable: false,
+              providers: [{ id: 'smtp', configured: true, healthy: false, circuit: 'closed', lastError: expect.stringMatching(/^probe failed: SMTP: .*ECONNREFUSED/) }],
+            },
+            sms: { status: 'up', usable: true, providers: [{ id: 'console', configured: true, healthy: true }] },
+          },
+        },
+      });
+    }
+    const messaging = (await (await fetch(`${service.url}/health/messaging`)).json()) as { channels: Record<string, { status: string }> };
+    expect(messaging.channels.email?.status).toBe('down');
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/^otp_channel_usable\{channel="email"\} 0$/m);
+    expect(metrics).toMatch(/^otp_channel_usable\{channel="sms"\} 1$/m);
+
+    // One WARN line for the channel, however many probes saw it; none for readiness, which did not change.
+    expect(warnings(service, 'Messaging').map((entry) => entry.message)).toEqual([
+      expect.stringMatching(/^email: no usable provider, codes cannot be sent on this channel \(smtp: probe failed: SMTP: .*ECONNREFUSED/),
+    ]);
+    expect(warnings(service, 'Readiness')).toEqual([]);
+    expect(service.logs.entries.filter((entry) => entry.level === 'error')).toEqual([]);
+  });
+
+  it('writes one WARN line when Redis takes readiness down, whatever the number of probes, and one when it is back', async () => {
+    await redis.stop();
+    for (let probe = 0; probe < 3; probe += 1) expect((await ready(service)).status).toBe(503);
+    await redis.restart();
+    await eventually(async () => expect((await ready(service)).status).toBe(200), 15_000);
+    for (let probe = 0; probe < 2; probe += 1) expect((await ready(service)).status).toBe(200);
+    expect(warnings(service, 'Readiness').map((entry) => entry.message)).toEqual([
+      expect.stringMatching(/^not ready: \/health\/ready answers 503 \(redis: /),
+      'ready again: /health/ready answers 200',
+    ]);
+    expect(warnings(service, 'HTTP').filter((entry) => entry.message.startsWith('GET /health/ready'))).toEqual([]);
+  });
+
+  it('is 503 for the same outage with READINESS_REQUIRES_CHANNELS=true, with one WARN line however often it is probed', async () => {
+    // One application at a time: Nest's static Logger writes to the latest one's log.
+    await service.close();
+    strict = await startApp({ ...env, READINESS_REQUIRES_CHANNELS: 'true' });
+    for (let probe = 0; probe < 3; probe += 1) {
+      expect(await ready(strict)).toMatchObject({
+        status: 503,
+        body: { status: 'error', code: 'SERVICE_UNAVAILABLE', error: { email: { status: 'down', usable: false } }, details: { sms: { status: 'up' } } },
+      });
+    }
+    expect(warnings(strict, 'Readiness').map((entry) => entry.message)).toEqual([
+      'not ready: /health/ready answers 503 (email: no usable email provider)',
+    ]);
+    // Neither Terminus' own ERROR per failed probe nor a request line per probe.
+    expect(strict.logs.entries.filter((entry) => entry.level === 'error')).toEqual([]);
+    expect(warnings(strict, 'HTTP')).toEqual([]);
+  }, 120_000);
+});
+
 // Production needs a real PostgreSQL: these run when TEST_DATABASE_URL names one (.ci/run does).
 (postgresServerUrl() ? describe : describe.skip)('health in production against a real Redis and PostgreSQL', () => {
   let redis: RedisServer;

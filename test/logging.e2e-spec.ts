@@ -216,6 +216,13 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
       `${id}:1: failing over from smtp to sendgrid`,
       `${id}:1: delivered through sendgrid on attempt 1`,
     ]);
+    // Provider, attempt and error kind are fields of their own, for filtering, not only words in the message.
+    expect(job.map(({ provider, attempt, errorKind }) => ({ provider, attempt, errorKind }))).toEqual([
+      { provider: undefined, attempt: 1, errorKind: undefined },
+      { provider: 'smtp', attempt: 1, errorKind: 'outage' },
+      { provider: 'sendgrid', attempt: 1, errorKind: undefined },
+      { provider: 'sendgrid', attempt: 1, errorKind: undefined },
+    ]);
     for (const record of job) expect(record.verificationId).toBe(id);
     expect(service.output).not.toContain(to);
   });
@@ -243,6 +250,13 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
       expect.stringMatching(new RegExp(`^${id}:1: attempt 1 of 5 failed \\(.*\\[REDACTED\\].*\\); retrying$`)),
       `${id}:1: sms delivery attempt 2 of 5`,
       `${id}:1: delivered through twilio on attempt 2`,
+    ]);
+    expect(job.map(({ provider, attempt, errorKind }) => ({ provider, attempt, errorKind }))).toEqual([
+      { provider: undefined, attempt: 1, errorKind: undefined },
+      { provider: 'twilio', attempt: 1, errorKind: 'outage' },
+      { provider: undefined, attempt: 1, errorKind: 'exhausted' },
+      { provider: undefined, attempt: 2, errorKind: undefined },
+      { provider: 'twilio', attempt: 2, errorKind: undefined },
     ]);
     for (const record of job) expect(record.verificationId).toBe(id);
     expect(service.output).not.toContain(to);

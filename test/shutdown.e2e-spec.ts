@@ -62,6 +62,13 @@ describe.each(availableStackModes())('graceful shutdown of the built service on 
         new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), SHUTDOWN_BOUND_MS).unref()),
       ]);
       expect(exit).toEqual({ code: 0, signal: null });
+      // The log tells the shutdown's steps; the probes that saw it draining made one WARN line, not an ERROR each.
+      const lines = service.output.split('\n');
+      for (const step of [`${signal} received: shutting down`, 'drain over after 1000 ms', 'exiting with code 0']) {
+        expect(lines.filter((line) => line.includes(step))).toHaveLength(1);
+      }
+      expect(lines.filter((line) => line.includes('not ready: /health/ready answers 503 (lifecycle: shutting down)'))).toHaveLength(1);
+      expect(service.output).not.toContain('Health Check has failed');
       await eventually(async () => expect(busy()).toBe(0), HELD_MS);
       expect(Date.now() - signalledAt).toBeLessThan(SHUTDOWN_BOUND_MS);
 

@@ -1,6 +1,7 @@
 import { postgresServerUrl } from './support/databases.js';
 import { COMPLETE_PRODUCTION } from './support/environments.js';
 import { eventually } from './support/eventually.js';
+import { freePort } from './support/free-port.js';
 import { ServiceProcess } from './support/service-process.js';
 import { ServiceStack } from './support/service-stack.js';
 
@@ -77,6 +78,49 @@ describe('the built service as a process', () => {
     }
     expect(service.output).toContain(`SMTP_PASSWORD=****(${SECRETS.SMTP_PASSWORD!.length})`);
   });
+
+  it('probes each configured provider once at start-up and says what it found, not only "configured"', async () => {
+    const closed = await freePort();
+    const service = start({
+      NODE_ENV: 'development',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      EMAIL_PROVIDERS: 'smtp,console',
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(closed),
+      SMTP_FROM: 'otp@example.com',
+    });
+    // An embedded database is created first: slow on a busy machine.
+    await service.listening(60_000);
+    expect(service.output).toMatch(new RegExp(`channel email: 1\\. smtp \\(configured, probe failed: SMTP: connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}\\) -> 2\\. console`));
+    service.signal('SIGTERM');
+    expect((await service.exited).code).toBe(0);
+  }, 90_000);
+
+  it('says when SIGTERM arrives, when the drain ends and when the process exits', async () => {
+    const service = start({ NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '300' });
+    await service.listening(60_000);
+    service.signal('SIGTERM');
+    expect((await service.exited).code).toBe(0);
+    const lifecycle = service.output.split('\n').filter((line) => line.includes('[Lifecycle]'));
+    expect(lifecycle).toEqual([
+      expect.stringContaining('SIGTERM received: shutting down; readiness answers 503 while requests drain for 300 ms'),
+      expect.stringContaining('drain over after 300 ms: new requests are refused; finishing in-flight requests and deliveries'),
+      expect.stringContaining('exiting with code 0'),
+    ]);
+  }, 90_000);
+
+  it('names DATABASE_URL when the database cannot be reached at start-up, and exits non-zero', async () => {
+    const closed = await freePort();
+    const service = start({ NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `postgres://otp:secret-pw-1@127.0.0.1:${closed}/otp` });
+    const { code } = await service.exited;
+    expect(code).not.toBe(0);
+    expect(service.output).toContain(`Start-up failed: DATABASE_URL: PostgreSQL at postgres://****(3):****(11)@127.0.0.1:${closed}/otp could not be reached or migrated: `);
+    expect(service.output).toMatch(/ECONNREFUSED/);
+    expect(service.output).not.toContain('secret-pw-1');
+    // The report still came first, for the operator reading why.
+    expect(service.output).toMatch(/database: PostgreSQL at postgres:\/\/\*\*\*\*\(3\)/);
+  }, 60_000);
 
   // The real process loads Nest as ES modules (jest maps it to a CommonJS copy), so /docs is checked here too.
   it('serves the API documentation from the built service', async () => {

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyServerOptions } from 'fastify';
 import type { Server } from 'node:http';
@@ -47,6 +48,7 @@ export class DrainingFastifyAdapter extends FastifyAdapter {
     this.onShutdownBegin();
     if (this.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, this.drainMs));
     this.refusing = true;
+    new Logger('Lifecycle').log(`drain over after ${this.drainMs} ms: new requests are refused; finishing in-flight requests and deliveries`);
     super.beforeClose();
   }
 }

@@ -29,6 +29,8 @@ export interface AppConfig {
   host: string;
   trustProxy: TrustProxy;
   shutdownDrainMs: number;
+  /** Whether /health/ready also fails when an enabled channel has no usable provider. */
+  readinessRequiresChannels: boolean;
   bodyLimitBytes: number;
 }
 
@@ -112,6 +114,8 @@ export interface SmtpConfig {
   host: string | undefined;
   port: number;
   secure: boolean;
+  /** Without implicit TLS: refuse a relay (off this machine) that cannot upgrade with STARTTLS. */
+  requireTls: boolean;
   user: string | undefined;
   password: string | undefined;
   from: string | undefined;

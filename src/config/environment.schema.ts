@@ -173,6 +173,9 @@ export class EnvironmentVariables {
   @Max(20000, { message: integer('SHUTDOWN_DRAIN_MS', 0, 20000) })
   SHUTDOWN_DRAIN_MS?: number;
 
+  @IsOptional() @IsIn(['true', 'false', '1', '0', 'yes', 'no'], { message: 'READINESS_REQUIRES_CHANNELS must be true or false' })
+  READINESS_REQUIRES_CHANNELS?: string;
+
   @IsOptional() @Matches(/^[\w.-]{1,64}$/, { message: 'GIT_COMMIT must be a commit id (letters, digits, . _ -)' })
   GIT_COMMIT?: string;
 
@@ -321,6 +324,9 @@ export class EnvironmentVariables {
 
   @IsOptional() @IsIn(['true', 'false', '1', '0', 'yes', 'no'], { message: 'SMTP_SECURE must be true or false' })
   SMTP_SECURE?: string;
+
+  @IsOptional() @IsIn(['true', 'false', '1', '0', 'yes', 'no'], { message: 'SMTP_REQUIRE_TLS must be true or false' })
+  SMTP_REQUIRE_TLS?: string;
 
   @IsOptional() @MinLength(1, { message: 'SMTP_USER must not be empty' }) @MaxLength(256, { message: 'SMTP_USER is too long' })
   SMTP_USER?: string;

@@ -93,6 +93,8 @@ describe('variable formats', () => {
     ['PORT', '70000', 'PORT must be a whole number from 0 to 65535'],
     ['SMTP_SECURE', 'maybe', 'SMTP_SECURE must be true or false'],
     ['DELIVERY_WORKER', 'api', 'DELIVERY_WORKER must be true or false'],
+    ['SMTP_REQUIRE_TLS', 'sometimes', 'SMTP_REQUIRE_TLS must be true or false'],
+    ['READINESS_REQUIRES_CHANNELS', 'strict', 'READINESS_REQUIRES_CHANNELS must be true or false'],
     ['SMTP_FROM', 'not-an-address', 'SMTP_FROM must be an email address, optionally as "Name <address>"'],
     ['AWS_REGION', 'Europe', 'AWS_REGION must be an AWS region such as eu-west-1'],
     ['SENDGRID_API_KEY', 'abc', 'SENDGRID_API_KEY must be a SendGrid API key (SG.xxx.yyy)'],
@@ -484,5 +486,28 @@ describe('REFRESH_TOKEN_TTL_DAYS and SESSION_MAX_DAYS', () => {
     const loaded = loadConfiguration({ SESSION_MAX_DAYS: '0' });
     expect(loaded.problems.map((p) => p.warning)).toContain('SESSION_MAX_DAYS must be a whole number from 1 to 3650: using the default 90');
     expect(loaded.configuration.auth.sessions.maxDays).toBe(90);
+  });
+});
+
+describe('READINESS_REQUIRES_CHANNELS and SMTP_REQUIRE_TLS', () => {
+  it('default to readiness without channels and STARTTLS required', () => {
+    const { app, messaging } = loadConfiguration(COMPLETE_PRODUCTION).configuration;
+    expect(app.readinessRequiresChannels).toBe(false);
+    expect(messaging.smtp.requireTls).toBe(true);
+  });
+
+  it('read true and false from the environment', () => {
+    const { app, messaging } = loadConfiguration({ ...COMPLETE_PRODUCTION, READINESS_REQUIRES_CHANNELS: 'true', SMTP_REQUIRE_TLS: 'false' }).configuration;
+    expect(app.readinessRequiresChannels).toBe(true);
+    expect(messaging.smtp.requireTls).toBe(false);
+  });
+
+  it('warns in production when SMTP may go out in plain text, and not when smtp is in no chain', () => {
+    const warning = 'SMTP_REQUIRE_TLS=false in production: a relay that does not offer STARTTLS gets codes in plain text; only for a relay inside your network';
+    const loaded = loadConfiguration({ ...COMPLETE_PRODUCTION, SMTP_REQUIRE_TLS: 'false' });
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.notices).toContain(warning);
+    expect(loadConfiguration({ ...COMPLETE_PRODUCTION, SMTP_REQUIRE_TLS: 'false', OTP_CHANNELS: 'sms' }).notices).not.toContain(warning);
+    expect(loadConfiguration({ SMTP_REQUIRE_TLS: 'false' }).notices).not.toContain(warning);
   });
 });

@@ -62,6 +62,8 @@ const BUILT_IN_DEFAULTS: Record<string, string> = {
   DELIVERY_WORKER: 'true',
   SMTP_PORT: '587',
   SMTP_SECURE: 'false',
+  SMTP_REQUIRE_TLS: 'true',
+  READINESS_REQUIRES_CHANNELS: 'false',
   SENDGRID_API_BASE_URL: 'https://api.sendgrid.com',
 };
 
@@ -349,6 +351,10 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     );
   }
 
+  if (production && !flag('SMTP_REQUIRE_TLS') && channels.some((channel) => chains[channel].includes('smtp'))) {
+    notices.push('SMTP_REQUIRE_TLS=false in production: a relay that does not offer STARTTLS gets codes in plain text; only for a relay inside your network');
+  }
+
   const testDestinations = parseTestDestinations(get('OTP_TEST_DESTINATIONS'), length, problems);
   const testCount = Object.keys(testDestinations).length;
   if (testCount > 0) {
@@ -382,6 +388,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       host: get('HOST') ?? defaults.HOST!,
       trustProxy: parseTrustProxy(get('TRUST_PROXY')),
       shutdownDrainMs: num('SHUTDOWN_DRAIN_MS'),
+      readinessRequiresChannels: flag('READINESS_REQUIRES_CHANNELS'),
       bodyLimitBytes: 64 * 1024,
     },
     redis,
@@ -415,6 +422,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
         host: get('SMTP_HOST'),
         port: num('SMTP_PORT'),
         secure: flag('SMTP_SECURE'),
+        requireTls: flag('SMTP_REQUIRE_TLS'),
         user: get('SMTP_PASSWORD') !== undefined ? get('SMTP_USER') : undefined,
         password: get('SMTP_USER') !== undefined ? get('SMTP_PASSWORD') : undefined,
         from: get('SMTP_FROM'),

@@ -117,4 +117,11 @@ describe('the start-up report', () => {
     expect(report).toContain('database: PostgreSQL at postgres://****(3):****(15)@db.internal:5432/otp');
     expect(report).toContain('channel sms: 1. twilio (configured)');
   });
+
+  it('says what each provider\'s start-up probe found, not only that it is configured', () => {
+    const probes = { smtp: 'probe failed: SMTP: connect ECONNREFUSED 10.0.0.25:587', twilio: null };
+    const report = buildStartupReport(loadConfiguration(COMPLETE_PRODUCTION), probes).join('\n');
+    expect(report).toContain('channel email: 1. smtp (configured, probe failed: SMTP: connect ECONNREFUSED 10.0.0.25:587)');
+    expect(report).toContain('channel sms: 1. twilio (configured, probe passed)');
+  });
 });

@@ -35,9 +35,10 @@ export function displayValue(name: string, value: string): string {
 
 /**
  * The report an operator reads at start-up: mode, stores, each enabled channel's chain with every
- * provider's state, then every variable in effect with secrets masked. One string per log line.
+ * provider's state (with the start-up probe's result when given), then every variable in effect with
+ * secrets masked. One string per log line.
  */
-export function buildStartupReport(loaded: LoadedConfiguration): string[] {
+export function buildStartupReport(loaded: LoadedConfiguration, probes?: ProbeResults): string[] {
   const { app, redis, database, auth, otp, messaging } = loaded.configuration;
   const lines: string[] = [];
   lines.push(`${app.name} ${app.version} (commit ${app.commit}) in ${app.env} mode`);
@@ -52,7 +53,7 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
       lines.push(`channel ${channel}: disabled`);
       continue;
     }
-    const chain = messaging.chains[channel].map((id, index) => `${index + 1}. ${id} (${providerState(loaded, id)})`);
+    const chain = messaging.chains[channel].map((id, index) => `${index + 1}. ${id} (${providerState(loaded, id, probes)})`);
     lines.push(`channel ${channel}: ${chain.length > 0 ? chain.join(' -> ') : 'no provider'}`);
   }
   lines.push(
@@ -105,9 +106,15 @@ function hostPorts(nodes: RedisNode[]): string {
   return nodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(', ');
 }
 
-function providerState(loaded: LoadedConfiguration, id: ProviderId): string {
+/** By provider, the start-up probe's outcome: null when it answered, else why not (`probe failed: …`). */
+export type ProbeResults = Partial<Record<ProviderId, string | null>>;
+
+function providerState(loaded: LoadedConfiguration, id: ProviderId, probes: ProbeResults | undefined): string {
   const state = loaded.configuration.messaging.providers[id];
   if (!state.allowed) return 'not allowed in production';
   if (!state.configured) return `missing ${state.missing.join(', ')}`;
-  return id === 'console' ? 'configured: prints codes to the log' : 'configured';
+  if (id === 'console') return 'configured: prints codes to the log';
+  const probe = probes?.[id];
+  if (probe === undefined) return 'configured';
+  return probe === null ? 'configured, probe passed' : `configured, ${probe}`;
 }

@@ -17,6 +17,7 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'HOST', description: 'bind address: 127.0.0.1 in development and test, 0.0.0.0 in production' },
   { name: 'TRUST_PROXY', description: 'hop count or CIDR list of trusted proxies; unset = trust none' },
   { name: 'SHUTDOWN_DRAIN_MS', description: 'after SIGTERM, how long readiness answers 503 before the server stops accepting' },
+  { name: 'READINESS_REQUIRES_CHANNELS', description: 'true: /health/ready also fails when an enabled channel has no usable provider; false: channels are only reported' },
   { name: 'GIT_COMMIT', description: 'commit the running build was made from, shown by GET /health' },
   { name: 'REDIS_URL', description: 'redis:// or rediss:// URL; unset = in-memory stores (development and test only)', url: true },
   {
@@ -69,6 +70,7 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'SMTP_HOST', description: 'smtp provider: server host' },
   { name: 'SMTP_PORT', description: 'smtp provider: port (587)' },
   { name: 'SMTP_SECURE', description: 'smtp provider: true = implicit TLS (465); false = STARTTLS' },
+  { name: 'SMTP_REQUIRE_TLS', description: 'smtp provider: true = refuse a relay that cannot STARTTLS; false = plain text allowed (a relay inside the network)' },
   { name: 'SMTP_USER', description: 'smtp provider: user (with SMTP_PASSWORD, or neither for a relay without auth)' },
   { name: 'SMTP_PASSWORD', description: 'smtp provider: password', secret: true },
   { name: 'SMTP_FROM', description: 'smtp provider: sender address' },

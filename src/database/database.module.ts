@@ -1,6 +1,7 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { databaseConfig } from '../config/config.namespaces.js';
 import type { DatabaseConfig } from '../config/configuration.types.js';
+import { maskUrl } from '../config/startup-report.js';
 import { type DatabaseConnection, openDatabase } from './database-connection.js';
 import { Database, DATABASE_CONNECTION } from './database.constants.js';
 
@@ -17,6 +18,11 @@ import { Database, DATABASE_CONNECTION } from './database.constants.js';
           await connection.migrate();
         } catch (error) {
           await connection.close().catch(() => undefined);
+          // Start-up fails here when the server is unreachable: name the variable an operator must check.
+          if (config.url) {
+            const reason = error instanceof Error ? error.message || (error as { code?: string }).code || error.name : String(error);
+            throw new Error(`DATABASE_URL: PostgreSQL at ${maskUrl(config.url)} could not be reached or migrated: ${reason}`, { cause: error });
+          }
           throw error;
         }
         new Logger('Database').log(`${connection.kind === 'pglite' ? 'PGlite' : 'PostgreSQL'} schema is up to date`);

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, VERSION_NEUTRAL } from '@nestjs/common';
+import { Controller, Get, Inject, ServiceUnavailableException, VERSION_NEUTRAL } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { appConfig } from '../config/config.namespaces.js';
@@ -9,6 +9,7 @@ import { DatabaseHealthIndicator } from './indicators/database.health.js';
 import { MessagingHealthIndicator } from './indicators/messaging.health.js';
 import { RedisHealthIndicator } from './indicators/redis.health.js';
 import { ShutdownHealthIndicator } from './indicators/shutdown.health.js';
+import { ReadinessLog } from './readiness-log.js';
 
 export interface BuildInfo {
   status: 'ok';
@@ -33,6 +34,7 @@ export class HealthController {
     private readonly database: DatabaseHealthIndicator,
     private readonly messaging: MessagingHealthIndicator,
     private readonly providers: ProviderHealthService,
+    private readonly readinessLog: ReadinessLog,
   ) {}
 
   /** Tells a stale deploy apart: which build, since when. */
@@ -63,19 +65,35 @@ export class HealthController {
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @ApiOperation({
     summary: 'Readiness',
-    description: 'Ready when Redis, the database and the queue answer and every enabled channel has a usable provider; not ready from the moment shutdown begins.',
+    description:
+      'Ready when this replica can serve: Redis, the database and the queue answer and shutdown has not begun. ' +
+      'Each enabled channel is in `details` with its providers and whether it is usable; a channel without a usable ' +
+      'provider makes readiness fail only with READINESS_REQUIRES_CHANNELS=true (a provider outage is shared by every replica).',
   })
   @ApiOkResponse({ schema: READY_SCHEMA, description: 'Ready.' })
   @ApiServiceUnavailableResponse({ schema: NOT_READY_SCHEMA, description: 'Not ready: `error` names what is down. `code`: `SERVICE_UNAVAILABLE`' })
   async ready(): Promise<HealthCheckResult> {
     const channels = await this.messaging.channels();
-    return this.health.check([
-      () => this.shutdown.check(),
-      () => this.redis.ping(),
-      () => this.database.ping(),
-      () => this.messaging.queueCounts(),
-      ...channels.map((result) => () => result),
-    ]);
+    const strict = this.app.readinessRequiresChannels;
+    const informative = (result: HealthCheckResult) => {
+      // Shown, not judged: an unusable channel is in details without failing the replica.
+      if (!strict) for (const channel of channels) Object.assign(result.details, channel);
+      this.readinessLog.observe(result);
+    };
+    try {
+      const result = await this.health.check([
+        () => this.shutdown.check(),
+        () => this.redis.ping(),
+        () => this.database.ping(),
+        () => this.messaging.queueCounts(),
+        ...(strict ? channels.map((result) => () => result) : []),
+      ]);
+      informative(result);
+      return result;
+    } catch (error) {
+      if (error instanceof ServiceUnavailableException) informative(error.getResponse() as HealthCheckResult);
+      throw error;
+    }
   }
 
   /** Each enabled channel's chain with every provider's state: what to read when codes do not arrive. */

@@ -5,10 +5,12 @@ import { DatabaseHealthIndicator } from './indicators/database.health.js';
 import { MessagingHealthIndicator } from './indicators/messaging.health.js';
 import { RedisHealthIndicator } from './indicators/redis.health.js';
 import { ShutdownHealthIndicator } from './indicators/shutdown.health.js';
+import { ReadinessLog } from './readiness-log.js';
 
 @Module({
-  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
+  // Terminus would log an ERROR for every failed probe; ReadinessLog writes one line per change instead.
+  imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController],
-  providers: [DatabaseHealthIndicator, MessagingHealthIndicator, RedisHealthIndicator, ShutdownHealthIndicator],
+  providers: [DatabaseHealthIndicator, MessagingHealthIndicator, RedisHealthIndicator, ShutdownHealthIndicator, ReadinessLog],
 })
 export class HealthModule {}

@@ -90,7 +90,9 @@ const indicators: SchemaObject = {
     properties: { status: { type: 'string', enum: ['up', 'down'] } },
     additionalProperties: true,
   },
-  description: 'By indicator: `lifecycle`, `redis`, `database`, `queue`, and one per enabled channel (`email`, `sms`, …).',
+  description:
+    'By indicator: `lifecycle`, `redis`, `database`, `queue`, and one per enabled channel (`email`, `sms`, …) with `usable` and its ' +
+    '`providers`; an unusable channel is `down` in `details` and fails readiness only with READINESS_REQUIRES_CHANNELS=true.',
 };
 
 const readiness = (status: 'ok' | 'error'): SchemaObject => ({

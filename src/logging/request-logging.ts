@@ -5,6 +5,8 @@ import { loggerForServiceFields } from './logger.js';
 
 /** Probed every few seconds by orchestrators and scrapers: their lines would drown the rest at info. */
 const QUIET_PATHS = new Set(['/health/live', '/metrics']);
+/** Readiness: 200 or 503, its changes are one WARN line each (ReadinessLog), not one per probe. */
+const READINESS_PATH = '/health/ready';
 
 /**
  * The request id on every response (errors, 404s, 413s and 429s included), on every line written
@@ -27,7 +29,7 @@ export function installRequestLogging(fastify: FastifyInstance, processLogger: L
     const path = request.url.split('?')[0]!;
     const status = reply.statusCode;
     // A 503 is the service saying a dependency is down (logged where it is found) or that it is draining.
-    const level = status === 503 ? 'warn' : status >= 500 ? 'error' : QUIET_PATHS.has(path) ? 'debug' : 'info';
+    const level = path === READINESS_PATH && (status < 500 || status === 503) ? 'debug' : status === 503 ? 'warn' : status >= 500 ? 'error' : QUIET_PATHS.has(path) ? 'debug' : 'info';
     if (logger.isLevelEnabled(level)) {
       logger[level](
         {

@@ -8,6 +8,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { DeliveryQueue } from './delivery/delivery-job.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { FailoverSender } from './failover-sender.js';
+import { maskDestinations } from './masked-text.js';
 import { isCodeChecking, ProviderError } from './message-provider.js';
 import type { ContactChange, Notifier } from './notifier.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
@@ -68,7 +69,7 @@ export class DeliveryService implements OtpDelivery, Notifier {
       });
       this.logger.log(`password-changed notice sent through ${result.provider}`);
     } catch (error) {
-      this.logger.warn(`password-changed notice could not be sent: ${error instanceof Error ? error.message : error}`);
+      this.logger.warn(`password-changed notice could not be sent: ${maskDestinations(error instanceof Error ? error.message : String(error), { channel, to })}`);
     }
   }
 
@@ -101,6 +102,8 @@ export class DeliveryService implements OtpDelivery, Notifier {
       if (error instanceof ProviderError && error.kind !== 'permanent') {
         throw new ServiceUnavailableError(`${providerId} could not be reached to check the code. Try again shortly.`);
       }
+      // Whatever logs it next must not see the number or the code the vendor may quote back.
+      if (error instanceof ProviderError) throw new ProviderError(error.provider, error.kind, maskDestinations(error.message, { channel, to, code }), error.vendorCode);
       throw error;
     }
   }

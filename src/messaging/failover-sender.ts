@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BrokenCircuitError } from 'cockatiel';
 import type { Channel } from '../config/configuration.types.js';
-import { REDACTED } from '../logging/redaction.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { maskDestination } from '../otp/destinations/destinations.js';
+import { maskDestinations } from './masked-text.js';
 import { isCodeChecking, ProviderError, type OutboundMessage, type SendResult } from './message-provider.js';
 import { ProviderActivityLog } from './provider-activity.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
@@ -61,7 +60,9 @@ export class FailoverSender {
         reasons.push(`${provider.id}: circuit open`);
         continue;
       }
-      if (failedBefore) this.logger.warn(`${message.idempotencyKey}: failing over from ${failedBefore} to ${provider.id}`);
+      if (failedBefore) {
+        this.logger.warn({ msg: `${message.idempotencyKey}: failing over from ${failedBefore} to ${provider.id}`, ...this.fields(message, provider.id), failedProvider: failedBefore });
+      }
       const started = performance.now();
       try {
         const result = await this.circuits.execute(provider.id, () => provider.send(message));
@@ -74,14 +75,16 @@ export class FailoverSender {
           reasons.push(`${provider.id}: circuit open`);
           continue;
         }
-        const description = describe(error);
+        // Masked before it is kept anywhere: health, the verification's lastError, the queue's failed reason, logs.
+        const description = describe(error, message);
+        const fields = { ...this.fields(message, provider.id), errorKind: errorKind(error), vendorCode: error instanceof ProviderError ? error.vendorCode : undefined, error: description };
         this.activity.failed(provider.id, description);
         if (error instanceof ProviderError && error.kind === 'permanent') {
-          this.logger.warn(`${message.idempotencyKey}: ${provider.id} refused the message for good (${forLog(description, message)})`);
+          this.logger.warn({ msg: `${message.idempotencyKey}: ${provider.id} refused the message for good (${description})`, ...fields });
           this.observe(message.channel, provider.id, 'permanent', started);
           throw new PermanentDeliveryError(provider.id, `${provider.id}: ${description}`);
         }
-        this.logger.warn(`${message.idempotencyKey}: ${provider.id} failed (${forLog(description, message)})`);
+        this.logger.warn({ msg: `${message.idempotencyKey}: ${provider.id} failed (${description})`, ...fields });
         this.observe(message.channel, provider.id, 'failed', started);
         reasons.push(`${provider.id}: ${description}`);
         failedBefore = provider.id;
@@ -90,23 +93,23 @@ export class FailoverSender {
     throw new ChainExhaustedError(reasons.join('; ') || `no ${message.channel} provider in the chain`);
   }
 
+  /** The fields every delivery line carries, so logs can be filtered by provider and attempt. */
+  private fields(message: OutboundMessage, provider: string): Record<string, unknown> {
+    return { verificationId: message.verificationId, channel: message.channel, provider, attempt: message.attempt };
+  }
+
   private observe(channel: Channel, provider: string, result: string, started: number) {
     this.metrics.messages.inc({ channel, provider, result });
     this.metrics.providerLatency.observe({ channel, provider, result }, (performance.now() - started) / 1000);
   }
 }
 
-/**
- * A provider's error text as the log may hold it: vendors echo what they were sent, so the
- * destination is masked and the code removed.
- */
-export function forLog(text: string, message: Pick<OutboundMessage, 'channel' | 'to' | 'code'>): string {
-  let safe = message.to ? text.split(message.to).join(maskDestination(message.channel, message.to)) : text;
-  if (message.code) safe = safe.split(message.code).join(REDACTED);
-  return safe;
+/** How a send failed, as a log field: the ProviderError kind (permanent, auth, outage), or `unexpected`. */
+export function errorKind(error: unknown): string {
+  return error instanceof ProviderError ? error.kind : 'unexpected';
 }
 
-function describe(error: unknown): string {
+function describe(error: unknown, message: OutboundMessage): string {
   const text = error instanceof ProviderError ? `${error.kind}: ${error.message}` : error instanceof Error ? error.message : String(error);
-  return text.slice(0, 300);
+  return maskDestinations(text, message).slice(0, 300);
 }

@@ -23,6 +23,8 @@ export interface OutboundMessage {
   /** BCP 47 language tag; providers fall back to `en` when no template exists for it. */
   locale: string;
   expiresAt: Date;
+  /** The queue's attempt number for this send (1 = first), for log lines; unset outside the queue. */
+  attempt?: number;
 }
 
 export interface SendResult {

@@ -4,7 +4,10 @@ import type { Channel } from '../../config/configuration.types.js';
 import { DeliveryQueue } from '../../messaging/delivery/delivery-job.js';
 import { ProviderHealthService } from '../../messaging/provider-health.service.js';
 
-/** One readiness entry per enabled channel (usable when one provider is healthy), and one for the queue. */
+/**
+ * One readiness entry per enabled channel, listing its providers' states and whether the channel is
+ * usable (one provider healthy), and one for the queue.
+ */
 @Injectable()
 export class MessagingHealthIndicator {
   constructor(
@@ -16,10 +19,10 @@ export class MessagingHealthIndicator {
   async channels(): Promise<HealthIndicatorResult[]> {
     const channels = await this.providers.channels();
     return (Object.entries(channels) as [Channel, NonNullable<(typeof channels)[Channel]>][]).map(([channel, state]) => {
-      const providers = state.providers.map(({ id, configured, healthy, circuit }) => ({ id, configured, healthy, circuit }));
+      const providers = state.providers.map(({ id, configured, healthy, circuit, lastError }) => ({ id, configured, healthy, circuit, lastError }));
       return state.status === 'up'
-        ? this.health.check(channel).up({ providers })
-        : this.health.check(channel).down({ message: `no usable ${channel} provider`, providers });
+        ? this.health.check(channel).up({ usable: true, providers })
+        : this.health.check(channel).down({ usable: false, message: `no usable ${channel} provider`, providers });
     });
   }
 

@@ -5,7 +5,8 @@ import { runWithLogContext } from '../../logging/log-context.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import type { DeliveryReport } from '../../otp/delivery.port.js';
 import { RETENTION_MS } from '../../otp/store/otp-store.js';
-import { FailoverSender, forLog, PermanentDeliveryError } from '../failover-sender.js';
+import { ChainExhaustedError, FailoverSender, PermanentDeliveryError } from '../failover-sender.js';
+import { maskDestinations } from '../masked-text.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import type { DeliveryJob, SealedContent } from './delivery-job.js';
 import { PayloadSealer } from './sealed-payload.js';
@@ -60,23 +61,22 @@ export class DeliveryWorker {
   }
 
   private async run(job: DeliveryJob, attemptNumber: number): Promise<void> {
-    this.logger.log(`${job.key}: ${job.channel} delivery attempt ${attemptNumber} of ${this.maxAttempts}`);
+    this.logger.log({ msg: `${job.key}: ${job.channel} delivery attempt ${attemptNumber} of ${this.maxAttempts}`, channel: job.channel, attempt: attemptNumber });
     if (await this.ledger.wasSent(job.key)) {
-      this.logger.log(`${job.key}: already delivered, not sending again`);
+      this.logger.log({ msg: `${job.key}: already delivered, not sending again`, channel: job.channel, attempt: attemptNumber });
       return;
     }
     if (Date.now() >= job.expiresAt) {
-      await this.fail(job, attemptNumber, 'the code expired before it could be delivered');
+      await this.fail(job, attemptNumber, 'expired', 'the code expired before it could be delivered');
       return;
     }
     let content: SealedContent;
     try {
       content = this.sealer.open<SealedContent>(job.sealed, job.key);
     } catch {
-      await this.fail(job, attemptNumber, 'the queued message could not be decrypted: OTP_SECRET differs from the one that queued it');
+      await this.fail(job, attemptNumber, 'undecryptable', 'the queued message could not be decrypted: OTP_SECRET differs from the one that queued it');
       return;
     }
-    const loggable = (text: string) => forLog(text, { channel: job.channel, to: content.to, code: content.code });
     await this.report(job, { status: 'sending', attempts: attemptNumber });
     try {
       const result = await this.sender.send({
@@ -89,9 +89,10 @@ export class DeliveryWorker {
         purpose: content.purpose,
         locale: content.locale,
         expiresAt: new Date(job.expiresAt),
+        attempt: attemptNumber,
       });
       await this.ledger.markSent(job.key, job.expiresAt - Date.now() + RETENTION_MS);
-      this.logger.log(`${job.key}: delivered through ${result.provider} on attempt ${attemptNumber}`);
+      this.logger.log({ msg: `${job.key}: delivered through ${result.provider} on attempt ${attemptNumber}`, channel: job.channel, provider: result.provider, attempt: attemptNumber });
       this.metrics.deliveries.inc({ channel: job.channel, result: 'sent' });
       this.metrics.deliveryLatency.observe({ channel: job.channel, provider: result.provider }, (Date.now() - job.issuedAt) / 1000);
       await this.report(job, {
@@ -102,19 +103,30 @@ export class DeliveryWorker {
         codeIssuer: result.codeIssuedByProvider ? result.provider : null,
       });
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      // The chain's errors are masked already; anything else thrown on the way is masked here, as it
+      // becomes the verification's lastError, the queue's failed reason and a log line.
+      const reason = maskDestinations(error instanceof Error ? error.message : String(error), { channel: job.channel, to: content.to, code: content.code });
+      const kind = error instanceof PermanentDeliveryError ? 'permanent' : error instanceof ChainExhaustedError ? 'exhausted' : 'unexpected';
+      const provider = error instanceof PermanentDeliveryError ? error.provider : undefined;
       if (error instanceof PermanentDeliveryError || attemptNumber >= this.maxAttempts) {
-        await this.fail(job, attemptNumber, reason, loggable(reason));
+        await this.fail(job, attemptNumber, kind, reason, provider);
         return;
       }
-      this.logger.warn(`${job.key}: attempt ${attemptNumber} of ${this.maxAttempts} failed (${loggable(reason)}); retrying`);
+      this.logger.warn({ msg: `${job.key}: attempt ${attemptNumber} of ${this.maxAttempts} failed (${reason}); retrying`, channel: job.channel, attempt: attemptNumber, errorKind: kind, error: reason });
       await this.report(job, { status: 'queued', attempts: attemptNumber, lastError: reason });
       throw new RetryLaterError(reason);
     }
   }
 
-  private async fail(job: DeliveryJob, attempts: number, reason: string, loggableReason = reason): Promise<void> {
-    this.logger.error(`${job.key}: delivery failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${loggableReason}`);
+  private async fail(job: DeliveryJob, attempts: number, kind: string, reason: string, provider?: string): Promise<void> {
+    this.logger.error({
+      msg: `${job.key}: delivery failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason}`,
+      channel: job.channel,
+      provider,
+      attempt: attempts,
+      errorKind: kind,
+      error: reason,
+    });
     this.metrics.deliveries.inc({ channel: job.channel, result: 'failed' });
     await this.report(job, { status: 'failed', attempts, lastError: reason });
   }

@@ -54,6 +54,12 @@ describe('smtpTransportOptions', () => {
     expect(implicit).toMatchObject({ secure: true, port: 465, requireTLS: false });
   });
 
+  it('lets SMTP_REQUIRE_TLS=false reach a plain-text relay, still upgrading when the relay offers STARTTLS', () => {
+    const relaxed = smtpTransportOptions(configFor({ SMTP_HOST: 'relay.internal', SMTP_REQUIRE_TLS: 'false' }));
+    expect(relaxed).toMatchObject({ secure: false, requireTLS: false, ignoreTLS: false });
+    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'relay.internal', SMTP_REQUIRE_TLS: 'true' })).requireTLS).toBe(true);
+  });
+
   it('logs in only when both user and password are set', () => {
     expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com' })).auth).toBeUndefined();
     expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer' })).auth).toBeUndefined();

@@ -91,7 +91,10 @@ export function smtpTransportOptions(config: MessagingConfig): SMTPPool.Options 
     port: smtp.port,
     secure: smtp.secure,
     // STARTTLS is mandatory off this machine: a relay that cannot upgrade must not see a code in clear text.
-    requireTLS: !smtp.secure && !isLoopback(smtp.host),
+    // SMTP_REQUIRE_TLS=false lifts that for a relay inside the network: STARTTLS is still used when
+    // the relay offers it (nodemailer's default; ignoreTLS would turn it off), plain text otherwise.
+    requireTLS: !smtp.secure && smtp.requireTls && !isLoopback(smtp.host),
+    ignoreTLS: false,
     auth: smtp.user !== undefined && smtp.password !== undefined ? { user: smtp.user, pass: smtp.password } : undefined,
     // Far below a code's lifetime, so a dead relay fails over while the code is still worth delivering.
     connectionTimeout: timeouts.connectMs,
