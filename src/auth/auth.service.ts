@@ -74,7 +74,11 @@ export class AuthService {
     const user = await this.users.create({ email, phone, passwordHash: await this.passwords.hash(input.password), otpChannel: input.otpChannel });
     const contact = signupContactOf(user);
     try {
-      const view = await this.otp.start({ channel: this.channelFor(contact.kind, user.otpChannel), to: contact.value, purpose: 'signup', locale: LOCALE }, meta);
+      const view = await this.otp.start(
+        { channel: this.channelFor(contact.kind, user.otpChannel), to: contact.value, purpose: 'signup', locale: LOCALE },
+        meta,
+        { budget: 'anonymous' },
+      );
       return { userId: user.id, ...challengeOf(view) };
     } catch (error) {
       // An account whose code could not be issued could never be confirmed, and would keep its contacts taken.
@@ -91,7 +95,8 @@ export class AuthService {
     if (!user || !identifier || !valid) throw new InvalidCredentialsError();
 
     const contact = this.loginContact(user, identifier.kind, input.channel);
-    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta);
+    // After the right password: a budget of its own, which no anonymous request can spend.
+    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta, { budget: 'proven' });
     return challengeOf(view);
   }
 
@@ -108,7 +113,7 @@ export class AuthService {
     const channel = channelForIdentifier(identifier.kind, input.channel);
     const user = await this.findByContact(identifier.kind, identifier.value);
     const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind);
-    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { deliver });
+    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { budget: 'anonymous', deliver });
     return { challengeId: view.id, channel: view.channel, expiresAt: view.expiresAt };
   }
 
@@ -117,7 +122,7 @@ export class AuthService {
    * code is refused before the check, so a malformed request never uses up the code or an attempt.
    */
   async verify(input: VerifyOtpDto, signedIn: User | undefined, meta: RequestMeta): Promise<TokenPair> {
-    const challenge = await this.otp.find(input.challengeId);
+    const challenge = await this.otp.find(input.challengeId, 'auth');
     if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
     if (challenge.purpose === 'password_reset' && input.newPassword === undefined) {
       throw new ValidationFailedError({ newPassword: ['newPassword is required to complete a password reset'] });
@@ -132,7 +137,7 @@ export class AuthService {
       if ((await this.users.findContactChange(signedIn.id, kind)) !== challenge.to) throw new VerificationNotFoundError();
     }
 
-    const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose }, meta);
+    const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose, realm: 'auth' }, meta);
     if (record.purpose === 'change_contact') return this.completeContactChange(signedIn!, kind, record.to, meta);
 
     const owner = await this.findByContact(kind, record.to);
@@ -146,9 +151,9 @@ export class AuthService {
   }
 
   async resend(input: ResendOtpDto, meta: RequestMeta): Promise<ResentChallenge> {
-    const challenge = await this.otp.find(input.challengeId);
+    const challenge = await this.otp.find(input.challengeId, 'auth');
     if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
-    const view = await this.otp.resendById(challenge.id, meta, { deliver: await this.deliversTo(challenge) });
+    const view = await this.otp.resendById(challenge.id, 'auth', meta, { deliver: await this.deliversTo(challenge) });
     return { challengeId: view.id, expiresAt: view.expiresAt, resendAvailableAt: view.resendAvailableAt };
   }
 
@@ -185,7 +190,11 @@ export class AuthService {
     }
     if (await this.findByContact(kind, value)) throw new AccountExistsError();
     await this.users.stageContactChange(current.id, kind, value);
-    const view = await this.otp.start({ channel: this.channelFor(kind, current.otpChannel), to: value, purpose: 'change_contact', locale: LOCALE }, meta);
+    const view = await this.otp.start(
+      { channel: this.channelFor(kind, current.otpChannel), to: value, purpose: 'change_contact', locale: LOCALE },
+      meta,
+      { budget: 'proven' },
+    );
     return { pending: challengeOf(view) };
   }
 
