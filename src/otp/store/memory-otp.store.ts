@@ -9,7 +9,7 @@ const pendingKey = (to: string, purpose: string, budget: SendBudget) => `${budge
 /**
  * Settled verifications (approved, locked, canceled, failed, or pending past their expiry) kept at
  * most, oldest first out, so a flood of sign-ups cannot run a development server out of memory. About
- * 0.9 KB each: 50,000 is some 45 MiB, more than a development server settles in the 24 h they stay
+ * 0.7 KB each: 50,000 is some 36 MiB, more than a development server settles in the 24 h they stay
  * readable. Pending verifications are never evicted.
  */
 export const MAX_SETTLED_RECORDS = 50_000;
