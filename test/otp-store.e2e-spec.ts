@@ -7,7 +7,7 @@ import type { OtpStore } from '../src/otp/store/otp-store.js';
 import { RedisOtpStore } from '../src/otp/store/redis-otp.store.js';
 import { MemorySendLimiter } from '../src/otp/limits/memory-send-limiter.js';
 import { RedisSendLimiter } from '../src/otp/limits/redis-send-limiter.js';
-import type { SendLimiter } from '../src/otp/limits/send-limiter.js';
+import { DAY_MS, type SendLimiter } from '../src/otp/limits/send-limiter.js';
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 
@@ -33,6 +33,7 @@ function record(overrides: Partial<VerificationRecord> = {}, code = '123456'): V
     channel: 'email',
     to: `${id}@example.com`,
     purpose,
+    budget: 'api',
     locale: 'en',
     status: 'pending',
     digest: digestCode(SECRET, id, purpose, code),
@@ -64,8 +65,8 @@ describe.each([
   it('stores a pending verification and finds it by destination and purpose', async () => {
     const r = record();
     expect(await store.createPending(r)).toEqual({ created: true });
-    expect(await store.findPendingId(r.to, r.purpose, Date.now())).toBe(r.id);
-    expect(await store.findPendingId(r.to, 'other', Date.now())).toBeUndefined();
+    expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now())).toBe(r.id);
+    expect(await store.findPendingId(r.to, 'other', 'api', Date.now())).toBeUndefined();
     expect(await store.get(r.id)).toEqual(r);
   });
 
@@ -77,19 +78,33 @@ describe.each([
     expect(await store.get(second.id)).toBeUndefined();
   });
 
+  it('keeps the pending verifications of different budgets apart, though destination and purpose match', async () => {
+    const api = record({ purpose: 'password_reset' });
+    const anonymous = record({ to: api.to, purpose: 'password_reset', budget: 'anonymous' });
+    const proven = record({ to: api.to, purpose: 'password_reset', budget: 'proven' });
+    for (const r of [api, anonymous, proven]) expect(await store.createPending(r)).toEqual({ created: true });
+    expect(await store.findPendingId(api.to, 'password_reset', 'api', Date.now())).toBe(api.id);
+    expect(await store.findPendingId(api.to, 'password_reset', 'anonymous', Date.now())).toBe(anonymous.id);
+    expect(await store.findPendingId(api.to, 'password_reset', 'proven', Date.now())).toBe(proven.id);
+    expect(await store.get(anonymous.id)).toMatchObject({ budget: 'anonymous' });
+    await store.cancel(api.id, Date.now());
+    expect(await store.findPendingId(api.to, 'password_reset', 'api', Date.now())).toBeUndefined();
+    expect(await store.findPendingId(api.to, 'password_reset', 'anonymous', Date.now())).toBe(anonymous.id);
+  });
+
   it('replaces a settled verification as the pending one', async () => {
     const first = record();
     await store.createPending(first);
     await store.cancel(first.id, Date.now());
     const second = record({ to: first.to });
     expect(await store.createPending(second)).toEqual({ created: true });
-    expect(await store.findPendingId(first.to, 'verify', Date.now())).toBe(second.id);
+    expect(await store.findPendingId(first.to, 'verify', 'api', Date.now())).toBe(second.id);
   });
 
   it('does not find an expired verification as pending', async () => {
     const r = record();
     await store.createPending(r);
-    expect(await store.findPendingId(r.to, r.purpose, r.expiresAt)).toBeUndefined();
+    expect(await store.findPendingId(r.to, r.purpose, 'api', r.expiresAt)).toBeUndefined();
   });
 
   it('approves the right digest once', async () => {
@@ -100,7 +115,7 @@ describe.each([
     expect((await store.check(r.id, digest(r, '123456'), Date.now())).result).toBe('not_found');
     const stored = await store.get(r.id);
     expect(stored).toMatchObject({ status: 'approved', digest: '' });
-    expect(await store.findPendingId(r.to, r.purpose, Date.now())).toBeUndefined();
+    expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now())).toBeUndefined();
   });
 
   it('counts wrong digests and locks at the limit', async () => {
@@ -156,7 +171,7 @@ describe.each([
     expect((await store.get(r.id))!.delivery).toMatchObject({ status: 'sent', provider: 'smtp', attempts: 2, lastError: null });
     await store.updateDelivery(r.id, { sendNumber: 2, status: 'failed', lastError: 'smtp: 550 mailbox unavailable' }, Date.now());
     expect(await store.get(r.id)).toMatchObject({ status: 'failed', digest: '', delivery: { status: 'failed', lastError: 'smtp: 550 mailbox unavailable' } });
-    expect(await store.findPendingId(r.to, r.purpose, Date.now())).toBeUndefined();
+    expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now())).toBeUndefined();
   });
 
   it('settles provider-checked codes under the same attempt rules', async () => {
@@ -202,27 +217,89 @@ describe.each([
     const limiter = make();
     const to = `${randomUUID()}@example.com`;
     const now = Date.now();
-    expect(await limiter.consume(to, limits, now)).toEqual({ allowed: true });
-    const cooling = await limiter.consume(to, limits, now);
+    expect(await limiter.consume(to, 'api', limits, now)).toEqual({ allowed: true });
+    const cooling = await limiter.consume(to, 'api', limits, now);
     expect(cooling).toMatchObject({ allowed: false, reason: 'cooldown' });
     expect((cooling as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(28_000);
 
     const noCooldown = { ...limits, cooldownMs: 0 };
     expect(await limiter.reset(to)).toBeUndefined();
-    for (let i = 0; i < 3; i++) expect(await limiter.consume(to, noCooldown, now)).toEqual({ allowed: true });
-    const hourly = await limiter.consume(to, noCooldown, now);
+    for (let i = 0; i < 3; i++) expect(await limiter.consume(to, 'api', noCooldown, now)).toEqual({ allowed: true });
+    const hourly = await limiter.consume(to, 'api', noCooldown, now);
     expect(hourly).toMatchObject({ allowed: false, reason: 'hourly' });
     expect((hourly as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(3_590_000);
 
     await limiter.reset(to);
-    expect(await limiter.consume(to, noCooldown, now)).toEqual({ allowed: true });
+    expect(await limiter.consume(to, 'api', noCooldown, now)).toEqual({ allowed: true });
   });
 
   it('counts concurrent sends exactly', async () => {
     const limiter = make();
     const to = `${randomUUID()}@example.com`;
-    const verdicts = await Promise.all(Array.from({ length: 10 }, () => limiter.consume(to, { cooldownMs: 0, perHour: 4, perDay: 10 }, Date.now())));
+    const verdicts = await Promise.all(Array.from({ length: 10 }, () => limiter.consume(to, 'api', { cooldownMs: 0, perHour: 4, perDay: 10 }, Date.now())));
     expect(verdicts.filter((v) => v.allowed)).toHaveLength(4);
+  });
+
+  it('keeps the three budgets of a destination apart: spending one leaves the others whole', async () => {
+    const limiter = make();
+    const to = `${randomUUID()}@example.com`;
+    const now = Date.now();
+    expect(await limiter.consume(to, 'anonymous', limits, now)).toEqual({ allowed: true });
+    expect(await limiter.consume(to, 'anonymous', limits, now)).toMatchObject({ allowed: false, reason: 'cooldown' });
+    expect(await limiter.consume(to, 'proven', limits, now)).toEqual({ allowed: true });
+    expect(await limiter.consume(to, 'api', limits, now)).toEqual({ allowed: true });
+
+    const noCooldown = { ...limits, cooldownMs: 0 };
+    await limiter.reset(to);
+    for (let i = 0; i < 3; i++) expect(await limiter.consume(to, 'anonymous', noCooldown, now)).toEqual({ allowed: true });
+    expect(await limiter.consume(to, 'anonymous', noCooldown, now)).toMatchObject({ allowed: false, reason: 'hourly' });
+    for (let i = 0; i < 3; i++) expect(await limiter.consume(to, 'proven', noCooldown, now)).toEqual({ allowed: true });
+    expect(await limiter.consume(to, 'api', noCooldown, now)).toEqual({ allowed: true });
+  });
+
+  it('lifts the cooldown of one budget only, and keeps its counts', async () => {
+    const limiter = make();
+    const to = `${randomUUID()}@example.com`;
+    const now = Date.now();
+    const twoAnHour = { ...limits, perHour: 2 };
+    expect(await limiter.consume(to, 'anonymous', twoAnHour, now)).toEqual({ allowed: true });
+    expect(await limiter.consume(to, 'proven', twoAnHour, now)).toEqual({ allowed: true });
+    await limiter.liftCooldown(to, 'anonymous');
+    await limiter.liftCooldown(`${randomUUID()}@example.com`, 'api');
+    expect(await limiter.consume(to, 'anonymous', twoAnHour, now)).toEqual({ allowed: true });
+    expect(await limiter.consume(to, 'proven', twoAnHour, now)).toMatchObject({ allowed: false, reason: 'cooldown' });
+    await limiter.liftCooldown(to, 'anonymous');
+    expect(await limiter.consume(to, 'anonymous', twoAnHour, now)).toMatchObject({ allowed: false, reason: 'hourly' });
+  });
+
+  it("allows a destination's guesses up to the daily count, gives back refunded ones, and resets", async () => {
+    const limiter = make();
+    const to = `${randomUUID()}@example.com`;
+    const now = Date.now();
+    for (let i = 0; i < 3; i++) expect(await limiter.takeGuess(to, 3, now)).toEqual({ allowed: true });
+    const refused = await limiter.takeGuess(to, 3, now);
+    expect(refused).toMatchObject({ allowed: false });
+    expect((refused as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(DAY_MS - 60_000);
+    expect((refused as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(DAY_MS);
+    await limiter.refundGuess(to, now);
+    expect(await limiter.takeGuess(to, 3, now)).toEqual({ allowed: true });
+    expect(await limiter.takeGuess(to, 3, now)).toMatchObject({ allowed: false });
+    // Sends are not guesses, and guesses are not sends.
+    expect(await limiter.consume(to, 'api', limits, now)).toEqual({ allowed: true });
+    await limiter.reset(to);
+    expect(await limiter.takeGuess(to, 3, now)).toEqual({ allowed: true });
+    // Never below zero: refunds beyond what was taken give nothing extra.
+    const other = `${randomUUID()}@example.com`;
+    for (let i = 0; i < 3; i++) await limiter.refundGuess(other, now);
+    for (let i = 0; i < 2; i++) expect(await limiter.takeGuess(other, 2, now)).toEqual({ allowed: true });
+    expect(await limiter.takeGuess(other, 2, now)).toMatchObject({ allowed: false });
+  });
+
+  it('counts concurrent guesses exactly', async () => {
+    const limiter = make();
+    const to = `${randomUUID()}@example.com`;
+    const verdicts = await Promise.all(Array.from({ length: 20 }, () => limiter.takeGuess(to, 5, Date.now())));
+    expect(verdicts.filter((v) => v.allowed)).toHaveLength(5);
   });
 });
 

@@ -218,21 +218,28 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     await begin(app, { channel: 'email', to, purpose: 'other' });
   });
 
-  it('exempts test destinations from send limits and delivery, not from attempt limits', async () => {
+  it('sends nothing to test destinations, under the same send limits, and allows their fixed code OTP_MAX_ATTEMPTS wrong guesses a day', async () => {
     const app = await service({ OTP_TEST_DESTINATIONS: 'review@example.com:424242', OTP_MAX_SENDS_PER_HOUR: '2', OTP_MAX_SENDS: '2', OTP_MAX_ATTEMPTS: '2' });
-    let id = '';
-    for (let i = 0; i < 4; i++) {
-      const response = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'Review@Example.com' });
-      expect(response.status).toBe(201);
-      id = response.body.id as string;
-    }
+    const first = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'Review@Example.com' });
+    const second = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'review@example.com', purpose: 'other' });
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'review@example.com', purpose: 'third' })).toMatchObject({
+      status: 429,
+      body: { code: 'OTP_RATE_LIMITED' },
+    });
     expect(app.logs.lastCodeFor('review@example.com')).toBeUndefined();
-    expect((await call(app.url, 'GET', `/v1/verifications/${id}`)).body).toMatchObject({ delivery: { status: 'sent', provider: 'test-destination' } });
-    expect((await call(app.url, 'POST', '/v1/verifications/check', { id, code: '000001' })).status).toBe(422);
-    expect((await call(app.url, 'POST', '/v1/verifications/check', { id, code: '000002' })).status).toBe(422);
-    expect((await call(app.url, 'POST', '/v1/verifications/check', { id, code: '424242' })).status).toBe(429);
-    const fresh = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'review@example.com' });
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: fresh.body.id, code: '424242' })).toMatchObject({ status: 200 });
+    expect((await call(app.url, 'GET', `/v1/verifications/${first.body.id as string}`)).body).toMatchObject({ delivery: { status: 'sent', provider: 'test-destination' } });
+
+    // One wrong guess on each verification spends the destination's allowance for the day.
+    expect((await call(app.url, 'POST', '/v1/verifications/check', { id: first.body.id, code: '000001' })).status).toBe(422);
+    expect((await call(app.url, 'POST', '/v1/verifications/check', { id: second.body.id, code: '000002' })).status).toBe(422);
+    const refused = await call(app.url, 'POST', '/v1/verifications/check', { id: second.body.id, code: '424242' });
+    expect(refused).toMatchObject({ status: 429, body: { code: 'OTP_ATTEMPTS_EXCEEDED' } });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(86_000);
+
+    // Clearing the destination's limits (a support action) clears its guess count too.
+    expect((await call(app.url, 'DELETE', '/v1/admin/rate-limits/review%40example.com')).status).toBe(204);
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: second.body.id, code: '424242' })).toMatchObject({ status: 200 });
   });
 
   it('validates destinations and refuses countries outside SMS_ALLOWED_COUNTRIES', async () => {

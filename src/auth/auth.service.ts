@@ -87,7 +87,11 @@ export class AuthService {
     const user = await this.users.create({ email, phone, passwordHash: await this.passwords.hash(input.password), otpChannel: input.otpChannel });
     const contact = signupContactOf(user);
     try {
-      const view = await this.otp.start({ channel: this.channelFor(contact.kind, user.otpChannel), to: contact.value, purpose: 'signup', locale: LOCALE }, meta);
+      const view = await this.otp.start(
+        { channel: this.channelFor(contact.kind, user.otpChannel), to: contact.value, purpose: 'signup', locale: LOCALE },
+        meta,
+        { budget: 'anonymous' },
+      );
       return { userId: user.id, ...challengeOf(view) };
     } catch (error) {
       // An account whose code could not be issued could never be confirmed, and would keep its contacts taken.
@@ -104,7 +108,8 @@ export class AuthService {
     if (!user || !identifier || !valid) throw new InvalidCredentialsError();
 
     const contact = this.loginContact(user, identifier.kind, input.channel);
-    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta);
+    // After the right password: a budget of its own, which no anonymous request can spend.
+    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta, { budget: 'proven' });
     return challengeOf(view);
   }
 
@@ -121,7 +126,7 @@ export class AuthService {
     const channel = channelForIdentifier(identifier.kind, input.channel);
     const user = await this.findByContact(identifier.kind, identifier.value);
     const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind);
-    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { deliver, deliveryPrivate: true });
+    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { budget: 'anonymous', deliver, deliveryPrivate: true });
     return { challengeId: view.id, channel: view.channel, expiresAt: view.expiresAt };
   }
 
@@ -130,7 +135,7 @@ export class AuthService {
    * code is refused before the check, so a malformed request never uses up the code or an attempt.
    */
   async verify(input: VerifyOtpDto, signedIn: User | undefined, meta: RequestMeta): Promise<TokenPair> {
-    const challenge = await this.otp.find(input.challengeId);
+    const challenge = await this.otp.find(input.challengeId, 'auth');
     if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
     if (challenge.purpose === 'password_reset' && input.newPassword === undefined) {
       throw new ValidationFailedError({ newPassword: ['newPassword is required to complete a password reset'] });
@@ -145,7 +150,7 @@ export class AuthService {
       if ((await this.users.findContactChange(signedIn.id, kind)) !== challenge.to) throw new VerificationNotFoundError();
     }
 
-    const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose }, meta);
+    const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose, realm: 'auth' }, meta);
     if (record.purpose === 'change_contact') return this.completeContactChange(signedIn!, kind, record.to, meta);
 
     const owner = await this.findByContact(kind, record.to);
@@ -159,9 +164,9 @@ export class AuthService {
   }
 
   async resend(input: ResendOtpDto, meta: RequestMeta): Promise<ResentChallenge> {
-    const challenge = await this.otp.find(input.challengeId);
+    const challenge = await this.otp.find(input.challengeId, 'auth');
     if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
-    const view = await this.otp.resendById(challenge.id, meta, { deliver: await this.deliversTo(challenge) });
+    const view = await this.otp.resendById(challenge.id, 'auth', meta, { deliver: await this.deliversTo(challenge) });
     return { challengeId: view.id, expiresAt: view.expiresAt, resendAvailableAt: view.resendAvailableAt };
   }
 
@@ -173,12 +178,12 @@ export class AuthService {
    * never delivered at all).
    */
   async challengeStatus(challengeId: string): Promise<ChallengeStatus> {
-    const challenge = await this.otp.find(challengeId);
+    const challenge = await this.otp.find(challengeId, 'auth');
     const now = Date.now();
     // A failed one is what this route exists for; it reads as expired like a pending one once its code would have.
     const open = challenge !== undefined && ['pending', 'failed'].includes(effectiveStatus(challenge, now)) && now < challenge.expiresAt;
     if (!open || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
-    const view = await this.otp.get(challenge.id);
+    const view = await this.otp.get(challenge.id, 'auth');
     return {
       challengeId: view.id,
       channel: view.channel,
@@ -239,7 +244,11 @@ export class AuthService {
     }
     if (await this.findByContact(kind, value)) throw new AccountExistsError();
     await this.users.stageContactChange(current.id, kind, value);
-    const view = await this.otp.start({ channel: this.channelFor(kind, current.otpChannel), to: value, purpose: 'change_contact', locale: LOCALE }, meta);
+    const view = await this.otp.start(
+      { channel: this.channelFor(kind, current.otpChannel), to: value, purpose: 'change_contact', locale: LOCALE },
+      meta,
+      { budget: 'proven' },
+    );
     return { pending: challengeOf(view) };
   }
 

@@ -360,7 +360,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
   if (testCount > 0) {
     notices.push(
       `OTP_TEST_DESTINATIONS is set: ${testCount} destination${testCount > 1 ? 's' : ''} get a fixed code, ` +
-        'no delivery and no send limits' + (production ? ' (make sure they are accounts you own)' : ''),
+        'no delivery, and at most OTP_MAX_ATTEMPTS wrong guesses a day' + (production ? ' (make sure they are accounts you own)' : ''),
     );
   }
 

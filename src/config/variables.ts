@@ -65,7 +65,7 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'DELIVERY_ATTEMPTS', description: 'queue attempts of a whole chain before a delivery is failed' },
   { name: 'DELIVERY_BACKOFF_MS', description: "first retry delay; doubles each attempt, never past the code's expiry" },
   { name: 'DELIVERY_WORKER', description: 'true: this replica works on the delivery queue; false: it only queues (API replicas beside worker replicas)' },
-  { name: 'OTP_TEST_DESTINATIONS', description: 'dest:code,... fixed codes, never delivered, exempt from send limits', secret: true },
+  { name: 'OTP_TEST_DESTINATIONS', description: 'dest:code,... fixed codes, never delivered; send limits apply, and OTP_MAX_ATTEMPTS wrong guesses a day per destination', secret: true },
   { name: 'OTP_FIXED_CODE', description: 'development/test only: every code is this', secret: true },
   { name: 'SMTP_HOST', description: 'smtp provider: server host' },
   { name: 'SMTP_PORT', description: 'smtp provider: port (587)' },

@@ -4,7 +4,14 @@ import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { loadConfiguration } from '../config/load-configuration.js';
 import { OtpDelivery } from './delivery.port.js';
 import { SendLimiter } from './limits/send-limiter.js';
-import { ChannelUnavailableError, OtpResendTooSoonError } from './otp.errors.js';
+import {
+  ChannelUnavailableError,
+  OtpAttemptsExceededError,
+  OtpIncorrectError,
+  OtpRateLimitedError,
+  OtpResendTooSoonError,
+  VerificationNotFoundError,
+} from './otp.errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { OtpService } from './otp.service.js';
 import type { VerificationRecord } from './otp.types.js';
@@ -19,6 +26,7 @@ function pending(overrides: Partial<VerificationRecord> = {}): VerificationRecor
     channel: 'email',
     to: 'a@example.com',
     purpose: 'verify',
+    budget: 'api',
     locale: 'en',
     status: 'pending',
     digest: 'd'.repeat(64),
@@ -36,6 +44,8 @@ function pending(overrides: Partial<VerificationRecord> = {}): VerificationRecor
   };
 }
 
+const API = { budget: 'api' as const };
+
 describe('OtpService', () => {
   let service: OtpService;
   let store: Mocked<OtpStore>;
@@ -43,7 +53,7 @@ describe('OtpService', () => {
   let delivery: Mocked<OtpDelivery>;
 
   beforeEach(async () => {
-    const { configuration } = loadConfiguration({ NODE_ENV: 'test', OTP_SECRET: 's'.repeat(40) });
+    const { configuration } = loadConfiguration({ NODE_ENV: 'test', OTP_SECRET: 's'.repeat(40), OTP_TEST_DESTINATIONS: 'review@example.com:424242' });
     store = {
       createPending: jest.fn(async () => ({ created: true as const })),
       findPendingId: jest.fn(async () => undefined),
@@ -55,7 +65,13 @@ describe('OtpService', () => {
       updateDelivery: jest.fn(async () => undefined),
       markDeliveryPrivate: jest.fn(async () => undefined),
     };
-    limiter = { consume: jest.fn(async () => ({ allowed: true as const })), reset: jest.fn(async () => undefined) };
+    limiter = {
+      consume: jest.fn(async () => ({ allowed: true as const })),
+      liftCooldown: jest.fn(async () => undefined),
+      takeGuess: jest.fn(async () => ({ allowed: true as const })),
+      refundGuess: jest.fn(async () => undefined),
+      reset: jest.fn(async () => undefined),
+    };
     delivery = {
       canDeliver: jest.fn(() => true),
       deliver: jest.fn(async () => undefined),
@@ -78,13 +94,13 @@ describe('OtpService', () => {
 
   it('refuses a channel that cannot deliver and stores nothing', async () => {
     delivery.canDeliver.mockReturnValue(false);
-    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' })).rejects.toBeInstanceOf(ChannelUnavailableError);
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toBeInstanceOf(ChannelUnavailableError);
     expect(store.createPending).not.toHaveBeenCalled();
     expect(limiter.consume).not.toHaveBeenCalled();
   });
 
   it('hands a new code to delivery and never returns it', async () => {
-    const view = await service.start({ channel: 'email', to: 'A@Example.com', purpose: 'verify', locale: 'es' });
+    const view = await service.start({ channel: 'email', to: 'A@Example.com', purpose: 'verify', locale: 'es' }, {}, API);
     const request = delivery.deliver.mock.calls[0]![0];
     expect(request).toMatchObject({ verificationId: view.id, sendNumber: 1, channel: 'email', to: 'a@example.com', locale: 'es' });
     expect(request.code).toMatch(/^\d{6}$/);
@@ -97,7 +113,7 @@ describe('OtpService', () => {
     store.findPendingId.mockResolvedValue(record.id);
     store.get.mockResolvedValue(record);
     store.resend.mockResolvedValue({ result: 'resent', record: { ...record, sends: 2 } });
-    const view = await service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' });
+    const view = await service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API);
     expect(view.id).toBe(record.id);
     expect(store.createPending).not.toHaveBeenCalled();
     expect(delivery.deliver.mock.calls[0]![0].sendNumber).toBe(2);
@@ -105,7 +121,7 @@ describe('OtpService', () => {
 
   it('says when the cooldown ends', async () => {
     limiter.consume.mockResolvedValue({ allowed: false, reason: 'cooldown', retryAfterMs: 12_300 });
-    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' })).rejects.toMatchObject({
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toMatchObject({
       constructor: OtpResendTooSoonError,
       retryAfterSeconds: 13,
     });
@@ -115,14 +131,84 @@ describe('OtpService', () => {
     const record = pending({ codeIssuer: 'twilio-verify', digest: '' });
     store.get.mockResolvedValue(record);
     store.settleExternalCheck.mockResolvedValue({ result: 'approved', record: { ...record, status: 'approved' } });
-    await expect(service.check({ id: record.id, code: '123456' })).resolves.toMatchObject({ status: 'approved' });
+    await expect(service.check({ id: record.id, code: '123456', realm: 'api' })).resolves.toMatchObject({ status: 'approved' });
     expect(delivery.checkProviderCode).toHaveBeenCalledWith('twilio-verify', 'email', 'a@example.com', '123456');
     expect(store.check).not.toHaveBeenCalled();
   });
 
+  it('counts a send in the budget its caller chose, and keeps one pending verification per budget', async () => {
+    await service.start({ channel: 'email', to: 'a@example.com', purpose: 'login', locale: 'en' }, {}, { budget: 'proven' });
+    expect(store.findPendingId).toHaveBeenCalledWith('a@example.com', 'login', 'proven', expect.any(Number));
+    expect(limiter.consume).toHaveBeenCalledWith('a@example.com', 'proven', expect.any(Object), expect.any(Number));
+    expect(store.createPending.mock.calls[0]![0]).toMatchObject({ budget: 'proven' });
+  });
+
+  it('applies the send limits to test destinations too', async () => {
+    limiter.consume.mockResolvedValue({ allowed: false, reason: 'hourly', retryAfterMs: 60_000 });
+    await expect(service.start({ channel: 'email', to: 'review@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toBeInstanceOf(OtpRateLimitedError);
+    expect(store.createPending).not.toHaveBeenCalled();
+  });
+
+  it('never finds, reads, checks, cancels or re-sends a verification of the other realm', async () => {
+    const record = pending({ purpose: 'password_reset', budget: 'api' });
+    store.get.mockResolvedValue(record);
+    store.findPendingId.mockResolvedValue(record.id);
+    expect(await service.find(record.id, 'auth')).toBeUndefined();
+    await expect(service.get(record.id, 'auth')).rejects.toBeInstanceOf(VerificationNotFoundError);
+    await expect(service.check({ id: record.id, code: '123456', realm: 'auth' })).rejects.toBeInstanceOf(VerificationNotFoundError);
+    await expect(service.cancel(record.id, 'auth')).rejects.toBeInstanceOf(VerificationNotFoundError);
+    await expect(service.resendById(record.id, 'auth', {})).rejects.toBeInstanceOf(VerificationNotFoundError);
+    expect(store.check).not.toHaveBeenCalled();
+    expect(store.cancel).not.toHaveBeenCalled();
+    expect(store.resend).not.toHaveBeenCalled();
+    expect(await service.find(record.id, 'api')).toEqual(record);
+  });
+
+  it('looks a check by destination up among the pending verifications of its own realm only', async () => {
+    await expect(service.check({ to: 'a@example.com', purpose: 'login', code: '123456', realm: 'api' })).rejects.toBeInstanceOf(VerificationNotFoundError);
+    expect(store.findPendingId.mock.calls.map((call) => call[2])).toEqual(['api']);
+  });
+
+  it('lifts the cooldown of the destination and budget of an approved verification', async () => {
+    const record = pending({ budget: 'anonymous', purpose: 'signup' });
+    store.get.mockResolvedValue(record);
+    store.check.mockResolvedValue({ result: 'approved', record: { ...record, status: 'approved' } });
+    await service.check({ id: record.id, code: '123456', realm: 'auth' });
+    expect(limiter.liftCooldown).toHaveBeenCalledWith('a@example.com', 'anonymous');
+  });
+
+  it("counts a test destination's wrong codes against its daily allowance, and refuses once it is spent", async () => {
+    const record = pending({ to: 'review@example.com' });
+    store.get.mockResolvedValue(record);
+    store.check.mockResolvedValue({ result: 'incorrect', record: { ...record, attempts: 1 } });
+    await expect(service.check({ id: record.id, code: '000000', realm: 'api' })).rejects.toBeInstanceOf(OtpIncorrectError);
+    expect(limiter.takeGuess).toHaveBeenCalledWith('review@example.com', 5, expect.any(Number));
+    expect(limiter.refundGuess).not.toHaveBeenCalled();
+
+    store.check.mockResolvedValue({ result: 'approved', record: { ...record, status: 'approved' } });
+    await service.check({ id: record.id, code: '424242', realm: 'api' });
+    expect(limiter.refundGuess).toHaveBeenCalledWith('review@example.com', expect.any(Number));
+
+    limiter.takeGuess.mockResolvedValue({ allowed: false, retryAfterMs: 3_600_000 });
+    store.check.mockClear();
+    await expect(service.check({ id: record.id, code: '424242', realm: 'api' })).rejects.toMatchObject({
+      constructor: OtpAttemptsExceededError,
+      retryAfterSeconds: 3600,
+    });
+    expect(store.check).not.toHaveBeenCalled();
+  });
+
+  it('keeps no daily guess count for destinations whose codes are random', async () => {
+    const record = pending();
+    store.get.mockResolvedValue(record);
+    store.check.mockResolvedValue({ result: 'incorrect', record: { ...record, attempts: 1 } });
+    await expect(service.check({ id: record.id, code: '000000', realm: 'api' })).rejects.toBeInstanceOf(OtpIncorrectError);
+    expect(limiter.takeGuess).not.toHaveBeenCalled();
+  });
+
   it('marks a send failed when delivery cannot even accept it, and says so', async () => {
     delivery.deliver.mockRejectedValue(new Error('queue unavailable'));
-    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' })).rejects.toThrow('queue unavailable');
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toThrow('queue unavailable');
     expect(store.updateDelivery.mock.calls[0]![1]).toMatchObject({ sendNumber: 1, status: 'failed' });
   });
 

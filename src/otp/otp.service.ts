@@ -7,7 +7,7 @@ import type { Channel, MessagingConfig, OtpConfig } from '../config/configuratio
 import { digestCode, generateCode } from './codes/otp-codes.js';
 import { OtpDelivery, type DeliveryReport } from './delivery.port.js';
 import { maskDestination, normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
-import { SendLimiter } from './limits/send-limiter.js';
+import { type SendBudget, SendLimiter } from './limits/send-limiter.js';
 import {
   ChannelUnavailableError,
   OtpAttemptsExceededError,
@@ -17,7 +17,7 @@ import {
   OtpResendTooSoonError,
   VerificationNotFoundError,
 } from './otp.errors.js';
-import { effectiveStatus, type VerificationRecord, type VerificationStatus } from './otp.types.js';
+import { effectiveStatus, type Realm, realmOf, type VerificationRecord, type VerificationStatus } from './otp.types.js';
 import { OtpStore } from './store/otp-store.js';
 
 export interface StartVerification {
@@ -27,7 +27,8 @@ export interface StartVerification {
   locale: string;
 }
 
-export type CheckVerification = { code: string } & ({ id: string; purpose?: string } | { to: string; purpose: string });
+/** `realm`: the API checking it; a verification of the other realm is not found, whatever its purpose. */
+export type CheckVerification = { code: string; realm: Realm } & ({ id: string; purpose?: string } | { to: string; purpose: string });
 
 /** Who asked, for the audit trail. */
 export interface RequestMeta {
@@ -38,6 +39,12 @@ export interface RequestMeta {
 }
 
 export interface StartOptions {
+  /**
+   * The per-destination budget the send counts in, chosen by the caller: `api` for the Verifications
+   * API, `anonymous` for auth requests anyone can make, `proven` for sends that follow a password or a
+   * session. It also sets the verification's realm (`api` or `auth`).
+   */
+  budget: SendBudget;
   /**
    * False stores a real, checkable verification but sends nothing: the auth flows answer an unknown
    * account with one, so it behaves exactly like a real challenge without revealing anything.
@@ -62,7 +69,6 @@ export interface VerificationView {
 }
 
 const TEST_DESTINATION_PROVIDER = 'test-destination';
-const UNLIMITED_SENDS = 1_000_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -86,8 +92,8 @@ export class OtpService implements OnModuleInit {
     this.delivery.onReport((report) => this.recordDelivery(report));
   }
 
-  /** Starts a verification, or re-sends the pending one for the same `to` and purpose. */
-  async start(input: StartVerification, meta: RequestMeta = {}, options: StartOptions = {}): Promise<VerificationView> {
+  /** Starts a verification, or re-sends the pending one for the same `to`, purpose and budget. */
+  async start(input: StartVerification, meta: RequestMeta, options: StartOptions): Promise<VerificationView> {
     if (!this.messaging.channels.includes(input.channel)) {
       throw new ValidationFailedError({ channel: [`channel must be one of: ${this.messaging.channels.join(', ')}`] });
     }
@@ -96,13 +102,13 @@ export class OtpService implements OnModuleInit {
     if (testCode === undefined && !this.delivery.canDeliver(input.channel)) throw new ChannelUnavailableError(input.channel);
 
     const now = Date.now();
-    const pendingId = await this.store.findPendingId(destination.normalized, input.purpose, now);
+    const pendingId = await this.store.findPendingId(destination.normalized, input.purpose, options.budget, now);
     if (pendingId) {
       const resent = await this.resend(pendingId, destination, testCode, meta, options, now);
       if (resent) return resent;
     }
 
-    await this.consumeSendLimit(destination, testCode, now);
+    await this.consumeSendLimit(destination, options.budget, now);
     const id = randomUUID();
     const code = this.newCode(testCode);
     const record: VerificationRecord = {
@@ -110,6 +116,7 @@ export class OtpService implements OnModuleInit {
       channel: input.channel,
       to: destination.normalized,
       purpose: input.purpose,
+      budget: options.budget,
       locale: input.locale,
       status: 'pending',
       digest: digestCode(this.config.secret, id, input.purpose, code),
@@ -119,8 +126,7 @@ export class OtpService implements OnModuleInit {
       attempts: 0,
       maxAttempts: this.config.maxAttempts,
       sends: 1,
-      // Test destinations are exempt from send limits (app-store reviewers retry freely); attempts still count.
-      maxSends: testCode !== undefined ? UNLIMITED_SENDS : this.config.maxSends,
+      maxSends: this.config.maxSends,
       lastSentAt: now,
       delivery: {
         status: testCode !== undefined ? 'sent' : 'queued',
@@ -145,40 +151,46 @@ export class OtpService implements OnModuleInit {
     return this.view(record, now);
   }
 
-  /** Re-sends the pending verification with this id (the auth flows' `resend`). */
-  async resendById(id: string, meta: RequestMeta = {}, options: StartOptions = {}): Promise<VerificationView> {
-    const record = await this.find(id);
+  /** Re-sends the pending verification with this id (the auth flows' `resend`), in the budget it was started in. */
+  async resendById(id: string, realm: Realm, meta: RequestMeta, options: Omit<StartOptions, 'budget'> = {}): Promise<VerificationView> {
+    const record = await this.find(id, realm);
     if (!record || effectiveStatus(record, Date.now()) !== 'pending') throw new VerificationNotFoundError();
-    return this.start({ channel: record.channel, to: record.to, purpose: record.purpose, locale: record.locale }, meta, options);
+    return this.start({ channel: record.channel, to: record.to, purpose: record.purpose, locale: record.locale }, meta, { ...options, budget: record.budget });
   }
 
   /**
    * The verification as stored, destination unmasked, for flows that must know what a challenge is
    * for and where it goes before they act on it. Never for a response.
    */
-  async find(id: string): Promise<VerificationRecord | undefined> {
-    return UUID.test(id) ? this.store.get(id) : undefined;
+  async find(id: string, realm: Realm): Promise<VerificationRecord | undefined> {
+    const record = UUID.test(id) ? await this.store.get(id) : undefined;
+    return record && realmOf(record.budget) === realm ? record : undefined;
   }
 
   async check(input: CheckVerification, meta: RequestMeta = {}): Promise<{ id: string; status: 'approved'; record: VerificationRecord }> {
     const now = Date.now();
-    const id = 'id' in input ? input.id : await this.store.findPendingId(normalizeAnyDestination(input.to), input.purpose, now);
-    const record = id && UUID.test(id) ? await this.store.get(id) : undefined;
+    const id = 'id' in input ? input.id : await this.findPendingIdIn(input.realm, normalizeAnyDestination(input.to), input.purpose, now);
+    const record = id ? await this.find(id, input.realm) : undefined;
     if (!record || (input.purpose !== undefined && input.purpose !== record.purpose)) {
       this.metrics.checks.inc({ result: 'not_found' });
       this.log('verification.checked', undefined, meta, { result: 'not_found' });
       throw new VerificationNotFoundError();
     }
 
+    const fixedCode = record.codeIssuer === null && this.config.testDestinations[record.to] !== undefined;
+    if (fixedCode) await this.takeFixedCodeGuess(record, meta, now);
     const outcome = record.codeIssuer
       ? await this.checkWithProvider(record, input.code, now)
       : await this.store.check(record.id, digestCode(this.config.secret, record.id, record.purpose, input.code), now);
+    // Only a wrong code spends one of the fixed code's guesses of the day.
+    if (fixedCode && outcome.result !== 'incorrect') await this.limiter.refundGuess(record.to, Date.now());
 
     this.metrics.checks.inc({ result: outcome.result });
     switch (outcome.result) {
       case 'approved':
         this.metrics.verificationsApproved.inc({ channel: outcome.record.channel });
         this.log('verification.approved', outcome.record, meta);
+        await this.liftCooldown(outcome.record);
         return { id: record.id, status: 'approved', record: outcome.record };
       case 'incorrect': {
         const remaining = Math.max(0, outcome.record.maxAttempts - outcome.record.attempts);
@@ -194,14 +206,14 @@ export class OtpService implements OnModuleInit {
     }
   }
 
-  async get(id: string): Promise<VerificationView> {
-    const record = UUID.test(id) ? await this.store.get(id) : undefined;
+  async get(id: string, realm: Realm): Promise<VerificationView> {
+    const record = await this.find(id, realm);
     if (!record) throw new VerificationNotFoundError();
     return this.view(record, Date.now());
   }
 
-  async cancel(id: string, meta: RequestMeta = {}): Promise<{ id: string; status: 'canceled' }> {
-    if (!UUID.test(id) || !(await this.store.cancel(id, Date.now()))) throw new VerificationNotFoundError();
+  async cancel(id: string, realm: Realm, meta: RequestMeta = {}): Promise<{ id: string; status: 'canceled' }> {
+    if (!(await this.find(id, realm)) || !(await this.store.cancel(id, Date.now()))) throw new VerificationNotFoundError();
     this.log('verification.canceled', await this.store.get(id), meta);
     return { id, status: 'canceled' };
   }
@@ -222,8 +234,8 @@ export class OtpService implements OnModuleInit {
   ): Promise<VerificationView | undefined> {
     const current = await this.store.get(id);
     if (!current || effectiveStatus(current, now) !== 'pending') return undefined;
-    if (testCode === undefined && current.sends >= current.maxSends) throw new OtpMaxSendsError(secondsUntil(current.expiresAt, now));
-    if (consumeLimit) await this.consumeSendLimit(destination, testCode, now);
+    if (current.sends >= current.maxSends) throw new OtpMaxSendsError(secondsUntil(current.expiresAt, now));
+    if (consumeLimit) await this.consumeSendLimit(destination, current.budget, now);
 
     const code = this.newCode(testCode);
     const outcome = await this.store.resend(id, {
@@ -246,16 +258,45 @@ export class OtpService implements OnModuleInit {
     return this.view(updated ?? outcome.record, now);
   }
 
-  private async consumeSendLimit(destination: Destination, testCode: string | undefined, now: number): Promise<void> {
-    if (testCode !== undefined) return;
+  /** Test destinations too: their fixed code is no reason to let anyone send (or guess) without limit. */
+  private async consumeSendLimit(destination: Destination, budget: SendBudget, now: number): Promise<void> {
     const verdict = await this.limiter.consume(
       destination.normalized,
+      budget,
       { cooldownMs: this.config.resendCooldownSeconds * 1000, perHour: this.config.maxSendsPerHour, perDay: this.config.maxSendsPerDay },
       now,
     );
     if (verdict.allowed) return;
     const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
     throw verdict.reason === 'cooldown' ? new OtpResendTooSoonError(seconds) : new OtpRateLimitedError(seconds);
+  }
+
+  private async findPendingIdIn(realm: Realm, to: string, purpose: string, now: number): Promise<string | undefined> {
+    const budgets: SendBudget[] = realm === 'api' ? ['api'] : ['proven', 'anonymous'];
+    for (const budget of budgets) {
+      const id = await this.store.findPendingId(to, purpose, budget, now);
+      if (id) return id;
+    }
+    return undefined;
+  }
+
+  /**
+   * A test destination's code never changes, so fresh verifications would give fresh attempts at the
+   * same code: its wrong guesses are also counted per destination, at most `maxAttempts` a day.
+   */
+  private async takeFixedCodeGuess(record: VerificationRecord, meta: RequestMeta, now: number): Promise<void> {
+    const verdict = await this.limiter.takeGuess(record.to, this.config.maxAttempts, now);
+    if (verdict.allowed) return;
+    this.metrics.checks.inc({ result: 'locked' });
+    this.log('verification.checked', record, meta, { result: 'locked', reason: 'daily_guesses' });
+    throw new OtpAttemptsExceededError(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)));
+  }
+
+  /** After an approval the next code may be sent at once; a failure here must not undo the approval. */
+  private async liftCooldown(record: VerificationRecord): Promise<void> {
+    await this.limiter.liftCooldown(record.to, record.budget).catch((error: unknown) => {
+      this.audit.warn({ event: 'verification.cooldown_not_lifted', verificationId: record.id, error: error instanceof Error ? error.message : String(error) });
+    });
   }
 
   private newCode(testCode: string | undefined): string {

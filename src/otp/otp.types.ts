@@ -1,4 +1,5 @@
 import type { Channel } from '../config/configuration.types.js';
+import type { SendBudget } from './limits/send-limiter.js';
 
 export const VERIFICATION_STATUSES = ['pending', 'approved', 'expired', 'canceled', 'max_attempts', 'failed'] as const;
 export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
@@ -20,6 +21,11 @@ export interface VerificationRecord {
   /** Normalized: lower-cased email address or E.164 number. */
   to: string;
   purpose: string;
+  /**
+   * Whose sends it counts in, which also says its realm: `api` for the Verifications API, the others
+   * for the challenges of `/v1/auth`. A pending verification is one per `to`+`purpose`+`budget`.
+   */
+  budget: SendBudget;
   locale: string;
   status: VerificationStatus;
   /** HMAC of the current code, bound to id and purpose; empty once the verification is settled. */
@@ -41,6 +47,16 @@ export interface VerificationRecord {
    * the public challenge status then never shows its delivery.
    */
   deliveryPrivate?: boolean;
+}
+
+/**
+ * The Verifications API and the auth challenges never see each other's verifications: a code of one
+ * is never accepted, re-sent, read or canceled through the other, whatever its purpose says.
+ */
+export type Realm = 'api' | 'auth';
+
+export function realmOf(budget: SendBudget): Realm {
+  return budget === 'api' ? 'api' : 'auth';
 }
 
 /** What a check did, decided atomically by the store. */

@@ -43,7 +43,7 @@ export class VerificationsController {
     { 503: ['CHANNEL_UNAVAILABLE'] },
   )
   create(@Body() body: CreateVerificationDto, @ClientInfo() client: ClientMeta): Promise<VerificationView> {
-    return this.otp.start({ channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' }, endUser(client, body.clientIp));
+    return this.otp.start({ channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' }, endUser(client, body.clientIp), { budget: 'api' });
   }
 
   @Post('check')
@@ -57,8 +57,8 @@ export class VerificationsController {
   })
   async check(@Body() body: CheckVerificationDto, @ClientInfo() client: ClientMeta): Promise<{ id: string; status: 'approved' }> {
     const input = body.id !== undefined
-      ? { id: body.id, code: body.code, purpose: body.purpose }
-      : { to: body.to!, code: body.code, purpose: body.purpose ?? 'verify' };
+      ? { id: body.id, code: body.code, purpose: body.purpose, realm: 'api' as const }
+      : { to: body.to!, code: body.code, purpose: body.purpose ?? 'verify', realm: 'api' as const };
     const { id, status } = await this.otp.check(input, endUser(client, body.clientIp));
     return { id, status };
   }
@@ -70,7 +70,7 @@ export class VerificationsController {
   @ApiResponse({ status: 200, type: VerificationResponse })
   @ApiErrors(KEY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] })
   get(@Param('id') id: string): Promise<VerificationView> {
-    return this.otp.get(id);
+    return this.otp.get(id, 'api');
   }
 
   @Post(':id/cancel')
@@ -81,6 +81,6 @@ export class VerificationsController {
   @ApiResponse({ status: 200, type: CancelVerificationResponse })
   @ApiErrors(KEY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] })
   cancel(@Param('id') id: string, @ClientInfo() client: ClientMeta): Promise<{ id: string; status: 'canceled' }> {
-    return this.otp.cancel(id, client);
+    return this.otp.cancel(id, 'api', client);
   }
 }

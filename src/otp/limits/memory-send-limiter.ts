@@ -1,25 +1,29 @@
 import { Injectable } from '@nestjs/common';
-import { DAY_MS, HOUR_MS, type SendLimiter, type SendLimits, type SendLimitVerdict } from './send-limiter.js';
+import { DAY_MS, type GuessVerdict, HOUR_MS, SEND_BUDGETS, type SendBudget, type SendLimiter, type SendLimits, type SendLimitVerdict } from './send-limiter.js';
 
 interface Window {
   count: number;
   resetsAt: number;
 }
 
-interface DestinationState {
+interface BudgetState {
   cooldownUntil: number;
   hour: Window;
   day: Window;
 }
 
-/** Embedded mode: the same fixed windows as the Redis limiter, opened by the first send. */
+const budgetKey = (destination: string, budget: SendBudget) => `${budget}\0${destination}`;
+
+/** Embedded mode: the same fixed windows as the Redis limiter, opened by the first send (or guess). */
 @Injectable()
 export class MemorySendLimiter implements SendLimiter {
-  private readonly destinations = new Map<string, DestinationState>();
+  private readonly budgets = new Map<string, BudgetState>();
+  private readonly guesses = new Map<string, Window>();
 
-  async consume(destination: string, limits: SendLimits, now: number): Promise<SendLimitVerdict> {
+  async consume(destination: string, budget: SendBudget, limits: SendLimits, now: number): Promise<SendLimitVerdict> {
     this.forgetExpired(now);
-    const state = this.destinations.get(destination) ?? {
+    const key = budgetKey(destination, budget);
+    const state = this.budgets.get(key) ?? {
       cooldownUntil: 0,
       hour: { count: 0, resetsAt: now + HOUR_MS },
       day: { count: 0, resetsAt: now + DAY_MS },
@@ -32,18 +36,39 @@ export class MemorySendLimiter implements SendLimiter {
     state.cooldownUntil = now + limits.cooldownMs;
     state.hour.count += 1;
     state.day.count += 1;
-    this.destinations.set(destination, state);
+    this.budgets.set(key, state);
     return { allowed: true };
   }
 
+  async liftCooldown(destination: string, budget: SendBudget): Promise<void> {
+    const state = this.budgets.get(budgetKey(destination, budget));
+    if (state) state.cooldownUntil = 0;
+  }
+
+  async takeGuess(destination: string, perDay: number, now: number): Promise<GuessVerdict> {
+    let window = this.guesses.get(destination);
+    if (!window || window.resetsAt <= now) window = { count: 0, resetsAt: now + DAY_MS };
+    if (window.count >= perDay) return { allowed: false, retryAfterMs: window.resetsAt - now };
+    window.count += 1;
+    this.guesses.set(destination, window);
+    return { allowed: true };
+  }
+
+  async refundGuess(destination: string, now: number): Promise<void> {
+    const window = this.guesses.get(destination);
+    if (window && window.resetsAt > now && window.count > 0) window.count -= 1;
+  }
+
   async reset(destination: string): Promise<void> {
-    this.destinations.delete(destination);
+    for (const budget of SEND_BUDGETS) this.budgets.delete(budgetKey(destination, budget));
+    this.guesses.delete(destination);
   }
 
   private forgetExpired(now: number) {
-    if (this.destinations.size < 10_000) return;
-    for (const [destination, state] of this.destinations) {
-      if (state.day.resetsAt <= now && state.cooldownUntil <= now) this.destinations.delete(destination);
+    if (this.budgets.size + this.guesses.size < 10_000) return;
+    for (const [key, state] of this.budgets) {
+      if (state.day.resetsAt <= now && state.cooldownUntil <= now) this.budgets.delete(key);
     }
+    for (const [destination, window] of this.guesses) if (window.resetsAt <= now) this.guesses.delete(destination);
   }
 }

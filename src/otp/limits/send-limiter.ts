@@ -2,6 +2,8 @@ export type SendLimitVerdict =
   | { allowed: true }
   | { allowed: false; reason: 'cooldown' | 'hourly' | 'daily'; retryAfterMs: number };
 
+export type GuessVerdict = { allowed: true } | { allowed: false; retryAfterMs: number };
+
 export interface SendLimits {
   cooldownMs: number;
   perHour: number;
@@ -9,11 +11,30 @@ export interface SendLimits {
 }
 
 /**
- * Per-destination send limits (resend cooldown, hourly and daily caps), shared by every replica
- * when Redis is configured. One call checks all three and counts the send only if all allow it.
+ * Each destination's sends are counted in three budgets that never spend each other: sends through
+ * the Verifications API, anonymous auth requests (`register`, `otp/start` and their resends), and
+ * sends that follow proof (`login` after the right password, a signed-in user's contact change).
+ * So no amount of anonymous requests keeps a user who knows their password from their login code.
+ */
+export const SEND_BUDGETS = ['api', 'anonymous', 'proven'] as const;
+export type SendBudget = (typeof SEND_BUDGETS)[number];
+
+/**
+ * Per-destination send limits (resend cooldown, hourly and daily caps) in separate budgets, and the
+ * daily wrong-guess allowance of a destination whose code is fixed; shared by every replica when
+ * Redis is configured. `consume` checks all three send limits and counts the send only if all allow it.
  */
 export interface SendLimiter {
-  consume(destination: string, limits: SendLimits, now: number): Promise<SendLimitVerdict>;
+  consume(destination: string, budget: SendBudget, limits: SendLimits, now: number): Promise<SendLimitVerdict>;
+  /** Lifts the cooldown of one budget of a destination (a verification there was just approved). */
+  liftCooldown(destination: string, budget: SendBudget): Promise<void>;
+  /**
+   * Takes one of the `perDay` guesses a destination's fixed code allows in the daily window opened by
+   * the first; `refundGuess` gives back one that turned out right or was never compared.
+   */
+  takeGuess(destination: string, perDay: number, now: number): Promise<GuessVerdict>;
+  refundGuess(destination: string, now: number): Promise<void>;
+  /** Clears every budget and the guess count of one destination. */
   reset(destination: string): Promise<void>;
 }
 

@@ -1,36 +1,54 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { digestsEqual } from '../codes/otp-codes.js';
+import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
 
-const pendingKey = (to: string, purpose: string) => `${purpose}\0${to}`;
+const pendingKey = (to: string, purpose: string, budget: SendBudget) => `${budget}\0${purpose}\0${to}`;
+
+/**
+ * Settled verifications (approved, locked, canceled, failed, or pending past their expiry) kept at
+ * most, oldest first out, so a flood of sign-ups cannot run a development server out of memory. About
+ * 0.7 KB each: 50,000 is some 36 MiB, more than a development server settles in the 24 h they stay
+ * readable. Pending verifications are never evicted.
+ */
+export const MAX_SETTLED_RECORDS = 50_000;
 
 /**
  * Embedded mode: one process, so plain synchronous code between awaits is already atomic.
- * Records are copied in and out so callers can never mutate stored state by accident.
+ * Records are copied in and out so callers can never mutate stored state by accident. The map keeps
+ * them in creation order, which is the order settled ones are evicted in beyond `maxSettled`.
  */
 @Injectable()
 export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
   private readonly records = new Map<string, VerificationRecord>();
   private readonly pending = new Map<string, string>();
   private readonly sweeper = setInterval(() => this.sweep(Date.now()), 60_000).unref();
+  /** Counting what is settled takes a scan, so it runs once per 1% of the cap's new or settled records. */
+  private readonly trimBatch: number;
+  private changesSinceTrim = 0;
+
+  constructor(private readonly maxSettled: number = MAX_SETTLED_RECORDS) {
+    this.trimBatch = Math.max(1, Math.ceil(maxSettled / 100));
+  }
 
   onModuleDestroy(): void {
     clearInterval(this.sweeper);
   }
 
   async createPending(record: VerificationRecord) {
-    const key = pendingKey(record.to, record.purpose);
+    const key = pendingKey(record.to, record.purpose, record.budget);
     const existing = this.pending.get(key);
     const current = existing ? this.records.get(existing) : undefined;
     if (current && isPending(current, record.createdAt)) return { created: false as const, pendingId: current.id };
     this.records.set(record.id, structuredClone(record));
     this.pending.set(key, record.id);
+    this.noteChange(record.createdAt);
     return { created: true as const };
   }
 
-  async findPendingId(to: string, purpose: string, now: number) {
-    const id = this.pending.get(pendingKey(to, purpose));
+  async findPendingId(to: string, purpose: string, budget: SendBudget, now: number) {
+    const id = this.pending.get(pendingKey(to, purpose, budget));
     const record = id ? this.records.get(id) : undefined;
     return record && isPending(record, now) ? record.id : undefined;
   }
@@ -68,7 +86,7 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
     const record = this.records.get(id);
     if (!record || !isPending(record, now)) return false;
     Object.assign(record, { status: 'canceled', digest: '', updatedAt: now });
-    this.release(record);
+    this.settled(record, now);
     return true;
   }
 
@@ -91,7 +109,7 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
     record.updatedAt = now;
     if (update.status === 'failed' && record.status === 'pending') {
       Object.assign(record, { status: 'failed', digest: '' });
-      this.release(record);
+      this.settled(record, now);
     }
   }
 
@@ -102,26 +120,51 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
     if (!isPending(record, now)) return { result: 'not_found' };
     if (record.attempts >= record.maxAttempts) {
       Object.assign(record, { status: 'max_attempts', digest: '', updatedAt: now });
-      this.release(record);
+      this.settled(record, now);
       return { result: 'locked', record: structuredClone(record) };
     }
     if (matches(record)) {
       Object.assign(record, { status: 'approved', digest: '', updatedAt: now });
-      this.release(record);
+      this.settled(record, now);
       return { result: 'approved', record: structuredClone(record) };
     }
     record.attempts += 1;
     record.updatedAt = now;
     if (record.attempts >= record.maxAttempts) {
       Object.assign(record, { status: 'max_attempts', digest: '' });
-      this.release(record);
+      this.settled(record, now);
     }
     return { result: 'incorrect', record: structuredClone(record) };
   }
 
   private release(record: VerificationRecord) {
-    const key = pendingKey(record.to, record.purpose);
+    const key = pendingKey(record.to, record.purpose, record.budget);
     if (this.pending.get(key) === record.id) this.pending.delete(key);
+  }
+
+  private settled(record: VerificationRecord, now: number) {
+    this.release(record);
+    this.noteChange(now);
+  }
+
+  private noteChange(now: number) {
+    this.changesSinceTrim += 1;
+    if (this.changesSinceTrim >= this.trimBatch && this.records.size > this.maxSettled) this.trim(now);
+  }
+
+  /** Evicts the oldest settled verifications beyond `maxSettled`. */
+  private trim(now: number) {
+    this.changesSinceTrim = 0;
+    let live = 0;
+    for (const record of this.records.values()) if (isPending(record, now)) live += 1;
+    let excess = this.records.size - live - this.maxSettled;
+    for (const [id, record] of this.records) {
+      if (excess <= 0) break;
+      if (isPending(record, now)) continue;
+      this.release(record);
+      this.records.delete(id);
+      excess -= 1;
+    }
   }
 
   private sweep(now: number) {

@@ -1,3 +1,4 @@
+import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 
 /**
@@ -7,12 +8,12 @@ import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, Verification
  */
 export interface OtpStore {
   /**
-   * Stores a new pending verification and makes it the pending one for its `to`+`purpose`, unless
+   * Stores a new pending verification and makes it the pending one for its `to`+`purpose`+`budget`, unless
    * another is pending there: then nothing is stored and that one's id is returned.
    */
   createPending(record: VerificationRecord): Promise<{ created: true } | { created: false; pendingId: string }>;
-  /** The id of the pending verification for `to`+`purpose`, if one is pending and unexpired. */
-  findPendingId(to: string, purpose: string, now: number): Promise<string | undefined>;
+  /** The id of the pending verification for `to`+`purpose`+`budget`, if one is pending and unexpired. */
+  findPendingId(to: string, purpose: string, budget: SendBudget, now: number): Promise<string | undefined>;
   get(id: string): Promise<VerificationRecord | undefined>;
   /** A fresh code for a pending verification: the old digest stops working, failed attempts stay. */
   resend(id: string, code: NewCode): Promise<ResendOutcome>;

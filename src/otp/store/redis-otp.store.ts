@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
+import { SEND_BUDGETS, type SendBudget } from '../limits/send-limiter.js';
 import type {
   CheckOutcome,
   DeliveryStatus,
@@ -14,11 +15,11 @@ import { RETENTION_MS, type OtpStore } from './otp-store.js';
 
 /**
  * Key layout. Each verification is one hash under its own hash tag, so every script that decides
- * something touches one key and runs unchanged on Redis Cluster. The pending index (`to`+`purpose`
- * → id) lives in another slot and is only ever a hint: whatever it points to is re-checked.
+ * something touches one key and runs unchanged on Redis Cluster. The pending index (`to`+`purpose`+
+ * `budget` → id) lives in another slot and is only ever a hint: whatever it points to is re-checked.
  */
 const verificationKey = (id: string) => `otp:{v:${id}}`;
-const pendingKey = (to: string, purpose: string) => `otp:{p:${purpose}:${to}}`;
+const pendingKey = (to: string, purpose: string, budget: SendBudget) => `otp:{p:${budget}:${purpose}:${to}}`;
 
 /** Keeps a verification readable for RETENTION_MS after its code expires or it last changed. */
 const KEEP = `
@@ -184,7 +185,7 @@ export class RedisOtpStore implements OtpStore {
 
   async createPending(record: VerificationRecord) {
     const key = verificationKey(record.id);
-    const index = pendingKey(record.to, record.purpose);
+    const index = pendingKey(record.to, record.purpose, record.budget);
     const ttl = Math.max(1, record.expiresAt - record.createdAt);
     // The record first, so the index never points at nothing.
     await this.redis.otpCreate(key, ttl + RETENTION_MS, ...Object.entries(toHash(record)).flat());
@@ -198,14 +199,14 @@ export class RedisOtpStore implements OtpStore {
       if (existing && (await this.redis.otpReplacePending(index, existing, record.id, ttl)) === 1) return { created: true as const };
     }
     // Lost every race to concurrent starts: defer to whichever is pending now.
-    const winner = await this.findPendingId(record.to, record.purpose, record.createdAt);
+    const winner = await this.findPendingId(record.to, record.purpose, record.budget, record.createdAt);
     await this.redis.del(key);
     if (winner) return { created: false as const, pendingId: winner };
     throw new Error('could not register the pending verification');
   }
 
-  async findPendingId(to: string, purpose: string, now: number) {
-    const id = await this.redis.get(pendingKey(to, purpose));
+  async findPendingId(to: string, purpose: string, budget: SendBudget, now: number) {
+    const id = await this.redis.get(pendingKey(to, purpose, budget));
     return id && (await this.isPending(id, now)) ? id : undefined;
   }
 
@@ -218,7 +219,7 @@ export class RedisOtpStore implements OtpStore {
     const [result, hash] = await this.redis.otpResend(verificationKey(id), code.digest, code.expiresAt, code.now, RETENTION_MS);
     if (result === 'not_pending') return { result };
     const record = fromPairs(hash!);
-    if (result === 'resent') await this.redis.otpTouchPending(pendingKey(record.to, record.purpose), id, String(Math.max(1, code.expiresAt - code.now)));
+    if (result === 'resent') await this.redis.otpTouchPending(pendingKey(record.to, record.purpose, record.budget), id, String(Math.max(1, code.expiresAt - code.now)));
     return { result: result as 'resent' | 'max_sends', record };
   }
 
@@ -265,7 +266,7 @@ export class RedisOtpStore implements OtpStore {
 
   private async releasePending(id: string, known?: VerificationRecord) {
     const record = known ?? (await this.get(id));
-    if (record) await this.redis.otpTouchPending(pendingKey(record.to, record.purpose), id, '');
+    if (record) await this.redis.otpTouchPending(pendingKey(record.to, record.purpose, record.budget), id, '');
   }
 }
 
@@ -275,6 +276,7 @@ function toHash(record: VerificationRecord): Record<string, string | number> {
     channel: record.channel,
     to: record.to,
     purpose: record.purpose,
+    budget: record.budget,
     locale: record.locale,
     status: record.status,
     digest: record.digest,
@@ -308,6 +310,8 @@ function fromHash(hash: Record<string, string>): VerificationRecord {
     channel: hash.channel as VerificationRecord['channel'],
     to: hash.to!,
     purpose: hash.purpose!,
+    // Stored before budgets existed: the Verifications API's, so no auth flow ever completes one.
+    budget: SEND_BUDGETS.includes(hash.budget as SendBudget) ? (hash.budget as SendBudget) : 'api',
     locale: hash.locale!,
     status: hash.status as VerificationStatus,
     digest: hash.digest ?? '',
