@@ -9,7 +9,7 @@ import { DeliveryQueue } from './delivery/delivery-job.js';
 import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { FailoverSender } from './failover-sender.js';
 import { maskDestinations } from './masked-text.js';
-import { isCodeChecking, ProviderError } from './message-provider.js';
+import { isCodeChecking, type OutboundMessage, ProviderError } from './message-provider.js';
 import type { ContactChange, Notifier } from './notifier.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
 
@@ -54,42 +54,26 @@ export class DeliveryService implements OtpDelivery, Notifier {
     this.worker.onReport(listener);
   }
 
-  async passwordChanged(channel: Channel, to: string, locale: string): Promise<void> {
-    const id = randomUUID();
-    try {
-      const result = await this.sender.send({
-        idempotencyKey: `${id}:notice`,
-        verificationId: id,
-        channel,
-        to,
-        template: 'password_changed',
-        purpose: 'password_reset',
-        locale,
-        expiresAt: new Date(Date.now() + 24 * 60 * 60 * 1000),
-      });
-      this.logger.log(`password-changed notice sent through ${result.provider}`);
-    } catch (error) {
-      this.logger.warn(`password-changed notice could not be sent: ${maskDestinations(error instanceof Error ? error.message : String(error), { channel, to })}`);
-    }
+  passwordChanged(channel: Channel, to: string, locale: string): Promise<void> {
+    return this.sendNotice('password-changed', { channel, to, locale, template: 'password_changed', purpose: 'password_reset' });
   }
 
-  async contactChanged(channel: Channel, to: string, change: ContactChange, locale: string): Promise<void> {
+  contactChanged(channel: Channel, to: string, change: ContactChange, locale: string): Promise<void> {
+    return this.sendNotice('contact-changed', { channel, to, locale, template: 'contact_changed', purpose: 'change_contact', contactChange: change });
+  }
+
+  /** A notice carries no code, so it goes straight through the chain: best effort, never throws, the destination masked in what it logs. */
+  private async sendNotice(
+    what: string,
+    notice: Pick<OutboundMessage, 'channel' | 'to' | 'locale' | 'template' | 'purpose' | 'contactChange'>,
+  ): Promise<void> {
     const id = randomUUID();
     try {
-      const result = await this.sender.send({
-        idempotencyKey: `${id}:notice`,
-        verificationId: id,
-        channel,
-        to,
-        template: 'contact_changed',
-        contactChange: change,
-        purpose: 'change_contact',
-        locale,
-        expiresAt: new Date(Date.now() + 24 * 60 * 60 * 1000),
-      });
-      this.logger.log(`contact-changed notice sent through ${result.provider}`);
+      const result = await this.sender.send({ ...notice, idempotencyKey: `${id}:notice`, verificationId: id, expiresAt: new Date(Date.now() + 24 * 60 * 60 * 1000) });
+      this.logger.log(`${what} notice sent through ${result.provider}`);
     } catch (error) {
-      this.logger.warn(`contact-changed notice could not be sent: ${error instanceof Error ? error.message : error}`);
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.warn(`${what} notice could not be sent: ${maskDestinations(message, { channel: notice.channel, to: notice.to })}`);
     }
   }
 
