@@ -1,4 +1,4 @@
-import { DomainError, UnauthorizedError } from '../common/errors.js';
+import { DomainError, retryAfterInWords, UnauthorizedError } from '../common/errors.js';
 
 export class AccountExistsError extends DomainError {
   constructor() {
@@ -29,5 +29,24 @@ export class InvalidAccessTokenError extends UnauthorizedError {
 export class InvalidCredentialsError extends DomainError {
   constructor() {
     super('INVALID_CREDENTIALS', 'The identifier or the password is not correct.');
+  }
+}
+
+/** Too many wrong passwords for one identifier: the same answer whether or not the account exists. */
+export class LoginRateLimitedError extends DomainError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      'LOGIN_RATE_LIMITED',
+      `Too many wrong passwords for this account. ${retryAfterInWords(retryAfterSeconds)} Signing in with a code, or resetting the password, still works.`,
+      {},
+      retryAfterSeconds,
+    );
+  }
+}
+
+/** Every password-hashing slot stayed taken for too long: the process is saturated, not broken. */
+export class ServiceBusyError extends DomainError {
+  constructor(retryAfterSeconds = 1) {
+    super('SERVICE_BUSY', 'The service is busy. Try again in a moment.', {}, retryAfterSeconds);
   }
 }

@@ -260,7 +260,7 @@ describe('config files', () => {
     expect(configuration.messaging.chains).toEqual({ email: ['smtp'], sms: ['twilio'], whatsapp: ['twilio-whatsapp'] });
     expect(configuration.messaging.circuit).toEqual({ failureThreshold: 5, openSeconds: 60 });
     expect(configuration.messaging.delivery).toEqual({ attempts: 5, backoffMs: 1000, worker: true });
-    expect(configuration.otp).toMatchObject({ maxSendsPerHour: 5, maxSendsPerDay: 10, rateLimitIpPerMinute: 30 });
+    expect(configuration.otp).toMatchObject({ maxSendsPerHour: 5, maxSendsPerDay: 10, rateLimitIpPerMinute: 30, loginMaxFailures: 10, passwordHashConcurrency: 4 });
   });
 });
 

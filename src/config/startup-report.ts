@@ -60,6 +60,10 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
       `per IP ${otp.rateLimitIpPerMinute}/minute`,
   );
   lines.push(
+    `passwords: ${otp.loginMaxFailures} wrong per identifier per 15 minutes, then LOGIN_RATE_LIMITED; ` +
+      `${otp.passwordHashConcurrency} hashed at once, SERVICE_BUSY after 2 s waiting`,
+  );
+  lines.push(
     `secrets: JWT_SECRET=${auth.jwtSecretGenerated ? 'random for this run' : maskSecret(auth.jwtSecret)} ` +
       `OTP_SECRET=${otp.secretGenerated ? 'random for this run' : maskSecret(otp.secret)} ` +
       `API_KEYS=${auth.apiKeys.length > 0 ? `${auth.apiKeys.map(maskSecret).join(',')}` : 'unset'}`,

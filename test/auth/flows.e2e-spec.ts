@@ -134,7 +134,7 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       expect(inboxes.messagesTo(email)).toEqual([]);
     });
 
-    it('refuses an email address or phone number that already has an account', async () => {
+    it('refuses an email address or phone number that another account verified, and only then', async () => {
       const email = newEmail();
       await signedUp({ email });
       expect(await post('/register', { email: email.toUpperCase(), password: newPassword() })).toMatchObject({
@@ -142,7 +142,12 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
         body: { statusCode: 409, code: 'ACCOUNT_EXISTS' },
       });
       const phone = newPhone();
+      // An unverified claim blocks nobody.
       expect((await post('/register', { phone, password: newPassword() })).status).toBe(201);
+      await codeFor(phone);
+      expect((await post('/register', { phone, password: newPassword() })).status).toBe(201);
+      await codeFor(phone);
+      await signedUp({ phone });
       expect(await post('/register', { phone, email: newEmail(), password: newPassword() })).toMatchObject({ status: 409, body: { code: 'ACCOUNT_EXISTS' } });
     });
 
