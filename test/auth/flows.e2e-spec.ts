@@ -231,8 +231,10 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
         codes.add(code);
         expect((await post('/otp/verify', { challengeId: login.body.challengeId, code })).status).toBe(200);
       };
-      // Only the phone is verified (the sign-up code went by SMS), so email is not offered yet.
-      await loginVia({ identifier: email, channel: 'email' }, 'sms', phone);
+      // Only the phone is verified (the sign-up code went by SMS), so email is not offered yet,
+      // and the unverified address is no identifier of an account that has verified something.
+      await loginVia({ identifier: phone, channel: 'email' }, 'sms', phone);
+      expect(await post('/login', { identifier: email, password })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
 
       await service.app.get(UsersRepository).markEmailVerified(userId);
       await loginVia({ identifier: phone, channel: 'email' }, 'email', email);
