@@ -157,6 +157,8 @@ export class AuthService {
     }
     const flow = challenge.purpose;
     try {
+      // Hashed before the check, so a refusal for a busy hasher (SERVICE_BUSY) does not use the code up.
+      const newPasswordHash = flow === 'password_reset' ? await this.passwords.hash(input.newPassword!) : undefined;
       const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose }, meta);
       const owner = await this.findByContact(kind, record.to);
       // Also how an undelivered challenge (no account, or a contact that may not receive codes) ends,
@@ -164,7 +166,7 @@ export class AuthService {
       if (!owner || (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind))) throw new VerificationNotFoundError();
       // Every auth code proves possession of the contact it was sent to; ownership is taken only now, after the check.
       let user = await this.markVerified(owner, kind);
-      if (record.purpose === 'password_reset') user = await this.resetPassword(user, input.newPassword!);
+      if (newPasswordHash !== undefined) user = await this.resetPassword(user, newPasswordHash);
       const pair = await this.tokens.issueTokenPair(user, meta);
       this.auditSignIn('success', meta, { method: 'code', flow, userId: user.id });
       return pair;
@@ -226,8 +228,8 @@ export class AuthService {
     return this.tokens.issueTokenPair(updated, meta);
   }
 
-  private async resetPassword(user: User, newPassword: string): Promise<User> {
-    const updated = (await this.users.setPasswordHash(user.id, await this.passwords.hash(newPassword))) ?? user;
+  private async resetPassword(user: User, newPasswordHash: string): Promise<User> {
+    const updated = (await this.users.setPasswordHash(user.id, newPasswordHash)) ?? user;
     const revoked = await this.tokens.revokeAllForUser(user.id);
     this.logger.log(`password reset for user ${user.id}: ${revoked} refresh token${revoked === 1 ? '' : 's'} revoked`);
     for (const contact of contactsOf(updated).filter((c) => c.verified)) {
