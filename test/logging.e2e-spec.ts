@@ -207,7 +207,7 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
     await eventually(async () => expect(linesFor(requestId).some((record) => String(record.msg).includes('delivered through sendgrid'))).toBe(true));
     const lines = linesFor(requestId);
     expect(lines.filter((record) => record.context === 'HTTP')).toEqual([
-      expect.objectContaining({ req: expect.objectContaining({ id: requestId, method: 'POST', url: '/v1/verifications' }), res: { statusCode: 201 } }),
+      expect.objectContaining({ ip: '127.0.0.1', req: expect.objectContaining({ id: requestId, method: 'POST', url: '/v1/verifications' }), res: { statusCode: 201 } }),
     ]);
     const job = lines.filter((record) => record.context === 'Delivery');
     expect(job.map((record) => record.msg)).toEqual([

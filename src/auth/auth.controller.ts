@@ -28,6 +28,8 @@ const SEND_LIMITS: DocumentedErrors = { 429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_L
 const CHECK_ERRORS: DocumentedErrors = { 404: ['VERIFICATION_NOT_FOUND'], 422: ['OTP_INCORRECT'], 429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'] };
 /** A missing or invalid access token, or one whose session has ended (logout, password reset, revocation). */
 const BEARER_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED', 'TOKEN_REVOKED'] };
+/** Routes that hash a password: more at once than PASSWORD_HASH_CONCURRENCY wait, for 2 s at most. */
+const HASHING: DocumentedErrors = { 503: ['SERVICE_BUSY'] };
 
 /** End-user sign-up, login and session routes. Every route that sends or checks something is limited per client IP. */
 @Controller('auth')
@@ -38,18 +40,30 @@ export class AuthController {
 
   @Post('register')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Sign up', description: 'Creates the account and sends a code to its new contact; complete it at `POST /v1/auth/otp/verify`.' })
+  @ApiOperation({
+    summary: 'Sign up',
+    description:
+      'Creates the account and sends a code to its new contact; complete it at `POST /v1/auth/otp/verify`. ' +
+      '`ACCOUNT_EXISTS` only when another account has verified the email address or phone number: an unverified claim blocks nobody, ' +
+      'and whichever account verifies a contact first owns it (the others lose their unverified claim of it).',
+  })
   @ApiResponse({ status: 201, type: RegisterResponse })
-  @ApiErrors(BODY_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, UNAVAILABLE)
+  @ApiErrors(BODY_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, UNAVAILABLE, HASHING)
   register(@Body() body: RegisterDto, @ClientInfo() client: ClientMeta): Promise<{ userId: string } & Challenge> {
     return this.auth.register(body, client);
   }
 
   @Post('login')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Log in with a password', description: "Checks the password and sends the second factor to the account's preferred channel." })
+  @ApiOperation({
+    summary: 'Log in with a password',
+    description:
+      "Checks the password and sends the second factor to the account's preferred channel. An identifier the account has not verified " +
+      'signs in only while the account has no verified contact at all. After `LOGIN_MAX_FAILURES` wrong passwords for one identifier ' +
+      'in 15 minutes, `LOGIN_RATE_LIMITED` (for unknown accounts alike) until the window ends; `POST /v1/auth/otp/start` still works.',
+  })
   @ApiResponse({ status: 200, type: ChallengeResponse })
-  @ApiErrors(BODY_ERRORS, { 401: ['INVALID_CREDENTIALS'] }, SEND_LIMITS, UNAVAILABLE)
+  @ApiErrors(BODY_ERRORS, { 401: ['INVALID_CREDENTIALS'], 429: ['LOGIN_RATE_LIMITED'] }, SEND_LIMITS, UNAVAILABLE, HASHING)
   login(@Body() body: LoginDto, @ClientInfo() client: ClientMeta): Promise<Challenge> {
     return this.auth.login(body, client);
   }
@@ -79,7 +93,7 @@ export class AuthController {
   @ApiSecurity({})
   @ApiBearerAuth(BEARER_SCHEME)
   @ApiResponse({ status: 200, type: TokenPairResponse })
-  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, CHECK_ERRORS, UNAVAILABLE)
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, CHECK_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, UNAVAILABLE, HASHING)
   verify(@Body() body: VerifyOtpDto, @OptionalCurrentUser() user: User | undefined, @ClientInfo() client: ClientMeta): Promise<TokenPair> {
     return this.auth.verify(body, user, client);
   }

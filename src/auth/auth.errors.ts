@@ -1,4 +1,4 @@
-import { DomainError, UnauthorizedError } from '../common/errors.js';
+import { DomainError, retryAfterInWords, UnauthorizedError } from '../common/errors.js';
 
 export class AccountExistsError extends DomainError {
   constructor() {
@@ -43,5 +43,24 @@ export class TokenRevokedError extends DomainError {
 export class CurrentPasswordRequiredError extends DomainError {
   constructor() {
     super('INVALID_CREDENTIALS', 'The current password of the account is required, and must be correct, to change its email address or phone number.');
+  }
+}
+
+/** Too many wrong passwords for one identifier: the same answer whether or not the account exists. */
+export class LoginRateLimitedError extends DomainError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      'LOGIN_RATE_LIMITED',
+      `Too many wrong passwords for this account. ${retryAfterInWords(retryAfterSeconds)} Signing in with a code, or resetting the password, still works.`,
+      {},
+      retryAfterSeconds,
+    );
+  }
+}
+
+/** Every password-hashing slot stayed taken for too long: the process is saturated, not broken. */
+export class ServiceBusyError extends DomainError {
+  constructor(retryAfterSeconds = 1) {
+    super('SERVICE_BUSY', 'The service is busy. Try again in a moment.', {}, retryAfterSeconds);
   }
 }

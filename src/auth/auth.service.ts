@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ValidationFailedError } from '../common/errors.js';
+import { DomainError, ValidationFailedError } from '../common/errors.js';
 import { messagingConfig } from '../config/config.namespaces.js';
 import type { Channel, MessagingConfig } from '../config/configuration.types.js';
 import type { ContactKind, OtpChannel } from '../database/schema.js';
@@ -10,6 +10,7 @@ import { OtpService, type RequestMeta, type VerificationView } from '../otp/otp.
 import { effectiveStatus, type VerificationRecord } from '../otp/otp.types.js';
 import { AccountExistsError, CurrentPasswordRequiredError, InvalidAccessTokenError, InvalidCredentialsError } from './auth.errors.js';
 import type { LoginDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
+import { LoginAttempts } from './passwords/login-attempts.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
 import type { TokenPair } from './tokens/tokens.service.js';
 import { TokensService } from './tokens/tokens.service.js';
@@ -73,6 +74,7 @@ export class AuthService {
   constructor(
     private readonly users: UsersRepository,
     private readonly passwords: PasswordHasher,
+    private readonly loginAttempts: LoginAttempts,
     private readonly tokens: TokensService,
     private readonly otp: OtpService,
     @Inject(Notifier) private readonly notifier: Notifier,
@@ -101,11 +103,24 @@ export class AuthService {
   }
 
   async login(input: LoginDto, meta: RequestMeta): Promise<Challenge> {
+    try {
+      await this.loginAttempts.assertAllowed(input.identifier);
+    } catch (error) {
+      if (error instanceof DomainError) this.auditSignIn('failure', meta, { method: 'password', reason: error.code });
+      throw error;
+    }
     const identifier = parseIdentifier(input.identifier);
     const user = identifier ? await this.findByContact(identifier.kind, identifier.value) : undefined;
     // The same work whether or not the account exists, so the answer's timing does not tell.
     const valid = user?.passwordHash ? await this.passwords.verify(user.passwordHash, input.password) : await this.passwords.verifyAgainstDummy(input.password);
-    if (!user || !identifier || !valid) throw new InvalidCredentialsError();
+    if (!user || !identifier || !valid) {
+      await this.loginAttempts.failed(input.identifier);
+      this.auditSignIn('failure', meta, { method: 'password', reason: 'INVALID_CREDENTIALS', userId: user?.id });
+      throw new InvalidCredentialsError();
+    }
+    await this.loginAttempts.succeeded(input.identifier);
+    // The password step only: the sign-in completes with the code, which gets its own line.
+    this.auditSignIn('success', meta, { method: 'password', userId: user.id });
 
     const contact = this.loginContact(user, identifier.kind, input.channel);
     // After the right password: a budget of its own, which no anonymous request can spend.
@@ -136,7 +151,10 @@ export class AuthService {
    */
   async verify(input: VerifyOtpDto, signedIn: User | undefined, meta: RequestMeta): Promise<TokenPair> {
     const challenge = await this.otp.find(input.challengeId, 'auth');
-    if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
+    if (!challenge || !isAuthPurpose(challenge.purpose)) {
+      this.auditSignIn('failure', meta, { method: 'code', reason: 'VERIFICATION_NOT_FOUND' });
+      throw new VerificationNotFoundError();
+    }
     if (challenge.purpose === 'password_reset' && input.newPassword === undefined) {
       throw new ValidationFailedError({ newPassword: ['newPassword is required to complete a password reset'] });
     }
@@ -150,17 +168,29 @@ export class AuthService {
       if ((await this.users.findContactChange(signedIn.id, kind)) !== challenge.to) throw new VerificationNotFoundError();
     }
 
-    const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose, realm: 'auth' }, meta);
-    if (record.purpose === 'change_contact') return this.completeContactChange(signedIn!, kind, record.to, meta);
-
-    const owner = await this.findByContact(kind, record.to);
-    // Also how an undelivered challenge (no account, or a contact that may not receive codes) ends,
-    // should its code ever be guessed.
-    if (!owner || (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind))) throw new VerificationNotFoundError();
-    // Every auth code proves possession of the contact it was sent to.
-    let user = await this.markVerified(owner, kind);
-    if (record.purpose === 'password_reset') user = await this.resetPassword(user, input.newPassword!, meta);
-    return this.tokens.issueTokenPair(user, meta);
+    if (challenge.purpose === 'change_contact') {
+      const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose, realm: 'auth' }, meta);
+      return this.completeContactChange(signedIn!, kind, record.to, meta);
+    }
+    const flow = challenge.purpose;
+    try {
+      // Hashed before the check, so a refusal for a busy hasher (SERVICE_BUSY) does not use the code up.
+      const newPasswordHash = flow === 'password_reset' ? await this.passwords.hash(input.newPassword!) : undefined;
+      const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose, realm: 'auth' }, meta);
+      const owner = await this.findByContact(kind, record.to);
+      // Also how an undelivered challenge (no account, or a contact that may not receive codes) ends,
+      // should its code ever be guessed.
+      if (!owner || (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind))) throw new VerificationNotFoundError();
+      // Every auth code proves possession of the contact it was sent to; ownership is taken only now, after the check.
+      let user = await this.markVerified(owner, kind);
+      if (newPasswordHash !== undefined) user = await this.resetPassword(user, newPasswordHash, meta);
+      const pair = await this.tokens.issueTokenPair(user, meta);
+      this.auditSignIn('success', meta, { method: 'code', flow, userId: user.id });
+      return pair;
+    } catch (error) {
+      if (error instanceof DomainError) this.auditSignIn('failure', meta, { method: 'code', flow, reason: error.code });
+      throw error;
+    }
   }
 
   async resend(input: ResendOtpDto, meta: RequestMeta): Promise<ResentChallenge> {
@@ -242,7 +272,7 @@ export class AuthService {
     if (value === (kind === 'email' ? current.email : current.phone)) {
       throw new ValidationFailedError({ [kind]: [`${kind} is already the ${kind === 'email' ? 'email address' : 'phone number'} of this account`] });
     }
-    if (await this.findByContact(kind, value)) throw new AccountExistsError();
+    if (await this.users.findVerifiedOwner(kind, value)) throw new AccountExistsError();
     await this.users.stageContactChange(current.id, kind, value);
     const view = await this.otp.start(
       { channel: this.channelFor(kind, current.otpChannel), to: value, purpose: 'change_contact', locale: LOCALE },
@@ -278,8 +308,8 @@ export class AuthService {
     }
   }
 
-  private async resetPassword(user: User, newPassword: string, meta: RequestMeta): Promise<User> {
-    const updated = (await this.users.setPasswordHash(user.id, await this.passwords.hash(newPassword))) ?? user;
+  private async resetPassword(user: User, newPasswordHash: string, meta: RequestMeta): Promise<User> {
+    const updated = (await this.users.setPasswordHash(user.id, newPasswordHash)) ?? user;
     // Every session ends, and with it every access token issued for one, on every replica.
     const revoked = await this.tokens.revokeAllForUser(user.id);
     this.logger.log(`password reset for user ${user.id}: ${revoked} refresh token${revoked === 1 ? '' : 's'} revoked`);
@@ -293,10 +323,12 @@ export class AuthService {
     return updated;
   }
 
+  /** @throws AccountExistsError when another account verified the contact first, taking it from this one. */
   private async markVerified(user: User, kind: ContactKind): Promise<User> {
-    if (kind === 'email' && user.emailVerifiedAt === null) return (await this.users.markEmailVerified(user.id)) ?? user;
-    if (kind === 'phone' && user.phoneVerifiedAt === null) return (await this.users.markPhoneVerified(user.id)) ?? user;
-    return user;
+    if ((kind === 'email' ? user.emailVerifiedAt : user.phoneVerifiedAt) !== null) return user;
+    const claimed = kind === 'email' ? await this.users.markEmailVerified(user.id) : await this.users.markPhoneVerified(user.id);
+    if (!claimed) throw new AccountExistsError();
+    return claimed;
   }
 
   /** Whether a resend may actually send: only where the first send would have. */
@@ -343,8 +375,18 @@ export class AuthService {
     return this.messaging.channels.includes(channel);
   }
 
+  /** The account this contact signs in to: its verified owner, else an unfinished sign-up that claims it. */
   private findByContact(kind: ContactKind, value: string): Promise<User | undefined> {
-    return kind === 'email' ? this.users.findByEmail(value) : this.users.findByPhone(value);
+    return this.users.findByContact(kind, value);
+  }
+
+  /** One line per sign-in success or failure, for whoever investigates an account later. */
+  private auditSignIn(
+    result: 'success' | 'failure',
+    meta: RequestMeta,
+    fields: { method: 'password' | 'code'; flow?: AuthPurpose; reason?: string; userId?: string },
+  ): void {
+    this.audit.log({ event: 'auth.sign_in', result, ...fields, ip: meta.ip, userAgent: meta.userAgent?.slice(0, 200) });
   }
 }
 

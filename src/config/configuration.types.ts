@@ -104,6 +104,10 @@ export interface OtpConfig {
   maxSendsPerDay: number;
   rateLimitIpPerMinute: number;
   apiKeyRateLimitPerMinute: number;
+  /** Wrong passwords per login identifier per 15 minutes, whether or not the account exists. */
+  loginMaxFailures: number;
+  /** Password hashes (argon2id) computed at once by this process. */
+  passwordHashConcurrency: number;
   smsAllowedCountries: string[] | undefined;
   /** Normalized destination → fixed code. */
   testDestinations: Record<string, string>;

@@ -272,6 +272,18 @@ export class EnvironmentVariables {
   @Max(1000000, { message: integer('RATE_LIMIT_IP_PER_MINUTE', 1, 1000000) })
   RATE_LIMIT_IP_PER_MINUTE?: number;
 
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('LOGIN_MAX_FAILURES', 1, 10000) })
+  @Min(1, { message: integer('LOGIN_MAX_FAILURES', 1, 10000) })
+  @Max(10000, { message: integer('LOGIN_MAX_FAILURES', 1, 10000) })
+  LOGIN_MAX_FAILURES?: number;
+
+  @IsOptional() @Type(() => Number)
+  @IsInt({ message: integer('PASSWORD_HASH_CONCURRENCY', 1, 256) })
+  @Min(1, { message: integer('PASSWORD_HASH_CONCURRENCY', 1, 256) })
+  @Max(256, { message: integer('PASSWORD_HASH_CONCURRENCY', 1, 256) })
+  PASSWORD_HASH_CONCURRENCY?: number;
+
   @IsOptional() @MinLength(1, { message: 'OTP_CHANNELS must name at least one channel' }) OTP_CHANNELS?: string;
   @IsOptional() @MinLength(1, { message: 'EMAIL_PROVIDERS must name at least one provider' }) EMAIL_PROVIDERS?: string;
   @IsOptional() @MinLength(1, { message: 'SMS_PROVIDERS must name at least one provider' }) SMS_PROVIDERS?: string;

@@ -147,6 +147,12 @@ describe('variable formats', () => {
     expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_MAX_SENDS_PER_HOUR: '20', OTP_MAX_SENDS_PER_DAY: '10' })).toEqual(['OTP_MAX_SENDS_PER_DAY']);
   });
 
+  it('reads the password limits and refuses values outside their bounds', () => {
+    const { configuration } = loadConfiguration({ ...COMPLETE_PRODUCTION, LOGIN_MAX_FAILURES: '5', PASSWORD_HASH_CONCURRENCY: '2' });
+    expect(configuration.otp).toMatchObject({ loginMaxFailures: 5, passwordHashConcurrency: 2 });
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, LOGIN_MAX_FAILURES: '0', PASSWORD_HASH_CONCURRENCY: 'many' })).toEqual(['LOGIN_MAX_FAILURES', 'PASSWORD_HASH_CONCURRENCY']);
+  });
+
   it('refuses unknown channels and providers by name', () => {
     expect(messagesOf({ ...COMPLETE_PRODUCTION, OTP_CHANNELS: 'email,pigeon' })).toEqual([
       'OTP_CHANNELS names "pigeon", which is not a channel (email, sms, whatsapp)',
@@ -322,7 +328,7 @@ describe('config files', () => {
     expect(configuration.messaging.chains).toEqual({ email: ['smtp'], sms: ['twilio'], whatsapp: ['twilio-whatsapp'] });
     expect(configuration.messaging.circuit).toEqual({ failureThreshold: 5, openSeconds: 60 });
     expect(configuration.messaging.delivery).toEqual({ attempts: 5, backoffMs: 1000, worker: true });
-    expect(configuration.otp).toMatchObject({ maxSendsPerHour: 5, maxSendsPerDay: 10, rateLimitIpPerMinute: 30 });
+    expect(configuration.otp).toMatchObject({ maxSendsPerHour: 5, maxSendsPerDay: 10, rateLimitIpPerMinute: 30, loginMaxFailures: 10, passwordHashConcurrency: 4 });
   });
 });
 

@@ -70,6 +70,10 @@ export function buildStartupReport(loaded: LoadedConfiguration, probes?: ProbeRe
       `or ${auth.sessions.maxDays} days after sign-in (SESSION_MAX_DAYS), whichever comes first`,
   );
   lines.push(
+    `passwords: ${otp.loginMaxFailures} wrong per identifier per 15 minutes, then LOGIN_RATE_LIMITED; ` +
+      `${otp.passwordHashConcurrency} hashed at once, SERVICE_BUSY after 2 s waiting`,
+  );
+  lines.push(
     `secrets: JWT_SECRET=${auth.jwtSecretGenerated ? 'random for this run' : maskSecret(auth.jwtSecret)} ` +
       `OTP_SECRET=${otp.secretGenerated ? 'random for this run' : maskSecret(otp.secret)} ` +
       `API_KEYS=${keysOf('application')} ADMIN_API_KEYS=${keysOf('admin')}` +

@@ -54,6 +54,8 @@ export const VARIABLES: readonly VariableDescriptor[] = [
     name: 'RATE_LIMIT_IP_PER_MINUTE',
     description: 'requests per end-user IP per minute on each public /v1/auth route, and on /v1/verifications for the clientIp a backend passes',
   },
+  { name: 'LOGIN_MAX_FAILURES', description: 'wrong passwords per login identifier per 15 minutes, then 429 LOGIN_RATE_LIMITED' },
+  { name: 'PASSWORD_HASH_CONCURRENCY', description: 'password hashes computed at once; a request waiting over 2 s for one gets 503 SERVICE_BUSY' },
   { name: 'OTP_CHANNELS', description: 'enabled channels, of email, sms, whatsapp' },
   { name: 'EMAIL_PROVIDERS', description: 'ordered email failover chain, of smtp, ses, sendgrid, console' },
   { name: 'SMS_PROVIDERS', description: 'ordered SMS failover chain, of twilio-verify, twilio, sns, console' },

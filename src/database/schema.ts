@@ -14,7 +14,7 @@ export const users = pgTable(
   'users',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    /** Lower-cased and trimmed before it is stored, so the unique index is case-insensitive. */
+    /** Lower-cased and trimmed before it is stored, so lookups and the verified-owner index are case-insensitive. */
     email: text('email'),
     /** E.164. */
     phone: text('phone'),
@@ -34,8 +34,11 @@ export const users = pgTable(
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
   },
   (table) => [
-    uniqueIndex('users_email_key').on(table.email).where(sql`${table.deletedAt} IS NULL`),
-    uniqueIndex('users_phone_key').on(table.phone).where(sql`${table.deletedAt} IS NULL`),
+    // Only a verified contact is owned: unverified claims of one address may coexist until one account verifies it.
+    uniqueIndex('users_verified_email_key').on(table.email).where(sql`${table.deletedAt} IS NULL AND ${table.emailVerifiedAt} IS NOT NULL`),
+    uniqueIndex('users_verified_phone_key').on(table.phone).where(sql`${table.deletedAt} IS NULL AND ${table.phoneVerifiedAt} IS NOT NULL`),
+    index('users_email_idx').on(table.email).where(sql`${table.deletedAt} IS NULL`),
+    index('users_phone_idx').on(table.phone).where(sql`${table.deletedAt} IS NULL`),
     check('users_contact_present', sql`${table.email} IS NOT NULL OR ${table.phone} IS NOT NULL`),
     check('users_otp_channel_known', sql`${table.otpChannel} IN ('email', 'sms', 'whatsapp')`),
   ],

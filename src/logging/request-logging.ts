@@ -10,7 +10,7 @@ const READINESS_PATH = '/health/ready';
 
 /**
  * The request id on every response (errors, 404s, 413s and 429s included), on every line written
- * while a request is handled, and one summary line per request.
+ * while a request is handled, and one summary line per request with the client's address.
  */
 export function installRequestLogging(fastify: FastifyInstance, processLogger: Logger): void {
   // Every field of the summary line is built here (no headers, no body, the path without its query).
@@ -35,6 +35,8 @@ export function installRequestLogging(fastify: FastifyInstance, processLogger: L
         {
           context: 'HTTP',
           requestId: request.id,
+          // As TRUST_PROXY resolves it: X-Forwarded-For counts only through trusted hops.
+          ip: request.ip,
           req: { id: request.id, method: request.method, url: path, route: request.routeOptions.url ?? null },
           res: { statusCode: status },
           responseTime: Math.round(reply.elapsedTime * 10) / 10,

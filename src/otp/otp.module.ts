@@ -5,6 +5,7 @@ import { AdminApiKeyGuard, ApiKeyGuard } from '../common/api-key.guard.js';
 import { otpConfig } from '../config/config.namespaces.js';
 import type { OtpConfig } from '../config/configuration.types.js';
 import { REDIS_CLIENT } from '../redis/redis.constants.js';
+import { byRedis } from '../redis/redis-or-memory.js';
 import { AdminController } from './admin.controller.js';
 import { API_KEY_THROTTLER, IP_THROTTLER, IpThrottlerGuard } from './limits/ip-throttler.guard.js';
 import { MemorySendLimiter } from './limits/memory-send-limiter.js';
@@ -16,12 +17,6 @@ import { MemoryOtpStore } from './store/memory-otp.store.js';
 import { OtpStore } from './store/otp-store.js';
 import { RedisOtpStore } from './store/redis-otp.store.js';
 import { VerificationsController } from './verifications.controller.js';
-
-/** Redis whenever it is configured, memory otherwise: chosen here once, invisible to everything else. */
-const byRedis = <T>(redisImpl: new (client: RedisClient) => T, memoryImpl: new () => T) => ({
-  inject: [REDIS_CLIENT],
-  useFactory: (client: RedisClient | null): T => (client ? new redisImpl(client) : new memoryImpl()),
-});
 
 @Module({
   imports: [

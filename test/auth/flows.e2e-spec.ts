@@ -138,7 +138,7 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       expect(inboxes.messagesTo(email)).toEqual([]);
     });
 
-    it('refuses an email address or phone number that already has an account', async () => {
+    it('refuses an email address or phone number that another account verified, and only then', async () => {
       const email = newEmail();
       await signedUp({ email });
       expect(await post('/register', { email: email.toUpperCase(), password: newPassword() })).toMatchObject({
@@ -146,7 +146,12 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
         body: { statusCode: 409, code: 'ACCOUNT_EXISTS' },
       });
       const phone = newPhone();
+      // An unverified claim blocks nobody.
       expect((await post('/register', { phone, password: newPassword() })).status).toBe(201);
+      await codeFor(phone);
+      expect((await post('/register', { phone, password: newPassword() })).status).toBe(201);
+      await codeFor(phone);
+      await signedUp({ phone });
       expect(await post('/register', { phone, email: newEmail(), password: newPassword() })).toMatchObject({ status: 409, body: { code: 'ACCOUNT_EXISTS' } });
     });
 
@@ -230,8 +235,10 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
         codes.add(code);
         expect((await post('/otp/verify', { challengeId: login.body.challengeId, code })).status).toBe(200);
       };
-      // Only the phone is verified (the sign-up code went by SMS), so email is not offered yet.
-      await loginVia({ identifier: email, channel: 'email' }, 'sms', phone);
+      // Only the phone is verified (the sign-up code went by SMS), so email is not offered yet,
+      // and the unverified address is no identifier of an account that has verified something.
+      await loginVia({ identifier: phone, channel: 'email' }, 'sms', phone);
+      expect(await post('/login', { identifier: email, password })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
 
       await service.app.get(UsersRepository).markEmailVerified(userId);
       await loginVia({ identifier: phone, channel: 'email' }, 'email', email);

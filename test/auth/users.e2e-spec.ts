@@ -36,18 +36,67 @@ describe.each(testDatabaseKinds())('UsersRepository on %s', (kind) => {
     expect((await harness.users.findByPhone(number))?.id).toBe(created.id);
   });
 
-  it('refuses a second account with the same email address, whatever its case', async () => {
+  it('refuses a second account with an email address another account verified, whatever its case', async () => {
     const address = email();
-    await harness.users.create({ email: address });
+    const owner = await harness.users.create({ email: address });
+    await harness.users.markEmailVerified(owner.id);
     const duplicate = harness.users.create({ email: address.toUpperCase(), phone: phone() });
     await expect(duplicate).rejects.toThrow(AccountExistsError);
     await expect(duplicate).rejects.toMatchObject({ code: 'ACCOUNT_EXISTS' });
   });
 
-  it('refuses a second account with the same phone number', async () => {
+  it('refuses a second account with a phone number another account verified', async () => {
     const number = phone();
-    await harness.users.create({ phone: number });
+    const owner = await harness.users.create({ phone: number });
+    await harness.users.markPhoneVerified(owner.id);
     await expect(harness.users.create({ phone: number, email: email() })).rejects.toMatchObject({ code: 'ACCOUNT_EXISTS' });
+  });
+
+  it('lets several accounts claim one address unverified; the first to verify it owns it and the others lose it', async () => {
+    const address = email();
+    const keepsPhone = await harness.users.create({ email: address, phone: phone(), otpChannel: 'email' });
+    const onlyThat = await harness.users.create({ email: address });
+    const winner = await harness.users.create({ email: address.toUpperCase(), phone: phone() });
+
+    const verified = await harness.users.markEmailVerified(winner.id);
+    expect(verified).toMatchObject({ id: winner.id, email: address, emailVerifiedAt: expect.any(Date) });
+    expect(await harness.users.findByEmail(address)).toMatchObject({ id: winner.id });
+    // Lost the address, and the preferred channel that needed it; still reachable by its phone number.
+    expect(await harness.users.findById(keepsPhone.id)).toMatchObject({ email: null, phone: keepsPhone.phone, otpChannel: null });
+    // Nothing would be left to sign in with: the account goes.
+    expect(await harness.users.findById(onlyThat.id)).toBeUndefined();
+    await expect(harness.users.create({ email: address })).rejects.toMatchObject({ code: 'ACCOUNT_EXISTS' });
+  });
+
+  it('signs an unverified contact in only to an account with nothing verified, the newest such one', async () => {
+    const address = email();
+    const squatter = await harness.users.create({ email: address, phone: phone(), otpChannel: 'sms' });
+    await harness.users.markPhoneVerified(squatter.id);
+    expect(await harness.users.findByEmail(address)).toBeUndefined();
+    expect((await harness.users.findByPhone(squatter.phone!))?.id).toBe(squatter.id);
+
+    const older = await harness.users.create({ email: address });
+    const newer = await harness.users.create({ email: address });
+    expect((await harness.users.findByEmail(address))?.id).toBe(newer.id);
+    await harness.users.markEmailVerified(older.id);
+    expect((await harness.users.findByEmail(address))?.id).toBe(older.id);
+    expect(await harness.users.findVerifiedOwner('email', address)).toMatchObject({ id: older.id });
+  });
+
+  it('lets exactly one of two accounts verifying one phone number at once own it', async () => {
+    const number = phone();
+    const first = await harness.users.create({ phone: number, email: email() });
+    const second = await harness.users.create({ phone: number, email: email() });
+    const results = await Promise.allSettled([harness.users.markPhoneVerified(first.id), harness.users.markPhoneVerified(second.id)]);
+    const owners = results.filter((result) => result.status === 'fulfilled' && result.value !== undefined);
+    expect(owners).toHaveLength(1);
+    // The other either waited and found its claim gone, or was refused by the index while racing.
+    expect(results.filter((result) => !owners.includes(result))).toEqual([
+      expect.objectContaining(results.some((result) => result.status === 'rejected') ? { reason: expect.objectContaining({ code: 'ACCOUNT_EXISTS' }) } : { value: undefined }),
+    ]);
+    const owner = await harness.users.findVerifiedOwner('phone', number);
+    const loser = await harness.users.findById(owner!.id === first.id ? second.id : first.id);
+    expect(loser).toMatchObject({ phone: null, phoneVerifiedAt: null });
   });
 
   it('lets the database refuse a user with neither email nor phone', async () => {
@@ -70,9 +119,9 @@ describe.each(testDatabaseKinds())('UsersRepository on %s', (kind) => {
     await expect(harness.db.update(users).set({ otpChannel: 'pigeon' as 'sms' }).where(eq(users.id, created.id))).rejects.toThrow();
   });
 
-  it('replaces a contact with a verified one, unless another account has it', async () => {
+  it('replaces a contact with a verified one, unless another account verified it', async () => {
     const taken = email();
-    await harness.users.create({ email: taken });
+    await harness.users.markEmailVerified((await harness.users.create({ email: taken })).id);
     const user = await harness.users.create({ email: email() });
     await expect(harness.users.replaceContact(user.id, 'email', taken)).rejects.toMatchObject({ code: 'ACCOUNT_EXISTS' });
 
@@ -81,7 +130,9 @@ describe.each(testDatabaseKinds())('UsersRepository on %s', (kind) => {
     expect(replaced).toMatchObject({ email: fresh });
     expect(replaced!.emailVerifiedAt).toBeInstanceOf(Date);
     const number = phone();
+    const claimant = await harness.users.create({ phone: number, email: email() });
     expect(await harness.users.replaceContact(user.id, 'phone', number)).toMatchObject({ phone: number, email: fresh });
+    expect(await harness.users.findById(claimant.id)).toMatchObject({ phone: null });
   });
 
   it('keeps one staged contact change per kind and hands it out once', async () => {

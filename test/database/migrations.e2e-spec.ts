@@ -1,8 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { type DatabaseConnection, openPglite } from '../../src/database/database-connection.js';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
+import type { PgliteDatabase } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { type DatabaseConnection, MIGRATIONS_FOLDER, openPglite } from '../../src/database/database-connection.js';
 import { users } from '../../src/database/schema.js';
 import { createTestDatabase, postgresServerUrl, type TestDatabase, testDatabaseKinds } from '../support/databases.js';
 
@@ -47,6 +51,38 @@ describe.each(testDatabaseKinds())('migrations on %s', (kind) => {
     await connection.migrate();
     expect(await appliedMigrations(connection)).toBe(applied);
     expect(await connection.db.select().from(users)).toHaveLength(1);
+  });
+
+  it('upgrades a database of the first schema in place, keeping its accounts, so unverified claims stop blocking', async () => {
+    // A database as the first release left it: only migration 0000 applied, with accounts in it.
+    const first = mkdtempSync(join(tmpdir(), 'otp-gateway-migrations-'));
+    mkdirSync(join(first, 'meta'));
+    const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
+    writeFileSync(join(first, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.slice(0, 1) }));
+    copyFileSync(join(MIGRATIONS_FOLDER, `${journal.entries[0]!.tag}.sql`), join(first, `${journal.entries[0]!.tag}.sql`));
+    // A database of its own: PGlite in files (an in-memory one starts from the migrated snapshot), or a new PostgreSQL database.
+    const pgliteDir = kind === 'PGlite' ? mkdtempSync(join(tmpdir(), 'otp-gateway-pglite-upgrade-')) : undefined;
+    const scratch = pgliteDir ? undefined : await createTestDatabase(kind);
+    const connection = pgliteDir ? await openPglite(pgliteDir) : await scratch!.connect();
+    try {
+      if (connection.kind === 'pglite') await migratePglite(connection.db as unknown as PgliteDatabase, { migrationsFolder: first });
+      else await migrateNodePg(connection.db as unknown as NodePgDatabase, { migrationsFolder: first });
+      expect(await appliedMigrations(connection)).toBe(1);
+      const verifiedAt = new Date('2026-01-01T00:00:00Z');
+      await connection.db.insert(users).values([{ email: 'owner@example.com', emailVerifiedAt: verifiedAt }, { email: 'pending@example.com', phone: '+447911123456' }]);
+
+      await connection.migrate();
+      expect(await appliedMigrations(connection)).toBe(journal.entries.length);
+      expect((await connection.db.select().from(users)).map((user) => user.email).sort()).toEqual(['owner@example.com', 'pending@example.com']);
+      // A second claim of an unverified address is now allowed; a second verified owner still is not.
+      await connection.db.insert(users).values({ email: 'pending@example.com' });
+      await expect(connection.db.insert(users).values({ email: 'owner@example.com', emailVerifiedAt: verifiedAt })).rejects.toThrow();
+    } finally {
+      rmSync(first, { recursive: true, force: true });
+      await connection.close();
+      await scratch?.drop();
+      if (pgliteDir) rmSync(pgliteDir, { recursive: true, force: true });
+    }
   });
 
   it('answers a ping', async () => {

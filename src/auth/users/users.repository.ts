@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import { Database } from '../../database/database.constants.js';
 import { type ContactKind, type OtpChannel, pendingContactChanges, users } from '../../database/schema.js';
 import { AccountExistsError } from '../auth.errors.js';
@@ -21,17 +21,22 @@ const active = isNull(users.deletedAt);
 export class UsersRepository {
   constructor(@Inject(Database) private readonly db: Database) {}
 
-  /** @throws AccountExistsError when the email address or phone number belongs to another account. */
+  /**
+   * A new account claims its contacts unverified: that blocks nobody, and whichever account verifies
+   * a contact first owns it.
+   * @throws AccountExistsError when another account has verified the email address or phone number.
+   */
   async create(input: NewUser): Promise<User> {
     const email = input.email === undefined ? null : normalizeEmail(input.email);
     const phone = input.phone === undefined ? null : requirePhone(input.phone);
     if (email === null && phone === null) throw new TypeError('A user needs an email address or a phone number');
-    const [user] = await refuseDuplicates(
-      this.db
-        .insert(users)
-        .values({ email, phone, passwordHash: input.passwordHash ?? null, otpChannel: input.otpChannel ?? null })
-        .returning(),
-    );
+    if ((email !== null && (await this.findVerifiedOwner('email', email))) || (phone !== null && (await this.findVerifiedOwner('phone', phone)))) {
+      throw new AccountExistsError();
+    }
+    const [user] = await this.db
+      .insert(users)
+      .values({ email, phone, passwordHash: input.passwordHash ?? null, otpChannel: input.otpChannel ?? null })
+      .returning();
     return user!;
   }
 
@@ -42,31 +47,59 @@ export class UsersRepository {
     return user;
   }
 
-  async findByEmail(email: string): Promise<User | undefined> {
-    const [user] = await this.db.select().from(users).where(and(eq(users.email, normalizeEmail(email)), active));
-    return user;
+  /** The account that signs in with this email address: see `findByContact`. */
+  findByEmail(email: string): Promise<User | undefined> {
+    return this.findByContact('email', normalizeEmail(email));
   }
 
+  /** The account that signs in with this phone number: see `findByContact`. */
   async findByPhone(phone: string): Promise<User | undefined> {
     const e164 = normalizePhone(phone);
-    if (!e164) return undefined;
-    const [user] = await this.db.select().from(users).where(and(eq(users.phone, e164), active));
-    return user;
+    return e164 ? this.findByContact('phone', e164) : undefined;
   }
 
   /** An email address or a phone number, as a person types it at login. */
   async findByIdentifier(identifier: string): Promise<User | undefined> {
     const contact = parseIdentifier(identifier);
     if (!contact) return undefined;
-    return contact.kind === 'email' ? this.findByEmail(contact.value) : this.findByPhone(contact.value);
+    return this.findByContact(contact.kind, contact.value);
   }
 
+  /**
+   * The account a normalized contact signs in to: the one that verified it; else, while nobody has,
+   * the newest account that claims it and has no verified contact at all (a sign-up not finished).
+   * An account that verified another contact never signs in, nor receives codes, through an
+   * unverified one: that is how an address typed by someone else would be squatted.
+   */
+  async findByContact(kind: ContactKind, value: string): Promise<User | undefined> {
+    const { contact, verifiedAt } = columnsOf(kind);
+    const [user] = await this.db
+      .select()
+      .from(users)
+      .where(and(eq(contact, value), active, or(isNotNull(verifiedAt), and(isNull(users.emailVerifiedAt), isNull(users.phoneVerifiedAt)))))
+      .orderBy(sql`${verifiedAt} IS NULL`, desc(users.createdAt), desc(users.id))
+      .limit(1);
+    return user;
+  }
+
+  /** The account that verified this normalized contact, if any: only it may keep another account from using it. */
+  async findVerifiedOwner(kind: ContactKind, value: string): Promise<User | undefined> {
+    const { contact, verifiedAt } = columnsOf(kind);
+    const [user] = await this.db.select().from(users).where(and(eq(contact, value), isNotNull(verifiedAt), active));
+    return user;
+  }
+
+  /**
+   * Takes ownership of the account's email address: other accounts lose their unverified claim of it.
+   * @throws AccountExistsError when another account verified it first.
+   */
   markEmailVerified(id: string, at = new Date()): Promise<User | undefined> {
-    return this.update(id, { emailVerifiedAt: at });
+    return this.claimContact(id, 'email', undefined, at);
   }
 
+  /** As `markEmailVerified`, for the phone number. */
   markPhoneVerified(id: string, at = new Date()): Promise<User | undefined> {
-    return this.update(id, { phoneVerifiedAt: at });
+    return this.claimContact(id, 'phone', undefined, at);
   }
 
   setPasswordHash(id: string, passwordHash: string): Promise<User | undefined> {
@@ -83,11 +116,7 @@ export class UsersRepository {
    * @throws AccountExistsError when another account has it.
    */
   replaceContact(id: string, kind: ContactKind, value: string, verifiedAt = new Date()): Promise<User | undefined> {
-    return refuseDuplicates(
-      kind === 'email'
-        ? this.update(id, { email: normalizeEmail(value), emailVerifiedAt: verifiedAt })
-        : this.update(id, { phone: requirePhone(value), phoneVerifiedAt: verifiedAt }),
-    );
+    return this.claimContact(id, kind, kind === 'email' ? normalizeEmail(value) : requirePhone(value), verifiedAt);
   }
 
   /** Remembers the contact a user asked to switch to until its code is verified; a newer request replaces it. */
@@ -125,6 +154,42 @@ export class UsersRepository {
     return (await this.update(id, { deletedAt: at })) !== undefined;
   }
 
+  /**
+   * Marks the account's contact of that kind verified (set to `newValue` first when given), and takes
+   * it away from every other account that claimed it unverified; one left with no contact at all is
+   * soft-deleted, since nothing could ever sign in to it. Two accounts verifying one address at once
+   * queue on a lock of that address, so the second is refused rather than deadlocked.
+   */
+  private async claimContact(id: string, kind: ContactKind, newValue: string | undefined, at: Date): Promise<User | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const { contact, verifiedAt, other, lostChannels } = columnsOf(kind);
+    return refuseDuplicates(
+      this.db.transaction(async (tx) => {
+        const [current] = await tx.select({ value: contact }).from(users).where(and(eq(users.id, id), active));
+        const value = newValue ?? current?.value;
+        if (value === undefined || value === null) return undefined;
+        await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`otp-gateway:contact:${kind}:${value}`}))`);
+        const values = kind === 'email' ? { email: value, emailVerifiedAt: at } : { phone: value, phoneVerifiedAt: at };
+        const [user] = await tx
+          .update(users)
+          .set(values)
+          .where(and(eq(users.id, id), active))
+          .returning();
+        if (!user) return undefined;
+        const rivals = and(eq(contact, value), isNull(verifiedAt), ne(users.id, id), active);
+        await tx.update(users).set({ deletedAt: at }).where(and(rivals, isNull(other)));
+        await tx
+          .update(users)
+          .set({
+            [kind]: null,
+            otpChannel: sql`CASE WHEN ${users.otpChannel} IN (${sql.join(lostChannels.map((channel) => sql`${channel}`), sql`, `)}) THEN NULL ELSE ${users.otpChannel} END`,
+          })
+          .where(rivals);
+        return user;
+      }),
+    );
+  }
+
   private async update(id: string, values: Partial<typeof users.$inferInsert>): Promise<User | undefined> {
     if (!UUID.test(id)) return undefined;
     const [user] = await this.db
@@ -134,6 +199,12 @@ export class UsersRepository {
       .returning();
     return user;
   }
+}
+
+function columnsOf(kind: ContactKind) {
+  return kind === 'email'
+    ? { contact: users.email, verifiedAt: users.emailVerifiedAt, other: users.phone, lostChannels: ['email'] }
+    : { contact: users.phone, verifiedAt: users.phoneVerifiedAt, other: users.email, lostChannels: ['sms', 'whatsapp'] };
 }
 
 function requirePhone(phone: string): string {
