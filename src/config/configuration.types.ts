@@ -1,3 +1,5 @@
+import type { PhoneNumberType } from '../otp/destinations/addresses.js';
+
 export type Mode = 'development' | 'test' | 'production';
 
 export const CHANNELS = ['email', 'sms', 'whatsapp'] as const;
@@ -79,6 +81,8 @@ export interface OtpConfig {
   maxSendsPerDay: number;
   rateLimitIpPerMinute: number;
   smsAllowedCountries: string[] | undefined;
+  /** SMS_ALLOWED_NUMBER_TYPES: never empty. */
+  smsAllowedNumberTypes: PhoneNumberType[];
   /** Normalized destination → fixed code. */
   testDestinations: Record<string, string>;
   fixedCode: string | undefined;

@@ -22,7 +22,6 @@ import { isIP } from 'node:net';
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 const TWILIO_ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
-const EMAIL_ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 /** `addr@example.com` or `Name <addr@example.com>`. */
 const SENDER_ADDRESS = /^(?:[^<>]*<[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/;
 
@@ -100,10 +99,6 @@ function IsRedisSeedList(options?: ValidationOptions): PropertyDecorator {
 function redisSeedsMessage(value: unknown, variable = 'REDIS_CLUSTER_NODES', example = 'host:port seed nodes (e.g. redis-0:6379,redis-1:6379)'): string {
   const bad = listEntries(String(value)).filter((entry) => parseRedisSeed(entry) === undefined);
   return `${variable} must be a comma-separated list of ${example}` + (bad.length > 0 ? `; not one: ${bad.join(', ')}` : '');
-}
-
-export function isEmailAddress(value: string): boolean {
-  return EMAIL_ADDRESS.test(value) && value.length <= 254;
 }
 
 const integer = (name: string, min: number, max: number) =>
@@ -216,6 +211,8 @@ export class EnvironmentVariables {
   @IsOptional() @MinLength(1, { message: 'SMS_PROVIDERS must name at least one provider' }) SMS_PROVIDERS?: string;
   @IsOptional() @MinLength(1, { message: 'WHATSAPP_PROVIDERS must name at least one provider' }) WHATSAPP_PROVIDERS?: string;
   @IsOptional() SMS_ALLOWED_COUNTRIES?: string;
+  // Each name is checked against libphonenumber's types where the list is read, so the problem can name the unknown ones.
+  @IsOptional() @MinLength(1, { message: 'SMS_ALLOWED_NUMBER_TYPES must name at least one number type' }) SMS_ALLOWED_NUMBER_TYPES?: string;
 
   @IsOptional()
   @Matches(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, {

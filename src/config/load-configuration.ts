@@ -1,6 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js';
+import { isSupportedCountry } from 'libphonenumber-js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readConfigFiles } from './config-files.js';
@@ -20,7 +20,8 @@ import {
   type TrustProxy,
   usesRedis,
 } from './configuration.types.js';
-import { EnvironmentVariables, isEmailAddress, listEntries, parseRedisSeed } from './environment.schema.js';
+import { normalizeEmailAddress, normalizePhoneNumber, PHONE_NUMBER_TYPES, type PhoneNumberType } from '../otp/destinations/addresses.js';
+import { EnvironmentVariables, listEntries, parseRedisSeed } from './environment.schema.js';
 import { KNOWN_VARIABLES } from './variables.js';
 
 type Env = Record<string, string | undefined>;
@@ -50,6 +51,7 @@ const BUILT_IN_DEFAULTS: Record<string, string> = {
   OTP_MAX_SENDS_PER_DAY: '10',
   RATE_LIMIT_IP_PER_MINUTE: '30',
   OTP_CHANNELS: 'email,sms',
+  SMS_ALLOWED_NUMBER_TYPES: 'mobile,fixed_line_or_mobile,voip',
   WHATSAPP_PROVIDERS: 'twilio-whatsapp',
   CIRCUIT_FAILURE_THRESHOLD: '5',
   CIRCUIT_OPEN_SECONDS: '60',
@@ -357,6 +359,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     }
     smsAllowedCountries = countries.filter((code) => !unknown.includes(code));
   }
+  const smsAllowedNumberTypes = parseNumberTypes(list('SMS_ALLOWED_NUMBER_TYPES'), defaults.SMS_ALLOWED_NUMBER_TYPES!, problems);
 
   const configuration: AppConfiguration = {
     app: {
@@ -388,6 +391,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       maxSendsPerDay,
       rateLimitIpPerMinute: num('RATE_LIMIT_IP_PER_MINUTE'),
       smsAllowedCountries,
+      smsAllowedNumberTypes,
       testDestinations,
       fixedCode,
     },
@@ -512,6 +516,23 @@ function parseTrustProxy(value: string | undefined): TrustProxy {
   return value.split(',').map((entry) => entry.trim()).filter(Boolean);
 }
 
+/** Premium-rate and the other costly types stay refused unless named; an unknown name is a typo, never "allow all". */
+function parseNumberTypes(names: string[], fallback: string, problems: ConfigProblem[]): PhoneNumberType[] {
+  const wanted = names.map((name) => name.toLowerCase());
+  const unknown = wanted.filter((name) => !(PHONE_NUMBER_TYPES as readonly string[]).includes(name));
+  const known = [...new Set(wanted.filter((name) => !unknown.includes(name)))] as PhoneNumberType[];
+  if (unknown.length > 0) {
+    const usable = known.length > 0 ? known.join(',') : fallback;
+    problems.push({
+      variable: 'SMS_ALLOWED_NUMBER_TYPES',
+      message: `SMS_ALLOWED_NUMBER_TYPES must list number types of ${PHONE_NUMBER_TYPES.join(', ')}; not one: ${unknown.join(', ')}`,
+      warning: `SMS_ALLOWED_NUMBER_TYPES has unknown number types (${unknown.join(', ')}): codes go to ${usable} numbers`,
+    });
+    if (known.length === 0) return fallback.split(',') as PhoneNumberType[];
+  }
+  return known.length > 0 ? known : (fallback.split(',') as PhoneNumberType[]);
+}
+
 function parseTestDestinations(value: string | undefined, length: number, problems: ConfigProblem[]): Record<string, string> {
   const destinations: Record<string, string> = {};
   if (value === undefined) return destinations;
@@ -535,13 +556,9 @@ function parseTestDestinations(value: string | undefined, length: number, proble
   return destinations;
 }
 
+/** The same normalization as every destination of a send, so a fixed code matches the address a send is keyed by. */
 function normalizeTestDestination(destination: string): string | undefined {
-  if (destination.includes('@')) {
-    const email = destination.toLowerCase();
-    return isEmailAddress(email) ? email : undefined;
-  }
-  const phone = parsePhoneNumberFromString(destination);
-  return phone?.isValid() ? phone.number : undefined;
+  return destination.includes('@') ? normalizeEmailAddress(destination) : normalizePhoneNumber(destination);
 }
 
 /** A commit stamped into the image at build time (`dist/COMMIT`), when GIT_COMMIT is not set. */

@@ -60,6 +60,11 @@ export function buildStartupReport(loaded: LoadedConfiguration): string[] {
       `per IP ${otp.rateLimitIpPerMinute}/minute`,
   );
   lines.push(
+    `phone numbers: codes go to ${otp.smsAllowedNumberTypes.join(', ')} numbers ` +
+      (otp.smsAllowedCountries ? `in ${otp.smsAllowedCountries.join(', ')}` : 'in every country') +
+      ' (SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)',
+  );
+  lines.push(
     `secrets: JWT_SECRET=${auth.jwtSecretGenerated ? 'random for this run' : maskSecret(auth.jwtSecret)} ` +
       `OTP_SECRET=${otp.secretGenerated ? 'random for this run' : maskSecret(otp.secret)} ` +
       `API_KEYS=${auth.apiKeys.length > 0 ? `${auth.apiKeys.map(maskSecret).join(',')}` : 'unset'}`,

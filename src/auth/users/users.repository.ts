@@ -23,7 +23,7 @@ export class UsersRepository {
 
   /** @throws AccountExistsError when the email address or phone number belongs to another account. */
   async create(input: NewUser): Promise<User> {
-    const email = input.email === undefined ? null : normalizeEmail(input.email);
+    const email = input.email === undefined ? null : requireEmail(input.email);
     const phone = input.phone === undefined ? null : requirePhone(input.phone);
     if (email === null && phone === null) throw new TypeError('A user needs an email address or a phone number');
     const [user] = await refuseDuplicates(
@@ -43,7 +43,9 @@ export class UsersRepository {
   }
 
   async findByEmail(email: string): Promise<User | undefined> {
-    const [user] = await this.db.select().from(users).where(and(eq(users.email, normalizeEmail(email)), active));
+    const normalized = normalizeEmail(email);
+    if (!normalized) return undefined;
+    const [user] = await this.db.select().from(users).where(and(eq(users.email, normalized), active));
     return user;
   }
 
@@ -85,14 +87,14 @@ export class UsersRepository {
   replaceContact(id: string, kind: ContactKind, value: string, verifiedAt = new Date()): Promise<User | undefined> {
     return refuseDuplicates(
       kind === 'email'
-        ? this.update(id, { email: normalizeEmail(value), emailVerifiedAt: verifiedAt })
+        ? this.update(id, { email: requireEmail(value), emailVerifiedAt: verifiedAt })
         : this.update(id, { phone: requirePhone(value), phoneVerifiedAt: verifiedAt }),
     );
   }
 
   /** Remembers the contact a user asked to switch to until its code is verified; a newer request replaces it. */
   async stageContactChange(userId: string, kind: ContactKind, value: string): Promise<void> {
-    const newValue = kind === 'email' ? normalizeEmail(value) : requirePhone(value);
+    const newValue = kind === 'email' ? requireEmail(value) : requirePhone(value);
     await this.db
       .insert(pendingContactChanges)
       .values({ userId, kind, newValue })
@@ -134,6 +136,12 @@ export class UsersRepository {
       .returning();
     return user;
   }
+}
+
+function requireEmail(email: string): string {
+  const normalized = normalizeEmail(email);
+  if (!normalized) throw new TypeError('Not a valid email address');
+  return normalized;
 }
 
 function requirePhone(phone: string): string {
