@@ -1,12 +1,14 @@
 import { type DynamicModule, type Type, VersioningType } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { AppModule } from './app.module.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { DrainingFastifyAdapter } from './common/draining-fastify.adapter.js';
 import { ShutdownState } from './common/shutdown-state.js';
-import { createValidationPipe } from './common/validation.js';
+import { ValidationFailedError } from './common/errors.js';
+import { createValidationPipe, findHostileJson } from './common/validation.js';
 import type { PinoNestLogger } from './logging/logger.js';
 import { installRequestLogging } from './logging/request-logging.js';
 import { setUpOpenApi } from './common/openapi.js';
@@ -52,7 +54,10 @@ export async function createHttpApp(
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     logger: options.logger,
     abortOnError: false,
+    // Nest would add a form (urlencoded) parser; the body parser is installed below instead.
+    bodyParser: false,
   });
+  acceptJsonBodiesOnly(adapter.getInstance());
   installRequestLogging(adapter.getInstance(), options.logger.pino);
   const metrics = app.get(MetricsService);
   // The route pattern (`/v1/verifications/:id`), never the raw URL: ids must not become label values.
@@ -65,6 +70,24 @@ export async function createHttpApp(
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));
   return app;
+}
+
+/**
+ * Request bodies are JSON or nothing: any other media type (a form post or a `text/plain` fetch
+ * from a hostile page, which browsers send cross-site without a preflight) gets 415 before a route
+ * runs. A body that parses but holds what no field may (deep nesting, NUL characters, unpaired
+ * surrogates) is a 400 naming the field, before validation or any store sees it.
+ */
+function acceptJsonBodiesOnly(fastify: FastifyInstance): void {
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    parseJson(request, raw as string, (error: Error | null, body?: unknown) => {
+      if (error) return done(error, undefined);
+      const problems = findHostileJson(body);
+      return problems ? done(new ValidationFailedError(problems), undefined) : done(null, body);
+    });
+  });
 }
 
 /**
