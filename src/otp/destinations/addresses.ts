@@ -55,11 +55,12 @@ export interface PhoneNumber {
 }
 
 /**
- * `+` and the digits, optionally grouped by single spaces, hyphens, dots or parentheses as people
- * write them (`+44 7911 123456`); nothing else, so a number cannot hide in surrounding text the
- * way libphonenumber would otherwise find it (`call +44… now`, a trailing NUL, an extension).
+ * `+` and the digits, optionally grouped by spaces, hyphens, dots or parentheses as people write
+ * them (`+44 7911 123456`); nothing else, so a number cannot hide in surrounding text the way
+ * libphonenumber would otherwise find it (`call +44… now`, a trailing NUL, an extension). A
+ * character class alone: no pattern here can backtrack.
  */
-const INTERNATIONAL_FORM = /^\+[0-9]+(?:[ .-]?\(?[0-9]+\)?)*$/;
+const INTERNATIONAL_FORM = /^\+[0-9][0-9 ().-]*$/;
 
 /** A valid international number by libphonenumber's full metadata, or undefined. */
 export function parsePhoneNumber(value: string): PhoneNumber | undefined {
