@@ -42,7 +42,7 @@ describe('parsePhoneNumber', () => {
     expect(parsePhoneNumber('+881612345678')).toMatchObject({ country: undefined, type: 'mobile' });
   });
 
-  it.each(['call +447400123456 now', '+447400123456\u0000', '+447400123456 ext. 12', '+447400123456abc', '07400 123456', '+44 7911'])('refuses %p', (value) => {
+  it.each(['call +447400123456 now', '+447400123456\u0000', '+447400123456 ext. 12', '+447400123456abc', '07400 123456', '+44 7911', `+${'1'.repeat(31)}x`])('refuses %p', (value) => {
     expect(parsePhoneNumber(value)).toBeUndefined();
   });
 });
