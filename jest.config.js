@@ -24,6 +24,7 @@ const common = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     // Its ES build imports JSON without an import attribute, which jest's ESM loader warns about on every file.
     '^libphonenumber-js$': '<rootDir>/node_modules/libphonenumber-js/index.cjs',
+    '^libphonenumber-js/max$': '<rootDir>/node_modules/libphonenumber-js/max/index.cjs',
   },
   setupFiles: ['reflect-metadata'],
   testEnvironment: 'node',

@@ -1,13 +1,15 @@
 import { type DynamicModule, type Type, VersioningType } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { AppModule } from './app.module.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { DrainingFastifyAdapter } from './common/draining-fastify.adapter.js';
 import { ShutdownState } from './common/shutdown-state.js';
+import { ValidationFailedError } from './common/errors.js';
 import { warnOnUntrustedForwardedFor } from './common/untrusted-forwarded-for.js';
-import { createValidationPipe } from './common/validation.js';
+import { createValidationPipe, findHostileJson } from './common/validation.js';
 import type { PinoNestLogger } from './logging/logger.js';
 import { installRequestLogging } from './logging/request-logging.js';
 import { setUpOpenApi } from './common/openapi.js';
@@ -53,7 +55,10 @@ export async function createHttpApp(
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     logger: options.logger,
     abortOnError: false,
+    // Nest would add a form (urlencoded) parser; the body parser is installed below instead.
+    bodyParser: false,
   });
+  acceptJsonBodiesOnly(adapter.getInstance());
   installRequestLogging(adapter.getInstance(), options.logger.pino);
   warnOnUntrustedForwardedFor(adapter.getInstance(), settings.trustProxy);
   const metrics = app.get(MetricsService);
@@ -67,6 +72,24 @@ export async function createHttpApp(
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter(app.get(HttpAdapterHost)));
   return app;
+}
+
+/**
+ * Request bodies are JSON or nothing: any other media type (a form post or a `text/plain` fetch
+ * from a hostile page, which browsers send cross-site without a preflight) gets 415 before a route
+ * runs. A body that parses but holds what no field may (deep nesting, NUL characters, unpaired
+ * surrogates) is a 400 naming the field, before validation or any store sees it.
+ */
+function acceptJsonBodiesOnly(fastify: FastifyInstance): void {
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    parseJson(request, raw as string, (error: Error | null, body?: unknown) => {
+      if (error) return done(error, undefined);
+      const problems = findHostileJson(body);
+      return problems ? done(new ValidationFailedError(problems), undefined) : done(null, body);
+    });
+  });
 }
 
 /**

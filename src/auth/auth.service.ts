@@ -82,8 +82,8 @@ export class AuthService {
   ) {}
 
   async register(input: RegisterDto, meta: RequestMeta): Promise<{ userId: string } & Challenge> {
-    const email = input.email === undefined ? undefined : normalizeEmail(input.email);
-    const phone = input.phone === undefined ? undefined : requirePhone(input.phone, 'phone');
+    const email = input.email === undefined ? undefined : requireEmail(input.email, 'email');
+    const phone = input.phone === undefined ? undefined : this.allowedPhone(input.phone, 'phone');
     if (input.otpChannel !== undefined) this.assertUsableOtpChannel(input.otpChannel, { email: email ?? null, phone: phone ?? null });
 
     const user = await this.users.create({ email, phone, passwordHash: await this.passwords.hash(input.password), otpChannel: input.otpChannel });
@@ -110,6 +110,7 @@ export class AuthService {
       throw error;
     }
     const identifier = parseIdentifier(input.identifier);
+    if (identifier?.kind === 'phone') this.otp.destinationOf('sms', identifier.value);
     const user = identifier ? await this.findByContact(identifier.kind, identifier.value) : undefined;
     // The same work whether or not the account exists, so the answer's timing does not tell.
     const valid = user?.passwordHash ? await this.passwords.verify(user.passwordHash, input.password) : await this.passwords.verifyAgainstDummy(input.password);
@@ -139,6 +140,7 @@ export class AuthService {
       throw new ValidationFailedError({ identifier: ['identifier must be an email address or a phone number in E.164 format, such as +447911123456'] });
     }
     const channel = channelForIdentifier(identifier.kind, input.channel);
+    if (identifier.kind === 'phone') this.otp.destinationOf(channel, identifier.value);
     const user = await this.findByContact(identifier.kind, identifier.value);
     const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind);
     const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { budget: 'anonymous', deliver, deliveryPrivate: true });
@@ -268,7 +270,7 @@ export class AuthService {
     if (input.email === undefined && input.phone === undefined) return { applied: toPublicUser(current) };
 
     const kind: ContactKind = input.email !== undefined ? 'email' : 'phone';
-    const value = kind === 'email' ? normalizeEmail(input.email!) : requirePhone(input.phone!, 'phone');
+    const value = kind === 'email' ? requireEmail(input.email!, 'email') : this.allowedPhone(input.phone!, 'phone');
     if (value === (kind === 'email' ? current.email : current.phone)) {
       throw new ValidationFailedError({ [kind]: [`${kind} is already the ${kind === 'email' ? 'email address' : 'phone number'} of this account`] });
     }
@@ -371,6 +373,11 @@ export class AuthService {
     return otpChannel === 'whatsapp' && this.enabled('whatsapp') ? 'whatsapp' : 'sms';
   }
 
+  /** E.164, and a number codes may be sent to (SMS_ALLOWED_COUNTRIES, SMS_ALLOWED_NUMBER_TYPES): checked before the account keeps it. */
+  private allowedPhone(phone: string, field: string): string {
+    return this.otp.destinationOf('sms', requirePhone(phone, field)).normalized;
+  }
+
   private enabled(channel: Channel): boolean {
     return this.messaging.channels.includes(channel);
   }
@@ -434,6 +441,12 @@ function channelForIdentifier(kind: ContactKind, requested: Channel | undefined)
     });
   }
   return requested;
+}
+
+function requireEmail(email: string, field: string): string {
+  const normalized = normalizeEmail(email);
+  if (!normalized) throw new ValidationFailedError({ [field]: [`${field} must be an email address`] });
+  return normalized;
 }
 
 function requirePhone(phone: string, field: string): string {

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
+import { loggableError } from '../database/database-errors.js';
 import { isRedisUnavailableError } from '../redis/redis-connection.js';
 import { DomainError, ERROR_STATUS, retryAfterInWords } from './errors.js';
 
@@ -120,10 +121,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
 
     const errorId = randomUUID();
-    this.logger.error(
-      `errorId=${errorId} ${request.method ?? ''} ${routeOf(request.url)}: ${describe(exception)}`,
-      exception instanceof Error ? exception.stack : undefined,
-    );
+    const { summary, stack } = loggableError(exception);
+    this.logger.error(`errorId=${errorId} ${request.method ?? ''} ${routeOf(request.url)}: ${summary}`, stack);
     return { body: { statusCode: 500, code: 'INTERNAL', message: 'An unexpected error occurred.', errorId } };
   }
 
@@ -159,6 +158,5 @@ function fastifyErrorCode(exception: unknown): string | undefined {
 }
 
 function describe(exception: unknown): string {
-  if (exception instanceof Error) return `${exception.name}: ${exception.message}`;
-  return typeof exception;
+  return loggableError(exception).summary;
 }

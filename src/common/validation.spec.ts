@@ -2,7 +2,7 @@ import { IsString, Matches, Validate, ValidateNested, ValidatorConstraint, type 
 import { Type } from 'class-transformer';
 import { CheckVerificationDto } from '../otp/dto/verification.dto.js';
 import { ValidationFailedError } from './errors.js';
-import { createValidationPipe } from './validation.js';
+import { createValidationPipe, findHostileJson, MAX_JSON_DEPTH } from './validation.js';
 
 @ValidatorConstraint({ name: 'slowlyRefused', async: true })
 class SlowlyRefused implements ValidatorConstraintInterface {
@@ -73,5 +73,27 @@ describe('the validation pipe', () => {
   it('validates nested objects', async () => {
     const details = await errorsOf(() => pipe.transform({ inner: { digits: 'x' } }, body(WithNested)));
     expect(details).toEqual({ errors: { 'inner.digits': ['digits must be digits'] } });
+  });
+});
+
+describe('findHostileJson', () => {
+  const nestedArrays = (depth: number) => JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`) as unknown;
+
+  it('lets ordinary bodies through, emoji and all', () => {
+    expect(findHostileJson({ to: 'ada@example.com', name: 'Ada 👩‍💻', tags: [1, null, { a: 'b' }] })).toBeUndefined();
+    expect(findHostileJson(nestedArrays(MAX_JSON_DEPTH))).toBeUndefined();
+  });
+
+  it('names the field that holds a NUL character or an unpaired surrogate', () => {
+    expect(findHostileJson({ identifier: 'a\u0000b@example.com' })).toEqual({ identifier: ['identifier must not contain NUL characters'] });
+    expect(findHostileJson({ profile: { email: 'x\ud800@example.com' } })).toEqual({ 'profile.email': ['profile.email must be valid Unicode text (it has an unpaired surrogate)'] });
+    expect(findHostileJson({ list: ['ok', '\udc00'] })).toEqual({ 'list.1': ['list.1 must be valid Unicode text (it has an unpaired surrogate)'] });
+    expect(findHostileJson({ ['k\u0000']: 1 })).toEqual({ body: ['Field names must be valid Unicode text without NUL characters.'] });
+  });
+
+  it('refuses nesting deeper than the limit, however deep, without recursion', () => {
+    for (const depth of [MAX_JSON_DEPTH + 1, 1500, 30_000]) {
+      expect(findHostileJson(nestedArrays(depth))).toEqual({ body: [`The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`] });
+    }
   });
 });

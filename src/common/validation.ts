@@ -59,3 +59,35 @@ export function createValidationPipe(): ValidationPipe {
     exceptionFactory: (errors) => new ValidationFailedError(flattenValidationErrors(errors)),
   });
 }
+
+/** Deeper than any request body of this API needs, and far too shallow to strain the validators' recursion. */
+export const MAX_JSON_DEPTH = 32;
+const NUL = '\u0000';
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * What a parsed JSON body must not hold, by field: nesting deeper than `MAX_JSON_DEPTH`, NUL
+ * characters (PostgreSQL refuses them in text, SMTP and the vendors mangle them), and unpaired
+ * surrogates (not text at all: encoding one to UTF-8 silently turns it into U+FFFD, so two
+ * different values would count as one). Undefined when the body is clean. Walks without
+ * recursion, so no body can exhaust the stack here either.
+ */
+export function findHostileJson(body: unknown): Record<string, string[]> | undefined {
+  const pending: { value: unknown; path: string; depth: number }[] = [{ value: body, path: '', depth: 0 }];
+  while (pending.length > 0) {
+    const { value, path, depth } = pending.pop()!;
+    const field = path || 'body';
+    if (typeof value === 'string') {
+      if (value.includes(NUL)) return { [field]: [`${field} must not contain NUL characters`] };
+      if (LONE_SURROGATE.test(value)) return { [field]: [`${field} must be valid Unicode text (it has an unpaired surrogate)`] };
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth >= MAX_JSON_DEPTH) return { body: [`The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`] };
+    for (const [key, child] of Object.entries(value)) {
+      if (key.includes(NUL) || LONE_SURROGATE.test(key)) return { body: ['Field names must be valid Unicode text without NUL characters.'] };
+      pending.push({ value: child, path: path ? `${path}.${key}` : key, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}

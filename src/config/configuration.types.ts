@@ -1,3 +1,5 @@
+import type { PhoneNumberType } from '../otp/destinations/addresses.js';
+
 export type Mode = 'development' | 'test' | 'production';
 
 export const CHANNELS = ['email', 'sms', 'whatsapp'] as const;
@@ -109,6 +111,8 @@ export interface OtpConfig {
   /** Password hashes (argon2id) computed at once by this process. */
   passwordHashConcurrency: number;
   smsAllowedCountries: string[] | undefined;
+  /** SMS_ALLOWED_NUMBER_TYPES: never empty. */
+  smsAllowedNumberTypes: PhoneNumberType[];
   /** Normalized destination → fixed code. */
   testDestinations: Record<string, string>;
   fixedCode: string | undefined;

@@ -22,7 +22,6 @@ import { isIP } from 'node:net';
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 const TWILIO_ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
-const EMAIL_ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 /** `addr@example.com` or `Name <addr@example.com>`. */
 const SENDER_ADDRESS = /^(?:[^<>]*<[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/;
 
@@ -142,10 +141,6 @@ function apiKeysMessage(variable: string, value: unknown): string {
     'key: 16 to 256 printable characters without spaces)' +
     (bad.length > 0 ? `; not one: entry ${bad.join(', ')}` : '')
   );
-}
-
-export function isEmailAddress(value: string): boolean {
-  return EMAIL_ADDRESS.test(value) && value.length <= 254;
 }
 
 const integer = (name: string, min: number, max: number) =>
@@ -289,6 +284,8 @@ export class EnvironmentVariables {
   @IsOptional() @MinLength(1, { message: 'SMS_PROVIDERS must name at least one provider' }) SMS_PROVIDERS?: string;
   @IsOptional() @MinLength(1, { message: 'WHATSAPP_PROVIDERS must name at least one provider' }) WHATSAPP_PROVIDERS?: string;
   @IsOptional() SMS_ALLOWED_COUNTRIES?: string;
+  // Each name is checked against libphonenumber's types where the list is read, so the problem can name the unknown ones.
+  @IsOptional() @MinLength(1, { message: 'SMS_ALLOWED_NUMBER_TYPES must name at least one number type' }) SMS_ALLOWED_NUMBER_TYPES?: string;
 
   @IsOptional()
   @Matches(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, {

@@ -232,6 +232,32 @@ describe('variable formats', () => {
     expect(JSON.stringify(loaded.problems)).not.toContain('999999');
   });
 
+  it('refuses test destinations in any address syntax but the one every send uses', () => {
+    const loaded = loadConfiguration({ OTP_TEST_DESTINATIONS: '"bomb"@corp.test:123456, (1)review@corp.test:123456, review@corp.test:654321' });
+    expect(loaded.configuration.otp.testDestinations).toEqual({ 'review@corp.test': '654321' });
+    expect(loaded.problems.filter((p) => p.variable === 'OTP_TEST_DESTINATIONS')).toHaveLength(2);
+  });
+
+  it('allows mobile, fixed-line-or-mobile and VoIP numbers by default, and any types named in SMS_ALLOWED_NUMBER_TYPES', () => {
+    expect(loadConfiguration({}).configuration.otp.smsAllowedNumberTypes).toEqual(['mobile', 'fixed_line_or_mobile', 'voip']);
+    const loaded = loadConfiguration({ ...COMPLETE_PRODUCTION, SMS_ALLOWED_NUMBER_TYPES: ' Mobile, fixed_line ' });
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.configuration.otp.smsAllowedNumberTypes).toEqual(['mobile', 'fixed_line']);
+  });
+
+  it('refuses unknown number types in SMS_ALLOWED_NUMBER_TYPES, naming the variable, and never widens the list', () => {
+    const loaded = loadConfiguration({ ...COMPLETE_PRODUCTION, SMS_ALLOWED_NUMBER_TYPES: 'mobile,premium' });
+    expect(loaded.problems.map((p) => p.message)).toEqual([
+      'SMS_ALLOWED_NUMBER_TYPES must list number types of mobile, fixed_line, fixed_line_or_mobile, voip, toll_free, premium_rate, shared_cost, personal_number, pager, uan, voicemail; not one: premium',
+    ]);
+    expect(loaded.configuration.otp.smsAllowedNumberTypes).toEqual(['mobile']);
+    const development = loadConfiguration({ SMS_ALLOWED_NUMBER_TYPES: 'all' });
+    expect(development.problems.filter((p) => p.variable === 'SMS_ALLOWED_NUMBER_TYPES').map((p) => p.warning)).toEqual([
+      'SMS_ALLOWED_NUMBER_TYPES has unknown number types (all): codes go to mobile,fixed_line_or_mobile,voip numbers',
+    ]);
+    expect(development.configuration.otp.smsAllowedNumberTypes).toEqual(['mobile', 'fixed_line_or_mobile', 'voip']);
+  });
+
   it('refuses unknown country codes in SMS_ALLOWED_COUNTRIES', () => {
     const loaded = loadConfiguration({ ...COMPLETE_PRODUCTION, SMS_ALLOWED_COUNTRIES: 'gb, US, XX' });
     expect(loaded.problems.map((p) => p.variable)).toEqual(['SMS_ALLOWED_COUNTRIES']);

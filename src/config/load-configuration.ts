@@ -1,6 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js';
+import { isSupportedCountry } from 'libphonenumber-js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readConfigFiles } from './config-files.js';
@@ -22,7 +22,8 @@ import {
   type TrustProxy,
   usesRedis,
 } from './configuration.types.js';
-import { EnvironmentVariables, isEmailAddress, listEntries, parseApiKeyEntry, parseRedisSeed } from './environment.schema.js';
+import { normalizeEmailAddress, normalizePhoneNumber, PHONE_NUMBER_TYPES, type PhoneNumberType } from '../otp/destinations/addresses.js';
+import { EnvironmentVariables, listEntries, parseApiKeyEntry, parseRedisSeed } from './environment.schema.js';
 import { KNOWN_VARIABLES } from './variables.js';
 
 type Env = Record<string, string | undefined>;
@@ -54,6 +55,7 @@ const BUILT_IN_DEFAULTS: Record<string, string> = {
   LOGIN_MAX_FAILURES: '10',
   PASSWORD_HASH_CONCURRENCY: '4',
   OTP_CHANNELS: 'email,sms',
+  SMS_ALLOWED_NUMBER_TYPES: 'mobile,fixed_line_or_mobile,voip',
   WHATSAPP_PROVIDERS: 'twilio-whatsapp',
   CIRCUIT_FAILURE_THRESHOLD: '5',
   CIRCUIT_OPEN_SECONDS: '60',
@@ -379,6 +381,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     }
     smsAllowedCountries = countries.filter((code) => !unknown.includes(code));
   }
+  const smsAllowedNumberTypes = parseNumberTypes(list('SMS_ALLOWED_NUMBER_TYPES'), defaults.SMS_ALLOWED_NUMBER_TYPES!, problems);
 
   const configuration: AppConfiguration = {
     app: {
@@ -414,6 +417,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       loginMaxFailures: num('LOGIN_MAX_FAILURES'),
       passwordHashConcurrency: num('PASSWORD_HASH_CONCURRENCY'),
       smsAllowedCountries,
+      smsAllowedNumberTypes,
       testDestinations,
       fixedCode,
     },
@@ -588,6 +592,23 @@ function parseTrustProxy(value: string | undefined): TrustProxy {
   return value.split(',').map((entry) => entry.trim()).filter(Boolean);
 }
 
+/** Premium-rate and the other costly types stay refused unless named; an unknown name is a typo, never "allow all". */
+function parseNumberTypes(names: string[], fallback: string, problems: ConfigProblem[]): PhoneNumberType[] {
+  const wanted = names.map((name) => name.toLowerCase());
+  const unknown = wanted.filter((name) => !(PHONE_NUMBER_TYPES as readonly string[]).includes(name));
+  const known = [...new Set(wanted.filter((name) => !unknown.includes(name)))] as PhoneNumberType[];
+  if (unknown.length > 0) {
+    const usable = known.length > 0 ? known.join(',') : fallback;
+    problems.push({
+      variable: 'SMS_ALLOWED_NUMBER_TYPES',
+      message: `SMS_ALLOWED_NUMBER_TYPES must list number types of ${PHONE_NUMBER_TYPES.join(', ')}; not one: ${unknown.join(', ')}`,
+      warning: `SMS_ALLOWED_NUMBER_TYPES has unknown number types (${unknown.join(', ')}): codes go to ${usable} numbers`,
+    });
+    if (known.length === 0) return fallback.split(',') as PhoneNumberType[];
+  }
+  return known.length > 0 ? known : (fallback.split(',') as PhoneNumberType[]);
+}
+
 function parseTestDestinations(value: string | undefined, length: number, problems: ConfigProblem[]): Record<string, string> {
   const destinations: Record<string, string> = {};
   if (value === undefined) return destinations;
@@ -611,13 +632,9 @@ function parseTestDestinations(value: string | undefined, length: number, proble
   return destinations;
 }
 
+/** The same normalization as every destination of a send, so a fixed code matches the address a send is keyed by. */
 function normalizeTestDestination(destination: string): string | undefined {
-  if (destination.includes('@')) {
-    const email = destination.toLowerCase();
-    return isEmailAddress(email) ? email : undefined;
-  }
-  const phone = parsePhoneNumberFromString(destination);
-  return phone?.isValid() ? phone.number : undefined;
+  return destination.includes('@') ? normalizeEmailAddress(destination) : normalizePhoneNumber(destination);
 }
 
 /** A commit stamped into the image at build time (`dist/COMMIT`), when GIT_COMMIT is not set. */

@@ -111,6 +111,14 @@ describe('the start-up report', () => {
     expect(report).toContain('DELIVERY_WORKER=false');
   });
 
+  it('names the phone number types and countries that may receive codes', () => {
+    expect(buildStartupReport(loadConfiguration({}))).toContain(
+      'phone numbers: codes go to mobile, fixed_line_or_mobile, voip numbers in every country (SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)',
+    );
+    const narrowed = loadConfiguration({ SMS_ALLOWED_NUMBER_TYPES: 'mobile', SMS_ALLOWED_COUNTRIES: 'GB,US' });
+    expect(buildStartupReport(narrowed)).toContain('phone numbers: codes go to mobile numbers in GB, US (SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)');
+  });
+
   it('names Redis and PostgreSQL hosts in production', () => {
     const report = buildStartupReport(loadConfiguration(COMPLETE_PRODUCTION)).join('\n');
     expect(report).toContain('store: OTP state, rate limits and delivery queue in Redis at redis://:****(14)@redis.internal:6379/0, delivered by this process');

@@ -74,6 +74,11 @@ export function buildStartupReport(loaded: LoadedConfiguration, probes?: ProbeRe
       `${otp.passwordHashConcurrency} hashed at once, SERVICE_BUSY after 2 s waiting`,
   );
   lines.push(
+    `phone numbers: codes go to ${otp.smsAllowedNumberTypes.join(', ')} numbers ` +
+      (otp.smsAllowedCountries ? `in ${otp.smsAllowedCountries.join(', ')}` : 'in every country') +
+      ' (SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)',
+  );
+  lines.push(
     `secrets: JWT_SECRET=${auth.jwtSecretGenerated ? 'random for this run' : maskSecret(auth.jwtSecret)} ` +
       `OTP_SECRET=${otp.secretGenerated ? 'random for this run' : maskSecret(otp.secret)} ` +
       `API_KEYS=${keysOf('application')} ADMIN_API_KEYS=${keysOf('admin')}` +

@@ -61,6 +61,11 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'SMS_PROVIDERS', description: 'ordered SMS failover chain, of twilio-verify, twilio, sns, console' },
   { name: 'WHATSAPP_PROVIDERS', description: 'ordered WhatsApp failover chain, of twilio-whatsapp, console' },
   { name: 'SMS_ALLOWED_COUNTRIES', description: 'ISO 3166 alpha-2 list of countries SMS/WhatsApp may go to; unset = all' },
+  {
+    name: 'SMS_ALLOWED_NUMBER_TYPES',
+    description:
+      'phone number types (as libphonenumber names them) that may receive codes, of mobile, fixed_line, fixed_line_or_mobile, voip, toll_free, premium_rate, shared_cost, personal_number, pager, uan, voicemail',
+  },
   { name: 'OTP_WEBOTP_DOMAIN', description: 'domain for the WebOTP / SMS Retriever last line of SMS texts (@example.com #123456)' },
   { name: 'CIRCUIT_FAILURE_THRESHOLD', description: "consecutive failures that open a provider's circuit" },
   { name: 'CIRCUIT_OPEN_SECONDS', description: 'how long a circuit stays open before one trial send' },

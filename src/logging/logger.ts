@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type Level, type Logger } from 'pino';
+import { loggableError } from '../database/database-errors.js';
 import { currentLogContext } from './log-context.js';
 import { censor, createLineScrubber, mayNeedPathRedaction, redactPaths } from './redaction.js';
 
@@ -150,8 +151,10 @@ export class PinoNestLogger implements LoggerService {
     const fields: Record<string, unknown> = { context, ...currentLogContext() };
     let text: string | undefined;
     if (message instanceof Error) {
-      fields.err = message;
-      text = message.message;
+      // A failed query's error carries its parameters (addresses, numbers, digests) in fields, message and stack.
+      const loggable = loggableError(message);
+      fields.err = loggable.redacted ? { type: 'DatabaseQueryError', message: loggable.summary, stack: loggable.stack } : message;
+      text = loggable.redacted ? loggable.summary : message.message;
     } else if (typeof message === 'object' && message !== null) {
       Object.assign(fields, message);
     } else {

@@ -43,8 +43,8 @@ export class OtpMaxSendsError extends DomainError {
 }
 
 export class DestinationNotAllowedError extends DomainError {
-  constructor(country: string | undefined) {
-    super('DESTINATION_NOT_ALLOWED', country ? `Codes cannot be sent to numbers in ${country}.` : 'Codes cannot be sent to this destination.');
+  constructor(country: string | undefined, message?: string) {
+    super('DESTINATION_NOT_ALLOWED', message ?? (country ? `Codes cannot be sent to numbers in ${country}.` : 'Codes cannot be sent to this destination.'));
   }
 }
 

@@ -97,7 +97,7 @@ export class OtpService implements OnModuleInit {
     if (!this.messaging.channels.includes(input.channel)) {
       throw new ValidationFailedError({ channel: [`channel must be one of: ${this.messaging.channels.join(', ')}`] });
     }
-    const destination = normalizeDestination(input.channel, input.to, this.config.smsAllowedCountries);
+    const destination = this.destinationOf(input.channel, input.to);
     const testCode = this.config.testDestinations[destination.normalized];
     if (testCode === undefined && !this.delivery.canDeliver(input.channel)) throw new ChannelUnavailableError(input.channel);
 
@@ -156,6 +156,14 @@ export class OtpService implements OnModuleInit {
     const record = await this.find(id, realm);
     if (!record || effectiveStatus(record, Date.now()) !== 'pending') throw new VerificationNotFoundError();
     return this.start({ channel: record.channel, to: record.to, purpose: record.purpose, locale: record.locale }, meta, { ...options, budget: record.budget });
+  }
+
+  /**
+   * A destination as a send to it would use it: normalized, or refused by the same syntax, country
+   * and number-type rules, for flows that keep a contact before they send to it.
+   */
+  destinationOf(channel: Channel, to: string): Destination {
+    return normalizeDestination(channel, to, { allowedCountries: this.config.smsAllowedCountries, allowedNumberTypes: this.config.smsAllowedNumberTypes });
   }
 
   /**

@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsEmail, IsIn, IsNotEmpty, IsOptional, IsPhoneNumber, IsString, IsUUID, Length, Matches, MaxLength, ValidateIf } from 'class-validator';
+import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, Length, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { CHANNELS, type Channel } from '../../config/configuration.types.js';
 import { OTP_CHANNELS, type OtpChannel } from '../../database/schema.js';
+import { IsEmailAddress, IsInternationalPhoneNumber } from '../../otp/destinations/address.validators.js';
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
@@ -23,7 +24,12 @@ const IDENTIFIER = ApiProperty({ maxLength: 320, example: 'ada@example.com', des
 const CHALLENGE_ID = ApiProperty({ format: 'uuid', description: 'The `challengeId` of the flow, as returned when it was started.' });
 const CHANNEL = ApiPropertyOptional({ enum: CHANNELS, description: 'Where to send the code; by default the channel that fits the identifier.' });
 const OTP_CHANNEL = ApiPropertyOptional({ enum: OTP_CHANNELS, description: 'The channel that login codes go to by default.' });
-const EMAIL = ApiPropertyOptional({ format: 'email', maxLength: 320, example: 'ada@example.com', description: 'Trimmed and lower-cased.' });
+const EMAIL = ApiPropertyOptional({
+  format: 'email',
+  maxLength: 254,
+  example: 'ada@example.com',
+  description: '`local@domain` with a dot-atom local part (no quotes, comments, spaces, commas or angle brackets); trimmed and lower-cased.',
+});
 const PHONE = ApiPropertyOptional({ example: '+447911123456', description: 'E.164 format.' });
 const REFRESH_TOKEN = { maxLength: 256, description: 'A `refreshToken` from a token pair.' };
 
@@ -33,12 +39,12 @@ export class RegisterDto {
   // Checked when given, and also when neither contact is: then this names what is missing.
   @ValidateIf((dto: RegisterDto) => dto.email !== undefined || dto.phone === undefined)
   @trimmed()
-  @IsEmail({}, { message: `${EMAIL_MESSAGE}; an email address or a phone number (or both) is required` })
+  @IsEmailAddress({ message: `${EMAIL_MESSAGE}; an email address or a phone number (or both) is required` })
   email?: string;
 
   @PHONE
   @IsOptional()
-  @IsPhoneNumber(undefined, { message: PHONE_MESSAGE })
+  @IsInternationalPhoneNumber({ message: PHONE_MESSAGE })
   phone?: string;
 
   @ApiProperty({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, format: 'password' })
@@ -145,12 +151,12 @@ export class UpdateMeDto {
   @EMAIL
   @IsOptional()
   @trimmed()
-  @IsEmail({}, { message: EMAIL_MESSAGE })
+  @IsEmailAddress({ message: EMAIL_MESSAGE })
   email?: string;
 
   @PHONE
   @IsOptional()
-  @IsPhoneNumber(undefined, { message: PHONE_MESSAGE })
+  @IsInternationalPhoneNumber({ message: PHONE_MESSAGE })
   phone?: string;
 
   @ApiPropertyOptional({ maxLength: PASSWORD_MAX_LENGTH, format: 'password', description: 'The current password: required with `email` or `phone`.' })

@@ -27,7 +27,7 @@ export class UsersRepository {
    * @throws AccountExistsError when another account has verified the email address or phone number.
    */
   async create(input: NewUser): Promise<User> {
-    const email = input.email === undefined ? null : normalizeEmail(input.email);
+    const email = input.email === undefined ? null : requireEmail(input.email);
     const phone = input.phone === undefined ? null : requirePhone(input.phone);
     if (email === null && phone === null) throw new TypeError('A user needs an email address or a phone number');
     if ((email !== null && (await this.findVerifiedOwner('email', email))) || (phone !== null && (await this.findVerifiedOwner('phone', phone)))) {
@@ -48,8 +48,9 @@ export class UsersRepository {
   }
 
   /** The account that signs in with this email address: see `findByContact`. */
-  findByEmail(email: string): Promise<User | undefined> {
-    return this.findByContact('email', normalizeEmail(email));
+  async findByEmail(email: string): Promise<User | undefined> {
+    const normalized = normalizeEmail(email);
+    return normalized ? this.findByContact('email', normalized) : undefined;
   }
 
   /** The account that signs in with this phone number: see `findByContact`. */
@@ -116,12 +117,12 @@ export class UsersRepository {
    * @throws AccountExistsError when another account has it.
    */
   replaceContact(id: string, kind: ContactKind, value: string, verifiedAt = new Date()): Promise<User | undefined> {
-    return this.claimContact(id, kind, kind === 'email' ? normalizeEmail(value) : requirePhone(value), verifiedAt);
+    return this.claimContact(id, kind, kind === 'email' ? requireEmail(value) : requirePhone(value), verifiedAt);
   }
 
   /** Remembers the contact a user asked to switch to until its code is verified; a newer request replaces it. */
   async stageContactChange(userId: string, kind: ContactKind, value: string): Promise<void> {
-    const newValue = kind === 'email' ? normalizeEmail(value) : requirePhone(value);
+    const newValue = kind === 'email' ? requireEmail(value) : requirePhone(value);
     await this.db
       .insert(pendingContactChanges)
       .values({ userId, kind, newValue })
@@ -205,6 +206,12 @@ function columnsOf(kind: ContactKind) {
   return kind === 'email'
     ? { contact: users.email, verifiedAt: users.emailVerifiedAt, other: users.phone, lostChannels: ['email'] }
     : { contact: users.phone, verifiedAt: users.phoneVerifiedAt, other: users.email, lostChannels: ['sms', 'whatsapp'] };
+}
+
+function requireEmail(email: string): string {
+  const normalized = normalizeEmail(email);
+  if (!normalized) throw new TypeError('Not a valid email address');
+  return normalized;
 }
 
 function requirePhone(phone: string): string {

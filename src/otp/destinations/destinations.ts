@@ -1,40 +1,43 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { Channel } from '../../config/configuration.types.js';
-import { isEmailAddress } from '../../config/environment.schema.js';
 import { ValidationFailedError } from '../../common/errors.js';
 import { DestinationNotAllowedError } from '../otp.errors.js';
+import { normalizeEmailAddress, normalizePhoneNumber, parsePhoneNumber, type PhonePolicy, phoneRefusal } from './addresses.js';
 
 export interface Destination {
-  /** Lower-cased email address or E.164 number: the key for limits and pending verifications. */
+  /** Lower-cased email address or E.164 number: the key for limits and pending verifications, and where the message goes. */
   normalized: string;
   masked: string;
   country?: string;
 }
 
-/** Email addresses are trimmed and lower-cased; phone numbers must be valid E.164. */
-export function normalizeDestination(channel: Channel, to: string, allowedCountries: string[] | undefined): Destination {
-  const value = to.trim();
+const EMAIL_MESSAGE = 'to must be an email address';
+const E164 = /^\+[0-9]{8,15}$/;
+
+/**
+ * Email addresses are trimmed and lower-cased; phone numbers must be valid E.164, of an allowed
+ * country and number type (400 `DESTINATION_NOT_ALLOWED` otherwise, before anything is stored).
+ */
+export function normalizeDestination(channel: Channel, to: string, policy: PhonePolicy): Destination {
   if (channel === 'email') {
-    const email = value.toLowerCase();
-    if (!isEmailAddress(email)) throw new ValidationFailedError({ to: ['to must be an email address'] });
+    const email = normalizeEmailAddress(to);
+    if (!email) throw new ValidationFailedError({ to: [EMAIL_MESSAGE] });
     return { normalized: email, masked: maskEmail(email) };
   }
-  const phone = /^\+[0-9]{8,15}$/.test(value) ? parsePhoneNumberFromString(value) : undefined;
-  if (!phone || !phone.isValid()) {
+  const phone = E164.test(to.trim()) ? parsePhoneNumber(to) : undefined;
+  if (!phone) {
     throw new ValidationFailedError({ to: ['to must be a valid phone number in E.164 format, such as +447911123456'] });
   }
-  if (allowedCountries && (!phone.country || !allowedCountries.includes(phone.country))) {
-    throw new DestinationNotAllowedError(phone.country);
-  }
-  return { normalized: phone.number, masked: maskPhone(phone.number, phone.countryCallingCode), country: phone.country };
+  const refusal = phoneRefusal(phone, policy);
+  if (refusal) throw new DestinationNotAllowedError(phone.country, refusal);
+  return { normalized: phone.e164, masked: maskPhone(phone.e164, phone.callingCode), country: phone.country };
 }
 
-/** For the admin route: whichever kind the value looks like, normalized the same way as on send. */
+/** For the admin route and checks by `to`: whichever kind the value looks like, normalized the same way as on send. */
 export function normalizeAnyDestination(value: string): string {
   const trimmed = value.trim();
-  if (trimmed.includes('@')) return trimmed.toLowerCase();
-  const phone = parsePhoneNumberFromString(trimmed);
-  return phone?.isValid() ? phone.number : trimmed;
+  if (trimmed.includes('@')) return normalizeEmailAddress(trimmed) ?? trimmed.toLowerCase();
+  return normalizePhoneNumber(trimmed) ?? trimmed;
 }
 
 /** `j***@example.com` */

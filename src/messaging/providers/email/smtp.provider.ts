@@ -60,7 +60,8 @@ export class SmtpProvider implements MessageProvider, OnApplicationShutdown {
       const messageId = `<${randomUUID()}@${this.messageIdDomain}>`;
       const composed = new MailComposer({ from: this.config.smtp.from, to: message.to, subject, text, html, messageId, baseBoundary: randomUUID() }).compile();
       const raw = await composed.build();
-      await this.mailer.sendMail({ envelope: composed.getEnvelope(), raw, messageId });
+      // The recipient is the normalized address itself, never what an address parser makes of it.
+      await this.mailer.sendMail({ envelope: { ...composed.getEnvelope(), to: [message.to] }, raw, messageId });
       return { provider: this.id, providerMessageId: messageId };
     } catch (error) {
       throw classifySmtpError(error);

@@ -1,0 +1,73 @@
+import { normalizeEmailAddress, parsePhoneNumber, type PhonePolicy, phoneRefusal } from './addresses.js';
+
+describe('normalizeEmailAddress', () => {
+  it.each([
+    ['  Ann.Lee@Example.COM ', 'ann.lee@example.com'],
+    ["o'brien+otp@mail.example.co.uk", "o'brien+otp@mail.example.co.uk"],
+    ['x@xn--bcher-kva.example', 'x@xn--bcher-kva.example'],
+  ])('accepts %p as %p', (value, normalized) => {
+    expect(normalizeEmailAddress(value)).toBe(normalized);
+  });
+
+  it.each([
+    ['a comment', '(1)victim@corp.test'],
+    ['a trailing comma', 'victim@corp.test,'],
+    ['a list', 'victim@corp.test,other@corp.test'],
+    ['a quoted local part', '"bomb"@corp.test'],
+    ['a NUL byte', 'a\u0000b@corp.test'],
+    ['a control character', 'a\u0007b@corp.test'],
+    ['angle brackets', '<victim@corp.test>'],
+    ['a display name', 'Victim <victim@corp.test>'],
+    ['a space', 'vic tim@corp.test'],
+    ['a leading dot', '.victim@corp.test'],
+    ['two dots in a row', 'vic..tim@corp.test'],
+    ['a domain literal', 'victim@[127.0.0.1]'],
+    ['a domain without a dot', 'victim@localhost'],
+    ['an all-digit top-level label', 'victim@10.0.0.1'],
+    ['a lone surrogate', 'a\ud800@corp.test'],
+    ['a Kelvin sign that lower-cases to k', '\u212Aate@corp.test'],
+    ['two at signs', 'a@b@corp.test'],
+    ['a local part over 64 characters', `${'a'.repeat(65)}@corp.test`],
+    ['more than 254 characters', `a@${'b'.repeat(250)}.test`],
+  ])('refuses %s', (_what, value) => {
+    expect(normalizeEmailAddress(value)).toBeUndefined();
+  });
+});
+
+describe('parsePhoneNumber', () => {
+  it('gives E.164, the country and the type from the full metadata', () => {
+    expect(parsePhoneNumber(' +44 7400 123456 ')).toEqual({ e164: '+447400123456', callingCode: '44', country: 'GB', type: 'mobile' });
+    expect(parsePhoneNumber('+449011234567')?.type).toBe('premium_rate');
+    expect(parsePhoneNumber('+19005551234')?.type).toBe('premium_rate');
+    expect(parsePhoneNumber('+881612345678')).toMatchObject({ country: undefined, type: 'mobile' });
+  });
+
+  it.each(['call +447400123456 now', '+447400123456\u0000', '+447400123456 ext. 12', '+447400123456abc', '07400 123456', '+44 7911', `+${'1'.repeat(31)}x`])('refuses %p', (value) => {
+    expect(parsePhoneNumber(value)).toBeUndefined();
+  });
+});
+
+describe('phoneRefusal', () => {
+  const defaults: PhonePolicy = { allowedCountries: undefined, allowedNumberTypes: ['mobile', 'fixed_line_or_mobile', 'voip'] };
+  const gbUs: PhonePolicy = { ...defaults, allowedCountries: ['GB', 'US'] };
+
+  it('lets mobile numbers of allowed countries through', () => {
+    expect(phoneRefusal(parsePhoneNumber('+447400123456')!, gbUs)).toBeUndefined();
+    expect(phoneRefusal(parsePhoneNumber('+14155552671')!, gbUs)).toBeUndefined();
+  });
+
+  it.each([
+    ['UK premium rate', '+449011234567', 'Codes cannot be sent to premium rate numbers.'],
+    ['US premium rate', '+19005551234', 'Codes cannot be sent to premium rate numbers.'],
+    ['UK toll free', '+448001234567', 'Codes cannot be sent to toll free numbers.'],
+    ['UK personal numbers', '+447011234567', 'Codes cannot be sent to personal number numbers.'],
+    ['Iridium, which has no country', '+881612345678', 'Codes cannot be sent to numbers outside the allowed countries.'],
+    ['a country not listed', '+33612345678', 'Codes cannot be sent to numbers in FR.'],
+  ])('refuses %s', (_what, number, message) => {
+    expect(phoneRefusal(parsePhoneNumber(number)!, gbUs)).toBe(message);
+  });
+
+  it('refuses a number whose type is unknown', () => {
+    expect(phoneRefusal({ e164: '+447400123456', callingCode: '44', country: 'GB', type: undefined }, defaults)).toBe('Codes cannot be sent to numbers of an unknown type.');
+  });
+});
