@@ -97,7 +97,7 @@ describe.each(testDatabaseKinds())('hostile input on %s', (kind) => {
         expect({ variant, status: registered.status, fields: Object.keys((registered.body.errors ?? {}) as object) }).toEqual({ variant, status: 400, fields: ['email'] });
         const started = await post('/v1/auth/otp/start', { identifier: variant, purpose: 'login' });
         expect({ variant, status: started.status, code: started.body.code }).toEqual({ variant, status: 400, code: 'VALIDATION_FAILED' });
-        const changed = await call(service.url, 'PATCH', '/v1/auth/me', { email: variant.replace(local, `new.${local}`) }, bearer);
+        const changed = await call(service.url, 'PATCH', '/v1/auth/me', { email: variant.replace(local, `new.${local}`), password }, bearer);
         expect({ variant, status: changed.status, code: changed.body.code }).toEqual({ variant, status: 400, code: 'VALIDATION_FAILED' });
       }
       const accounts = await service.app.get<Database>(Database).select({ email: users.email }).from(users);
@@ -131,7 +131,7 @@ describe.each(testDatabaseKinds())('hostile input on %s', (kind) => {
         expect(await post('/v1/auth/register', { phone: number!, password })).toMatchObject({ status: 400, body: { code: 'DESTINATION_NOT_ALLOWED' } });
         expect(await post('/v1/auth/login', { identifier: number!, password })).toMatchObject({ status: 400, body: { code: 'DESTINATION_NOT_ALLOWED' } });
         expect(await post('/v1/auth/otp/start', { identifier: number!, purpose: 'login' })).toMatchObject({ status: 400, body: { code: 'DESTINATION_NOT_ALLOWED' } });
-        expect(await call(service.url, 'PATCH', '/v1/auth/me', { phone: number! }, bearer)).toMatchObject({ status: 400, body: { code: 'DESTINATION_NOT_ALLOWED' } });
+        expect(await call(service.url, 'PATCH', '/v1/auth/me', { phone: number!, password }, bearer)).toMatchObject({ status: 400, body: { code: 'DESTINATION_NOT_ALLOWED' } });
         const stored = await service.app.get<Database>(Database).select().from(users).where(eq(users.phone, number!));
         expect(stored).toEqual([]);
         expect(textsTo(number!)).toEqual([]);
