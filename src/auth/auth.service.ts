@@ -200,7 +200,7 @@ export class AuthService {
 
   async resend(input: ResendOtpDto, meta: RequestMeta): Promise<ResentChallenge> {
     const challenge = await this.otp.find(input.challengeId, 'auth');
-    if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
+    if (!challenge || !isAuthPurpose(challenge.purpose) || (await this.orphaned(challenge))) throw new VerificationNotFoundError();
     const view = await this.otp.resendById(challenge.id, 'auth', meta, { deliver: await this.deliversTo(challenge) });
     return { challengeId: view.id, expiresAt: view.expiresAt, resendAvailableAt: view.resendAvailableAt };
   }
@@ -217,7 +217,7 @@ export class AuthService {
     const now = Date.now();
     // A failed one is what this route exists for; it reads as expired like a pending one once its code would have.
     const open = challenge !== undefined && ['pending', 'failed'].includes(effectiveStatus(challenge, now)) && now < challenge.expiresAt;
-    if (!open || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
+    if (!open || !isAuthPurpose(challenge.purpose) || (await this.orphaned(challenge))) throw new VerificationNotFoundError();
     const view = await this.otp.get(challenge.id, 'auth');
     return {
       challengeId: view.id,
@@ -393,6 +393,11 @@ export class AuthService {
     if (challenge.subject === undefined) return this.findByContact(kind, challenge.to);
     const user = await this.users.findById(challenge.subject);
     return user && (kind === 'email' ? user.email : user.phone) === challenge.to ? user : undefined;
+  }
+
+  /** A challenge started for an account that is gone, or lost the contact to the account that verified it: its code can complete nothing. */
+  private async orphaned(challenge: VerificationRecord): Promise<boolean> {
+    return challenge.subject !== undefined && (await this.ownerOf(challenge, contactKindOf(challenge.channel))) === undefined;
   }
 
   /** The account this contact signs in to: its verified owner, else an unfinished sign-up that claims it. */

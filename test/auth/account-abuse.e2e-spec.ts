@@ -119,10 +119,16 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
     /** The squatter's account after the victim's code: gone, so neither its password nor its own code signs anyone in. */
     async function expectVictimOwnsTheAddress(email: string, victim: { userId: string; password: string }, attacker: { password: string; challengeId: string; code: string }) {
       expect(await post('/login', { identifier: email, password: victim.password })).toMatchObject({ status: 200, body: { channel: 'email' } });
+      await inboxes.nextCode(email);
       expect(await post('/login', { identifier: email, password: attacker.password })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+      // The attacker's sign-up is over: its challenge reads as gone, and sends nothing more to the victim.
+      const sent = inboxes.messagesTo(email).length;
+      expect(await call(service.url, 'GET', `/v1/auth/otp/${attacker.challengeId}`, undefined, {})).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      expect(await post('/otp/resend', { challengeId: attacker.challengeId }, from('198.51.100.66'))).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
       // Even with the code sent for it, the attacker's sign-up cannot take the address back.
       expect(await post('/otp/verify', { challengeId: attacker.challengeId, code: attacker.code })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
       expect(auditLines().filter((line) => line.result === 'success' && line.method === 'code').at(-1)).toMatchObject({ userId: victim.userId });
+      expect(inboxes.messagesTo(email)).toHaveLength(sent);
     }
 
     it('victim first: the code from the victim’s inbox signs the victim in to the victim’s own account, not the one registered after it', async () => {
