@@ -92,6 +92,31 @@ describe.each([
     expect(await store.findPendingId(api.to, 'password_reset', 'anonymous', Date.now())).toBe(anonymous.id);
   });
 
+  it('keeps the pending verifications of different subjects apart, and each resend and settlement within its own', async () => {
+    const first = record({ purpose: 'signup', budget: 'anonymous', subject: randomUUID() });
+    const second = record({ to: first.to, purpose: 'signup', budget: 'anonymous', subject: randomUUID() });
+    const unbound = record({ to: first.to, purpose: 'signup', budget: 'anonymous' });
+    for (const r of [first, second, unbound]) expect(await store.createPending(r)).toEqual({ created: true });
+    const again = record({ to: first.to, purpose: 'signup', budget: 'anonymous', subject: first.subject });
+    expect(await store.createPending(again)).toEqual({ created: false, pendingId: first.id });
+    expect(await store.get(first.id)).toEqual(first);
+    expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), first.subject)).toBe(first.id);
+    expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), second.subject)).toBe(second.id);
+    expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now())).toBe(unbound.id);
+    expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), randomUUID())).toBeUndefined();
+
+    const now = Date.now();
+    expect(await store.resend(second.id, { digest: digest(second, '654321'), expiresAt: now + 600_000, now })).toMatchObject({
+      result: 'resent',
+      record: { subject: second.subject, sends: 2 },
+    });
+    expect((await store.get(first.id))!.sends).toBe(1);
+    expect(await store.check(first.id, digest(first, '123456'), Date.now())).toMatchObject({ result: 'approved', record: { subject: first.subject } });
+    expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), first.subject)).toBeUndefined();
+    expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), second.subject)).toBe(second.id);
+    expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now())).toBe(unbound.id);
+  });
+
   it('replaces a settled verification as the pending one', async () => {
     const first = record();
     await store.createPending(first);

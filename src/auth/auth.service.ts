@@ -63,8 +63,9 @@ interface AccountContact {
 
 /**
  * Sign-up, login with a second factor, passwordless login, password reset and contact changes, each
- * a challenge of OtpService completed by `verify`. The challenge's purpose and destination say which
- * flow and which account it belongs to, so nothing else needs to be remembered between the steps.
+ * a challenge of OtpService completed by `verify`. The challenge's purpose and destination, and the
+ * account it was started for (its subject, for sign-up and login), say which flow and which account it
+ * belongs to, so nothing else needs to be remembered between the steps.
  */
 @Injectable()
 export class AuthService {
@@ -89,10 +90,11 @@ export class AuthService {
     const user = await this.users.create({ email, phone, passwordHash: await this.passwords.hash(input.password), otpChannel: input.otpChannel });
     const contact = signupContactOf(user);
     try {
+      // Bound to this account: another sign-up with the same address gets a challenge (and code) of its own.
       const view = await this.otp.start(
         { channel: this.channelFor(contact.kind, user.otpChannel), to: contact.value, purpose: 'signup', locale: LOCALE },
         meta,
-        { budget: 'anonymous' },
+        { budget: 'anonymous', subject: user.id },
       );
       return { userId: user.id, ...challengeOf(view) };
     } catch (error) {
@@ -125,7 +127,8 @@ export class AuthService {
 
     const contact = this.loginContact(user, identifier.kind, input.channel);
     // After the right password: a budget of its own, which no anonymous request can spend.
-    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta, { budget: 'proven' });
+    // Bound to the account whose password was given, which may not be the one the contact finds by the time the code is typed.
+    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta, { budget: 'proven', subject: user.id });
     return challengeOf(view);
   }
 
@@ -179,7 +182,7 @@ export class AuthService {
       // Hashed before the check, so a refusal for a busy hasher (SERVICE_BUSY) does not use the code up.
       const newPasswordHash = flow === 'password_reset' ? await this.passwords.hash(input.newPassword!) : undefined;
       const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose, realm: 'auth' }, meta);
-      const owner = await this.findByContact(kind, record.to);
+      const owner = await this.ownerOf(record, kind);
       // Also how an undelivered challenge (no account, or a contact that may not receive codes) ends,
       // should its code ever be guessed.
       if (!owner || (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind))) throw new VerificationNotFoundError();
@@ -197,7 +200,7 @@ export class AuthService {
 
   async resend(input: ResendOtpDto, meta: RequestMeta): Promise<ResentChallenge> {
     const challenge = await this.otp.find(input.challengeId, 'auth');
-    if (!challenge || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
+    if (!challenge || !isAuthPurpose(challenge.purpose) || (await this.orphaned(challenge))) throw new VerificationNotFoundError();
     const view = await this.otp.resendById(challenge.id, 'auth', meta, { deliver: await this.deliversTo(challenge) });
     return { challengeId: view.id, expiresAt: view.expiresAt, resendAvailableAt: view.resendAvailableAt };
   }
@@ -214,7 +217,7 @@ export class AuthService {
     const now = Date.now();
     // A failed one is what this route exists for; it reads as expired like a pending one once its code would have.
     const open = challenge !== undefined && ['pending', 'failed'].includes(effectiveStatus(challenge, now)) && now < challenge.expiresAt;
-    if (!open || !isAuthPurpose(challenge.purpose)) throw new VerificationNotFoundError();
+    if (!open || !isAuthPurpose(challenge.purpose) || (await this.orphaned(challenge))) throw new VerificationNotFoundError();
     const view = await this.otp.get(challenge.id, 'auth');
     return {
       challengeId: view.id,
@@ -338,7 +341,7 @@ export class AuthService {
     // Only a signed-in user starts these, to a contact they chose and that no account has.
     if (challenge.purpose === 'change_contact') return true;
     const kind = contactKindOf(challenge.channel);
-    const owner = await this.findByContact(kind, challenge.to);
+    const owner = await this.ownerOf(challenge, kind);
     if (!owner) return false;
     return challenge.purpose === 'signup' || mayReceiveCodes(owner, kind);
   }
@@ -380,6 +383,21 @@ export class AuthService {
 
   private enabled(channel: Channel): boolean {
     return this.messaging.channels.includes(channel);
+  }
+
+  /**
+   * The account a challenge completes: the one it was started for (sign-up, login), as long as that
+   * account still claims the contact the code went to; else (`otp/start`) the account the contact signs in to.
+   */
+  private async ownerOf(challenge: VerificationRecord, kind: ContactKind): Promise<User | undefined> {
+    if (challenge.subject === undefined) return this.findByContact(kind, challenge.to);
+    const user = await this.users.findById(challenge.subject);
+    return user && (kind === 'email' ? user.email : user.phone) === challenge.to ? user : undefined;
+  }
+
+  /** A challenge started for an account that is gone, or lost the contact to the account that verified it: its code can complete nothing. */
+  private async orphaned(challenge: VerificationRecord): Promise<boolean> {
+    return challenge.subject !== undefined && (await this.ownerOf(challenge, contactKindOf(challenge.channel))) === undefined;
   }
 
   /** The account this contact signs in to: its verified owner, else an unfinished sign-up that claims it. */

@@ -138,9 +138,24 @@ describe('OtpService', () => {
 
   it('counts a send in the budget its caller chose, and keeps one pending verification per budget', async () => {
     await service.start({ channel: 'email', to: 'a@example.com', purpose: 'login', locale: 'en' }, {}, { budget: 'proven' });
-    expect(store.findPendingId).toHaveBeenCalledWith('a@example.com', 'login', 'proven', expect.any(Number));
+    expect(store.findPendingId).toHaveBeenCalledWith('a@example.com', 'login', 'proven', expect.any(Number), undefined);
     expect(limiter.consume).toHaveBeenCalledWith('a@example.com', 'proven', expect.any(Object), expect.any(Number));
     expect(store.createPending.mock.calls[0]![0]).toMatchObject({ budget: 'proven' });
+  });
+
+  it('keeps one pending verification per subject, re-sends it for its own subject, and still counts the send per destination', async () => {
+    await service.start({ channel: 'email', to: 'a@example.com', purpose: 'signup', locale: 'en' }, {}, { budget: 'anonymous', subject: 'account-1' });
+    expect(store.findPendingId).toHaveBeenCalledWith('a@example.com', 'signup', 'anonymous', expect.any(Number), 'account-1');
+    expect(limiter.consume).toHaveBeenCalledWith('a@example.com', 'anonymous', expect.any(Object), expect.any(Number));
+    expect(store.createPending.mock.calls[0]![0]).toMatchObject({ budget: 'anonymous', subject: 'account-1' });
+
+    const record = pending({ purpose: 'signup', budget: 'anonymous', subject: 'account-1' });
+    store.get.mockResolvedValue(record);
+    store.findPendingId.mockResolvedValue(record.id);
+    store.resend.mockResolvedValue({ result: 'resent', record: { ...record, sends: 2 } });
+    await service.resendById(record.id, 'auth', {});
+    expect(store.findPendingId).toHaveBeenLastCalledWith('a@example.com', 'signup', 'anonymous', expect.any(Number), 'account-1');
+    expect(store.resend).toHaveBeenCalledWith(record.id, expect.any(Object));
   });
 
   it('applies the send limits to test destinations too', async () => {

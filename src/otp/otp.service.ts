@@ -52,6 +52,12 @@ export interface StartOptions {
   deliver?: boolean;
   /** The id goes to a caller who must not learn whether the account exists: never show its delivery publicly. */
   deliveryPrivate?: boolean;
+  /**
+   * Whom the verification is for (an account id): stored on it, and part of its pending key, so a
+   * start for another subject and the same destination gets a verification of its own. The send
+   * limits stay per destination and budget, whoever the subject.
+   */
+  subject?: string;
 }
 
 export interface VerificationView {
@@ -92,7 +98,7 @@ export class OtpService implements OnModuleInit {
     this.delivery.onReport((report) => this.recordDelivery(report));
   }
 
-  /** Starts a verification, or re-sends the pending one for the same `to`, purpose and budget. */
+  /** Starts a verification, or re-sends the pending one for the same `to`, purpose, budget and subject. */
   async start(input: StartVerification, meta: RequestMeta, options: StartOptions): Promise<VerificationView> {
     if (!this.messaging.channels.includes(input.channel)) {
       throw new ValidationFailedError({ channel: [`channel must be one of: ${this.messaging.channels.join(', ')}`] });
@@ -102,7 +108,7 @@ export class OtpService implements OnModuleInit {
     if (testCode === undefined && !this.delivery.canDeliver(input.channel)) throw new ChannelUnavailableError(input.channel);
 
     const now = Date.now();
-    const pendingId = await this.store.findPendingId(destination.normalized, input.purpose, options.budget, now);
+    const pendingId = await this.store.findPendingId(destination.normalized, input.purpose, options.budget, now, options.subject);
     if (pendingId) {
       const resent = await this.resend(pendingId, destination, testCode, meta, options, now);
       if (resent) return resent;
@@ -137,6 +143,7 @@ export class OtpService implements OnModuleInit {
       },
       codeIssuer: null,
       ...(options.deliveryPrivate ? { deliveryPrivate: true } : {}),
+      ...(options.subject !== undefined ? { subject: options.subject } : {}),
     };
     const created = await this.store.createPending(record);
     if (!created.created) {
@@ -151,11 +158,12 @@ export class OtpService implements OnModuleInit {
     return this.view(record, now);
   }
 
-  /** Re-sends the pending verification with this id (the auth flows' `resend`), in the budget it was started in. */
-  async resendById(id: string, realm: Realm, meta: RequestMeta, options: Omit<StartOptions, 'budget'> = {}): Promise<VerificationView> {
+  /** Re-sends the pending verification with this id (the auth flows' `resend`), in the budget and for the subject it was started with. */
+  async resendById(id: string, realm: Realm, meta: RequestMeta, options: Omit<StartOptions, 'budget' | 'subject'> = {}): Promise<VerificationView> {
     const record = await this.find(id, realm);
     if (!record || effectiveStatus(record, Date.now()) !== 'pending') throw new VerificationNotFoundError();
-    return this.start({ channel: record.channel, to: record.to, purpose: record.purpose, locale: record.locale }, meta, { ...options, budget: record.budget });
+    const { channel, to, purpose, locale, budget, subject } = record;
+    return this.start({ channel, to, purpose, locale }, meta, { ...options, budget, subject });
   }
 
   /**

@@ -23,9 +23,16 @@ export interface VerificationRecord {
   purpose: string;
   /**
    * Whose sends it counts in, which also says its realm: `api` for the Verifications API, the others
-   * for the challenges of `/v1/auth`. A pending verification is one per `to`+`purpose`+`budget`.
+   * for the challenges of `/v1/auth`. A pending verification is one per `to`+`purpose`+`budget`
+   * (+`subject`).
    */
   budget: SendBudget;
+  /**
+   * Opaque id of whom the verification is for (the auth flows: the account a sign-up or login code
+   * completes), set by the caller. Part of the pending key: two subjects' verifications for one
+   * destination are two verifications, so one subject's code never completes the other's.
+   */
+  subject?: string;
   locale: string;
   status: VerificationStatus;
   /** HMAC of the current code, bound to id and purpose; empty once the verification is settled. */

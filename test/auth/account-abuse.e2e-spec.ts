@@ -96,7 +96,7 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       expect(inboxes.messagesTo(attackerPhone)).toHaveLength(1);
     });
 
-    it('lets several unfinished sign-ups share an address; the code signs in to the newest, and the others lose it', async () => {
+    it('lets several unfinished sign-ups share an address; each code signs in to the account it was sent for, and the others lose it', async () => {
       const email = newEmail();
       const firstPassword = newPassword();
       const secondPassword = newPassword();
@@ -112,6 +112,100 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       // The first account had nothing else: it is gone, and its password opens nothing.
       expect(await post('/login', { identifier: email, password: firstPassword })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
       expect((await post('/login', { identifier: email, password: secondPassword })).status).toBe(200);
+    });
+  });
+
+  describe('a second sign-up with someone else’s email address', () => {
+    /** The squatter's account after the victim's code: gone, so neither its password nor its own code signs anyone in. */
+    async function expectVictimOwnsTheAddress(email: string, victim: { userId: string; password: string }, attacker: { password: string; challengeId: string; code: string }) {
+      expect(await post('/login', { identifier: email, password: victim.password })).toMatchObject({ status: 200, body: { channel: 'email' } });
+      await inboxes.nextCode(email);
+      expect(await post('/login', { identifier: email, password: attacker.password })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+      // The attacker's sign-up is over: its challenge reads as gone, and sends nothing more to the victim.
+      const sent = inboxes.messagesTo(email).length;
+      expect(await call(service.url, 'GET', `/v1/auth/otp/${attacker.challengeId}`, undefined, {})).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      expect(await post('/otp/resend', { challengeId: attacker.challengeId }, from('198.51.100.66'))).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      // Even with the code sent for it, the attacker's sign-up cannot take the address back.
+      expect(await post('/otp/verify', { challengeId: attacker.challengeId, code: attacker.code })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      expect(auditLines().filter((line) => line.result === 'success' && line.method === 'code').at(-1)).toMatchObject({ userId: victim.userId });
+      expect(inboxes.messagesTo(email)).toHaveLength(sent);
+    }
+
+    it('victim first: the code from the victim’s inbox signs the victim in to the victim’s own account, not the one registered after it', async () => {
+      const email = newEmail();
+      const victimPassword = newPassword();
+      const attackerPassword = newPassword();
+      const victimSignUp = await post('/register', { email, password: victimPassword });
+      expect(victimSignUp.status).toBe(201);
+      const victimCode = await inboxes.nextCode(email);
+
+      const attackerSignUp = await post('/register', { email, password: attackerPassword }, from('198.51.100.66'));
+      expect(attackerSignUp.status).toBe(201);
+      // A challenge of its own: the victim's is neither re-sent nor shared.
+      expect(attackerSignUp.body.challengeId).not.toBe(victimSignUp.body.challengeId);
+      const attackerCode = await inboxes.nextCode(email);
+
+      const verified = await post('/otp/verify', { challengeId: victimSignUp.body.challengeId, code: victimCode });
+      expect(verified).toMatchObject({ status: 200, body: { user: { id: victimSignUp.body.userId, email, emailVerified: true } } });
+      expect(await me(verified.body.accessToken as string)).toMatchObject({ status: 200, body: { id: victimSignUp.body.userId, email } });
+      await expectVictimOwnsTheAddress(
+        email,
+        { userId: victimSignUp.body.userId as string, password: victimPassword },
+        { password: attackerPassword, challengeId: attackerSignUp.body.challengeId as string, code: attackerCode },
+      );
+    });
+
+    it('attacker first: the code from the victim’s inbox signs the victim in to the victim’s own account, not the one registered before it', async () => {
+      const email = newEmail();
+      const victimPassword = newPassword();
+      const attackerPassword = newPassword();
+      const attackerSignUp = await post('/register', { email, password: attackerPassword }, from('198.51.100.66'));
+      expect(attackerSignUp.status).toBe(201);
+      const attackerCode = await inboxes.nextCode(email);
+
+      const victimSignUp = await post('/register', { email, password: victimPassword });
+      expect(victimSignUp.status).toBe(201);
+      expect(victimSignUp.body.challengeId).not.toBe(attackerSignUp.body.challengeId);
+      const victimCode = await inboxes.nextCode(email);
+      // The attacker re-sends their own challenge: a new code for it, nothing changes for the victim's.
+      expect((await post('/otp/resend', { challengeId: attackerSignUp.body.challengeId }, from('198.51.100.66'))).status).toBe(202);
+      const attackerResent = await inboxes.nextCode(email);
+      // A code sent for the other account's sign-up does not complete the victim's.
+      expect(await post('/otp/verify', { challengeId: victimSignUp.body.challengeId, code: attackerResent })).toMatchObject({ status: 422, body: { code: 'OTP_INCORRECT' } });
+
+      const verified = await post('/otp/verify', { challengeId: victimSignUp.body.challengeId, code: victimCode });
+      expect(verified).toMatchObject({ status: 200, body: { user: { id: victimSignUp.body.userId, email, emailVerified: true } } });
+      expect(await me(verified.body.accessToken as string)).toMatchObject({ status: 200, body: { id: victimSignUp.body.userId, email } });
+      expect(attackerCode).toMatch(/^\d{6}$/);
+      await expectVictimOwnsTheAddress(
+        email,
+        { userId: victimSignUp.body.userId as string, password: victimPassword },
+        { password: attackerPassword, challengeId: attackerSignUp.body.challengeId as string, code: attackerResent },
+      );
+    });
+
+    it('a login code goes to the account whose password was given, though another sign-up claims the address before it is typed', async () => {
+      const email = newEmail();
+      const victimPassword = newPassword();
+      const victimSignUp = await post('/register', { email, password: victimPassword });
+      await inboxes.nextCode(email);
+      const login = await post('/login', { identifier: email, password: victimPassword });
+      expect(login).toMatchObject({ status: 200, body: { channel: 'email' } });
+      const loginCode = await inboxes.nextCode(email);
+
+      const attackerPassword = newPassword();
+      const attackerSignUp = await post('/register', { email, password: attackerPassword }, from('198.51.100.66'));
+      expect(attackerSignUp.status).toBe(201);
+      const attackerCode = await inboxes.nextCode(email);
+
+      const verified = await post('/otp/verify', { challengeId: login.body.challengeId, code: loginCode });
+      expect(verified).toMatchObject({ status: 200, body: { user: { id: victimSignUp.body.userId, email, emailVerified: true } } });
+      expect(await me(verified.body.accessToken as string)).toMatchObject({ status: 200, body: { id: victimSignUp.body.userId } });
+      await expectVictimOwnsTheAddress(
+        email,
+        { userId: victimSignUp.body.userId as string, password: victimPassword },
+        { password: attackerPassword, challengeId: attackerSignUp.body.challengeId as string, code: attackerCode },
+      );
     });
   });
 

@@ -4,7 +4,8 @@ import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
 
-const pendingKey = (to: string, purpose: string, budget: SendBudget) => `${budget}\0${purpose}\0${to}`;
+const pendingKey = (to: string, purpose: string, budget: SendBudget, subject?: string) =>
+  subject === undefined ? `${budget}\0${purpose}\0${to}` : `${budget}\0${purpose}\0${to}\0${subject}`;
 
 /**
  * Settled verifications (approved, locked, canceled, failed, or pending past their expiry) kept at
@@ -37,7 +38,7 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
   }
 
   async createPending(record: VerificationRecord) {
-    const key = pendingKey(record.to, record.purpose, record.budget);
+    const key = pendingKey(record.to, record.purpose, record.budget, record.subject);
     const existing = this.pending.get(key);
     const current = existing ? this.records.get(existing) : undefined;
     if (current && isPending(current, record.createdAt)) return { created: false as const, pendingId: current.id };
@@ -47,8 +48,8 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
     return { created: true as const };
   }
 
-  async findPendingId(to: string, purpose: string, budget: SendBudget, now: number) {
-    const id = this.pending.get(pendingKey(to, purpose, budget));
+  async findPendingId(to: string, purpose: string, budget: SendBudget, now: number, subject?: string) {
+    const id = this.pending.get(pendingKey(to, purpose, budget, subject));
     const record = id ? this.records.get(id) : undefined;
     return record && isPending(record, now) ? record.id : undefined;
   }
@@ -138,7 +139,7 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
   }
 
   private release(record: VerificationRecord) {
-    const key = pendingKey(record.to, record.purpose, record.budget);
+    const key = pendingKey(record.to, record.purpose, record.budget, record.subject);
     if (this.pending.get(key) === record.id) this.pending.delete(key);
   }
 

@@ -8,12 +8,12 @@ import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, Verification
  */
 export interface OtpStore {
   /**
-   * Stores a new pending verification and makes it the pending one for its `to`+`purpose`+`budget`, unless
+   * Stores a new pending verification and makes it the pending one for its `to`+`purpose`+`budget`+`subject`, unless
    * another is pending there: then nothing is stored and that one's id is returned.
    */
   createPending(record: VerificationRecord): Promise<{ created: true } | { created: false; pendingId: string }>;
-  /** The id of the pending verification for `to`+`purpose`+`budget`, if one is pending and unexpired. */
-  findPendingId(to: string, purpose: string, budget: SendBudget, now: number): Promise<string | undefined>;
+  /** The id of the pending verification for `to`+`purpose`+`budget`+`subject` (none: one without), if one is pending and unexpired. */
+  findPendingId(to: string, purpose: string, budget: SendBudget, now: number, subject?: string): Promise<string | undefined>;
   get(id: string): Promise<VerificationRecord | undefined>;
   /** A fresh code for a pending verification: the old digest stops working, failed attempts stay. */
   resend(id: string, code: NewCode): Promise<ResendOutcome>;

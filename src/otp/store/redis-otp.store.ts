@@ -16,10 +16,11 @@ import { RETENTION_MS, type OtpStore } from './otp-store.js';
 /**
  * Key layout. Each verification is one hash under its own hash tag, so every script that decides
  * something touches one key and runs unchanged on Redis Cluster. The pending index (`to`+`purpose`+
- * `budget` → id) lives in another slot and is only ever a hint: whatever it points to is re-checked.
+ * `budget`+`subject` → id) lives in another slot and is only ever a hint: whatever it points to is re-checked.
  */
 const verificationKey = (id: string) => `otp:{v:${id}}`;
-const pendingKey = (to: string, purpose: string, budget: SendBudget) => `otp:{p:${budget}:${purpose}:${to}}`;
+const pendingKey = (to: string, purpose: string, budget: SendBudget, subject?: string) =>
+  subject === undefined ? `otp:{p:${budget}:${purpose}:${to}}` : `otp:{p:${budget}:${purpose}:${to}:s:${subject}}`;
 
 /** Keeps a verification readable for RETENTION_MS after its code expires or it last changed. */
 const KEEP = `
@@ -185,7 +186,7 @@ export class RedisOtpStore implements OtpStore {
 
   async createPending(record: VerificationRecord) {
     const key = verificationKey(record.id);
-    const index = pendingKey(record.to, record.purpose, record.budget);
+    const index = pendingKey(record.to, record.purpose, record.budget, record.subject);
     const ttl = Math.max(1, record.expiresAt - record.createdAt);
     // The record first, so the index never points at nothing.
     await this.redis.otpCreate(key, ttl + RETENTION_MS, ...Object.entries(toHash(record)).flat());
@@ -199,14 +200,14 @@ export class RedisOtpStore implements OtpStore {
       if (existing && (await this.redis.otpReplacePending(index, existing, record.id, ttl)) === 1) return { created: true as const };
     }
     // Lost every race to concurrent starts: defer to whichever is pending now.
-    const winner = await this.findPendingId(record.to, record.purpose, record.budget, record.createdAt);
+    const winner = await this.findPendingId(record.to, record.purpose, record.budget, record.createdAt, record.subject);
     await this.redis.del(key);
     if (winner) return { created: false as const, pendingId: winner };
     throw new Error('could not register the pending verification');
   }
 
-  async findPendingId(to: string, purpose: string, budget: SendBudget, now: number) {
-    const id = await this.redis.get(pendingKey(to, purpose, budget));
+  async findPendingId(to: string, purpose: string, budget: SendBudget, now: number, subject?: string) {
+    const id = await this.redis.get(pendingKey(to, purpose, budget, subject));
     return id && (await this.isPending(id, now)) ? id : undefined;
   }
 
@@ -219,7 +220,7 @@ export class RedisOtpStore implements OtpStore {
     const [result, hash] = await this.redis.otpResend(verificationKey(id), code.digest, code.expiresAt, code.now, RETENTION_MS);
     if (result === 'not_pending') return { result };
     const record = fromPairs(hash!);
-    if (result === 'resent') await this.redis.otpTouchPending(pendingKey(record.to, record.purpose, record.budget), id, String(Math.max(1, code.expiresAt - code.now)));
+    if (result === 'resent') await this.redis.otpTouchPending(pendingKey(record.to, record.purpose, record.budget, record.subject), id, String(Math.max(1, code.expiresAt - code.now)));
     return { result: result as 'resent' | 'max_sends', record };
   }
 
@@ -266,7 +267,7 @@ export class RedisOtpStore implements OtpStore {
 
   private async releasePending(id: string, known?: VerificationRecord) {
     const record = known ?? (await this.get(id));
-    if (record) await this.redis.otpTouchPending(pendingKey(record.to, record.purpose, record.budget), id, '');
+    if (record) await this.redis.otpTouchPending(pendingKey(record.to, record.purpose, record.budget, record.subject), id, '');
   }
 }
 
@@ -295,6 +296,7 @@ function toHash(record: VerificationRecord): Record<string, string | number> {
     dLastError: record.delivery.lastError ?? '',
     dUpdatedAt: record.delivery.updatedAt,
     ...(record.deliveryPrivate ? { deliveryPrivate: 1 } : {}),
+    ...(record.subject !== undefined ? { subject: record.subject } : {}),
   };
 }
 
@@ -332,5 +334,6 @@ function fromHash(hash: Record<string, string>): VerificationRecord {
       updatedAt: Number(hash.dUpdatedAt),
     },
     ...(hash.deliveryPrivate === '1' ? { deliveryPrivate: true } : {}),
+    ...(hash.subject !== undefined ? { subject: hash.subject } : {}),
   };
 }
