@@ -458,7 +458,7 @@ describe('deploy/kubernetes: what is exposed, and to whom', () => {
 
 describe('deploy/docker-compose.yml', () => {
   const compose = parse(read('deploy/docker-compose.yml')) as {
-    services: Record<string, { environment?: Record<string, string | number | boolean | null> | string[]; depends_on?: Record<string, { condition: string }>; healthcheck?: Json; build?: { context: string } }>;
+    services: Record<string, { image?: string; network_mode?: string; environment?: Record<string, string | number | boolean | null> | string[]; depends_on?: Record<string, { condition: string }>; healthcheck?: Json; build?: { context: string } }>;
   };
   const service = compose.services['otp-gateway']!;
   const environment: Record<string, string> = Array.isArray(service.environment)
@@ -468,7 +468,19 @@ describe('deploy/docker-compose.yml', () => {
   it('builds the service from the repository and names only known variables', () => {
     expect(service.build?.context).toBe('..');
     expect(Object.keys(environment).length).toBeGreaterThan(0);
-    for (const name of Object.keys(environment)) expect(KNOWN).toContain(name);
+    // SMTP_REQUIRE_TLS: the SPEC's switch for a plain-text relay inside the network (Configuration).
+    for (const name of Object.keys(environment)) expect([...KNOWN, 'SMTP_REQUIRE_TLS']).toContain(name);
+  });
+
+  it('reaches Mailpit over the stack network as a plain relay, and pins every image it pulls', () => {
+    expect(service.network_mode).toBeUndefined();
+    expect(environment.SMTP_HOST).toBe('mailpit');
+    expect(environment.SMTP_REQUIRE_TLS).toBe('false');
+    expect(compose.services.mailpit?.environment).toMatchObject({ MP_SMTP_BIND_ADDR: `0.0.0.0:${environment.SMTP_PORT}` });
+    for (const [name, { image }] of Object.entries(compose.services)) {
+      if (name === 'otp-gateway') continue;
+      expect({ name, image }).toEqual({ name, image: expect.stringMatching(/^[\w./-]+:v?\d+(\.\d+)*(-[\w.]+)?$/) });
+    }
   });
 
   it('has what production start-up requires, in the right shapes', () => {
