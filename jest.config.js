@@ -27,6 +27,8 @@ const common = {
   },
   setupFiles: ['reflect-metadata'],
   testEnvironment: 'node',
+  // .ci/docker-image's scratch space: a Debian root filesystem and a Docker data root while it runs.
+  modulePathIgnorePatterns: ['<rootDir>/.ci/cache/'],
 };
 
 buildNestCommonJs();
