@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', '.data/', 'bench/.build/', 'bench/results/'] },
+  { ignores: ['dist/', 'coverage/', 'node_modules/', '.data/', 'bench/.build/', 'bench/results/', '.ci/cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', '**/*.spec.ts', 'bench/**/*.ts', '*.js', 'scripts/**/*.js'],
+    files: ['test/**/*.ts', '**/*.spec.ts', 'bench/**/*.ts', '*.js', 'scripts/**/*.js', '.ci/**/*.mjs'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

@@ -28,16 +28,28 @@ const common = {
   },
   setupFiles: ['reflect-metadata'],
   testEnvironment: 'node',
+  // .ci/docker-image's scratch space: a Debian root filesystem and a Docker data root while it runs.
+  modulePathIgnorePatterns: ['<rootDir>/.ci/cache/'],
 };
 
 buildNestCommonJs();
+
+const projects = [
+  { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+  { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+];
+
+// JEST_PROJECT=unit|e2e keeps one project (the npm scripts set it). Not `--selectProjects`: it takes a
+// list, so in `npm run test:unit -- src/foo.spec.ts` it would swallow the path as a project name and
+// every test would run.
+const only = process.env.JEST_PROJECT;
+if (only !== undefined && !projects.some((project) => project.displayName === only)) {
+  throw new Error(`JEST_PROJECT=${only}: expected one of ${projects.map((project) => project.displayName).join(', ')}`);
+}
 
 export default {
   // A global option only: jest ignores testTimeout inside a project. End-to-end tests start servers
   // and embedded databases, which can take seconds on a busy machine.
   testTimeout: 30_000,
-  projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
-  ],
+  projects: only === undefined ? projects : projects.filter((project) => project.displayName === only),
 };

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { startApp, type TestApp } from './support/app.js';
+import { call, startApp, type TestApp } from './support/app.js';
 
 /**
  * GET /docs and GET /docs-json: the OpenAPI document describes exactly the routes the SPEC names and
@@ -132,11 +132,17 @@ interface Operation {
   tags?: string[];
   security?: Record<string, string[]>[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
-  responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, { schema: Schema }> }>;
+  responses: Record<string, { description?: string; headers?: Record<string, unknown>; content?: Record<string, { schema: Schema; examples?: Record<string, { summary?: string; value: ErrorExample }> }> }>;
+}
+interface ErrorExample {
+  statusCode: number;
+  code: string;
+  message: string;
+  [field: string]: unknown;
 }
 interface OpenApiDocument {
   openapi: string;
-  info: { title: string; version: string };
+  info: { title: string; version: string; description?: string };
   security?: unknown;
   tags: { name: string }[];
   paths: Record<string, Partial<Record<Method, Operation>>>;
@@ -320,4 +326,114 @@ it('answers a missing asset with the API error shape', async () => {
   const response = await fetch(`${service.url}/docs/no-such-file.js`);
   expect(response.status).toBe(404);
   expect(await response.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+});
+
+describe('error examples', () => {
+  /** Every error response of every operation: its status, the codes its description lists, its examples. */
+  function errorResponses() {
+    return Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).flatMap(([method, op]) =>
+        Object.entries(op.responses)
+          // The shared error body only: /health/ready's 503 is Terminus's own body.
+          .filter(([status, response]) => Number(status) >= 400 && response.content?.['application/json']?.schema.$ref === '#/components/schemas/ErrorResponse')
+          .map(([status, response]) => ({
+            at: `${method.toUpperCase()} ${path} ${status}`,
+            status: Number(status),
+            codes: [...(response.description ?? '').matchAll(/`([A-Z_]+)`/g)].map((match) => match[1]!),
+            examples: response.content?.['application/json']?.examples ?? {},
+          })),
+      ),
+    );
+  }
+
+  it('each error status shows one example per code it can carry, with that status, that code and its own message', () => {
+    const responses = errorResponses();
+    expect(responses.length).toBeGreaterThan(40);
+    const messageOf = new Map<string, string>();
+    for (const { at, status, codes, examples } of responses) {
+      expect({ at, codes: codes.length > 0 }).toEqual({ at, codes: true });
+      expect({ at, examples: Object.keys(examples).sort() }).toEqual({ at, examples: [...codes].sort() });
+      for (const [code, { value }] of Object.entries(examples)) {
+        expect({ at, statusCode: value.statusCode, code: value.code }).toEqual({ at, statusCode: status, code });
+        expect(value.message.length).toBeGreaterThan(10);
+        // One code, one message wherever it is documented.
+        expect({ code, message: value.message }).toEqual({ code, message: messageOf.get(code) ?? value.message });
+        messageOf.set(code, value.message);
+        if (status === 429 || code === 'CHANNEL_UNAVAILABLE' || code === 'SERVICE_UNAVAILABLE') expect({ at, code, retryAfter: value.retryAfter }).toEqual({ at, code, retryAfter: expect.any(Number) });
+      }
+    }
+    // Each code tells its own story: no two codes share a message.
+    expect(new Set(messageOf.values()).size).toBe(messageOf.size);
+    expect(messageOf.size).toBeGreaterThanOrEqual(15);
+  });
+
+  it('examples carry the fields their code adds', () => {
+    const byCode = new Map(errorResponses().flatMap(({ examples }) => Object.entries(examples).map(([code, { value }]) => [code, value] as const)));
+    expect(byCode.get('VALIDATION_FAILED')).toMatchObject({ errors: expect.any(Object) });
+    expect(byCode.get('OTP_INCORRECT')).toMatchObject({ attemptsRemaining: expect.any(Number) });
+    expect(byCode.get('CHANNEL_UNAVAILABLE')).toMatchObject({ channel: expect.any(String) });
+    expect(byCode.get('INTERNAL')).toMatchObject({ errorId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+  });
+
+  it('an example is what the service really answers: a bad body, a wrong key, an unknown verification', async () => {
+    const example = (path: string, method: Method, status: number, code: string) => document.paths[path]![method]!.responses[String(status)]!.content!['application/json']!.examples![code]!.value;
+
+    const unauthorized = await call(service.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000', undefined, { 'x-api-key': 'not-a-key-of-this-service' });
+    expect(unauthorized.body).toEqual(example('/v1/verifications/{id}', 'get', 401, 'UNAUTHORIZED'));
+    const notFound = await call(service.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000');
+    expect(notFound.body).toEqual(example('/v1/verifications/{id}', 'get', 404, 'VERIFICATION_NOT_FOUND'));
+    const tooLarge = await call(service.url, 'POST', '/v1/verifications', { channel: 'email', to: 'x'.repeat(70 * 1024) });
+    expect(tooLarge.body).toEqual(example('/v1/verifications', 'post', 413, 'PAYLOAD_TOO_LARGE'));
+  });
+});
+
+describe('the flow guide in the description', () => {
+  it('walks through sign-up: register, the development code in the console provider log line, verify', async () => {
+    const description = document.info.description ?? '';
+    for (const route of ['POST /v1/auth/register', 'POST /v1/auth/otp/verify', 'POST /v1/auth/login', 'POST /v1/auth/otp/start', 'POST /v1/verifications']) {
+      expect(description).toContain(`\`${route}\``);
+    }
+    // The log line it quotes has the shape of the one the console provider really writes.
+    const quoted = /`(\[email\] code \d+ for \S+ [^`]+)`/.exec(description)?.[1];
+    expect(quoted).toBeDefined();
+    expect(description).toContain('`ConsoleProvider`');
+
+    const email = 'flow-guide@example.com';
+    const since = service.logs.entries.length;
+    const registered = await call(service.url, 'POST', '/v1/auth/register', { email, password: 'a long enough password' });
+    expect(registered.status).toBe(201);
+    const code = await service.logs.nextCodeFor(email, since);
+    const line = service.logs.entries.slice(since).find((entry) => entry.context === 'ConsoleProvider')!.message;
+    const shape = (text: string) => text.replace(/code \d+ for \S+ /, 'code CODE for ADDRESS ').replace(/expires in \d+ min/, 'expires in N min');
+    expect(shape(line)).toBe(shape(quoted!));
+
+    const verified = await call(service.url, 'POST', '/v1/auth/otp/verify', { challengeId: registered.body.challengeId, code });
+    expect(verified.status).toBe(200);
+    const accessToken = verified.body.accessToken as string;
+
+    // What it says about checking an access token holds for the token just issued.
+    const [header, payload] = accessToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
+    expect(description).toContain(`\`${String(header!.alg)}\``);
+    expect(description).toContain(`\`iss\` \`${String(payload!.iss)}\``);
+    expect(description).toContain(`\`aud\` \`${String(payload!.aud)}\``);
+    expect(description).toContain(`(${((payload!.exp as number) - (payload!.iat as number)) / 60} minutes)`);
+    expect(description).toContain('`GET /v1/auth/me`');
+    const me = await call(service.url, 'GET', '/v1/auth/me', undefined, { authorization: `Bearer ${accessToken}` });
+    expect(me).toMatchObject({ status: 200, body: { id: payload!.sub, email } });
+    expect((await call(service.url, 'GET', '/v1/auth/me', undefined, { authorization: `Bearer ${accessToken}x` })).status).toBe(401);
+  });
+});
+
+describe('docs/openapi.json', () => {
+  it('is the document the app serves (npm run docs:openapi writes it)', () => {
+    const committed = JSON.parse(readFileSync(new URL('../docs/openapi.json', import.meta.url), 'utf8')) as OpenApiDocument;
+    // `required` lists are sets: their order follows decorator evaluation, which the build and jest's transform do not share.
+    const canonical = (node: unknown): unknown =>
+      Array.isArray(node)
+        ? node.map(canonical)
+        : node !== null && typeof node === 'object'
+          ? Object.fromEntries(Object.entries(node).map(([key, value]) => [key, key === 'required' && Array.isArray(value) ? [...value].sort() : canonical(value)]))
+          : node;
+    expect(canonical(committed)).toEqual(canonical(document));
+  });
 });

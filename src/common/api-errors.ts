@@ -41,9 +41,42 @@ export type DocumentedErrors = Partial<Record<400 | 401 | 403 | 404 | 409 | 413 
 
 const RETRY_AFTER = { 'Retry-After': { description: 'Seconds until a retry can succeed.', schema: { type: 'integer', minimum: 1 } } };
 
+type ErrorExample = Omit<ErrorResponse, 'statusCode' | 'code'>;
+
 /**
- * The error responses of a route, each with the shared error body and the codes it can carry. Groups are
- * merged by status; every route can also answer 500 `INTERNAL`.
+ * What a client really receives for each code, in the words the service uses (the messages of the
+ * domain errors and of the exception filter), with the fields that code adds.
+ */
+const EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
+  VALIDATION_FAILED: { message: 'The request is not valid.', errors: { channel: ['channel must be one of: email, sms, whatsapp'], to: ['to must be a string'] } },
+  DESTINATION_NOT_ALLOWED: { message: 'Codes cannot be sent to numbers in RU.' },
+  UNAUTHORIZED: { message: 'A valid API key is required in the X-Api-Key header.' },
+  INVALID_CREDENTIALS: { message: 'The identifier or the password is not correct.' },
+  TOKEN_REUSED: { message: 'This refresh token was already used. Every session it belonged to has been signed out; sign in again.' },
+  VERIFICATION_NOT_FOUND: { message: 'No pending verification was found. It may have expired, been approved or been canceled.' },
+  ACCOUNT_EXISTS: { message: 'An account with this email address or phone number already exists.' },
+  PAYLOAD_TOO_LARGE: { message: 'The request body is larger than 64 KiB.' },
+  UNSUPPORTED_MEDIA_TYPE: { message: 'Send the request body as application/json.' },
+  OTP_INCORRECT: { message: 'The code is incorrect. 4 attempts remaining.', attemptsRemaining: 4 },
+  RATE_LIMITED: { message: 'Too many requests from this address. Try again in 42 seconds.', retryAfter: 42 },
+  OTP_RATE_LIMITED: { message: 'Too many codes requested. Try again in 11 minutes.', retryAfter: 660 },
+  OTP_RESEND_TOO_SOON: { message: 'A code was sent moments ago. Try again in 27 seconds.', retryAfter: 27 },
+  OTP_MAX_SENDS: { message: 'No more codes can be sent for this verification. Try again in 9 minutes.', retryAfter: 540 },
+  OTP_ATTEMPTS_EXCEEDED: { message: 'Too many incorrect codes: this verification is locked. Request a new code. Try again in 8 minutes.', retryAfter: 480 },
+  INTERNAL: { message: 'An unexpected error occurred.', errorId: '0b8e2f6a-3c1d-4e5f-9a7b-2c4d6e8f0a1b' },
+  SERVICE_UNAVAILABLE: { message: 'The service is temporarily unavailable. Try again shortly.', retryAfter: 5 },
+  CHANNEL_UNAVAILABLE: { message: 'No sms provider is available right now. Nothing was sent; try again later.', channel: 'sms', retryAfter: 30 },
+};
+
+/** A code added without an entry above still gets an example with its own code, never another code's. */
+function example(status: number, code: string): ErrorResponse {
+  const known = EXAMPLES[code as ErrorCode];
+  return { statusCode: status, code, ...(known ?? { message: `${code.charAt(0)}${code.slice(1).toLowerCase().replaceAll('_', ' ')}.` }) };
+}
+
+/**
+ * The error responses of a route, each with the shared error body, the codes it can carry and one
+ * example per code. Groups are merged by status; every route can also answer 500 `INTERNAL`.
  */
 export function ApiErrors(...groups: DocumentedErrors[]): MethodDecorator & ClassDecorator {
   const byStatus = new Map<number, Set<string>>();
@@ -60,6 +93,7 @@ export function ApiErrors(...groups: DocumentedErrors[]): MethodDecorator & Clas
       status,
       type: ErrorResponse,
       description: `\`code\`: ${[...codes].map((code) => `\`${code}\``).join(', ')}`,
+      examples: Object.fromEntries([...codes].map((code) => [code, { summary: code, value: example(status, code) }])),
       ...(status === 429 || status === 503 ? { headers: RETRY_AFTER } : {}),
     }),
   );

@@ -10,6 +10,7 @@ import { DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger } from './del
 import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { DeliveryProcessor } from './delivery/delivery.processor.js';
 import { InProcessDeliveryQueue } from './delivery/in-process-delivery.queue.js';
+import { ChannelHealthMetrics } from './channel-health.metrics.js';
 import { DeliveryService } from './delivery.service.js';
 import { FailoverSender } from './failover-sender.js';
 import { Notifier } from './notifier.js';
@@ -90,6 +91,7 @@ export class MessagingModule {
         ProviderCircuits,
         ProviderActivityLog,
         ProviderHealthService,
+        ChannelHealthMetrics,
         FailoverSender,
         DeliveryWorker,
         DeliveryService,

@@ -103,6 +103,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly channelUsable = new Gauge({
+    name: 'otp_channel_usable',
+    help: 'Enabled channels: 1 while one of its providers is healthy, 0 when none is (its codes cannot be delivered), as this replica sees them',
+    labelNames: ['channel'] as const,
+    registers: [this.registry],
+  });
+
+  readonly providerHealthy = new Gauge({
+    name: 'otp_provider_healthy',
+    help: 'Providers of each enabled channel: 1 when configured, circuit not open and the latest probe passed, else 0',
+    labelNames: ['channel', 'provider'] as const,
+    registers: [this.registry],
+  });
+
   private readonly beforeScrape: (() => Promise<void>)[] = [];
 
   constructor() {
