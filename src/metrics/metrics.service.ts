@@ -83,13 +83,6 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  readonly channelUsable = new Gauge({
-    name: 'otp_channel_usable',
-    help: 'Per enabled channel: 1 when one of its providers is healthy, 0 when none is (codes cannot go out on it)',
-    labelNames: ['channel'] as const,
-    registers: [this.registry],
-  });
-
   readonly queueDepth = new Gauge({
     name: 'otp_delivery_queue_jobs',
     help: 'Delivery jobs by state (waiting, active, delayed, failed)',
