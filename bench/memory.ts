@@ -191,9 +191,14 @@ async function main() {
     });
     const first = samples[0]!;
     const last = samples.at(-1)!;
-    const loaded = samples.find((sample) => sample.challenges === last.challenges)!;
-    console.log(`RSS ${(loaded.rssKb / first.rssKb).toFixed(2)}× and ${Math.round(((loaded.rssKb - first.rssKb) * 1024) / last.challenges)} B/challenge after ${last.challenges} challenges`);
-    if (SNAPSHOTS) console.log(`heap ${mib(last.heapBytes)} / ${mib(first.heapBytes)} = ${(last.heapBytes / first.heapBytes).toFixed(2)}× after ${last.challenges} challenges`);
+    // The last round against the one before it: the first round also carries the settling after warm-up.
+    const end = samples.findLast((sample) => sample.challenges === last.challenges && sample !== last) ?? last;
+    const start = samples.findLast((sample) => sample.challenges < end.challenges)!;
+    const perChallenge = (now: number, then: number) => Math.round((now - then) / (end.challenges - start.challenges));
+    console.log(
+      `last round: RSS ${(end.rssKb / start.rssKb).toFixed(3)}× (${perChallenge(end.rssKb * 1024, start.rssKb * 1024)} B/challenge)` +
+        (SNAPSHOTS ? `, heap ${(end.heapBytes / start.heapBytes).toFixed(3)}× (${perChallenge(end.heapBytes, start.heapBytes)} B/challenge)` : ''),
+    );
     if (!SNAPSHOTS) return;
     console.log(`heap growth by constructor, first to last sample (top ${TOP}):`);
     const growth = [...last.byConstructor].map(([name, entry]) => {
