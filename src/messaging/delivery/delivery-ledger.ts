@@ -29,8 +29,21 @@ export class RedisDeliveryLedger implements DeliveryLedger {
   }
 }
 
+/** How often the memory ledger drops the sends whose codes have expired. */
+export const LEDGER_SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * Embedded mode. An entry lives as long as its code (a job is never retried past that), so the ledger
+ * holds at most one window of sends; it is swept once per interval rather than on every send, which
+ * made each send scan every send of the last code lifetime.
+ */
 export class MemoryDeliveryLedger implements DeliveryLedger {
   private readonly sent = new Map<string, number>();
+  private lastSweep = 0;
+
+  get size(): number {
+    return this.sent.size;
+  }
 
   async wasSent(key: string): Promise<boolean> {
     const until = this.sent.get(key);
@@ -39,7 +52,10 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
 
   async markSent(key: string, ttlMs: number): Promise<void> {
     const now = Date.now();
-    for (const [stale, until] of this.sent) if (until <= now) this.sent.delete(stale);
+    if (now - this.lastSweep >= LEDGER_SWEEP_INTERVAL_MS) {
+      this.lastSweep = now;
+      for (const [stale, until] of this.sent) if (until <= now) this.sent.delete(stale);
+    }
     this.sent.set(key, now + ttlMs);
   }
 }

@@ -14,11 +14,24 @@ interface BudgetState {
 
 const budgetKey = (destination: string, budget: SendBudget) => `${budget}\0${destination}`;
 
+/**
+ * How often the windows that have ended are dropped. A window that ended is worth nothing (the next
+ * send opens a fresh one), so dropping it never lifts a live limit; what stays is bounded by what the
+ * per-IP and per-key limits let in within a day.
+ */
+export const SWEEP_INTERVAL_MS = 60_000;
+
 /** Embedded mode: the same fixed windows as the Redis limiter, opened by the first send (or guess). */
 @Injectable()
 export class MemorySendLimiter implements SendLimiter {
   private readonly budgets = new Map<string, BudgetState>();
   private readonly guesses = new Map<string, Window>();
+  private lastSweep = 0;
+
+  /** Destinations (per budget) and guess windows held now, for tests and diagnostics. */
+  get size(): number {
+    return this.budgets.size + this.guesses.size;
+  }
 
   async consume(destination: string, budget: SendBudget, limits: SendLimits, now: number): Promise<SendLimitVerdict> {
     this.forgetExpired(now);
@@ -46,6 +59,7 @@ export class MemorySendLimiter implements SendLimiter {
   }
 
   async takeGuess(destination: string, perDay: number, now: number): Promise<GuessVerdict> {
+    this.forgetExpired(now);
     let window = this.guesses.get(destination);
     if (!window || window.resetsAt <= now) window = { count: 0, resetsAt: now + DAY_MS };
     if (window.count >= perDay) return { allowed: false, retryAfterMs: window.resetsAt - now };
@@ -64,8 +78,13 @@ export class MemorySendLimiter implements SendLimiter {
     this.guesses.delete(destination);
   }
 
+  /**
+   * A full scan, at most once per interval whatever the traffic: scanning on every send once the maps
+   * were large made each send cost as much as the number of destinations seen that day.
+   */
   private forgetExpired(now: number) {
-    if (this.budgets.size + this.guesses.size < 10_000) return;
+    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
+    this.lastSweep = now;
     for (const [key, state] of this.budgets) {
       if (state.day.resetsAt <= now && state.cooldownUntil <= now) this.budgets.delete(key);
     }
