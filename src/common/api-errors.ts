@@ -53,6 +53,7 @@ const EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
   UNAUTHORIZED: { message: 'A valid API key is required in the X-Api-Key header.' },
   INVALID_CREDENTIALS: { message: 'The identifier or the password is not correct.' },
   TOKEN_REUSED: { message: 'This refresh token was already used. Every session it belonged to has been signed out; sign in again.' },
+  TOKEN_REVOKED: { message: 'This session has ended (signed out, revoked or the password was reset). Sign in again.' },
   VERIFICATION_NOT_FOUND: { message: 'No pending verification was found. It may have expired, been approved or been canceled.' },
   ACCOUNT_EXISTS: { message: 'An account with this email address or phone number already exists.' },
   PAYLOAD_TOO_LARGE: { message: 'The request body is larger than 64 KiB.' },
@@ -63,8 +64,13 @@ const EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
   OTP_RESEND_TOO_SOON: { message: 'A code was sent moments ago. Try again in 27 seconds.', retryAfter: 27 },
   OTP_MAX_SENDS: { message: 'No more codes can be sent for this verification. Try again in 9 minutes.', retryAfter: 540 },
   OTP_ATTEMPTS_EXCEEDED: { message: 'Too many incorrect codes: this verification is locked. Request a new code. Try again in 8 minutes.', retryAfter: 480 },
+  LOGIN_RATE_LIMITED: {
+    message: 'Too many wrong passwords for this account. Try again in 13 minutes. Signing in with a code, or resetting the password, still works.',
+    retryAfter: 780,
+  },
   INTERNAL: { message: 'An unexpected error occurred.', errorId: '0b8e2f6a-3c1d-4e5f-9a7b-2c4d6e8f0a1b' },
   SERVICE_UNAVAILABLE: { message: 'The service is temporarily unavailable. Try again shortly.', retryAfter: 5 },
+  SERVICE_BUSY: { message: 'The service is busy. Try again in a moment.', retryAfter: 1 },
   CHANNEL_UNAVAILABLE: { message: 'No sms provider is available right now. Nothing was sent; try again later.', channel: 'sms', retryAfter: 30 },
 };
 
