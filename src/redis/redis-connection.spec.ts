@@ -10,6 +10,8 @@ describe('isRedisUnavailableError', () => {
     'Too many Cluster redirections. Last error: ReplyError: MOVED 9050 127.0.0.1:7001',
     'Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down',
     'CLUSTERDOWN Hash slot not served',
+    'MOVED 6036 127.0.0.1:43345',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
     'None of startup nodes is available',
     'Failed to refresh slots cache.',
   ])('counts "%s" as Redis being unavailable', (message) => {
