@@ -2,6 +2,7 @@ import { call, startApp, type TestApp } from '../support/app.js';
 import { Inboxes, JWT_SECRET } from '../support/auth-inboxes.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKinds } from '../support/databases.js';
 import { RedisServer } from '../support/redis-server.js';
+import { LOOSE_LIMITS } from '../support/environments.js';
 
 /**
  * Attacks on accounts through the real app: squatting someone's email address with an unverified
@@ -18,10 +19,7 @@ afterAll(() => redis?.stop());
 const setups = [...testDatabaseKinds().map((kind) => ({ kind, store: 'memory' as const })), { kind: 'PGlite' as const, store: 'redis' as const }];
 
 const LIMITS = {
-  RATE_LIMIT_IP_PER_MINUTE: '100000',
-  OTP_RESEND_COOLDOWN_SECONDS: '0',
-  OTP_MAX_SENDS_PER_HOUR: '1000',
-  OTP_MAX_SENDS_PER_DAY: '1000',
+  ...LOOSE_LIMITS,
   // Every request below names its own client address in X-Forwarded-For, as a proxy in front would.
   TRUST_PROXY: '127.0.0.1',
 };

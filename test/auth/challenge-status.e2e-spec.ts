@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { call, startApp, type TestApp } from '../support/app.js';
 import { Inboxes, JWT_SECRET } from '../support/auth-inboxes.js';
 import { eventually } from '../support/eventually.js';
+import { LOOSE_LIMITS } from '../support/environments.js';
 
 /**
  * `GET /v1/auth/otp/{challengeId}`: what a sign-in screen may show about a pending challenge. Its
@@ -17,10 +18,7 @@ describe('the public challenge status', () => {
     service = await startApp({
       ...inboxes.env(),
       JWT_SECRET,
-      RATE_LIMIT_IP_PER_MINUTE: '100000',
-      OTP_RESEND_COOLDOWN_SECONDS: '0',
-      OTP_MAX_SENDS_PER_HOUR: '1000',
-      OTP_MAX_SENDS_PER_DAY: '1000',
+      ...LOOSE_LIMITS,
       DELIVERY_ATTEMPTS: '1',
     });
   }, 60_000);

@@ -8,6 +8,7 @@ import { call, startApp, type TestApp } from '../support/app.js';
 import { Inboxes, JWT_SECRET } from '../support/auth-inboxes.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKinds } from '../support/databases.js';
 import { standaloneCode } from '../support/codes.js';
+import { LOOSE_LIMITS } from '../support/environments.js';
 
 /**
  * The end-user flows through the real app: codes are read from what the SMTP server and the fake
@@ -28,10 +29,7 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       ...inboxes.env(),
       DATABASE_URL: database.url,
       JWT_SECRET,
-      RATE_LIMIT_IP_PER_MINUTE: '100000',
-      OTP_RESEND_COOLDOWN_SECONDS: '0',
-      OTP_MAX_SENDS_PER_HOUR: '1000',
-      OTP_MAX_SENDS_PER_DAY: '1000',
+      ...LOOSE_LIMITS,
     });
   });
   afterAll(async () => {

@@ -7,18 +7,12 @@ import { call, startApp, type TestApp } from '../support/app.js';
 import { Inboxes, JWT_SECRET } from '../support/auth-inboxes.js';
 import type { LogEntry } from '../support/captured-logs.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKinds } from '../support/databases.js';
+import { LOOSE_LIMITS } from '../support/environments.js';
 
 interface Session {
   accessToken: string;
   refreshToken: string;
 }
-
-const LIMITS = {
-  RATE_LIMIT_IP_PER_MINUTE: '100000',
-  OTP_RESEND_COOLDOWN_SECONDS: '0',
-  OTP_MAX_SENDS_PER_HOUR: '1000',
-  OTP_MAX_SENDS_PER_DAY: '1000',
-};
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 
@@ -44,7 +38,7 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
   beforeAll(async () => {
     database = await createTestDatabase(kind);
     inboxes = await Inboxes.start();
-    const env = { ...inboxes.env(), ...LIMITS, DATABASE_URL: database.url, JWT_SECRET };
+    const env = { ...inboxes.env(), ...LOOSE_LIMITS, DATABASE_URL: database.url, JWT_SECRET };
     service = await startApp(env);
     // PGlite is embedded: one process per database, so only PostgreSQL can have a second instance.
     if (kind === 'PostgreSQL') replica = await startApp(env);
