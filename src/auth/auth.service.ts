@@ -171,9 +171,6 @@ export class AuthService {
       // Only the account that asked for the change may complete it.
       if (!signedIn) throw new InvalidAccessTokenError();
       if ((await this.users.findContactChange(signedIn.id, kind)) !== challenge.to) throw new VerificationNotFoundError();
-    }
-
-    if (challenge.purpose === 'change_contact') {
       const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose, realm: 'auth' }, meta);
       return this.completeContactChange(signedIn!, kind, record.to, meta);
     }
