@@ -184,7 +184,7 @@ export class AuthController {
   @ApiBearerAuth(BEARER_SCHEME)
   @ApiResponse({ status: 200, type: UserResponse, description: 'Applied.' })
   @ApiResponse({ status: 202, type: ChallengeResponse, description: 'A code was sent to the new contact.' })
-  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, { 401: ['INVALID_CREDENTIALS'], 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, UNAVAILABLE)
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, { 401: ['INVALID_CREDENTIALS'], 409: ['ACCOUNT_EXISTS'], 429: ['LOGIN_RATE_LIMITED'] }, SEND_LIMITS, UNAVAILABLE, HASHING)
   async updateMe(
     @CurrentUser() user: User,
     @Body() body: UpdateMeDto,

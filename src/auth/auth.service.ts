@@ -258,10 +258,7 @@ export class AuthService {
     }
     // Before anything is applied or sent: an access token alone (15 minutes, perhaps stolen) must not be
     // able to move the account to an address its holder controls.
-    if (input.email !== undefined || input.phone !== undefined) {
-      const valid = user.passwordHash !== null && input.password !== undefined && (await this.passwords.verify(user.passwordHash, input.password));
-      if (!valid) throw new CurrentPasswordRequiredError();
-    }
+    if (input.email !== undefined || input.phone !== undefined) await this.assertCurrentPassword(user, input.password);
     let current = user;
     if (input.otpChannel !== undefined) {
       this.assertUsableOtpChannel(input.otpChannel, current);
@@ -282,6 +279,22 @@ export class AuthService {
       { budget: 'proven' },
     );
     return { pending: challengeOf(view) };
+  }
+
+  /**
+   * The holder of an access token may guess the password here as a stranger would at login, so the
+   * guesses count the same way (`LOGIN_MAX_FAILURES` per 15 minutes), on a counter of the account's own:
+   * only someone signed in as the account can spend it.
+   */
+  private async assertCurrentPassword(user: User, password: string | undefined): Promise<void> {
+    const attempts = `account:${user.id}`;
+    await this.loginAttempts.assertAllowed(attempts);
+    const valid = user.passwordHash !== null && password !== undefined && (await this.passwords.verify(user.passwordHash, password));
+    if (!valid) {
+      await this.loginAttempts.failed(attempts);
+      throw new CurrentPasswordRequiredError();
+    }
+    await this.loginAttempts.succeeded(attempts);
   }
 
   private async completeContactChange(user: User, kind: ContactKind, value: string, meta: RequestMeta): Promise<TokenPair> {

@@ -103,6 +103,18 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
       expect(await patchMe(session.accessToken, { otpChannel: 'email' })).toMatchObject({ status: 200, body: { otpChannel: 'email' } });
     });
 
+    it('stops password guesses made with an access token after LOGIN_MAX_FAILURES wrong ones, the right password too', async () => {
+      const { password, session } = await signedUp();
+      const target = newEmail();
+      for (let i = 0; i < 10; i++) {
+        expect(await patchMe(session.accessToken, { email: target, password: `wrong-password-${i}` })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+      }
+      const blocked = await patchMe(session.accessToken, { email: target, password });
+      expect(blocked).toMatchObject({ status: 429, body: { code: 'LOGIN_RATE_LIMITED' } });
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(inboxes.messagesTo(target)).toEqual([]);
+    });
+
     it('with the password: the new address gets the code, and once it is verified the old one is told, with the new one masked', async () => {
       const { email: oldEmail, password, userId, session } = await signedUp();
       const newAddress = newEmail();
