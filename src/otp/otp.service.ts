@@ -18,6 +18,7 @@ import {
   VerificationNotFoundError,
 } from './otp.errors.js';
 import { effectiveStatus, type Realm, realmOf, type VerificationRecord, type VerificationStatus } from './otp.types.js';
+import type { RequestMeta } from './request-meta.js';
 import { OtpStore } from './store/otp-store.js';
 
 export interface StartVerification {
@@ -29,14 +30,6 @@ export interface StartVerification {
 
 /** `realm`: the API checking it; a verification of the other realm is not found, whatever its purpose. */
 export type CheckVerification = { code: string; realm: Realm } & ({ id: string; purpose?: string } | { to: string; purpose: string });
-
-/** Who asked, for the audit trail. */
-export interface RequestMeta {
-  ip?: string;
-  userAgent?: string;
-  /** The API key's name on server-to-server requests: a label of the started-verifications counter. */
-  apiKeyName?: string;
-}
 
 export interface StartOptions {
   /**
