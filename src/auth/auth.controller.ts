@@ -4,8 +4,9 @@ import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { BEARER_SCHEME } from '../common/openapi.js';
-import { ClientInfo, type ClientMeta } from '../common/request-meta.decorator.js';
+import { ClientInfo } from '../common/request-meta.decorator.js';
 import { IpThrottlerGuard } from '../otp/limits/ip-throttler.guard.js';
+import type { RequestMeta } from '../otp/request-meta.js';
 import { AuthService, type Challenge, type ChallengeStatus, type ResentChallenge, type StartedChallenge } from './auth.service.js';
 import {
   ChallengeResponse,
@@ -49,7 +50,7 @@ export class AuthController {
   })
   @ApiResponse({ status: 201, type: RegisterResponse })
   @ApiErrors(BODY_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, UNAVAILABLE, HASHING)
-  register(@Body() body: RegisterDto, @ClientInfo() client: ClientMeta): Promise<{ userId: string } & Challenge> {
+  register(@Body() body: RegisterDto, @ClientInfo() client: RequestMeta): Promise<{ userId: string } & Challenge> {
     return this.auth.register(body, client);
   }
 
@@ -64,7 +65,7 @@ export class AuthController {
   })
   @ApiResponse({ status: 200, type: ChallengeResponse })
   @ApiErrors(BODY_ERRORS, { 401: ['INVALID_CREDENTIALS'], 429: ['LOGIN_RATE_LIMITED'] }, SEND_LIMITS, UNAVAILABLE, HASHING)
-  login(@Body() body: LoginDto, @ClientInfo() client: ClientMeta): Promise<Challenge> {
+  login(@Body() body: LoginDto, @ClientInfo() client: RequestMeta): Promise<Challenge> {
     return this.auth.login(body, client);
   }
 
@@ -76,7 +77,7 @@ export class AuthController {
   })
   @ApiResponse({ status: 202, type: StartedChallengeResponse })
   @ApiErrors(BODY_ERRORS, SEND_LIMITS, UNAVAILABLE)
-  startOtp(@Body() body: StartOtpDto, @ClientInfo() client: ClientMeta): Promise<StartedChallenge> {
+  startOtp(@Body() body: StartOtpDto, @ClientInfo() client: RequestMeta): Promise<StartedChallenge> {
     return this.auth.startOtp(body, client);
   }
 
@@ -94,7 +95,7 @@ export class AuthController {
   @ApiBearerAuth(BEARER_SCHEME)
   @ApiResponse({ status: 200, type: TokenPairResponse })
   @ApiErrors(BODY_ERRORS, BEARER_ERRORS, CHECK_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, UNAVAILABLE, HASHING)
-  verify(@Body() body: VerifyOtpDto, @OptionalCurrentUser() user: User | undefined, @ClientInfo() client: ClientMeta): Promise<TokenPair> {
+  verify(@Body() body: VerifyOtpDto, @OptionalCurrentUser() user: User | undefined, @ClientInfo() client: RequestMeta): Promise<TokenPair> {
     return this.auth.verify(body, user, client);
   }
 
@@ -103,7 +104,7 @@ export class AuthController {
   @ApiOperation({ summary: 'Send a fresh code for a started flow', description: 'Limits as for verifications.' })
   @ApiResponse({ status: 202, type: ResentChallengeResponse })
   @ApiErrors(BODY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] }, SEND_LIMITS, UNAVAILABLE)
-  resend(@Body() body: ResendOtpDto, @ClientInfo() client: ClientMeta): Promise<ResentChallenge> {
+  resend(@Body() body: ResendOtpDto, @ClientInfo() client: RequestMeta): Promise<ResentChallenge> {
     return this.auth.resend(body, client);
   }
 
@@ -133,7 +134,7 @@ export class AuthController {
   })
   @ApiResponse({ status: 200, type: TokenPairResponse })
   @ApiErrors(BODY_ERRORS, { 401: ['UNAUTHORIZED', 'TOKEN_REUSED', 'TOKEN_REVOKED'], 429: ['RATE_LIMITED'] }, UNAVAILABLE)
-  refresh(@Body() body: RefreshTokenDto, @ClientInfo() client: ClientMeta): Promise<TokenPair> {
+  refresh(@Body() body: RefreshTokenDto, @ClientInfo() client: RequestMeta): Promise<TokenPair> {
     return this.auth.refresh(body.refreshToken, client);
   }
 
@@ -155,7 +156,7 @@ export class AuthController {
     @CurrentUser() user: User,
     @CurrentSessionId() sessionId: string,
     @Body() body: LogoutDto,
-    @ClientInfo() client: ClientMeta,
+    @ClientInfo() client: RequestMeta,
   ): Promise<void> {
     await this.auth.logout(user, sessionId, body.refreshToken, client);
   }
@@ -188,7 +189,7 @@ export class AuthController {
   async updateMe(
     @CurrentUser() user: User,
     @Body() body: UpdateMeDto,
-    @ClientInfo() client: ClientMeta,
+    @ClientInfo() client: RequestMeta,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<PublicUser | Challenge> {
     const update = await this.auth.updateMe(user, body, client);

@@ -4,17 +4,18 @@ import { messagingConfig } from '../config/config.namespaces.js';
 import type { Channel, MessagingConfig } from '../config/configuration.types.js';
 import type { ContactKind, OtpChannel } from '../database/schema.js';
 import { Notifier } from '../messaging/notifier.js';
+import { normalizeEmailAddress, normalizePhoneNumber, parseContact } from '../otp/destinations/addresses.js';
 import { maskDestination } from '../otp/destinations/destinations.js';
 import { VerificationNotFoundError } from '../otp/otp.errors.js';
-import { OtpService, type RequestMeta, type VerificationView } from '../otp/otp.service.js';
+import { OtpService, type VerificationView } from '../otp/otp.service.js';
 import { effectiveStatus, type VerificationRecord } from '../otp/otp.types.js';
+import type { RequestMeta } from '../otp/request-meta.js';
 import { AccountExistsError, CurrentPasswordRequiredError, InvalidAccessTokenError, InvalidCredentialsError } from './auth.errors.js';
 import type { LoginDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
 import { LoginAttempts } from './passwords/login-attempts.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
 import type { TokenPair } from './tokens/tokens.service.js';
 import { TokensService } from './tokens/tokens.service.js';
-import { normalizeEmail, normalizePhone, parseIdentifier } from './users/contacts.js';
 import { type PublicUser, toPublicUser, type User } from './users/user.js';
 import { UsersRepository } from './users/users.repository.js';
 
@@ -111,7 +112,7 @@ export class AuthService {
       if (error instanceof DomainError) this.auditSignIn('failure', meta, { method: 'password', reason: error.code });
       throw error;
     }
-    const identifier = parseIdentifier(input.identifier);
+    const identifier = parseContact(input.identifier);
     if (identifier?.kind === 'phone') this.otp.destinationOf('sms', identifier.value);
     const user = identifier ? await this.findByContact(identifier.kind, identifier.value) : undefined;
     // The same work whether or not the account exists, so the answer's timing does not tell.
@@ -138,7 +139,7 @@ export class AuthService {
    * receive codes (no account, or a contact not confirmed) gets a real but undelivered challenge.
    */
   async startOtp(input: StartOtpDto, meta: RequestMeta): Promise<StartedChallenge> {
-    const identifier = parseIdentifier(input.identifier);
+    const identifier = parseContact(input.identifier);
     if (!identifier) {
       throw new ValidationFailedError({ identifier: ['identifier must be an email address or a phone number in E.164 format, such as +447911123456'] });
     }
@@ -472,13 +473,13 @@ function channelForIdentifier(kind: ContactKind, requested: Channel | undefined)
 }
 
 function requireEmail(email: string, field: string): string {
-  const normalized = normalizeEmail(email);
+  const normalized = normalizeEmailAddress(email);
   if (!normalized) throw new ValidationFailedError({ [field]: [`${field} must be an email address`] });
   return normalized;
 }
 
 function requirePhone(phone: string, field: string): string {
-  const e164 = normalizePhone(phone);
+  const e164 = normalizePhoneNumber(phone);
   if (!e164) throw new ValidationFailedError({ [field]: [`${field} must be a phone number in E.164 format, such as +447911123456`] });
   return e164;
 }

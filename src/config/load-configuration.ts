@@ -22,7 +22,7 @@ import {
   type TrustProxy,
   usesRedis,
 } from './configuration.types.js';
-import { normalizeEmailAddress, normalizePhoneNumber, PHONE_NUMBER_TYPES, type PhoneNumberType } from '../otp/destinations/addresses.js';
+import { parseContact, PHONE_NUMBER_TYPES, type PhoneNumberType } from '../otp/destinations/addresses.js';
 import { EnvironmentVariables, listEntries, parseApiKeyEntry, parseRedisSeed } from './environment.schema.js';
 import { KNOWN_VARIABLES } from './variables.js';
 
@@ -634,7 +634,7 @@ function parseTestDestinations(value: string | undefined, length: number, proble
 
 /** The same normalization as every destination of a send, so a fixed code matches the address a send is keyed by. */
 function normalizeTestDestination(destination: string): string | undefined {
-  return destination.includes('@') ? normalizeEmailAddress(destination) : normalizePhoneNumber(destination);
+  return parseContact(destination)?.value;
 }
 
 /** A commit stamped into the image at build time (`dist/COMMIT`), when GIT_COMMIT is not set. */

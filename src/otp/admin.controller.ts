@@ -3,9 +3,10 @@ import { ApiNoContentResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } fr
 import { ApiErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { AdminApiKeyGuard } from '../common/api-key.guard.js';
 import { API_KEY_SCHEME } from '../common/openapi.js';
-import { ClientInfo, type ClientMeta } from '../common/request-meta.decorator.js';
+import { ClientInfo } from '../common/request-meta.decorator.js';
 import { maskDestination, normalizeAnyDestination } from './destinations/destinations.js';
 import { OtpService } from './otp.service.js';
+import type { RequestMeta } from './request-meta.js';
 
 @Controller('admin')
 @UseGuards(AdminApiKeyGuard)
@@ -26,7 +27,7 @@ export class AdminController {
   @ApiParam({ name: 'destination', example: '+447911123456', description: 'An email address or an E.164 phone number (URL-encoded).' })
   @ApiNoContentResponse({ description: 'Cleared (also when there was nothing to clear).' })
   @ApiErrors({ 401: ['UNAUTHORIZED'] }, UNAVAILABLE)
-  async resetRateLimits(@Param('destination') destination: string, @ClientInfo() client: ClientMeta): Promise<void> {
+  async resetRateLimits(@Param('destination') destination: string, @ClientInfo() client: RequestMeta): Promise<void> {
     await this.otp.resetSendLimits(destination);
     // Which admin key did it is on the line too (the request's log context carries its name).
     const normalized = normalizeAnyDestination(destination);

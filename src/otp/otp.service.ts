@@ -4,12 +4,12 @@ import { ValidationFailedError } from '../common/errors.js';
 import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Channel, MessagingConfig, OtpConfig } from '../config/configuration.types.js';
-import { digestCode, generateCode } from './codes/otp-codes.js';
+import { digestCode } from './codes/otp-codes.js';
 import { OtpDelivery, type DeliveryReport } from './delivery.port.js';
+import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
 import { maskDestination, normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
 import { type SendBudget, SendLimiter } from './limits/send-limiter.js';
 import {
-  ChannelUnavailableError,
   OtpAttemptsExceededError,
   OtpIncorrectError,
   OtpMaxSendsError,
@@ -17,7 +17,8 @@ import {
   OtpResendTooSoonError,
   VerificationNotFoundError,
 } from './otp.errors.js';
-import { effectiveStatus, type Realm, realmOf, type VerificationRecord, type VerificationStatus } from './otp.types.js';
+import { type CheckOutcome, effectiveStatus, type Realm, realmOf, type VerificationRecord, type VerificationStatus } from './otp.types.js';
+import type { RequestMeta } from './request-meta.js';
 import { OtpStore } from './store/otp-store.js';
 
 export interface StartVerification {
@@ -29,14 +30,6 @@ export interface StartVerification {
 
 /** `realm`: the API checking it; a verification of the other realm is not found, whatever its purpose. */
 export type CheckVerification = { code: string; realm: Realm } & ({ id: string; purpose?: string } | { to: string; purpose: string });
-
-/** Who asked, for the audit trail. */
-export interface RequestMeta {
-  ip?: string;
-  userAgent?: string;
-  /** The API key's name on server-to-server requests: a label of the started-verifications counter. */
-  apiKeyName?: string;
-}
 
 export interface StartOptions {
   /**
@@ -74,7 +67,18 @@ export interface VerificationView {
   delivery: { status: string; provider: string | null; attempts: number; lastError: string | null; updatedAt: string };
 }
 
-const TEST_DESTINATION_PROVIDER = 'test-destination';
+/** A re-send of the pending verification `id`, under the policy its destination's send was given. */
+interface Resend {
+  id: string;
+  destination: Destination;
+  policy: DestinationPolicy;
+  meta: RequestMeta;
+  options: StartOptions;
+  now: number;
+  /** The send was counted in its budget already (a start that found another had just created the pending verification). */
+  sendCounted?: boolean;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -84,6 +88,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 @Injectable()
 export class OtpService implements OnModuleInit {
   private readonly audit = new Logger('Audit');
+  private readonly destinations: DestinationPolicies;
 
   constructor(
     @Inject(otpConfig.KEY) private readonly config: OtpConfig,
@@ -92,7 +97,9 @@ export class OtpService implements OnModuleInit {
     @Inject(SendLimiter) private readonly limiter: SendLimiter,
     @Inject(OtpDelivery) private readonly delivery: OtpDelivery,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.destinations = new DestinationPolicies(config, { store, limiter, delivery });
+  }
 
   onModuleInit(): void {
     this.delivery.onReport((report) => this.recordDelivery(report));
@@ -104,19 +111,19 @@ export class OtpService implements OnModuleInit {
       throw new ValidationFailedError({ channel: [`channel must be one of: ${this.messaging.channels.join(', ')}`] });
     }
     const destination = this.destinationOf(input.channel, input.to);
-    const testCode = this.config.testDestinations[destination.normalized];
-    if (testCode === undefined && !this.delivery.canDeliver(input.channel)) throw new ChannelUnavailableError(input.channel);
+    const policy = this.destinations.for(destination.normalized, { deliver: options.deliver });
+    policy.assertCanSend(input.channel);
 
     const now = Date.now();
     const pendingId = await this.store.findPendingId(destination.normalized, input.purpose, options.budget, now, options.subject);
     if (pendingId) {
-      const resent = await this.resend(pendingId, destination, testCode, meta, options, now);
+      const resent = await this.resend({ id: pendingId, destination, policy, meta, options, now });
       if (resent) return resent;
     }
 
     await this.consumeSendLimit(destination, options.budget, now);
     const id = randomUUID();
-    const code = this.newCode(testCode);
+    const code = policy.issueCode();
     const record: VerificationRecord = {
       id,
       channel: input.channel,
@@ -134,13 +141,7 @@ export class OtpService implements OnModuleInit {
       sends: 1,
       maxSends: this.config.maxSends,
       lastSentAt: now,
-      delivery: {
-        status: testCode !== undefined ? 'sent' : 'queued',
-        provider: testCode !== undefined ? TEST_DESTINATION_PROVIDER : null,
-        attempts: 0,
-        lastError: null,
-        updatedAt: now,
-      },
+      delivery: policy.firstDelivery(now),
       codeIssuer: null,
       ...(options.deliveryPrivate ? { deliveryPrivate: true } : {}),
       ...(options.subject !== undefined ? { subject: options.subject } : {}),
@@ -148,14 +149,13 @@ export class OtpService implements OnModuleInit {
     const created = await this.store.createPending(record);
     if (!created.created) {
       // Another request started one for the same destination and purpose a moment ago: re-send that one.
-      const resent = await this.resend(created.pendingId, destination, testCode, meta, options, Date.now(), false);
+      const resent = await this.resend({ id: created.pendingId, destination, policy, meta, options, now: Date.now(), sendCounted: true });
       if (resent) return resent;
       throw new VerificationNotFoundError();
     }
     this.log('verification.started', record, meta);
     this.metrics.verificationsStarted.inc({ channel: record.channel, kind: 'new', ...apiKeyLabel(meta) });
-    await this.hand(record, code, testCode, options);
-    return this.view(record, now);
+    return this.view(await policy.send(record, code, now), now);
   }
 
   /** Re-sends the pending verification with this id (the auth flows' `resend`), in the budget and for the subject it was started with. */
@@ -193,13 +193,9 @@ export class OtpService implements OnModuleInit {
       throw new VerificationNotFoundError();
     }
 
-    const fixedCode = record.codeIssuer === null && this.config.testDestinations[record.to] !== undefined;
-    if (fixedCode) await this.takeFixedCodeGuess(record, meta, now);
     const outcome = record.codeIssuer
       ? await this.checkWithProvider(record, input.code, now)
-      : await this.store.check(record.id, digestCode(this.config.secret, record.id, record.purpose, input.code), now);
-    // Only a wrong code spends one of the fixed code's guesses of the day.
-    if (fixedCode && outcome.result !== 'incorrect') await this.limiter.refundGuess(record.to, Date.now());
+      : await this.checkOwnCode(record, input.code, meta, now);
 
     this.metrics.checks.inc({ result: outcome.result });
     switch (outcome.result) {
@@ -239,21 +235,14 @@ export class OtpService implements OnModuleInit {
   }
 
   /** Returns undefined when the pending verification settled in the meantime, so the caller starts a new one. */
-  private async resend(
-    id: string,
-    destination: Destination,
-    testCode: string | undefined,
-    meta: RequestMeta,
-    options: StartOptions,
-    now: number,
-    consumeLimit = true,
-  ): Promise<VerificationView | undefined> {
+  private async resend(resend: Resend): Promise<VerificationView | undefined> {
+    const { id, destination, policy, meta, options, now, sendCounted = false } = resend;
     const current = await this.store.get(id);
     if (!current || effectiveStatus(current, now) !== 'pending') return undefined;
     if (current.sends >= current.maxSends) throw new OtpMaxSendsError(secondsUntil(current.expiresAt, now));
-    if (consumeLimit) await this.consumeSendLimit(destination, current.budget, now);
+    if (!sendCounted) await this.consumeSendLimit(destination, current.budget, now);
 
-    const code = this.newCode(testCode);
+    const code = policy.issueCode();
     const outcome = await this.store.resend(id, {
       digest: digestCode(this.config.secret, id, current.purpose, code),
       expiresAt: now + this.config.ttlSeconds * 1000,
@@ -265,13 +254,7 @@ export class OtpService implements OnModuleInit {
     if (options.deliveryPrivate && !outcome.record.deliveryPrivate) await this.store.markDeliveryPrivate(id);
     this.log('verification.resent', outcome.record, meta);
     this.metrics.verificationsStarted.inc({ channel: outcome.record.channel, kind: 'resend', ...apiKeyLabel(meta) });
-    if (testCode !== undefined) {
-      await this.store.updateDelivery(id, { sendNumber: outcome.record.sends, status: 'sent', provider: TEST_DESTINATION_PROVIDER }, now);
-    }
-    await this.hand(outcome.record, code, testCode, options);
-    // Only a test destination's record changed since the resend (its delivery is marked sent at once).
-    const updated = testCode !== undefined ? await this.store.get(id) : undefined;
-    return this.view(updated ?? outcome.record, now);
+    return this.view(await policy.send(outcome.record, code, now), now);
   }
 
   /** Test destinations too: their fixed code is no reason to let anyone send (or guess) without limit. */
@@ -296,16 +279,18 @@ export class OtpService implements OnModuleInit {
     return undefined;
   }
 
-  /**
-   * A test destination's code never changes, so fresh verifications would give fresh attempts at the
-   * same code: its wrong guesses are also counted per destination, at most `maxAttempts` a day.
-   */
-  private async takeFixedCodeGuess(record: VerificationRecord, meta: RequestMeta, now: number): Promise<void> {
-    const verdict = await this.limiter.takeGuess(record.to, this.config.maxAttempts, now);
-    if (verdict.allowed) return;
-    this.metrics.checks.inc({ result: 'locked' });
-    this.log('verification.checked', record, meta, { result: 'locked', reason: 'daily_guesses' });
-    throw new OtpAttemptsExceededError(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000)));
+  /** A code we issued, compared by its digest; a destination whose code is fixed also counts the wrong ones per day. */
+  private async checkOwnCode(record: VerificationRecord, code: string, meta: RequestMeta, now: number): Promise<CheckOutcome> {
+    const policy = this.destinations.for(record.to);
+    const guess = await policy.takeGuess(now);
+    if (!guess.allowed) {
+      this.metrics.checks.inc({ result: 'locked' });
+      this.log('verification.checked', record, meta, { result: 'locked', reason: 'daily_guesses' });
+      throw new OtpAttemptsExceededError(Math.max(1, Math.ceil(guess.retryAfterMs / 1000)));
+    }
+    const outcome = await this.store.check(record.id, digestCode(this.config.secret, record.id, record.purpose, code), now);
+    if (outcome.result !== 'incorrect') await policy.refundGuess(Date.now());
+    return outcome;
   }
 
   /** After an approval the next code may be sent at once; a failure here must not undo the approval. */
@@ -313,32 +298,6 @@ export class OtpService implements OnModuleInit {
     await this.limiter.liftCooldown(record.to, record.budget).catch((error: unknown) => {
       this.audit.warn({ event: 'verification.cooldown_not_lifted', verificationId: record.id, error: error instanceof Error ? error.message : String(error) });
     });
-  }
-
-  private newCode(testCode: string | undefined): string {
-    return testCode ?? this.config.fixedCode ?? generateCode(this.config.length);
-  }
-
-  /** Hands the code to delivery; a failure to even accept it fails this send visibly rather than leaving it "queued". */
-  private async hand(record: VerificationRecord, code: string, testCode: string | undefined, options: StartOptions): Promise<void> {
-    if (testCode !== undefined || options.deliver === false) return;
-    try {
-      await this.delivery.deliver({
-        verificationId: record.id,
-        sendNumber: record.sends,
-        channel: record.channel,
-        to: record.to,
-        code,
-        purpose: record.purpose,
-        locale: record.locale,
-        expiresAt: new Date(record.expiresAt),
-      });
-    } catch (error) {
-      await this.store
-        .updateDelivery(record.id, { sendNumber: record.sends, status: 'failed', lastError: 'the message could not be queued' }, Date.now())
-        .catch(() => undefined);
-      throw error;
-    }
   }
 
   private async checkWithProvider(record: VerificationRecord, code: string, now: number) {

@@ -4,17 +4,18 @@ import { SkipThrottle } from '@nestjs/throttler';
 import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { ApiKeyGuard } from '../common/api-key.guard.js';
 import { API_KEY_SCHEME } from '../common/openapi.js';
-import { ClientInfo, type ClientMeta } from '../common/request-meta.decorator.js';
+import { ClientInfo } from '../common/request-meta.decorator.js';
 import { CancelVerificationResponse, CheckVerificationResponse, VerificationResponse } from './dto/verification-responses.js';
 import { CheckVerificationDto, CreateVerificationDto } from './dto/verification.dto.js';
 import { IpThrottlerGuard } from './limits/ip-throttler.guard.js';
 import { OtpService, type VerificationView } from './otp.service.js';
+import type { RequestMeta } from './request-meta.js';
 
 const KEY_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED'], 429: ['RATE_LIMITED'], ...UNAVAILABLE };
 const ID = ApiParam({ name: 'id', format: 'uuid', description: 'The `id` returned when the verification was started.' });
 
 /** The end user as the backend saw them: their `clientIp` goes in the audit lines in place of the backend's address. */
-function endUser(client: ClientMeta, clientIp: string | undefined): ClientMeta {
+function endUser(client: RequestMeta, clientIp: string | undefined): RequestMeta {
   return clientIp === undefined ? client : { ...client, ip: clientIp };
 }
 
@@ -42,7 +43,7 @@ export class VerificationsController {
     { 400: ['DESTINATION_NOT_ALLOWED'], 429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_LIMITED', 'OTP_MAX_SENDS', 'RATE_LIMITED'] },
     { 503: ['CHANNEL_UNAVAILABLE'] },
   )
-  create(@Body() body: CreateVerificationDto, @ClientInfo() client: ClientMeta): Promise<VerificationView> {
+  create(@Body() body: CreateVerificationDto, @ClientInfo() client: RequestMeta): Promise<VerificationView> {
     return this.otp.start({ channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' }, endUser(client, body.clientIp), { budget: 'api' });
   }
 
@@ -55,7 +56,7 @@ export class VerificationsController {
     422: ['OTP_INCORRECT'],
     429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'],
   })
-  async check(@Body() body: CheckVerificationDto, @ClientInfo() client: ClientMeta): Promise<{ id: string; status: 'approved' }> {
+  async check(@Body() body: CheckVerificationDto, @ClientInfo() client: RequestMeta): Promise<{ id: string; status: 'approved' }> {
     const input = body.id !== undefined
       ? { id: body.id, code: body.code, purpose: body.purpose, realm: 'api' as const }
       : { to: body.to!, code: body.code, purpose: body.purpose ?? 'verify', realm: 'api' as const };
@@ -80,7 +81,7 @@ export class VerificationsController {
   @ID
   @ApiResponse({ status: 200, type: CancelVerificationResponse })
   @ApiErrors(KEY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] })
-  cancel(@Param('id') id: string, @ClientInfo() client: ClientMeta): Promise<{ id: string; status: 'canceled' }> {
+  cancel(@Param('id') id: string, @ClientInfo() client: RequestMeta): Promise<{ id: string; status: 'canceled' }> {
     return this.otp.cancel(id, 'api', client);
   }
 }

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { otpConfig } from '../../config/config.namespaces.js';
 import type { OtpConfig } from '../../config/configuration.types.js';
+import { parseContact } from '../../otp/destinations/addresses.js';
 import { LoginRateLimitedError } from '../auth.errors.js';
-import { parseIdentifier } from '../users/contacts.js';
 import { LOGIN_FAILURE_WINDOW_MS, LoginFailures } from './login-failures.js';
 
 /**
@@ -38,6 +38,6 @@ export class LoginAttempts {
  * with spaces), keyed by a digest so the store never holds the address.
  */
 function keyOf(identifier: string): string {
-  const normalized = parseIdentifier(identifier)?.value ?? identifier.trim().toLowerCase();
+  const normalized = parseContact(identifier)?.value ?? identifier.trim().toLowerCase();
   return createHash('sha256').update(normalized).digest('base64url').slice(0, 32);
 }

@@ -6,6 +6,7 @@ import { authConfig } from '../../config/config.namespaces.js';
 import type { AuthConfig } from '../../config/configuration.types.js';
 import { Database } from '../../database/database.constants.js';
 import { refreshTokens, users } from '../../database/schema.js';
+import type { RequestMeta } from '../../otp/request-meta.js';
 import { InvalidAccessTokenError, InvalidRefreshTokenError, TokenReusedError, TokenRevokedError } from '../auth.errors.js';
 import { type PublicUser, toPublicUser, type User } from '../users/user.js';
 import { UsersRepository } from '../users/users.repository.js';
@@ -29,12 +30,6 @@ export interface TokenPair {
   tokenType: 'Bearer';
   expiresIn: number;
   user: PublicUser;
-}
-
-/** Where a session was started from, kept beside its refresh tokens for people reviewing sessions. */
-export interface SessionContext {
-  userAgent?: string;
-  ip?: string;
 }
 
 /** A refresh token exchanged for its successor, in the session it belongs to. */
@@ -68,8 +63,8 @@ export class TokensService {
     @Inject(authConfig.KEY) private readonly auth: AuthConfig,
   ) {}
 
-  /** A new session: a fresh refresh-token family and an access token. */
-  async issueTokenPair(user: User, context: SessionContext = {}): Promise<TokenPair> {
+  /** A new session: a fresh refresh-token family and an access token; where it was started from is kept beside its refresh tokens. */
+  async issueTokenPair(user: User, context: RequestMeta = {}): Promise<TokenPair> {
     const sessionId = randomUUID();
     const now = new Date();
     const refreshToken = newRefreshToken();
@@ -91,7 +86,7 @@ export class TokensService {
    * @throws TokenRevokedError when its session was logged out or revoked.
    * @throws InvalidRefreshTokenError when it is unknown, expired, its session is over its lifetime, or its user is gone.
    */
-  async refresh(refreshToken: string, context: SessionContext = {}): Promise<TokenPair> {
+  async refresh(refreshToken: string, context: RequestMeta = {}): Promise<TokenPair> {
     const { userId, sessionId, refreshToken: next } = await this.rotateRefreshToken(refreshToken, context);
     const user = await this.users.findById(userId);
     if (!user) throw new InvalidRefreshTokenError();
@@ -141,7 +136,7 @@ export class TokensService {
    * for the first, then finds it rotated. Within REFRESH_REUSE_GRACE_SECONDS of that rotation it gets a
    * successor of its own (two tabs refreshing at once); later, the whole family is revoked.
    */
-  async rotateRefreshToken(refreshToken: string, context: SessionContext = {}): Promise<RotatedRefreshToken> {
+  async rotateRefreshToken(refreshToken: string, context: RequestMeta = {}): Promise<RotatedRefreshToken> {
     const rotation = await this.db.transaction(async (tx): Promise<Rotation> => {
       const now = new Date();
       const [presented] = await tx

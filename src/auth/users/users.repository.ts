@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { and, desc, eq, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import { Database } from '../../database/database.constants.js';
 import { type ContactKind, type OtpChannel, pendingContactChanges, users } from '../../database/schema.js';
+import { normalizeEmailAddress, normalizePhoneNumber, parseContact } from '../../otp/destinations/addresses.js';
 import { AccountExistsError } from '../auth.errors.js';
-import { normalizeEmail, normalizePhone, parseIdentifier } from './contacts.js';
 import type { User } from './user.js';
 
 export interface NewUser {
@@ -49,19 +49,19 @@ export class UsersRepository {
 
   /** The account that signs in with this email address: see `findByContact`. */
   async findByEmail(email: string): Promise<User | undefined> {
-    const normalized = normalizeEmail(email);
+    const normalized = normalizeEmailAddress(email);
     return normalized ? this.findByContact('email', normalized) : undefined;
   }
 
   /** The account that signs in with this phone number: see `findByContact`. */
   async findByPhone(phone: string): Promise<User | undefined> {
-    const e164 = normalizePhone(phone);
+    const e164 = normalizePhoneNumber(phone);
     return e164 ? this.findByContact('phone', e164) : undefined;
   }
 
   /** An email address or a phone number, as a person types it at login. */
   async findByIdentifier(identifier: string): Promise<User | undefined> {
-    const contact = parseIdentifier(identifier);
+    const contact = parseContact(identifier);
     if (!contact) return undefined;
     return this.findByContact(contact.kind, contact.value);
   }
@@ -209,13 +209,13 @@ function columnsOf(kind: ContactKind) {
 }
 
 function requireEmail(email: string): string {
-  const normalized = normalizeEmail(email);
+  const normalized = normalizeEmailAddress(email);
   if (!normalized) throw new TypeError('Not a valid email address');
   return normalized;
 }
 
 function requirePhone(phone: string): string {
-  const e164 = normalizePhone(phone);
+  const e164 = normalizePhoneNumber(phone);
   if (!e164) throw new TypeError('Not a valid phone number in international format');
   return e164;
 }

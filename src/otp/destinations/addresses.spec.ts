@@ -1,4 +1,4 @@
-import { normalizeEmailAddress, parsePhoneNumber, type PhonePolicy, phoneRefusal } from './addresses.js';
+import { normalizeEmailAddress, normalizePhoneNumber, parseContact, parsePhoneNumber, type PhonePolicy, phoneRefusal } from './addresses.js';
 
 describe('normalizeEmailAddress', () => {
   it.each([
@@ -69,5 +69,26 @@ describe('phoneRefusal', () => {
 
   it('refuses a number whose type is unknown', () => {
     expect(phoneRefusal({ e164: '+447400123456', callingCode: '44', country: 'GB', type: undefined }, defaults)).toBe('Codes cannot be sent to numbers of an unknown type.');
+  });
+});
+
+describe('contacts', () => {
+  it('lower-cases and trims email addresses', () => {
+    expect(normalizeEmailAddress('  Ann.Lee@Example.COM ')).toBe('ann.lee@example.com');
+  });
+
+  it('writes phone numbers in E.164', () => {
+    expect(normalizePhoneNumber(' +44 7911 123456 ')).toBe('+447911123456');
+  });
+
+  it('refuses a phone number without its country code or of the wrong length', () => {
+    expect(normalizePhoneNumber('07911 123456')).toBeUndefined();
+    expect(normalizePhoneNumber('+44 7911')).toBeUndefined();
+  });
+
+  it('reads an identifier with an @ as an email address and anything else as a phone number', () => {
+    expect(parseContact('Ann@Example.com')).toEqual({ kind: 'email', value: 'ann@example.com' });
+    expect(parseContact('+1 415 555 2671')).toEqual({ kind: 'phone', value: '+14155552671' });
+    expect(parseContact('ann')).toBeUndefined();
   });
 });

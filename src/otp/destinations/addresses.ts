@@ -77,6 +77,26 @@ export function normalizePhoneNumber(value: string): string | undefined {
   return parsePhoneNumber(value)?.e164;
 }
 
+/** An email address or a phone number, normalized. */
+export interface Contact {
+  kind: 'email' | 'phone';
+  value: string;
+}
+
+/**
+ * A contact as a person or an operator writes it (a login identifier, an admin route's parameter, an
+ * OTP_TEST_DESTINATIONS entry): an email address when it has an `@`, otherwise a phone number;
+ * undefined when it is neither.
+ */
+export function parseContact(value: string): Contact | undefined {
+  if (value.includes('@')) {
+    const email = normalizeEmailAddress(value);
+    return email ? { kind: 'email', value: email } : undefined;
+  }
+  const phone = normalizePhoneNumber(value);
+  return phone ? { kind: 'phone', value: phone } : undefined;
+}
+
 /** Which numbers may receive codes: `SMS_ALLOWED_COUNTRIES` and `SMS_ALLOWED_NUMBER_TYPES`. */
 export interface PhonePolicy {
   allowedCountries: readonly string[] | undefined;

@@ -2,7 +2,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { Channel } from '../../config/configuration.types.js';
 import { ValidationFailedError } from '../../common/errors.js';
 import { DestinationNotAllowedError } from '../otp.errors.js';
-import { normalizeEmailAddress, normalizePhoneNumber, parsePhoneNumber, type PhonePolicy, phoneRefusal } from './addresses.js';
+import { normalizeEmailAddress, parseContact, parsePhoneNumber, type PhonePolicy, phoneRefusal } from './addresses.js';
 
 export interface Destination {
   /** Lower-cased email address or E.164 number: the key for limits and pending verifications, and where the message goes. */
@@ -36,8 +36,8 @@ export function normalizeDestination(channel: Channel, to: string, policy: Phone
 /** For the admin route and checks by `to`: whichever kind the value looks like, normalized the same way as on send. */
 export function normalizeAnyDestination(value: string): string {
   const trimmed = value.trim();
-  if (trimmed.includes('@')) return normalizeEmailAddress(trimmed) ?? trimmed.toLowerCase();
-  return normalizePhoneNumber(trimmed) ?? trimmed;
+  // Neither: as given (an address lower-cased), which no send is keyed by.
+  return parseContact(trimmed)?.value ?? (trimmed.includes('@') ? trimmed.toLowerCase() : trimmed);
 }
 
 /** `j***@example.com` */
