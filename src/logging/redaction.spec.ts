@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { loadConfiguration } from '../config/load-configuration.js';
 import { runWithLogContext } from './log-context.js';
-import { createLogger, formatPretty, PinoNestLogger } from './logger.js';
+import { prettyFactory } from 'pino-pretty';
+import { createLogger, PinoNestLogger, PRETTY_OPTIONS } from './logger.js';
 import { createLineScrubber, mayNeedPathRedaction, REDACTED, secretValues } from './redaction.js';
 
 /** A logger writing into an array, configured exactly as the service's. */
@@ -226,6 +227,7 @@ describe('the logger', () => {
 
   it('prints readable lines for people, with the context first and the stack below', () => {
     const line = JSON.stringify({ level: 'warn', time: '2026-01-02T03:04:05.678Z', pid: 1, hostname: 'h', context: 'Delivery', msg: 'retrying', requestId: 'r-1', stack: 'Error: x\n    at y' });
-    expect(formatPretty(line)).toBe('03:04:05.678 WARN  [Delivery] retrying requestId=r-1\n    Error: x\n        at y\n');
+    const formatPretty = prettyFactory({ ...PRETTY_OPTIONS, colorize: false });
+    expect(formatPretty(line)).toBe('[03:04:05.678] WARN: [Delivery] retrying {"requestId":"r-1"}\n    stack: \n        Error: x\n            at y\n');
   });
 });

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { runWithLogContext } from './log-context.js';
-import { loggerForServiceFields } from './logger.js';
 
 /** Probed every few seconds by orchestrators and scrapers: their lines would drown the rest at info. */
 const QUIET_PATHS = new Set(['/health/live', '/metrics']);
@@ -12,9 +11,7 @@ const READINESS_PATH = '/health/ready';
  * The request id on every response (errors, 404s, 413s and 429s included), on every line written
  * while a request is handled, and one summary line per request with the client's address.
  */
-export function installRequestLogging(fastify: FastifyInstance, processLogger: Logger): void {
-  // Every field of the summary line is built here (no headers, no body, the path without its query).
-  const logger = loggerForServiceFields(processLogger);
+export function installRequestLogging(fastify: FastifyInstance, logger: Logger): void {
   // Entered before the body is read and again just before the handler: reading a body loses the
   // async context, and guards, pipes, handlers and exception filters all run after preHandler.
   fastify.addHook('onRequest', (request, _reply, done) => runWithLogContext({ requestId: request.id }, done));

@@ -1,4 +1,7 @@
-import { formatPretty, type LogLineSink } from '../../src/logging/logger.js';
+import { prettyFactory } from 'pino-pretty';
+import { PRETTY_OPTIONS } from '../../src/logging/logger.js';
+
+const formatPretty = prettyFactory({ ...PRETTY_OPTIONS, colorize: false });
 
 export interface LogEntry {
   /** pino's level label: trace, debug, info, warn, error, fatal. */
@@ -17,7 +20,7 @@ export interface LogEntry {
  * from the console provider, the audit trail, request ids); only errors are printed, so test output
  * stays readable.
  */
-export class CapturedLogs implements LogLineSink {
+export class CapturedLogs {
   readonly entries: LogEntry[] = [];
 
   constructor(private readonly printLevels: string[] = ['error', 'fatal']) {}
