@@ -85,7 +85,10 @@ function standardOutput(): LogLineSink {
   return stdout;
 }
 
-/** One JSON line as `12:00:00.000 INFO  [Context] message key=value …`, with an error's stack below it (pino-pretty's layout, without its worker thread). */
+/**
+ * One JSON line as `12:00:00.000 INFO  [Context] message key=value …`, with an error's stack below it
+ * (pino-pretty's layout, without its worker thread).
+ */
 export function formatPretty(line: string): string {
   let record: Record<string, unknown>;
   try {
