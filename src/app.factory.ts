@@ -84,7 +84,9 @@ function acceptJsonBodiesOnly(fastify: FastifyInstance): void {
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
-    parseJson(request, raw as string, (error: Error | null, body?: unknown) => {
+    // The callback form: Fastify's default parser returns nothing here and reports through the callback,
+    // though its type also allows the promise-returning form.
+    void parseJson(request, raw as string, (error: Error | null, body?: unknown) => {
       if (error) return done(error, undefined);
       const problems = findHostileJson(body);
       return problems ? done(new ValidationFailedError(problems), undefined) : done(null, body);

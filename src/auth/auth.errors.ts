@@ -51,7 +51,8 @@ export class LoginRateLimitedError extends DomainError {
   constructor(retryAfterSeconds: number) {
     super(
       'LOGIN_RATE_LIMITED',
-      `Too many wrong passwords for this account. ${retryAfterInWords(retryAfterSeconds)} Signing in with a code, or resetting the password, still works.`,
+      `Too many wrong passwords for this account. ${retryAfterInWords(retryAfterSeconds)} ` +
+        'Signing in with a code, or resetting the password, still works.',
       {},
       retryAfterSeconds,
     );

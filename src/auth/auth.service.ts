@@ -406,7 +406,10 @@ export class AuthService {
     return user && (kind === 'email' ? user.email : user.phone) === challenge.to ? user : undefined;
   }
 
-  /** A challenge started for an account that is gone, or lost the contact to the account that verified it: its code can complete nothing. */
+  /**
+   * A challenge started for an account that is gone, or lost the contact to the account that verified it:
+   * its code can complete nothing.
+   */
   private async orphaned(challenge: VerificationRecord): Promise<boolean> {
     return challenge.subject !== undefined && (await this.ownerOf(challenge, contactKindOf(challenge.channel))) === undefined;
   }

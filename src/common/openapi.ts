@@ -11,29 +11,36 @@ export const BEARER_SCHEME = 'bearer';
 /** The document's introduction: what the service is, and the few flows a newcomer needs before the route list helps. */
 export const DESCRIPTION = [
   'One-time passcodes over email, SMS and WhatsApp, and the sign-up, login, passwordless and password-reset flows built on them. ' +
-    'Every error has the `ErrorResponse` shape (each response below shows an example per `code`); every 429 carries a `Retry-After` header.',
+    'Every error has the `ErrorResponse` shape (each response below shows an example per `code`); ' +
+    'every 429 carries a `Retry-After` header.',
   '',
   '## Flows',
   '',
   '- **Sign up**: `POST /v1/auth/register` `{email, password}` answers 201 with a `challengeId`, and a code goes to that address. ' +
     '`POST /v1/auth/otp/verify` `{challengeId, code}` verifies the address and answers with an `accessToken` and a `refreshToken`.',
-  '- **Sign in**: `POST /v1/auth/login` `{identifier, password}` sends the second factor and answers with a `challengeId`; complete it with `POST /v1/auth/otp/verify`. ' +
-    'Passwordless login and a forgotten password start with `POST /v1/auth/otp/start` (202) and end the same way (`newPassword` too for a reset). ' +
+  '- **Sign in**: `POST /v1/auth/login` `{identifier, password}` sends the second factor and answers with a `challengeId`; ' +
+    'complete it with `POST /v1/auth/otp/verify`. ' +
+    'Passwordless login and a forgotten password start with `POST /v1/auth/otp/start` (202) ' +
+    'and end the same way (`newPassword` too for a reset). ' +
     '`POST /v1/auth/otp/resend` sends a fresh code for the same challenge.',
   '- **Your own flow, server to server**: `POST /v1/verifications` (`X-Api-Key`) sends a code; `POST /v1/verifications/check` checks it; ' +
     '`GET /v1/verifications/{id}` shows whether it was delivered.',
   '',
   '## Codes in development',
   '',
-  'Without a configured provider, development and test mode deliver through the `console` provider: the code is on one line of the service\'s log, ' +
+  'Without a configured provider, development and test mode deliver through the `console` provider: ' +
+    "the code is on one line of the service's log, " +
     'context `ConsoleProvider`, e.g. `[email] code 123456 for jane@example.com (purpose signup, expires in 10 min)`. ' +
-    'Production refuses that provider; `OTP_TEST_DESTINATIONS` gives fixed codes to chosen destinations (app-store review, CI) and never delivers them.',
+    'Production refuses that provider; `OTP_TEST_DESTINATIONS` gives fixed codes to chosen destinations (app-store review, CI) ' +
+    'and never delivers them.',
   '',
   '## Checking an access token in your backend',
   '',
-  'The client sends it as `Authorization: Bearer <accessToken>`. `GET /v1/auth/me` with that header answers 200 with the account, or 401: ' +
+  'The client sends it as `Authorization: Bearer <accessToken>`. ' +
+    '`GET /v1/auth/me` with that header answers 200 with the account, or 401: ' +
     'the authoritative check, which also refuses the token of a session that has ended. ' +
-    'To check it without a call, verify the JWT with the service\'s `JWT_SECRET`: algorithm `HS256` only, `iss` `otp-gateway`, `aud` `otp-gateway-api`, `exp` not passed; ' +
+    "To check it without a call, verify the JWT with the service's `JWT_SECRET`: " +
+    'algorithm `HS256` only, `iss` `otp-gateway`, `aud` `otp-gateway-api`, `exp` not passed; ' +
     '`sub` is the user id. Such a check cannot see a session that ended before the token expires (15 minutes).',
 ].join('\n');
 

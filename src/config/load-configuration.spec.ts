@@ -101,8 +101,18 @@ describe('variable formats', () => {
     ['TWILIO_API_BASE_URL', 'ftp://x', 'TWILIO_API_BASE_URL must be an http:// or https:// URL'],
     ['TRUST_PROXY', 'everyone', 'TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of IP addresses or CIDR ranges'],
     ['TRUST_PROXY', '10.0.0.0/33', 'TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of IP addresses or CIDR ranges'],
-    ['API_KEYS', 'short', 'API_KEYS must be comma-separated name:key entries (name: 1-32 of a-z, 0-9 and -, optional; key: 16 to 256 printable characters without spaces); not one: entry 1'],
-    ['ADMIN_API_KEYS', 'ops:short', 'ADMIN_API_KEYS must be comma-separated name:key entries (name: 1-32 of a-z, 0-9 and -, optional; key: 16 to 256 printable characters without spaces); not one: entry 1'],
+    [
+      'API_KEYS',
+      'short',
+      'API_KEYS must be comma-separated name:key entries ' +
+        '(name: 1-32 of a-z, 0-9 and -, optional; key: 16 to 256 printable characters without spaces); not one: entry 1',
+    ],
+    [
+      'ADMIN_API_KEYS',
+      'ops:short',
+      'ADMIN_API_KEYS must be comma-separated name:key entries ' +
+        '(name: 1-32 of a-z, 0-9 and -, optional; key: 16 to 256 printable characters without spaces); not one: entry 1',
+    ],
     ['API_KEY_RATE_LIMIT_PER_MINUTE', '0', 'API_KEY_RATE_LIMIT_PER_MINUTE must be a whole number from 1 to 1000000'],
     ['OTP_FIXED_CODE', '12ab56', 'OTP_FIXED_CODE must be 6 to 10 digits'],
     ['NODE_ENV', 'staging', 'NODE_ENV must be one of development, test, production'],
@@ -248,7 +258,8 @@ describe('variable formats', () => {
   it('refuses unknown number types in SMS_ALLOWED_NUMBER_TYPES, naming the variable, and never widens the list', () => {
     const loaded = loadConfiguration({ ...COMPLETE_PRODUCTION, SMS_ALLOWED_NUMBER_TYPES: 'mobile,premium' });
     expect(loaded.problems.map((p) => p.message)).toEqual([
-      'SMS_ALLOWED_NUMBER_TYPES must list number types of mobile, fixed_line, fixed_line_or_mobile, voip, toll_free, premium_rate, shared_cost, personal_number, pager, uan, voicemail; not one: premium',
+      'SMS_ALLOWED_NUMBER_TYPES must list number types of mobile, fixed_line, fixed_line_or_mobile, voip, toll_free, premium_rate, ' +
+        'shared_cost, personal_number, pager, uan, voicemail; not one: premium',
     ]);
     expect(loaded.configuration.otp.smsAllowedNumberTypes).toEqual(['mobile']);
     const development = loadConfiguration({ SMS_ALLOWED_NUMBER_TYPES: 'all' });
@@ -290,7 +301,8 @@ describe('loadConfiguration in development', () => {
   it('says a channel cannot deliver when no provider of its chain is usable', () => {
     const warnings = loadConfiguration({ EMAIL_PROVIDERS: 'smtp' }).problems.map((p) => p.warning);
     expect(warnings).toContain(
-      'email: smtp is not configured (SMTP_HOST, SMTP_FROM missing): email codes cannot be delivered and sends answer 503 CHANNEL_UNAVAILABLE',
+      'email: smtp is not configured (SMTP_HOST, SMTP_FROM missing): ' +
+        'email codes cannot be delivered and sends answer 503 CHANNEL_UNAVAILABLE',
     );
   });
 
@@ -404,7 +416,8 @@ describe('REDIS_CLUSTER_NODES', () => {
 
   it('refuses REDIS_URL and REDIS_CLUSTER_NODES together in production', () => {
     expect(messagesOf({ ...CLUSTER_PRODUCTION, REDIS_URL: COMPLETE_PRODUCTION.REDIS_URL })).toEqual([
-      'REDIS_URL and REDIS_CLUSTER_NODES are both set: set only one (REDIS_URL for one Redis server, REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_SENTINELS for a master watched by Sentinel)',
+      'REDIS_URL and REDIS_CLUSTER_NODES are both set: set only one (REDIS_URL for one Redis server, ' +
+        'REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_SENTINELS for a master watched by Sentinel)',
     ]);
   });
 
@@ -418,7 +431,8 @@ describe('REDIS_CLUSTER_NODES', () => {
 
   it('names every way of giving Redis when production has none', () => {
     expect(messagesOf({ ...COMPLETE_PRODUCTION, REDIS_URL: undefined })).toEqual([
-      'REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is required in production (OTP state, limits and the delivery queue are shared by every replica)',
+      'REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is required in production ' +
+        '(OTP state, limits and the delivery queue are shared by every replica)',
     ]);
   });
 });
@@ -452,7 +466,8 @@ describe('REDIS_SENTINELS', () => {
 
   it('refuses REDIS_URL beside it in production, and uses Sentinel outside production, saying so', () => {
     expect(messagesOf({ ...SENTINEL_PRODUCTION, REDIS_URL: COMPLETE_PRODUCTION.REDIS_URL })).toEqual([
-      'REDIS_URL and REDIS_SENTINELS are both set: set only one (REDIS_URL for one Redis server, REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_SENTINELS for a master watched by Sentinel)',
+      'REDIS_URL and REDIS_SENTINELS are both set: set only one (REDIS_URL for one Redis server, ' +
+        'REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_SENTINELS for a master watched by Sentinel)',
     ]);
     const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', REDIS_SENTINELS: 'localhost:26379' });
     expect(loaded.configuration.redis).toMatchObject({ url: undefined, sentinels: [{ host: 'localhost', port: 26379 }] });
@@ -463,7 +478,8 @@ describe('REDIS_SENTINELS', () => {
     const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', REDIS_CLUSTER_NODES: 'localhost:7000', REDIS_SENTINELS: 'localhost:26379' });
     expect(loaded.configuration.redis).toEqual({ url: undefined, clusterNodes: [{ host: 'localhost', port: 7000 }] });
     expect(loaded.problems.map((p) => p.warning)).toContain(
-      'REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS are all set: REDIS_CLUSTER_NODES is used and REDIS_URL and REDIS_SENTINELS are ignored',
+      'REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS are all set: ' +
+        'REDIS_CLUSTER_NODES is used and REDIS_URL and REDIS_SENTINELS are ignored',
     );
   });
 });
@@ -475,7 +491,8 @@ describe('DELIVERY_WORKER', () => {
     expect(apiOnly.problems).toEqual([]);
     expect(apiOnly.configuration.messaging.delivery.worker).toBe(false);
     expect(apiOnly.notices).toContain(
-      'DELIVERY_WORKER=false: this process queues messages but sends none; they wait in the queue until a replica with DELIVERY_WORKER=true runs',
+      'DELIVERY_WORKER=false: this process queues messages but sends none; ' +
+        'they wait in the queue until a replica with DELIVERY_WORKER=true runs',
     );
   });
 
@@ -535,7 +552,9 @@ describe('READINESS_REQUIRES_CHANNELS and SMTP_REQUIRE_TLS', () => {
   });
 
   it('warns in production when SMTP may go out in plain text, and not when smtp is in no chain', () => {
-    const warning = 'SMTP_REQUIRE_TLS=false in production: a relay that does not offer STARTTLS gets codes in plain text; only for a relay inside your network';
+    const warning =
+      'SMTP_REQUIRE_TLS=false in production: a relay that does not offer STARTTLS gets codes in plain text; ' +
+      'only for a relay inside your network';
     const loaded = loadConfiguration({ ...COMPLETE_PRODUCTION, SMTP_REQUIRE_TLS: 'false' });
     expect(loaded.problems).toEqual([]);
     expect(loaded.notices).toContain(warning);

@@ -350,13 +350,17 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
   if (!deliveryWorker) {
     notices.push(
       usesRedis(redis)
-        ? 'DELIVERY_WORKER=false: this process queues messages but sends none; they wait in the queue until a replica with DELIVERY_WORKER=true runs'
+        ? 'DELIVERY_WORKER=false: this process queues messages but sends none; ' +
+          'they wait in the queue until a replica with DELIVERY_WORKER=true runs'
         : 'DELIVERY_WORKER=false is ignored without Redis: in embedded mode this process sends its own messages',
     );
   }
 
   if (production && !flag('SMTP_REQUIRE_TLS') && channels.some((channel) => chains[channel].includes('smtp'))) {
-    notices.push('SMTP_REQUIRE_TLS=false in production: a relay that does not offer STARTTLS gets codes in plain text; only for a relay inside your network');
+    notices.push(
+      'SMTP_REQUIRE_TLS=false in production: a relay that does not offer STARTTLS gets codes in plain text; ' +
+        'only for a relay inside your network',
+    );
   }
 
   const testDestinations = parseTestDestinations(get('OTP_TEST_DESTINATIONS'), length, problems);
@@ -529,7 +533,9 @@ function checkApiKeys(keys: ApiKey[], problems: ConfigProblem[]): ApiKey[] {
       problems.push({
         variable,
         message: `ADMIN_API_KEYS "${key.name}" is also in API_KEYS as "${twin.name}": an application's key must not reach /v1/admin`,
-        warning: `ADMIN_API_KEYS "${key.name}" is also in API_KEYS as "${twin.name}": an application's key must not reach /v1/admin, so it is not accepted there`,
+        warning:
+          `ADMIN_API_KEYS "${key.name}" is also in API_KEYS as "${twin.name}": ` +
+          "an application's key must not reach /v1/admin, so it is not accepted there",
       });
       return false;
     }
@@ -566,7 +572,9 @@ function redisTarget(
     const ignored = set.filter((name) => name !== chosen);
     problems.push({
       variable: chosen,
-      message: `${listed}: set only one (REDIS_URL for one Redis server, REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_SENTINELS for a master watched by Sentinel)`,
+      message:
+        `${listed}: set only one (REDIS_URL for one Redis server, REDIS_CLUSTER_NODES for a Redis Cluster, ` +
+        'REDIS_SENTINELS for a master watched by Sentinel)',
       warning: `${listed}: ${chosen} is used and ${ignored.join(' and ')} ${ignored.length === 1 ? 'is' : 'are'} ignored`,
     });
   }

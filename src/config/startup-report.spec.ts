@@ -101,7 +101,8 @@ describe('the start-up report', () => {
     const env = { ...COMPLETE_PRODUCTION, REDIS_URL: undefined, REDIS_SENTINELS: 'sentinel-0:26379,sentinel-1:26379' };
     const report = buildStartupReport(loadConfiguration(env)).join('\n');
     expect(report).toContain(
-      'store: OTP state, rate limits and delivery queue in the Redis master "mymaster" found through Sentinel (2 Sentinels: sentinel-0:26379, sentinel-1:26379), delivered by this process',
+      'store: OTP state, rate limits and delivery queue in the Redis master "mymaster" found through Sentinel ' +
+        '(2 Sentinels: sentinel-0:26379, sentinel-1:26379), delivered by this process',
     );
   });
 
@@ -113,7 +114,8 @@ describe('the start-up report', () => {
 
   it('names the phone number types and countries that may receive codes', () => {
     expect(buildStartupReport(loadConfiguration({}))).toContain(
-      'phone numbers: codes go to mobile, fixed_line_or_mobile, voip numbers in every country (SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)',
+      'phone numbers: codes go to mobile, fixed_line_or_mobile, voip numbers in every country ' +
+        '(SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)',
     );
     const narrowed = loadConfiguration({ SMS_ALLOWED_NUMBER_TYPES: 'mobile', SMS_ALLOWED_COUNTRIES: 'GB,US' });
     expect(buildStartupReport(narrowed)).toContain('phone numbers: codes go to mobile numbers in GB, US (SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)');

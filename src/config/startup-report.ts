@@ -104,7 +104,8 @@ function storeLine(redis: RedisConfig, worker: boolean): string {
   }
   if (redis.sentinels) {
     const count = redis.sentinels.length;
-    return `${what} the Redis master "${redis.sentinelName}" found through Sentinel (${count} Sentinel${count === 1 ? '' : 's'}: ${hostPorts(redis.sentinels)}), ${delivery}`;
+    const sentinels = `${count} Sentinel${count === 1 ? '' : 's'}: ${hostPorts(redis.sentinels)}`;
+    return `${what} the Redis master "${redis.sentinelName}" found through Sentinel (${sentinels}), ${delivery}`;
   }
   if (redis.url) return `${what} Redis at ${maskUrl(redis.url)}, ${delivery}`;
   return 'store: OTP state and rate limits in memory, delivery in-process (embedded mode: one process only)';

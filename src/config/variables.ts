@@ -64,7 +64,8 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   {
     name: 'SMS_ALLOWED_NUMBER_TYPES',
     description:
-      'phone number types (as libphonenumber names them) that may receive codes, of mobile, fixed_line, fixed_line_or_mobile, voip, toll_free, premium_rate, shared_cost, personal_number, pager, uan, voicemail',
+      'phone number types (as libphonenumber names them) that may receive codes, of mobile, fixed_line, fixed_line_or_mobile, ' +
+      'voip, toll_free, premium_rate, shared_cost, personal_number, pager, uan, voicemail',
   },
   { name: 'OTP_WEBOTP_DOMAIN', description: 'domain for the WebOTP / SMS Retriever last line of SMS texts (@example.com #123456)' },
   { name: 'CIRCUIT_FAILURE_THRESHOLD', description: "consecutive failures that open a provider's circuit" },

@@ -65,7 +65,10 @@ export class ProviderCircuits {
       breaker.onStateChange((state) => {
         const view: CircuitView = state === CircuitState.Closed ? 'closed' : state === CircuitState.HalfOpen ? 'half_open' : 'open';
         this.metrics.circuitState.set({ provider }, GAUGE[view]);
-        if (view === 'open') this.logger.warn(`${provider}: circuit open after ${this.config.circuit.failureThreshold} consecutive failures; retrying in ${this.config.circuit.openSeconds}s`);
+        if (view === 'open') {
+          const { failureThreshold, openSeconds } = this.config.circuit;
+          this.logger.warn(`${provider}: circuit open after ${failureThreshold} consecutive failures; retrying in ${openSeconds}s`);
+        }
         if (view === 'closed') this.logger.log(`${provider}: circuit closed, the provider is sending again`);
       });
       this.metrics.circuitState.set({ provider }, 0);

@@ -32,7 +32,7 @@ describe('ProviderHealthService', () => {
     for (let i = 0; i < 5; i += 1) await Promise.resolve();
   };
 
-  it('writes one WARN line when a channel loses its last usable provider however often it is looked at, and one when it is back', async () => {
+  it('writes one WARN line when a channel loses its last usable provider however often it is read, and one when it is back', async () => {
     probe.mockRejectedValue(new Error('connect ECONNREFUSED 10.0.0.25:587'));
     expect((await service.channels()).email?.status).toBe('down');
     expect((await service.channels()).email?.status).toBe('down');

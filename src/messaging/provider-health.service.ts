@@ -96,7 +96,10 @@ export class ProviderHealthService {
     const before = this.usable.get(channel);
     this.usable.set(channel, usable);
     if (before === usable || (usable && before === undefined)) return;
-    const states = health.providers.map((p) => `${p.id}: ${p.healthy ? 'healthy' : !p.configured ? 'not configured' : p.circuit === 'open' ? 'circuit open' : (p.lastError ?? 'unhealthy')}`);
+    const states = health.providers.map((p) => {
+      const state = p.healthy ? 'healthy' : !p.configured ? 'not configured' : p.circuit === 'open' ? 'circuit open' : (p.lastError ?? 'unhealthy');
+      return `${p.id}: ${state}`;
+    });
     if (usable) {
       this.logger.warn({ msg: `${channel}: usable again (${states.join('; ')})`, channel, usable });
     } else {

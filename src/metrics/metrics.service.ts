@@ -98,7 +98,9 @@ export class MetricsService {
 
   readonly channelUsable = new Gauge({
     name: 'otp_channel_usable',
-    help: 'Enabled channels: 1 while one of its providers is healthy, 0 when none is (its codes cannot be delivered), as this replica sees them',
+    help:
+      'Enabled channels: 1 while one of its providers is healthy, 0 when none is (its codes cannot be delivered), ' +
+      'as this replica sees them',
     labelNames: ['channel'] as const,
     registers: [this.registry],
   });

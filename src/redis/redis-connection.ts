@@ -117,9 +117,13 @@ export async function closeRedisConnection(client: RedisClient, timeoutMs = 1000
 export function isRedisUnavailableError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'MaxRetriesPerRequestError') return true;
-  // The rest come from a cluster: no node reachable, slots without a live master, or a redirection the
-  // client could not follow because the master it points to is gone (seen as a bare MOVED reply).
-  return /enableOfflineQueue|Connection is closed|Command timed out|max retries per request|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|CLUSTERDOWN|TRYAGAIN|^(?:ReplyError: )?(?:MOVED|ASK) \d+ |Too many Cluster redirections|None of startup nodes is available|Failed to refresh slots cache/i.test(
-    error.message,
+  const message = error.message;
+  return (
+    /enableOfflineQueue|Connection is closed|Command timed out|max retries per request|Stream isn't writeable/i.test(message) ||
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH/i.test(message) ||
+    // The rest come from a cluster: no node reachable, slots without a live master, or a redirection the
+    // client could not follow because the master it points to is gone (seen as a bare MOVED reply).
+    /CLUSTERDOWN|TRYAGAIN|^(?:ReplyError: )?(?:MOVED|ASK) \d+ /i.test(message) ||
+    /Too many Cluster redirections|None of startup nodes is available|Failed to refresh slots cache/i.test(message)
   );
 }

@@ -65,7 +65,8 @@ export class ChallengeStatusResponse implements ChallengeStatus {
   @ApiPropertyOptional({
     type: ChallengeDeliveryResponse,
     description:
-      'For challenges of `register`, `login` and contact changes. Absent for `otp/start` challenges, whose answer is the same whether or not the account exists.',
+      'For challenges of `register`, `login` and contact changes. ' +
+      'Absent for `otp/start` challenges, whose answer is the same whether or not the account exists.',
   })
   delivery?: ChallengeDeliveryResponse;
 }

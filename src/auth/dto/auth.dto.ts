@@ -140,7 +140,8 @@ export class LogoutDto {
 
 @ApiSchema({
   description:
-    '`otpChannel`, and at most one new contact: a new `email` or `phone` needs the current `password`, and is sent a code before it replaces the old one.',
+    '`otpChannel`, and at most one new contact: a new `email` or `phone` needs the current `password`, ' +
+    'and is sent a code before it replaces the old one.',
 })
 export class UpdateMeDto {
   @OTP_CHANNEL

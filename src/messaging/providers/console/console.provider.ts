@@ -16,7 +16,8 @@ export abstract class ConsoleProvider implements MessageProvider {
   async send(message: OutboundMessage): Promise<SendResult> {
     const line =
       message.code !== undefined
-        ? `[${this.channel}] code ${message.code} for ${message.to} (purpose ${message.purpose}, expires in ${minutesUntil(message.expiresAt)} min)`
+        ? `[${this.channel}] code ${message.code} for ${message.to} ` +
+          `(purpose ${message.purpose}, expires in ${minutesUntil(message.expiresAt)} min)`
         : `[${this.channel}] ${message.template} notice for ${message.to}`;
     this.logger.log(line);
     return { provider: this.id, providerMessageId: `console:${message.idempotencyKey}` };
