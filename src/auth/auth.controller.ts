@@ -4,9 +4,8 @@ import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { BEARER_SCHEME } from '../common/openapi.js';
-import { ClientInfo } from '../common/request-meta.decorator.js';
+import { ClientInfo, type RequestMeta } from '../common/request-meta.decorator.js';
 import { IpThrottlerGuard } from '../otp/limits/ip-throttler.guard.js';
-import type { RequestMeta } from '../otp/request-meta.js';
 import { AuthService, type Challenge, type ChallengeStatus, type ResentChallenge, type StartedChallenge } from './auth.service.js';
 import {
   ChallengeResponse,

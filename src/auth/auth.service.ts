@@ -9,7 +9,7 @@ import { maskDestination } from '../otp/destinations/destinations.js';
 import { VerificationNotFoundError } from '../otp/otp.errors.js';
 import { OtpService, type VerificationView } from '../otp/otp.service.js';
 import { effectiveStatus, type VerificationRecord } from '../otp/otp.types.js';
-import type { RequestMeta } from '../otp/request-meta.js';
+import type { RequestMeta } from '../common/request-meta.decorator.js';
 import { AccountExistsError, CurrentPasswordRequiredError, InvalidAccessTokenError, InvalidCredentialsError } from './auth.errors.js';
 import type { LoginDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
 import { LoginAttempts } from './passwords/login-attempts.js';

@@ -3,10 +3,9 @@ import { ApiNoContentResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } fr
 import { ApiErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { AdminApiKeyGuard } from '../common/api-key.guard.js';
 import { API_KEY_SCHEME } from '../common/openapi.js';
-import { ClientInfo } from '../common/request-meta.decorator.js';
+import { ClientInfo, type RequestMeta } from '../common/request-meta.decorator.js';
 import { maskDestination, normalizeAnyDestination } from './destinations/destinations.js';
 import { OtpService } from './otp.service.js';
-import type { RequestMeta } from './request-meta.js';
 
 @Controller('admin')
 @UseGuards(AdminApiKeyGuard)

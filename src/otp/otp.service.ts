@@ -18,7 +18,7 @@ import {
   VerificationNotFoundError,
 } from './otp.errors.js';
 import { type CheckOutcome, effectiveStatus, type Realm, realmOf, type VerificationRecord, type VerificationStatus } from './otp.types.js';
-import type { RequestMeta } from './request-meta.js';
+import type { RequestMeta } from '../common/request-meta.decorator.js';
 import { OtpStore } from './store/otp-store.js';
 
 export interface StartVerification {

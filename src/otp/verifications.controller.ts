@@ -4,12 +4,11 @@ import { SkipThrottle } from '@nestjs/throttler';
 import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { ApiKeyGuard } from '../common/api-key.guard.js';
 import { API_KEY_SCHEME } from '../common/openapi.js';
-import { ClientInfo } from '../common/request-meta.decorator.js';
+import { ClientInfo, type RequestMeta } from '../common/request-meta.decorator.js';
 import { CancelVerificationResponse, CheckVerificationResponse, VerificationResponse } from './dto/verification-responses.js';
 import { CheckVerificationDto, CreateVerificationDto } from './dto/verification.dto.js';
 import { IpThrottlerGuard } from './limits/ip-throttler.guard.js';
 import { OtpService, type VerificationView } from './otp.service.js';
-import type { RequestMeta } from './request-meta.js';
 
 const KEY_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED'], 429: ['RATE_LIMITED'], ...UNAVAILABLE };
 const ID = ApiParam({ name: 'id', format: 'uuid', description: 'The `id` returned when the verification was started.' });

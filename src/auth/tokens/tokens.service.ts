@@ -6,7 +6,7 @@ import { authConfig } from '../../config/config.namespaces.js';
 import type { AuthConfig } from '../../config/configuration.types.js';
 import { Database } from '../../database/database.constants.js';
 import { refreshTokens, users } from '../../database/schema.js';
-import type { RequestMeta } from '../../otp/request-meta.js';
+import type { RequestMeta } from '../../common/request-meta.decorator.js';
 import { InvalidAccessTokenError, InvalidRefreshTokenError, TokenReusedError, TokenRevokedError } from '../auth.errors.js';
 import { type PublicUser, toPublicUser, type User } from '../users/user.js';
 import { UsersRepository } from '../users/users.repository.js';
