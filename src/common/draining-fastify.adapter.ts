@@ -29,7 +29,8 @@ export class DrainingFastifyAdapter extends FastifyAdapter {
     this.getInstance().addHook('onRequest', (request, reply, done) => {
       if (!this.refusing) return done();
       if (request.raw.httpVersionMajor !== 2) reply.header('connection', 'close');
-      const body = errorBody(503, 'SERVICE_UNAVAILABLE', 'The service is shutting down. Try again shortly.', {}, CLOSING_RETRY_AFTER_SECONDS);
+      const message = 'The service is shutting down. Try again shortly.';
+      const body = errorBody(503, 'SERVICE_UNAVAILABLE', message, {}, CLOSING_RETRY_AFTER_SECONDS);
       void reply.code(503).header('retry-after', String(body.retryAfter)).send(body);
     });
   }
