@@ -315,6 +315,33 @@ describe('per-IP limits', () => {
     }
   });
 
+  it.each(['redis', 'memory'] as const)(
+    'says, on the %s store, how long until the minute that filled up frees: Retry-After counts from its first request',
+    async (store) => {
+      const app = await startApp({ ...(store === 'redis' ? { REDIS_URL: redis.url } : {}), RATE_LIMIT_IP_PER_MINUTE: '2', TRUST_PROXY: '127.0.0.1' });
+      apps.push(app);
+      // An address of its own: the other tests' requests on this Redis do not count here.
+      const from = { 'x-forwarded-for': `198.51.100.${store === 'redis' ? 201 : 202}` };
+      const challenge = `/v1/auth/otp/${randomUUID()}`;
+      const windowOpened = Date.now();
+      expect((await call(app.url, 'GET', challenge, undefined, from)).status).toBe(404);
+      const firstAnswered = Date.now();
+      expect((await call(app.url, 'GET', challenge, undefined, from)).status).toBe(404);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+
+      const asked = Date.now();
+      const refused = await call(app.url, 'GET', challenge, undefined, from);
+      const answered = Date.now();
+      expect(refused).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(refused.body.retryAfter).toBe(retryAfter);
+      // The window opened between windowOpened and firstAnswered and lasts 60 s: what is left of it, in whole seconds.
+      expect(retryAfter).toBeLessThanOrEqual(Math.ceil((firstAnswered + 60_000 - asked) / 1000));
+      expect(retryAfter).toBeGreaterThanOrEqual(Math.floor((windowOpened + 60_000 - answered) / 1000));
+      expect(retryAfter).toBeLessThan(60);
+    },
+  );
+
   it('shares per-destination limits between two instances on one Redis', async () => {
     const env = { REDIS_URL: redis.url, OTP_MAX_SENDS_PER_HOUR: '2', OTP_RESEND_COOLDOWN_SECONDS: '0', RATE_LIMIT_IP_PER_MINUTE: '1000' };
     const [a, b] = [await startApp(env), await startApp(env)];

@@ -6,6 +6,7 @@ import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../c
 import { BEARER_SCHEME } from '../common/openapi.js';
 import { ClientInfo, type RequestMeta } from '../common/request-meta.decorator.js';
 import { IpThrottlerGuard } from '../otp/limits/ip-throttler.guard.js';
+import { ParseVerificationIdPipe } from '../otp/verification-id.pipe.js';
 import { AuthService, type Challenge, type ChallengeStatus, type ResentChallenge, type StartedChallenge } from './auth.service.js';
 import {
   ChallengeResponse,
@@ -118,7 +119,7 @@ export class AuthController {
   @ApiParam({ name: 'challengeId', format: 'uuid', description: 'The `challengeId` a sign-up, login, `otp/start` or contact change returned.' })
   @ApiResponse({ status: 200, type: ChallengeStatusResponse })
   @ApiErrors({ 404: ['VERIFICATION_NOT_FOUND'], 429: ['RATE_LIMITED'] }, UNAVAILABLE)
-  challengeStatus(@Param('challengeId') challengeId: string): Promise<ChallengeStatus> {
+  challengeStatus(@Param('challengeId', ParseVerificationIdPipe) challengeId: string): Promise<ChallengeStatus> {
     return this.auth.challengeStatus(challengeId);
   }
 

@@ -3,7 +3,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
 import { loggableError } from '../database/database-errors.js';
 import { isRedisUnavailableError } from '../redis/redis-connection.js';
-import { DomainError, ERROR_STATUS, retryAfterInWords } from './errors.js';
+import { errorBody, type ErrorBody } from './error-body.js';
+import { bodyTooLargeMessage, DomainError, ERROR_STATUS, retryAfterInWords } from './errors.js';
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'BAD_REQUEST',
@@ -24,9 +25,15 @@ const CODE_BY_STATUS: Record<number, string> = {
   503: 'SERVICE_UNAVAILABLE',
 };
 
-/** Fastify's own request errors, in words a client can act on. */
-const FASTIFY_ERRORS: Record<string, { status: number; code: string; message: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The request body is larger than 64 KiB.' },
+/**
+ * A 429 whose origin did not say when a retry can succeed (none of this service's limits: they all say) still
+ * carries a `Retry-After`, as every 429 does.
+ */
+const UNSPECIFIED_RETRY_AFTER_SECONDS = 60;
+
+/** Fastify's own request errors, in words a client can act on (the body limit's words depend on the limit). */
+const FASTIFY_ERRORS: Record<string, { status: number; code: string; message: string | ((request: ErrorRequest) => string) }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: (request) => payloadTooLargeMessage(request) },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,
     code: 'UNSUPPORTED_MEDIA_TYPE',
@@ -46,16 +53,21 @@ const FASTIFY_ERRORS: Record<string, { status: number; code: string; message: st
   FST_ERR_BAD_URL: { status: 400, code: 'BAD_REQUEST', message: 'The request URL is not valid.' },
 };
 
-interface ErrorBody {
-  statusCode: number;
-  code: string;
-  message: string;
-  [extra: string]: unknown;
+/** What the filter reads of the request: Fastify's, or only the method and URL when there is no route. */
+interface ErrorRequest {
+  method?: string;
+  url?: string;
+  routeOptions?: { bodyLimit?: number };
+}
+
+/** What the filter reads of the reply: a `Retry-After` that a throttler already set, when there is one. */
+interface ErrorReply {
+  getHeader?(name: string): unknown;
 }
 
 /**
- * The one place where errors become HTTP responses, in the shape the SPEC gives:
- * `{statusCode, code, message, ...extras}`. Anything unexpected is a 500 with an `errorId` that the
+ * The one place where errors become HTTP responses, as `errorBody` shapes them (the draining adapter's
+ * refusals during shutdown are the only others). Anything unexpected is a 500 with an `errorId` that the
  * log carries too; its message and stack stay in the log.
  */
 @Catch()
@@ -68,26 +80,21 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const { httpAdapter } = this.adapterHost;
     const context = host.switchToHttp();
     const response = context.getResponse();
-    const { body, retryAfter } = this.toBody(exception, context.getRequest());
-    if (retryAfter !== undefined) httpAdapter.setHeader(response, 'Retry-After', String(retryAfter));
+    const body = this.toBody(exception, context.getRequest(), response);
+    if (body.retryAfter !== undefined) httpAdapter.setHeader(response, 'Retry-After', String(body.retryAfter));
     httpAdapter.reply(response, body, body.statusCode);
   }
 
-  private toBody(exception: unknown, request: { method?: string; url?: string }): { body: ErrorBody; retryAfter?: number } {
+  private toBody(exception: unknown, request: ErrorRequest, reply: ErrorReply): ErrorBody {
     if (exception instanceof DomainError) {
-      const statusCode = ERROR_STATUS[exception.code];
-      const retryAfter = exception.retryAfterSeconds === undefined ? undefined : Math.max(1, Math.ceil(exception.retryAfterSeconds));
-      const body: ErrorBody = { statusCode, code: exception.code, message: exception.message, ...exception.details };
-      if (retryAfter !== undefined) body.retryAfter = retryAfter;
-      return { body, retryAfter };
+      return errorBody(ERROR_STATUS[exception.code], exception.code, exception.message, exception.details, exception.retryAfterSeconds);
     }
 
     // Nest wraps Fastify's request errors (body too large, bad JSON, …) in an HttpException whose cause is the original.
     const known = FASTIFY_ERRORS[fastifyErrorCode(exception) ?? ''];
     if (known) {
-      const body: ErrorBody = { statusCode: known.status, code: known.code, message: known.message };
-      if (known.code === 'VALIDATION_FAILED') body.errors = { body: [known.message] };
-      return { body };
+      const message = typeof known.message === 'string' ? known.message : known.message(request);
+      return errorBody(known.status, known.code, message, known.code === 'VALIDATION_FAILED' ? { errors: { body: [message] } } : {});
     }
 
     if (exception instanceof HttpException) {
@@ -101,49 +108,58 @@ export class AllExceptionsFilter implements ExceptionFilter {
           : typeof fields.message === 'string' ? fields.message : this.defaultMessage(statusCode, request);
         // Terminus readiness bodies ({status, info, error, details}) pass through whole, with the common fields added.
         const extras = 'details' in fields && 'status' in fields ? fields : {};
-        const body: ErrorBody = { ...extras, statusCode, code: typeof fields.code === 'string' ? fields.code : code, message };
-        return { body, retryAfter: statusCode === 429 ? 60 : undefined };
+        const retryAfter = statusCode === 429 ? (retryAfterSetOn(reply) ?? UNSPECIFIED_RETRY_AFTER_SECONDS) : undefined;
+        return errorBody(statusCode, typeof fields.code === 'string' ? fields.code : code, message, extras, retryAfter);
       }
-      return { body: { statusCode, code, message: typeof response === 'string' ? response : this.defaultMessage(statusCode, request) } };
+      return errorBody(statusCode, code, typeof response === 'string' ? response : this.defaultMessage(statusCode, request));
     }
 
     const status = (exception as { statusCode?: unknown })?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      return { body: { statusCode: status, code: CODE_BY_STATUS[status] ?? `HTTP_${status}`, message: this.defaultMessage(status, request) } };
+      return errorBody(status, CODE_BY_STATUS[status] ?? `HTTP_${status}`, this.defaultMessage(status, request));
     }
 
     if (isRedisUnavailableError(exception)) {
       this.logger.warn(`${request.method ?? ''} ${routeOf(request.url)}: answered 503, Redis is unavailable (${describe(exception)})`);
-      return {
-        body: { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'The service is temporarily unavailable. Try again shortly.', retryAfter: 5 },
-        retryAfter: 5,
-      };
+      return errorBody(503, 'SERVICE_UNAVAILABLE', 'The service is temporarily unavailable. Try again shortly.', {}, 5);
     }
 
     const errorId = randomUUID();
     const { summary, stack } = loggableError(exception);
     this.logger.error(`errorId=${errorId} ${request.method ?? ''} ${routeOf(request.url)}: ${summary}`, stack);
-    return { body: { statusCode: 500, code: 'INTERNAL', message: 'An unexpected error occurred.', errorId } };
+    return errorBody(500, 'INTERNAL', 'An unexpected error occurred.', { errorId });
   }
 
-  private defaultMessage(status: number, request: { method?: string; url?: string }): string {
+  private defaultMessage(status: number, request: ErrorRequest): string {
     switch (status) {
       case 404:
         return `No route ${request.method ?? ''} ${routeOf(request.url)}.`;
       case 405:
         return 'This method is not allowed on this route.';
       case 413:
-        return 'The request body is larger than 64 KiB.';
+        return payloadTooLargeMessage(request);
       case 415:
         return 'Send the request body as application/json.';
       case 429:
-        return `Too many requests. ${retryAfterInWords(60)}`;
+        return `Too many requests. ${retryAfterInWords(UNSPECIFIED_RETRY_AFTER_SECONDS)}`;
       case 503:
         return 'The service is temporarily unavailable.';
       default:
         return status >= 500 ? 'An unexpected error occurred.' : 'The request could not be processed.';
     }
   }
+}
+
+/** In the words of the limit Fastify applied to this route's body: the configured `bodyLimitBytes`, unless a route sets its own. */
+function payloadTooLargeMessage(request: ErrorRequest): string {
+  const limit = request.routeOptions?.bodyLimit;
+  return limit === undefined ? 'The request body is too large.' : bodyTooLargeMessage(limit);
+}
+
+/** The seconds in a `Retry-After` that was set before the exception (as @nestjs/throttler's guard sets one before it throws). */
+function retryAfterSetOn(reply: ErrorReply): number | undefined {
+  const seconds = Number(reply.getHeader?.('retry-after'));
+  return Number.isInteger(seconds) && seconds > 0 ? seconds : undefined;
 }
 
 /** The path without its query string: queries can carry tokens, and paths are enough to debug. */

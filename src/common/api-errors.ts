@@ -1,9 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
-import type { ErrorCode } from './errors.js';
+import { bodyTooLargeMessage, type ErrorCode } from './errors.js';
 
 /**
- * The one error body of the API (`AllExceptionsFilter` builds it): `statusCode`, a stable `code` to branch
+ * The one error body of the API (`errorBody` builds it): `statusCode`, a stable `code` to branch
  * on and a `message` to show, plus the fields that some errors add.
  */
 export class ErrorResponse {
@@ -56,7 +56,8 @@ const EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
   TOKEN_REVOKED: { message: 'This session has ended (signed out, revoked or the password was reset). Sign in again.' },
   VERIFICATION_NOT_FOUND: { message: 'No pending verification was found. It may have expired, been approved or been canceled.' },
   ACCOUNT_EXISTS: { message: 'An account with this email address or phone number already exists.' },
-  PAYLOAD_TOO_LARGE: { message: 'The request body is larger than 64 KiB.' },
+  // With the default body limit: the message names the limit the service runs with.
+  PAYLOAD_TOO_LARGE: { message: bodyTooLargeMessage(64 * 1024) },
   UNSUPPORTED_MEDIA_TYPE: { message: 'Send the request body as application/json.' },
   OTP_INCORRECT: { message: 'The code is incorrect. 4 attempts remaining.', attemptsRemaining: 4 },
   RATE_LIMITED: { message: 'Too many requests from this address. Try again in 42 seconds.', retryAfter: 42 },

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyServerOptions } from 'fastify';
 import type { Server } from 'node:http';
+import { errorBody } from './error-body.js';
 
 /** How soon a client refused during shutdown may try again (another replica will answer). */
 const CLOSING_RETRY_AFTER_SECONDS = 5;
@@ -12,7 +13,7 @@ const CLOSING_RETRY_AFTER_SECONDS = 5;
  * out of its Service before connections are refused.
  *
  * Once the drain is over, a request that still arrives (on a kept-alive connection, say) is refused
- * with the API's own 503: `{statusCode, code, message, retryAfter}`, a Retry-After header, the
+ * with the API's own 503 (`errorBody`, as the exception filter answers), a Retry-After header, the
  * request id and a log line, and `Connection: close`. Fastify's own refusal while it closes
  * (`return503OnClosing`) would answer a body without `code`, bypassing the hooks that add the rest.
  */
@@ -28,15 +29,9 @@ export class DrainingFastifyAdapter extends FastifyAdapter {
     this.getInstance().addHook('onRequest', (request, reply, done) => {
       if (!this.refusing) return done();
       if (request.raw.httpVersionMajor !== 2) reply.header('connection', 'close');
-      void reply
-        .code(503)
-        .header('retry-after', String(CLOSING_RETRY_AFTER_SECONDS))
-        .send({
-          statusCode: 503,
-          code: 'SERVICE_UNAVAILABLE',
-          message: 'The service is shutting down. Try again shortly.',
-          retryAfter: CLOSING_RETRY_AFTER_SECONDS,
-        });
+      const message = 'The service is shutting down. Try again shortly.';
+      const body = errorBody(503, 'SERVICE_UNAVAILABLE', message, {}, CLOSING_RETRY_AFTER_SECONDS);
+      void reply.code(503).header('retry-after', String(body.retryAfter)).send(body);
     });
   }
 

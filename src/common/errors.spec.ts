@@ -1,4 +1,4 @@
-import { retryAfterInWords } from './errors.js';
+import { bodyTooLargeMessage, retryAfterInWords } from './errors.js';
 
 describe('retryAfterInWords', () => {
   it.each([
@@ -11,5 +11,16 @@ describe('retryAfterInWords', () => {
     [0, 'Try again in 1 second.'],
   ])('says %p seconds as %p', (seconds, words) => {
     expect(retryAfterInWords(seconds)).toBe(words);
+  });
+});
+
+describe('bodyTooLargeMessage', () => {
+  it.each([
+    [64 * 1024, 'The request body is larger than 64 KiB.'],
+    [1024 * 1024, 'The request body is larger than 1 MiB.'],
+    [1536 * 1024, 'The request body is larger than 1536 KiB.'],
+    [1000, 'The request body is larger than 1000 bytes.'],
+  ])('says a limit of %p bytes as %p', (bytes, message) => {
+    expect(bodyTooLargeMessage(bytes)).toBe(message);
   });
 });

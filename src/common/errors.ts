@@ -79,3 +79,14 @@ export function retryAfterInWords(seconds: number): string {
   const hours = Math.ceil(minutes / 60);
   return `Try again in ${hours} hour${hours === 1 ? '' : 's'}.`;
 }
+
+/** "The request body is larger than 64 KiB." — the limit as configured, in the unit it was most likely set in. */
+export function bodyTooLargeMessage(limitBytes: number): string {
+  return `The request body is larger than ${sizeInWords(limitBytes)}.`;
+}
+
+function sizeInWords(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}

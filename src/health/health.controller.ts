@@ -11,15 +11,6 @@ import { RedisHealthIndicator } from './indicators/redis.health.js';
 import { ShutdownHealthIndicator } from './indicators/shutdown.health.js';
 import { ReadinessLog } from './readiness-log.js';
 
-export interface BuildInfo {
-  status: 'ok';
-  version: string;
-  commit: string;
-  startedAt: string;
-  uptimeSeconds: number;
-  environment: string;
-}
-
 @Controller({ path: 'health', version: VERSION_NEUTRAL })
 @ApiTags('health')
 @ApiExtraModels(ChannelHealthResponse)
@@ -41,7 +32,7 @@ export class HealthController {
   @Get()
   @ApiOperation({ summary: 'Which build is running, since when' })
   @ApiOkResponse({ type: BuildInfoResponse })
-  info(): BuildInfo {
+  info(): BuildInfoResponse {
     return {
       status: 'ok',
       version: this.app.version,

@@ -3,10 +3,12 @@ import { CHANNELS, PROVIDERS_BY_CHANNEL, type ProviderId } from '../config/confi
 import { ErrorResponse } from '../common/api-errors.js';
 import type { ChannelHealth, ProviderHealth } from '../messaging/provider-health.service.js';
 import type { CircuitView } from '../messaging/provider-circuits.js';
-import type { BuildInfo } from './health.controller.js';
 
-/** The response bodies of /health, for the OpenAPI document; `implements` keeps them in step with the code. */
-export class BuildInfoResponse implements BuildInfo {
+/**
+ * The response bodies of /health, for the OpenAPI document. The controller returns these types (or they
+ * `implement` what it returns), which keeps them in step with the code.
+ */
+export class BuildInfoResponse {
   @ApiProperty({ enum: ['ok'], example: 'ok' })
   status!: 'ok';
 

@@ -23,9 +23,10 @@ import { VerificationsController } from './verifications.controller.js';
     ThrottlerModule.forRootAsync({
       inject: [otpConfig.KEY, REDIS_CLIENT],
       useFactory: (config: OtpConfig, client: RedisClient | null) => ({
+        // No block beyond the minute: a client over the limit is refused until its window frees, and Retry-After says when.
         throttlers: [
-          { name: IP_THROTTLER, ttl: 60_000, limit: config.rateLimitIpPerMinute },
-          { name: API_KEY_THROTTLER, ttl: 60_000, limit: config.apiKeyRateLimitPerMinute },
+          { name: IP_THROTTLER, ttl: 60_000, limit: config.rateLimitIpPerMinute, blockDuration: 0 },
+          { name: API_KEY_THROTTLER, ttl: 60_000, limit: config.apiKeyRateLimitPerMinute, blockDuration: 0 },
         ],
         storage: client ? new RedisThrottlerStorage(client) : undefined,
       }),

@@ -9,6 +9,7 @@ import { CancelVerificationResponse, CheckVerificationResponse, VerificationResp
 import { CheckVerificationDto, CreateVerificationDto } from './dto/verification.dto.js';
 import { IpThrottlerGuard } from './limits/ip-throttler.guard.js';
 import { OtpService, type VerificationView } from './otp.service.js';
+import { ParseVerificationIdPipe } from './verification-id.pipe.js';
 
 const KEY_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED'], 429: ['RATE_LIMITED'], ...UNAVAILABLE };
 const ID = ApiParam({ name: 'id', format: 'uuid', description: 'The `id` returned when the verification was started.' });
@@ -69,7 +70,7 @@ export class VerificationsController {
   @ID
   @ApiResponse({ status: 200, type: VerificationResponse })
   @ApiErrors(KEY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] })
-  get(@Param('id') id: string): Promise<VerificationView> {
+  get(@Param('id', ParseVerificationIdPipe) id: string): Promise<VerificationView> {
     return this.otp.get(id, 'api');
   }
 
@@ -80,7 +81,7 @@ export class VerificationsController {
   @ID
   @ApiResponse({ status: 200, type: CancelVerificationResponse })
   @ApiErrors(KEY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] })
-  cancel(@Param('id') id: string, @ClientInfo() client: RequestMeta): Promise<{ id: string; status: 'canceled' }> {
+  cancel(@Param('id', ParseVerificationIdPipe) id: string, @ClientInfo() client: RequestMeta): Promise<{ id: string; status: 'canceled' }> {
     return this.otp.cancel(id, 'api', client);
   }
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { isUUID } from 'class-validator';
 import { and, eq, gt, isNull, min } from 'drizzle-orm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { authConfig } from '../../config/config.namespaces.js';
@@ -44,7 +45,6 @@ type Rotation =
   | { outcome: 'invalid' | 'revoked' }
   | { outcome: 'reused'; userId: string; sessionId: string };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -109,7 +109,7 @@ export class TokensService {
       throw new InvalidAccessTokenError();
     }
     const { sub, sid, jti, iat, exp } = claims;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof sid !== 'string' || !UUID.test(sid)) throw new InvalidAccessTokenError();
+    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof sid !== 'string' || !isUUID(sid, 'loose')) throw new InvalidAccessTokenError();
     // Ours never live longer than ACCESS_TOKEN_TTL_SECONDS; one that claims to was not made here.
     if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= iat || exp - iat > ACCESS_TOKEN_TTL_SECONDS) throw new InvalidAccessTokenError();
     return claims as AccessTokenClaims;
@@ -203,7 +203,7 @@ export class TokensService {
 
   /** Logout: ends one session of the user; false when it had already ended or is not theirs. */
   async endSession(userId: string, sessionId: string): Promise<boolean> {
-    if (!UUID.test(sessionId)) return false;
+    if (!isUUID(sessionId, 'loose')) return false;
     const revoked = await this.db
       .update(refreshTokens)
       .set({ revokedAt: new Date() })

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { isUUID } from 'class-validator';
 import { and, desc, eq, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import { Database } from '../../database/database.constants.js';
 import { type ContactKind, type OtpChannel, pendingContactChanges, users } from '../../database/schema.js';
@@ -13,7 +14,6 @@ export interface NewUser {
   otpChannel?: OtpChannel;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const active = isNull(users.deletedAt);
 
 /** Accounts. Soft-deleted ones are invisible to every lookup here. */
@@ -41,8 +41,8 @@ export class UsersRepository {
   }
 
   async findById(id: string): Promise<User | undefined> {
-    // Not a UUID cannot match, and PostgreSQL would reject the comparison rather than find nothing.
-    if (!UUID.test(id)) return undefined;
+    // Not a UUID (in the loose form PostgreSQL reads) cannot match, and PostgreSQL would reject the comparison rather than find nothing.
+    if (!isUUID(id, 'loose')) return undefined;
     const [user] = await this.db.select().from(users).where(and(eq(users.id, id), active));
     return user;
   }
@@ -162,7 +162,7 @@ export class UsersRepository {
    * queue on a lock of that address, so the second is refused rather than deadlocked.
    */
   private async claimContact(id: string, kind: ContactKind, newValue: string | undefined, at: Date): Promise<User | undefined> {
-    if (!UUID.test(id)) return undefined;
+    if (!isUUID(id, 'loose')) return undefined;
     const { contact, verifiedAt, other, lostChannels } = columnsOf(kind);
     return refuseDuplicates(
       this.db.transaction(async (tx) => {
@@ -192,7 +192,7 @@ export class UsersRepository {
   }
 
   private async update(id: string, values: Partial<typeof users.$inferInsert>): Promise<User | undefined> {
-    if (!UUID.test(id)) return undefined;
+    if (!isUUID(id, 'loose')) return undefined;
     const [user] = await this.db
       .update(users)
       .set(values)

@@ -3,7 +3,10 @@ import type { RedisClient } from '../../redis/redis-connection.js';
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
-/** KEYS: hits, block. ARGV: ttl ms, limit, block ms. A fixed window per key, then a block once over the limit. */
+/**
+ * KEYS: hits, block. ARGV: ttl ms, limit, block ms. A fixed window per key; once over the limit, refused
+ * until the window ends, or for the block duration when there is one (as the throttler's own storage does).
+ */
 const INCREMENT_SCRIPT = `
 local blocked = redis.call('PTTL', KEYS[2])
 if blocked > 0 then
@@ -13,6 +16,7 @@ local hits = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 if hits > tonumber(ARGV[2]) then
+  if tonumber(ARGV[3]) <= 0 then return {hits, ttl, 1, ttl} end
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
   return {hits, ttl, 1, tonumber(ARGV[3])}
 end
@@ -42,7 +46,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       `${tag}:block`,
       ttl,
       limit,
-      blockDuration > 0 ? blockDuration : ttl,
+      Math.max(0, blockDuration),
     );
     return {
       totalHits: Number(totalHits),
