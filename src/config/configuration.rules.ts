@@ -92,7 +92,9 @@ export function oneRedisTarget(read: Reading): Ruling<RedisConfig> {
     const ignored = set.filter((name) => name !== chosen);
     problems.push({
       variable: chosen,
-      message: `${listed}: set only one (REDIS_URL for one Redis server, REDIS_CLUSTER_NODES for a Redis Cluster, REDIS_SENTINELS for a master watched by Sentinel)`,
+      message:
+        `${listed}: set only one (REDIS_URL for one Redis server, REDIS_CLUSTER_NODES for a Redis Cluster, ` +
+        'REDIS_SENTINELS for a master watched by Sentinel)',
       warning: `${listed}: ${chosen} is used and ${ignored.join(' and ')} ${ignored.length === 1 ? 'is' : 'are'} ignored`,
     });
   }
@@ -126,7 +128,11 @@ export function secretGiven(
   if (read.mode === 'production') {
     if (!read.malformed(name)) problems.push({ variable: name, message: `${name} is required in production (${purpose})`, warning: '' });
   } else {
-    problems.push({ variable: name, message: `${name} is not set`, warning: `${name} is not set: a random one is used for this run, so ${consequence}` });
+    problems.push({
+      variable: name,
+      message: `${name} is not set`,
+      warning: `${name} is not set: a random one is used for this run, so ${consequence}`,
+    });
   }
   return { value: { value: randomBytes(32).toString('base64url'), generated: true }, problems };
 }
@@ -167,7 +173,9 @@ export function apiKeysDistinct(read: Reading): Ruling<ApiKey[]> {
       problems.push({
         variable,
         message: `ADMIN_API_KEYS "${key.name}" is also in API_KEYS as "${twin.name}": an application's key must not reach /v1/admin`,
-        warning: `ADMIN_API_KEYS "${key.name}" is also in API_KEYS as "${twin.name}": an application's key must not reach /v1/admin, so it is not accepted there`,
+        warning:
+          `ADMIN_API_KEYS "${key.name}" is also in API_KEYS as "${twin.name}": ` +
+          "an application's key must not reach /v1/admin, so it is not accepted there",
       });
       return false;
     }
@@ -407,14 +415,19 @@ export function deliveryWorkerNotices(read: Reading, redis: RedisConfig): string
   if (read.values.DELIVERY_WORKER) return [];
   return [
     usesRedis(redis)
-      ? 'DELIVERY_WORKER=false: this process queues messages but sends none; they wait in the queue until a replica with DELIVERY_WORKER=true runs'
+      ? 'DELIVERY_WORKER=false: this process queues messages but sends none; ' +
+        'they wait in the queue until a replica with DELIVERY_WORKER=true runs'
       : 'DELIVERY_WORKER=false is ignored without Redis: in embedded mode this process sends its own messages',
   ];
 }
 
 export function plainTextSmtpNotices(read: Reading, channels: Channel[], chains: Record<Channel, ProviderId[]>): string[] {
-  if (read.mode !== 'production' || read.values.SMTP_REQUIRE_TLS || !channels.some((channel) => chains[channel].includes('smtp'))) return [];
-  return ['SMTP_REQUIRE_TLS=false in production: a relay that does not offer STARTTLS gets codes in plain text; only for a relay inside your network'];
+  if (read.mode !== 'production' || read.values.SMTP_REQUIRE_TLS || !channels.some((channel) => chains[channel].includes('smtp')))
+    return [];
+  return [
+    'SMTP_REQUIRE_TLS=false in production: a relay that does not offer STARTTLS gets codes in plain text; ' +
+      'only for a relay inside your network',
+  ];
 }
 
 /** `destination:code` entries, the destination normalized as every send's is, so a fixed code matches the address a send is keyed by. */

@@ -24,7 +24,14 @@ import {
   testDestinationsWellFormed,
   textCodesShortLived,
 } from './configuration.rules.js';
-import { type AppConfiguration, type ConfigProblem, type FedParts, type LoadedConfiguration, type Mode, usesRedis } from './configuration.types.js';
+import {
+  type AppConfiguration,
+  type ConfigProblem,
+  type FedParts,
+  type LoadedConfiguration,
+  type Mode,
+  usesRedis,
+} from './configuration.types.js';
 import { defaultsFor, fedFields, type FedFields, KNOWN_VARIABLES, type VariableName, VARIABLES, type VariableValues } from './variables.js';
 
 export { DEVELOPMENT_API_KEY_FILE } from './configuration.rules.js';
@@ -40,7 +47,19 @@ const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.met
 const PROVIDER_TIMEOUTS = { connectMs: 10_000, requestMs: 15_000 };
 
 /** Prefixes of this service's variables: an unknown name with one of them is most likely a typo. */
-const OWN_PREFIXES = ['OTP_', 'SMTP_', 'TWILIO_', 'SENDGRID_', 'SES_', 'SMS_', 'EMAIL_', 'WHATSAPP_', 'CIRCUIT_', 'DELIVERY_', 'RATE_LIMIT_'];
+const OWN_PREFIXES = [
+  'OTP_',
+  'SMTP_',
+  'TWILIO_',
+  'SENDGRID_',
+  'SES_',
+  'SMS_',
+  'EMAIL_',
+  'WHATSAPP_',
+  'CIRCUIT_',
+  'DELIVERY_',
+  'RATE_LIMIT_',
+];
 
 export function resolveMode(env: Env): Mode {
   const value = env.NODE_ENV?.trim();
@@ -83,7 +102,12 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
   const redis = found.take(oneRedisTarget(read));
   const jwt = found.take(secretGiven(read, 'JWT_SECRET', 'it signs access tokens', 'access tokens stop working when the process restarts'));
   const otpSecret = found.take(
-    secretGiven(read, 'OTP_SECRET', 'it keys code hashing and the encryption of queued messages', 'codes issued before a restart stop working'),
+    secretGiven(
+      read,
+      'OTP_SECRET',
+      'it keys code hashing and the encryption of queued messages',
+      'codes issued before a restart stop working',
+    ),
   );
   found.check(secretsDiffer(jwt, otpSecret));
   const apiKeys = found.take(apiKeysDistinct(read));
@@ -106,6 +130,8 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
   const smsAllowedNumberTypes = found.take(knownNumberTypes(read, defaults.SMS_ALLOWED_NUMBER_TYPES!));
 
   const { values } = read;
+  // One part of the configuration: the fields its variables feed, and `rest`, which the compiler holds to
+  // exactly the fields no variable feeds, so a field is never set twice or forgotten.
   const part = <Path extends keyof FedParts>(path: Path, rest: Omit<FedParts[Path], keyof FedFields<Path>>) =>
     ({ ...fedFields(values, path), ...rest }) as FedParts[Path];
 
@@ -195,7 +221,13 @@ function readVariables(mode: Mode, merged: Record<string, string>, defaults: Rec
       const message = `${name} ${problem}`;
       const fallback = defaults[name];
       malformed.add(name);
-      found.check([{ variable: name, message, warning: fallback !== undefined ? `${message}: using the default ${fallback}` : `${message}: it is ignored` }]);
+      found.check([
+        {
+          variable: name,
+          message,
+          warning: fallback !== undefined ? `${message}: using the default ${fallback}` : `${message}: it is ignored`,
+        },
+      ]);
     }
     const effective = problem === undefined ? given : defaults[name];
     values[name] = effective === undefined ? format.unset : format.read(effective);

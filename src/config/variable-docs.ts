@@ -25,11 +25,7 @@ export function envExample(): string {
 }
 
 export function variablesTable(): string {
-  const rows = [
-    README_START,
-    '| variable | default | what it sets |',
-    '|---|---|---|',
-  ];
+  const rows = [README_START, '| variable | default | what it sets |', '|---|---|---|'];
   for (const variable of VARIABLES) {
     if (variable.section) rows.push(row(`**${cell(variable.section)}**`, '', ''));
     const kind = variable.secret ? ' (secret)' : variable.url ? ' (URL)' : '';

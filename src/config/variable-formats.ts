@@ -70,7 +70,9 @@ export function wholeNumber(lowest: number, highest: number): Format<number> {
   return {
     problem(value) {
       const number = Number(value);
-      return isInt(number) && min(number, lowest) && max(number, highest) ? undefined : `must be a whole number from ${lowest} to ${highest}`;
+      return isInt(number) && min(number, lowest) && max(number, highest)
+        ? undefined
+        : `must be a whole number from ${lowest} to ${highest}`;
     },
     read: Number,
   };
@@ -119,7 +121,8 @@ export function isAddressOrCidr(entry: string): boolean {
 
 export const trustProxy: FormatWithUnset<TrustProxy> = {
   problem(value) {
-    const valid = value.trim() !== '' && (/^\d{1,2}$/.test(value.trim()) || value.split(',').every((entry) => isAddressOrCidr(entry.trim())));
+    const valid =
+      value.trim() !== '' && (/^\d{1,2}$/.test(value.trim()) || value.split(',').every((entry) => isAddressOrCidr(entry.trim())));
     return valid ? undefined : 'must be a hop count (e.g. 1) or a comma-separated list of IP addresses or CIDR ranges';
   },
   read(value) {

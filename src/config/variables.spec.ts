@@ -27,7 +27,12 @@ describe('the variable table', () => {
   it('has defaults and placeholders that pass their own format, in every mode', () => {
     for (const variable of VARIABLES) {
       const values = [...MODES.map((mode) => defaultOf(variable, mode)), variable.example].filter((value) => value !== undefined);
-      for (const value of values) expect({ name: variable.name, value, problem: variable.format.problem(value) }).toEqual({ name: variable.name, value, problem: undefined });
+      for (const value of values)
+        expect({ name: variable.name, value, problem: variable.format.problem(value) }).toEqual({
+          name: variable.name,
+          value,
+          problem: undefined,
+        });
     }
   });
 

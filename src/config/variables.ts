@@ -120,7 +120,8 @@ const TABLE = [
     name: 'REDIS_SENTINELS',
     description:
       'Redis Sentinel instead of REDIS_URL: comma-separated host:port Sentinels, e.g. sentinel-0:26379,sentinel-1:26379,sentinel-2:26379 ' +
-      '(Sentinels and the master must accept connections without a password or TLS); set one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS',
+      '(Sentinels and the master must accept connections without a password or TLS); ' +
+      'set one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS',
     format: redisNodeList('host:port Sentinels (e.g. sentinel-0:26379,sentinel-1:26379)'),
   },
   {
@@ -237,12 +238,7 @@ const TABLE = [
     default: '5',
     feeds: 'otp.maxSendsPerHour',
   },
-  {
-    name: 'OTP_MAX_SENDS_PER_DAY',
-    description: 'sends per destination per day (at least OTP_MAX_SENDS_PER_HOUR)',
-    format: wholeNumber(1, 100000),
-    default: '10',
-  },
+  { name: 'OTP_MAX_SENDS_PER_DAY', description: 'sends per destination per day', format: wholeNumber(1, 100000), default: '10' },
   {
     name: 'RATE_LIMIT_IP_PER_MINUTE',
     description:
@@ -290,11 +286,7 @@ const TABLE = [
     format: notEmpty('must name at least one provider'),
     default: 'twilio-whatsapp',
   },
-  {
-    name: 'SMS_ALLOWED_COUNTRIES',
-    description: 'ISO 3166 alpha-2 list of countries SMS/WhatsApp may go to; unset = all',
-    format: text(),
-  },
+  { name: 'SMS_ALLOWED_COUNTRIES', description: 'ISO 3166 alpha-2 list of countries SMS/WhatsApp may go to; unset = all', format: text() },
   {
     name: 'SMS_ALLOWED_NUMBER_TYPES',
     description:
@@ -307,7 +299,10 @@ const TABLE = [
   {
     name: 'OTP_WEBOTP_DOMAIN',
     description: 'domain for the WebOTP / SMS Retriever last line of SMS texts (@example.com #123456)',
-    format: matching(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, 'must be a bare domain name such as example.com'),
+    format: matching(
+      /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i,
+      'must be a bare domain name such as example.com',
+    ),
     feeds: 'messaging.webOtpDomain',
   },
   {
@@ -437,7 +432,9 @@ const TABLE = [
   {
     name: 'TWILIO_WHATSAPP_FROM',
     description: 'twilio-whatsapp sender: E.164 number',
-    format: readAs(matching(/^(whatsapp:)?\+[1-9]\d{6,14}$/, 'must be an E.164 number (+14155550100)'), (value) => value.replace(/^whatsapp:/, '')),
+    format: readAs(matching(/^(whatsapp:)?\+[1-9]\d{6,14}$/, 'must be an E.164 number (+14155550100)'), (value) =>
+      value.replace(/^whatsapp:/, ''),
+    ),
     feeds: 'messaging.twilio.whatsappFrom',
   },
   {
@@ -505,7 +502,11 @@ type ValueOf<E> = E extends { format: Format<infer T> }
 export type VariableValues = { [E in Entry as E['name']]: ValueOf<E> };
 
 /** The field a variable feeds directly under `path` (`otp`, `messaging.smtp`), without going deeper. */
-type FieldUnder<E, Path extends string> = E extends { feeds: `${Path}.${infer Field}` } ? (Field extends `${string}.${string}` ? never : Field) : never;
+type FieldUnder<E, Path extends string> = E extends { feeds: `${Path}.${infer Field}` }
+  ? Field extends `${string}.${string}`
+    ? never
+    : Field
+  : never;
 
 /** The fields of one part of the configuration that variables feed directly, typed by their formats. */
 export type FedFields<Path extends string> = { [E in Entry as FieldUnder<E, Path>]: ValueOf<E> };
