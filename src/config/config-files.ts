@@ -14,9 +14,9 @@ export interface ConfigFileValues {
 const cache = new Map<string, ConfigFileValues>();
 
 /**
- * Non-secret defaults: `config/default.yaml`, then `config/<mode>.yaml` over it. Keys are the
- * environment variable names, so one table documents both. A secret found in a file is refused:
- * secrets come only from the environment.
+ * Non-secret settings an operator keeps in files: `config/default.yaml`, then `config/<mode>.yaml` over
+ * it, both over the table's defaults and under the environment. Keys are the environment variable names,
+ * so one table documents both. A secret found in a file is refused: secrets come only from the environment.
  */
 export function readConfigFiles(mode: string, dir = DEFAULT_CONFIG_DIR): ConfigFileValues {
   const key = `${dir}\0${mode}`;

@@ -1,6 +1,8 @@
 import type { PhoneNumberType } from '../otp/destinations/addresses.js';
+import type { FedFields, Mode, VariableName } from './variables.js';
 
-export type Mode = 'development' | 'test' | 'production';
+export type { Mode } from './variables.js';
+export type { TrustProxy } from './variable-formats.js';
 
 export const CHANNELS = ['email', 'sms', 'whatsapp'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -13,26 +15,23 @@ export const PROVIDERS_BY_CHANNEL = {
 export type ProviderId = (typeof PROVIDERS_BY_CHANNEL)[Channel][number];
 
 /** The variable that orders each channel's chain, for messages that name it. */
-export const CHAIN_VARIABLE: Record<Channel, string> = {
+export const CHAIN_VARIABLE = {
   email: 'EMAIL_PROVIDERS',
   sms: 'SMS_PROVIDERS',
   whatsapp: 'WHATSAPP_PROVIDERS',
-};
+} as const satisfies Record<Channel, VariableName>;
 
-/** `false` trusts no proxy; a number trusts that many hops; a list trusts those addresses/ranges. */
-export type TrustProxy = false | number | string[];
+/*
+ * Each part of the configuration extends the fields its variables feed directly (`feeds` in variables.ts,
+ * typed by their formats and defaults); what it declares itself is what rules derive from several
+ * variables, or what no variable sets.
+ */
 
-export interface AppConfig {
+export interface AppConfig extends FedFields<'app'> {
   env: Mode;
   name: string;
   version: string;
   commit: string;
-  port: number;
-  host: string;
-  trustProxy: TrustProxy;
-  shutdownDrainMs: number;
-  /** Whether /health/ready also fails when an enabled channel has no usable provider. */
-  readinessRequiresChannels: boolean;
   bodyLimitBytes: number;
 }
 
@@ -57,9 +56,8 @@ export function usesRedis(config: RedisConfig): boolean {
   return config.url !== undefined || config.clusterNodes !== undefined || config.sentinels !== undefined;
 }
 
-export interface DatabaseConfig {
-  /** Unset = embedded PGlite. */
-  url: string | undefined;
+/** `url` unset = embedded PGlite. */
+export interface DatabaseConfig extends FedFields<'database'> {
   /** Directory of the embedded database; `undefined` = in memory. */
   embeddedDir: string | undefined;
 }
@@ -76,7 +74,7 @@ export interface ApiKey {
   generated?: boolean;
 }
 
-export interface AuthConfig {
+export interface AuthConfig extends FedFields<'auth'> {
   jwtSecret: string;
   /** True when no JWT_SECRET was given and a random one was made for this process. */
   jwtSecretGenerated: boolean;
@@ -87,29 +85,16 @@ export interface AuthConfig {
   sessions: SessionsConfig;
 }
 
-export interface SessionsConfig {
-  /** A refresh token unused for this long expires, and its session with it (REFRESH_TOKEN_TTL_DAYS). */
-  refreshTokenTtlDays: number;
-  /** A session ends this long after sign-in however often it refreshes (SESSION_MAX_DAYS). */
-  maxDays: number;
-}
+/** A session ends when its refresh token goes unused for `refreshTokenTtlDays`, or `maxDays` after sign-in at the latest. */
+export type SessionsConfig = FedFields<'auth.sessions'>;
 
-export interface OtpConfig {
+export interface OtpConfig extends FedFields<'otp'> {
   secret: string;
   secretGenerated: boolean;
-  length: number;
+  /** OTP_TTL_SECONDS, at most 600 when SMS or WhatsApp is enabled. */
   ttlSeconds: number;
-  maxAttempts: number;
-  maxSends: number;
-  resendCooldownSeconds: number;
-  maxSendsPerHour: number;
+  /** OTP_MAX_SENDS_PER_DAY, at least the hourly limit. */
   maxSendsPerDay: number;
-  rateLimitIpPerMinute: number;
-  apiKeyRateLimitPerMinute: number;
-  /** Wrong passwords per login identifier per 15 minutes, whether or not the account exists. */
-  loginMaxFailures: number;
-  /** Password hashes (argon2id) computed at once by this process. */
-  passwordHashConcurrency: number;
   smsAllowedCountries: string[] | undefined;
   /** SMS_ALLOWED_NUMBER_TYPES: never empty. */
   smsAllowedNumberTypes: PhoneNumberType[];
@@ -118,40 +103,29 @@ export interface OtpConfig {
   fixedCode: string | undefined;
 }
 
-export interface SmtpConfig {
-  host: string | undefined;
-  port: number;
-  secure: boolean;
-  /** Without implicit TLS: refuse a relay (off this machine) that cannot upgrade with STARTTLS. */
-  requireTls: boolean;
+/** `requireTls`, without implicit TLS: refuse a relay (off this machine) that cannot upgrade with STARTTLS. */
+export interface SmtpConfig extends FedFields<'messaging.smtp'> {
+  /** User and password: both or neither. */
   user: string | undefined;
   password: string | undefined;
-  from: string | undefined;
 }
 
-export interface TwilioConfig {
-  accountSid: string | undefined;
-  authToken: string | undefined;
-  from: string | undefined;
-  messagingServiceSid: string | undefined;
-  verifyServiceSid: string | undefined;
-  whatsappFrom: string | undefined;
-  apiBaseUrl: string | undefined;
-}
+export type TwilioConfig = FedFields<'messaging.twilio'>;
 
-export interface AwsConfig {
-  region: string | undefined;
+export interface AwsConfig extends FedFields<'messaging.aws'> {
+  /** Key id and secret: both or neither (neither = the SDK's default credential chain). */
   accessKeyId: string | undefined;
   secretAccessKey: string | undefined;
+  /** The service's own endpoint override, else AWS_ENDPOINT_URL. */
   endpointSns: string | undefined;
   endpointSes: string | undefined;
-  sesFrom: string | undefined;
 }
 
-export interface SendgridConfig {
-  apiKey: string | undefined;
-  from: string | undefined;
-  apiBaseUrl: string;
+export type SendgridConfig = FedFields<'messaging.sendgrid'>;
+
+export interface DeliveryConfig extends FedFields<'messaging.delivery'> {
+  /** Whether this process works on the delivery queue (always, in embedded mode). */
+  worker: boolean;
 }
 
 export interface ProviderState {
@@ -171,18 +145,16 @@ export interface ProviderTimeouts {
   requestMs: number;
 }
 
-export interface MessagingConfig {
+export interface MessagingConfig extends FedFields<'messaging'> {
   channels: Channel[];
   chains: Record<Channel, ProviderId[]>;
   providers: Record<ProviderId, ProviderState>;
-  webOtpDomain: string | undefined;
   smtp: SmtpConfig;
   twilio: TwilioConfig;
   aws: AwsConfig;
   sendgrid: SendgridConfig;
-  circuit: { failureThreshold: number; openSeconds: number };
-  /** worker: whether this process works on the delivery queue (always, in embedded mode). */
-  delivery: { attempts: number; backoffMs: number; worker: boolean };
+  circuit: FedFields<'messaging.circuit'>;
+  delivery: DeliveryConfig;
   timeouts: ProviderTimeouts;
 }
 
@@ -196,6 +168,22 @@ export interface AppConfiguration {
 }
 
 export type ConfigNamespace = keyof AppConfiguration;
+
+/** Each part of the configuration that variables feed, by its `feeds` path. */
+export interface FedParts {
+  app: AppConfig;
+  database: DatabaseConfig;
+  auth: AuthConfig;
+  'auth.sessions': SessionsConfig;
+  otp: OtpConfig;
+  messaging: MessagingConfig;
+  'messaging.smtp': SmtpConfig;
+  'messaging.twilio': TwilioConfig;
+  'messaging.aws': AwsConfig;
+  'messaging.sendgrid': SendgridConfig;
+  'messaging.circuit': MessagingConfig['circuit'];
+  'messaging.delivery': DeliveryConfig;
+}
 
 export interface ConfigProblem {
   /** The variable at fault, as an operator would set it. */
@@ -212,6 +200,6 @@ export interface LoadedConfiguration {
   problems: ConfigProblem[];
   /** Worth saying in any mode, never fatal (test destinations in production, unknown variables). */
   notices: string[];
-  /** The merged variables (files under config/ overlaid by the environment), for the report. */
+  /** The variables in effect (defaults, overlaid by files under config/, overlaid by the environment), for the report. */
   variables: Record<string, string>;
 }

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { LoadedConfiguration } from './configuration.types.js';
-import { parseApiKeyEntry } from './environment.schema.js';
+import { parseApiKeyEntry } from './variable-formats.js';
 
 export const DEVELOPMENT_API_KEY_NAME = 'development';
 

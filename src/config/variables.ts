@@ -1,105 +1,539 @@
-/**
- * Every environment variable the service reads, in the order the start-up report and
- * `.env.example` present them. `secret` values are never printed: the report masks them
- * and the log redaction list is built from them.
- */
-export interface VariableDescriptor {
+import {
+  allOf,
+  apiKeyList,
+  atLeastCharacters,
+  atMostCharacters,
+  type Format,
+  httpUrl,
+  matching,
+  notEmpty,
+  oneOf,
+  readAs,
+  redisNodeList,
+  senderAddress,
+  text,
+  trueOrFalse,
+  trustProxy,
+  twilioSender,
+  url,
+  wholeNumber,
+} from './variable-formats.js';
+
+export type Mode = 'development' | 'test' | 'production';
+export const MODES: readonly Mode[] = ['development', 'test', 'production'];
+
+type Namespace = 'app' | 'database' | 'auth' | 'otp' | 'messaging';
+
+/** One environment variable, with everything about it. */
+export interface Variable {
   name: string;
+  /** For operators: `.env.example` and the README's table of variables. */
   description: string;
-  secret?: boolean;
-  /** Connection URLs whose password part is secret but whose host is worth showing. */
-  url?: boolean;
+  format: Format<unknown>;
+  /** As an operator would write it; one for every mode, or one per mode. Unset and no default = the format's `unset`. */
+  default?: string | Readonly<Record<Mode, string>>;
+  /** The placeholder `.env.example` shows when the default (or nothing) would not show the shape of a value. */
+  example?: string;
+  /** Never printed: the start-up report masks it, logs scrub it, config files may not hold it. */
+  secret?: true;
+  /** A connection URL: its user and password are masked and scrubbed, its host is shown. */
+  url?: true;
+  /**
+   * The configuration field that holds the value as read, `namespace.field` (or `namespace.group.field`);
+   * its type is derived from the format and the default. Without one, a rule in `configuration.rules.ts`
+   * (or `load-configuration.ts`) reads the variable with others.
+   */
+  feeds?: `${Namespace}.${string}`;
+  /** Starts a group of variables in `.env.example` and the README. */
+  section?: string;
 }
 
-export const VARIABLES: readonly VariableDescriptor[] = [
-  { name: 'NODE_ENV', description: 'development (default), test or production' },
-  { name: 'PORT', description: 'HTTP port' },
-  { name: 'HOST', description: 'bind address: 127.0.0.1 in development and test, 0.0.0.0 in production' },
-  { name: 'TRUST_PROXY', description: 'hop count or CIDR list of trusted proxies; unset = trust none' },
-  { name: 'SHUTDOWN_DRAIN_MS', description: 'after SIGTERM, how long readiness answers 503 before the server stops accepting' },
-  { name: 'READINESS_REQUIRES_CHANNELS', description: 'true: /health/ready also fails when an enabled channel has no usable provider; false: channels are only reported' },
-  { name: 'GIT_COMMIT', description: 'commit the running build was made from, shown by GET /health' },
-  { name: 'REDIS_URL', description: 'redis:// or rediss:// URL; unset = in-memory stores (development and test only)', url: true },
+const LOCAL_ONLY = { development: '127.0.0.1', test: '127.0.0.1', production: '0.0.0.0' } as const;
+
+/**
+ * Every environment variable the service reads, in the order the start-up report, `.env.example` and the
+ * README present them (`npm run config:docs` writes those two from this table; a unit test fails when
+ * they differ). Adding a setting is one entry here plus its use.
+ */
+const TABLE = [
+  {
+    name: 'NODE_ENV',
+    section: 'The service',
+    description: 'development (default), test or production',
+    format: oneOf(['development', 'test', 'production'], 'must be one of development, test, production'),
+    example: 'development',
+  },
+  { name: 'PORT', description: 'HTTP port', format: wholeNumber(0, 65535), default: '3000', feeds: 'app.port' },
+  {
+    name: 'HOST',
+    description: 'bind address: 127.0.0.1 (this machine only) in development and test, 0.0.0.0 (every interface) in production',
+    format: notEmpty(),
+    default: LOCAL_ONLY,
+    feeds: 'app.host',
+  },
+  {
+    name: 'TRUST_PROXY',
+    description:
+      'hop count or CIDR list of trusted proxies; unset = trust none (X-Forwarded-For is ignored, and the first request that carries ' +
+      "one logs a warning: behind an ingress, every user would share the ingress's address)",
+    format: trustProxy,
+    feeds: 'app.trustProxy',
+  },
+  {
+    name: 'SHUTDOWN_DRAIN_MS',
+    description: 'after SIGTERM, how long readiness answers 503 before the server stops accepting (ms)',
+    format: wholeNumber(0, 20000),
+    default: { development: '0', test: '0', production: '5000' },
+    feeds: 'app.shutdownDrainMs',
+  },
+  {
+    name: 'READINESS_REQUIRES_CHANNELS',
+    description:
+      'true: /health/ready also fails when an enabled channel has no usable provider (a provider outage then empties the Service); ' +
+      'false: channels are reported in its details, /health/messaging and /metrics only',
+    format: trueOrFalse,
+    default: 'false',
+    feeds: 'app.readinessRequiresChannels',
+  },
+  {
+    name: 'GIT_COMMIT',
+    description: 'commit the running build was made from, shown by GET /health (unset: the one stamped into the image, if any)',
+    format: matching(/^[\w.-]{1,64}$/, 'must be a commit id (letters, digits, . _ -)'),
+  },
+
+  {
+    name: 'REDIS_URL',
+    section: 'Stores',
+    description: 'redis:// or rediss:// URL; unset = in-memory stores (development and test only)',
+    format: url(['redis', 'rediss'], 'must be a redis:// or rediss:// URL'),
+    url: true,
+    example: 'redis://localhost:6379',
+  },
   {
     name: 'REDIS_CLUSTER_NODES',
-    description: 'Redis Cluster instead of REDIS_URL: comma-separated host:port seed nodes (no password or TLS); set one of the two',
+    description:
+      'Redis Cluster instead of REDIS_URL: comma-separated host:port seed nodes, e.g. redis-0:6379,redis-1:6379,redis-2:6379 ' +
+      '(the nodes must accept connections without a password or TLS); set one of the two',
+    format: redisNodeList('host:port seed nodes (e.g. redis-0:6379,redis-1:6379)'),
   },
   {
     name: 'REDIS_SENTINELS',
-    description: 'Redis Sentinel instead of REDIS_URL: comma-separated host:port Sentinels (no password or TLS) that name the master',
+    description:
+      'Redis Sentinel instead of REDIS_URL: comma-separated host:port Sentinels, e.g. sentinel-0:26379,sentinel-1:26379,sentinel-2:26379 ' +
+      '(Sentinels and the master must accept connections without a password or TLS); ' +
+      'set one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS',
+    format: redisNodeList('host:port Sentinels (e.g. sentinel-0:26379,sentinel-1:26379)'),
   },
-  { name: 'REDIS_SENTINEL_NAME', description: 'with REDIS_SENTINELS: the master group the Sentinels monitor (mymaster when unset)' },
-  { name: 'DATABASE_URL', description: 'postgres:// URL; unset = embedded PGlite (development and test only)', url: true },
-  { name: 'JWT_SECRET', description: 'at least 32 characters; signs access tokens', secret: true },
-  { name: 'REFRESH_TOKEN_TTL_DAYS', description: 'sliding lifetime of a refresh token in days: a session unused this long ends' },
-  { name: 'SESSION_MAX_DAYS', description: 'absolute lifetime of a session in days, however often it refreshes' },
-  { name: 'OTP_SECRET', description: 'at least 32 characters; keys code hashing and queued-message encryption', secret: true },
+  {
+    name: 'REDIS_SENTINEL_NAME',
+    description: 'with REDIS_SENTINELS: the master group the Sentinels monitor (mymaster when unset)',
+    // Sentinel accepts any name without spaces; these characters cover every name seen in practice.
+    format: matching(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores'),
+  },
+  {
+    name: 'DATABASE_URL',
+    description: 'postgres:// URL; unset = embedded PGlite (development and test only)',
+    format: url(['postgres', 'postgresql'], 'must be a postgres:// or postgresql:// URL'),
+    url: true,
+    example: 'postgres://otp:change-me@localhost:5432/otp',
+    feeds: 'database.url',
+  },
+
+  {
+    name: 'JWT_SECRET',
+    section: 'Sign-in and API keys',
+    description: 'at least 32 characters; signs access tokens (required in production)',
+    format: atLeastCharacters(32),
+    secret: true,
+    example: 'replace-with-32-or-more-random-characters-jwt',
+  },
+  {
+    name: 'REFRESH_TOKEN_TTL_DAYS',
+    description: 'sliding lifetime of a refresh token in days: a session unused this long ends',
+    format: wholeNumber(1, 365),
+    default: '30',
+    feeds: 'auth.sessions.refreshTokenTtlDays',
+  },
+  {
+    name: 'SESSION_MAX_DAYS',
+    description: 'absolute lifetime of a session in days, however often it refreshes',
+    format: wholeNumber(1, 3650),
+    default: '90',
+    feeds: 'auth.sessions.maxDays',
+  },
+  {
+    name: 'OTP_SECRET',
+    description: 'at least 32 characters; keys code hashing and queued-message encryption (required in production)',
+    format: atLeastCharacters(32),
+    secret: true,
+    example: 'replace-with-32-or-more-random-characters-otp',
+  },
   {
     name: 'API_KEYS',
     description:
-      'comma-separated name:key entries accepted in X-Api-Key for /v1/verifications (name a-z0-9- up to 32, key 16-256 characters; ' +
-      'an entry without name: is key1, key2... by position); logs and metrics show the name, never the key',
+      'comma-separated name:key entries accepted in X-Api-Key for /v1/verifications (required in production). ' +
+      'name: 1-32 of a-z, 0-9 and - (it is what logs, metrics and audit lines show; never the key); ' +
+      'key: 16-256 printable characters without spaces or commas. An entry without name: is named by its position: key1, key2... ' +
+      'In development, when unset, a key is generated once into ./.data/api-key and printed at start-up.',
+    format: apiKeyList,
     secret: true,
+    example: 'web:replace-with-a-long-random-api-key,mobile:replace-with-another-long-random-key',
   },
-  { name: 'ADMIN_API_KEYS', description: 'same format: the only keys accepted for /v1/admin; unset = admin routes answer 401', secret: true },
-  { name: 'API_KEY_RATE_LIMIT_PER_MINUTE', description: 'requests per API key per minute on /v1/verifications routes' },
-  { name: 'OTP_LENGTH', description: 'code length, 6-10 digits' },
-  { name: 'OTP_TTL_SECONDS', description: 'code lifetime in seconds (60-600 when SMS or WhatsApp is enabled)' },
-  { name: 'OTP_MAX_ATTEMPTS', description: 'wrong codes allowed per verification before it locks' },
-  { name: 'OTP_MAX_SENDS', description: 'sends (first + resends) per verification' },
-  { name: 'OTP_RESEND_COOLDOWN_SECONDS', description: 'minimum gap between two sends to one destination' },
-  { name: 'OTP_MAX_SENDS_PER_HOUR', description: 'sends per destination per hour' },
-  { name: 'OTP_MAX_SENDS_PER_DAY', description: 'sends per destination per day' },
+  {
+    name: 'ADMIN_API_KEYS',
+    description:
+      'same format: the only keys accepted for /v1/admin (clearing limits, managing users); application keys are refused there, ' +
+      'and these are refused on /v1/verifications; unset = /v1/admin answers 401',
+    format: apiKeyList,
+    secret: true,
+    example: 'support:replace-with-a-long-random-admin-key',
+  },
+  {
+    name: 'API_KEY_RATE_LIMIT_PER_MINUTE',
+    description: "requests per API key per minute on /v1/verifications routes (a customer's whole backend often shares one IP)",
+    format: wholeNumber(1, 1000000),
+    default: '6000',
+    feeds: 'otp.apiKeyRateLimitPerMinute',
+  },
+
+  {
+    name: 'OTP_LENGTH',
+    section: 'Codes, limits and delivery',
+    description: 'code length, 6-10 digits',
+    format: wholeNumber(6, 10),
+    default: '6',
+    feeds: 'otp.length',
+  },
+  {
+    name: 'OTP_TTL_SECONDS',
+    description: 'code lifetime in seconds (60-600 when SMS or WhatsApp is enabled)',
+    format: wholeNumber(60, 86400),
+    default: '600',
+  },
+  {
+    name: 'OTP_MAX_ATTEMPTS',
+    description: 'wrong codes allowed per verification before it locks',
+    format: wholeNumber(1, 100),
+    default: '5',
+    feeds: 'otp.maxAttempts',
+  },
+  {
+    name: 'OTP_MAX_SENDS',
+    description: 'sends (first + resends) per verification',
+    format: wholeNumber(1, 20),
+    default: '5',
+    feeds: 'otp.maxSends',
+  },
+  {
+    name: 'OTP_RESEND_COOLDOWN_SECONDS',
+    description: 'minimum gap between two sends to one destination',
+    format: wholeNumber(0, 3600),
+    default: '30',
+    feeds: 'otp.resendCooldownSeconds',
+  },
+  {
+    name: 'OTP_MAX_SENDS_PER_HOUR',
+    description: 'sends per destination per hour',
+    format: wholeNumber(1, 10000),
+    default: '5',
+    feeds: 'otp.maxSendsPerHour',
+  },
+  { name: 'OTP_MAX_SENDS_PER_DAY', description: 'sends per destination per day', format: wholeNumber(1, 100000), default: '10' },
   {
     name: 'RATE_LIMIT_IP_PER_MINUTE',
-    description: 'requests per end-user IP per minute on each public /v1/auth route, and on /v1/verifications for the clientIp a backend passes',
+    description:
+      'requests per end-user IP per minute on each public /v1/auth route, and on /v1/verifications for the clientIp a backend passes ' +
+      "in the body of a send or check (a backend's own address is limited per key, not per IP)",
+    format: wholeNumber(1, 1000000),
+    default: '30',
+    feeds: 'otp.rateLimitIpPerMinute',
   },
-  { name: 'LOGIN_MAX_FAILURES', description: 'wrong passwords per login identifier per 15 minutes, then 429 LOGIN_RATE_LIMITED' },
-  { name: 'PASSWORD_HASH_CONCURRENCY', description: 'password hashes computed at once; a request waiting over 2 s for one gets 503 SERVICE_BUSY' },
-  { name: 'OTP_CHANNELS', description: 'enabled channels, of email, sms, whatsapp' },
-  { name: 'EMAIL_PROVIDERS', description: 'ordered email failover chain, of smtp, ses, sendgrid, console' },
-  { name: 'SMS_PROVIDERS', description: 'ordered SMS failover chain, of twilio-verify, twilio, sns, console' },
-  { name: 'WHATSAPP_PROVIDERS', description: 'ordered WhatsApp failover chain, of twilio-whatsapp, console' },
-  { name: 'SMS_ALLOWED_COUNTRIES', description: 'ISO 3166 alpha-2 list of countries SMS/WhatsApp may go to; unset = all' },
+  {
+    name: 'LOGIN_MAX_FAILURES',
+    description: 'wrong passwords per login identifier per 15 minutes, then 429 LOGIN_RATE_LIMITED',
+    format: wholeNumber(1, 10000),
+    default: '10',
+    feeds: 'otp.loginMaxFailures',
+  },
+  {
+    name: 'PASSWORD_HASH_CONCURRENCY',
+    description: 'password hashes computed at once; a request waiting over 2 s for one gets 503 SERVICE_BUSY',
+    format: wholeNumber(1, 256),
+    default: '4',
+    feeds: 'otp.passwordHashConcurrency',
+  },
+  {
+    name: 'OTP_CHANNELS',
+    description: 'enabled channels, of email, sms, whatsapp',
+    format: notEmpty('must name at least one channel'),
+    default: 'email,sms',
+  },
+  {
+    name: 'EMAIL_PROVIDERS',
+    description: 'ordered email failover chain, of smtp, ses, sendgrid, console (console: development and test only)',
+    format: notEmpty('must name at least one provider'),
+    default: { development: 'smtp,console', test: 'smtp,console', production: 'smtp' },
+  },
+  {
+    name: 'SMS_PROVIDERS',
+    description: 'ordered SMS failover chain, of twilio-verify, twilio, sns, console (console: development and test only)',
+    format: notEmpty('must name at least one provider'),
+    default: { development: 'twilio,console', test: 'twilio,console', production: 'twilio' },
+  },
+  {
+    name: 'WHATSAPP_PROVIDERS',
+    description: 'ordered WhatsApp failover chain, of twilio-whatsapp, console',
+    format: notEmpty('must name at least one provider'),
+    default: 'twilio-whatsapp',
+  },
+  { name: 'SMS_ALLOWED_COUNTRIES', description: 'ISO 3166 alpha-2 list of countries SMS/WhatsApp may go to; unset = all', format: text() },
   {
     name: 'SMS_ALLOWED_NUMBER_TYPES',
     description:
-      'phone number types (as libphonenumber names them) that may receive codes, of mobile, fixed_line, fixed_line_or_mobile, ' +
-      'voip, toll_free, premium_rate, shared_cost, personal_number, pager, uan, voicemail',
+      'phone number types (as libphonenumber names them) that may receive codes, of mobile, fixed_line, fixed_line_or_mobile, voip, ' +
+      'toll_free, premium_rate, shared_cost, personal_number, pager, uan, voicemail',
+    // Each name is checked against libphonenumber's types where the list is read, so the problem can name the unknown ones.
+    format: notEmpty('must name at least one number type'),
+    default: 'mobile,fixed_line_or_mobile,voip',
   },
-  { name: 'OTP_WEBOTP_DOMAIN', description: 'domain for the WebOTP / SMS Retriever last line of SMS texts (@example.com #123456)' },
-  { name: 'CIRCUIT_FAILURE_THRESHOLD', description: "consecutive failures that open a provider's circuit" },
-  { name: 'CIRCUIT_OPEN_SECONDS', description: 'how long a circuit stays open before one trial send' },
-  { name: 'DELIVERY_ATTEMPTS', description: 'queue attempts of a whole chain before a delivery is failed' },
-  { name: 'DELIVERY_BACKOFF_MS', description: "first retry delay; doubles each attempt, never past the code's expiry" },
-  { name: 'DELIVERY_WORKER', description: 'true: this replica works on the delivery queue; false: it only queues (API replicas beside worker replicas)' },
-  { name: 'OTP_TEST_DESTINATIONS', description: 'dest:code,... fixed codes, never delivered; send limits apply, and OTP_MAX_ATTEMPTS wrong guesses a day per destination', secret: true },
-  { name: 'OTP_FIXED_CODE', description: 'development/test only: every code is this', secret: true },
-  { name: 'SMTP_HOST', description: 'smtp provider: server host' },
-  { name: 'SMTP_PORT', description: 'smtp provider: port (587)' },
-  { name: 'SMTP_SECURE', description: 'smtp provider: true = implicit TLS (465); false = STARTTLS' },
-  { name: 'SMTP_REQUIRE_TLS', description: 'smtp provider: true = refuse a relay that cannot STARTTLS; false = plain text allowed (a relay inside the network)' },
-  { name: 'SMTP_USER', description: 'smtp provider: user (with SMTP_PASSWORD, or neither for a relay without auth)' },
-  { name: 'SMTP_PASSWORD', description: 'smtp provider: password', secret: true },
-  { name: 'SMTP_FROM', description: 'smtp provider: sender address' },
-  { name: 'TWILIO_ACCOUNT_SID', description: 'all Twilio providers: AC followed by 32 hex digits' },
-  { name: 'TWILIO_AUTH_TOKEN', description: 'all Twilio providers: 32 hex digits', secret: true },
-  { name: 'TWILIO_FROM', description: 'twilio SMS sender: E.164 number or alphanumeric sender id' },
-  { name: 'TWILIO_MESSAGING_SERVICE_SID', description: 'twilio SMS sender: MG followed by 32 hex digits' },
-  { name: 'TWILIO_VERIFY_SERVICE_SID', description: 'twilio-verify: VA followed by 32 hex digits' },
-  { name: 'TWILIO_WHATSAPP_FROM', description: 'twilio-whatsapp sender: E.164 number' },
-  { name: 'TWILIO_API_BASE_URL', description: "replaces scheme and host of every Twilio API call (proxies, tests)" },
-  { name: 'AWS_REGION', description: 'sns and ses: region' },
-  { name: 'AWS_ACCESS_KEY_ID', description: 'sns and ses: access key id (unset = SDK default credential chain)' },
-  { name: 'AWS_SECRET_ACCESS_KEY', description: 'sns and ses: secret access key', secret: true },
-  { name: 'AWS_ENDPOINT_URL', description: 'endpoint override for every AWS service' },
-  { name: 'AWS_ENDPOINT_URL_SNS', description: 'endpoint override for SNS' },
-  { name: 'AWS_ENDPOINT_URL_SES', description: 'endpoint override for SES' },
-  { name: 'SES_FROM', description: 'ses sender address' },
-  { name: 'SENDGRID_API_KEY', description: 'sendgrid API key (SG.…)', secret: true },
-  { name: 'SENDGRID_FROM', description: 'sendgrid sender address' },
-  { name: 'SENDGRID_API_BASE_URL', description: 'replaces https://api.sendgrid.com (proxies, tests)' },
-];
+  {
+    name: 'OTP_WEBOTP_DOMAIN',
+    description: 'domain for the WebOTP / SMS Retriever last line of SMS texts (@example.com #123456)',
+    format: matching(
+      /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i,
+      'must be a bare domain name such as example.com',
+    ),
+    feeds: 'messaging.webOtpDomain',
+  },
+  {
+    name: 'CIRCUIT_FAILURE_THRESHOLD',
+    description: "consecutive failures that open a provider's circuit",
+    format: wholeNumber(1, 1000),
+    default: '5',
+    feeds: 'messaging.circuit.failureThreshold',
+  },
+  {
+    name: 'CIRCUIT_OPEN_SECONDS',
+    description: 'how long a circuit stays open before one trial send',
+    format: wholeNumber(1, 3600),
+    default: '60',
+    feeds: 'messaging.circuit.openSeconds',
+  },
+  {
+    name: 'DELIVERY_ATTEMPTS',
+    description: 'queue attempts of a whole chain before a delivery is failed',
+    format: wholeNumber(1, 20),
+    default: '5',
+    feeds: 'messaging.delivery.attempts',
+  },
+  {
+    name: 'DELIVERY_BACKOFF_MS',
+    description: "first retry delay in ms; doubles each attempt, never past the code's expiry",
+    format: wholeNumber(10, 600000),
+    default: '1000',
+    feeds: 'messaging.delivery.backoffMs',
+  },
+  {
+    name: 'DELIVERY_WORKER',
+    description: 'true: this process sends queued messages; false: it only queues them (API replicas beside worker replicas)',
+    format: trueOrFalse,
+    default: 'true',
+  },
+  {
+    name: 'OTP_TEST_DESTINATIONS',
+    description:
+      'dest:code,... fixed codes, never delivered; send limits apply, and OTP_MAX_ATTEMPTS wrong guesses a day per destination ' +
+      '(app-store review, CI)',
+    format: text(),
+    secret: true,
+  },
+  {
+    name: 'OTP_FIXED_CODE',
+    description: 'development/test only: every code is this (refused in production)',
+    format: matching(/^\d{6,10}$/, 'must be 6 to 10 digits'),
+    secret: true,
+  },
+
+  {
+    name: 'SMTP_HOST',
+    section: 'smtp provider',
+    description: 'smtp provider: server host',
+    format: matching(/^[A-Za-z0-9.-]{1,253}$|^\[[0-9a-fA-F:.]+\]$/, 'must be a host name or IP address'),
+    example: 'smtp.example.com',
+    feeds: 'messaging.smtp.host',
+  },
+  {
+    name: 'SMTP_PORT',
+    description: 'smtp provider: port (587 = STARTTLS, 465 = implicit TLS)',
+    format: wholeNumber(1, 65535),
+    default: '587',
+    feeds: 'messaging.smtp.port',
+  },
+  {
+    name: 'SMTP_SECURE',
+    description: 'smtp provider: true = implicit TLS (465); false = STARTTLS',
+    format: trueOrFalse,
+    default: 'false',
+    feeds: 'messaging.smtp.secure',
+  },
+  {
+    name: 'SMTP_REQUIRE_TLS',
+    description: 'smtp provider: true = refuse a relay that cannot STARTTLS; false = plain text allowed (a relay inside the network)',
+    format: trueOrFalse,
+    default: 'true',
+    feeds: 'messaging.smtp.requireTls',
+  },
+  {
+    name: 'SMTP_USER',
+    description: 'smtp provider: user (with SMTP_PASSWORD, or neither for a relay without auth)',
+    format: allOf(notEmpty(), atMostCharacters(256, 'is too long')),
+  },
+  { name: 'SMTP_PASSWORD', description: 'smtp provider: password', format: notEmpty(), secret: true },
+  {
+    name: 'SMTP_FROM',
+    description: 'smtp provider: sender address',
+    format: senderAddress,
+    example: 'Example <no-reply@example.com>',
+    feeds: 'messaging.smtp.from',
+  },
+
+  {
+    name: 'TWILIO_ACCOUNT_SID',
+    section: 'Twilio providers',
+    description: 'all Twilio providers: AC followed by 32 hex digits',
+    format: matching(/^AC[0-9a-f]{32}$/, 'must be AC followed by 32 lower-case hex digits'),
+    feeds: 'messaging.twilio.accountSid',
+  },
+  {
+    name: 'TWILIO_AUTH_TOKEN',
+    description: 'all Twilio providers: 32 hex digits',
+    format: matching(/^[0-9a-f]{32}$/, 'must be 32 lower-case hex digits'),
+    secret: true,
+    feeds: 'messaging.twilio.authToken',
+  },
+  {
+    name: 'TWILIO_FROM',
+    description: 'twilio SMS sender: E.164 number or alphanumeric sender id',
+    format: twilioSender,
+    feeds: 'messaging.twilio.from',
+  },
+  {
+    name: 'TWILIO_MESSAGING_SERVICE_SID',
+    description: 'twilio SMS sender: MG followed by 32 hex digits (instead of TWILIO_FROM)',
+    format: matching(/^MG[0-9a-f]{32}$/, 'must be MG followed by 32 lower-case hex digits'),
+    feeds: 'messaging.twilio.messagingServiceSid',
+  },
+  {
+    name: 'TWILIO_VERIFY_SERVICE_SID',
+    description: 'twilio-verify: VA followed by 32 hex digits',
+    format: matching(/^VA[0-9a-f]{32}$/, 'must be VA followed by 32 lower-case hex digits'),
+    feeds: 'messaging.twilio.verifyServiceSid',
+  },
+  {
+    name: 'TWILIO_WHATSAPP_FROM',
+    description: 'twilio-whatsapp sender: E.164 number',
+    format: readAs(matching(/^(whatsapp:)?\+[1-9]\d{6,14}$/, 'must be an E.164 number (+14155550100)'), (value) =>
+      value.replace(/^whatsapp:/, ''),
+    ),
+    feeds: 'messaging.twilio.whatsappFrom',
+  },
+  {
+    name: 'TWILIO_API_BASE_URL',
+    description: 'replaces scheme and host of every Twilio API call (proxies, tests)',
+    format: readAs(httpUrl, withoutTrailingSlashes),
+    feeds: 'messaging.twilio.apiBaseUrl',
+  },
+
+  {
+    name: 'AWS_REGION',
+    section: 'AWS providers (sns, ses)',
+    description: 'sns and ses: region',
+    format: matching(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1'),
+    feeds: 'messaging.aws.region',
+  },
+  {
+    name: 'AWS_ACCESS_KEY_ID',
+    description: 'sns and ses: access key id (unset = SDK default credential chain)',
+    format: matching(/^[A-Z0-9]{16,128}$/, 'must be 16 to 128 upper-case letters and digits'),
+  },
+  { name: 'AWS_SECRET_ACCESS_KEY', description: 'sns and ses: secret access key', format: atLeastCharacters(16), secret: true },
+  { name: 'AWS_ENDPOINT_URL', description: 'endpoint override for every AWS service', format: httpUrl },
+  { name: 'AWS_ENDPOINT_URL_SNS', description: 'endpoint override for SNS', format: httpUrl },
+  { name: 'AWS_ENDPOINT_URL_SES', description: 'endpoint override for SES', format: httpUrl },
+  { name: 'SES_FROM', description: 'ses sender address', format: senderAddress, feeds: 'messaging.aws.sesFrom' },
+
+  {
+    name: 'SENDGRID_API_KEY',
+    section: 'SendGrid provider',
+    description: 'sendgrid API key (SG.…)',
+    format: matching(/^SG\.[\w-]{10,}\.[\w-]{10,}$/, 'must be a SendGrid API key (SG.xxx.yyy)'),
+    secret: true,
+    feeds: 'messaging.sendgrid.apiKey',
+  },
+  { name: 'SENDGRID_FROM', description: 'sendgrid sender address', format: senderAddress, feeds: 'messaging.sendgrid.from' },
+  {
+    name: 'SENDGRID_API_BASE_URL',
+    description: 'replaces https://api.sendgrid.com (proxies, tests)',
+    format: readAs(httpUrl, withoutTrailingSlashes),
+    default: 'https://api.sendgrid.com',
+    feeds: 'messaging.sendgrid.apiBaseUrl',
+  },
+] as const satisfies readonly Variable[];
+
+export const VARIABLES: readonly Variable[] = TABLE;
+
+function withoutTrailingSlashes(value: string): string {
+  return value.replace(/\/+$/, '');
+}
+
+type Entry = (typeof TABLE)[number];
+export type VariableName = Entry['name'];
+
+/** A variable's value as the configuration holds it: never undefined when there is a default or an unset value. */
+type ValueOf<E> = E extends { format: Format<infer T> }
+  ? E extends { default: unknown }
+    ? T
+    : E['format'] extends { unset: T }
+      ? T
+      : T | undefined
+  : never;
+
+/** Every variable's value as the configuration holds it, by name. */
+export type VariableValues = { [E in Entry as E['name']]: ValueOf<E> };
+
+/** The field a variable feeds directly under `path` (`otp`, `messaging.smtp`), without going deeper. */
+type FieldUnder<E, Path extends string> = E extends { feeds: `${Path}.${infer Field}` }
+  ? Field extends `${string}.${string}`
+    ? never
+    : Field
+  : never;
+
+/** The fields of one part of the configuration that variables feed directly, typed by their formats. */
+export type FedFields<Path extends string> = { [E in Entry as FieldUnder<E, Path>]: ValueOf<E> };
 
 export const SECRET_VARIABLES: readonly string[] = VARIABLES.filter((v) => v.secret).map((v) => v.name);
 export const KNOWN_VARIABLES: ReadonlySet<string> = new Set(VARIABLES.map((v) => v.name));
+
+export function defaultOf(variable: Variable, mode: Mode): string | undefined {
+  return typeof variable.default === 'object' ? variable.default[mode] : variable.default;
+}
+
+/** `{ PORT: '3000', HOST: '127.0.0.1', … }`: what applies in this mode when a variable is unset. */
+export function defaultsFor(mode: Mode): Record<string, string> {
+  const defaults: Record<string, string> = {};
+  for (const variable of VARIABLES) {
+    const value = defaultOf(variable, mode);
+    if (value !== undefined) defaults[variable.name] = value;
+  }
+  return defaults;
+}
+
+/** The values fed directly into one part of the configuration (see `feeds`). */
+export function fedFields<Path extends string>(values: VariableValues, path: Path): FedFields<Path> {
+  const fields: Record<string, unknown> = {};
+  for (const variable of VARIABLES) {
+    const field = variable.feeds?.startsWith(`${path}.`) ? variable.feeds.slice(path.length + 1) : undefined;
+    if (field !== undefined && !field.includes('.')) fields[field] = values[variable.name as VariableName];
+  }
+  return fields as FedFields<Path>;
+}
