@@ -33,6 +33,8 @@ export interface AppConfig {
   shutdownDrainMs: number;
   /** Whether /health/ready also fails when an enabled channel has no usable provider. */
   readinessRequiresChannels: boolean;
+  /** Whether the reference sign-in pages are served under /ui/. */
+  uiEnabled: boolean;
   bodyLimitBytes: number;
 }
 

@@ -171,6 +171,9 @@ export class EnvironmentVariables {
   @IsOptional() @IsIn(['true', 'false', '1', '0', 'yes', 'no'], { message: 'READINESS_REQUIRES_CHANNELS must be true or false' })
   READINESS_REQUIRES_CHANNELS?: string;
 
+  @IsOptional() @IsIn(['true', 'false', '1', '0', 'yes', 'no'], { message: 'UI_ENABLED must be true or false' })
+  UI_ENABLED?: string;
+
   @IsOptional() @Matches(/^[\w.-]{1,64}$/, { message: 'GIT_COMMIT must be a commit id (letters, digits, . _ -)' })
   GIT_COMMIT?: string;
 

@@ -35,9 +35,27 @@ const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.met
 
 /** Defaults that differ by mode; everything else is in config/default.yaml or below. */
 const MODE_DEFAULTS: Record<Mode, Record<string, string>> = {
-  development: { HOST: '127.0.0.1', EMAIL_PROVIDERS: 'smtp,console', SMS_PROVIDERS: 'twilio,console', SHUTDOWN_DRAIN_MS: '0' },
-  test: { HOST: '127.0.0.1', EMAIL_PROVIDERS: 'smtp,console', SMS_PROVIDERS: 'twilio,console', SHUTDOWN_DRAIN_MS: '0' },
-  production: { HOST: '0.0.0.0', EMAIL_PROVIDERS: 'smtp', SMS_PROVIDERS: 'twilio', SHUTDOWN_DRAIN_MS: '5000' },
+  development: {
+    HOST: '127.0.0.1',
+    EMAIL_PROVIDERS: 'smtp,console',
+    SMS_PROVIDERS: 'twilio,console',
+    SHUTDOWN_DRAIN_MS: '0',
+    UI_ENABLED: 'true',
+  },
+  test: {
+    HOST: '127.0.0.1',
+    EMAIL_PROVIDERS: 'smtp,console',
+    SMS_PROVIDERS: 'twilio,console',
+    SHUTDOWN_DRAIN_MS: '0',
+    UI_ENABLED: 'true',
+  },
+  production: {
+    HOST: '0.0.0.0',
+    EMAIL_PROVIDERS: 'smtp',
+    SMS_PROVIDERS: 'twilio',
+    SHUTDOWN_DRAIN_MS: '5000',
+    UI_ENABLED: 'false',
+  },
 };
 
 /** Last-resort defaults, so a missing or partial config/default.yaml still gives a working service. */
@@ -398,6 +416,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       trustProxy: parseTrustProxy(get('TRUST_PROXY')),
       shutdownDrainMs: num('SHUTDOWN_DRAIN_MS'),
       readinessRequiresChannels: flag('READINESS_REQUIRES_CHANNELS'),
+      uiEnabled: flag('UI_ENABLED'),
       bodyLimitBytes: 64 * 1024,
     },
     redis,

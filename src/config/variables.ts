@@ -18,6 +18,7 @@ export const VARIABLES: readonly VariableDescriptor[] = [
   { name: 'TRUST_PROXY', description: 'hop count or CIDR list of trusted proxies; unset = trust none' },
   { name: 'SHUTDOWN_DRAIN_MS', description: 'after SIGTERM, how long readiness answers 503 before the server stops accepting' },
   { name: 'READINESS_REQUIRES_CHANNELS', description: 'true: /health/ready also fails when an enabled channel has no usable provider; false: channels are only reported' },
+  { name: 'UI_ENABLED', description: 'true: serve the reference sign-in pages under /ui/; default true in development and test, false in production' },
   { name: 'GIT_COMMIT', description: 'commit the running build was made from, shown by GET /health' },
   { name: 'REDIS_URL', description: 'redis:// or rediss:// URL; unset = in-memory stores (development and test only)', url: true },
   {
