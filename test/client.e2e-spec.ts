@@ -23,10 +23,14 @@ describe('clients/typescript/src/schema.d.ts', () => {
   afterAll(() => service.close());
 
   it('is what npm run client:generate makes of the document the service serves', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/client-generate.js', '--from', `${service.url}/docs-json`, '--stdout'], {
-      cwd: ROOT,
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['scripts/client-generate.js', '--from', `${service.url}/docs-json`, '--stdout'],
+      {
+        cwd: ROOT,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
     expect(stdout.length).toBeGreaterThan(10_000);
     // Compared whole and by line count first, so a failure says at once how far apart they are.
     const committed = readFileSync(SCHEMA, 'utf8');

@@ -23,7 +23,9 @@ function fail(step: string, error: ApiError): never {
 }
 
 const registered = await client.POST('/v1/auth/register', { body: { email, password } }).catch((error: unknown) => {
-  console.error(`Cannot reach ${baseUrl} (${error instanceof Error ? error.message : String(error)}): is the service running? Start it with npm start.`);
+  console.error(
+    `Cannot reach ${baseUrl} (${error instanceof Error ? error.message : String(error)}): is the service running? Start it with npm start.`,
+  );
   process.exit(1);
 });
 if (registered.error) fail('register', registered.error);
@@ -34,7 +36,10 @@ console.log(`In development the service's log shows it, in a line like "[email] 
 let session;
 for (;;) {
   // Whatever was copied works: "123456", "123 456" or the whole line.
-  const code = (await prompt.question('Code: ')).match(/\d(?:[\s-]?\d)*/g)?.map((group) => group.replace(/\D/g, '')).find((digits) => digits.length >= 6);
+  const code = (await prompt.question('Code: '))
+    .match(/\d(?:[\s-]?\d)*/g)
+    ?.map((group) => group.replace(/\D/g, ''))
+    .find((digits) => digits.length >= 6);
   if (code === undefined) {
     console.log('That has no code in it (6 digits or more).');
     continue;
@@ -58,7 +63,10 @@ const refreshed = await client.POST('/v1/auth/token/refresh', { body: { refreshT
 if (refreshed.error) fail('refresh', refreshed.error);
 console.log('Refreshed: a new pair of the same session (the refresh token presented is now rotated).');
 
-const loggedOut = await client.POST('/v1/auth/logout', { headers: bearer(refreshed.data.accessToken), body: { refreshToken: refreshed.data.refreshToken } });
+const loggedOut = await client.POST('/v1/auth/logout', {
+  headers: bearer(refreshed.data.accessToken),
+  body: { refreshToken: refreshed.data.refreshToken },
+});
 if (loggedOut.error) fail('logout', loggedOut.error);
 const after = await client.GET('/v1/auth/me', { headers: bearer(refreshed.data.accessToken) });
 console.log(`Signed out: the access token is now refused (${after.response.status} ${after.error?.code}).`);

@@ -28,13 +28,13 @@ describe('extractCode', () => {
 });
 
 it('takes 6 to 10 digits for a whole code', () => {
-  expect([isWholeCode('12345'), isWholeCode('123456'), isWholeCode('1234567890'), isWholeCode('12345678901'), isWholeCode('12345a')]).toEqual([
-    false,
-    true,
-    true,
-    false,
-    false,
-  ]);
+  expect([
+    isWholeCode('12345'),
+    isWholeCode('123456'),
+    isWholeCode('1234567890'),
+    isWholeCode('12345678901'),
+    isWholeCode('12345a'),
+  ]).toEqual([false, true, true, false, false]);
 });
 
 it('counts down in minutes and seconds, rounding up so that 0:00 means it is time', () => {

@@ -60,7 +60,9 @@ export class UiModule implements OnModuleInit {
         extensions: ['html'],
         allowedPath: (path) => /^\/(?:[\w-]+\.(?:html|css|js))?$|^\/[\w-]+$/.test(path),
         cacheControl: false,
-        setHeaders: (reply: FastifyReply) => reply.headers(HEADERS),
+        setHeaders: (reply: FastifyReply) => {
+          reply.headers(HEADERS);
+        },
       });
     });
   }

@@ -147,7 +147,11 @@ describeInChromium('the sign-in pages in Chromium', () => {
   const message = (form: string) => page.locator(`#${form}-message`);
 
   async function api(path: string, body: unknown): Promise<Record<string, unknown>> {
-    const response = await fetch(`${url}/v1/auth/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await fetch(`${url}/v1/auth/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: response.status, ...((await response.json().catch(() => ({}))) as object) };
   }
 
@@ -192,7 +196,12 @@ describeInChromium('the sign-in pages in Chromium', () => {
           expect(await page.title()).toBe(text[`${name}.title`]);
           expect(await page.getAttribute('html', 'lang')).toBe(language);
           const markup = await page.evaluate<Markup>(MARKUP);
-          expect(markup).toEqual({ inlineScripts: 0, handlers: [], unlabelled: [], liveRegions: name === 'index' ? 0 : expect.any(Number) });
+          expect(markup).toEqual({
+            inlineScripts: 0,
+            handlers: [],
+            unlabelled: [],
+            liveRegions: name === 'index' ? 0 : expect.any(Number),
+          });
           if (name !== 'index') expect(markup.liveRegions).toBeGreaterThan(0);
           await page.screenshot({ path: `${SCREENSHOTS}${name}.${language}.png`, fullPage: true });
         }
@@ -382,7 +391,10 @@ describeInChromium('the sign-in pages in Chromium', () => {
         await page.waitForURL('**/ui/code');
         const notice = page.locator('#not-delivered');
         await notice.waitFor({ state: 'visible', timeout: 10_000 });
-        await showsText(page.locator('#not-delivered-text'), 'Not delivered — try another channel. The code could not be delivered by email.');
+        await showsText(
+          page.locator('#not-delivered-text'),
+          'Not delivered — try another channel. The code could not be delivered by email.',
+        );
         expect(await notice.getAttribute('role')).toBe('alert');
         await page.click('#try-another');
         await page.waitForURL('**/ui/signup');

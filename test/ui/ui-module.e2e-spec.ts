@@ -9,18 +9,23 @@ describe('with UI_ENABLED unset in test mode', () => {
   });
   afterAll(() => service.close());
 
-  it.each(['', 'signup', 'signin', 'passwordless', 'reset', 'code', 'signin.html'])('serves /ui/%s as HTML under a CSP that allows no inline script', async (page) => {
-    const response = await fetch(`${service.url}/ui/${page}`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toContain('text/html');
-    const policy = response.headers.get('content-security-policy') ?? '';
-    expect(policy.split('; ')).toEqual(expect.arrayContaining(["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"]));
-    expect(policy).not.toContain('unsafe-inline');
-    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-    const html = await response.text();
-    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
-    expect(html).not.toMatch(/\son[a-z]+=/i);
-  });
+  it.each(['', 'signup', 'signin', 'passwordless', 'reset', 'code', 'signin.html'])(
+    'serves /ui/%s as HTML under a CSP that allows no inline script',
+    async (page) => {
+      const response = await fetch(`${service.url}/ui/${page}`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toContain('text/html');
+      const policy = response.headers.get('content-security-policy') ?? '';
+      expect(policy.split('; ')).toEqual(
+        expect.arrayContaining(["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"]),
+      );
+      expect(policy).not.toContain('unsafe-inline');
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      const html = await response.text();
+      expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+      expect(html).not.toMatch(/\son[a-z]+=/i);
+    },
+  );
 
   it('sends /ui to /ui/', async () => {
     const response = await fetch(`${service.url}/ui`, { redirect: 'manual' });
@@ -45,7 +50,8 @@ describe('with UI_ENABLED unset in test mode', () => {
 it('serves no page with UI_ENABLED=false', async () => {
   const service = await startApp({ UI_ENABLED: 'false' });
   try {
-    for (const path of ['/ui', '/ui/', '/ui/signin']) expect({ path, status: (await fetch(`${service.url}${path}`)).status }).toEqual({ path, status: 404 });
+    for (const path of ['/ui', '/ui/', '/ui/signin'])
+      expect({ path, status: (await fetch(`${service.url}${path}`)).status }).toEqual({ path, status: 404 });
   } finally {
     await service.close();
   }

@@ -78,7 +78,7 @@ function enter(challenge: PendingChallenge): void {
   });
 
   const delivery = watchDelivery(challenge);
-  resend.addEventListener('click', async () => {
+  const resendCode = async () => {
     resend.disabled = true;
     const result = await auth.resend({ challengeId: challenge.challengeId });
     if (result.ok) {
@@ -91,10 +91,12 @@ function enter(challenge: PendingChallenge): void {
       return;
     }
     const { error } = result;
-    if (error.code === 'VERIFICATION_NOT_FOUND' || error.code === 'OTP_MAX_SENDS') return startAgain(errorText(error), START_PAGE[challenge.flow]);
+    if (error.code === 'VERIFICATION_NOT_FOUND' || error.code === 'OTP_MAX_SENDS')
+      return startAgain(errorText(error), START_PAGE[challenge.flow]);
     say(form, errorText(error), 'error');
     delivery.countDownTo(serviceNow() + (error.retryAfter ?? 0) * 1000);
-  });
+  };
+  resend.addEventListener('click', () => void resendCode());
 
   // WebOTP: Chrome on Android offers the code of an SMS that ends with "@<this host> #<code>".
   if (challenge.channel === 'sms' && 'OTPCredential' in window) {
@@ -166,12 +168,14 @@ function signedIn(challenge: PendingChallenge, pair: TokenPair): void {
   forgetPendingChallenge();
   byId('entry').hidden = true;
   const done = byId('done');
-  byId('done-title').textContent = t(challenge.flow === 'signup' ? 'done.signup' : challenge.flow === 'reset' ? 'done.reset' : 'done.signin');
+  byId('done-title').textContent = t(
+    challenge.flow === 'signup' ? 'done.signup' : challenge.flow === 'reset' ? 'done.reset' : 'done.signin',
+  );
   byId('done-who').textContent = t('done.as', { who: pair.user.email ?? pair.user.phone ?? pair.user.id });
   done.hidden = false;
   done.focus();
   const signOut = byId<HTMLButtonElement>('sign-out');
-  signOut.addEventListener('click', async () => {
+  const signOutNow = async () => {
     signOut.disabled = true;
     const result = await auth.logout(pair.accessToken, { refreshToken: pair.refreshToken });
     const message = byId('done-message');
@@ -184,7 +188,8 @@ function signedIn(challenge: PendingChallenge, pair: TokenPair): void {
     byId('done-who').textContent = '';
     message.textContent = t('done.signedOut');
     byId('done-next').hidden = false;
-  });
+  };
+  signOut.addEventListener('click', () => void signOutNow());
 }
 
 function startAgain(text: string, href: string): void {

@@ -33,7 +33,8 @@ export function errorText(error: ApiError): string {
   if (!isMessageKey(key)) return t('error.other', { code: error.code });
   const text = t(key, { time });
   // The service words each invalid field's problem in English; other languages keep the general advice.
-  const detail = error.code === 'VALIDATION_FAILED' && document.documentElement.lang === 'en' ? Object.values(error.errors ?? {})[0]?.[0] : undefined;
+  const detail =
+    error.code === 'VALIDATION_FAILED' && document.documentElement.lang === 'en' ? Object.values(error.errors ?? {})[0]?.[0] : undefined;
   return detail ? `${text} (${detail})` : text;
 }
 
@@ -47,7 +48,9 @@ export function fieldOf(form: HTMLFormElement, error: ApiError, fallback?: HTMLI
 
 /** An empty required field is named before anything is sent. */
 export function firstEmptyField(form: HTMLFormElement): HTMLInputElement | undefined {
-  return [...form.querySelectorAll<HTMLInputElement>('input[required]')].find((input) => !input.closest('[hidden]') && input.value.trim() === '');
+  return [...form.querySelectorAll<HTMLInputElement>('input[required]')].find(
+    (input) => !input.closest('[hidden]') && input.value.trim() === '',
+  );
 }
 
 export function setBusy(form: HTMLFormElement, busy: boolean): void {
@@ -72,8 +75,7 @@ export function startsChallenge(
 ): void {
   translatePage();
   const form = document.querySelector<HTMLFormElement>('form')!;
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  const submit = async () => {
     const empty = firstEmptyField(form);
     if (empty) return flagField(form, empty, t('field.required'));
     setBusy(form, true);
@@ -86,5 +88,9 @@ export function startsChallenge(
     }
     setBusy(form, false);
     flagField(form, fieldOf(form, result.error, form.querySelector('input') ?? undefined), errorText(result.error));
+  };
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void submit();
   });
 }

@@ -139,7 +139,8 @@ const es: Record<MessageKey, string> = {
   'error.OTP_MAX_SENDS': 'No se pueden enviar más códigos para esta solicitud. Empieza de nuevo.',
   'error.OTP_ATTEMPTS_EXCEEDED': 'Demasiados códigos incorrectos. Empieza de nuevo.',
   'error.VERIFICATION_NOT_FOUND': 'Este código ha caducado o ya se ha usado. Empieza de nuevo.',
-  'error.CHANNEL_UNAVAILABLE': 'Ahora no se pueden enviar códigos por esa vía. Usa otro correo o teléfono, o vuelve a intentarlo más tarde.',
+  'error.CHANNEL_UNAVAILABLE':
+    'Ahora no se pueden enviar códigos por esa vía. Usa otro correo o teléfono, o vuelve a intentarlo más tarde.',
   'error.DESTINATION_NOT_ALLOWED': 'No se pueden enviar códigos a ese número. Usa otro número o un correo electrónico.',
   'error.RATE_LIMITED': 'Demasiadas solicitudes. Vuelve a intentarlo en {time}.',
   'error.SERVICE_BUSY': 'El servicio está ocupado. Vuelve a intentarlo en un momento.',
