@@ -9,6 +9,7 @@ import { MessagingModule } from './messaging/messaging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { OtpModule } from './otp/otp.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { UiModule } from './ui/ui.module.js';
 
 @Module({})
 export class AppModule {
@@ -26,6 +27,7 @@ export class AppModule {
         MessagingModule.register(configuration),
         OtpModule,
         AuthModule,
+        ...(configuration.app.uiEnabled ? [UiModule] : []),
       ],
     };
   }

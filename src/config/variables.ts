@@ -96,6 +96,13 @@ const TABLE = [
     feeds: 'app.readinessRequiresChannels',
   },
   {
+    name: 'UI_ENABLED',
+    description: 'true: serve the reference sign-in pages under /ui/',
+    format: trueOrFalse,
+    default: { development: 'true', test: 'true', production: 'false' },
+    feeds: 'app.uiEnabled',
+  },
+  {
     name: 'GIT_COMMIT',
     description: 'commit the running build was made from, shown by GET /health (unset: the one stamped into the image, if any)',
     format: matching(/^[\w.-]{1,64}$/, 'must be a commit id (letters, digits, . _ -)'),
