@@ -7,7 +7,8 @@ import type { Channel, MessagingConfig, OtpConfig } from '../config/configuratio
 import { digestCode } from './codes/otp-codes.js';
 import { OtpDelivery, type DeliveryReport } from './delivery.port.js';
 import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
-import { maskDestination, normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
+import { maskDestination } from '../common/masked-destination.js';
+import { normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
 import { type SendBudget, SendLimiter } from './limits/send-limiter.js';
 import {
   OtpAttemptsExceededError,
