@@ -19,7 +19,7 @@ import { Notifier } from './notifier.js';
 import { ProviderActivityLog } from './provider-activity.js';
 import { ProviderHealthService } from './provider-health.service.js';
 import { MessageRenderer } from './message-renderer.js';
-import { MESSAGE_PROVIDER_CLASSES, PROVIDER_CHAINS, providerChainsProvider } from './provider-chains.js';
+import { PROVIDER_CHAINS, providerChains } from './provider-chains.js';
 import { ProviderCircuits } from './provider-circuits.js';
 
 /**
@@ -86,8 +86,7 @@ export class MessagingModule {
       providers: [
         ...queueProviders,
         MessageRenderer,
-        ...MESSAGE_PROVIDER_CLASSES,
-        providerChainsProvider,
+        ...providerChains(configuration.messaging),
         {
           provide: DeliveryLedger,
           inject: [REDIS_CLIENT],

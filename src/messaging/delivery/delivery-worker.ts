@@ -4,7 +4,7 @@ import type { MessagingConfig } from '../../config/configuration.types.js';
 import { runWithLogContext } from '../../logging/log-context.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { type DeliveryReport, DeliveryReports } from '../../otp/delivery.port.js';
-import { ChainExhaustedError, FailoverSender, PermanentDeliveryError } from '../failover-sender.js';
+import { ChainExhaustedError, FailoverSender, MessageRenderingError, PermanentDeliveryError } from '../failover-sender.js';
 import { maskDestinations } from '../masked-text.js';
 import { DeliveryLedger } from './delivery-ledger.js';
 import type { DeliveryContent, QueuedDelivery } from './delivery-job.js';
@@ -92,9 +92,10 @@ export class DeliveryWorker {
       // The chain's errors are masked already; anything else thrown on the way is masked here, as it
       // becomes the verification's lastError, the queue's failed reason and a log line.
       const reason = maskDestinations(error instanceof Error ? error.message : String(error), { channel: job.channel, to: content.to, code: content.code });
-      const kind = error instanceof PermanentDeliveryError ? 'permanent' : error instanceof ChainExhaustedError ? 'exhausted' : 'unexpected';
+      const kind = errorKindOf(error);
       const provider = error instanceof PermanentDeliveryError ? error.provider : undefined;
-      if (error instanceof PermanentDeliveryError || attemptNumber >= this.maxAttempts) {
+      // Neither a refused destination nor a message that cannot be rendered gets better by waiting.
+      if (error instanceof PermanentDeliveryError || error instanceof MessageRenderingError || attemptNumber >= this.maxAttempts) {
         await this.fail(job, attemptNumber, kind, reason, provider);
         return;
       }
@@ -125,4 +126,10 @@ export class DeliveryWorker {
       this.logger.warn(`${job.key}: could not record delivery status ${report.status}: ${error instanceof Error ? error.message : error}`);
     }
   }
+}
+
+function errorKindOf(error: unknown): string {
+  if (error instanceof PermanentDeliveryError) return 'permanent';
+  if (error instanceof MessageRenderingError) return 'unrenderable';
+  return error instanceof ChainExhaustedError ? 'exhausted' : 'unexpected';
 }
