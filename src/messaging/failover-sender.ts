@@ -112,7 +112,8 @@ export class FailoverSender {
     try {
       return this.renderer.render(message);
     } catch (error) {
-      throw new MessageRenderingError(`the ${message.template} message could not be rendered: ${error instanceof Error ? error.message : String(error)}`);
+      const why = error instanceof Error ? error.message : String(error);
+      throw new MessageRenderingError(`the ${message.template} message could not be rendered: ${why}`);
     }
   }
 

@@ -72,7 +72,9 @@ describe('providerClassesFor', () => {
   it('builds only the providers a chain names and that have their settings', () => {
     const missing = states({ smtp: { configured: false, missing: ['SMTP_HOST'], allowed: true } });
 
-    const classes = providerClassesFor({ chains: { email: ['smtp', 'ses', 'console'], sms: ['console'], whatsapp: [] }, providers: missing });
+    const chains = { email: ['smtp', 'ses', 'console'], sms: ['console'], whatsapp: [] } satisfies MessagingConfig['chains'];
+
+    const classes = providerClassesFor({ chains, providers: missing });
 
     expect(classes).toEqual([SesProvider, ConsoleEmailProvider, ConsoleSmsProvider]);
   });

@@ -53,7 +53,8 @@ export function buildProviderChains(config: ChainSettings, providers: readonly M
       if (!PROVIDER_CLASSES[channel][id]) throw new Error(`${variable} names "${id}", which is not a ${channel} provider`);
       const state = config.providers[id];
       if (state?.allowed === false) throw new Error(`${variable} must not include "${id}" in this mode`);
-      return providers.find((candidate) => candidate.channel === channel && candidate.id === id) ?? new UnconfiguredProvider(id, channel, state);
+      const built = providers.find((candidate) => candidate.channel === channel && candidate.id === id);
+      return built ?? new UnconfiguredProvider(id, channel, state);
     });
   }
   return chains;

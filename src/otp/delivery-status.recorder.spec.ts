@@ -10,6 +10,7 @@ describe('DeliveryStatusRecorder', () => {
 
     await recorder.record({ verificationId: 'v', sendNumber: 1, status: 'sent', provider: 'smtp', attempts: 1 });
 
-    expect(store.updateDelivery).toHaveBeenCalledWith('v', { sendNumber: 1, status: 'sent', provider: 'smtp', attempts: 1 }, expect.any(Number));
+    const update = { sendNumber: 1, status: 'sent', provider: 'smtp', attempts: 1 };
+    expect(store.updateDelivery).toHaveBeenCalledWith('v', update, expect.any(Number));
   });
 });
