@@ -46,7 +46,7 @@ describe('aws providers against fake SNS and SES endpoints', () => {
 
   describe('sns', () => {
     it('publishes a transactional SMS with the code and the WebOTP line, signed with the configured key', async () => {
-      const result = await messaging.get(SnsProvider).send(otpMessage('sms', PHONE, { code: '493027' }));
+      const result = await messaging.get(SnsProvider).send(messaging.render(otpMessage('sms', PHONE, { code: '493027' })));
 
       expect(result).toMatchObject({ provider: 'sns', providerMessageId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
       expect(sns.received[0]!.headers.authorization).toContain(`Credential=${FAKE_AWS_ACCESS_KEY_ID}/`);

@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { ConsoleSmsProvider } from '../src/messaging/providers/console/console.provider.js';
 import { SmtpProvider } from '../src/messaging/providers/email/smtp.provider.js';
+import { UnconfiguredProvider } from '../src/messaging/providers/unconfigured.provider.js';
 import { COMPLETE_PRODUCTION } from './support/environments.js';
 import type { ProviderChains } from '../src/messaging/provider-chains.js';
 import { otpMessage, rejectionOf, startMessaging, type TestMessaging } from './support/messaging.js';
@@ -31,7 +32,9 @@ describe('provider chains built from the configuration', () => {
     messaging = await startMessaging({ EMAIL_PROVIDERS: 'smtp,console' });
 
     const [smtp, console] = messaging.chains.email;
-    expect(smtp).toBe(messaging.get(SmtpProvider));
+    // Named without its settings, SMTP is never built: a stand-in holds its place in the chain.
+    expect(smtp).toBeInstanceOf(UnconfiguredProvider);
+    expect(() => messaging.get(SmtpProvider)).toThrow();
     expect(smtp!.configured).toBe(false);
     expect(console!.configured).toBe(true);
     const error = await rejectionOf(smtp!.send(otpMessage('email', 'user@example.com')));

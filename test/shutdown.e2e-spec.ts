@@ -1,6 +1,5 @@
 import type { DrainingFastifyAdapter } from '../src/common/draining-fastify.adapter.js';
 import { DeliveryQueue } from '../src/messaging/delivery/delivery-job.js';
-import { DeliveryWorker } from '../src/messaging/delivery/delivery-worker.js';
 import { call, startApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { availableStackModes, ServiceStack } from './support/service-stack.js';
@@ -105,7 +104,6 @@ describe('graceful shutdown with the embedded delivery queue', () => {
     try {
       const service = await startApp({ EMAIL_PROVIDERS: 'smtp', SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), SMTP_FROM: 'otp@example.com' });
       const queue = service.app.get<DeliveryQueue>(DeliveryQueue);
-      const worker = service.app.get(DeliveryWorker);
       const to = 'accepted.at.close@example.com';
       const key = 'accepted-at-close:1';
       const now = Date.now();
@@ -116,7 +114,7 @@ describe('graceful shutdown with the embedded delivery queue', () => {
         channel: 'email',
         issuedAt: now,
         expiresAt: now + 600_000,
-        sealed: worker.seal({ to, code: '123456', purpose: 'verify', locale: 'en' }, key),
+        content: { to, code: '123456', purpose: 'verify', locale: 'en' },
       });
       // The same turn of the event loop: the attempt has not begun, so shutdown must begin it and
       // keep the SMTP transport open until it is done.

@@ -58,7 +58,7 @@ describe('twilio providers against a fake Twilio', () => {
     it('ends the text with the WebOTP line when OTP_WEBOTP_DOMAIN is set', async () => {
       const withDomain = await start({ OTP_WEBOTP_DOMAIN: 'example.com' });
 
-      await withDomain.get(TwilioSmsProvider).send(otpMessage('sms', PHONE, { code: '493027' }));
+      await withDomain.get(TwilioSmsProvider).send(withDomain.render(otpMessage('sms', PHONE, { code: '493027' })));
 
       const lines = twilio.messages[0]!.Body!.split('\n');
       expect(lines[0]).toContain('493027 is your login code');

@@ -5,7 +5,7 @@ import type { Channel, MessagingConfig } from '../config/configuration.types.js'
 import type { ContactKind, OtpChannel } from '../database/schema.js';
 import { Notifier } from '../messaging/notifier.js';
 import { normalizeEmailAddress, normalizePhoneNumber, parseContact } from '../otp/destinations/addresses.js';
-import { maskDestination } from '../otp/destinations/destinations.js';
+import { maskDestination } from '../common/masked-destination.js';
 import { VerificationNotFoundError } from '../otp/otp.errors.js';
 import { OtpService, type VerificationView } from '../otp/otp.service.js';
 import { effectiveStatus, type VerificationRecord } from '../otp/otp.types.js';

@@ -3,10 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { ServiceUnavailableError } from '../common/errors.js';
 import type { Channel } from '../config/configuration.types.js';
 import { currentRequestId } from '../logging/log-context.js';
-import type { DeliveryReport, DeliveryRequest, OtpDelivery } from '../otp/delivery.port.js';
+import type { DeliveryRequest, OtpDelivery } from '../otp/delivery.port.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeliveryQueue } from './delivery/delivery-job.js';
-import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { FailoverSender } from './failover-sender.js';
 import { maskDestinations } from './masked-text.js';
 import { isCodeChecking, type OutboundMessage, ProviderError } from './message-provider.js';
@@ -20,7 +19,6 @@ export class DeliveryService implements OtpDelivery, Notifier {
 
   constructor(
     private readonly sender: FailoverSender,
-    private readonly worker: DeliveryWorker,
     @Inject(DeliveryQueue) private readonly queue: DeliveryQueue,
     @Inject(PROVIDER_CHAINS) private readonly chains: ProviderChains,
     metrics: MetricsService,
@@ -37,21 +35,16 @@ export class DeliveryService implements OtpDelivery, Notifier {
   }
 
   async deliver(request: DeliveryRequest): Promise<void> {
-    const key = `${request.verificationId}:${request.sendNumber}`;
     await this.queue.add({
-      key,
+      key: `${request.verificationId}:${request.sendNumber}`,
       verificationId: request.verificationId,
       sendNumber: request.sendNumber,
       channel: request.channel,
       issuedAt: Date.now(),
       expiresAt: request.expiresAt.getTime(),
-      sealed: this.worker.seal({ to: request.to, code: request.code, purpose: request.purpose, locale: request.locale }, key),
+      content: { to: request.to, code: request.code, purpose: request.purpose, locale: request.locale },
       requestId: currentRequestId(),
     });
-  }
-
-  onReport(listener: (report: DeliveryReport) => Promise<void>): void {
-    this.worker.onReport(listener);
   }
 
   passwordChanged(channel: Channel, to: string, locale: string): Promise<void> {

@@ -3,7 +3,8 @@ import { BrokenCircuitError } from 'cockatiel';
 import type { Channel } from '../config/configuration.types.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { maskDestinations } from './masked-text.js';
-import { isCodeChecking, ProviderError, type OutboundMessage, type SendResult } from './message-provider.js';
+import { isCodeChecking, ProviderError, type OutboundMessage, type RenderedMessage, type SendResult } from './message-provider.js';
+import { MessageRenderer } from './message-renderer.js';
 import { ProviderActivityLog } from './provider-activity.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
 import { ProviderCircuits } from './provider-circuits.js';
@@ -24,6 +25,14 @@ export class ChainExhaustedError extends Error {
   }
 }
 
+/** The message itself cannot be rendered (a template or the purposes table is missing): no provider could send it. */
+export class MessageRenderingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MessageRenderingError';
+  }
+}
+
 /**
  * The one place where failover happens: providers in chain order, skipping those not configured
  * or with an open circuit. Providers never retry; whole-chain retries are the queue's job.
@@ -37,6 +46,7 @@ export class FailoverSender {
     private readonly circuits: ProviderCircuits,
     private readonly activity: ProviderActivityLog,
     private readonly metrics: MetricsService,
+    private readonly renderer: MessageRenderer,
   ) {}
 
   /** Whether some provider of the channel is configured with a circuit that is not open. */
@@ -44,7 +54,12 @@ export class FailoverSender {
     return this.chains[channel].some((provider) => provider.configured && this.circuits.allowsTraffic(provider.id));
   }
 
+  /**
+   * Renders the message once, then tries the chain. A rendering failure is the message's: it is thrown
+   * as MessageRenderingError before any provider is asked, so no circuit or provider health counts it.
+   */
   async send(message: OutboundMessage): Promise<SendResult> {
+    const rendered = this.render(message);
     const reasons: string[] = [];
     let failedBefore: string | undefined;
     for (const provider of this.chains[message.channel]) {
@@ -65,7 +80,7 @@ export class FailoverSender {
       }
       const started = performance.now();
       try {
-        const result = await this.circuits.execute(provider.id, () => provider.send(message));
+        const result = await this.circuits.execute(provider.id, () => provider.send(rendered));
         this.observe(message.channel, provider.id, 'sent', started);
         this.activity.succeeded(provider.id);
         return result;
@@ -91,6 +106,15 @@ export class FailoverSender {
       }
     }
     throw new ChainExhaustedError(reasons.join('; ') || `no ${message.channel} provider in the chain`);
+  }
+
+  private render(message: OutboundMessage): RenderedMessage {
+    try {
+      return this.renderer.render(message);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new MessageRenderingError(`the ${message.template} message could not be rendered: ${why}`);
+    }
   }
 
   /** The fields every delivery line carries, so logs can be filtered by provider and attempt. */

@@ -1,7 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { Channel } from '../config/configuration.types.js';
 import { REDACTED } from '../logging/redaction.js';
-import { maskDestination, maskEmail, maskPhone } from '../otp/destinations/destinations.js';
+import { maskDestination, maskEmail, maskPhone } from '../common/masked-destination.js';
 
 /**
  * Percent-escapes vendors leave in the text they quote back (`To=%2B1500…`, `jane%40corp.example`):

@@ -2,8 +2,8 @@ import type { Channel, ProviderId } from '../config/configuration.types.js';
 import type { ContactChange } from './notifier.js';
 
 /**
- * What a provider is asked to deliver. The text is rendered by the provider from the template
- * named here (per purpose and locale), so each vendor can use the format it supports best.
+ * What is to be delivered: the template named here (per purpose and locale) is rendered once, before
+ * the chain, into what the recipient reads (RenderedMessage), which is what providers are handed.
  */
 export interface OutboundMessage {
   /** Unique per send attempt of one verification (`<verificationId>:<sendNumber>`): vendors that support it dedupe on it. */
@@ -25,6 +25,28 @@ export interface OutboundMessage {
   expiresAt: Date;
   /** The queue's attempt number for this send (1 = first), for log lines; unset outside the queue. */
   attempt?: number;
+}
+
+/** The parts of an email; `text` is the plain-text alternative every client can show. */
+export interface RenderedEmail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+/** What the recipient reads, per channel: an email's parts, or the text of an SMS or WhatsApp message. */
+export interface MessageBodies {
+  email: RenderedEmail;
+  sms: string;
+  whatsapp: string;
+}
+
+/** A message as providers receive it, rendered once before the chain: a template error is never a provider's failure. */
+export interface RenderedMessage<C extends Channel = Channel> extends OutboundMessage {
+  channel: C;
+  /** The shipped language the body is written in: `es-MX` → `es`, `fr` → `en`. */
+  language: string;
+  body: MessageBodies[C];
 }
 
 export interface SendResult {
@@ -59,22 +81,23 @@ export class ProviderError extends Error {
 
 /**
  * One delivery strategy: an `@Injectable` class per vendor that builds its own client from
- * configuration and returns normalized results. Providers never retry: failover is the
- * FailoverSender's job and whole-chain retries are the queue's.
+ * configuration and returns normalized results. Only providers that have their settings are built;
+ * a chain names the others through a stand-in that sends nothing. Providers never retry: failover
+ * is the FailoverSender's job and whole-chain retries are the queue's.
  */
-export interface MessageProvider {
+export interface MessageProvider<C extends Channel = Channel> {
   readonly id: ProviderId;
-  readonly channel: Channel;
-  /** Every variable it needs is present (config's ProviderState). */
+  readonly channel: C;
+  /** False only for the stand-in of a provider named in a chain without its settings. */
   readonly configured: boolean;
   /** Throws ProviderError, classified. */
-  send(message: OutboundMessage): Promise<SendResult>;
+  send(message: RenderedMessage<C>): Promise<SendResult>;
   /** A check that sends nothing and costs nothing (SMTP verify, account fetch); throws ProviderError. */
   probe(): Promise<void>;
 }
 
 /** Providers that generate and check the code themselves (Twilio Verify). */
-export interface CodeCheckingProvider extends MessageProvider {
+export interface CodeCheckingProvider<C extends Channel = Channel> extends MessageProvider<C> {
   /** True when the vendor approved the code; false when it is wrong; throws ProviderError when unreachable. */
   checkCode(to: string, code: string, channel: Channel): Promise<boolean>;
 }

@@ -3,8 +3,8 @@ import Handlebars from 'handlebars';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { messagingConfig } from '../config/config.namespaces.js';
-import type { MessagingConfig } from '../config/configuration.types.js';
-import type { OutboundMessage } from './message-provider.js';
+import type { Channel, MessagingConfig } from '../config/configuration.types.js';
+import type { MessageBodies, OutboundMessage, RenderedEmail, RenderedMessage } from './message-provider.js';
 
 /** Beside this file in `src/` under jest and in `dist/` once built (the build copies the templates). */
 export const TEMPLATES_DIR = fileURLToPath(new URL('./templates/', import.meta.url));
@@ -13,13 +13,6 @@ export const TEMPLATES_DIR = fileURLToPath(new URL('./templates/', import.meta.u
 export const MESSAGE_TEMPLATES_DIR = Symbol('MESSAGE_TEMPLATES_DIR');
 
 export const DEFAULT_LOCALE = 'en';
-
-/** The parts of an email; `text` is the plain-text alternative every client can show. */
-export interface RenderedEmail {
-  subject: string;
-  html: string;
-  text: string;
-}
 
 type Part = 'subject' | 'html' | 'text' | 'sms';
 
@@ -50,17 +43,23 @@ export class MessageRenderer {
     this.handlebars.registerHelper('plural', (count: number, one: string, other: string) => (count === 1 ? one : other));
   }
 
+  /** The message with what its channel's recipient reads; throws when a template or the purposes table is missing. */
+  render<C extends Channel>(message: OutboundMessage & { channel: C }): RenderedMessage<C> {
+    const body = (message.channel === 'email' ? this.email(message) : this.text(message)) as MessageBodies[C];
+    return { ...message, language: this.resolveLocale(message.locale), body };
+  }
+
   email(message: OutboundMessage): RenderedEmail {
     return {
-      subject: this.render(message, 'subject').trim(),
-      html: this.render(message, 'html'),
-      text: `${this.render(message, 'text').trim()}\n`,
+      subject: this.renderPart(message, 'subject').trim(),
+      html: this.renderPart(message, 'html'),
+      text: `${this.renderPart(message, 'text').trim()}\n`,
     };
   }
 
   /** SMS and WhatsApp text. */
   text(message: OutboundMessage): string {
-    return this.render(message, 'sms').trim();
+    return this.renderPart(message, 'sms').trim();
   }
 
   /** The shipped language a BCP 47 tag resolves to: `es-MX` → `es`, `fr` → `en`. */
@@ -68,7 +67,7 @@ export class MessageRenderer {
     return this.candidates(tag)[0]!;
   }
 
-  private render(message: OutboundMessage, part: Part): string {
+  private renderPart(message: OutboundMessage, part: Part): string {
     const locales = this.candidates(message.locale);
     const template = this.template(locales, `${message.template}.${part}.hbs`, part !== 'html');
     return template({

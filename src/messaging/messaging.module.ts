@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bull';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { usesRedis, type AppConfiguration, type RedisConfig } from '../config/configuration.types.js';
 import { OtpDelivery } from '../otp/delivery.port.js';
+import { VerificationRecordsModule } from '../otp/verification-records.module.js';
 import { openRedis, type RedisClient } from '../redis/redis-connection.js';
 import { REDIS_CLIENT } from '../redis/redis.constants.js';
 import { BOUNDED_BACKOFF, BULL_CONNECTIONS, BullDeliveryQueue } from './delivery/bull-delivery.queue.js';
@@ -10,6 +11,7 @@ import { DeliveryLedger, MemoryDeliveryLedger, RedisDeliveryLedger } from './del
 import { DeliveryWorker } from './delivery/delivery-worker.js';
 import { DeliveryProcessor } from './delivery/delivery.processor.js';
 import { InProcessDeliveryQueue } from './delivery/in-process-delivery.queue.js';
+import { PayloadSealer } from './delivery/sealed-payload.js';
 import { ChannelHealthMetrics } from './channel-health.metrics.js';
 import { DeliveryService } from './delivery.service.js';
 import { FailoverSender } from './failover-sender.js';
@@ -17,7 +19,7 @@ import { Notifier } from './notifier.js';
 import { ProviderActivityLog } from './provider-activity.js';
 import { ProviderHealthService } from './provider-health.service.js';
 import { MessageRenderer } from './message-renderer.js';
-import { MESSAGE_PROVIDER_CLASSES, PROVIDER_CHAINS, providerChainsProvider } from './provider-chains.js';
+import { PROVIDER_CHAINS, providerChains } from './provider-chains.js';
 import { ProviderCircuits } from './provider-circuits.js';
 
 /**
@@ -53,36 +55,38 @@ export class MessagingModule {
     const queueProviders: Provider[] = durable
       ? [
           BullDeliveryQueue,
+          PayloadSealer,
           // API-only replicas queue and leave the sending to worker replicas (DELIVERY_WORKER=false).
           ...(configuration.messaging.delivery.worker ? [DeliveryProcessor] : []),
           { provide: DeliveryQueue, useExisting: BullDeliveryQueue },
           { provide: BULL_CONNECTIONS, useValue: bullConnections },
         ]
       : [InProcessDeliveryQueue, { provide: DeliveryQueue, useExisting: InProcessDeliveryQueue }];
+    const queueImports = durable
+      ? [
+          BullModule.registerQueue({
+            name: DELIVERY_QUEUE_NAME,
+            // One hash tag for every key of the queue, so Bull's scripts run on Redis Cluster.
+            prefix: '{otp-delivery}',
+            createClient: bullClient(configuration.redis, bullConnections),
+            settings: {
+              backoffStrategies: {
+                [BOUNDED_BACKOFF]: (attemptsMade: number, _error: Error, options: { baseMs: number; expiresAt: number }) =>
+                  retryDelay(options.baseMs, attemptsMade, options.expiresAt),
+              },
+            },
+          }),
+        ]
+      : [];
     return {
       module: MessagingModule,
       global: true,
-      imports: durable
-        ? [
-            BullModule.registerQueue({
-              name: DELIVERY_QUEUE_NAME,
-              // One hash tag for every key of the queue, so Bull's scripts run on Redis Cluster.
-              prefix: '{otp-delivery}',
-              createClient: bullClient(configuration.redis, bullConnections),
-              settings: {
-                backoffStrategies: {
-                  [BOUNDED_BACKOFF]: (attemptsMade: number, _error: Error, options: { baseMs: number; expiresAt: number }) =>
-                    retryDelay(options.baseMs, attemptsMade, options.expiresAt),
-                },
-              },
-            }),
-          ]
-        : [],
+      // Delivery reports reach the verifications through the port the OTP core provides in VerificationRecordsModule.
+      imports: [VerificationRecordsModule, ...queueImports],
       providers: [
         ...queueProviders,
         MessageRenderer,
-        ...MESSAGE_PROVIDER_CLASSES,
-        providerChainsProvider,
+        ...providerChains(configuration.messaging),
         {
           provide: DeliveryLedger,
           inject: [REDIS_CLIENT],

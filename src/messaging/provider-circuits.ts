@@ -23,6 +23,8 @@ const GAUGE: Record<CircuitView, number> = { closed: 0, half_open: 1, open: 2 };
 export class ProviderCircuits {
   private readonly logger = new Logger(ProviderCircuits.name);
   private readonly breakers = new Map<ProviderId, CircuitBreakerPolicy>();
+  /** When each circuit last opened, from its onBreak event: the breaker itself does not say. */
+  private readonly openedAt = new Map<ProviderId, number>();
 
   constructor(
     @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
@@ -39,7 +41,7 @@ export class ProviderCircuits {
     if (!breaker) return 'closed';
     if (breaker.state === CircuitState.Closed) return 'closed';
     if (breaker.state === CircuitState.HalfOpen) return 'half_open';
-    return this.waitIsOver(breaker) ? 'half_open' : 'open';
+    return this.waitIsOver(provider) ? 'half_open' : 'open';
   }
 
   /** Whether a send may go to this provider now: closed, or open with its wait over (the trial send). */
@@ -47,12 +49,11 @@ export class ProviderCircuits {
     const breaker = this.breakers.get(provider);
     if (!breaker || breaker.state === CircuitState.Closed) return true;
     if (breaker.state === CircuitState.HalfOpen) return false;
-    return this.waitIsOver(breaker);
+    return this.waitIsOver(provider);
   }
 
-  private waitIsOver(breaker: CircuitBreakerPolicy): boolean {
-    const { ownState } = breaker.toJSON() as { ownState: { openedAt?: number } };
-    return Date.now() - (ownState.openedAt ?? 0) >= this.config.circuit.openSeconds * 1000;
+  private waitIsOver(provider: ProviderId): boolean {
+    return Date.now() - (this.openedAt.get(provider) ?? 0) >= this.config.circuit.openSeconds * 1000;
   }
 
   private breaker(provider: ProviderId): CircuitBreakerPolicy {
@@ -62,6 +63,8 @@ export class ProviderCircuits {
         halfOpenAfter: this.config.circuit.openSeconds * 1000,
         breaker: new ConsecutiveBreaker(this.config.circuit.failureThreshold),
       });
+      // Before the state change is reported, so whoever reads the state on that event sees when it opened.
+      breaker.onBreak(() => this.openedAt.set(provider, Date.now()));
       breaker.onStateChange((state) => {
         const view: CircuitView = state === CircuitState.Closed ? 'closed' : state === CircuitState.HalfOpen ? 'half_open' : 'open';
         this.metrics.circuitState.set({ provider }, GAUGE[view]);

@@ -4,7 +4,8 @@ import { ApiErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { AdminApiKeyGuard } from '../common/api-key.guard.js';
 import { API_KEY_SCHEME } from '../common/openapi.js';
 import { ClientInfo, type RequestMeta } from '../common/request-meta.decorator.js';
-import { maskDestination, normalizeAnyDestination } from './destinations/destinations.js';
+import { maskDestination } from '../common/masked-destination.js';
+import { normalizeAnyDestination } from './destinations/destinations.js';
 import { OtpService } from './otp.service.js';
 
 @Controller('admin')

@@ -13,13 +13,12 @@ import { RedisSendLimiter } from './limits/redis-send-limiter.js';
 import { RedisThrottlerStorage } from './limits/redis-throttler.storage.js';
 import { SendLimiter } from './limits/send-limiter.js';
 import { OtpService } from './otp.service.js';
-import { MemoryOtpStore } from './store/memory-otp.store.js';
-import { OtpStore } from './store/otp-store.js';
-import { RedisOtpStore } from './store/redis-otp.store.js';
+import { VerificationRecordsModule } from './verification-records.module.js';
 import { VerificationsController } from './verifications.controller.js';
 
 @Module({
   imports: [
+    VerificationRecordsModule,
     ThrottlerModule.forRootAsync({
       inject: [otpConfig.KEY, REDIS_CLIENT],
       useFactory: (config: OtpConfig, client: RedisClient | null) => ({
@@ -38,7 +37,6 @@ import { VerificationsController } from './verifications.controller.js';
     ApiKeyGuard,
     AdminApiKeyGuard,
     IpThrottlerGuard,
-    { provide: OtpStore, ...byRedis<OtpStore>(RedisOtpStore, MemoryOtpStore) },
     { provide: SendLimiter, ...byRedis<SendLimiter>(RedisSendLimiter, MemorySendLimiter) },
   ],
   exports: [OtpService, IpThrottlerGuard],

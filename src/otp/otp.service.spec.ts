@@ -75,7 +75,6 @@ describe('OtpService', () => {
     delivery = {
       canDeliver: jest.fn(() => true),
       deliver: jest.fn(async () => undefined),
-      onReport: jest.fn(),
       checkProviderCode: jest.fn(async () => true),
     };
     const module = await Test.createTestingModule({
@@ -225,12 +224,5 @@ describe('OtpService', () => {
     delivery.deliver.mockRejectedValue(new Error('queue unavailable'));
     await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toThrow('queue unavailable');
     expect(store.updateDelivery.mock.calls[0]![1]).toMatchObject({ sendNumber: 1, status: 'failed' });
-  });
-
-  it('records delivery reports in the store', async () => {
-    service.onModuleInit();
-    const listener = delivery.onReport.mock.calls[0]![0];
-    await listener({ verificationId: 'v', sendNumber: 1, status: 'sent', provider: 'smtp', attempts: 1 });
-    expect(store.updateDelivery).toHaveBeenCalledWith('v', { sendNumber: 1, status: 'sent', provider: 'smtp', attempts: 1 }, expect.any(Number));
   });
 });

@@ -1,13 +1,14 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ValidationFailedError } from '../common/errors.js';
 import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Channel, MessagingConfig, OtpConfig } from '../config/configuration.types.js';
 import { digestCode } from './codes/otp-codes.js';
-import { OtpDelivery, type DeliveryReport } from './delivery.port.js';
+import { OtpDelivery } from './delivery.port.js';
 import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
-import { maskDestination, normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
+import { maskDestination } from '../common/masked-destination.js';
+import { normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
 import { type SendBudget, SendLimiter } from './limits/send-limiter.js';
 import {
   OtpAttemptsExceededError,
@@ -84,7 +85,7 @@ interface Resend {
  * delivery, and check it atomically. Codes exist in plain text only on their way to delivery.
  */
 @Injectable()
-export class OtpService implements OnModuleInit {
+export class OtpService {
   private readonly audit = new Logger('Audit');
   private readonly destinations: DestinationPolicies;
 
@@ -97,10 +98,6 @@ export class OtpService implements OnModuleInit {
     private readonly metrics: MetricsService,
   ) {
     this.destinations = new DestinationPolicies(config, { store, limiter, delivery });
-  }
-
-  onModuleInit(): void {
-    this.delivery.onReport((report) => this.recordDelivery(report));
   }
 
   /** Starts a verification, or re-sends the pending one for the same `to`, purpose, budget and subject. */
@@ -305,16 +302,6 @@ export class OtpService implements OnModuleInit {
     if (effectiveStatus(record, now) !== 'pending') return { result: 'not_found' as const };
     const approved = await this.delivery.checkProviderCode(record.codeIssuer!, record.channel, record.to, code);
     return this.store.settleExternalCheck(record.id, approved, Date.now());
-  }
-
-  private async recordDelivery(report: DeliveryReport): Promise<void> {
-    const { verificationId, ...update } = report;
-    await this.store.updateDelivery(verificationId, update, Date.now());
-    if (report.status === 'failed') {
-      const record = await this.store.get(verificationId);
-      if (record?.status === 'failed') this.metrics.verificationsFailed.inc({ channel: record.channel });
-      this.audit.warn({ event: 'verification.delivery_failed', verificationId, provider: report.provider, error: report.lastError });
-    }
   }
 
   private view(record: VerificationRecord, now: number): VerificationView {

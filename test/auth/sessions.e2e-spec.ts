@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { createHmac } from 'node:crypto';
 import { Database } from '../../src/database/database.constants.js';
 import { refreshTokens } from '../../src/database/schema.js';
-import { maskDestination } from '../../src/otp/destinations/destinations.js';
+import { maskDestination } from '../../src/common/masked-destination.js';
 import { call, startApp, type TestApp } from '../support/app.js';
 import { Inboxes, JWT_SECRET } from '../support/auth-inboxes.js';
 import type { LogEntry } from '../support/captured-logs.js';

@@ -2,7 +2,8 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { configModuleFor } from '../../src/config/config.namespaces.js';
 import type { Channel, ProviderTimeouts } from '../../src/config/configuration.types.js';
 import { loadConfiguration } from '../../src/config/load-configuration.js';
-import type { OutboundMessage } from '../../src/messaging/message-provider.js';
+import type { OutboundMessage, RenderedMessage } from '../../src/messaging/message-provider.js';
+import { MessageRenderer } from '../../src/messaging/message-renderer.js';
 import { MessagingModule } from '../../src/messaging/messaging.module.js';
 import { PROVIDER_CHAINS, type ProviderChains } from '../../src/messaging/provider-chains.js';
 import { MetricsModule } from '../../src/metrics/metrics.module.js';
@@ -14,6 +15,8 @@ export const FAST_TIMEOUTS: ProviderTimeouts = { connectMs: 800, requestMs: 1_20
 export interface TestMessaging {
   module: TestingModule;
   chains: ProviderChains;
+  /** The message as this module's FailoverSender hands it to a provider: rendered, with its settings (OTP_WEBOTP_DOMAIN). */
+  render<C extends Channel>(message: OutboundMessage & { channel: C }): RenderedMessage<C>;
   get<T>(type: new (...args: never[]) => T): T;
   close(): Promise<void>;
 }
@@ -30,6 +33,7 @@ export async function startMessaging(env: Record<string, string>, timeouts: Prov
   return {
     module,
     chains: module.get<ProviderChains>(PROVIDER_CHAINS),
+    render: (message) => module.get(MessageRenderer).render(message),
     get: (type) => module.get(type),
     close: () => module.close(),
   };
@@ -37,13 +41,15 @@ export async function startMessaging(env: Record<string, string>, timeouts: Prov
 
 let sequence = 0;
 
-/** A code message as the delivery queue would hand it over, valid for 10 minutes. */
-export function otpMessage(channel: Channel, to: string, overrides: Partial<OutboundMessage> = {}): OutboundMessage {
+/** Renders as a module without OTP_WEBOTP_DOMAIN does; TestMessaging.render renders with a module's own settings. */
+const renderer = new MessageRenderer({ webOtpDomain: undefined });
+
+/** A code message valid for 10 minutes, rendered as the FailoverSender hands it to a provider. */
+export function otpMessage<C extends Channel>(channel: C, to: string, overrides: Partial<OutboundMessage> = {}): RenderedMessage<C> {
   sequence += 1;
-  return {
+  return renderer.render({
     idempotencyKey: `ver_${sequence}:1`,
     verificationId: `ver_${sequence}`,
-    channel,
     to,
     template: 'otp',
     code: '493027',
@@ -51,7 +57,8 @@ export function otpMessage(channel: Channel, to: string, overrides: Partial<Outb
     locale: 'en',
     expiresAt: new Date(Date.now() + 600_000),
     ...overrides,
-  };
+    channel,
+  });
 }
 
 /** The rejection of `promise`, to assert on its fields; fails when it resolves. */

@@ -6,6 +6,7 @@ import { messagingConfig } from '../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../config/configuration.types.js';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { DELIVERY_QUEUE_NAME, type DeliveryJob, type DeliveryQueue, WORKER_HEARTBEAT_MS, WORKER_SEEN_MS } from './delivery-job.js';
+import { PayloadSealer, type SealedDeliveryJob } from './sealed-payload.js';
 
 export const BOUNDED_BACKOFF = 'bounded-exponential';
 
@@ -49,7 +50,7 @@ type HeartbeatClient = RedisClient & {
 /** How often an API-only replica warns while messages wait with no worker anywhere. */
 const NO_WORKER_WARNING_MS = 60_000;
 
-/** Durable delivery: jobs live in Redis until a worker in any replica has settled them. */
+/** Durable delivery: jobs live in Redis, their content sealed, until a worker in any replica has settled them. */
 @Injectable()
 export class BullDeliveryQueue implements DeliveryQueue, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Delivery');
@@ -58,9 +59,10 @@ export class BullDeliveryQueue implements DeliveryQueue, OnApplicationBootstrap,
   private warnedAt = 0;
 
   constructor(
-    @InjectQueue(DELIVERY_QUEUE_NAME) private readonly queue: Queue<DeliveryJob>,
+    @InjectQueue(DELIVERY_QUEUE_NAME) private readonly queue: Queue<SealedDeliveryJob>,
     @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
     @Inject(BULL_CONNECTIONS) private readonly connections: RedisClient[],
+    private readonly sealer: PayloadSealer,
   ) {}
 
   /**
@@ -87,7 +89,7 @@ export class BullDeliveryQueue implements DeliveryQueue, OnApplicationBootstrap,
   }
 
   async add(job: DeliveryJob): Promise<void> {
-    await this.queue.add(job, {
+    await this.queue.add(this.sealer.seal(job), {
       jobId: job.key,
       attempts: this.config.delivery.attempts,
       backoff: { type: BOUNDED_BACKOFF, options: { baseMs: this.config.delivery.backoffMs, expiresAt: job.expiresAt } },

@@ -1,7 +1,7 @@
 import type { Channel } from '../../config/configuration.types.js';
 
-/** What a queued delivery holds. Only `sealed` carries the destination and code, encrypted. */
-export interface DeliveryJob {
+/** What identifies a queued send, and when it stops being worth sending: everything of a job but its content. */
+export interface DeliveryHeader {
   /** `<verificationId>:<sendNumber>`: the queue's job id and the idempotency key of this send. */
   key: string;
   verificationId: string;
@@ -9,16 +9,29 @@ export interface DeliveryJob {
   channel: Channel;
   issuedAt: number;
   expiresAt: number;
-  sealed: string;
   /** The X-Request-Id of the request that queued it, so the worker's log lines lead back to it. */
   requestId?: string;
 }
 
-export interface SealedContent {
+/** The destination and the code: held in the clear only in this process; a queue that stores jobs elsewhere seals it. */
+export interface DeliveryContent {
   to: string;
   code: string;
   purpose: string;
   locale: string;
+}
+
+/** One send handed to the queue. */
+export interface DeliveryJob extends DeliveryHeader {
+  content: DeliveryContent;
+}
+
+/**
+ * One send as the worker attempts it. The queue that kept the job opens its content only when the
+ * worker asks, once the send is known to be due; opening throws when it cannot be done.
+ */
+export interface QueuedDelivery extends DeliveryHeader {
+  open(): DeliveryContent;
 }
 
 /** Accepts jobs durably (Bull on Redis) or in-process (embedded mode), with the same retry rule. */

@@ -1,15 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { messagingConfig, otpConfig } from '../../config/config.namespaces.js';
-import type { MessagingConfig, OtpConfig } from '../../config/configuration.types.js';
+import { messagingConfig } from '../../config/config.namespaces.js';
+import type { MessagingConfig } from '../../config/configuration.types.js';
 import { runWithLogContext } from '../../logging/log-context.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
-import type { DeliveryReport } from '../../otp/delivery.port.js';
-import { RETENTION_MS } from '../../otp/store/otp-store.js';
-import { ChainExhaustedError, FailoverSender, PermanentDeliveryError } from '../failover-sender.js';
+import { type DeliveryReport, DeliveryReports } from '../../otp/delivery.port.js';
+import { ChainExhaustedError, FailoverSender, MessageRenderingError, PermanentDeliveryError } from '../failover-sender.js';
 import { maskDestinations } from '../masked-text.js';
 import { DeliveryLedger } from './delivery-ledger.js';
-import type { DeliveryJob, SealedContent } from './delivery-job.js';
-import { PayloadSealer } from './sealed-payload.js';
+import type { DeliveryContent, QueuedDelivery } from './delivery-job.js';
 
 /** Thrown to have the queue try the whole chain again later. */
 export class RetryLaterError extends Error {
@@ -26,29 +24,17 @@ export class RetryLaterError extends Error {
 @Injectable()
 export class DeliveryWorker {
   private readonly logger = new Logger('Delivery');
-  private readonly sealer: PayloadSealer;
-  private listener: (report: DeliveryReport) => Promise<void> = async () => undefined;
 
   constructor(
-    @Inject(otpConfig.KEY) otp: OtpConfig,
     @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
     @Inject(DeliveryLedger) private readonly ledger: DeliveryLedger,
+    @Inject(DeliveryReports) private readonly reports: DeliveryReports,
     private readonly sender: FailoverSender,
     private readonly metrics: MetricsService,
-  ) {
-    this.sealer = new PayloadSealer(otp.secret);
-  }
+  ) {}
 
   get maxAttempts(): number {
     return this.config.delivery.attempts;
-  }
-
-  seal(content: SealedContent, key: string): string {
-    return this.sealer.seal(content, key);
-  }
-
-  onReport(listener: (report: DeliveryReport) => Promise<void>): void {
-    this.listener = listener;
   }
 
   /**
@@ -56,11 +42,11 @@ export class DeliveryWorker {
    * queue should try again after its backoff. Every line written meanwhile, here or by the
    * providers, carries the id of the request that queued the job and the verification's id.
    */
-  attempt(job: DeliveryJob, attemptNumber: number): Promise<void> {
+  attempt(job: QueuedDelivery, attemptNumber: number): Promise<void> {
     return runWithLogContext({ requestId: job.requestId, verificationId: job.verificationId }, () => this.run(job, attemptNumber));
   }
 
-  private async run(job: DeliveryJob, attemptNumber: number): Promise<void> {
+  private async run(job: QueuedDelivery, attemptNumber: number): Promise<void> {
     this.logger.log({ msg: `${job.key}: ${job.channel} delivery attempt ${attemptNumber} of ${this.maxAttempts}`, channel: job.channel, attempt: attemptNumber });
     if (await this.ledger.wasSent(job.key)) {
       this.logger.log({ msg: `${job.key}: already delivered, not sending again`, channel: job.channel, attempt: attemptNumber });
@@ -70,9 +56,9 @@ export class DeliveryWorker {
       await this.fail(job, attemptNumber, 'expired', 'the code expired before it could be delivered');
       return;
     }
-    let content: SealedContent;
+    let content: DeliveryContent;
     try {
-      content = this.sealer.open<SealedContent>(job.sealed, job.key);
+      content = job.open();
     } catch {
       await this.fail(job, attemptNumber, 'undecryptable', 'the queued message could not be decrypted: OTP_SECRET differs from the one that queued it');
       return;
@@ -91,7 +77,7 @@ export class DeliveryWorker {
         expiresAt: new Date(job.expiresAt),
         attempt: attemptNumber,
       });
-      await this.ledger.markSent(job.key, job.expiresAt - Date.now() + RETENTION_MS);
+      await this.ledger.markSent(job.key, job.expiresAt - Date.now() + this.reports.retentionMs);
       this.logger.log({ msg: `${job.key}: delivered through ${result.provider} on attempt ${attemptNumber}`, channel: job.channel, provider: result.provider, attempt: attemptNumber });
       this.metrics.deliveries.inc({ channel: job.channel, result: 'sent' });
       this.metrics.deliveryLatency.observe({ channel: job.channel, provider: result.provider }, (Date.now() - job.issuedAt) / 1000);
@@ -106,9 +92,10 @@ export class DeliveryWorker {
       // The chain's errors are masked already; anything else thrown on the way is masked here, as it
       // becomes the verification's lastError, the queue's failed reason and a log line.
       const reason = maskDestinations(error instanceof Error ? error.message : String(error), { channel: job.channel, to: content.to, code: content.code });
-      const kind = error instanceof PermanentDeliveryError ? 'permanent' : error instanceof ChainExhaustedError ? 'exhausted' : 'unexpected';
+      const kind = errorKindOf(error);
       const provider = error instanceof PermanentDeliveryError ? error.provider : undefined;
-      if (error instanceof PermanentDeliveryError || attemptNumber >= this.maxAttempts) {
+      // Neither a refused destination nor a message that cannot be rendered gets better by waiting.
+      if (error instanceof PermanentDeliveryError || error instanceof MessageRenderingError || attemptNumber >= this.maxAttempts) {
         await this.fail(job, attemptNumber, kind, reason, provider);
         return;
       }
@@ -118,7 +105,7 @@ export class DeliveryWorker {
     }
   }
 
-  private async fail(job: DeliveryJob, attempts: number, kind: string, reason: string, provider?: string): Promise<void> {
+  private async fail(job: QueuedDelivery, attempts: number, kind: string, reason: string, provider?: string): Promise<void> {
     this.logger.error({
       msg: `${job.key}: delivery failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason}`,
       channel: job.channel,
@@ -131,12 +118,18 @@ export class DeliveryWorker {
     await this.report(job, { status: 'failed', attempts, lastError: reason });
   }
 
-  private async report(job: DeliveryJob, report: Omit<DeliveryReport, 'verificationId' | 'sendNumber'>): Promise<void> {
+  private async report(job: QueuedDelivery, report: Omit<DeliveryReport, 'verificationId' | 'sendNumber'>): Promise<void> {
     try {
-      await this.listener({ verificationId: job.verificationId, sendNumber: job.sendNumber, ...report });
+      await this.reports.record({ verificationId: job.verificationId, sendNumber: job.sendNumber, ...report });
     } catch (error) {
       // A status write must not turn a delivered message into a retried one.
       this.logger.warn(`${job.key}: could not record delivery status ${report.status}: ${error instanceof Error ? error.message : error}`);
     }
   }
+}
+
+function errorKindOf(error: unknown): string {
+  if (error instanceof PermanentDeliveryError) return 'permanent';
+  if (error instanceof MessageRenderingError) return 'unrenderable';
+  return error instanceof ChainExhaustedError ? 'exhausted' : 'unexpected';
 }

@@ -1,8 +1,9 @@
 import { InjectQueue, Process, Processor } from '@nestjs/bull';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
-import { DELIVERY_QUEUE_NAME, type DeliveryJob } from './delivery-job.js';
+import { DELIVERY_QUEUE_NAME } from './delivery-job.js';
 import { DeliveryWorker } from './delivery-worker.js';
+import { PayloadSealer, type SealedDeliveryJob } from './sealed-payload.js';
 
 /**
  * Jobs each replica works on at once. One at a time, a burst of sends drained at the pace of one
@@ -16,12 +17,13 @@ export const DELIVERY_CONCURRENCY = 10;
 export class DeliveryProcessor implements OnApplicationShutdown {
   constructor(
     private readonly worker: DeliveryWorker,
-    @InjectQueue(DELIVERY_QUEUE_NAME) private readonly queue: Queue<DeliveryJob>,
+    private readonly sealer: PayloadSealer,
+    @InjectQueue(DELIVERY_QUEUE_NAME) private readonly queue: Queue<SealedDeliveryJob>,
   ) {}
 
   @Process({ concurrency: DELIVERY_CONCURRENCY })
-  handle(job: Job<DeliveryJob>): Promise<void> {
-    return this.worker.attempt(job.data, job.attemptsMade + 1);
+  handle(job: Job<SealedDeliveryJob>): Promise<void> {
+    return this.worker.attempt(this.sealer.unseal(job.data), job.attemptsMade + 1);
   }
 
   /**

@@ -6,7 +6,8 @@ import { DeliveryWorker, RetryLaterError } from './delivery-worker.js';
 
 /**
  * Embedded mode: the same worker and retry rule as the Bull queue, on timers in this process.
- * Nothing survives a restart here; that is what REDIS_URL is for.
+ * Nothing survives a restart here; that is what REDIS_URL is for. Jobs never leave the process, so
+ * their content is kept as it came, not sealed.
  */
 @Injectable()
 export class InProcessDeliveryQueue implements DeliveryQueue, OnApplicationShutdown {
@@ -59,7 +60,8 @@ export class InProcessDeliveryQueue implements DeliveryQueue, OnApplicationShutd
   }
 
   private run(job: DeliveryJob, attempt: number): void {
-    const running = this.worker.attempt(job, attempt).catch((error: unknown) => {
+    const { content, ...header } = job;
+    const running = this.worker.attempt({ ...header, open: () => content }, attempt).catch((error: unknown) => {
       if (!(error instanceof RetryLaterError) || this.closing) return;
       const delay = retryDelay(this.config.delivery.backoffMs, attempt, job.expiresAt);
       const timer = setTimeout(() => {

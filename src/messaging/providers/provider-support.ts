@@ -1,15 +1,3 @@
-import type { ProviderId, ProviderState } from '../../config/configuration.types.js';
-import { ProviderError } from '../message-provider.js';
-
-/**
- * A provider named in a chain without its settings still stands in the chain, so health can say what
- * is missing; asked to send anyway, it fails like a refused credential: the chain moves on.
- */
-export function notConfiguredError(id: ProviderId, state: ProviderState): ProviderError {
-  const why = state.allowed ? `${state.missing.join(', ')} missing` : 'not allowed in production';
-  return new ProviderError(id, 'auth', `${id} is not configured (${why})`);
-}
-
 /** Socket-level failures of any HTTP vendor: the vendor (or the way to it) is down. */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',

@@ -1,7 +1,8 @@
 import { ValidationFailedError } from '../../common/errors.js';
 import { DestinationNotAllowedError } from '../otp.errors.js';
 import type { PhonePolicy } from './addresses.js';
-import { maskEmail, maskPhone, normalizeAnyDestination, normalizeDestination } from './destinations.js';
+import { maskEmail, maskPhone } from '../../common/masked-destination.js';
+import { normalizeAnyDestination, normalizeDestination } from './destinations.js';
 
 const ANY: PhonePolicy = { allowedCountries: undefined, allowedNumberTypes: ['mobile', 'fixed_line_or_mobile', 'voip'] };
 

@@ -1,6 +1,6 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { Channel } from '../../config/configuration.types.js';
 import { ValidationFailedError } from '../../common/errors.js';
+import { maskEmail, maskPhone } from '../../common/masked-destination.js';
 import { DestinationNotAllowedError } from '../otp.errors.js';
 import { normalizeEmailAddress, parseContact, parsePhoneNumber, type PhonePolicy, phoneRefusal } from './addresses.js';
 
@@ -38,22 +38,4 @@ export function normalizeAnyDestination(value: string): string {
   const trimmed = value.trim();
   // Neither: as given (an address lower-cased), which no send is keyed by.
   return parseContact(trimmed)?.value ?? (trimmed.includes('@') ? trimmed.toLowerCase() : trimmed);
-}
-
-/** `j***@example.com` */
-export function maskEmail(email: string): string {
-  const at = email.lastIndexOf('@');
-  return `${email.slice(0, Math.min(1, at))}***${email.slice(at)}`;
-}
-
-/** `+44******3456`: the country calling code and the last four digits. */
-export function maskPhone(e164: string, callingCode?: string): string {
-  const prefix = `+${callingCode ?? ''}`;
-  const hidden = Math.max(0, e164.length - prefix.length - 4);
-  return `${prefix}${'*'.repeat(hidden)}${e164.slice(-4)}`;
-}
-
-export function maskDestination(channel: Channel, normalized: string): string {
-  if (channel === 'email') return maskEmail(normalized);
-  return maskPhone(normalized, parsePhoneNumberFromString(normalized)?.countryCallingCode);
 }

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Channel } from '../../../config/configuration.types.js';
-import type { MessageProvider, OutboundMessage, SendResult } from '../../message-provider.js';
+import type { MessageProvider, RenderedMessage, SendResult } from '../../message-provider.js';
 import { minutesUntil } from '../../message-renderer.js';
 
 /**
@@ -13,7 +13,7 @@ export abstract class ConsoleProvider implements MessageProvider {
   readonly configured = true;
   private readonly logger = new Logger(ConsoleProvider.name);
 
-  async send(message: OutboundMessage): Promise<SendResult> {
+  async send(message: RenderedMessage): Promise<SendResult> {
     const line =
       message.code !== undefined
         ? `[${this.channel}] code ${message.code} for ${message.to} ` +

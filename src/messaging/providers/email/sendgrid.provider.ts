@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../../config/configuration.types.js';
-import { type MessageProvider, type OutboundMessage, ProviderError, type SendResult } from '../../message-provider.js';
-import { MessageRenderer } from '../../message-renderer.js';
-import { errorMessage, isNetworkError, notConfiguredError } from '../provider-support.js';
+import { type MessageProvider, ProviderError, type RenderedMessage, type SendResult } from '../../message-provider.js';
+import { errorMessage, isNetworkError } from '../provider-support.js';
 
 interface SendgridErrorBody {
   errors?: { message?: string; field?: string | null }[];
@@ -11,21 +10,15 @@ interface SendgridErrorBody {
 
 /** Email through SendGrid's v3 Mail Send API, with plain fetch: one POST does not need an SDK. */
 @Injectable()
-export class SendgridProvider implements MessageProvider {
+export class SendgridProvider implements MessageProvider<'email'> {
   readonly id = 'sendgrid' as const;
   readonly channel = 'email' as const;
-  readonly configured: boolean;
+  readonly configured = true;
 
-  constructor(
-    @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
-    private readonly renderer: MessageRenderer,
-  ) {
-    const state = config.providers.sendgrid;
-    this.configured = state.configured && state.allowed;
-  }
+  constructor(@Inject(messagingConfig.KEY) private readonly config: MessagingConfig) {}
 
-  async send(message: OutboundMessage): Promise<SendResult> {
-    const { subject, html, text } = this.renderer.email(message);
+  async send(message: RenderedMessage<'email'>): Promise<SendResult> {
+    const { subject, html, text } = message.body;
     const body = {
       personalizations: [{ to: [{ email: message.to }] }],
       from: parseSender(this.config.sendgrid.from!),
@@ -49,7 +42,6 @@ export class SendgridProvider implements MessageProvider {
   }
 
   private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response> {
-    if (!this.configured) throw notConfiguredError(this.id, this.config.providers.sendgrid);
     try {
       return await fetch(`${this.config.sendgrid.apiBaseUrl}${path}`, {
         method,

@@ -2,10 +2,8 @@ import { GetAccountCommand, SendEmailCommand, SESv2Client } from '@aws-sdk/clien
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../../config/configuration.types.js';
-import { type MessageProvider, type OutboundMessage, ProviderError, type SendResult } from '../../message-provider.js';
-import { MessageRenderer } from '../../message-renderer.js';
+import { type MessageProvider, ProviderError, type RenderedMessage, type SendResult } from '../../message-provider.js';
 import { type AwsErrorCodes, awsClientConfig, classifyAwsError } from '../aws/aws-support.js';
-import { notConfiguredError } from '../provider-support.js';
 
 export const SES_ERROR_CODES: AwsErrorCodes = {
   // MessageRejected: SES will not send this message (sandbox recipient, content); BadRequest: an address it cannot use.
@@ -16,24 +14,18 @@ export const SES_ERROR_CODES: AwsErrorCodes = {
 
 /** Email through Amazon SES (API v2), with an HTML and a plain-text part. */
 @Injectable()
-export class SesProvider implements MessageProvider, OnApplicationShutdown {
+export class SesProvider implements MessageProvider<'email'>, OnApplicationShutdown {
   readonly id = 'ses' as const;
   readonly channel = 'email' as const;
-  readonly configured: boolean;
-  private readonly client: SESv2Client | undefined;
+  readonly configured = true;
+  private readonly client: SESv2Client;
 
-  constructor(
-    @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
-    private readonly renderer: MessageRenderer,
-  ) {
-    const state = config.providers.ses;
-    this.configured = state.configured && state.allowed;
-    if (this.configured) this.client = new SESv2Client(awsClientConfig(config, config.aws.endpointSes));
+  constructor(@Inject(messagingConfig.KEY) private readonly config: MessagingConfig) {
+    this.client = new SESv2Client(awsClientConfig(config, config.aws.endpointSes));
   }
 
-  async send(message: OutboundMessage): Promise<SendResult> {
-    if (!this.client) throw notConfiguredError(this.id, this.config.providers.ses);
-    const { subject, html, text } = this.renderer.email(message);
+  async send(message: RenderedMessage<'email'>): Promise<SendResult> {
+    const { subject, html, text } = message.body;
     const command = new SendEmailCommand({
       FromEmailAddress: this.config.aws.sesFrom,
       Destination: { ToAddresses: [message.to] },
@@ -53,7 +45,6 @@ export class SesProvider implements MessageProvider, OnApplicationShutdown {
   }
 
   async probe(): Promise<void> {
-    if (!this.client) throw notConfiguredError(this.id, this.config.providers.ses);
     let account;
     try {
       account = await this.client.send(new GetAccountCommand({}));
@@ -67,6 +58,6 @@ export class SesProvider implements MessageProvider, OnApplicationShutdown {
 
   /** Not before: the delivery queues depend on this provider, so Nest has let their sends finish first. */
   onApplicationShutdown(): void {
-    this.client?.destroy();
+    this.client.destroy();
   }
 }

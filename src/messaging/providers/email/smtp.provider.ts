@@ -1,4 +1,3 @@
-import { MailerService } from '@nestjs-modules/mailer';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { createTransport } from 'nodemailer';
@@ -7,9 +6,8 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../../config/configuration.types.js';
-import { type MessageProvider, type OutboundMessage, ProviderError, type SendResult } from '../../message-provider.js';
-import { MessageRenderer } from '../../message-renderer.js';
-import { errorMessage, notConfiguredError } from '../provider-support.js';
+import { type MessageProvider, ProviderError, type RenderedMessage, type SendResult } from '../../message-provider.js';
+import { errorMessage } from '../provider-support.js';
 
 /** The part of a nodemailer error that tells what went wrong and at which step. */
 export interface SmtpErrorFields {
@@ -19,37 +17,31 @@ export interface SmtpErrorFields {
 }
 
 /**
- * Email over SMTP through @nestjs-modules/mailer. The provider builds its own MailerService, so a
- * chain can hold it whether or not SMTP is configured, and keeps the pooled nodemailer transport
- * that service creates to probe and close it.
+ * Email over SMTP, through a pooled nodemailer transport this provider owns.
+ *
+ * Not through @nestjs-modules/mailer's MailerModule: its MailerService closes the transport in
+ * onModuleDestroy, which Nest runs for every module before any onApplicationShutdown, and it is in
+ * onApplicationShutdown that the delivery queues let the send in flight finish and begin the ones
+ * accepted just before the close. A closed pool fails those ("Connection pool was closed"), so codes
+ * accepted before a shutdown would be lost. Nothing else of MailerService is used: the message is
+ * rendered before the chain and composed here, and the probe and the close need the transport itself.
  */
 @Injectable()
-export class SmtpProvider implements MessageProvider, OnApplicationShutdown {
+export class SmtpProvider implements MessageProvider<'email'>, OnApplicationShutdown {
   readonly id = 'smtp' as const;
   readonly channel = 'email' as const;
-  readonly configured: boolean;
-  private readonly mailer: MailerService | undefined;
-  private transport: ReturnType<typeof createTransport> | undefined;
+  readonly configured = true;
+  private readonly transport: ReturnType<typeof createTransport<SMTPPool.SentMessageInfo>>;
   /** The right-hand side of every Message-ID: the sender's domain, as nodemailer would pick it. */
   private readonly messageIdDomain: string;
 
-  constructor(
-    @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
-    private readonly renderer: MessageRenderer,
-  ) {
-    const state = config.providers.smtp;
-    this.configured = state.configured && state.allowed;
+  constructor(@Inject(messagingConfig.KEY) private readonly config: MessagingConfig) {
     this.messageIdDomain = senderDomain(config.smtp.from);
-    if (!this.configured) return;
-    this.mailer = new MailerService(
-      { transport: smtpTransportOptions(config), verifyTransporters: false },
-      { createTransport: (options) => (this.transport = createTransport(options as SMTPPool.Options & { pool: true })) },
-    );
+    this.transport = createTransport(smtpTransportOptions(config));
   }
 
-  async send(message: OutboundMessage): Promise<SendResult> {
-    if (!this.mailer) throw notConfiguredError(this.id, this.config.providers.smtp);
-    const { subject, html, text } = this.renderer.email(message);
+  async send(message: RenderedMessage<'email'>): Promise<SendResult> {
+    const { subject, html, text } = message.body;
     try {
       // The message is built in memory and handed over whole: streamed part by part, nodemailer wrote
       // each small MIME chunk to the socket on its own, which the CPU profile showed as a large share of
@@ -61,7 +53,7 @@ export class SmtpProvider implements MessageProvider, OnApplicationShutdown {
       const composed = new MailComposer({ from: this.config.smtp.from, to: message.to, subject, text, html, messageId, baseBoundary: randomUUID() }).compile();
       const raw = await composed.build();
       // The recipient is the normalized address itself, never what an address parser makes of it.
-      await this.mailer.sendMail({ envelope: { ...composed.getEnvelope(), to: [message.to] }, raw, messageId });
+      await this.transport.sendMail({ envelope: { ...composed.getEnvelope(), to: [message.to] }, raw, messageId });
       return { provider: this.id, providerMessageId: messageId };
     } catch (error) {
       throw classifySmtpError(error);
@@ -69,7 +61,6 @@ export class SmtpProvider implements MessageProvider, OnApplicationShutdown {
   }
 
   async probe(): Promise<void> {
-    if (!this.transport) throw notConfiguredError(this.id, this.config.providers.smtp);
     try {
       await this.transport.verify();
     } catch (error) {
@@ -79,7 +70,7 @@ export class SmtpProvider implements MessageProvider, OnApplicationShutdown {
 
   /** Not before: the delivery queues depend on this provider, so Nest has let their sends finish first. */
   onApplicationShutdown(): void {
-    this.transport?.close();
+    this.transport.close();
   }
 }
 

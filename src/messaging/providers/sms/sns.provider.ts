@@ -2,10 +2,8 @@ import { GetSMSAttributesCommand, PublishCommand, SNSClient } from '@aws-sdk/cli
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../../config/configuration.types.js';
-import type { MessageProvider, OutboundMessage, SendResult } from '../../message-provider.js';
-import { MessageRenderer } from '../../message-renderer.js';
+import type { MessageProvider, RenderedMessage, SendResult } from '../../message-provider.js';
 import { type AwsErrorCodes, awsClientConfig, classifyAwsError } from '../aws/aws-support.js';
-import { notConfiguredError } from '../provider-support.js';
 
 export const SNS_ERROR_CODES: AwsErrorCodes = {
   permanent: new Set(['InvalidParameter', 'InvalidParameterValue', 'EndpointDisabled']),
@@ -14,26 +12,20 @@ export const SNS_ERROR_CODES: AwsErrorCodes = {
 
 /** SMS straight to a phone number through Amazon SNS, as a transactional (high-priority) message. */
 @Injectable()
-export class SnsProvider implements MessageProvider, OnApplicationShutdown {
+export class SnsProvider implements MessageProvider<'sms'>, OnApplicationShutdown {
   readonly id = 'sns' as const;
   readonly channel = 'sms' as const;
-  readonly configured: boolean;
-  private readonly client: SNSClient | undefined;
+  readonly configured = true;
+  private readonly client: SNSClient;
 
-  constructor(
-    @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
-    private readonly renderer: MessageRenderer,
-  ) {
-    const state = config.providers.sns;
-    this.configured = state.configured && state.allowed;
-    if (this.configured) this.client = new SNSClient(awsClientConfig(config, config.aws.endpointSns));
+  constructor(@Inject(messagingConfig.KEY) config: MessagingConfig) {
+    this.client = new SNSClient(awsClientConfig(config, config.aws.endpointSns));
   }
 
-  async send(message: OutboundMessage): Promise<SendResult> {
-    if (!this.client) throw notConfiguredError(this.id, this.config.providers.sns);
+  async send(message: RenderedMessage<'sms'>): Promise<SendResult> {
     const command = new PublishCommand({
       PhoneNumber: message.to,
-      Message: this.renderer.text(message),
+      Message: message.body,
       // Promotional (the account default) is cheaper but may be delayed or dropped: wrong for a code.
       MessageAttributes: { 'AWS.SNS.SMS.SMSType': { DataType: 'String', StringValue: 'Transactional' } },
     });
@@ -46,7 +38,6 @@ export class SnsProvider implements MessageProvider, OnApplicationShutdown {
   }
 
   async probe(): Promise<void> {
-    if (!this.client) throw notConfiguredError(this.id, this.config.providers.sns);
     try {
       await this.client.send(new GetSMSAttributesCommand({ attributes: ['DefaultSMSType'] }));
     } catch (error) {
@@ -56,6 +47,6 @@ export class SnsProvider implements MessageProvider, OnApplicationShutdown {
 
   /** Not before: the delivery queues depend on this provider, so Nest has let their sends finish first. */
   onApplicationShutdown(): void {
-    this.client?.destroy();
+    this.client.destroy();
   }
 }

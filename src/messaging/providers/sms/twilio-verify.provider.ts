@@ -2,9 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type twilio from 'twilio';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { Channel, MessagingConfig } from '../../../config/configuration.types.js';
-import { type CodeCheckingProvider, type OutboundMessage, ProviderError, type SendResult } from '../../message-provider.js';
-import { MessageRenderer } from '../../message-renderer.js';
-import { notConfiguredError } from '../provider-support.js';
+import { type CodeCheckingProvider, ProviderError, type RenderedMessage, type SendResult } from '../../message-provider.js';
 import { classifyTwilioError, createTwilioClient, probeTwilio } from '../twilio/twilio-client.js';
 
 /**
@@ -12,22 +10,18 @@ import { classifyTwilioError, createTwilioClient, probeTwilio } from '../twilio/
  * in the message is ignored and checks must come back here.
  */
 @Injectable()
-export class TwilioVerifyProvider implements CodeCheckingProvider {
+export class TwilioVerifyProvider implements CodeCheckingProvider<'sms'> {
   readonly id = 'twilio-verify' as const;
   readonly channel = 'sms' as const;
-  readonly configured: boolean;
-  private readonly client: twilio.Twilio | undefined;
+  readonly configured = true;
+  private readonly client: twilio.Twilio;
 
-  constructor(
-    @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
-    private readonly renderer: MessageRenderer,
-  ) {
-    const state = config.providers['twilio-verify'];
-    this.configured = state.configured && state.allowed;
-    if (this.configured) this.client = createTwilioClient(config);
+  constructor(@Inject(messagingConfig.KEY) private readonly config: MessagingConfig) {
+    this.client = createTwilioClient(config);
   }
 
-  async send(message: OutboundMessage): Promise<SendResult> {
+  /** The rendered text is not used: Verify writes its own message, in the language it is asked for. */
+  async send(message: RenderedMessage<'sms'>): Promise<SendResult> {
     const service = this.service();
     if (message.template !== 'otp') {
       // Verify only sends codes; a notice has to go through the next provider of the chain.
@@ -37,7 +31,7 @@ export class TwilioVerifyProvider implements CodeCheckingProvider {
       const verification = await service.verifications.create({
         to: message.to,
         channel: this.channel,
-        locale: this.renderer.resolveLocale(message.locale),
+        locale: message.language,
       });
       return { provider: this.id, providerMessageId: verification.sid, codeIssuedByProvider: true };
     } catch (error) {
@@ -58,12 +52,10 @@ export class TwilioVerifyProvider implements CodeCheckingProvider {
   }
 
   async probe(): Promise<void> {
-    if (!this.client) throw notConfiguredError(this.id, this.config.providers['twilio-verify']);
     await probeTwilio(this.id, this.client, this.config.twilio.accountSid!);
   }
 
   private service() {
-    if (!this.client) throw notConfiguredError(this.id, this.config.providers['twilio-verify']);
     return this.client.verify.v2.services(this.config.twilio.verifyServiceSid!);
   }
 }
