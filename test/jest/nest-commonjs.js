@@ -1,5 +1,5 @@
 // Jest (before Node 24.9) cannot require() an ES module, and some Nest ecosystem packages the
-// product uses (@nestjs/throttler, @nestjs-modules/mailer) are CommonJS that
+// product uses (@nestjs/throttler among them) are CommonJS that
 // require('@nestjs/common'), which Nest 12 ships as ESM only. Node itself handles that at run time
 // (require(esm) since 20.19 / 22.12); under jest, every import of @nestjs/common and @nestjs/core
 // — from ESM and CommonJS alike — is mapped to a CommonJS build of the installed version made
