@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
+import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
@@ -18,13 +19,8 @@ const pendingKey = (to: string, purpose: string, budget: SendBudget, subject?: s
 
 @Injectable()
 export class RedisOtpStore implements OtpStore {
-  private readonly redis: RedisClient;
-
-  constructor(@Inject(REDIS_CLIENT) client: RedisClient) {
-    for (const [name, definition] of Object.entries(VERIFICATION_SCRIPTS)) {
-      if (!(name in client)) client.defineCommand(name, definition);
-    }
-    this.redis = client;
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
+    requireScripts(redis, VERIFICATION_SCRIPTS);
   }
 
   async createPending(record: VerificationRecord) {

@@ -1,4 +1,5 @@
 import type { Result } from 'ioredis';
+import type { RedisScripts } from '../../redis/redis-scripts.js';
 
 /**
  * The Redis store's Lua. Each script that decides something runs one function of
@@ -169,7 +170,7 @@ export const VERIFICATION_SCRIPTS = {
   otpReplacePending: { numberOfKeys: 1, lua: REPLACE_PENDING_SCRIPT },
   otpTouchPending: { numberOfKeys: 1, lua: TOUCH_PENDING_SCRIPT },
   otpMarkPrivate: { numberOfKeys: 1, lua: MARK_PRIVATE_SCRIPT },
-};
+} satisfies RedisScripts;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
