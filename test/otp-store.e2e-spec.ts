@@ -8,6 +8,7 @@ import { RedisOtpStore } from '../src/otp/store/redis-otp.store.js';
 import { MemorySendLimiter } from '../src/otp/limits/memory-send-limiter.js';
 import { RedisSendLimiter } from '../src/otp/limits/redis-send-limiter.js';
 import { DAY_MS, type SendLimiter } from '../src/otp/limits/send-limiter.js';
+import { REDIS_SCRIPTS } from '../src/redis/redis-scripts.js';
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 
@@ -17,7 +18,7 @@ let redis: RedisServer;
 let client: Redis;
 beforeAll(async () => {
   redis = await RedisServer.start();
-  client = new Redis(redis.url);
+  client = new Redis(redis.url, { scripts: REDIS_SCRIPTS });
 });
 afterAll(async () => {
   client.disconnect();

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/configuration.types.js';
+import { REDIS_SCRIPTS } from './redis-scripts.js';
 
 /** One Redis server (named or found through Sentinel) or a Redis Cluster; everything that uses Redis needs only what both offer. */
 export type RedisClient = Redis | Cluster;
@@ -29,12 +30,14 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
  * not ready and rediscovers the nodes in the background. Its connections to single nodes keep their
  * offline queue, because they open lazily on their first command and must hold it until connected;
  * the command timeout still bounds how long that takes, and a lost node is found again through the
- * slot map rather than by reconnecting to it.
+ * slot map rather than by reconnecting to it. Every connection gets every Lua command (REDIS_SCRIPTS)
+ * as it is made; on a cluster they belong to the cluster, which sends them to the right node.
  */
 export function openRedis(config: RedisConfig, options: RedisOptions): RedisClient {
   if (config.sentinels) {
     return new Redis({
       ...options,
+      scripts: REDIS_SCRIPTS,
       sentinels: config.sentinels,
       name: config.sentinelName,
       // Asking the Sentinels for the master again after a lost connection follows a failover; the
@@ -48,7 +51,7 @@ export function openRedis(config: RedisConfig, options: RedisOptions): RedisClie
   }
   if (!config.clusterNodes) {
     if (!config.url) throw new Error('none of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS is configured');
-    return new Redis(config.url, options);
+    return new Redis(config.url, { ...options, scripts: REDIS_SCRIPTS });
   }
   const { enableOfflineQueue = true, retryStrategy, lazyConnect, ...nodeOptions } = options;
   return new Cluster(config.clusterNodes, {
@@ -61,6 +64,7 @@ export function openRedis(config: RedisConfig, options: RedisOptions): RedisClie
     // (resharding, a replica taking over), while a master that is gone fails the command well within
     // the 2 s an API answer may take, instead of 16 rounds later.
     maxRedirections: 6,
+    scripts: REDIS_SCRIPTS,
     redisOptions: nodeOptions,
   });
 }

@@ -19,34 +19,6 @@ export const BULL_CONNECTIONS = Symbol('BULL_CONNECTIONS');
  */
 export const WORKERS_KEY = '{otp-delivery}:workers';
 
-/**
- * Heartbeats are scored and counted by Redis's clock, never a replica's: with each replica's own,
- * a worker whose clock ran 15 s behind would never be counted, and one ahead would be counted long
- * after it died.
- */
-const REDIS_NOW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`;
-
-/** KEYS: workers. ARGV: this worker, how long a silent worker is kept (ms). */
-const BEAT_SCRIPT = `${REDIS_NOW}
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return now
-`;
-
-/** KEYS: workers. ARGV: seen within (ms). */
-const COUNT_SCRIPT = `${REDIS_NOW}
-return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
-`;
-
-type HeartbeatClient = RedisClient & {
-  otpWorkerBeat(key: string, worker: string, keepMs: number): Promise<number>;
-  otpWorkerCount(key: string, seenMs: number): Promise<number>;
-};
-
 /** How often an API-only replica warns while messages wait with no worker anywhere. */
 const NO_WORKER_WARNING_MS = 60_000;
 
@@ -113,13 +85,9 @@ export class BullDeliveryQueue implements DeliveryQueue, OnApplicationBootstrap,
     await this.heartbeats.otpWorkerBeat(WORKERS_KEY, this.instance, 10 * WORKER_SEEN_MS);
   }
 
-  private get heartbeats(): HeartbeatClient {
-    const client = this.queue.client as RedisClient;
-    if (!('otpWorkerBeat' in client)) {
-      client.defineCommand('otpWorkerBeat', { numberOfKeys: 1, lua: BEAT_SCRIPT });
-      client.defineCommand('otpWorkerCount', { numberOfKeys: 1, lua: COUNT_SCRIPT });
-    }
-    return client as HeartbeatClient;
+  /** Bull's own connection, opened with every script (openRedis). */
+  private get heartbeats(): RedisClient {
+    return this.queue.client as RedisClient;
   }
 
   private async watchForWorkers(): Promise<void> {

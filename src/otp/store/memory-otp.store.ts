@@ -1,8 +1,8 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { digestsEqual } from '../codes/otp-codes.js';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
+import { cancel, check, isPending, markDeliveryPrivate, reportDelivery, resend, type Transition } from './verification-transitions.js';
 
 const pendingKey = (to: string, purpose: string, budget: SendBudget, subject?: string) =>
   subject === undefined ? `${budget}\0${purpose}\0${to}` : `${budget}\0${purpose}\0${to}\0${subject}`;
@@ -60,82 +60,39 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
   }
 
   async resend(id: string, code: NewCode): Promise<ResendOutcome> {
-    const record = this.records.get(id);
-    if (!record || !isPending(record, code.now)) return { result: 'not_pending' };
-    if (record.sends >= record.maxSends) return { result: 'max_sends', record: structuredClone(record) };
-    Object.assign(record, {
-      digest: code.digest,
-      expiresAt: code.expiresAt,
-      sends: record.sends + 1,
-      lastSentAt: code.now,
-      updatedAt: code.now,
-      codeIssuer: null,
-      delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: code.now },
-    });
-    return { result: 'resent', record: structuredClone(record) };
+    return this.apply(id, code.now, (record) => resend(record, code));
   }
 
   async check(id: string, candidateDigest: string, now: number): Promise<CheckOutcome> {
-    return this.settle(id, now, (record) => digestsEqual(record.digest, candidateDigest));
+    return this.apply(id, now, (record) => check(record, { digest: candidateDigest }, now));
   }
 
   async settleExternalCheck(id: string, approved: boolean, now: number): Promise<CheckOutcome> {
-    return this.settle(id, now, () => approved);
+    return this.apply(id, now, (record) => check(record, { approved }, now));
   }
 
   async cancel(id: string, now: number) {
-    const record = this.records.get(id);
-    if (!record || !isPending(record, now)) return false;
-    Object.assign(record, { status: 'canceled', digest: '', updatedAt: now });
-    this.settled(record, now);
-    return true;
+    return this.apply(id, now, (record) => cancel(record, now));
   }
 
   async markDeliveryPrivate(id: string) {
-    const record = this.records.get(id);
-    if (record) record.deliveryPrivate = true;
+    this.apply(id, Date.now(), markDeliveryPrivate);
   }
 
   async updateDelivery(id: string, update: DeliveryUpdate, now: number) {
-    const record = this.records.get(id);
-    if (!record || record.sends !== update.sendNumber) return;
-    record.delivery = {
-      status: update.status,
-      provider: update.provider !== undefined ? update.provider : record.delivery.provider,
-      attempts: update.attempts ?? record.delivery.attempts,
-      lastError: update.lastError !== undefined ? update.lastError : record.delivery.lastError,
-      updatedAt: now,
-    };
-    if (update.codeIssuer !== undefined) record.codeIssuer = update.codeIssuer;
-    record.updatedAt = now;
-    if (update.status === 'failed' && record.status === 'pending') {
-      Object.assign(record, { status: 'failed', digest: '' });
-      this.settled(record, now);
-    }
+    this.apply(id, now, (record) => reportDelivery(record, update, now));
   }
 
-  private settle(id: string, now: number, matches: (record: VerificationRecord) => boolean): CheckOutcome {
-    const record = this.records.get(id);
-    if (!record) return { result: 'not_found' };
-    if (record.status === 'max_attempts') return { result: 'locked', record: structuredClone(record) };
-    if (!isPending(record, now)) return { result: 'not_found' };
-    if (record.attempts >= record.maxAttempts) {
-      Object.assign(record, { status: 'max_attempts', digest: '', updatedAt: now });
-      this.settled(record, now);
-      return { result: 'locked', record: structuredClone(record) };
-    }
-    if (matches(record)) {
-      Object.assign(record, { status: 'approved', digest: '', updatedAt: now });
-      this.settled(record, now);
-      return { result: 'approved', record: structuredClone(record) };
-    }
-    record.attempts += 1;
-    record.updatedAt = now;
-    if (record.attempts >= record.maxAttempts) {
-      Object.assign(record, { status: 'max_attempts', digest: '' });
-      this.settled(record, now);
-    }
-    return { result: 'incorrect', record: structuredClone(record) };
+  /**
+   * Runs one transition on the stored record and stores what it decided. Replacing a key keeps its
+   * place in the map, so eviction order stays creation order. The outcome is a copy: it may carry the
+   * stored record.
+   */
+  private apply<Outcome>(id: string, now: number, transition: (record: VerificationRecord | undefined) => Transition<Outcome>): Outcome {
+    const { outcome, next, settled } = transition(this.records.get(id));
+    if (next) this.records.set(id, next);
+    if (next && settled) this.settled(next, now);
+    return structuredClone(outcome);
   }
 
   private release(record: VerificationRecord) {
@@ -176,8 +133,4 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
       }
     }
   }
-}
-
-function isPending(record: VerificationRecord, now: number): boolean {
-  return record.status === 'pending' && now < record.expiresAt;
 }

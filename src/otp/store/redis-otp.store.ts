@@ -1,17 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
+import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
-import { SEND_BUDGETS, type SendBudget } from '../limits/send-limiter.js';
-import type {
-  CheckOutcome,
-  DeliveryStatus,
-  DeliveryUpdate,
-  NewCode,
-  ResendOutcome,
-  VerificationRecord,
-  VerificationStatus,
-} from '../otp.types.js';
+import type { SendBudget } from '../limits/send-limiter.js';
+import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
+import { fromHash, fromPairs, toHash } from './verification-hash.js';
+import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 /**
  * Key layout. Each verification is one hash under its own hash tag, so every script that decides
@@ -22,166 +17,10 @@ const verificationKey = (id: string) => `otp:{v:${id}}`;
 const pendingKey = (to: string, purpose: string, budget: SendBudget, subject?: string) =>
   subject === undefined ? `otp:{p:${budget}:${purpose}:${to}}` : `otp:{p:${budget}:${purpose}:${to}:s:${subject}}`;
 
-/** Keeps a verification readable for RETENTION_MS after its code expires or it last changed. */
-const KEEP = `
-local function keep(key, expiresAt, now, retention)
-  redis.call('PEXPIRE', key, math.max(expiresAt - now, 0) + retention)
-end
-`;
-
-/**
- * A new record and its lifetime in one command: as MULTI/HSET/PEXPIRE/EXEC it cost the client four
- * commands' work per send, twice the CPU of this. ARGV: ttl ms, then field, value pairs.
- */
-const CREATE_SCRIPT = `
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
-`;
-
-/**
- * The check, in one script: read, compare the digest in constant time (no early exit on the first
- * differing byte), count a wrong code, lock at the limit, approve once.
- * ARGV: mode ('digest' | 'external'), candidate digest or '1'/'0', now, retention.
- */
-const CHECK_SCRIPT = `${KEEP}
-local key = KEYS[1]
-local h = redis.call('HMGET', key, 'status', 'digest', 'expiresAt', 'attempts', 'maxAttempts')
-if not h[1] then return {'not_found'} end
-local now = tonumber(ARGV[3])
-local expiresAt = tonumber(h[3])
-if h[1] == 'max_attempts' then return {'locked', redis.call('HGETALL', key)} end
-if h[1] ~= 'pending' or now >= expiresAt then return {'not_found'} end
-local attempts, max = tonumber(h[4]), tonumber(h[5])
-if attempts >= max then
-  redis.call('HSET', key, 'status', 'max_attempts', 'digest', '', 'updatedAt', ARGV[3])
-  keep(key, expiresAt, now, tonumber(ARGV[4]))
-  return {'locked', redis.call('HGETALL', key)}
-end
-local match = false
-if ARGV[1] == 'external' then
-  match = ARGV[2] == '1'
-else
-  local stored, candidate = h[2], ARGV[2]
-  if #stored > 0 and #stored == #candidate then
-    local diff = 0
-    for i = 1, #stored do
-      diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i)))
-    end
-    match = diff == 0
-  end
-end
-if match then
-  redis.call('HSET', key, 'status', 'approved', 'digest', '', 'updatedAt', ARGV[3])
-  keep(key, expiresAt, now, tonumber(ARGV[4]))
-  return {'approved', redis.call('HGETALL', key)}
-end
-attempts = attempts + 1
-if attempts >= max then
-  redis.call('HSET', key, 'attempts', attempts, 'status', 'max_attempts', 'digest', '', 'updatedAt', ARGV[3])
-else
-  redis.call('HSET', key, 'attempts', attempts, 'updatedAt', ARGV[3])
-end
-keep(key, expiresAt, now, tonumber(ARGV[4]))
-return {'incorrect', redis.call('HGETALL', key)}
-`;
-
-/** ARGV: digest, expiresAt, now, retention. */
-const RESEND_SCRIPT = `${KEEP}
-local key = KEYS[1]
-local h = redis.call('HMGET', key, 'status', 'expiresAt', 'sends', 'maxSends')
-local now = tonumber(ARGV[3])
-if not h[1] or h[1] ~= 'pending' or now >= tonumber(h[2]) then return {'not_pending'} end
-if tonumber(h[3]) >= tonumber(h[4]) then return {'max_sends', redis.call('HGETALL', key)} end
-redis.call('HSET', key, 'digest', ARGV[1], 'expiresAt', ARGV[2], 'sends', tonumber(h[3]) + 1, 'lastSentAt', ARGV[3],
-  'updatedAt', ARGV[3], 'codeIssuer', '', 'dStatus', 'queued', 'dProvider', '', 'dAttempts', 0, 'dLastError', '', 'dUpdatedAt', ARGV[3])
-keep(key, tonumber(ARGV[2]), now, tonumber(ARGV[4]))
-return {'resent', redis.call('HGETALL', key)}
-`;
-
-/** ARGV: now, retention. */
-const CANCEL_SCRIPT = `${KEEP}
-local key = KEYS[1]
-local h = redis.call('HMGET', key, 'status', 'expiresAt')
-local now = tonumber(ARGV[1])
-if not h[1] or h[1] ~= 'pending' or now >= tonumber(h[2]) then return 0 end
-redis.call('HSET', key, 'status', 'canceled', 'digest', '', 'updatedAt', ARGV[1])
-keep(key, tonumber(h[2]), now, tonumber(ARGV[2]))
-return 1
-`;
-
-/** ARGV: JSON update, now, retention. Applies only to the send it reports on. Returns 1 when the verification failed. */
-const DELIVERY_SCRIPT = `${KEEP}
-local key = KEYS[1]
-local u = cjson.decode(ARGV[1])
-local h = redis.call('HMGET', key, 'status', 'sends', 'expiresAt')
-if not h[1] or tonumber(h[2]) ~= u.sendNumber then return -1 end
-local now = tonumber(ARGV[2])
-redis.call('HSET', key, 'dStatus', u.status, 'dUpdatedAt', ARGV[2], 'updatedAt', ARGV[2])
-if u.provider ~= nil then redis.call('HSET', key, 'dProvider', u.provider) end
-if u.attempts ~= nil then redis.call('HSET', key, 'dAttempts', u.attempts) end
-if u.lastError ~= nil then redis.call('HSET', key, 'dLastError', u.lastError) end
-if u.codeIssuer ~= nil then redis.call('HSET', key, 'codeIssuer', u.codeIssuer) end
-local failed = 0
-if u.status == 'failed' and h[1] == 'pending' then
-  redis.call('HSET', key, 'status', 'failed', 'digest', '')
-  failed = 1
-end
-keep(key, tonumber(h[3]), now, tonumber(ARGV[3]))
-return failed
-`;
-
-/** Only on a verification that exists: HSET alone would leave a stub hash without an expiry. */
-const MARK_PRIVATE_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'deliveryPrivate', '1') end
-return 1
-`;
-
-/** Points the pending index at a new id unless it still points at a verification that is pending. ARGV: expected old id, new id, ttl. */
-const REPLACE_PENDING_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if current ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1
-`;
-
-/** Deletes or extends the pending index only while it points at the given id. ARGV: id, ttl ('' = delete). */
-const TOUCH_PENDING_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-`;
-
-type Scripted = RedisClient & {
-  otpCreate(key: string, ttl: number, ...fields: (string | number)[]): Promise<number>;
-  otpCheck(key: string, mode: string, candidate: string, now: number, retention: number): Promise<[string, string[]?]>;
-  otpResend(key: string, digest: string, expiresAt: number, now: number, retention: number): Promise<[string, string[]?]>;
-  otpCancel(key: string, now: number, retention: number): Promise<number>;
-  otpDelivery(key: string, update: string, now: number, retention: number): Promise<number>;
-  otpReplacePending(key: string, expected: string, next: string, ttl: number): Promise<number>;
-  otpTouchPending(key: string, id: string, ttl: string): Promise<number>;
-  otpMarkPrivate(key: string): Promise<number>;
-};
-
 @Injectable()
 export class RedisOtpStore implements OtpStore {
-  private readonly redis: Scripted;
-
-  constructor(@Inject(REDIS_CLIENT) client: RedisClient) {
-    const commands: Record<string, string> = {
-      otpCreate: CREATE_SCRIPT,
-      otpCheck: CHECK_SCRIPT,
-      otpResend: RESEND_SCRIPT,
-      otpCancel: CANCEL_SCRIPT,
-      otpDelivery: DELIVERY_SCRIPT,
-      otpReplacePending: REPLACE_PENDING_SCRIPT,
-      otpTouchPending: TOUCH_PENDING_SCRIPT,
-      otpMarkPrivate: MARK_PRIVATE_SCRIPT,
-    };
-    for (const [name, lua] of Object.entries(commands)) {
-      if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
-    }
-    this.redis = client as Scripted;
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
+    requireScripts(redis, VERIFICATION_SCRIPTS);
   }
 
   async createPending(record: VerificationRecord) {
@@ -220,7 +59,10 @@ export class RedisOtpStore implements OtpStore {
     const [result, hash] = await this.redis.otpResend(verificationKey(id), code.digest, code.expiresAt, code.now, RETENTION_MS);
     if (result === 'not_pending') return { result };
     const record = fromPairs(hash!);
-    if (result === 'resent') await this.redis.otpTouchPending(pendingKey(record.to, record.purpose, record.budget, record.subject), id, String(Math.max(1, code.expiresAt - code.now)));
+    if (result === 'resent') {
+      const index = pendingKey(record.to, record.purpose, record.budget, record.subject);
+      await this.redis.otpTouchPending(index, id, String(Math.max(1, code.expiresAt - code.now)));
+    }
     return { result: result as 'resent' | 'max_sends', record };
   }
 
@@ -252,7 +94,7 @@ export class RedisOtpStore implements OtpStore {
     await this.redis.otpMarkPrivate(verificationKey(id));
   }
 
-  private async settle(id: string, mode: string, candidate: string, now: number): Promise<CheckOutcome> {
+  private async settle(id: string, mode: 'digest' | 'external', candidate: string, now: number): Promise<CheckOutcome> {
     const [result, hash] = await this.redis.otpCheck(verificationKey(id), mode, candidate, now, RETENTION_MS);
     if (result === 'not_found') return { result };
     const record = fromPairs(hash!);
@@ -269,71 +111,4 @@ export class RedisOtpStore implements OtpStore {
     const record = known ?? (await this.get(id));
     if (record) await this.redis.otpTouchPending(pendingKey(record.to, record.purpose, record.budget, record.subject), id, '');
   }
-}
-
-function toHash(record: VerificationRecord): Record<string, string | number> {
-  return {
-    id: record.id,
-    channel: record.channel,
-    to: record.to,
-    purpose: record.purpose,
-    budget: record.budget,
-    locale: record.locale,
-    status: record.status,
-    digest: record.digest,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-    expiresAt: record.expiresAt,
-    attempts: record.attempts,
-    maxAttempts: record.maxAttempts,
-    sends: record.sends,
-    maxSends: record.maxSends,
-    lastSentAt: record.lastSentAt,
-    codeIssuer: record.codeIssuer ?? '',
-    dStatus: record.delivery.status,
-    dProvider: record.delivery.provider ?? '',
-    dAttempts: record.delivery.attempts,
-    dLastError: record.delivery.lastError ?? '',
-    dUpdatedAt: record.delivery.updatedAt,
-    ...(record.deliveryPrivate ? { deliveryPrivate: 1 } : {}),
-    ...(record.subject !== undefined ? { subject: record.subject } : {}),
-  };
-}
-
-function fromPairs(pairs: string[]): VerificationRecord {
-  const hash: Record<string, string> = {};
-  for (let i = 0; i < pairs.length; i += 2) hash[pairs[i]!] = pairs[i + 1]!;
-  return fromHash(hash);
-}
-
-function fromHash(hash: Record<string, string>): VerificationRecord {
-  return {
-    id: hash.id!,
-    channel: hash.channel as VerificationRecord['channel'],
-    to: hash.to!,
-    purpose: hash.purpose!,
-    // Stored before budgets existed: the Verifications API's, so no auth flow ever completes one.
-    budget: SEND_BUDGETS.includes(hash.budget as SendBudget) ? (hash.budget as SendBudget) : 'api',
-    locale: hash.locale!,
-    status: hash.status as VerificationStatus,
-    digest: hash.digest ?? '',
-    createdAt: Number(hash.createdAt),
-    updatedAt: Number(hash.updatedAt),
-    expiresAt: Number(hash.expiresAt),
-    attempts: Number(hash.attempts),
-    maxAttempts: Number(hash.maxAttempts),
-    sends: Number(hash.sends),
-    maxSends: Number(hash.maxSends),
-    lastSentAt: Number(hash.lastSentAt),
-    codeIssuer: hash.codeIssuer || null,
-    delivery: {
-      status: hash.dStatus as DeliveryStatus,
-      provider: hash.dProvider || null,
-      attempts: Number(hash.dAttempts),
-      lastError: hash.dLastError || null,
-      updatedAt: Number(hash.dUpdatedAt),
-    },
-    ...(hash.deliveryPrivate === '1' ? { deliveryPrivate: true } : {}),
-    ...(hash.subject !== undefined ? { subject: hash.subject } : {}),
-  };
 }
