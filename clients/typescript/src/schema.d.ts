@@ -95,6 +95,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/fraud": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the fraud guard
+         * @description Countries suspended now, and the last hour of SMS/WhatsApp codes sent and approved per country. Only the keys of `ADMIN_API_KEYS` are accepted.
+         */
+        get: operations["AdminController_fraudView_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/fraud/suspensions/{country}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Lift the suspension of one country
+         * @description Sends to the country are admitted at once, and its last hour of sends and approvals is forgotten. Only the keys of `ADMIN_API_KEYS` are accepted.
+         */
+        delete: operations["AdminController_liftSuspension_v1"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/rate-limits/{destination}": {
         parameters: {
             query?: never;
@@ -616,6 +656,50 @@ export interface components {
              */
             statusCode: number;
         };
+        FraudCountryResponse: {
+            /**
+             * @description Approvals of those codes so far.
+             * @example 87
+             */
+            approved: number;
+            /** @example US */
+            country: string;
+            /**
+             * @description SMS/WhatsApp codes sent there in the last hour (test destinations and withheld challenges excluded).
+             * @example 120
+             */
+            sends: number;
+        };
+        FraudResponse: {
+            /** @description Each country's last hour, since its latest suspension or lift, which forget the sends before them. */
+            countries: components["schemas"]["FraudCountryResponse"][];
+            /** @description Countries suspended now. */
+            suspensions: components["schemas"]["FraudSuspensionResponse"][];
+        };
+        FraudSuspensionResponse: {
+            /**
+             * @description How many of those were approved.
+             * @example 2
+             */
+            approved: number;
+            /**
+             * @description ISO 3166 alpha-2 country code (001: numbers of no country, such as +882).
+             * @example GB
+             */
+            country: string;
+            /**
+             * @description The judged sends (older than FRAUD_GRACE_SECONDS) that suspended it.
+             * @example 31
+             */
+            sends: number;
+            /** Format: date-time */
+            suspendedAt: string;
+            /**
+             * Format: date-time
+             * @description When sends to the country are admitted again, unless lifted before.
+             */
+            until: string;
+        };
         LiveResponse: {
             /**
              * @example ok
@@ -1079,6 +1163,113 @@ export interface operations {
             };
         };
     };
+    AdminController_fraudView_v1: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FraudResponse"];
+                };
+            };
+            /** @description `code`: `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `INTERNAL` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    AdminController_liftSuspension_v1: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ISO 3166 alpha-2 country code, or 001 for numbers of no country. */
+                country: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Lifted (also when it was not suspended). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `code`: `VALIDATION_FAILED` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `INTERNAL` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     AdminController_resetRateLimits_v1: {
         parameters: {
             query?: never;
@@ -1168,6 +1359,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
@@ -1186,7 +1388,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `LOGIN_RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `LOGIN_RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -1372,6 +1574,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `ACCOUNT_EXISTS` */
             409: {
                 headers: {
@@ -1399,7 +1612,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `LOGIN_RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `LOGIN_RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -1524,6 +1737,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `VERIFICATION_NOT_FOUND` */
             404: {
                 headers: {
@@ -1551,7 +1775,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -1614,6 +1838,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
@@ -1632,7 +1867,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -1812,6 +2047,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `ACCOUNT_EXISTS` */
             409: {
                 headers: {
@@ -1839,7 +2085,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -2002,6 +2248,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
@@ -2020,7 +2277,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS` */
+            /** @description `code`: `RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
