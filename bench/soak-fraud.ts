@@ -1,3 +1,4 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,13 +38,21 @@ const MAIN_JS = join(resolve(fileURLToPath(new URL('.', import.meta.url)), '../.
 const API_KEY = `soak-${randomBytes(12).toString('hex')}`;
 const ADMIN_KEY = `soak-admin-${randomBytes(12).toString('hex')}`;
 
-/** Random numbers, as real users' are: a new range almost every time. */
+/** Random numbers that libphonenumber accepts as mobile, as real users' are: a new range almost every time. */
 const LEGITIMATE: Record<string, () => string> = {
-  US: () => `+1201555${randomInt(1000, 10_000)}`,
-  FR: () => `+336${randomInt(10_000_000, 100_000_000)}`,
-  DE: () => `+49151${randomInt(10_000_000, 100_000_000)}`,
+  US: () => validNumber(() => `+1${randomInt(201, 990)}${randomInt(200, 1000)}${String(randomInt(0, 10_000)).padStart(4, '0')}`),
+  FR: () => validNumber(() => `+336${randomInt(10_000_000, 100_000_000)}`),
+  DE: () => validNumber(() => `+49151${randomInt(10_000_000, 100_000_000)}`),
 };
-/** The pumped ranges: GB mobile numbers walked in order, a thousand to a range, from a random start. */
+
+function validNumber(draw: () => string): string {
+  for (;;) {
+    const number = parsePhoneNumberFromString(draw());
+    if (number?.isValid() && ['MOBILE', 'FIXED_LINE_OR_MOBILE'].includes(number.getType() ?? '')) return number.number;
+  }
+}
+
+/** The pumped ranges: GB mobile numbers walked in order, a thousand to a range, from a random start, to the next range when refused. */
 const PUMPED = 'GB';
 let pumpNumber = randomInt(0, 500_000);
 const nextPumped = () => `+447400${String(pumpNumber++ % 1_000_000).padStart(6, '0')}`;
@@ -136,7 +145,7 @@ async function main(): Promise<void> {
         code = twilio.messages
           .filter((message) => message.To === to)
           .map((message) => /\b(\d{6})\b/.exec(message.Body ?? '')?.[1])
-          .find(Boolean);
+          .findLast(Boolean);
         if (!code) await sleep(200);
       }
       await sleep(randomInt(1000, 8000));
@@ -164,6 +173,8 @@ async function main(): Promise<void> {
         return;
       }
       tally(stats.refused, String(answer.body.code ?? answer.status));
+      // A pumping bot told its range is spent moves on to the next one.
+      if (pump && answer.body.code === 'DESTINATION_THROTTLED') pumpNumber = (Math.floor(pumpNumber / 1000) + 1) * 1000;
       if (pump && answer.body.code === 'DESTINATION_SUSPENDED' && pumped.firstSuspendedAfter === undefined)
         pumped.firstSuspendedAfter = (Date.now() - started) / 1000;
     };
