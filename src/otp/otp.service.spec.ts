@@ -55,12 +55,13 @@ describe('OtpService', () => {
   let store: Mocked<OtpStore>;
   let limiter: Mocked<SendLimiter>;
   let delivery: Mocked<OtpDelivery>;
+  let guard: FraudGuard;
 
   beforeEach(async () => {
     const { configuration } = loadConfiguration({
       NODE_ENV: 'test',
       OTP_SECRET: 's'.repeat(40),
-      OTP_TEST_DESTINATIONS: 'review@example.com:424242',
+      OTP_TEST_DESTINATIONS: 'review@example.com:424242,+447400999999:424242',
     });
     store = {
       createPending: jest.fn(async () => ({ created: true as const })),
@@ -100,6 +101,7 @@ describe('OtpService', () => {
       ],
     }).compile();
     service = module.get(OtpService);
+    guard = module.get(FraudGuard);
   });
 
   it('refuses a channel that cannot deliver and stores nothing', async () => {
@@ -247,5 +249,39 @@ describe('OtpService', () => {
       'queue unavailable',
     );
     expect(store.updateDelivery.mock.calls[0]![1]).toMatchObject({ sendNumber: 1, status: 'failed' });
+  });
+
+  describe('the fraud guard', () => {
+    const sms = (to: string) => ({ channel: 'sms' as const, to, purpose: 'verify', locale: 'en' });
+
+    it("screens every SMS send, counting only codes that reach the number toward its country's rate", async () => {
+      const admit = jest.spyOn(guard, 'admit');
+      await service.start(sms('+447400123456'), {}, API);
+      await service.start(sms('+447400123457'), {}, { budget: 'anonymous', deliver: false });
+      await service.start(sms('+447400999999'), {}, API);
+      expect(admit.mock.calls.map(([send]) => send)).toEqual([
+        { channel: 'sms', country: 'GB', prefix: '+447400123', sampled: true },
+        { channel: 'sms', country: 'GB', prefix: '+447400123', sampled: false },
+        { channel: 'sms', country: 'GB', prefix: '+447400999', sampled: false },
+      ]);
+    });
+
+    it('refuses a withheld challenge and a test destination of a suspended country like any send, storing nothing', async () => {
+      jest.spyOn(guard, 'admit').mockResolvedValue({ allowed: false, reason: 'suspended', retryAfterMs: 90_000 });
+      for (const [to, options] of [
+        ['+447400123457', { budget: 'anonymous' as const, deliver: false }],
+        ['+447400999999', API],
+      ] as const) {
+        await expect(service.start(sms(to), {}, options)).rejects.toMatchObject({ code: 'DESTINATION_SUSPENDED', retryAfterSeconds: 90 });
+      }
+      expect(store.createPending).not.toHaveBeenCalled();
+      expect(delivery.deliver).not.toHaveBeenCalled();
+    });
+
+    it('makes no call for an email send without a channel cap', async () => {
+      const admit = jest.spyOn(guard, 'admit');
+      await service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API);
+      expect(admit).not.toHaveBeenCalled();
+    });
   });
 });
