@@ -32,7 +32,6 @@ export interface AppConfig extends FedFields<'app'> {
   name: string;
   version: string;
   commit: string;
-  bodyLimitBytes: number;
 }
 
 export interface RedisNode {

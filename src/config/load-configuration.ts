@@ -141,7 +141,6 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       name: PACKAGE.name,
       version: PACKAGE.version,
       commit: values.GIT_COMMIT ?? readBuildCommit() ?? 'unknown',
-      bodyLimitBytes: 64 * 1024,
     }),
     redis,
     database: part('database', { embeddedDir: mode === 'development' ? './.data/pglite' : undefined }),

@@ -80,6 +80,13 @@ const TABLE = [
     feeds: 'app.trustProxy',
   },
   {
+    name: 'HTTP_BODY_LIMIT_BYTES',
+    description: 'largest request body accepted; a larger one is refused with 413 PAYLOAD_TOO_LARGE before it is read in full',
+    format: wholeNumber(1024, 1048576),
+    default: '65536',
+    feeds: 'app.bodyLimitBytes',
+  },
+  {
     name: 'SHUTDOWN_DRAIN_MS',
     description: 'after SIGTERM, how long readiness answers 503 before the server stops accepting (ms)',
     format: wholeNumber(0, 20000),
