@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /** The channels a user can pick for their codes; the same names as `OTP_CHANNELS`. */
 export const OTP_CHANNELS = ['email', 'sms', 'whatsapp'] as const;
@@ -32,13 +32,27 @@ export const users = pgTable(
      * while its email address and phone number become free for a new account.
      */
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    /** The authenticator app's secret, sealed with a key derived from OTP_SECRET; set at enrolment, before it is confirmed. */
+    totpSecret: text('totp_secret'),
+    /** Set once a code from the app confirmed the enrolment: from then on login asks the app. */
+    totpEnabledAt: timestamp('totp_enabled_at', { withTimezone: true }),
+    /** The last TOTP time step accepted: a code of that step or an earlier one is never accepted again. */
+    totpLastStep: bigint('totp_last_step', { mode: 'number' }),
   },
   (table) => [
     // Only a verified contact is owned: unverified claims of one address may coexist until one account verifies it.
-    uniqueIndex('users_verified_email_key').on(table.email).where(sql`${table.deletedAt} IS NULL AND ${table.emailVerifiedAt} IS NOT NULL`),
-    uniqueIndex('users_verified_phone_key').on(table.phone).where(sql`${table.deletedAt} IS NULL AND ${table.phoneVerifiedAt} IS NOT NULL`),
-    index('users_email_idx').on(table.email).where(sql`${table.deletedAt} IS NULL`),
-    index('users_phone_idx').on(table.phone).where(sql`${table.deletedAt} IS NULL`),
+    uniqueIndex('users_verified_email_key')
+      .on(table.email)
+      .where(sql`${table.deletedAt} IS NULL AND ${table.emailVerifiedAt} IS NOT NULL`),
+    uniqueIndex('users_verified_phone_key')
+      .on(table.phone)
+      .where(sql`${table.deletedAt} IS NULL AND ${table.phoneVerifiedAt} IS NOT NULL`),
+    index('users_email_idx')
+      .on(table.email)
+      .where(sql`${table.deletedAt} IS NULL`),
+    index('users_phone_idx')
+      .on(table.phone)
+      .where(sql`${table.deletedAt} IS NULL`),
     check('users_contact_present', sql`${table.email} IS NOT NULL OR ${table.phone} IS NOT NULL`),
     check('users_otp_channel_known', sql`${table.otpChannel} IN ('email', 'sms', 'whatsapp')`),
   ],
@@ -86,6 +100,21 @@ export const pendingContactChanges = pgTable(
     uniqueIndex('pending_contact_changes_user_kind_key').on(table.userId, table.kind),
     check('pending_contact_changes_kind_known', sql`${table.kind} IN ('email', 'phone')`),
   ],
+);
+
+/** One-use codes that stand in for the authenticator app; only their HMAC is kept. */
+export const totpRecoveryCodes = pgTable(
+  'totp_recovery_codes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    createdAt: createdAt(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+  },
+  (table) => [uniqueIndex('totp_recovery_codes_user_code_key').on(table.userId, table.codeHash)],
 );
 
 export type UserRow = typeof users.$inferSelect;
