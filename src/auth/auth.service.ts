@@ -555,10 +555,14 @@ export class AuthService {
   }
 
   /**
-   * A challenge started for an account that is gone, or lost the contact to the account that verified it:
-   * its code can complete nothing.
+   * A challenge started for an account that is gone, or lost the contact to the account that verified it,
+   * or (the app's) whose app has been turned off: its code can complete nothing.
    */
   private async orphaned(challenge: VerificationRecord): Promise<boolean> {
+    if (challenge.purpose === APP_LOGIN_PURPOSE) {
+      const user = challenge.subject === undefined ? undefined : await this.users.findById(challenge.subject);
+      return !user || !this.totp.isEnabled(user);
+    }
     return challenge.subject !== undefined && (await this.ownerOf(challenge, contactKindOf(challenge.channel))) === undefined;
   }
 

@@ -38,6 +38,8 @@ export const users = pgTable(
     totpEnabledAt: timestamp('totp_enabled_at', { withTimezone: true }),
     /** The last TOTP time step accepted: a code of that step or an earlier one is never accepted again. */
     totpLastStep: bigint('totp_last_step', { mode: 'number' }),
+    /** Keyed digests (HMAC) of the recovery codes not used yet; a code is removed from here as it is used. */
+    totpRecoveryCodes: text('totp_recovery_codes').array(),
   },
   (table) => [
     // Only a verified contact is owned: unverified claims of one address may coexist until one account verifies it.
@@ -100,21 +102,6 @@ export const pendingContactChanges = pgTable(
     uniqueIndex('pending_contact_changes_user_kind_key').on(table.userId, table.kind),
     check('pending_contact_changes_kind_known', sql`${table.kind} IN ('email', 'phone')`),
   ],
-);
-
-/** One-use codes that stand in for the authenticator app; only their HMAC is kept. */
-export const totpRecoveryCodes = pgTable(
-  'totp_recovery_codes',
-  {
-    id: uuid('id').primaryKey().defaultRandom(),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
-    codeHash: text('code_hash').notNull(),
-    createdAt: createdAt(),
-    usedAt: timestamp('used_at', { withTimezone: true }),
-  },
-  (table) => [uniqueIndex('totp_recovery_codes_user_code_key').on(table.userId, table.codeHash)],
 );
 
 export type UserRow = typeof users.$inferSelect;

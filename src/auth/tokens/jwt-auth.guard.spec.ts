@@ -21,6 +21,7 @@ const USER: User = {
   totpSecret: null,
   totpEnabledAt: null,
   totpLastStep: null,
+  totpRecoveryCodes: null,
 };
 const SESSION_ID = '0b7c6a2e-51f4-4b8e-9d0a-3c2f1e4d5a6b';
 const CLAIMS: AccessTokenClaims = { sub: USER.id, sid: SESSION_ID, jti: 'j', iss: 'otp-gateway', aud: 'otp-gateway-api', iat: 1, exp: 2 };

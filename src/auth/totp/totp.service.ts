@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { createHmac, hkdfSync, randomInt } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
@@ -7,7 +7,7 @@ import { Sealer } from '../../common/sealer.js';
 import { otpConfig } from '../../config/config.namespaces.js';
 import type { OtpConfig } from '../../config/configuration.types.js';
 import { Database } from '../../database/database.constants.js';
-import { totpRecoveryCodes, users } from '../../database/schema.js';
+import { users } from '../../database/schema.js';
 import type { User } from '../users/user.js';
 import { RECOVERY_CODE_COUNT, TOTP_DIGITS, TOTP_ISSUER, TOTP_PERIOD_SECONDS, TOTP_WINDOW } from './totp.constants.js';
 
@@ -69,28 +69,20 @@ export class TotpService {
     if (user.totpSecret === null || user.totpEnabledAt !== null) return { refused: 'not_enrolled' };
     if (!(await this.acceptCode(user, code))) return { refused: 'incorrect' };
     const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-    const enabled = await this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(users)
-        .set({ totpEnabledAt: new Date() })
-        .where(and(eq(users.id, user.id), isNull(users.deletedAt), isNull(users.totpEnabledAt), eq(users.totpSecret, user.totpSecret!)))
-        .returning({ id: users.id });
-      if (!row) return false;
-      await tx.delete(totpRecoveryCodes).where(eq(totpRecoveryCodes.userId, user.id));
-      await tx
-        .insert(totpRecoveryCodes)
-        .values(recoveryCodes.map((code) => ({ userId: user.id, codeHash: this.recoveryDigest(user.id, code) })));
-      return true;
-    });
-    return enabled ? { recoveryCodes } : { refused: 'not_enrolled' };
+    const enabled = await this.db
+      .update(users)
+      .set({ totpEnabledAt: new Date(), totpRecoveryCodes: recoveryCodes.map((code) => this.recoveryDigest(user.id, code)) })
+      .where(and(eq(users.id, user.id), isNull(users.deletedAt), isNull(users.totpEnabledAt), eq(users.totpSecret, user.totpSecret)))
+      .returning({ id: users.id });
+    return enabled.length > 0 ? { recoveryCodes } : { refused: 'not_enrolled' };
   }
 
-  /** Off: the secret, the accepted step and the recovery codes are forgotten. */
+  /** Off: the secret, the last accepted step and the recovery codes are forgotten. */
   async disable(userId: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.update(users).set({ totpSecret: null, totpEnabledAt: null, totpLastStep: null }).where(eq(users.id, userId));
-      await tx.delete(totpRecoveryCodes).where(eq(totpRecoveryCodes.userId, userId));
-    });
+    await this.db
+      .update(users)
+      .set({ totpSecret: null, totpEnabledAt: null, totpLastStep: null, totpRecoveryCodes: null })
+      .where(eq(users.id, userId));
   }
 
   /**
@@ -114,17 +106,13 @@ export class TotpService {
 
   /** Uses up one recovery code of the user; false when it is not one of theirs or was used already (also under concurrent use). */
   async useRecoveryCode(userId: string, code: string): Promise<boolean> {
+    const digest = this.recoveryDigest(userId, code);
+    // One statement, so of two requests with the same code only one still finds it there.
     const used = await this.db
-      .update(totpRecoveryCodes)
-      .set({ usedAt: new Date() })
-      .where(
-        and(
-          eq(totpRecoveryCodes.userId, userId),
-          eq(totpRecoveryCodes.codeHash, this.recoveryDigest(userId, code)),
-          isNull(totpRecoveryCodes.usedAt),
-        ),
-      )
-      .returning({ id: totpRecoveryCodes.id });
+      .update(users)
+      .set({ totpRecoveryCodes: sql`array_remove(${users.totpRecoveryCodes}, ${digest})` })
+      .where(and(eq(users.id, userId), isNull(users.deletedAt), sql`${digest} = ANY(${users.totpRecoveryCodes})`))
+      .returning({ id: users.id });
     return used.length > 0;
   }
 
