@@ -15,8 +15,10 @@ interface SpecRoute {
   success: number;
   /** Fields of the JSON body as the SPEC lists them, and which of them are required. */
   body?: { fields: string[]; required: string[]; optional?: true };
-  /** Fields of the success body as the SPEC lists them. */
+  /** Fields of the success body as the SPEC lists them (of each item, when the body is a list). */
   returns?: string[];
+  /** The success body is a JSON array of `returns`. */
+  list?: true;
   errors: number[];
   security: Security;
 }
@@ -116,7 +118,15 @@ const SPEC_ROUTES: SpecRoute[] = [
   { method: 'get', path: '/v1/auth/me', success: 200, returns: USER, errors: [401], security: 'bearer' },
   { method: 'patch', path: '/v1/auth/me', success: 200, body: { fields: ['otpChannel'], required: [] }, returns: USER, errors: [400, 401], security: 'bearer' },
   { method: 'delete', path: '/v1/auth/me', success: 204, body: { fields: ['password'], required: ['password'] }, errors: [400, 401, 429], security: 'bearer' },
-  { method: 'get', path: '/v1/auth/sessions', success: 200, errors: [401], security: 'bearer' },
+  {
+    method: 'get',
+    path: '/v1/auth/sessions',
+    success: 200,
+    returns: ['id', 'createdAt', 'lastUsedAt', 'userAgent', 'ip', 'current'],
+    list: true,
+    errors: [401],
+    security: 'bearer',
+  },
   { method: 'delete', path: '/v1/auth/sessions/{id}', success: 204, errors: [401, 404], security: 'bearer' },
   {
     method: 'post',
@@ -150,6 +160,7 @@ const SPEC_ROUTES: SpecRoute[] = [
 
 interface Schema {
   $ref?: string;
+  items?: Schema;
   allOf?: Schema[];
   type?: string;
   properties?: Record<string, Schema>;
@@ -282,7 +293,9 @@ describe.each(SPEC_ROUTES)('$method $path', (route) => {
     if (route.success === 204) {
       expect(success.content).toBeUndefined();
     } else if (route.returns) {
-      const body = resolve(success.content!['application/json']!.schema);
+      const schema = resolve(success.content!['application/json']!.schema);
+      if (route.list) expect(schema.type).toBe('array');
+      const body = route.list ? resolve(schema.items!) : schema;
       expect(Object.keys(body.properties ?? {})).toEqual(expect.arrayContaining(route.returns));
     } else {
       expect(Object.keys(success.content ?? {})).toEqual(['text/plain']);
