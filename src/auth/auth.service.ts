@@ -174,7 +174,7 @@ export class AuthService {
     const channel = channelForIdentifier(identifier.kind, input.channel);
     if (identifier.kind === 'phone') this.otp.destinationOf(channel, identifier.value);
     const user = await this.findByContact(identifier.kind, identifier.value);
-    const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind);
+    const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind) && !this.appRequired(user, input.purpose);
     const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, {
       budget: 'anonymous',
       deliver,
@@ -220,7 +220,13 @@ export class AuthService {
       const owner = await this.ownerOf(record, kind);
       // Also how an undelivered challenge (no account, or a contact that may not receive codes) ends,
       // should its code ever be guessed.
-      if (!owner || (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind))) throw new VerificationNotFoundError();
+      if (
+        !owner ||
+        (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind)) ||
+        (record.subject === undefined && this.appRequired(owner, record.purpose))
+      ) {
+        throw new VerificationNotFoundError();
+      }
       // Every auth code proves possession of the contact it was sent to; ownership is taken only now, after the check.
       let user = await this.markVerified(owner, kind);
       if (newPasswordHash !== undefined) user = await this.resetPassword(user, newPasswordHash, meta);
@@ -396,6 +402,14 @@ export class AuthService {
     await this.loginAttempts.succeeded(attempts);
   }
 
+  /**
+   * An account with the app on signs in with its password and the app only: a passwordless login (a code to
+   * a contact alone) would step around the app, so `otp/start` answers it as for an unknown account.
+   */
+  private appRequired(user: User, purpose: string): boolean {
+    return purpose === 'login' && this.totp.isEnabled(user);
+  }
+
   /** The second factor of a password login when the app is on: a challenge whose code the app shows, nothing sent. */
   private async appChallenge(user: User): Promise<Challenge> {
     const contact = signupContactOf(user);
@@ -498,6 +512,7 @@ export class AuthService {
     const kind = contactKindOf(challenge.channel);
     const owner = await this.ownerOf(challenge, kind);
     if (!owner) return false;
+    if (challenge.subject === undefined && this.appRequired(owner, challenge.purpose)) return false;
     return challenge.purpose === 'signup' || mayReceiveCodes(owner, kind);
   }
 

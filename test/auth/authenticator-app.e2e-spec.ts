@@ -162,6 +162,17 @@ describe.each(testDatabaseKinds())('authenticator apps on %s', (kind) => {
     expect(inboxes.messagesTo(email)).toHaveLength(1); // the sign-up code only
   });
 
+  it('sends no passwordless login code to an account with the app on, answering as for an unknown account', async () => {
+    const { email } = await withApp();
+    const started = await post('/otp/start', { identifier: email, purpose: 'login' });
+    const unknown = await post('/otp/start', { identifier: `nobody.${run}@example.com`, purpose: 'login' });
+    expect(started.status).toBe(202);
+    expect(Object.keys(started.body).sort()).toEqual(Object.keys(unknown.body).sort());
+    expect((await post('/otp/resend', { challengeId: started.body.challengeId })).status).toBe(202);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(inboxes.messagesTo(email)).toHaveLength(1); // the sign-up code only
+  });
+
   it('takes each recovery code once, in place of the app', async () => {
     const { email, password, recoveryCodes } = await withApp();
     const [first, second] = recoveryCodes;
