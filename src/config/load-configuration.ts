@@ -20,6 +20,7 @@ import {
   type Ruling,
   secretGiven,
   secretsDiffer,
+  signingKeyGiven,
   storesGivenInProduction,
   testDestinationsWellFormed,
   textCodesShortLived,
@@ -110,6 +111,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     ),
   );
   found.check(secretsDiffer(jwt, otpSecret));
+  const signingKey = found.take(signingKeyGiven(read, jwt));
   const apiKeys = found.take(apiKeysDistinct(read));
   const developmentKeyFile = found.take(applicationKeyGiven(read, apiKeys));
 
@@ -147,6 +149,9 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     auth: part('auth', {
       jwtSecret: jwt.value,
       jwtSecretGenerated: jwt.generated,
+      jwtPrivateKey: signingKey.privateKey,
+      jwtPrivateKeyGenerated: signingKey.generated,
+      developmentJwtKeyFile: signingKey.file,
       apiKeys,
       developmentKeyFile,
       sessions: part('auth.sessions', {}),

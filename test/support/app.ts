@@ -28,9 +28,22 @@ export const ADMIN = { 'x-api-key': TEST_ADMIN_API_KEY };
  * (development mode) goes to a directory of its own, so apps in parallel test files never open the
  * same PGlite files.
  */
-export async function startApp(env: Record<string, string | undefined>): Promise<TestApp> {
-  const loaded = loadConfiguration({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', API_KEYS: TEST_API_KEY, ADMIN_API_KEYS: TEST_ADMIN_API_KEY, ...env, PORT: '0', HOST: '127.0.0.1' });
-  const scratch = loaded.configuration.database.embeddedDir ? mkdtempSync(join(tmpdir(), 'otp-gateway-app-')) : undefined;
+export async function startApp(env: Record<string, string | undefined>, options: { embeddedDir?: string } = {}): Promise<TestApp> {
+  const loaded = loadConfiguration({
+    NODE_ENV: 'test',
+    SHUTDOWN_DRAIN_MS: '0',
+    API_KEYS: TEST_API_KEY,
+    ADMIN_API_KEYS: TEST_ADMIN_API_KEY,
+    ...env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
+  // `embeddedDir`: an embedded database the test prepared (and removes) itself, opened as the service's own.
+  if (options.embeddedDir !== undefined) loaded.configuration.database.embeddedDir = options.embeddedDir;
+  const scratch =
+    loaded.configuration.database.embeddedDir && options.embeddedDir === undefined
+      ? mkdtempSync(join(tmpdir(), 'otp-gateway-app-'))
+      : undefined;
   if (scratch) loaded.configuration.database.embeddedDir = join(scratch, 'pglite');
   const removeScratch = () => scratch && rmSync(scratch, { recursive: true, force: true });
   const logs = new CapturedLogs();
