@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory.js';
 import { loadConfiguration } from './config/load-configuration.js';
 import { provideDevelopmentApiKey } from './config/development-api-key.js';
+import { provideDevelopmentJwtKey } from './config/development-jwt-key.js';
 import { buildStartupReport, type ProbeResults } from './config/startup-report.js';
 import { createLogger, PinoNestLogger } from './logging/logger.js';
 import { secretValues } from './logging/redaction.js';
@@ -23,6 +24,7 @@ async function bootstrap(): Promise<void> {
   const loaded = loadConfiguration(process.env);
   const { configuration, problems, notices } = loaded;
   const developmentKey = provideDevelopmentApiKey(loaded);
+  const developmentJwtKey = provideDevelopmentJwtKey(loaded);
   const production = configuration.app.env === 'production';
   // Before anything else logs: the start-up report and configuration problems go through the same
   // redacting logger as the requests that follow, which also knows the secrets generated for this run.
@@ -43,6 +45,11 @@ async function bootstrap(): Promise<void> {
     for (const notice of notices) logger.warn(notice);
     if (developmentKey && 'error' in developmentKey) {
       logger.warn(`API_KEYS is not set and the development key in ${developmentKey.error}: /v1/verifications answers 401 to every request`);
+    }
+    if (developmentJwtKey && 'error' in developmentJwtKey) {
+      logger.warn(
+        `JWT_PRIVATE_KEY is not set and the development key in ${developmentJwtKey.error}: access tokens stop working when the process restarts`,
+      );
     }
   };
 

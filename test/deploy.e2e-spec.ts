@@ -19,6 +19,7 @@ import { call, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { exposition, selectors } from './support/promql.js';
 import { RedisServer } from './support/redis-server.js';
+import { TEST_JWT_PRIVATE_KEY } from './support/environments.js';
 
 /**
  * The files under deploy/ against the code they deploy: every object valid against the Kubernetes
@@ -362,6 +363,7 @@ describe('deploy/kubernetes', () => {
       REDIS_URL: 'redis://:a-real-password@redis:6379/0',
       DATABASE_URL: 'postgres://otp:a-real-password@postgres:5432/otp',
       JWT_SECRET: 'j'.repeat(40),
+      JWT_PRIVATE_KEY: TEST_JWT_PRIVATE_KEY,
       OTP_SECRET: 'o'.repeat(40),
       API_KEYS: 'k'.repeat(24),
       SMTP_PASSWORD: 'a-real-smtp-password',

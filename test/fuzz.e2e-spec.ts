@@ -93,6 +93,18 @@ describe('hostile input', () => {
     expect(response).toMatchObject({ status: 413, body: { code: 'PAYLOAD_TOO_LARGE', message: 'The request body is larger than 64 KiB.' } });
   });
 
+  it('takes its body limit from HTTP_BODY_LIMIT_BYTES, and names that limit in the 413', async () => {
+    const small = await startApp({ HTTP_BODY_LIMIT_BYTES: '2048' });
+    try {
+      const fits = await call(small.url, 'POST', '/v1/verifications', { channel: 'email', to: `${'a'.repeat(60)}@example.com`, purpose: 'x'.repeat(1500) });
+      expect(fits.status).not.toBe(413);
+      const over = await call(small.url, 'POST', '/v1/verifications', { channel: 'email', to: 'a@example.com', purpose: 'x'.repeat(3000) });
+      expect(over).toMatchObject({ status: 413, body: { code: 'PAYLOAD_TOO_LARGE', message: 'The request body is larger than 2 KiB.' } });
+    } finally {
+      await small.close();
+    }
+  });
+
   it('answers malformed JSON and unknown fields with 400 VALIDATION_FAILED and the field at fault', async () => {
     expect(await call(app.url, 'POST', '/v1/verifications', '{"channel": "email",')).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED', errors: { body: ['The request body is not valid JSON.'] } } });
     expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'a@example.com', chanel: 'sms' })).toMatchObject({

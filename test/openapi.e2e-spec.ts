@@ -15,8 +15,10 @@ interface SpecRoute {
   success: number;
   /** Fields of the JSON body as the SPEC lists them, and which of them are required. */
   body?: { fields: string[]; required: string[]; optional?: true };
-  /** Fields of the success body as the SPEC lists them. */
+  /** Fields of the success body as the SPEC lists them (of each item, when the body is a list). */
   returns?: string[];
+  /** The success body is a JSON array of `returns`. */
+  list?: true;
   errors: number[];
   security: Security;
 }
@@ -82,7 +84,8 @@ const SPEC_ROUTES: SpecRoute[] = [
     method: 'post',
     path: '/v1/auth/otp/verify',
     success: 200,
-    body: { fields: ['challengeId', 'code', 'newPassword'], required: ['challengeId', 'code'] },
+    // `code`, or `recoveryCode` for a challenge answered from an authenticator app.
+    body: { fields: ['challengeId', 'code', 'recoveryCode', 'newPassword'], required: ['challengeId'] },
     returns: TOKEN_PAIR,
     errors: [400, 404, 413, 422, 429],
     security: 'optional-bearer',
@@ -116,6 +119,40 @@ const SPEC_ROUTES: SpecRoute[] = [
   { method: 'post', path: '/v1/auth/logout', success: 204, body: { fields: ['refreshToken'], required: [], optional: true }, errors: [401], security: 'bearer' },
   { method: 'get', path: '/v1/auth/me', success: 200, returns: USER, errors: [401], security: 'bearer' },
   { method: 'patch', path: '/v1/auth/me', success: 200, body: { fields: ['otpChannel'], required: [] }, returns: USER, errors: [400, 401], security: 'bearer' },
+  { method: 'delete', path: '/v1/auth/me', success: 204, body: { fields: ['password'], required: ['password'] }, errors: [400, 401, 429], security: 'bearer' },
+  {
+    method: 'get',
+    path: '/v1/auth/sessions',
+    success: 200,
+    returns: ['id', 'createdAt', 'lastUsedAt', 'userAgent', 'ip', 'current'],
+    list: true,
+    errors: [401],
+    security: 'bearer',
+  },
+  { method: 'delete', path: '/v1/auth/sessions/{id}', success: 204, errors: [401, 404], security: 'bearer' },
+  {
+    method: 'post',
+    path: '/v1/auth/totp/enroll',
+    success: 200,
+    body: { fields: ['password'], required: ['password'] },
+    returns: ['secret', 'otpauthUri', 'qrSvg'],
+    errors: [400, 401, 409, 429],
+    security: 'bearer',
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/totp/confirm',
+    success: 200,
+    body: { fields: ['code'], required: ['code'] },
+    returns: ['recoveryCodes'],
+    errors: [400, 401, 409, 422, 429],
+    security: 'bearer',
+  },
+  { method: 'delete', path: '/v1/auth/totp', success: 204, body: { fields: ['password'], required: ['password'] }, errors: [400, 401, 429], security: 'bearer' },
+  { method: 'get', path: '/.well-known/jwks.json', success: 200, returns: ['keys'], errors: [], security: 'none' },
+  { method: 'get', path: '/v1/admin/users', success: 200, returns: [...USER, 'totpEnabled', 'activeSessions'], errors: [401, 404], security: 'apiKey' },
+  { method: 'delete', path: '/v1/admin/users/{id}', success: 204, errors: [401, 404], security: 'apiKey' },
+  { method: 'post', path: '/v1/admin/users/{id}/sessions/revoke', success: 204, errors: [401, 404], security: 'apiKey' },
   { method: 'get', path: '/health/live', success: 200, returns: ['status'], errors: [], security: 'none' },
   { method: 'get', path: '/health/ready', success: 200, returns: ['status', 'info', 'error', 'details'], errors: [503], security: 'none' },
   { method: 'get', path: '/health/messaging', success: 200, returns: ['channels'], errors: [], security: 'none' },
@@ -125,6 +162,7 @@ const SPEC_ROUTES: SpecRoute[] = [
 
 interface Schema {
   $ref?: string;
+  items?: Schema;
   allOf?: Schema[];
   type?: string;
   properties?: Record<string, Schema>;
@@ -153,7 +191,9 @@ interface OpenApiDocument {
 
 const key = (method: string, path: string) => `${method.toUpperCase()} ${path}`;
 const TAGS = ['verifications', 'admin', 'auth', 'health', 'metrics'];
-const tagOf = (path: string) => TAGS.find((tag) => path.startsWith(`/v1/${tag}`) || path.startsWith(`/${tag}`));
+/** The published token keys belong to auth, though they live where verifiers look for them. */
+const tagOf = (path: string) =>
+  path.startsWith('/.well-known/') ? 'auth' : TAGS.find((tag) => path.startsWith(`/v1/${tag}`) || path.startsWith(`/${tag}`));
 
 let service: TestApp;
 let document: OpenApiDocument;
@@ -255,7 +295,9 @@ describe.each(SPEC_ROUTES)('$method $path', (route) => {
     if (route.success === 204) {
       expect(success.content).toBeUndefined();
     } else if (route.returns) {
-      const body = resolve(success.content!['application/json']!.schema);
+      const schema = resolve(success.content!['application/json']!.schema);
+      if (route.list) expect(schema.type).toBe('array');
+      const body = route.list ? resolve(schema.items!) : schema;
       expect(Object.keys(body.properties ?? {})).toEqual(expect.arrayContaining(route.returns));
     } else {
       expect(Object.keys(success.content ?? {})).toEqual(['text/plain']);

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
@@ -11,26 +11,53 @@ import { AuthService, type Challenge, type ChallengeStatus, type ResentChallenge
 import {
   ChallengeResponse,
   ChallengeStatusResponse,
+  RecoveryCodesResponse,
   RegisterResponse,
   ResentChallengeResponse,
+  SessionResponse,
   StartedChallengeResponse,
   TokenPairResponse,
+  TotpEnrollmentResponse,
   UserResponse,
 } from './dto/auth-responses.js';
-import { LoginDto, LogoutDto, RefreshTokenDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
+import {
+  LoginDto,
+  LogoutDto,
+  PasswordDto,
+  RefreshTokenDto,
+  RegisterDto,
+  ResendOtpDto,
+  StartOtpDto,
+  TotpCodeDto,
+  UpdateMeDto,
+  VerifyOtpDto,
+} from './dto/auth.dto.js';
+import { SessionNotFoundError } from './auth.errors.js';
 import { CurrentSessionId, CurrentUser, OptionalCurrentUser } from './tokens/current-user.decorator.js';
 import { JwtAuthGuard } from './tokens/jwt-auth.guard.js';
 import { OptionalJwtAuthGuard } from './tokens/optional-jwt-auth.guard.js';
-import type { TokenPair } from './tokens/tokens.service.js';
+import type { Session, TokenPair } from './tokens/tokens.service.js';
+import type { TotpEnrollment } from './totp/totp.service.js';
 import { type PublicUser, toPublicUser, type User } from './users/user.js';
 
 /** Every code sent by these routes falls under the send limits of verifications, and every route is limited per client IP. */
-const SEND_LIMITS: DocumentedErrors = { 429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_LIMITED', 'OTP_MAX_SENDS', 'RATE_LIMITED'], 503: ['CHANNEL_UNAVAILABLE'] };
-const CHECK_ERRORS: DocumentedErrors = { 404: ['VERIFICATION_NOT_FOUND'], 422: ['OTP_INCORRECT'], 429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'] };
+const SEND_LIMITS: DocumentedErrors = {
+  429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_LIMITED', 'OTP_MAX_SENDS', 'RATE_LIMITED'],
+  503: ['CHANNEL_UNAVAILABLE'],
+};
+const CHECK_ERRORS: DocumentedErrors = {
+  404: ['VERIFICATION_NOT_FOUND'],
+  422: ['OTP_INCORRECT'],
+  429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'],
+};
 /** A missing or invalid access token, or one whose session has ended (logout, password reset, revocation). */
 const BEARER_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED', 'TOKEN_REVOKED'] };
 /** Routes that hash a password: more at once than PASSWORD_HASH_CONCURRENCY wait, for 2 s at most. */
 const HASHING: DocumentedErrors = { 503: ['SERVICE_BUSY'] };
+/** The current password, guessed at most `LOGIN_MAX_FAILURES` times per 15 minutes per account. */
+const PASSWORD_CHECK: DocumentedErrors = { 401: ['INVALID_CREDENTIALS'], 429: ['LOGIN_RATE_LIMITED'] };
+/** A session id in a path: a malformed one is answered like one that is not the caller's. */
+const SESSION_ID = new ParseUUIDPipe({ exceptionFactory: () => new SessionNotFoundError() });
 
 /** End-user sign-up, login and session routes. Every route that sends or checks something is limited per client IP. */
 @Controller('auth')
@@ -89,12 +116,14 @@ export class AuthController {
     summary: 'Complete a flow with its code',
     description:
       'Marks the contact verified (sign-up), logs in, sets `newPassword` (password reset) or applies a contact change ' +
-      '(with the Bearer token of the account that asked for it), and returns a token pair.',
+      '(with the Bearer token of the account that asked for it), and returns a token pair. A challenge of `channel: "totp"` takes ' +
+      'the code the authenticator app shows (each time step once) or a `recoveryCode` (each once); wrong ones count toward the ' +
+      "challenge's attempts and toward `LOGIN_MAX_FAILURES` of the account across challenges.",
   })
   @ApiSecurity({})
   @ApiBearerAuth(BEARER_SCHEME)
   @ApiResponse({ status: 200, type: TokenPairResponse })
-  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, CHECK_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, UNAVAILABLE, HASHING)
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, CHECK_ERRORS, { 409: ['ACCOUNT_EXISTS'], 429: ['LOGIN_RATE_LIMITED'] }, UNAVAILABLE, HASHING)
   verify(@Body() body: VerifyOtpDto, @OptionalCurrentUser() user: User | undefined, @ClientInfo() client: RequestMeta): Promise<TokenPair> {
     return this.auth.verify(body, user, client);
   }
@@ -116,7 +145,11 @@ export class AuthController {
       'Lets the sign-in screen say "not delivered, try another channel". `delivery` is shown for challenges of `register`, `login` ' +
       'and contact changes, never for `otp/start` ones. Unknown, completed, canceled, locked and expired challenges are 404.',
   })
-  @ApiParam({ name: 'challengeId', format: 'uuid', description: 'The `challengeId` a sign-up, login, `otp/start` or contact change returned.' })
+  @ApiParam({
+    name: 'challengeId',
+    format: 'uuid',
+    description: 'The `challengeId` a sign-up, login, `otp/start` or contact change returned.',
+  })
   @ApiResponse({ status: 200, type: ChallengeStatusResponse })
   @ApiErrors({ 404: ['VERIFICATION_NOT_FOUND'], 429: ['RATE_LIMITED'] }, UNAVAILABLE)
   challengeStatus(@Param('challengeId', ParseVerificationIdPipe) challengeId: string): Promise<ChallengeStatus> {
@@ -185,7 +218,15 @@ export class AuthController {
   @ApiBearerAuth(BEARER_SCHEME)
   @ApiResponse({ status: 200, type: UserResponse, description: 'Applied.' })
   @ApiResponse({ status: 202, type: ChallengeResponse, description: 'A code was sent to the new contact.' })
-  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, { 401: ['INVALID_CREDENTIALS'], 409: ['ACCOUNT_EXISTS'], 429: ['LOGIN_RATE_LIMITED'] }, SEND_LIMITS, FRAUD_REFUSALS, UNAVAILABLE, HASHING)
+  @ApiErrors(
+    BODY_ERRORS,
+    BEARER_ERRORS,
+    { 401: ['INVALID_CREDENTIALS'], 409: ['ACCOUNT_EXISTS'], 429: ['LOGIN_RATE_LIMITED'] },
+    SEND_LIMITS,
+    FRAUD_REFUSALS,
+    UNAVAILABLE,
+    HASHING,
+  )
   async updateMe(
     @CurrentUser() user: User,
     @Body() body: UpdateMeDto,
@@ -196,5 +237,102 @@ export class AuthController {
     if ('applied' in update) return update.applied;
     reply.status(202);
     return update.pending;
+  }
+
+  @Delete('me')
+  @HttpCode(204)
+  @UseGuards(JwtAuthGuard)
+  @ApiOperation({
+    summary: 'Delete the account',
+    description:
+      'With the current `password`. The account is removed with its sessions (their access tokens are refused at once) and its ' +
+      'authenticator app; signing in with its email address or phone number then fails as for an unknown account.',
+  })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiNoContentResponse({ description: 'Deleted.' })
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, PASSWORD_CHECK, UNAVAILABLE, HASHING)
+  async deleteMe(@CurrentUser() user: User, @Body() body: PasswordDto, @ClientInfo() client: RequestMeta): Promise<void> {
+    await this.auth.deleteAccount(user, body.password, client);
+  }
+
+  @Get('sessions')
+  @SkipThrottle()
+  @UseGuards(JwtAuthGuard)
+  @ApiOperation({
+    summary: 'The sessions of the account',
+    description: 'Every session not ended, newest use first; `current` is the asking one.',
+  })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiResponse({ status: 200, type: [SessionResponse] })
+  @ApiErrors(BEARER_ERRORS)
+  sessions(@CurrentUser() user: User, @CurrentSessionId() sessionId: string): Promise<Session[]> {
+    return this.auth.listSessions(user, sessionId);
+  }
+
+  @Delete('sessions/:id')
+  @HttpCode(204)
+  @SkipThrottle()
+  @UseGuards(JwtAuthGuard)
+  @ApiOperation({
+    summary: 'End one session',
+    description:
+      'Its refresh and access tokens stop working at once (`TOKEN_REVOKED`). A session of another account is `SESSION_NOT_FOUND`.',
+  })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The `id` of a session as `GET /v1/auth/sessions` lists it.' })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiNoContentResponse({ description: 'Ended.' })
+  @ApiErrors(BEARER_ERRORS, { 404: ['SESSION_NOT_FOUND'] })
+  async endSession(@CurrentUser() user: User, @Param('id', SESSION_ID) id: string, @ClientInfo() client: RequestMeta): Promise<void> {
+    await this.auth.endSession(user, id, client);
+  }
+
+  @Post('totp/enroll')
+  @HttpCode(200)
+  @UseGuards(JwtAuthGuard)
+  @ApiOperation({
+    summary: 'Start using an authenticator app',
+    description:
+      'With the current `password`: a new secret, as text, as an `otpauth://` URI and as a QR code (SVG). Sign-in does not ask the ' +
+      'app until `POST /v1/auth/totp/confirm` is given a code from it. `TOTP_ALREADY_ENABLED` while one is on.',
+  })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiResponse({ status: 200, type: TotpEnrollmentResponse })
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, PASSWORD_CHECK, { 409: ['TOTP_ALREADY_ENABLED'] }, UNAVAILABLE, HASHING)
+  enrollTotp(@CurrentUser() user: User, @Body() body: PasswordDto, @ClientInfo() client: RequestMeta): Promise<TotpEnrollment> {
+    return this.auth.enrollTotp(user, body.password, client);
+  }
+
+  @Post('totp/confirm')
+  @HttpCode(200)
+  @UseGuards(JwtAuthGuard)
+  @ApiOperation({
+    summary: 'Turn the authenticator app on with a code from it',
+    description:
+      'Returns 10 recovery codes, shown this once (only their digests are kept), each of which signs in once in place of the app. ' +
+      'Wrong codes count toward `LOGIN_MAX_FAILURES` of the account.',
+  })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiResponse({ status: 200, type: RecoveryCodesResponse })
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, { 409: ['TOTP_NOT_ENROLLED'], 422: ['OTP_INCORRECT'], 429: ['LOGIN_RATE_LIMITED'] }, UNAVAILABLE)
+  confirmTotp(
+    @CurrentUser() user: User,
+    @Body() body: TotpCodeDto,
+    @ClientInfo() client: RequestMeta,
+  ): Promise<{ recoveryCodes: string[] }> {
+    return this.auth.confirmTotp(user, body.code, client);
+  }
+
+  @Delete('totp')
+  @HttpCode(204)
+  @UseGuards(JwtAuthGuard)
+  @ApiOperation({
+    summary: 'Stop using the authenticator app',
+    description: 'With the current `password`; its secret and recovery codes are forgotten and sign-in sends codes again.',
+  })
+  @ApiBearerAuth(BEARER_SCHEME)
+  @ApiNoContentResponse({ description: 'Off (also when it was not on).' })
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, PASSWORD_CHECK, UNAVAILABLE, HASHING)
+  async disableTotp(@CurrentUser() user: User, @Body() body: PasswordDto, @ClientInfo() client: RequestMeta): Promise<void> {
+    await this.auth.disableTotp(user, body.password, client);
   }
 }

@@ -42,7 +42,10 @@ export class TokenRevokedError extends DomainError {
 /** A new email address or phone number needs the current password, so a stolen access token alone cannot take the account over. */
 export class CurrentPasswordRequiredError extends DomainError {
   constructor() {
-    super('INVALID_CREDENTIALS', 'The current password of the account is required, and must be correct, to change its email address or phone number.');
+    super(
+      'INVALID_CREDENTIALS',
+      'The current password of the account is required, and must be correct, to change its email address or phone number.',
+    );
   }
 }
 
@@ -63,5 +66,37 @@ export class LoginRateLimitedError extends DomainError {
 export class ServiceBusyError extends DomainError {
   constructor(retryAfterSeconds = 1) {
     super('SERVICE_BUSY', 'The service is busy. Try again in a moment.', {}, retryAfterSeconds);
+  }
+}
+
+/** A session id that is not one of the caller's live sessions: the same answer whether it exists for someone else or not at all. */
+export class SessionNotFoundError extends DomainError {
+  constructor() {
+    super('SESSION_NOT_FOUND', 'No session of this account has this id. It may have ended already.');
+  }
+}
+
+export class UserNotFoundError extends DomainError {
+  constructor() {
+    super('USER_NOT_FOUND', 'No account has this identifier.');
+  }
+}
+
+export class TotpAlreadyEnabledError extends DomainError {
+  constructor() {
+    super('TOTP_ALREADY_ENABLED', 'An authenticator app is already on for this account. Turn it off first to enrol another.');
+  }
+}
+
+export class TotpNotEnrolledError extends DomainError {
+  constructor() {
+    super('TOTP_NOT_ENROLLED', 'No authenticator app enrolment is waiting for confirmation. Start one at POST /v1/auth/totp/enroll.');
+  }
+}
+
+/** A wrong code from the authenticator app outside a challenge (confirming an enrolment). */
+export class TotpCodeIncorrectError extends DomainError {
+  constructor() {
+    super('OTP_INCORRECT', 'The code is incorrect, or was already used. Enter the code the app shows now.');
   }
 }

@@ -10,31 +10,45 @@ import { VerificationNotFoundError } from '../otp/otp.errors.js';
 import { OtpService, type VerificationView } from '../otp/otp.service.js';
 import { effectiveStatus, type VerificationRecord } from '../otp/otp.types.js';
 import type { RequestMeta } from '../common/request-meta.decorator.js';
-import { AccountExistsError, CurrentPasswordRequiredError, InvalidAccessTokenError, InvalidCredentialsError } from './auth.errors.js';
+import {
+  AccountExistsError,
+  CurrentPasswordRequiredError,
+  InvalidAccessTokenError,
+  InvalidCredentialsError,
+  SessionNotFoundError,
+  TotpAlreadyEnabledError,
+  TotpCodeIncorrectError,
+  TotpNotEnrolledError,
+} from './auth.errors.js';
 import type { LoginDto, RegisterDto, ResendOtpDto, StartOtpDto, UpdateMeDto, VerifyOtpDto } from './dto/auth.dto.js';
+import { APP_LOGIN_PURPOSE, AUTHENTICATOR_APP, type ChallengeChannel } from './totp/totp.constants.js';
+import { type TotpEnrollment, TotpService } from './totp/totp.service.js';
 import { LoginAttempts } from './passwords/login-attempts.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
-import type { TokenPair } from './tokens/tokens.service.js';
+import type { Session, TokenPair } from './tokens/tokens.service.js';
 import { TokensService } from './tokens/tokens.service.js';
 import { type PublicUser, toPublicUser, type User } from './users/user.js';
 import { UsersRepository } from './users/users.repository.js';
 
 /** The purposes whose challenges the auth flows complete; any other (e.g. the server API's `verify`) is not theirs. */
-const AUTH_PURPOSES = ['signup', 'login', 'password_reset', 'change_contact'] as const;
+const AUTH_PURPOSES = ['signup', 'login', 'password_reset', 'change_contact', APP_LOGIN_PURPOSE] as const;
 type AuthPurpose = (typeof AUTH_PURPOSES)[number];
 
 /** The end-user routes take no locale yet; the templates fall back to English for any other anyway. */
 const LOCALE = 'en';
 
+/** What a challenge answered from the app shows as `to`: nothing was sent anywhere. */
+const APP_DESTINATION = 'authenticator app';
+
 export interface Challenge {
   challengeId: string;
-  channel: Channel;
+  channel: ChallengeChannel;
   /** Masked. */
   to: string;
   expiresAt: string;
 }
 
-export type StartedChallenge = Omit<Challenge, 'to'>;
+export type StartedChallenge = Omit<Challenge, 'to' | 'channel'> & { channel: Channel };
 
 export interface ResentChallenge {
   challengeId: string;
@@ -45,7 +59,7 @@ export interface ResentChallenge {
 /** What a sign-in screen may show about a pending challenge; `delivery` only where it tells nothing about an account. */
 export interface ChallengeStatus {
   challengeId: string;
-  channel: Channel;
+  channel: ChallengeChannel;
   /** Masked. */
   to: string;
   expiresAt: string;
@@ -79,6 +93,7 @@ export class AuthService {
     private readonly loginAttempts: LoginAttempts,
     private readonly tokens: TokensService,
     private readonly otp: OtpService,
+    private readonly totp: TotpService,
     @Inject(Notifier) private readonly notifier: Notifier,
     @Inject(messagingConfig.KEY) private readonly messaging: MessagingConfig,
   ) {}
@@ -88,7 +103,12 @@ export class AuthService {
     const phone = input.phone === undefined ? undefined : this.allowedPhone(input.phone, 'phone');
     if (input.otpChannel !== undefined) this.assertUsableOtpChannel(input.otpChannel, { email: email ?? null, phone: phone ?? null });
 
-    const user = await this.users.create({ email, phone, passwordHash: await this.passwords.hash(input.password), otpChannel: input.otpChannel });
+    const user = await this.users.create({
+      email,
+      phone,
+      passwordHash: await this.passwords.hash(input.password),
+      otpChannel: input.otpChannel,
+    });
     const contact = signupContactOf(user);
     try {
       // Bound to this account: another sign-up with the same address gets a challenge (and code) of its own.
@@ -116,7 +136,9 @@ export class AuthService {
     if (identifier?.kind === 'phone') this.otp.destinationOf('sms', identifier.value);
     const user = identifier ? await this.findByContact(identifier.kind, identifier.value) : undefined;
     // The same work whether or not the account exists, so the answer's timing does not tell.
-    const valid = user?.passwordHash ? await this.passwords.verify(user.passwordHash, input.password) : await this.passwords.verifyAgainstDummy(input.password);
+    const valid = user?.passwordHash
+      ? await this.passwords.verify(user.passwordHash, input.password)
+      : await this.passwords.verifyAgainstDummy(input.password);
     if (!user || !identifier || !valid) {
       await this.loginAttempts.failed(input.identifier);
       this.auditSignIn('failure', meta, { method: 'password', reason: 'INVALID_CREDENTIALS', userId: user?.id });
@@ -126,10 +148,14 @@ export class AuthService {
     // The password step only: the sign-in completes with the code, which gets its own line.
     this.auditSignIn('success', meta, { method: 'password', userId: user.id });
 
+    if (this.totp.isEnabled(user)) return this.appChallenge(user);
     const contact = this.loginContact(user, identifier.kind, input.channel);
     // After the right password: a budget of its own, which no anonymous request can spend.
     // Bound to the account whose password was given, which may not be the one the contact finds by the time the code is typed.
-    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta, { budget: 'proven', subject: user.id });
+    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta, {
+      budget: 'proven',
+      subject: user.id,
+    });
     return challengeOf(view);
   }
 
@@ -141,13 +167,19 @@ export class AuthService {
   async startOtp(input: StartOtpDto, meta: RequestMeta): Promise<StartedChallenge> {
     const identifier = parseContact(input.identifier);
     if (!identifier) {
-      throw new ValidationFailedError({ identifier: ['identifier must be an email address or a phone number in E.164 format, such as +447911123456'] });
+      throw new ValidationFailedError({
+        identifier: ['identifier must be an email address or a phone number in E.164 format, such as +447911123456'],
+      });
     }
     const channel = channelForIdentifier(identifier.kind, input.channel);
     if (identifier.kind === 'phone') this.otp.destinationOf(channel, identifier.value);
     const user = await this.findByContact(identifier.kind, identifier.value);
-    const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind);
-    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { budget: 'anonymous', deliver, deliveryPrivate: true });
+    const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind) && !this.appRequired(user, input.purpose);
+    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, {
+      budget: 'anonymous',
+      deliver,
+      deliveryPrivate: true,
+    });
     return { challengeId: view.id, channel: view.channel, expiresAt: view.expiresAt };
   }
 
@@ -161,6 +193,11 @@ export class AuthService {
       this.auditSignIn('failure', meta, { method: 'code', reason: 'VERIFICATION_NOT_FOUND' });
       throw new VerificationNotFoundError();
     }
+    if (challenge.purpose === APP_LOGIN_PURPOSE) return this.verifyWithApp(challenge, input, meta);
+    if (input.code === undefined) {
+      throw new ValidationFailedError({ recoveryCode: ['recoveryCode is only accepted for a challenge of channel totp; give code'] });
+    }
+    const code = input.code;
     if (challenge.purpose === 'password_reset' && input.newPassword === undefined) {
       throw new ValidationFailedError({ newPassword: ['newPassword is required to complete a password reset'] });
     }
@@ -172,18 +209,24 @@ export class AuthService {
       // Only the account that asked for the change may complete it.
       if (!signedIn) throw new InvalidAccessTokenError();
       if ((await this.users.findContactChange(signedIn.id, kind)) !== challenge.to) throw new VerificationNotFoundError();
-      const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose, realm: 'auth' }, meta);
+      const { record } = await this.otp.check({ id: challenge.id, code, purpose: challenge.purpose, realm: 'auth' }, meta);
       return this.completeContactChange(signedIn!, kind, record.to, meta);
     }
     const flow = challenge.purpose;
     try {
       // Hashed before the check, so a refusal for a busy hasher (SERVICE_BUSY) does not use the code up.
       const newPasswordHash = flow === 'password_reset' ? await this.passwords.hash(input.newPassword!) : undefined;
-      const { record } = await this.otp.check({ id: challenge.id, code: input.code, purpose: challenge.purpose, realm: 'auth' }, meta);
+      const { record } = await this.otp.check({ id: challenge.id, code, purpose: challenge.purpose, realm: 'auth' }, meta);
       const owner = await this.ownerOf(record, kind);
       // Also how an undelivered challenge (no account, or a contact that may not receive codes) ends,
       // should its code ever be guessed.
-      if (!owner || (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind))) throw new VerificationNotFoundError();
+      if (
+        !owner ||
+        (record.purpose !== 'signup' && !mayReceiveCodes(owner, kind)) ||
+        (record.subject === undefined && this.appRequired(owner, record.purpose))
+      ) {
+        throw new VerificationNotFoundError();
+      }
       // Every auth code proves possession of the contact it was sent to; ownership is taken only now, after the check.
       let user = await this.markVerified(owner, kind);
       if (newPasswordHash !== undefined) user = await this.resetPassword(user, newPasswordHash, meta);
@@ -198,7 +241,10 @@ export class AuthService {
 
   async resend(input: ResendOtpDto, meta: RequestMeta): Promise<ResentChallenge> {
     const challenge = await this.otp.find(input.challengeId, 'auth');
-    if (!challenge || !isAuthPurpose(challenge.purpose) || (await this.orphaned(challenge))) throw new VerificationNotFoundError();
+    // The app shows its codes itself: there is nothing to re-send.
+    if (!challenge || !isAuthPurpose(challenge.purpose) || challenge.purpose === APP_LOGIN_PURPOSE || (await this.orphaned(challenge))) {
+      throw new VerificationNotFoundError();
+    }
     const view = await this.otp.resendById(challenge.id, 'auth', meta, { deliver: await this.deliversTo(challenge) });
     return { challengeId: view.id, expiresAt: view.expiresAt, resendAvailableAt: view.resendAvailableAt };
   }
@@ -216,6 +262,10 @@ export class AuthService {
     // A failed one is what this route exists for; it reads as expired like a pending one once its code would have.
     const open = challenge !== undefined && ['pending', 'failed'].includes(effectiveStatus(challenge, now)) && now < challenge.expiresAt;
     if (!open || !isAuthPurpose(challenge.purpose) || (await this.orphaned(challenge))) throw new VerificationNotFoundError();
+    if (challenge.purpose === APP_LOGIN_PURPOSE) {
+      const expiresAt = new Date(challenge.expiresAt).toISOString();
+      return { challengeId: challenge.id, channel: AUTHENTICATOR_APP, to: APP_DESTINATION, expiresAt, resendAvailableAt: expiresAt };
+    }
     const view = await this.otp.get(challenge.id, 'auth');
     return {
       challengeId: view.id,
@@ -242,8 +292,60 @@ export class AuthService {
       if (other !== undefined) sessions.add(other);
     }
     for (const session of sessions) {
-      if (await this.tokens.endSession(user.id, session)) this.audit.log({ event: 'auth.logout', userId: user.id, sessionId: session, ip: meta.ip });
+      if (await this.tokens.endSession(user.id, session))
+        this.audit.log({ event: 'auth.logout', userId: user.id, sessionId: session, ip: meta.ip });
     }
+  }
+
+  /** The user's live sessions; `current` marks the one of the asking access token. */
+  listSessions(user: User, currentSessionId: string): Promise<Session[]> {
+    return this.tokens.listSessions(user.id, currentSessionId);
+  }
+
+  /** @throws SessionNotFoundError for an id that is not one of the user's live sessions, whoever else it may belong to. */
+  async endSession(user: User, sessionId: string, meta: RequestMeta): Promise<void> {
+    if (!(await this.tokens.endSession(user.id, sessionId))) throw new SessionNotFoundError();
+    this.audit.log({ event: 'auth.session_ended', userId: user.id, sessionId, ip: meta.ip });
+  }
+
+  /** Deletes the account for good, with the current password; its sessions and access tokens end with it. */
+  async deleteAccount(user: User, password: string, meta: RequestMeta): Promise<void> {
+    await this.assertCurrentPassword(user, password);
+    await this.users.delete(user.id);
+    this.audit.log({ event: 'auth.account_deleted', userId: user.id, ip: meta.ip });
+  }
+
+  /**
+   * A new authenticator secret, with the current password: an access token alone (perhaps stolen) must
+   * not be able to tie the account to its holder's app. Waits for `confirmTotp`.
+   */
+  async enrollTotp(user: User, password: string, meta: RequestMeta): Promise<TotpEnrollment> {
+    await this.assertCurrentPassword(user, password);
+    const enrollment = await this.totp.enroll(user);
+    if (!enrollment) throw new TotpAlreadyEnabledError();
+    this.audit.log({ event: 'auth.totp_enrolled', userId: user.id, ip: meta.ip });
+    return enrollment;
+  }
+
+  /** Turns the app on with a first code from it; wrong codes count toward `LOGIN_MAX_FAILURES` like sign-in's. */
+  async confirmTotp(user: User, code: string, meta: RequestMeta): Promise<{ recoveryCodes: string[] }> {
+    const attempts = appAttemptsOf(user);
+    await this.loginAttempts.assertAllowed(attempts);
+    const result = await this.totp.confirm(user, code);
+    if ('refused' in result) {
+      if (result.refused === 'not_enrolled') throw new TotpNotEnrolledError();
+      await this.loginAttempts.failed(attempts);
+      throw new TotpCodeIncorrectError();
+    }
+    await this.loginAttempts.succeeded(attempts);
+    this.audit.log({ event: 'auth.totp_enabled', userId: user.id, ip: meta.ip });
+    return result;
+  }
+
+  async disableTotp(user: User, password: string, meta: RequestMeta): Promise<void> {
+    await this.assertCurrentPassword(user, password);
+    await this.totp.disable(user.id);
+    this.audit.log({ event: 'auth.totp_disabled', userId: user.id, ip: meta.ip });
   }
 
   /**
@@ -270,7 +372,9 @@ export class AuthService {
     const kind: ContactKind = input.email !== undefined ? 'email' : 'phone';
     const value = kind === 'email' ? requireEmail(input.email!, 'email') : this.allowedPhone(input.phone!, 'phone');
     if (value === (kind === 'email' ? current.email : current.phone)) {
-      throw new ValidationFailedError({ [kind]: [`${kind} is already the ${kind === 'email' ? 'email address' : 'phone number'} of this account`] });
+      throw new ValidationFailedError({
+        [kind]: [`${kind} is already the ${kind === 'email' ? 'email address' : 'phone number'} of this account`],
+      });
     }
     if (await this.users.findVerifiedOwner(kind, value)) throw new AccountExistsError();
     await this.users.stageContactChange(current.id, kind, value);
@@ -296,6 +400,60 @@ export class AuthService {
       throw new CurrentPasswordRequiredError();
     }
     await this.loginAttempts.succeeded(attempts);
+  }
+
+  /**
+   * An account with the app on signs in with its password and the app only: a passwordless login (a code to
+   * a contact alone) would step around the app, so `otp/start` answers it as for an unknown account.
+   */
+  private appRequired(user: User, purpose: string): boolean {
+    return purpose === 'login' && this.totp.isEnabled(user);
+  }
+
+  /** The second factor of a password login when the app is on: a challenge whose code the app shows, nothing sent. */
+  private async appChallenge(user: User): Promise<Challenge> {
+    const contact = signupContactOf(user);
+    // Bound to the account; a login while one is pending gets that one back, with its failed attempts.
+    const record = await this.otp.startUnsent(
+      { channel: this.channelFor(contact.kind, user.otpChannel), to: user.id, purpose: APP_LOGIN_PURPOSE, locale: LOCALE },
+      { budget: 'proven', subject: user.id },
+    );
+    return { challengeId: record.id, channel: AUTHENTICATOR_APP, to: APP_DESTINATION, expiresAt: new Date(record.expiresAt).toISOString() };
+  }
+
+  /**
+   * A login challenge answered with the app's code or a recovery code. Wrong ones count toward the
+   * challenge's attempts (then it locks) and toward the account's own `LOGIN_MAX_FAILURES` across
+   * challenges, so logging in again for a fresh challenge buys no more guesses.
+   */
+  private async verifyWithApp(challenge: VerificationRecord, input: VerifyOtpDto, meta: RequestMeta): Promise<TokenPair> {
+    const method = input.recoveryCode !== undefined ? 'recovery_code' : 'totp';
+    try {
+      const user = challenge.subject === undefined ? undefined : await this.users.findById(challenge.subject);
+      if (!user || !this.totp.isEnabled(user)) throw new VerificationNotFoundError();
+      if (input.newPassword !== undefined) {
+        throw new ValidationFailedError({ newPassword: ['newPassword is only accepted when completing a password reset'] });
+      }
+      const attempts = appAttemptsOf(user);
+      await this.loginAttempts.assertAllowed(attempts);
+      // A settled, expired or locked challenge is refused before a recovery code or a time step could be used up on it.
+      if (effectiveStatus(challenge, Date.now()) !== 'pending' || challenge.attempts >= challenge.maxAttempts) {
+        await this.otp.settle(challenge.id, 'auth', false, meta);
+      }
+      const approved =
+        input.recoveryCode !== undefined
+          ? await this.totp.useRecoveryCode(user.id, input.recoveryCode)
+          : await this.totp.acceptCode(user, input.code!);
+      if (!approved) await this.loginAttempts.failed(attempts);
+      await this.otp.settle(challenge.id, 'auth', approved, meta);
+      await this.loginAttempts.succeeded(attempts);
+      const pair = await this.tokens.issueTokenPair(user, meta);
+      this.auditSignIn('success', meta, { method, flow: APP_LOGIN_PURPOSE, userId: user.id });
+      return pair;
+    } catch (error) {
+      if (error instanceof DomainError) this.auditSignIn('failure', meta, { method, flow: APP_LOGIN_PURPOSE, reason: error.code });
+      throw error;
+    }
   }
 
   private async completeContactChange(user: User, kind: ContactKind, value: string, meta: RequestMeta): Promise<TokenPair> {
@@ -354,6 +512,7 @@ export class AuthService {
     const kind = contactKindOf(challenge.channel);
     const owner = await this.ownerOf(challenge, kind);
     if (!owner) return false;
+    if (challenge.subject === undefined && this.appRequired(owner, challenge.purpose)) return false;
     return challenge.purpose === 'signup' || mayReceiveCodes(owner, kind);
   }
 
@@ -374,10 +533,14 @@ export class AuthService {
 
   private assertUsableOtpChannel(channel: OtpChannel, contacts: { email: string | null; phone: string | null }): void {
     if (!this.enabled(channel)) {
-      throw new ValidationFailedError({ otpChannel: [`otpChannel must be one of the enabled channels: ${this.messaging.channels.join(', ')}`] });
+      throw new ValidationFailedError({
+        otpChannel: [`otpChannel must be one of the enabled channels: ${this.messaging.channels.join(', ')}`],
+      });
     }
     if (contactKindOf(channel) === 'email' ? contacts.email === null : contacts.phone === null) {
-      throw new ValidationFailedError({ otpChannel: [`otpChannel ${channel} needs ${channel === 'email' ? 'an email address' : 'a phone number'} on the account`] });
+      throw new ValidationFailedError({
+        otpChannel: [`otpChannel ${channel} needs ${channel === 'email' ? 'an email address' : 'a phone number'} on the account`],
+      });
     }
   }
 
@@ -407,10 +570,14 @@ export class AuthService {
   }
 
   /**
-   * A challenge started for an account that is gone, or lost the contact to the account that verified it:
-   * its code can complete nothing.
+   * A challenge started for an account that is gone, or lost the contact to the account that verified it,
+   * or (the app's) whose app has been turned off: its code can complete nothing.
    */
   private async orphaned(challenge: VerificationRecord): Promise<boolean> {
+    if (challenge.purpose === APP_LOGIN_PURPOSE) {
+      const user = challenge.subject === undefined ? undefined : await this.users.findById(challenge.subject);
+      return !user || !this.totp.isEnabled(user);
+    }
     return challenge.subject !== undefined && (await this.ownerOf(challenge, contactKindOf(challenge.channel))) === undefined;
   }
 
@@ -423,10 +590,15 @@ export class AuthService {
   private auditSignIn(
     result: 'success' | 'failure',
     meta: RequestMeta,
-    fields: { method: 'password' | 'code'; flow?: AuthPurpose; reason?: string; userId?: string },
+    fields: { method: 'password' | 'code' | 'totp' | 'recovery_code'; flow?: AuthPurpose; reason?: string; userId?: string },
   ): void {
     this.audit.log({ event: 'auth.sign_in', result, ...fields, ip: meta.ip, userAgent: meta.userAgent?.slice(0, 200) });
   }
+}
+
+/** The account's own counter of wrong app and recovery codes, apart from the password counters of its identifiers. */
+function appAttemptsOf(user: User): string {
+  return `totp:${user.id}`;
 }
 
 function isAuthPurpose(purpose: string): purpose is AuthPurpose {
@@ -469,7 +641,11 @@ function channelForIdentifier(kind: ContactKind, requested: Channel | undefined)
   if (requested === undefined) return kind === 'email' ? 'email' : 'sms';
   if ((requested === 'email') !== (kind === 'email')) {
     throw new ValidationFailedError({
-      channel: [requested === 'email' ? 'channel email needs an email address as identifier' : `channel ${requested} needs a phone number as identifier`],
+      channel: [
+        requested === 'email'
+          ? 'channel email needs an email address as identifier'
+          : `channel ${requested} needs a phone number as identifier`,
+      ],
     });
   }
   return requested;

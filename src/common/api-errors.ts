@@ -66,6 +66,10 @@ const EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
   TOKEN_REUSED: { message: 'This refresh token was already used. Every session it belonged to has been signed out; sign in again.' },
   TOKEN_REVOKED: { message: 'This session has ended (signed out, revoked or the password was reset). Sign in again.' },
   VERIFICATION_NOT_FOUND: { message: 'No pending verification was found. It may have expired, been approved or been canceled.' },
+  SESSION_NOT_FOUND: { message: 'No session of this account has this id. It may have ended already.' },
+  USER_NOT_FOUND: { message: 'No account has this identifier.' },
+  TOTP_ALREADY_ENABLED: { message: 'An authenticator app is already on for this account. Turn it off first to enrol another.' },
+  TOTP_NOT_ENROLLED: { message: 'No authenticator app enrolment is waiting for confirmation. Start one at POST /v1/auth/totp/enroll.' },
   ACCOUNT_EXISTS: { message: 'An account with this email address or phone number already exists.' },
   // With the default body limit: the message names the limit the service runs with.
   PAYLOAD_TOO_LARGE: { message: bodyTooLargeMessage(64 * 1024) },

@@ -39,8 +39,9 @@ export const DESCRIPTION = [
   'The client sends it as `Authorization: Bearer <accessToken>`. ' +
     '`GET /v1/auth/me` with that header answers 200 with the account, or 401: ' +
     'the authoritative check, which also refuses the token of a session that has ended. ' +
-    "To check it without a call, verify the JWT with the service's `JWT_SECRET`: " +
-    'algorithm `HS256` only, `iss` `otp-gateway`, `aud` `otp-gateway-api`, `exp` not passed; ' +
+    'To check it without a call, verify the JWT against the keys published at `GET /.well-known/jwks.json` (by its `kid`): ' +
+    'algorithm `ES256` only, `iss` `otp-gateway`, `aud` `otp-gateway-api`, `exp` not passed ' +
+    "(with `JWT_ALGORITHM=HS256`: `HS256` with the service's `JWT_SECRET` instead); " +
     '`sub` is the user id. Such a check cannot see a session that ended before the token expires (15 minutes).',
 ].join('\n');
 

@@ -1,5 +1,5 @@
 import { isSupportedCountry } from 'libphonenumber-js';
-import { randomBytes } from 'node:crypto';
+import { createECDH, createPrivateKey, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
 import { parseContact, PHONE_NUMBER_TYPES, type PhoneNumberType } from '../otp/destinations/addresses.js';
 import {
   CHAIN_VARIABLE,
@@ -135,6 +135,65 @@ export function secretGiven(
     });
   }
   return { value: { value: randomBytes(32).toString('base64url'), generated: true }, problems };
+}
+
+/** Relative to the working directory, beside the embedded database and the development API key. */
+export const DEVELOPMENT_JWT_KEY_FILE = './.data/jwt-private-key.pem';
+
+export interface SigningKey {
+  /** PEM; undefined with HS256. */
+  privateKey: string | undefined;
+  /** Made for this process because JWT_PRIVATE_KEY was not set (development replaces it with the one kept in `file`). */
+  generated: boolean;
+  /** Development without JWT_PRIVATE_KEY: where the key is kept across restarts. */
+  file?: string;
+}
+
+/**
+ * ES256 needs JWT_PRIVATE_KEY in production. Development without one signs with a key made for the run and
+ * then kept in DEVELOPMENT_JWT_KEY_FILE (main.ts), so tokens survive a restart. Test derives one from
+ * JWT_SECRET when that is given, so processes started with one secret verify each other's tokens as
+ * replicas must; random otherwise.
+ */
+export function signingKeyGiven(read: Reading, jwtSecret: { value: string; generated: boolean }): Ruling<SigningKey> {
+  if (read.values.JWT_ALGORITHM !== 'ES256') return { value: { privateKey: undefined, generated: false }, problems: [] };
+  const given = read.values.JWT_PRIVATE_KEY;
+  if (given !== undefined) return { value: { privateKey: given, generated: false }, problems: [] };
+  const derived = read.mode === 'test' && !jwtSecret.generated;
+  const privateKey = derived ? p256KeyFrom(jwtSecret.value) : randomP256Key();
+  const problems: ConfigProblem[] =
+    read.mode === 'production' && !read.malformed('JWT_PRIVATE_KEY')
+      ? [
+          {
+            variable: 'JWT_PRIVATE_KEY',
+            message: 'JWT_PRIVATE_KEY is required in production when JWT_ALGORITHM is ES256 (it signs access tokens)',
+            warning: '',
+          },
+        ]
+      : [];
+  return { value: { privateKey, generated: true, ...(read.mode === 'development' ? { file: DEVELOPMENT_JWT_KEY_FILE } : {}) }, problems };
+}
+
+function randomP256Key(): string {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/** A P-256 key that depends on `secret` alone (test mode only: whoever knows the secret knows the key). */
+function p256KeyFrom(secret: string): string {
+  const ecdh = createECDH('prime256v1');
+  // Any 32 bytes with the top bit clear are below the curve order, so every secret gives a valid key.
+  const d = Buffer.from(hkdfSync('sha256', secret, 'otp-gateway', 'test-jwt-signing-key-v1', 32));
+  d[0] = d[0]! & 0x7f;
+  ecdh.setPrivateKey(d);
+  const publicKey = ecdh.getPublicKey();
+  const jwk = {
+    kty: 'EC',
+    crv: 'P-256',
+    d: d.toString('base64url'),
+    x: publicKey.subarray(1, 33).toString('base64url'),
+    y: publicKey.subarray(33, 65).toString('base64url'),
+  };
+  return createPrivateKey({ key: jwk, format: 'jwk' }).export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 export function secretsDiffer(jwt: { value: string; generated: boolean }, otp: { value: string; generated: boolean }): ConfigProblem[] {

@@ -32,7 +32,6 @@ export interface AppConfig extends FedFields<'app'> {
   name: string;
   version: string;
   commit: string;
-  bodyLimitBytes: number;
 }
 
 export interface RedisNode {
@@ -78,6 +77,12 @@ export interface AuthConfig extends FedFields<'auth'> {
   jwtSecret: string;
   /** True when no JWT_SECRET was given and a random one was made for this process. */
   jwtSecretGenerated: boolean;
+  /** ES256: the signing key in PEM (JWT_PRIVATE_KEY, or made for this process); undefined with HS256. */
+  jwtPrivateKey: string | undefined;
+  /** True when no JWT_PRIVATE_KEY was given and the key was made for this process. */
+  jwtPrivateKeyGenerated: boolean;
+  /** Development without JWT_PRIVATE_KEY: the file the key is kept in across restarts. */
+  developmentJwtKeyFile?: string;
   /** API_KEYS and ADMIN_API_KEYS, each with its scope. */
   apiKeys: ApiKey[];
   /** Development without API_KEYS: the file a key is generated into once and read from afterwards. */

@@ -21,6 +21,7 @@ import {
   type Ruling,
   secretGiven,
   secretsDiffer,
+  signingKeyGiven,
   storesGivenInProduction,
   testDestinationsWellFormed,
   textCodesShortLived,
@@ -112,6 +113,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
     ),
   );
   found.check(secretsDiffer(jwt, otpSecret));
+  const signingKey = found.take(signingKeyGiven(read, jwt));
   const apiKeys = found.take(apiKeysDistinct(read));
   const developmentKeyFile = found.take(applicationKeyGiven(read, apiKeys));
 
@@ -144,13 +146,15 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       name: PACKAGE.name,
       version: PACKAGE.version,
       commit: values.GIT_COMMIT ?? readBuildCommit() ?? 'unknown',
-      bodyLimitBytes: 64 * 1024,
     }),
     redis,
     database: part('database', { embeddedDir: mode === 'development' ? './.data/pglite' : undefined }),
     auth: part('auth', {
       jwtSecret: jwt.value,
       jwtSecretGenerated: jwt.generated,
+      jwtPrivateKey: signingKey.privateKey,
+      jwtPrivateKeyGenerated: signingKey.generated,
+      developmentJwtKeyFile: signingKey.file,
       apiKeys,
       developmentKeyFile,
       sessions: part('auth.sessions', {}),

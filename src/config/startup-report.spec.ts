@@ -1,4 +1,4 @@
-import { COMPLETE_PRODUCTION } from '../../test/support/environments.js';
+import { COMPLETE_PRODUCTION, TEST_JWT_PRIVATE_KEY } from '../../test/support/environments.js';
 import { loadConfiguration } from './load-configuration.js';
 import { buildStartupReport, maskSecret, maskUrl } from './startup-report.js';
 import { SECRET_VARIABLES } from './variables.js';
@@ -6,6 +6,7 @@ import { SECRET_VARIABLES } from './variables.js';
 /** A distinct, recognisable value for every secret the service knows of. */
 const EVERY_SECRET: Record<string, string> = {
   JWT_SECRET: 'jwt-secret-value-0123456789abcdefghij',
+  JWT_PRIVATE_KEY: TEST_JWT_PRIVATE_KEY,
   OTP_SECRET: 'otp-secret-value-0123456789abcdefghij',
   API_KEYS: 'api-key-value-one-0001,api-key-value-two-0002',
   ADMIN_API_KEYS: 'admin-key-value-one-0003',

@@ -1,4 +1,5 @@
 import { isIn, isInt, matches, max, maxLength, min, minLength } from 'class-validator';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /**
@@ -236,4 +237,47 @@ export function hourlyCaps(keys: string, isKey: (key: string) => boolean, others
     }),
     unset: others !== undefined ? { '*': others } : {},
   };
+}
+
+/** PEM as an environment variable holds it: with real line breaks, or with `\n` escapes (a one-line .env entry). */
+export function pemText(value: string): string {
+  return value.replace(/\\n/g, '\n');
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g;
+
+function isP256(key: KeyObject): boolean {
+  return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+}
+
+/** The ES256 signing key: one P-256 private key in PEM (PKCS#8 or SEC1). Says nothing of the value: it is a secret. */
+export const ecPrivateKeyPem: Format<string> = {
+  problem(value) {
+    try {
+      return isP256(createPrivateKey(pemText(value))) ? undefined : 'must be a P-256 (ES256) private key';
+    } catch {
+      return 'must be a private key in PEM (-----BEGIN PRIVATE KEY-----, as openssl genpkey writes it)';
+    }
+  },
+  read: pemText,
+};
+
+/** P-256 public keys in PEM, one block after another (commas or line breaks between them are allowed). */
+export const ecPublicKeyPemList: FormatWithUnset<string[]> = {
+  problem(value) {
+    const blocks = pemText(value).match(PEM_BLOCK) ?? [];
+    if (blocks.length === 0) return 'must be one or more public keys in PEM (-----BEGIN PUBLIC KEY-----)';
+    const bad = blocks.map((block, index) => (isP256PublicKey(block) ? 0 : index + 1)).filter((position) => position > 0);
+    return bad.length === 0 ? undefined : `must hold only P-256 (ES256) public keys in PEM; not one: key ${bad.join(', ')}`;
+  },
+  read: (value) => pemText(value).match(PEM_BLOCK) ?? [],
+  unset: [],
+};
+
+function isP256PublicKey(block: string): boolean {
+  try {
+    return block.includes('PUBLIC KEY') && isP256(createPublicKey(block));
+  } catch {
+    return false;
+  }
 }

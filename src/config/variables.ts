@@ -6,6 +6,8 @@ import {
   hourlyCaps,
   atLeastCharacters,
   atMostCharacters,
+  ecPrivateKeyPem,
+  ecPublicKeyPemList,
   type Format,
   httpUrl,
   matching,
@@ -86,6 +88,13 @@ const TABLE = [
     feeds: 'app.trustProxy',
   },
   {
+    name: 'HTTP_BODY_LIMIT_BYTES',
+    description: 'largest request body accepted; a larger one is refused with 413 PAYLOAD_TOO_LARGE before it is read in full',
+    format: wholeNumber(1024, 1048576),
+    default: '65536',
+    feeds: 'app.bodyLimitBytes',
+  },
+  {
     name: 'SHUTDOWN_DRAIN_MS',
     description: 'after SIGTERM, how long readiness answers 503 before the server stops accepting (ms)',
     format: wholeNumber(0, 20000),
@@ -155,10 +164,36 @@ const TABLE = [
   {
     name: 'JWT_SECRET',
     section: 'Sign-in and API keys',
-    description: 'at least 32 characters; signs access tokens (required in production)',
+    description: 'at least 32 characters; signs access tokens when JWT_ALGORITHM is HS256 (required in production)',
     format: atLeastCharacters(32),
     secret: true,
     example: 'replace-with-32-or-more-random-characters-jwt',
+  },
+  {
+    name: 'JWT_ALGORITHM',
+    description:
+      'how access tokens are signed: ES256 (other services verify them with the public key published at /.well-known/jwks.json) ' +
+      'or HS256 (with JWT_SECRET, which every verifier must then hold)',
+    format: readAs(oneOf(['ES256', 'HS256'], 'must be ES256 or HS256'), (value) => value as 'ES256' | 'HS256'),
+    default: 'ES256',
+    feeds: 'auth.jwtAlgorithm',
+  },
+  {
+    name: 'JWT_PRIVATE_KEY',
+    description:
+      'P-256 private key in PEM (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256); signs access tokens with ES256 ' +
+      '(required in production with ES256). In development, when unset, one is generated once into ./.data/jwt-private-key.pem; ' +
+      'in test, one is derived from JWT_SECRET (random without it)',
+    format: ecPrivateKeyPem,
+    secret: true,
+  },
+  {
+    name: 'JWT_PREVIOUS_PUBLIC_KEYS',
+    description:
+      'P-256 public keys in PEM of keys that signed access tokens before JWT_PRIVATE_KEY: still published and accepted, ' +
+      'so a rotation signs nobody out; drop a key once its last token has expired (15 minutes)',
+    format: ecPublicKeyPemList,
+    feeds: 'auth.jwtPreviousPublicKeys',
   },
   {
     name: 'REFRESH_TOKEN_TTL_DAYS',

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /** The channels a user can pick for their codes; the same names as `OTP_CHANNELS`. */
 export const OTP_CHANNELS = ['email', 'sms', 'whatsapp'] as const;
@@ -32,13 +32,29 @@ export const users = pgTable(
      * while its email address and phone number become free for a new account.
      */
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    /** The authenticator app's secret, sealed with a key derived from OTP_SECRET; set at enrolment, before it is confirmed. */
+    totpSecret: text('totp_secret'),
+    /** Set once a code from the app confirmed the enrolment: from then on login asks the app. */
+    totpEnabledAt: timestamp('totp_enabled_at', { withTimezone: true }),
+    /** The last TOTP time step accepted: a code of that step or an earlier one is never accepted again. */
+    totpLastStep: bigint('totp_last_step', { mode: 'number' }),
+    /** Keyed digests (HMAC) of the recovery codes not used yet; a code is removed from here as it is used. */
+    totpRecoveryCodes: text('totp_recovery_codes').array(),
   },
   (table) => [
     // Only a verified contact is owned: unverified claims of one address may coexist until one account verifies it.
-    uniqueIndex('users_verified_email_key').on(table.email).where(sql`${table.deletedAt} IS NULL AND ${table.emailVerifiedAt} IS NOT NULL`),
-    uniqueIndex('users_verified_phone_key').on(table.phone).where(sql`${table.deletedAt} IS NULL AND ${table.phoneVerifiedAt} IS NOT NULL`),
-    index('users_email_idx').on(table.email).where(sql`${table.deletedAt} IS NULL`),
-    index('users_phone_idx').on(table.phone).where(sql`${table.deletedAt} IS NULL`),
+    uniqueIndex('users_verified_email_key')
+      .on(table.email)
+      .where(sql`${table.deletedAt} IS NULL AND ${table.emailVerifiedAt} IS NOT NULL`),
+    uniqueIndex('users_verified_phone_key')
+      .on(table.phone)
+      .where(sql`${table.deletedAt} IS NULL AND ${table.phoneVerifiedAt} IS NOT NULL`),
+    index('users_email_idx')
+      .on(table.email)
+      .where(sql`${table.deletedAt} IS NULL`),
+    index('users_phone_idx')
+      .on(table.phone)
+      .where(sql`${table.deletedAt} IS NULL`),
     check('users_contact_present', sql`${table.email} IS NOT NULL OR ${table.phone} IS NOT NULL`),
     check('users_otp_channel_known', sql`${table.otpChannel} IN ('email', 'sms', 'whatsapp')`),
   ],

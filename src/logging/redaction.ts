@@ -120,6 +120,9 @@ export function secretValues(loaded: { variables: Record<string, string | undefi
   if (loaded.configuration) {
     const { auth, otp } = loaded.configuration;
     add(auth.jwtSecret);
+    // The signing key (a generated one too), whole and each line of its body: a log line may hold a part of it.
+    add(auth.jwtPrivateKey);
+    for (const line of auth.jwtPrivateKey?.split('\n') ?? []) if (!line.startsWith('-----')) add(line);
     // The generated development key is printed on purpose (the start-up report shows it to copy).
     for (const key of auth.apiKeys) if (!key.generated) add(key.key);
     add(otp.secret);

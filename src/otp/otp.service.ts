@@ -202,7 +202,65 @@ export class OtpService {
     const outcome = record.codeIssuer
       ? await this.checkWithProvider(record, input.code, now)
       : await this.checkOwnCode(record, input.code, meta, now);
+    return this.concluded(record, outcome, meta);
+  }
 
+  /**
+   * A challenge whose codes the caller checks itself (an authenticator app): stored, counted and locked like
+   * any other, but never sent, so no send limit applies. A pending one for the same `to`, purpose, budget and
+   * subject is returned instead of a new one, with its failed attempts. Its verdicts go to `settle`.
+   */
+  async startUnsent(input: StartVerification, options: Pick<StartOptions, 'budget' | 'subject'>): Promise<VerificationRecord> {
+    const now = Date.now();
+    const pendingId = await this.store.findPendingId(input.to, input.purpose, options.budget, now, options.subject);
+    const pending = pendingId ? await this.store.get(pendingId) : undefined;
+    if (pending && effectiveStatus(pending, now) === 'pending') return pending;
+    const record: VerificationRecord = {
+      id: randomUUID(),
+      ...input,
+      budget: options.budget,
+      status: 'pending',
+      // No digest: no code of ours can ever match it.
+      digest: '',
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now + this.config.ttlSeconds * 1000,
+      attempts: 0,
+      maxAttempts: this.config.maxAttempts,
+      sends: 0,
+      maxSends: 0,
+      lastSentAt: now,
+      delivery: { status: 'sent', provider: null, attempts: 0, lastError: null, updatedAt: now },
+      codeIssuer: null,
+      ...(options.subject !== undefined ? { subject: options.subject } : {}),
+    };
+    const created = await this.store.createPending(record);
+    if (!created.created) {
+      const winner = await this.store.get(created.pendingId);
+      if (winner) return winner;
+      throw new VerificationNotFoundError();
+    }
+    this.log('verification.started', record, {});
+    return record;
+  }
+
+  /** Records the verdict on a code the caller checked itself (`startUnsent`), under the same rules as `check`. */
+  async settle(
+    id: string,
+    realm: Realm,
+    approved: boolean,
+    meta: RequestMeta = {},
+  ): Promise<{ id: string; status: 'approved'; record: VerificationRecord }> {
+    const record = await this.find(id, realm);
+    if (!record) throw new VerificationNotFoundError();
+    return this.concluded(record, await this.store.settleExternalCheck(id, approved, Date.now()), meta);
+  }
+
+  private async concluded(
+    record: VerificationRecord,
+    outcome: CheckOutcome,
+    meta: RequestMeta,
+  ): Promise<{ id: string; status: 'approved'; record: VerificationRecord }> {
     this.metrics.checks.inc({ result: outcome.result });
     switch (outcome.result) {
       case 'approved':

@@ -1,3 +1,4 @@
+import { TEST_JWT_PRIVATE_KEY } from '../../test/support/environments.js';
 import { loadConfiguration } from '../config/load-configuration.js';
 
 /** The production environment of the configuration's own tests, complete enough to start. */
@@ -6,6 +7,7 @@ const PRODUCTION = {
   REDIS_URL: 'redis://redis:6379',
   DATABASE_URL: 'postgres://otp:secret@db:5432/otp',
   JWT_SECRET: 'j'.repeat(40),
+  JWT_PRIVATE_KEY: TEST_JWT_PRIVATE_KEY,
   OTP_SECRET: 'o'.repeat(40),
   API_KEYS: 'backend:0123456789abcdef0123',
   SMTP_HOST: 'smtp.example.com',

@@ -38,7 +38,8 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
   beforeAll(async () => {
     database = await createTestDatabase(kind);
     inboxes = await Inboxes.start();
-    const env = { ...inboxes.env(), ...LOOSE_LIMITS, DATABASE_URL: database.url, JWT_SECRET };
+    // HS256: the claim checks below are made with tokens hand-signed with JWT_SECRET.
+    const env = { ...inboxes.env(), ...LOOSE_LIMITS, DATABASE_URL: database.url, JWT_SECRET, JWT_ALGORITHM: 'HS256' };
     service = await startApp(env);
     // PGlite is embedded: one process per database, so only PostgreSQL can have a second instance.
     if (kind === 'PostgreSQL') replica = await startApp(env);

@@ -29,7 +29,7 @@ export const ADMIN = { 'x-api-key': TEST_ADMIN_API_KEY };
  * (development mode) goes to a directory of its own, so apps in parallel test files never open the
  * same PGlite files.
  */
-export async function startApp(env: Record<string, string | undefined>): Promise<TestApp> {
+export async function startApp(env: Record<string, string | undefined>, options: { embeddedDir?: string } = {}): Promise<TestApp> {
   const loaded = loadConfiguration({
     NODE_ENV: 'test',
     SHUTDOWN_DRAIN_MS: '0',
@@ -40,7 +40,12 @@ export async function startApp(env: Record<string, string | undefined>): Promise
     PORT: '0',
     HOST: '127.0.0.1',
   });
-  const scratch = loaded.configuration.database.embeddedDir ? mkdtempSync(join(tmpdir(), 'otp-gateway-app-')) : undefined;
+  // `embeddedDir`: an embedded database the test prepared (and removes) itself, opened as the service's own.
+  if (options.embeddedDir !== undefined) loaded.configuration.database.embeddedDir = options.embeddedDir;
+  const scratch =
+    loaded.configuration.database.embeddedDir && options.embeddedDir === undefined
+      ? mkdtempSync(join(tmpdir(), 'otp-gateway-app-'))
+      : undefined;
   if (scratch) loaded.configuration.database.embeddedDir = join(scratch, 'pglite');
   const removeScratch = () => scratch && rmSync(scratch, { recursive: true, force: true });
   const logs = new CapturedLogs();

@@ -1,6 +1,15 @@
 const SID = `AC${'a'.repeat(32)}`;
 const TOKEN = 'b'.repeat(32);
 
+/** A P-256 key made for these tests only: what production needs in JWT_PRIVATE_KEY to sign ES256 access tokens. */
+export const TEST_JWT_PRIVATE_KEY = [
+  '-----BEGIN PRIVATE KEY-----',
+  'MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg1A/u/hGUsljCI4x9',
+  '95a8yQixib7OQ/hQrhkhi6WHQUChRANCAAT7espC/4RTOmv7EL7hd74qw+L5kYYl',
+  'Rg+2ETtrZ4g1+gVm9uRXAxtDzNEphvvydh0k+RfEIUM55aOu3H1E3voV',
+  '-----END PRIVATE KEY-----',
+].join('\n');
+
 /**
  * Limits out of the way, for suites about something else: their requests all come from one address
  * and reuse destinations, which the per-IP and per-destination limits would otherwise stop.
@@ -29,6 +38,7 @@ export const COMPLETE_PRODUCTION: Record<string, string> = {
   REDIS_URL: 'redis://:hunter2hunter2@redis.internal:6379/0',
   DATABASE_URL: 'postgres://otp:pg-password-123@db.internal:5432/otp',
   JWT_SECRET: 'j'.repeat(40),
+  JWT_PRIVATE_KEY: TEST_JWT_PRIVATE_KEY,
   OTP_SECRET: 'o'.repeat(40),
   API_KEYS: 'key-aaaaaaaaaaaaaaaa,key-bbbbbbbbbbbbbbbb',
   SMTP_HOST: 'smtp.example.com',

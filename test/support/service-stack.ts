@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { TEST_API_KEY } from './app.js';
 import { createTestDatabase, postgresServerUrl, type TestDatabase } from './databases.js';
-import { COMPLETE_PRODUCTION, GENEROUS_FRAUD_GUARD, localProduction, reachableProviders } from './environments.js';
+import { COMPLETE_PRODUCTION, GENEROUS_FRAUD_GUARD, localProduction, reachableProviders, TEST_JWT_PRIVATE_KEY } from './environments.js';
 import { Inboxes } from './auth-inboxes.js';
 import type { FakeTwilio } from './fake-twilio.js';
 import { RedisServer } from './redis-server.js';
@@ -22,6 +22,7 @@ export function availableStackModes(): StackMode[] {
 /** The same secrets for every process of a stack: a code sealed or hashed by one must open on another. */
 const SHARED_SECRETS = {
   JWT_SECRET: 'jwt-secret-stack-0123456789abcdefghij',
+  JWT_PRIVATE_KEY: TEST_JWT_PRIVATE_KEY,
   OTP_SECRET: 'otp-secret-stack-0123456789abcdefghij',
   API_KEYS: TEST_API_KEY,
 };

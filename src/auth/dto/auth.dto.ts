@@ -19,16 +19,27 @@ const PHONE_MESSAGE = 'phone must be a phone number in E.164 format, such as +44
 const CHANNEL_MESSAGE = `channel must be one of: ${CHANNELS.join(', ')}`;
 const OTP_CHANNEL_MESSAGE = `otpChannel must be one of: ${OTP_CHANNELS.join(', ')}`;
 const CODE = /^\d{4,10}$/;
+/** Ten letters and digits, in two groups of five as they are shown; case and the dash do not matter. */
+const RECOVERY_CODE = /^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$/;
+const TOTP_CODE = /^\d{6}$/;
 
-const IDENTIFIER = ApiProperty({ maxLength: 320, example: 'ada@example.com', description: 'The email address or E.164 phone number of the account.' });
+const IDENTIFIER = ApiProperty({
+  maxLength: 320,
+  example: 'ada@example.com',
+  description: 'The email address or E.164 phone number of the account.',
+});
 const CHALLENGE_ID = ApiProperty({ format: 'uuid', description: 'The `challengeId` of the flow, as returned when it was started.' });
-const CHANNEL = ApiPropertyOptional({ enum: CHANNELS, description: 'Where to send the code; by default the channel that fits the identifier.' });
+const CHANNEL = ApiPropertyOptional({
+  enum: CHANNELS,
+  description: 'Where to send the code; by default the channel that fits the identifier.',
+});
 const OTP_CHANNEL = ApiPropertyOptional({ enum: OTP_CHANNELS, description: 'The channel that login codes go to by default.' });
 const EMAIL = ApiPropertyOptional({
   format: 'email',
   maxLength: 254,
   example: 'ada@example.com',
-  description: '`local@domain` with a dot-atom local part (no quotes, comments, spaces, commas or angle brackets); trimmed and lower-cased.',
+  description:
+    '`local@domain` with a dot-atom local part (no quotes, comments, spaces, commas or angle brackets); trimmed and lower-cased.',
 });
 const PHONE = ApiPropertyOptional({ example: '+447911123456', description: 'E.164 format.' });
 const REFRESH_TOKEN = { maxLength: 256, description: 'A `refreshToken` from a token pair.' };
@@ -99,10 +110,27 @@ export class VerifyOtpDto {
   @IsUUID('all', { message: 'challengeId must be the challengeId of a started flow' })
   challengeId!: string;
 
-  @ApiProperty({ pattern: CODE.source, minLength: 4, maxLength: 10, example: '123456', description: 'The code as received, digits only.' })
+  @ApiPropertyOptional({
+    pattern: CODE.source,
+    minLength: 4,
+    maxLength: 10,
+    example: '123456',
+    description: 'The code as received (or as the authenticator app shows it), digits only. Required unless `recoveryCode` is given.',
+  })
+  @ValidateIf((body: VerifyOtpDto) => body.recoveryCode === undefined)
   @IsString({ message: 'code must be a string of digits' })
   @Matches(CODE, { message: 'code must be 4 to 10 digits' })
-  code!: string;
+  code?: string;
+
+  @ApiPropertyOptional({
+    pattern: RECOVERY_CODE.source,
+    example: 'k7m2p-x9rt4',
+    description: 'For a challenge of `channel: "totp"` only, instead of `code`: one of the recovery codes, each usable once.',
+  })
+  @IsOptional()
+  @IsString({ message: 'recoveryCode must be a string' })
+  @Matches(RECOVERY_CODE, { message: 'recoveryCode must be a recovery code, such as k7m2p-x9rt4' })
+  recoveryCode?: string;
 
   @ApiPropertyOptional({
     minLength: PASSWORD_MIN_LENGTH,
@@ -160,9 +188,43 @@ export class UpdateMeDto {
   @IsInternationalPhoneNumber({ message: PHONE_MESSAGE })
   phone?: string;
 
-  @ApiPropertyOptional({ maxLength: PASSWORD_MAX_LENGTH, format: 'password', description: 'The current password: required with `email` or `phone`.' })
+  @ApiPropertyOptional({
+    maxLength: PASSWORD_MAX_LENGTH,
+    format: 'password',
+    description: 'The current password: required with `email` or `phone`.',
+  })
   @IsOptional()
   @IsString({ message: 'password must be a string' })
   @MaxLength(PASSWORD_MAX_LENGTH, { message: `password must be at most ${PASSWORD_MAX_LENGTH} characters` })
   password?: string;
+}
+
+const CURRENT_PASSWORD = ApiProperty({
+  maxLength: PASSWORD_MAX_LENGTH,
+  format: 'password',
+  description: 'The current password of the account.',
+});
+
+/** The current password, for the account changes a stolen access token alone must not make. */
+export class PasswordDto {
+  @CURRENT_PASSWORD
+  @IsString({ message: 'password must be a string' })
+  @IsNotEmpty({ message: 'password must not be empty' })
+  @MaxLength(PASSWORD_MAX_LENGTH, { message: `password must be at most ${PASSWORD_MAX_LENGTH} characters` })
+  password!: string;
+}
+
+export class TotpCodeDto {
+  @ApiProperty({ pattern: TOTP_CODE.source, example: '123456', description: 'The 6 digits the authenticator app shows now.' })
+  @IsString({ message: 'code must be a string of 6 digits' })
+  @Matches(TOTP_CODE, { message: 'code must be 6 digits' })
+  code!: string;
+}
+
+export class FindUserQuery {
+  @IDENTIFIER
+  @IsString({ message: 'identifier must be a string' })
+  @IsNotEmpty({ message: 'identifier must not be empty' })
+  @MaxLength(320, { message: 'identifier must be at most 320 characters' })
+  identifier!: string;
 }

@@ -18,6 +18,10 @@ const USER: User = {
   createdAt: new Date('2026-01-01T00:00:00Z'),
   updatedAt: new Date('2026-01-01T00:00:00Z'),
   deletedAt: null,
+  totpSecret: null,
+  totpEnabledAt: null,
+  totpLastStep: null,
+  totpRecoveryCodes: null,
 };
 const SESSION_ID = '0b7c6a2e-51f4-4b8e-9d0a-3c2f1e4d5a6b';
 const CLAIMS: AccessTokenClaims = { sub: USER.id, sid: SESSION_ID, jti: 'j', iss: 'otp-gateway', aud: 'otp-gateway-api', iat: 1, exp: 2 };

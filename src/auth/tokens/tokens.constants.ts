@@ -1,7 +1,5 @@
 export const ACCESS_TOKEN_ISSUER = 'otp-gateway';
 export const ACCESS_TOKEN_AUDIENCE = 'otp-gateway-api';
-/** Signed with JWT_SECRET; the only algorithm accepted on the way back in. */
-export const ACCESS_TOKEN_ALGORITHM = 'HS256';
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 /**
  * How long a rotated refresh token still gets a pair of its own session: two tabs refreshing at once

@@ -7,15 +7,28 @@ import { Database } from '../../database/database.constants.js';
 import { InvalidAccessTokenError } from '../auth.errors.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { jwtOptionsFor } from './jwt-options.js';
+import { SigningKeys } from './signing-keys.js';
 import { TokensService } from './tokens.service.js';
 
 const SECRET = 'unit-test-jwt-secret-0123456789abcdef';
 const USER_ID = '6f1c2c8e-3c0e-4d57-9a39-2a3c1b7e9d10';
 const SESSION_ID = '0b7c6a2e-51f4-4b8e-9d0a-3c2f1e4d5a6b';
-const AUTH: AuthConfig = { jwtSecret: SECRET, jwtSecretGenerated: false, apiKeys: [], sessions: { refreshTokenTtlDays: 30, maxDays: 90 } };
+const AUTH: AuthConfig = {
+  jwtAlgorithm: 'HS256',
+  jwtSecret: SECRET,
+  jwtSecretGenerated: false,
+  jwtPrivateKey: undefined,
+  jwtPrivateKeyGenerated: false,
+  jwtPreviousPublicKeys: [],
+  apiKeys: [],
+  sessions: { refreshTokenTtlDays: 30, maxDays: 90 },
+};
 
 function decode(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
-  const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+  const [header, payload] = token
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
   return { header, payload };
 }
 
@@ -36,7 +49,7 @@ describe('TokensService access tokens', () => {
   // Signing and verifying touch neither the database nor the users.
   beforeEach(async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [JwtModule.register(jwtOptionsFor(AUTH))],
+      imports: [JwtModule.register(jwtOptionsFor(new SigningKeys(AUTH)))],
       providers: [
         TokensService,
         { provide: UsersRepository, useValue: {} },
@@ -78,16 +91,35 @@ describe('TokensService access tokens', () => {
     await expect(tokens.verifyAccessToken(handSigned(claims))).resolves.toMatchObject({ sub: USER_ID, sid: SESSION_ID });
   });
 
-  it.each(['exp', 'iat', 'iss', 'aud', 'sid', 'sub', 'jti'])('refuses a token signed with the right secret but without %s', async (claim) => {
-    const now = Math.floor(Date.now() / 1000);
-    const claims: Record<string, unknown> = { sub: USER_ID, sid: SESSION_ID, jti: 'x', iss: 'otp-gateway', aud: 'otp-gateway-api', iat: now, exp: now + 900 };
-    delete claims[claim];
-    await expect(tokens.verifyAccessToken(handSigned(claims))).rejects.toThrow(InvalidAccessTokenError);
-  });
+  it.each(['exp', 'iat', 'iss', 'aud', 'sid', 'sub', 'jti'])(
+    'refuses a token signed with the right secret but without %s',
+    async (claim) => {
+      const now = Math.floor(Date.now() / 1000);
+      const claims: Record<string, unknown> = {
+        sub: USER_ID,
+        sid: SESSION_ID,
+        jti: 'x',
+        iss: 'otp-gateway',
+        aud: 'otp-gateway-api',
+        iat: now,
+        exp: now + 900,
+      };
+      delete claims[claim];
+      await expect(tokens.verifyAccessToken(handSigned(claims))).rejects.toThrow(InvalidAccessTokenError);
+    },
+  );
 
   it('refuses a token that claims to live longer than access tokens do', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const claims = { sub: USER_ID, sid: SESSION_ID, jti: 'x', iss: 'otp-gateway', aud: 'otp-gateway-api', iat: now, exp: now + 365 * 86_400 };
+    const claims = {
+      sub: USER_ID,
+      sid: SESSION_ID,
+      jti: 'x',
+      iss: 'otp-gateway',
+      aud: 'otp-gateway-api',
+      iat: now,
+      exp: now + 365 * 86_400,
+    };
     await expect(tokens.verifyAccessToken(handSigned(claims))).rejects.toThrow(InvalidAccessTokenError);
   });
 
@@ -129,7 +161,10 @@ describe('TokensService access tokens', () => {
   });
 
   it('refuses a token signed with another secret', async () => {
-    const token = await jwt.signAsync({ sid: SESSION_ID }, { secret: 'another-secret-0123456789abcdefghijkl', subject: USER_ID, jwtid: 'x' });
+    const token = await jwt.signAsync(
+      { sid: SESSION_ID },
+      { secret: 'another-secret-0123456789abcdefghijkl', subject: USER_ID, jwtid: 'x' },
+    );
     await expect(tokens.verifyAccessToken(token)).rejects.toThrow(InvalidAccessTokenError);
   });
 

@@ -33,6 +33,16 @@ export interface TokenPair {
   user: PublicUser;
 }
 
+/** One live session as its user sees it in `GET /v1/auth/sessions`. */
+export interface Session {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string;
+  userAgent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
 /** A refresh token exchanged for its successor, in the session it belongs to. */
 export interface RotatedRefreshToken {
   userId: string;
@@ -109,9 +119,11 @@ export class TokensService {
       throw new InvalidAccessTokenError();
     }
     const { sub, sid, jti, iat, exp } = claims;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof sid !== 'string' || !isUUID(sid, 'loose')) throw new InvalidAccessTokenError();
+    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof sid !== 'string' || !isUUID(sid, 'loose'))
+      throw new InvalidAccessTokenError();
     // Ours never live longer than ACCESS_TOKEN_TTL_SECONDS; one that claims to was not made here.
-    if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= iat || exp - iat > ACCESS_TOKEN_TTL_SECONDS) throw new InvalidAccessTokenError();
+    if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= iat || exp - iat > ACCESS_TOKEN_TTL_SECONDS)
+      throw new InvalidAccessTokenError();
     return claims as AccessTokenClaims;
   }
 
@@ -124,7 +136,12 @@ export class TokensService {
       .select({ id: refreshTokens.id })
       .from(refreshTokens)
       .where(
-        and(eq(refreshTokens.familyId, sessionId), eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, new Date())),
+        and(
+          eq(refreshTokens.familyId, sessionId),
+          eq(refreshTokens.userId, userId),
+          isNull(refreshTokens.revokedAt),
+          gt(refreshTokens.expiresAt, new Date()),
+        ),
       )
       .limit(1);
     return live !== undefined;
@@ -154,7 +171,10 @@ export class TokensService {
         .where(eq(refreshTokens.tokenHash, hashToken(refreshToken)))
         .for('update', { of: refreshTokens });
       if (!presented || presented.userDeletedAt !== null || presented.expiresAt <= now) return { outcome: 'invalid' };
-      const [session] = await tx.select({ startedAt: min(refreshTokens.createdAt) }).from(refreshTokens).where(eq(refreshTokens.familyId, presented.familyId));
+      const [session] = await tx
+        .select({ startedAt: min(refreshTokens.createdAt) })
+        .from(refreshTokens)
+        .where(eq(refreshTokens.familyId, presented.familyId));
       const startedAt = session?.startedAt ?? now;
       if (startedAt.getTime() + this.auth.sessions.maxDays * DAY_MS <= now.getTime()) return { outcome: 'invalid' };
       const ids = { userId: presented.userId, sessionId: presented.familyId };
@@ -199,6 +219,45 @@ export class TokensService {
       default:
         throw new InvalidRefreshTokenError();
     }
+  }
+
+  /**
+   * The user's live sessions, newest use first: where each started, when its refresh token was last
+   * exchanged, and from where (its latest token's client).
+   */
+  async listSessions(userId: string, currentSessionId: string | undefined): Promise<Session[]> {
+    if (!isUUID(userId, 'loose')) return [];
+    const rows = await this.db
+      .select({
+        familyId: refreshTokens.familyId,
+        createdAt: refreshTokens.createdAt,
+        expiresAt: refreshTokens.expiresAt,
+        revokedAt: refreshTokens.revokedAt,
+        userAgent: refreshTokens.userAgent,
+        ip: refreshTokens.ip,
+      })
+      .from(refreshTokens)
+      .where(eq(refreshTokens.userId, userId))
+      .orderBy(refreshTokens.createdAt);
+    const now = Date.now();
+    const families = new Map<string, { started: Date; latest: (typeof rows)[number]; live: boolean }>();
+    for (const row of rows) {
+      const live = row.revokedAt === null && row.expiresAt.getTime() > now;
+      const family = families.get(row.familyId);
+      if (family === undefined) families.set(row.familyId, { started: row.createdAt, latest: row, live });
+      else Object.assign(family, { latest: row, live: family.live || live });
+    }
+    return [...families.entries()]
+      .filter(([, family]) => family.live && family.started.getTime() + this.auth.sessions.maxDays * DAY_MS > now)
+      .map(([id, { started, latest }]) => ({
+        id,
+        createdAt: started.toISOString(),
+        lastUsedAt: latest.createdAt.toISOString(),
+        userAgent: latest.userAgent,
+        ip: latest.ip,
+        current: id === currentSessionId,
+      }))
+      .sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
   }
 
   /** Logout: ends one session of the user; false when it had already ended or is not theirs. */

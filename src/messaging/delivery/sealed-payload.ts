@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { Sealer } from '../../common/sealer.js';
 import { otpConfig } from '../../config/config.namespaces.js';
 import type { OtpConfig } from '../../config/configuration.types.js';
 import type { DeliveryContent, DeliveryHeader, DeliveryJob, QueuedDelivery } from './delivery-job.js';
@@ -10,35 +10,23 @@ export interface SealedDeliveryJob extends DeliveryHeader {
 }
 
 /**
- * Jobs kept in Redis hold a code, so their content is stored encrypted (AES-256-GCM) with a key derived
+ * Jobs kept in Redis hold a code, so their content is stored sealed (AES-256-GCM) with a key derived
  * from OTP_SECRET for this one purpose, and bound to their job: a payload moved to another job fails to open.
  */
 @Injectable()
 export class PayloadSealer {
-  private readonly key: Buffer;
+  private readonly sealer: Sealer;
 
   constructor(@Inject(otpConfig.KEY) otp: Pick<OtpConfig, 'secret'>) {
-    this.key = Buffer.from(hkdfSync('sha256', otp.secret, 'otp-gateway', 'delivery-queue-payload-v1', 32));
+    this.sealer = new Sealer(otp.secret, 'delivery-queue-payload-v1');
   }
 
   seal({ content, ...header }: DeliveryJob): SealedDeliveryJob {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(Buffer.from(header.key));
-    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(content), 'utf8'), cipher.final()]);
-    return { ...header, sealed: Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url') };
+    return { ...header, sealed: this.sealer.seal(content, header.key) };
   }
 
   /** The job for the worker; its content is decrypted when the worker opens it (under another OTP_SECRET, that throws). */
   unseal({ sealed, ...header }: SealedDeliveryJob): QueuedDelivery {
-    return { ...header, open: () => this.open(sealed, header.key) };
-  }
-
-  private open(sealed: string, boundTo: string): DeliveryContent {
-    const raw = Buffer.from(sealed, 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
-    decipher.setAAD(Buffer.from(boundTo));
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as DeliveryContent;
+    return { ...header, open: () => this.sealer.open<DeliveryContent>(sealed, header.key) };
   }
 }

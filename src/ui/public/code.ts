@@ -137,7 +137,8 @@ function watchDelivery(challenge: PendingChallenge) {
   };
 
   const show = (status: ChallengeStatus) => {
-    byId('sent-to').textContent = t('code.sentTo', { to: status.to, channel: t(`channel.${status.channel}`) });
+    byId('sent-to').textContent =
+      status.channel === 'totp' ? t('code.fromApp') : t('code.sentTo', { to: status.to, channel: t(`channel.${status.channel}`) });
     const notDelivered = byId('not-delivered');
     if (status.delivery?.status === 'failed') {
       byId('not-delivered-text').textContent = t('code.notDelivered', { channel: t(`channel.${status.channel}`) });

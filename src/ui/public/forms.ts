@@ -1,4 +1,4 @@
-import type { ApiError, Result } from './api.js';
+import type { ApiError, Channel, Result } from './api.js';
 import { savePendingChallenge, type Flow } from './challenge.js';
 import { duration, isMessageKey, t, translatePage } from './i18n.js';
 
@@ -71,7 +71,7 @@ export function contactOf(value: string): { email: string } | { phone: string } 
  */
 export function startsChallenge(
   flow: Flow,
-  send: (form: HTMLFormElement) => Promise<Result<{ challengeId: string; channel: 'email' | 'sms' | 'whatsapp' }>>,
+  send: (form: HTMLFormElement) => Promise<Result<{ challengeId: string; channel: Channel }>>,
 ): void {
   translatePage();
   const form = document.querySelector<HTMLFormElement>('form')!;
