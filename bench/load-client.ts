@@ -8,8 +8,13 @@ import autocannon from 'autocannon';
 
 export type LoadJob =
   | { kind: 'live'; url: string; connections: number; durationSeconds: number }
-  | { kind: 'send'; url: string; connections: number; durationSeconds: number; apiKey: string; prefix: string }
+  | { kind: 'send'; url: string; connections: number; durationSeconds: number; apiKey: string; prefix: string; sms?: SmsNumbers }
   | { kind: 'check'; url: string; connections: number; apiKey: string; targets: CheckTarget[] };
+
+/** SMS sends instead of email: GB mobile numbers from +447400 000000 + `first` on, a new one per send, as with email. */
+export interface SmsNumbers {
+  first: number;
+}
 
 /** One verification and the code to present: its real one (expect 200) or a wrong one (expect 422). */
 export interface CheckTarget {
@@ -61,8 +66,11 @@ function run(job: LoadJob): Promise<LoadResult> {
       headers,
       // A new destination every time: per-destination send limits never come into play, as with real traffic.
       setupRequest: (req: autocannon.Request, context: Context) => {
-        context.to = `${job.prefix}-${sequence++}@bench.example.com`;
-        return { ...req, body: JSON.stringify({ channel: 'email', to: context.to }) };
+        const n = sequence++;
+        context.to = job.sms
+          ? `+447400${String((job.sms.first + n) % 1_000_000).padStart(6, '0')}`
+          : `${job.prefix}-${n}@bench.example.com`;
+        return { ...req, body: JSON.stringify({ channel: job.sms ? 'sms' : 'email', to: context.to }) };
       },
       onResponse: (status: number, body: string, context: Context) => {
         count(status, 201);

@@ -11,13 +11,14 @@ import { FakeTwilio } from '../test/support/fake-twilio.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
 import { BASELINE_QUEUE } from './baseline-server.js';
-import type { CheckTarget, LoadJob, LoadResult } from './load-client.js';
+import type { CheckTarget, LoadJob, LoadResult, SmsNumbers } from './load-client.js';
 import { SmtpSink } from './smtp-sink.js';
 
 /**
  * `npm run bench`: the service as production runs it (built, NODE_ENV=production, its own Redis,
  * PostgreSQL, a real SMTP server and a fake Twilio) against a bare Fastify + ioredis baseline, both
- * loaded the same way by autocannon in a separate process. Prints one table; writes nothing.
+ * loaded the same way by autocannon in a separate process; then SMS sends with the fraud guard off and
+ * on, in the same run. Prints one table; writes nothing.
  *
  * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_DATABASE_URL or
  * TEST_DATABASE_URL (a PostgreSQL server; a scratch database is created and dropped on it),
@@ -51,7 +52,10 @@ class ServerProcess {
   private output = '';
   readonly exited: Promise<void>;
 
-  private constructor(readonly name: string, private readonly child: ChildProcess) {
+  private constructor(
+    readonly name: string,
+    private readonly child: ChildProcess,
+  ) {
     // Only the last 64 KiB: the service logs a line per verification event, and this process must stay light.
     const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-65_536));
     child.stdout!.on('data', keep);
@@ -83,7 +87,9 @@ class ServerProcess {
 
   /** CPU time (user + system) the process has used so far, in ms; per request, it is steadier than req/s on a busy machine. */
   cpuMs(): number {
-    const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     // utime and stime, fields 14 and 15 of proc(5), in clock ticks of 10 ms.
     return (Number(fields[11]) + Number(fields[12])) * 10;
   }
@@ -173,14 +179,27 @@ async function main(): Promise<void> {
 
     const serviceArgs = [...nodeArgs, ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), MAIN_JS];
     if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
-    const serviceProcess = ServerProcess.start('service', serviceArgs, { ...serviceEnv, DELIVERY_WORKER: String(!SEPARATE_WORKER) }, scratch);
+    const serviceProcess = ServerProcess.start(
+      'service',
+      serviceArgs,
+      { ...serviceEnv, DELIVERY_WORKER: String(!SEPARATE_WORKER) },
+      scratch,
+    );
     servers.push(serviceProcess);
     const serviceUrl = await serviceProcess.listening();
     await waitUntil(async () => (await fetch(`${serviceUrl}/health/ready`)).status === 200, 30_000, 'the service to be ready');
     let workerProcess: ServerProcess | undefined;
     if (SEPARATE_WORKER) {
-      note(`delivery: a worker process (DELIVERY_WORKER=true, nice ${WORKER_NICENESS}) beside the measured API process (DELIVERY_WORKER=false)`);
-      workerProcess = ServerProcess.start('worker', [...nodeArgs, MAIN_JS], { ...serviceEnv, DELIVERY_WORKER: 'true' }, scratch, WORKER_NICENESS);
+      note(
+        `delivery: a worker process (DELIVERY_WORKER=true, nice ${WORKER_NICENESS}) beside the measured API process (DELIVERY_WORKER=false)`,
+      );
+      workerProcess = ServerProcess.start(
+        'worker',
+        [...nodeArgs, MAIN_JS],
+        { ...serviceEnv, DELIVERY_WORKER: 'true' },
+        scratch,
+        WORKER_NICENESS,
+      );
       servers.push(workerProcess);
       const workerUrl = await workerProcess.listening();
       await waitUntil(async () => (await fetch(`${workerUrl}/health/ready`)).status === 200, 30_000, 'the worker to be ready');
@@ -213,7 +232,10 @@ async function main(): Promise<void> {
     service.workerPeakRss = workerProcess?.peakRssBytes();
     await Promise.all([serviceProcess.stop(), workerProcess?.stop()]);
 
-    printTable(service, baseline, floor, delivery);
+    await admin.flushall();
+    const guard = await measureFraudGuard(serviceEnv, nodeArgs, scratch, twilio, servers);
+
+    printTable(service, baseline, floor, delivery, guard);
     if (PROFILE_DIR) note(`CPU profile written to ${PROFILE_DIR}; summarize it with: node bench/.build/bench/profile-top.js <file>`);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
@@ -266,7 +288,14 @@ async function measure(
   const live = await timed({ kind: 'live', url, connections: CONNECTIONS, durationSeconds: DURATION });
   const deliveryCpuMs = () => server.cpuMs() + (worker?.cpuMs() ?? 0);
   const sendCpuBefore = deliveryCpuMs();
-  const warm = await timed({ kind: 'send', url, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS, apiKey: API_KEY, prefix: `${prefix}-warm` });
+  const warm = await timed({
+    kind: 'send',
+    url,
+    connections: CONNECTIONS,
+    durationSeconds: WARMUP_SECONDS,
+    apiKey: API_KEY,
+    prefix: `${prefix}-warm`,
+  });
   const warmTargets = await targetsOf(warm.created ?? []);
   const startedAt = performance.now();
   const send = await timed({ kind: 'send', url, connections: CONNECTIONS, durationSeconds: DURATION, apiKey: API_KEY, prefix });
@@ -279,6 +308,88 @@ async function measure(
   note(`${name}: ${targets.length} verifications to check`);
   const check = await timed({ kind: 'check', url, connections: CONNECTIONS, apiKey: API_KEY, targets });
   return { live, send, check, peakRss: 0 };
+}
+
+/** The send route with SMS, as two otherwise identical processes see it: the fraud guard off, and on. */
+interface GuardResult {
+  off: Measured;
+  on: Measured;
+}
+
+/**
+ * The fraud guard off (nothing to check: no call to Redis) and on (every cap and the suspension rule
+ * checked and counted on every send, with limits no send reaches, so nothing is refused and both do
+ * the same work besides). Both processes run from the start; their timed phases alternate, each on a
+ * machine where the other is idle and every earlier send has been delivered.
+ */
+async function measureFraudGuard(
+  serviceEnv: Record<string, string>,
+  nodeArgs: string[],
+  scratch: string,
+  twilio: FakeTwilio,
+  servers: ServerProcess[],
+): Promise<GuardResult> {
+  const off = { SMS_MAX_SENDS_PER_PREFIX_PER_HOUR: '0', SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR: '*:0', FRAUD_MIN_CONVERSION: '0' };
+  const on = {
+    SMS_MAX_SENDS_PER_PREFIX_PER_HOUR: '1000000',
+    SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR: '*:100000000',
+    FRAUD_MIN_SAMPLE: '1000000',
+  };
+  const started = await Promise.all(
+    (
+      [
+        ['guard-off', off],
+        ['guard-on', on],
+      ] as const
+    ).map(async ([name, env]) => {
+      const server = ServerProcess.start(name, [...nodeArgs, MAIN_JS], { ...serviceEnv, ...env }, scratch);
+      servers.push(server);
+      const url = await server.listening();
+      await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 30_000, `${name} to be ready`);
+      return { name, server, url };
+    }),
+  );
+  let first = 0;
+  let sent = twilio.messages.length;
+  const phase = async ({ name, server, url }: (typeof started)[number], durationSeconds: number): Promise<Measured> => {
+    const sms: SmsNumbers = { first };
+    note(`${name}: sms send`);
+    const cpuBefore = server.cpuMs();
+    const result = await load({ kind: 'send', url, connections: CONNECTIONS, durationSeconds, apiKey: API_KEY, prefix: name, sms });
+    const cpuMsPerRequest = (server.cpuMs() - cpuBefore) / Math.max(1, result.requests);
+    // Requests still in flight when the phase ended took numbers too: the next phase starts past them.
+    first += result.requests + 2 * CONNECTIONS;
+    sent += result.created?.length ?? 0;
+    note(`${name}: sms send done, ${result.requestsPerSecond.toFixed(0)} req/s; waiting for its texts to be delivered`);
+    await waitUntil(() => twilio.messages.length >= sent, 120_000, `${name}'s texts to arrive`, false);
+    return { ...result, cpuMsPerRequest };
+  };
+  const [guardOff, guardOn] = started as [(typeof started)[number], (typeof started)[number]];
+  for (const target of started) await phase(target, WARMUP_SECONDS);
+  const rounds: [Measured, Measured][] = [];
+  for (let round = 0; round < 2; round++) rounds.push([await phase(guardOff, DURATION), await phase(guardOn, DURATION)]);
+  await Promise.all(started.map(({ server }) => server.stop()));
+  return { off: combined(rounds.map(([measured]) => measured)), on: combined(rounds.map(([, measured]) => measured)) };
+}
+
+/** Phases of one kind as one: requests and CPU summed, latencies of the slower phase. */
+function combined(phases: Measured[]): Measured {
+  const requests = phases.reduce((sum, phase) => sum + phase.requests, 0);
+  const durationSeconds = phases.reduce((sum, phase) => sum + phase.durationSeconds, 0);
+  const statuses: Record<string, number> = {};
+  for (const phase of phases) for (const [status, n] of Object.entries(phase.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
+  return {
+    requests,
+    durationSeconds,
+    requestsPerSecond: requests / durationSeconds,
+    p50: Math.max(...phases.map((phase) => phase.p50)),
+    p99: Math.max(...phases.map((phase) => phase.p99)),
+    statuses,
+    unexpected: phases.reduce((sum, phase) => sum + phase.unexpected, 0),
+    errors: phases.reduce((sum, phase) => sum + phase.errors, 0),
+    timeouts: phases.reduce((sum, phase) => sum + phase.timeouts, 0),
+    cpuMsPerRequest: phases.reduce((sum, phase) => sum + phase.cpuMsPerRequest * phase.requests, 0) / Math.max(1, requests),
+  };
 }
 
 function load(job: LoadJob): Promise<LoadResult> {
@@ -334,7 +445,13 @@ async function measureDelivery(url: string, sink: SmtpSink, burst: [string, stri
   };
 }
 
-function printTable(service: TargetResult, baseline: TargetResult, floor: TargetResult, delivery: DeliveryResult): void {
+function printTable(
+  service: TargetResult,
+  baseline: TargetResult,
+  floor: TargetResult,
+  delivery: DeliveryResult,
+  guard: GuardResult,
+): void {
   const routes: [string, 'send' | 'check' | 'live'][] = [
     ['POST /v1/verifications', 'send'],
     ['POST /v1/verifications/check', 'check'],
@@ -356,7 +473,18 @@ function printTable(service: TargetResult, baseline: TargetResult, floor: Target
       ms(baseline[key].cpuMsPerRequest),
       (service[key].requestsPerSecond / baseline[key].requestsPerSecond).toFixed(2),
     ]),
-    ['peak RSS (VmHWM)', mb(service.peakRss), '', '', '', mb(baseline.peakRss), '', '', '', (service.peakRss / baseline.peakRss).toFixed(2)],
+    [
+      'peak RSS (VmHWM)',
+      mb(service.peakRss),
+      '',
+      '',
+      '',
+      mb(baseline.peakRss),
+      '',
+      '',
+      '',
+      (service.peakRss / baseline.peakRss).toFixed(2),
+    ],
   ];
   const out: string[] = [];
   out.push('', `otp-gateway benchmark: ${CONNECTIONS} connections, ${DURATION} s per phase, node ${process.version}`);
@@ -370,18 +498,20 @@ function printTable(service: TargetResult, baseline: TargetResult, floor: Target
   const floorRows: string[][] = [
     ['route', 'floor req/s', 'p50', 'p99', 'CPU/req', 'floor/baseline', 'service/floor'],
     // Its GET /health/live is the service's own route unchanged (no body, no guard): the table above already compares it.
-    ...routes.filter(([, key]) => key !== 'live').map(([label, key]) => [
-      label,
-      floor[key].requestsPerSecond.toFixed(0),
-      ms(floor[key].p50),
-      ms(floor[key].p99),
-      ms(floor[key].cpuMsPerRequest),
-      (floor[key].requestsPerSecond / baseline[key].requestsPerSecond).toFixed(2),
-      (service[key].requestsPerSecond / floor[key].requestsPerSecond).toFixed(2),
-    ]),
+    ...routes
+      .filter(([, key]) => key !== 'live')
+      .map(([label, key]) => [
+        label,
+        floor[key].requestsPerSecond.toFixed(0),
+        ms(floor[key].p50),
+        ms(floor[key].p99),
+        ms(floor[key].cpuMsPerRequest),
+        (floor[key].requestsPerSecond / baseline[key].requestsPerSecond).toFixed(2),
+        (service[key].requestsPerSecond / floor[key].requestsPerSecond).toFixed(2),
+      ]),
   ];
   out.push(
-    'framework floor: the service\'s HTTP pipeline (Nest on Fastify, request ids and log line, histogram, validation,',
+    "framework floor: the service's HTTP pipeline (Nest on Fastify, request ids and log line, histogram, validation,",
     'error filter, API-key guard) around the same POST routes, validating their bodies and doing nothing else',
     '',
     ...formatTable(floorRows),
@@ -393,9 +523,40 @@ function printTable(service: TargetResult, baseline: TargetResult, floor: Target
     `service CPU per send including its delivery: ${ms(service.send.cpuMsPerSendDelivered ?? Number.NaN)} (send phase until the last message arrived${service.workerPeakRss === undefined ? '' : ', API and worker'})`,
   );
   if (service.workerPeakRss !== undefined) out.push(`delivery worker peak RSS (VmHWM): ${mb(service.workerPeakRss)}`);
-  for (const [label, result] of (['service', 'baseline', 'floor'] as const).flatMap((name) => routes.map(([l, k]) => [`${name} ${l}`, { service, baseline, floor }[name][k]] as const))) {
+  const guardRatio = guard.on.requestsPerSecond / guard.off.requestsPerSecond;
+  out.push(
+    '',
+    'fraud guard: POST /v1/verifications with SMS, two processes alike but for the guard, timed phases alternating (2 each)',
+    '',
+    ...formatTable([
+      ['fraud guard', 'req/s', 'p50', 'p99', 'CPU/req'],
+      ...(['off', 'on'] as const).map((key) => [
+        key,
+        guard[key].requestsPerSecond.toFixed(0),
+        ms(guard[key].p50),
+        ms(guard[key].p99),
+        ms(guard[key].cpuMsPerRequest),
+      ]),
+    ]),
+    `on/off: ${guardRatio.toFixed(2)} of the throughput, ${(guard.on.cpuMsPerRequest / guard.off.cpuMsPerRequest).toFixed(2)} x the CPU per send`,
+  );
+  for (const [label, result] of [
+    ['guard off', guard.off],
+    ['guard on', guard.on],
+  ] as const) {
     if (result.unexpected > 0 || result.errors > 0 || result.timeouts > 0) {
-      out.push(`WARNING ${label}: ${result.unexpected} unexpected statuses ${JSON.stringify(result.statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`);
+      out.push(
+        `WARNING ${label}: ${result.unexpected} unexpected statuses ${JSON.stringify(result.statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`,
+      );
+    }
+  }
+  for (const [label, result] of (['service', 'baseline', 'floor'] as const).flatMap((name) =>
+    routes.map(([l, k]) => [`${name} ${l}`, { service, baseline, floor }[name][k]] as const),
+  )) {
+    if (result.unexpected > 0 || result.errors > 0 || result.timeouts > 0) {
+      out.push(
+        `WARNING ${label}: ${result.unexpected} unexpected statuses ${JSON.stringify(result.statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`,
+      );
     }
   }
   const ratio = (key: 'send' | 'check') => service[key].requestsPerSecond / baseline[key].requestsPerSecond;
@@ -408,6 +569,7 @@ function printTable(service: TargetResult, baseline: TargetResult, floor: Target
     ],
     [`delivery p50 < 30 ms (${ms(delivery.p50)})`, delivery.p50 < 30],
     [`peak RSS < 250 MB (${mb(service.peakRss)})`, service.peakRss < 250 * 1024 * 1024],
+    [`fraud guard keeps >= 0.9 of the SMS send throughput (${guardRatio.toFixed(2)})`, guardRatio >= 0.9],
   ];
   out.push('', 'targets:', ...targets.map(([label, met]) => `  [${met ? 'met' : 'MISSED'}] ${label}`), '');
   console.log(out.join('\n'));
@@ -416,7 +578,8 @@ function printTable(service: TargetResult, baseline: TargetResult, floor: Target
 /** A header row, a rule and the rows, columns padded to their widest cell; the first left-aligned, numbers right. */
 function formatTable(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const line = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  const line = (row: string[]) =>
+    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
 }
 

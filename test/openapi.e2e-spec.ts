@@ -51,6 +51,8 @@ const SPEC_ROUTES: SpecRoute[] = [
   { method: 'get', path: '/v1/verifications/{id}', success: 200, returns: [...VERIFICATION, 'createdAt'], errors: [401, 404, 429, 503], security: 'apiKey' },
   { method: 'post', path: '/v1/verifications/{id}/cancel', success: 200, returns: ['id', 'status'], errors: [401, 404, 429, 503], security: 'apiKey' },
   { method: 'delete', path: '/v1/admin/rate-limits/{destination}', success: 204, errors: [401], security: 'apiKey' },
+  { method: 'get', path: '/v1/admin/fraud', success: 200, returns: ['suspensions', 'countries'], errors: [401], security: 'apiKey' },
+  { method: 'delete', path: '/v1/admin/fraud/suspensions/{country}', success: 204, errors: [400, 401], security: 'apiKey' },
   {
     method: 'post',
     path: '/v1/auth/register',

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, P
 import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
-import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../common/api-errors.js';
+import { ApiErrors, BODY_ERRORS, type DocumentedErrors, FRAUD_REFUSALS, UNAVAILABLE } from '../common/api-errors.js';
 import { BEARER_SCHEME } from '../common/openapi.js';
 import { ClientInfo, type RequestMeta } from '../common/request-meta.decorator.js';
 import { IpThrottlerGuard } from '../otp/limits/ip-throttler.guard.js';
@@ -76,7 +76,7 @@ export class AuthController {
       'and whichever account verifies a contact first owns it (the others lose their unverified claim of it).',
   })
   @ApiResponse({ status: 201, type: RegisterResponse })
-  @ApiErrors(BODY_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, UNAVAILABLE, HASHING)
+  @ApiErrors(BODY_ERRORS, { 409: ['ACCOUNT_EXISTS'] }, SEND_LIMITS, FRAUD_REFUSALS, UNAVAILABLE, HASHING)
   register(@Body() body: RegisterDto, @ClientInfo() client: RequestMeta): Promise<{ userId: string } & Challenge> {
     return this.auth.register(body, client);
   }
@@ -91,7 +91,7 @@ export class AuthController {
       'in 15 minutes, `LOGIN_RATE_LIMITED` (for unknown accounts alike) until the window ends; `POST /v1/auth/otp/start` still works.',
   })
   @ApiResponse({ status: 200, type: ChallengeResponse })
-  @ApiErrors(BODY_ERRORS, { 401: ['INVALID_CREDENTIALS'], 429: ['LOGIN_RATE_LIMITED'] }, SEND_LIMITS, UNAVAILABLE, HASHING)
+  @ApiErrors(BODY_ERRORS, { 401: ['INVALID_CREDENTIALS'], 429: ['LOGIN_RATE_LIMITED'] }, SEND_LIMITS, FRAUD_REFUSALS, UNAVAILABLE, HASHING)
   login(@Body() body: LoginDto, @ClientInfo() client: RequestMeta): Promise<Challenge> {
     return this.auth.login(body, client);
   }
@@ -103,7 +103,7 @@ export class AuthController {
     description: 'The same status, body shape and about the same time whether or not the account exists.',
   })
   @ApiResponse({ status: 202, type: StartedChallengeResponse })
-  @ApiErrors(BODY_ERRORS, SEND_LIMITS, UNAVAILABLE)
+  @ApiErrors(BODY_ERRORS, SEND_LIMITS, FRAUD_REFUSALS, UNAVAILABLE)
   startOtp(@Body() body: StartOtpDto, @ClientInfo() client: RequestMeta): Promise<StartedChallenge> {
     return this.auth.startOtp(body, client);
   }
@@ -132,7 +132,7 @@ export class AuthController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Send a fresh code for a started flow', description: 'Limits as for verifications.' })
   @ApiResponse({ status: 202, type: ResentChallengeResponse })
-  @ApiErrors(BODY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] }, SEND_LIMITS, UNAVAILABLE)
+  @ApiErrors(BODY_ERRORS, { 404: ['VERIFICATION_NOT_FOUND'] }, SEND_LIMITS, FRAUD_REFUSALS, UNAVAILABLE)
   resend(@Body() body: ResendOtpDto, @ClientInfo() client: RequestMeta): Promise<ResentChallenge> {
     return this.auth.resend(body, client);
   }
@@ -223,6 +223,7 @@ export class AuthController {
     BEARER_ERRORS,
     { 401: ['INVALID_CREDENTIALS'], 409: ['ACCOUNT_EXISTS'], 429: ['LOGIN_RATE_LIMITED'] },
     SEND_LIMITS,
+    FRAUD_REFUSALS,
     UNAVAILABLE,
     HASHING,
   )

@@ -558,3 +558,34 @@ export function knownNumberTypes(read: Reading, fallback: string): Ruling<PhoneN
   }
   return { value: known.length > 0 ? known : (fallback.split(',') as PhoneNumberType[]), problems };
 }
+
+/**
+ * Fraud guard settings that another setting makes pointless: a cap for a channel that is not enabled,
+ * an override for a country that SMS_ALLOWED_COUNTRIES already refuses, or a country cap below
+ * FRAUD_MIN_SAMPLE (the cap refuses sends before enough exist to judge, so that country is never suspended).
+ */
+export function fraudSettingsUseful(read: Reading, channels: Channel[], allowedCountries: string[] | undefined): string[] {
+  const notices: string[] = [];
+  const channelCaps = read.values.OTP_MAX_SENDS_PER_CHANNEL_PER_HOUR;
+  for (const channel of Object.keys(channelCaps).filter((key) => key !== '*' && !channels.includes(key as Channel))) {
+    notices.push(`OTP_MAX_SENDS_PER_CHANNEL_PER_HOUR caps ${channel}, which OTP_CHANNELS does not enable: the cap has no effect`);
+  }
+  const countryCaps = read.values.SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR;
+  const refused = Object.keys(countryCaps).filter((country) => country !== '*' && allowedCountries && !allowedCountries.includes(country));
+  if (refused.length > 0) {
+    notices.push(
+      `SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR names ${refused.join(', ')}, which SMS_ALLOWED_COUNTRIES refuses: those caps have no effect`,
+    );
+  }
+  const { FRAUD_MIN_SAMPLE: minSample, FRAUD_MIN_CONVERSION: minConversion } = read.values;
+  const belowSample = Object.entries(countryCaps)
+    .filter(([, cap]) => cap > 0 && cap < minSample)
+    .map(([country]) => country);
+  if (minConversion > 0 && belowSample.length > 0) {
+    notices.push(
+      `SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR caps ${belowSample.map((c) => (c === '*' ? 'every other country' : c)).join(', ')} ` +
+        `below FRAUD_MIN_SAMPLE (${minSample}): automatic suspension never applies there, the cap alone limits them`,
+    );
+  }
+  return notices;
+}

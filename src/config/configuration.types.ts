@@ -106,7 +106,14 @@ export interface OtpConfig extends FedFields<'otp'> {
   /** Normalized destination → fixed code. */
   testDestinations: Record<string, string>;
   fixedCode: string | undefined;
+  fraud: FraudConfig;
 }
+
+/**
+ * The fraud guard's limits and suspension rule. `countryPerHour` always has `*`; a count of 0 is no
+ * cap, and `minConversion` 0 never suspends.
+ */
+export type FraudConfig = FedFields<'otp.fraud'>;
 
 /** `requireTls`, without implicit TLS: refuse a relay (off this machine) that cannot upgrade with STARTTLS. */
 export interface SmtpConfig extends FedFields<'messaging.smtp'> {
@@ -181,6 +188,7 @@ export interface FedParts {
   auth: AuthConfig;
   'auth.sessions': SessionsConfig;
   otp: OtpConfig;
+  'otp.fraud': FraudConfig;
   messaging: MessagingConfig;
   'messaging.smtp': SmtpConfig;
   'messaging.twilio': TwilioConfig;

@@ -8,6 +8,7 @@ import {
   deliveryWorkerNotices,
   enabledChannelsCanDeliver,
   fixedCodeAllowed,
+  fraudSettingsUseful,
   knownChannels,
   knownCountries,
   knownNumberTypes,
@@ -60,6 +61,7 @@ const OWN_PREFIXES = [
   'CIRCUIT_',
   'DELIVERY_',
   'RATE_LIMIT_',
+  'FRAUD_',
 ];
 
 export function resolveMode(env: Env): Mode {
@@ -130,6 +132,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
   const testDestinations = found.take(testDestinationsWellFormed(read));
   const smsAllowedCountries = found.take(knownCountries(read));
   const smsAllowedNumberTypes = found.take(knownNumberTypes(read, defaults.SMS_ALLOWED_NUMBER_TYPES!));
+  found.notice(...fraudSettingsUseful(read, channels, smsAllowedCountries));
 
   const { values } = read;
   // One part of the configuration: the fields its variables feed, and `rest`, which the compiler holds to
@@ -165,6 +168,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       smsAllowedNumberTypes,
       testDestinations,
       fixedCode,
+      fraud: part('otp.fraud', {}),
     }),
     messaging: part('messaging', {
       channels,

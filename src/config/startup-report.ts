@@ -1,6 +1,7 @@
 import {
   type ApiKeyScope,
   CHANNELS,
+  type FraudConfig,
   type LoadedConfiguration,
   type ProviderId,
   type RedisConfig,
@@ -78,6 +79,7 @@ export function buildStartupReport(loaded: LoadedConfiguration, probes?: ProbeRe
       (otp.smsAllowedCountries ? `in ${otp.smsAllowedCountries.join(', ')}` : 'in every country') +
       ' (SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)',
   );
+  lines.push(fraudGuardLine(otp.fraud));
   lines.push(
     `secrets: JWT_SECRET=${auth.jwtSecretGenerated ? 'random for this run' : maskSecret(auth.jwtSecret)} ` +
       `OTP_SECRET=${otp.secretGenerated ? 'random for this run' : maskSecret(otp.secret)} ` +
@@ -89,10 +91,35 @@ export function buildStartupReport(loaded: LoadedConfiguration, probes?: ProbeRe
   if (generated) {
     lines.push(`development API key (API_KEYS is not set; kept in ${auth.developmentKeyFile}, send it as X-Api-Key): ${generated.key}`);
   }
-  const settings = VARIABLES.filter((v) => loaded.variables[v.name] !== undefined && !['JWT_SECRET', 'OTP_SECRET', 'API_KEYS', 'ADMIN_API_KEYS'].includes(v.name))
-    .map((v) => `${v.name}=${displayValue(v.name, loaded.variables[v.name]!)}`);
+  const settings = VARIABLES.filter(
+    (v) => loaded.variables[v.name] !== undefined && !['JWT_SECRET', 'OTP_SECRET', 'API_KEYS', 'ADMIN_API_KEYS'].includes(v.name),
+  ).map((v) => `${v.name}=${displayValue(v.name, loaded.variables[v.name]!)}`);
   lines.push(`settings: ${settings.join(' ')}`);
   return lines;
+}
+
+/** What the fraud guard refuses and when it suspends, in the words of its variables; "off" when it checks nothing. */
+function fraudGuardLine(fraud: FraudConfig): string {
+  const cap = (count: number | undefined) => (count ? `${count}/hour` : 'no cap');
+  const caps = (entries: Readonly<Record<string, number>>) =>
+    Object.keys(entries).length > 0
+      ? Object.entries(entries)
+          .map(([key, count]) => `${key === '*' ? 'others' : key} ${cap(count)}`)
+          .join(', ')
+      : 'no cap';
+  const capsSet = fraud.prefixPerHour > 0 || Object.values(fraud.countryPerHour).some((count) => count > 0);
+  const channels = Object.values(fraud.channelPerHour).some((count) => count > 0);
+  if (!capsSet && !channels && fraud.minConversion === 0) return 'fraud guard: off (no cap, FRAUD_MIN_CONVERSION=0)';
+  const suspension =
+    fraud.minConversion > 0
+      ? `a country is suspended for ${fraud.suspendMinutes} minutes when, of at least ${fraud.minSample} codes sent there in the last hour ` +
+        `${fraud.graceSeconds} s ago or more, under ${fraud.minConversion * 100}% were approved`
+      : 'no automatic suspension (FRAUD_MIN_CONVERSION=0)';
+  return (
+    `fraud guard: per number prefix ${cap(fraud.prefixPerHour)}; per country ${caps(fraud.countryPerHour)}; ` +
+    `per channel ${caps(fraud.channelPerHour)}; ${suspension} ` +
+    '(SMS_MAX_SENDS_PER_PREFIX_PER_HOUR, SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR, OTP_MAX_SENDS_PER_CHANNEL_PER_HOUR, FRAUD_*)'
+  );
 }
 
 function storeLine(redis: RedisConfig, worker: boolean): string {

@@ -185,6 +185,60 @@ export const apiKeyList = text((value) => {
   );
 });
 
+/** A decimal number within the bounds (`0.2`, `1`), for rates and ratios. */
+export function decimal(lowest: number, highest: number): Format<number> {
+  return {
+    problem(value) {
+      const number = Number(value);
+      return /^\d+(\.\d+)?$/.test(value) && number >= lowest && number <= highest
+        ? undefined
+        : `must be a number from ${lowest} to ${highest}`;
+    },
+    read: Number,
+  };
+}
+
+/** Hourly caps by key: `*` for every key not named, and the named ones (`GB`, `sms`) that override it. */
+export type HourlyCaps = Readonly<Record<string, number>>;
+
+/**
+ * `key:count` entries (`*:200,GB:5000`): each key accepted by `isKey`, each count a whole number
+ * (0 = no cap). A bare number is the same as `*:number`. `others`: the cap of `*` when the list does not give one.
+ */
+export function hourlyCaps(keys: string, isKey: (key: string) => boolean, others?: number): FormatWithUnset<HourlyCaps> {
+  const entriesOf = (value: string) =>
+    listEntries(value).map((entry) => {
+      const [key, count, ...rest] = entry.includes(':') ? entry.split(':').map((part) => part.trim()) : ['*', entry];
+      return {
+        entry,
+        key: key!,
+        count: count ?? '',
+        valid: rest.length === 0 && (key === '*' || isKey(key!)) && /^\d{1,9}$/.test(count ?? ''),
+      };
+    });
+  return {
+    problem(value) {
+      const entries = entriesOf(value);
+      const bad = entries.filter((entry) => !entry.valid).map((entry) => entry.entry);
+      if (entries.length > 0 && bad.length === 0) return undefined;
+      return (
+        `must be comma-separated key:count entries (key * or ${keys}; count a whole number, 0 = no cap)` +
+        (bad.length ? `; not one: ${bad.join(', ')}` : '')
+      );
+    },
+    read: (value) => ({
+      ...(others !== undefined ? { '*': others } : {}),
+      ...Object.fromEntries(
+        entriesOf(value).map(({ key, count }) => [
+          key === '*' ? key : key.length === 2 ? key.toUpperCase() : key.toLowerCase(),
+          Number(count),
+        ]),
+      ),
+    }),
+    unset: others !== undefined ? { '*': others } : {},
+  };
+}
+
 /** PEM as an environment variable holds it: with real line breaks, or with `\n` escapes (a one-line .env entry). */
 export function pemText(value: string): string {
   return value.replace(/\\n/g, '\n');

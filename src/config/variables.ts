@@ -1,6 +1,9 @@
+import { isSupportedCountry } from 'libphonenumber-js';
 import {
   allOf,
   apiKeyList,
+  decimal,
+  hourlyCaps,
   atLeastCharacters,
   atMostCharacters,
   ecPrivateKeyPem,
@@ -49,6 +52,9 @@ export interface Variable {
   /** Starts a group of variables in `.env.example` and the README. */
   section?: string;
 }
+
+/** SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR of every country its list does not name, when the list has no `*`. */
+const COUNTRY_CAP = 200;
 
 const LOCAL_ONLY = { development: '127.0.0.1', test: '127.0.0.1', production: '0.0.0.0' } as const;
 
@@ -394,6 +400,69 @@ const TABLE = [
     description: 'development/test only: every code is this (refused in production)',
     format: matching(/^\d{6,10}$/, 'must be 6 to 10 digits'),
     secret: true,
+  },
+
+  {
+    name: 'SMS_MAX_SENDS_PER_PREFIX_PER_HOUR',
+    section: 'Fraud guard (SMS pumping)',
+    description:
+      'SMS/WhatsApp sends per hour to numbers sharing all but their last 3 digits (a pumped range), then 429 DESTINATION_THROTTLED; ' +
+      '0 = no cap',
+    format: wholeNumber(0, 1000000),
+    default: '10',
+    feeds: 'otp.fraud.prefixPerHour',
+  },
+  {
+    name: 'SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR',
+    description:
+      'SMS/WhatsApp sends per hour per destination country, as country:count entries: * for every country not named, ' +
+      'e.g. *:200,GB:5000,US:5000 (a list without * keeps 200 for the others; 0 = no cap, and a country to refuse belongs in ' +
+      'SMS_ALLOWED_COUNTRIES); then 429 DESTINATION_THROTTLED',
+    format: hourlyCaps(
+      'an ISO 3166 alpha-2 country code',
+      (key) => /^[A-Za-z]{2}$/.test(key) && isSupportedCountry(key.toUpperCase()),
+      COUNTRY_CAP,
+    ),
+    default: `*:${COUNTRY_CAP}`,
+    feeds: 'otp.fraud.countryPerHour',
+  },
+  {
+    name: 'OTP_MAX_SENDS_PER_CHANNEL_PER_HOUR',
+    description:
+      'a ceiling on all sends of a channel per hour, across destinations: channel:count entries (e.g. sms:2000,whatsapp:500) or ' +
+      'one number for every channel; unset = no cap; then 429 DESTINATION_THROTTLED',
+    format: hourlyCaps('email, sms, whatsapp', (key) => ['email', 'sms', 'whatsapp'].includes(key.toLowerCase())),
+    feeds: 'otp.fraud.channelPerHour',
+  },
+  {
+    name: 'FRAUD_MIN_SAMPLE',
+    description:
+      'automatic suspension: SMS/WhatsApp sends older than FRAUD_GRACE_SECONDS a country needs in the last hour before its rate is judged',
+    format: wholeNumber(1, 1000000),
+    default: '30',
+    feeds: 'otp.fraud.minSample',
+  },
+  {
+    name: 'FRAUD_GRACE_SECONDS',
+    description: 'automatic suspension: sends younger than this are not judged yet (the time a person needs to type a code)',
+    format: wholeNumber(1, 3599),
+    default: '120',
+    feeds: 'otp.fraud.graceSeconds',
+  },
+  {
+    name: 'FRAUD_MIN_CONVERSION',
+    description:
+      'automatic suspension: a country whose judged sends were approved at a lower rate than this is suspended (0-1; 0 = never suspend)',
+    format: decimal(0, 1),
+    default: '0.2',
+    feeds: 'otp.fraud.minConversion',
+  },
+  {
+    name: 'FRAUD_SUSPEND_MINUTES',
+    description: 'automatic suspension: how long a country stays suspended (403 DESTINATION_SUSPENDED), unless an admin lifts it',
+    format: wholeNumber(1, 10080),
+    default: '60',
+    feeds: 'otp.fraud.suspendMinutes',
   },
 
   {

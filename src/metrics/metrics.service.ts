@@ -112,6 +112,29 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly fraudRefusals = new Counter({
+    name: 'otp_fraud_refusals_total',
+    help:
+      'Sends the fraud guard refused, by reason (prefix, country, channel: an hourly cap; suspended: the country is suspended) ' +
+      'and destination country (none for a channel cap on email)',
+    labelNames: ['reason', 'country'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fraudSuspensions = new Counter({
+    name: 'otp_fraud_suspensions_total',
+    help: 'Countries suspended by the fraud guard because too few of their codes were entered, counted by the replica that suspended them',
+    labelNames: ['country'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fraudSuspended = new Gauge({
+    name: 'otp_fraud_suspended',
+    help: 'Countries suspended by the fraud guard now (1 each), as shared by every replica',
+    labelNames: ['country'] as const,
+    registers: [this.registry],
+  });
+
   private readonly beforeScrape: (() => Promise<void>)[] = [];
 
   constructor() {

@@ -20,7 +20,12 @@ export class OtpIncorrectError extends DomainError {
 
 export class OtpAttemptsExceededError extends DomainError {
   constructor(retryAfterSeconds: number) {
-    super('OTP_ATTEMPTS_EXCEEDED', `Too many incorrect codes: this verification is locked. Request a new code. ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
+    super(
+      'OTP_ATTEMPTS_EXCEEDED',
+      `Too many incorrect codes: this verification is locked. Request a new code. ${retryAfterInWords(retryAfterSeconds)}`,
+      {},
+      retryAfterSeconds,
+    );
   }
 }
 
@@ -38,13 +43,21 @@ export class OtpRateLimitedError extends DomainError {
 
 export class OtpMaxSendsError extends DomainError {
   constructor(retryAfterSeconds: number) {
-    super('OTP_MAX_SENDS', `No more codes can be sent for this verification. ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
+    super(
+      'OTP_MAX_SENDS',
+      `No more codes can be sent for this verification. ${retryAfterInWords(retryAfterSeconds)}`,
+      {},
+      retryAfterSeconds,
+    );
   }
 }
 
 export class DestinationNotAllowedError extends DomainError {
   constructor(country: string | undefined, message?: string) {
-    super('DESTINATION_NOT_ALLOWED', message ?? (country ? `Codes cannot be sent to numbers in ${country}.` : 'Codes cannot be sent to this destination.'));
+    super(
+      'DESTINATION_NOT_ALLOWED',
+      message ?? (country ? `Codes cannot be sent to numbers in ${country}.` : 'Codes cannot be sent to this destination.'),
+    );
   }
 }
 
@@ -64,5 +77,29 @@ export class RequestRateLimitedError extends DomainError {
 export class ApiKeyRateLimitedError extends DomainError {
   constructor(retryAfterSeconds: number) {
     super('RATE_LIMITED', `Too many requests with this API key. ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
+  }
+}
+
+/** A fraud guard cap (SMS_MAX_SENDS_PER_PREFIX_PER_HOUR, SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR, OTP_MAX_SENDS_PER_CHANNEL_PER_HOUR). */
+export class DestinationThrottledError extends DomainError {
+  constructor(reason: 'prefix' | 'country' | 'channel', where: string, retryAfterSeconds: number) {
+    const what = {
+      prefix: 'Too many codes were sent to numbers close to this one.',
+      country: `Too many codes were sent to numbers in ${where} this hour.`,
+      channel: `Too many ${where} codes were sent this hour.`,
+    }[reason];
+    super('DESTINATION_THROTTLED', `${what} ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
+  }
+}
+
+/** The destination's country is suspended by the fraud guard: its codes were not being entered. */
+export class DestinationSuspendedError extends DomainError {
+  constructor(country: string, retryAfterSeconds: number) {
+    super(
+      'DESTINATION_SUSPENDED',
+      `Codes to numbers in ${country} are suspended: too few of the codes sent there were entered. ${retryAfterInWords(retryAfterSeconds)}`,
+      {},
+      retryAfterSeconds,
+    );
   }
 }

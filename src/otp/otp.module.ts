@@ -8,6 +8,11 @@ import { REDIS_CLIENT } from '../redis/redis.constants.js';
 import { byRedis } from '../redis/redis-or-memory.js';
 import { AdminController } from './admin.controller.js';
 import { API_KEY_THROTTLER, IP_THROTTLER, IpThrottlerGuard } from './limits/ip-throttler.guard.js';
+import { AuditedFraudEvents, FraudEvents } from './fraud/fraud-events.js';
+import { FraudGuard } from './fraud/fraud-guard.js';
+import { FraudScreen } from './fraud/fraud-screen.js';
+import { MemoryFraudGuard } from './fraud/memory-fraud-guard.js';
+import { RedisFraudGuard } from './fraud/redis-fraud-guard.js';
 import { MemorySendLimiter } from './limits/memory-send-limiter.js';
 import { RedisSendLimiter } from './limits/redis-send-limiter.js';
 import { RedisThrottlerStorage } from './limits/redis-throttler.storage.js';
@@ -38,6 +43,10 @@ import { VerificationsController } from './verifications.controller.js';
     AdminApiKeyGuard,
     IpThrottlerGuard,
     { provide: SendLimiter, ...byRedis<SendLimiter>(RedisSendLimiter, MemorySendLimiter) },
+    FraudScreen,
+    { provide: FraudGuard, ...byRedis<FraudGuard>(RedisFraudGuard, MemoryFraudGuard) },
+    // Outgoing events replace this when they exist; until then a new suspension is an audit line.
+    { provide: FraudEvents, useClass: AuditedFraudEvents },
   ],
   exports: [OtpService, IpThrottlerGuard],
 })

@@ -3,6 +3,10 @@ import { Test } from '@nestjs/testing';
 import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { loadConfiguration } from '../config/load-configuration.js';
 import { OtpDelivery } from './delivery.port.js';
+import { AuditedFraudEvents, FraudEvents } from './fraud/fraud-events.js';
+import { FraudGuard } from './fraud/fraud-guard.js';
+import { FraudScreen } from './fraud/fraud-screen.js';
+import { MemoryFraudGuard } from './fraud/memory-fraud-guard.js';
 import { SendLimiter } from './limits/send-limiter.js';
 import {
   ChannelUnavailableError,
@@ -51,9 +55,14 @@ describe('OtpService', () => {
   let store: Mocked<OtpStore>;
   let limiter: Mocked<SendLimiter>;
   let delivery: Mocked<OtpDelivery>;
+  let guard: FraudGuard;
 
   beforeEach(async () => {
-    const { configuration } = loadConfiguration({ NODE_ENV: 'test', OTP_SECRET: 's'.repeat(40), OTP_TEST_DESTINATIONS: 'review@example.com:424242' });
+    const { configuration } = loadConfiguration({
+      NODE_ENV: 'test',
+      OTP_SECRET: 's'.repeat(40),
+      OTP_TEST_DESTINATIONS: 'review@example.com:424242,+447400999999:424242',
+    });
     store = {
       createPending: jest.fn(async () => ({ created: true as const })),
       findPendingId: jest.fn(async () => undefined),
@@ -86,14 +95,20 @@ describe('OtpService', () => {
         { provide: OtpStore, useValue: store },
         { provide: SendLimiter, useValue: limiter },
         { provide: OtpDelivery, useValue: delivery },
+        FraudScreen,
+        { provide: FraudGuard, useClass: MemoryFraudGuard },
+        { provide: FraudEvents, useClass: AuditedFraudEvents },
       ],
     }).compile();
     service = module.get(OtpService);
+    guard = module.get(FraudGuard);
   });
 
   it('refuses a channel that cannot deliver and stores nothing', async () => {
     delivery.canDeliver.mockReturnValue(false);
-    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toBeInstanceOf(ChannelUnavailableError);
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toBeInstanceOf(
+      ChannelUnavailableError,
+    );
     expect(store.createPending).not.toHaveBeenCalled();
     expect(limiter.consume).not.toHaveBeenCalled();
   });
@@ -143,7 +158,11 @@ describe('OtpService', () => {
   });
 
   it('keeps one pending verification per subject, re-sends it for its own subject, and still counts the send per destination', async () => {
-    await service.start({ channel: 'email', to: 'a@example.com', purpose: 'signup', locale: 'en' }, {}, { budget: 'anonymous', subject: 'account-1' });
+    await service.start(
+      { channel: 'email', to: 'a@example.com', purpose: 'signup', locale: 'en' },
+      {},
+      { budget: 'anonymous', subject: 'account-1' },
+    );
     expect(store.findPendingId).toHaveBeenCalledWith('a@example.com', 'signup', 'anonymous', expect.any(Number), 'account-1');
     expect(limiter.consume).toHaveBeenCalledWith('a@example.com', 'anonymous', expect.any(Object), expect.any(Number));
     expect(store.createPending.mock.calls[0]![0]).toMatchObject({ budget: 'anonymous', subject: 'account-1' });
@@ -159,7 +178,9 @@ describe('OtpService', () => {
 
   it('applies the send limits to test destinations too', async () => {
     limiter.consume.mockResolvedValue({ allowed: false, reason: 'hourly', retryAfterMs: 60_000 });
-    await expect(service.start({ channel: 'email', to: 'review@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toBeInstanceOf(OtpRateLimitedError);
+    await expect(
+      service.start({ channel: 'email', to: 'review@example.com', purpose: 'verify', locale: 'en' }, {}, API),
+    ).rejects.toBeInstanceOf(OtpRateLimitedError);
     expect(store.createPending).not.toHaveBeenCalled();
   });
 
@@ -179,7 +200,9 @@ describe('OtpService', () => {
   });
 
   it('looks a check by destination up among the pending verifications of its own realm only', async () => {
-    await expect(service.check({ to: 'a@example.com', purpose: 'login', code: '123456', realm: 'api' })).rejects.toBeInstanceOf(VerificationNotFoundError);
+    await expect(service.check({ to: 'a@example.com', purpose: 'login', code: '123456', realm: 'api' })).rejects.toBeInstanceOf(
+      VerificationNotFoundError,
+    );
     expect(store.findPendingId.mock.calls.map((call) => call[2])).toEqual(['api']);
   });
 
@@ -222,7 +245,43 @@ describe('OtpService', () => {
 
   it('marks a send failed when delivery cannot even accept it, and says so', async () => {
     delivery.deliver.mockRejectedValue(new Error('queue unavailable'));
-    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toThrow('queue unavailable');
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toThrow(
+      'queue unavailable',
+    );
     expect(store.updateDelivery.mock.calls[0]![1]).toMatchObject({ sendNumber: 1, status: 'failed' });
+  });
+
+  describe('the fraud guard', () => {
+    const sms = (to: string) => ({ channel: 'sms' as const, to, purpose: 'verify', locale: 'en' });
+
+    it("screens every SMS send, counting only codes that reach the number toward its country's rate", async () => {
+      const admit = jest.spyOn(guard, 'admit');
+      await service.start(sms('+447400123456'), {}, API);
+      await service.start(sms('+447400123457'), {}, { budget: 'anonymous', deliver: false });
+      await service.start(sms('+447400999999'), {}, API);
+      expect(admit.mock.calls.map(([send]) => send)).toEqual([
+        { channel: 'sms', country: 'GB', prefix: '+447400123', sampled: true },
+        { channel: 'sms', country: 'GB', prefix: '+447400123', sampled: false },
+        { channel: 'sms', country: 'GB', prefix: '+447400999', sampled: false },
+      ]);
+    });
+
+    it('refuses a withheld challenge and a test destination of a suspended country like any send, storing nothing', async () => {
+      jest.spyOn(guard, 'admit').mockResolvedValue({ allowed: false, reason: 'suspended', retryAfterMs: 90_000 });
+      for (const [to, options] of [
+        ['+447400123457', { budget: 'anonymous' as const, deliver: false }],
+        ['+447400999999', API],
+      ] as const) {
+        await expect(service.start(sms(to), {}, options)).rejects.toMatchObject({ code: 'DESTINATION_SUSPENDED', retryAfterSeconds: 90 });
+      }
+      expect(store.createPending).not.toHaveBeenCalled();
+      expect(delivery.deliver).not.toHaveBeenCalled();
+    });
+
+    it('makes no call for an email send without a channel cap', async () => {
+      const admit = jest.spyOn(guard, 'admit');
+      await service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API);
+      expect(admit).not.toHaveBeenCalled();
+    });
   });
 });

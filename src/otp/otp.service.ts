@@ -9,6 +9,7 @@ import { OtpDelivery } from './delivery.port.js';
 import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
 import { maskDestination } from '../common/masked-destination.js';
 import { normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
+import { FraudScreen } from './fraud/fraud-screen.js';
 import { type SendBudget, SendLimiter } from './limits/send-limiter.js';
 import {
   OtpAttemptsExceededError,
@@ -96,6 +97,7 @@ export class OtpService {
     @Inject(SendLimiter) private readonly limiter: SendLimiter,
     @Inject(OtpDelivery) private readonly delivery: OtpDelivery,
     private readonly metrics: MetricsService,
+    private readonly fraud: FraudScreen,
   ) {
     this.destinations = new DestinationPolicies(config, { store, limiter, delivery });
   }
@@ -116,7 +118,7 @@ export class OtpService {
       if (resent) return resent;
     }
 
-    await this.consumeSendLimit(destination, options.budget, now);
+    await this.consumeSendLimit(input.channel, destination, options.budget, policy, now);
     const id = randomUUID();
     const code = policy.issueCode();
     const record: VerificationRecord = {
@@ -154,7 +156,12 @@ export class OtpService {
   }
 
   /** Re-sends the pending verification with this id (the auth flows' `resend`), in the budget and for the subject it was started with. */
-  async resendById(id: string, realm: Realm, meta: RequestMeta, options: Omit<StartOptions, 'budget' | 'subject'> = {}): Promise<VerificationView> {
+  async resendById(
+    id: string,
+    realm: Realm,
+    meta: RequestMeta,
+    options: Omit<StartOptions, 'budget' | 'subject'> = {},
+  ): Promise<VerificationView> {
     const record = await this.find(id, realm);
     if (!record || effectiveStatus(record, Date.now()) !== 'pending') throw new VerificationNotFoundError();
     const { channel, to, purpose, locale, budget, subject } = record;
@@ -166,7 +173,10 @@ export class OtpService {
    * and number-type rules, for flows that keep a contact before they send to it.
    */
   destinationOf(channel: Channel, to: string): Destination {
-    return normalizeDestination(channel, to, { allowedCountries: this.config.smsAllowedCountries, allowedNumberTypes: this.config.smsAllowedNumberTypes });
+    return normalizeDestination(channel, to, {
+      allowedCountries: this.config.smsAllowedCountries,
+      allowedNumberTypes: this.config.smsAllowedNumberTypes,
+    });
   }
 
   /**
@@ -256,11 +266,17 @@ export class OtpService {
       case 'approved':
         this.metrics.verificationsApproved.inc({ channel: outcome.record.channel });
         this.log('verification.approved', outcome.record, meta);
-        await this.liftCooldown(outcome.record);
+        await Promise.all([
+          this.liftCooldown(outcome.record),
+          this.fraud.recordApproval(outcome.record, this.destinations.for(outcome.record.to).reachesDestination, Date.now()),
+        ]);
         return { id: record.id, status: 'approved', record: outcome.record };
       case 'incorrect': {
         const remaining = Math.max(0, outcome.record.maxAttempts - outcome.record.attempts);
-        this.log(remaining === 0 ? 'verification.locked' : 'verification.checked', outcome.record, meta, { result: 'incorrect', attemptsRemaining: remaining });
+        this.log(remaining === 0 ? 'verification.locked' : 'verification.checked', outcome.record, meta, {
+          result: 'incorrect',
+          attemptsRemaining: remaining,
+        });
         throw new OtpIncorrectError(remaining);
       }
       case 'locked':
@@ -294,7 +310,7 @@ export class OtpService {
     const current = await this.store.get(id);
     if (!current || effectiveStatus(current, now) !== 'pending') return undefined;
     if (current.sends >= current.maxSends) throw new OtpMaxSendsError(secondsUntil(current.expiresAt, now));
-    if (!sendCounted) await this.consumeSendLimit(destination, current.budget, now);
+    if (!sendCounted) await this.consumeSendLimit(current.channel, destination, current.budget, policy, now);
 
     const code = policy.issueCode();
     const outcome = await this.store.resend(id, {
@@ -311,17 +327,29 @@ export class OtpService {
     return this.view(await policy.send(outcome.record, code, now), now);
   }
 
-  /** Test destinations too: their fixed code is no reason to let anyone send (or guess) without limit. */
-  private async consumeSendLimit(destination: Destination, budget: SendBudget, now: number): Promise<void> {
+  /**
+   * The destination's own limits, then the fraud guard's, which counts only a send that happens. Test
+   * destinations and withheld challenges too: a fixed code is no reason to let anyone send (or guess)
+   * without limit, and a withheld challenge refused or admitted differently would tell whether an account exists.
+   */
+  private async consumeSendLimit(
+    channel: Channel,
+    destination: Destination,
+    budget: SendBudget,
+    policy: DestinationPolicy,
+    now: number,
+  ): Promise<void> {
     const verdict = await this.limiter.consume(
       destination.normalized,
       budget,
       { cooldownMs: this.config.resendCooldownSeconds * 1000, perHour: this.config.maxSendsPerHour, perDay: this.config.maxSendsPerDay },
       now,
     );
-    if (verdict.allowed) return;
-    const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
-    throw verdict.reason === 'cooldown' ? new OtpResendTooSoonError(seconds) : new OtpRateLimitedError(seconds);
+    if (!verdict.allowed) {
+      const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+      throw verdict.reason === 'cooldown' ? new OtpResendTooSoonError(seconds) : new OtpRateLimitedError(seconds);
+    }
+    await this.fraud.admit(channel, destination, policy.reachesDestination, now);
   }
 
   private async findPendingIdIn(realm: Realm, to: string, purpose: string, now: number): Promise<string | undefined> {
@@ -350,13 +378,18 @@ export class OtpService {
   /** After an approval the next code may be sent at once; a failure here must not undo the approval. */
   private async liftCooldown(record: VerificationRecord): Promise<void> {
     await this.limiter.liftCooldown(record.to, record.budget).catch((error: unknown) => {
-      this.audit.warn({ event: 'verification.cooldown_not_lifted', verificationId: record.id, error: error instanceof Error ? error.message : String(error) });
+      this.audit.warn({
+        event: 'verification.cooldown_not_lifted',
+        verificationId: record.id,
+        error: error instanceof Error ? error.message : String(error),
+      });
     });
   }
 
   private async checkWithProvider(record: VerificationRecord, code: string, now: number) {
     // Our own limits first: a locked or settled verification never reaches the provider.
-    if (record.status === 'max_attempts' || record.attempts >= record.maxAttempts) return this.store.settleExternalCheck(record.id, false, now);
+    if (record.status === 'max_attempts' || record.attempts >= record.maxAttempts)
+      return this.store.settleExternalCheck(record.id, false, now);
     if (effectiveStatus(record, now) !== 'pending') return { result: 'not_found' as const };
     const approved = await this.delivery.checkProviderCode(record.codeIssuer!, record.channel, record.to, code);
     return this.store.settleExternalCheck(record.id, approved, Date.now());

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
-import { ApiErrors, BODY_ERRORS, type DocumentedErrors, UNAVAILABLE } from '../common/api-errors.js';
+import { ApiErrors, BODY_ERRORS, type DocumentedErrors, FRAUD_REFUSALS, UNAVAILABLE } from '../common/api-errors.js';
 import { ApiKeyGuard } from '../common/api-key.guard.js';
 import { API_KEY_SCHEME } from '../common/openapi.js';
 import { ClientInfo, type RequestMeta } from '../common/request-meta.decorator.js';
@@ -42,9 +42,14 @@ export class VerificationsController {
     BODY_ERRORS,
     { 400: ['DESTINATION_NOT_ALLOWED'], 429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_LIMITED', 'OTP_MAX_SENDS', 'RATE_LIMITED'] },
     { 503: ['CHANNEL_UNAVAILABLE'] },
+    FRAUD_REFUSALS,
   )
   create(@Body() body: CreateVerificationDto, @ClientInfo() client: RequestMeta): Promise<VerificationView> {
-    return this.otp.start({ channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' }, endUser(client, body.clientIp), { budget: 'api' });
+    return this.otp.start(
+      { channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' },
+      endUser(client, body.clientIp),
+      { budget: 'api' },
+    );
   }
 
   @Post('check')
@@ -57,9 +62,10 @@ export class VerificationsController {
     429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'],
   })
   async check(@Body() body: CheckVerificationDto, @ClientInfo() client: RequestMeta): Promise<{ id: string; status: 'approved' }> {
-    const input = body.id !== undefined
-      ? { id: body.id, code: body.code, purpose: body.purpose, realm: 'api' as const }
-      : { to: body.to!, code: body.code, purpose: body.purpose ?? 'verify', realm: 'api' as const };
+    const input =
+      body.id !== undefined
+        ? { id: body.id, code: body.code, purpose: body.purpose, realm: 'api' as const }
+        : { to: body.to!, code: body.code, purpose: body.purpose ?? 'verify', realm: 'api' as const };
     const { id, status } = await this.otp.check(input, endUser(client, body.clientIp));
     return { id, status };
   }

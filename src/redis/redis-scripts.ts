@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { LOGIN_FAILURES_SCRIPTS } from '../auth/passwords/login-failures.scripts.js';
 import { WORKER_HEARTBEAT_SCRIPTS } from '../messaging/delivery/worker-heartbeat.scripts.js';
+import { FRAUD_GUARD_SCRIPTS } from '../otp/fraud/fraud-guard.scripts.js';
 import { SEND_LIMITER_SCRIPTS } from '../otp/limits/send-limiter.scripts.js';
 import { THROTTLER_SCRIPTS } from '../otp/limits/throttler.scripts.js';
 import { VERIFICATION_SCRIPTS } from '../otp/store/verification.scripts.js';
@@ -41,6 +42,7 @@ export function gatherScripts(owners: Record<string, RedisScripts>): RedisScript
 export const REDIS_SCRIPTS: RedisScripts = gatherScripts({
   'the verification store': VERIFICATION_SCRIPTS,
   'the send limiter': SEND_LIMITER_SCRIPTS,
+  'the fraud guard': FRAUD_GUARD_SCRIPTS,
   'the request throttler': THROTTLER_SCRIPTS,
   'the login failure counter': LOGIN_FAILURES_SCRIPTS,
   'the delivery workers heartbeat': WORKER_HEARTBEAT_SCRIPTS,

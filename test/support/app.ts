@@ -8,6 +8,7 @@ import type { LoadedConfiguration } from '../../src/config/configuration.types.j
 import { createLogger, PinoNestLogger } from '../../src/logging/logger.js';
 import { secretValues } from '../../src/logging/redaction.js';
 import { CapturedLogs } from './captured-logs.js';
+import { GENEROUS_FRAUD_GUARD } from './environments.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -34,6 +35,7 @@ export async function startApp(env: Record<string, string | undefined>, options:
     SHUTDOWN_DRAIN_MS: '0',
     API_KEYS: TEST_API_KEY,
     ADMIN_API_KEYS: TEST_ADMIN_API_KEY,
+    ...GENEROUS_FRAUD_GUARD,
     ...env,
     PORT: '0',
     HOST: '127.0.0.1',

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { TEST_API_KEY } from './app.js';
 import { createTestDatabase, postgresServerUrl, type TestDatabase } from './databases.js';
-import { COMPLETE_PRODUCTION, localProduction, reachableProviders, TEST_JWT_PRIVATE_KEY } from './environments.js';
+import { COMPLETE_PRODUCTION, GENEROUS_FRAUD_GUARD, localProduction, reachableProviders, TEST_JWT_PRIVATE_KEY } from './environments.js';
 import { Inboxes } from './auth-inboxes.js';
 import type { FakeTwilio } from './fake-twilio.js';
 import { RedisServer } from './redis-server.js';
@@ -62,7 +62,7 @@ export class ServiceStack {
     if (this.mode === 'production') {
       // The complete environment's own secrets, so a test can look for them in the log; plus the key `call()` sends.
       const servers = { redisUrl: this.redis.url, databaseUrl: this.database!.url!, smtp: this.smtp, twilio: this.twilio };
-      return { ...localProduction(servers), API_KEYS: `${COMPLETE_PRODUCTION.API_KEYS},${TEST_API_KEY}` };
+      return { ...localProduction(servers), ...GENEROUS_FRAUD_GUARD, API_KEYS: `${COMPLETE_PRODUCTION.API_KEYS},${TEST_API_KEY}` };
     }
     return {
       NODE_ENV: 'development',
@@ -77,6 +77,7 @@ export class ServiceStack {
       // Real providers only: a message printed to the log instead would hide a lost delivery.
       EMAIL_PROVIDERS: 'smtp',
       SMS_PROVIDERS: 'twilio',
+      ...GENEROUS_FRAUD_GUARD,
     };
   }
 

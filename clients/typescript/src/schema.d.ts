@@ -115,6 +115,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/fraud": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the fraud guard
+         * @description Countries suspended now, and the last hour of SMS/WhatsApp codes sent and approved per country. Only the keys of `ADMIN_API_KEYS` are accepted.
+         */
+        get: operations["AdminController_fraudView_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/fraud/suspensions/{country}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Lift the suspension of one country
+         * @description Sends to the country are admitted at once, and its last hour of sends and approvals is forgotten. Only the keys of `ADMIN_API_KEYS` are accepted.
+         */
+        delete: operations["AdminController_liftSuspension_v1"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/rate-limits/{destination}": {
         parameters: {
             query?: never;
@@ -825,6 +865,50 @@ export interface components {
              */
             statusCode: number;
         };
+        FraudCountryResponse: {
+            /**
+             * @description Approvals of those codes so far.
+             * @example 87
+             */
+            approved: number;
+            /** @example US */
+            country: string;
+            /**
+             * @description SMS/WhatsApp codes sent there in the last hour (test destinations and withheld challenges excluded).
+             * @example 120
+             */
+            sends: number;
+        };
+        FraudResponse: {
+            /** @description Each country's last hour, since its latest suspension or lift, which forget the sends before them. */
+            countries: components["schemas"]["FraudCountryResponse"][];
+            /** @description Countries suspended now. */
+            suspensions: components["schemas"]["FraudSuspensionResponse"][];
+        };
+        FraudSuspensionResponse: {
+            /**
+             * @description How many of those were approved.
+             * @example 2
+             */
+            approved: number;
+            /**
+             * @description ISO 3166 alpha-2 country code (001: numbers of no country, such as +882).
+             * @example GB
+             */
+            country: string;
+            /**
+             * @description The judged sends (older than FRAUD_GRACE_SECONDS) that suspended it.
+             * @example 31
+             */
+            sends: number;
+            /** Format: date-time */
+            suspendedAt: string;
+            /**
+             * Format: date-time
+             * @description When sends to the country are admitted again, unless lifted before.
+             */
+            until: string;
+        };
         JwkResponse: {
             /** @enum {string} */
             alg: "ES256";
@@ -1393,6 +1477,113 @@ export interface operations {
             };
         };
     };
+    AdminController_fraudView_v1: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FraudResponse"];
+                };
+            };
+            /** @description `code`: `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `INTERNAL` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    AdminController_liftSuspension_v1: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ISO 3166 alpha-2 country code, or 001 for numbers of no country. */
+                country: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Lifted (also when it was not suspended). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `code`: `VALIDATION_FAILED` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `INTERNAL` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     AdminController_resetRateLimits_v1: {
         parameters: {
             query?: never;
@@ -1667,6 +1858,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
@@ -1685,7 +1887,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `LOGIN_RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `LOGIN_RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -1960,6 +2162,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `ACCOUNT_EXISTS` */
             409: {
                 headers: {
@@ -1987,7 +2200,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `LOGIN_RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `LOGIN_RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -2112,6 +2325,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `VERIFICATION_NOT_FOUND` */
             404: {
                 headers: {
@@ -2139,7 +2363,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -2202,6 +2426,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
@@ -2220,7 +2455,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -2400,6 +2635,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `ACCOUNT_EXISTS` */
             409: {
                 headers: {
@@ -2427,7 +2673,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED` */
+            /** @description `code`: `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `RATE_LIMITED`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */
@@ -2971,6 +3217,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `code`: `DESTINATION_SUSPENDED` */
+            403: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `code`: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
@@ -2989,7 +3246,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `code`: `RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS` */
+            /** @description `code`: `RATE_LIMITED`, `OTP_RESEND_TOO_SOON`, `OTP_RATE_LIMITED`, `OTP_MAX_SENDS`, `DESTINATION_THROTTLED` */
             429: {
                 headers: {
                     /** @description Seconds until a retry can succeed. */

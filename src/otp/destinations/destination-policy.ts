@@ -16,6 +16,11 @@ export const TEST_DESTINATION_PROVIDER = 'test-destination';
  * guess) without limit.
  */
 export interface DestinationPolicy {
+  /**
+   * Whether its codes reach the destination: only those count toward a country's conversion rate in
+   * the fraud guard (a code never sent costs nothing, and a fixed one is known to too many people).
+   */
+  readonly reachesDestination: boolean;
   /** Refuses a send, before anything is stored or counted, whose code could not reach the destination. */
   assertCanSend(channel: Channel): void;
   /** The code of a new send (the first, or a resend). */
@@ -44,6 +49,8 @@ const ALLOWED: GuessVerdict = { allowed: true };
  * development. Each verification's own attempts are the only limit on guessing it.
  */
 class DeliveredDestination implements DestinationPolicy {
+  readonly reachesDestination: boolean = true;
+
   constructor(
     private readonly config: OtpConfig,
     protected readonly ports: DestinationPorts,
@@ -96,6 +103,8 @@ class DeliveredDestination implements DestinationPolicy {
  * without revealing anything. Still refused where the channel could not deliver, as a real one would be.
  */
 class WithheldDestination extends DeliveredDestination {
+  override readonly reachesDestination = false;
+
   override async send(record: VerificationRecord): Promise<VerificationRecord> {
     return record;
   }
@@ -107,6 +116,8 @@ class WithheldDestination extends DeliveredDestination {
  * at it: its wrong guesses also count per destination, at most OTP_MAX_ATTEMPTS a day.
  */
 class TestDestination implements DestinationPolicy {
+  readonly reachesDestination = false;
+
   constructor(
     private readonly to: string,
     private readonly code: string,
@@ -127,7 +138,11 @@ class TestDestination implements DestinationPolicy {
   /** A new verification is stored as sent already; a resend, queued by the store like any other, is marked sent here. */
   async send(record: VerificationRecord, _code: string, now: number): Promise<VerificationRecord> {
     if (record.delivery.status === 'sent') return record;
-    await this.ports.store.updateDelivery(record.id, { sendNumber: record.sends, status: 'sent', provider: TEST_DESTINATION_PROVIDER }, now);
+    await this.ports.store.updateDelivery(
+      record.id,
+      { sendNumber: record.sends, status: 'sent', provider: TEST_DESTINATION_PROVIDER },
+      now,
+    );
     return (await this.ports.store.get(record.id)) ?? record;
   }
 
@@ -149,7 +164,9 @@ export class DestinationPolicies {
   constructor(config: OtpConfig, ports: DestinationPorts) {
     this.delivered = new DeliveredDestination(config, ports);
     this.withheld = new WithheldDestination(config, ports);
-    this.tests = new Map(Object.entries(config.testDestinations).map(([to, code]) => [to, new TestDestination(to, code, config.maxAttempts, ports)]));
+    this.tests = new Map(
+      Object.entries(config.testDestinations).map(([to, code]) => [to, new TestDestination(to, code, config.maxAttempts, ports)]),
+    );
   }
 
   /**

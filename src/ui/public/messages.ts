@@ -69,6 +69,8 @@ const en = {
   'error.VERIFICATION_NOT_FOUND': 'This code has expired or was already used. Start again.',
   'error.CHANNEL_UNAVAILABLE': 'Codes cannot be sent that way right now. Use another email address or phone number, or try again later.',
   'error.DESTINATION_NOT_ALLOWED': 'Codes cannot be sent to that number. Use another number or an email address.',
+  'error.DESTINATION_THROTTLED': 'Too many codes were sent to numbers like this one. Try again in {time}, or use an email address.',
+  'error.DESTINATION_SUSPENDED': 'Codes cannot be sent to numbers in this country right now. Try again in {time}, or use an email address.',
   'error.RATE_LIMITED': 'Too many requests. Try again in {time}.',
   'error.SERVICE_BUSY': 'The service is busy. Try again in a moment.',
   'error.SERVICE_UNAVAILABLE': 'The service is unavailable. Try again in a moment.',
@@ -146,6 +148,10 @@ const es: Record<MessageKey, string> = {
   'error.CHANNEL_UNAVAILABLE':
     'Ahora no se pueden enviar códigos por esa vía. Usa otro correo o teléfono, o vuelve a intentarlo más tarde.',
   'error.DESTINATION_NOT_ALLOWED': 'No se pueden enviar códigos a ese número. Usa otro número o un correo electrónico.',
+  'error.DESTINATION_THROTTLED':
+    'Se han enviado demasiados códigos a números como este. Vuelve a intentarlo en {time} o usa un correo electrónico.',
+  'error.DESTINATION_SUSPENDED':
+    'Ahora no se pueden enviar códigos a números de este país. Vuelve a intentarlo en {time} o usa un correo electrónico.',
   'error.RATE_LIMITED': 'Demasiadas solicitudes. Vuelve a intentarlo en {time}.',
   'error.SERVICE_BUSY': 'El servicio está ocupado. Vuelve a intentarlo en un momento.',
   'error.SERVICE_UNAVAILABLE': 'El servicio no está disponible. Vuelve a intentarlo en un momento.',

@@ -1,0 +1,136 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { otpConfig } from '../../config/config.namespaces.js';
+import type { Channel, FraudConfig, OtpConfig } from '../../config/configuration.types.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
+import { parsePhoneNumber } from '../destinations/addresses.js';
+import type { Destination } from '../destinations/destinations.js';
+import { DestinationSuspendedError, DestinationThrottledError } from '../otp.errors.js';
+import type { VerificationRecord } from '../otp.types.js';
+import { FraudEvents } from './fraud-events.js';
+import { FraudGuard, type GuardedSend, type GuardLimits, type GuardOverview, type SuspensionEvidence } from './fraud-guard.js';
+
+/** What an admin reads at GET /v1/admin/fraud. */
+export interface FraudView {
+  suspensions: { country: string; suspendedAt: string; until: string; sends: number; approved: number }[];
+  countries: GuardOverview['countries'];
+}
+
+/** libphonenumber's region of numbers that belong to no country (+800, +882, +883…): judged together. */
+export const NON_GEOGRAPHIC = '001';
+/** The `country` label of a refusal with no country: a channel cap on email. */
+const NO_COUNTRY = 'none';
+
+/**
+ * The fraud guard as the OTP core applies it to every send, before anything is stored or sent: the
+ * configured caps and suspension rule, one call to the guard's state per send, and on a refusal its
+ * error, its metric and, for a new suspension, a WARN line and a `fraud.suspended` event. A guard with
+ * nothing to check for a channel makes no call at all.
+ */
+@Injectable()
+export class FraudScreen {
+  private readonly logger = new Logger('FraudGuard');
+  private readonly config: FraudConfig;
+  private readonly phoneChecks: boolean;
+
+  constructor(
+    @Inject(otpConfig.KEY) otp: OtpConfig,
+    @Inject(FraudGuard) private readonly guard: FraudGuard,
+    @Inject(FraudEvents) private readonly events: FraudEvents,
+    private readonly metrics: MetricsService,
+  ) {
+    this.config = otp.fraud;
+    this.phoneChecks =
+      this.config.prefixPerHour > 0 || Object.values(this.config.countryPerHour).some((cap) => cap > 0) || this.config.minConversion > 0;
+    metrics.refreshBeforeScrape(() => this.refreshSuspendedGauge());
+  }
+
+  /** Throws DESTINATION_THROTTLED or DESTINATION_SUSPENDED when the send must not happen; counts it otherwise. */
+  async admit(channel: Channel, destination: Destination, sampled: boolean, now: number): Promise<void> {
+    const phone = channel !== 'email';
+    const channelCap = this.channelCap(channel);
+    if (!(phone && this.phoneChecks) && channelCap === 0) return;
+    const country = phone ? (destination.country ?? NON_GEOGRAPHIC) : undefined;
+    const send: GuardedSend = phone
+      ? { channel, country, prefix: destination.normalized.slice(0, -3), sampled }
+      : { channel, sampled: false };
+    const verdict = await this.guard.admit(send, this.limits(channel, country), now);
+    if (verdict.allowed) return;
+    const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+    this.metrics.fraudRefusals.inc({ reason: verdict.reason, country: country ?? NO_COUNTRY });
+    if (verdict.reason === 'suspended') {
+      if (verdict.started) this.suspended(country!, verdict.started, now + verdict.retryAfterMs);
+      throw new DestinationSuspendedError(country!, seconds);
+    }
+    throw new DestinationThrottledError(verdict.reason, verdict.reason === 'channel' ? channel : country!, seconds);
+  }
+
+  /**
+   * Counts an approval toward its country's rate as it happens, under the time of the send it approved.
+   * `sampled`: whether that send counted (a code that reached the number); a failure here never undoes the approval.
+   */
+  async recordApproval(record: VerificationRecord, sampled: boolean, now: number): Promise<void> {
+    if (record.channel === 'email' || !sampled || !this.phoneChecks) return;
+    const country = parsePhoneNumber(record.to)?.country ?? NON_GEOGRAPHIC;
+    await this.guard.recordApproval(country, record.id, record.lastSentAt, now).catch((error: unknown) => {
+      this.logger.warn(
+        `an approval in ${country} was not counted toward its rate: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
+  }
+
+  async view(now: number): Promise<FraudView> {
+    const { suspensions, countries } = await this.guard.overview(now);
+    return {
+      suspensions: suspensions.map(({ country, since, until, sends, approved }) => ({
+        country,
+        suspendedAt: new Date(since).toISOString(),
+        until: new Date(until).toISOString(),
+        sends,
+        approved,
+      })),
+      countries,
+    };
+  }
+
+  async lift(country: string, now: number): Promise<void> {
+    await this.guard.lift(country, now);
+  }
+
+  private limits(channel: Channel, country: string | undefined): GuardLimits {
+    const { countryPerHour } = this.config;
+    return {
+      prefixPerHour: this.config.prefixPerHour,
+      countryPerHour: country !== undefined ? (countryPerHour[country] ?? countryPerHour['*'] ?? 0) : 0,
+      channelPerHour: this.channelCap(channel),
+      minSample: this.config.minSample,
+      graceMs: this.config.graceSeconds * 1000,
+      minConversion: this.config.minConversion,
+      suspendMs: this.config.suspendMinutes * 60_000,
+    };
+  }
+
+  private channelCap(channel: Channel): number {
+    const caps = this.config.channelPerHour;
+    return caps[channel] ?? caps['*'] ?? 0;
+  }
+
+  /** Once per suspension: the replica whose send found the rate too low is the one that says so. */
+  private suspended(country: string, evidence: SuspensionEvidence, until: number): void {
+    const { sends, approved } = evidence;
+    const rate = sends > 0 ? ((approved / sends) * 100).toFixed(1) : '0';
+    this.logger.warn(
+      `${country} suspended for ${this.config.suspendMinutes} minutes: of the ${sends} SMS/WhatsApp codes sent there in the last hour ` +
+        `at least ${this.config.graceSeconds} s ago, ${approved} were entered (${rate}%, below FRAUD_MIN_CONVERSION ${this.config.minConversion}); ` +
+        `sends to ${country} answer 403 DESTINATION_SUSPENDED until then, or until DELETE /v1/admin/fraud/suspensions/${country}`,
+    );
+    this.metrics.fraudSuspensions.inc({ country });
+    this.events.suspended({ country, sends, approved, until: new Date(until).toISOString() });
+  }
+
+  private async refreshSuspendedGauge(): Promise<void> {
+    if (!this.phoneChecks) return;
+    const { suspensions } = await this.guard.overview(Date.now());
+    this.metrics.fraudSuspended.reset();
+    for (const { country } of suspensions) this.metrics.fraudSuspended.set({ country }, 1);
+  }
+}

@@ -1,0 +1,110 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import type { RedisClient } from '../../redis/redis-connection.js';
+import { requireScripts } from '../../redis/redis-scripts.js';
+import { REDIS_CLIENT } from '../../redis/redis.constants.js';
+import {
+  type FraudGuard,
+  type GuardedSend,
+  type GuardLimits,
+  type GuardOverview,
+  type GuardVerdict,
+  type ThrottleReason,
+  WINDOW_MS,
+} from './fraud-guard.js';
+import { FRAUD_GUARD_SCRIPTS } from './fraud-guard.scripts.js';
+
+/**
+ * Every key shares one hash tag: a send's check reads its channel's, country's and prefix's state in one
+ * script, which Redis Cluster allows within one slot only. Sends cost money, so their rate stays far
+ * below what one slot serves.
+ */
+const KEY_PREFIX = 'otp:{fraud}:';
+const key = (name: string) => `${KEY_PREFIX}${name}`;
+const countryKeys = (country: string) => ({
+  suspension: key(`suspended:${country}`),
+  sends: key(`sent:${country}`),
+  approvals: key(`approved:${country}`),
+  since: key(`since:${country}`),
+});
+const COUNTRIES = key('countries');
+const SUSPENSIONS = key('suspensions');
+
+@Injectable()
+export class RedisFraudGuard implements FraudGuard {
+  /** Members of a country's sends must differ: this process's own prefix and a counter make them so. */
+  private readonly memberPrefix = randomBytes(6).toString('base64url');
+  private sequence = 0;
+
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
+    requireScripts(redis, FRAUD_GUARD_SCRIPTS);
+  }
+
+  async admit(send: GuardedSend, limits: GuardLimits, now: number): Promise<GuardVerdict> {
+    const country = send.country ?? '-';
+    const keys = countryKeys(country);
+    const [verdict, wait, sends, approved] = await this.redis.otpFraudAdmit(
+      keys.suspension,
+      keys.sends,
+      keys.approvals,
+      keys.since,
+      key(`channel:${send.channel}`),
+      key(`country:${country}`),
+      key(`prefix:${send.prefix ?? '-'}`),
+      COUNTRIES,
+      SUSPENSIONS,
+      now,
+      WINDOW_MS,
+      limits.graceMs,
+      limits.minSample,
+      limits.minConversion,
+      limits.suspendMs,
+      limits.channelPerHour,
+      send.country !== undefined ? limits.countryPerHour : 0,
+      send.prefix !== undefined ? limits.prefixPerHour : 0,
+      send.sampled ? 1 : 0,
+      `${this.memberPrefix}:${(this.sequence = (this.sequence + 1) % Number.MAX_SAFE_INTEGER)}`,
+      country,
+      send.country !== undefined ? 1 : 0,
+    );
+    if (verdict === 'ok') return { allowed: true };
+    if (verdict === 'suspended') {
+      return {
+        allowed: false,
+        reason: 'suspended',
+        retryAfterMs: Number(wait),
+        ...(sends !== undefined ? { started: { sends: Number(sends), approved: Number(approved) } } : {}),
+      };
+    }
+    return { allowed: false, reason: verdict as ThrottleReason, retryAfterMs: Number(wait) };
+  }
+
+  async recordApproval(country: string, id: string, sentAt: number, now: number): Promise<void> {
+    const keys = countryKeys(country);
+    await this.redis.otpFraudApprove(keys.approvals, keys.since, now, WINDOW_MS, sentAt, id);
+  }
+
+  async overview(now: number): Promise<GuardOverview> {
+    const [suspensions, countries] = await this.redis.otpFraudOverview(COUNTRIES, SUSPENSIONS, now, WINDOW_MS, KEY_PREFIX);
+    return {
+      suspensions: suspensions
+        .map(([country, since, until, sends, approved]) => ({
+          country,
+          since: Number(since),
+          until: Number(until),
+          sends: Number(sends),
+          approved: Number(approved),
+        }))
+        .sort((a, b) => a.country.localeCompare(b.country)),
+      countries: countries
+        .map(([country, sends, approved]) => ({ country, sends: Number(sends), approved: Number(approved) }))
+        .filter((entry) => entry.sends > 0 || entry.approved > 0)
+        .sort((a, b) => a.country.localeCompare(b.country)),
+    };
+  }
+
+  async lift(country: string, now: number): Promise<void> {
+    const keys = countryKeys(country);
+    await this.redis.otpFraudLift(keys.suspension, keys.sends, keys.approvals, keys.since, SUSPENSIONS, now, WINDOW_MS, country);
+  }
+}
