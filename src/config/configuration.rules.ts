@@ -499,3 +499,20 @@ export function knownNumberTypes(read: Reading, fallback: string): Ruling<PhoneN
   }
   return { value: known.length > 0 ? known : (fallback.split(',') as PhoneNumberType[]), problems };
 }
+
+/** Events are signed: receivers are named only together with the key that signs what they get. */
+export function webhookSecretGiven(read: Reading): Ruling<string | undefined> {
+  const secret = read.raw('WEBHOOK_SECRET');
+  if (read.values.WEBHOOK_URLS.length === 0 || secret !== undefined || read.malformed('WEBHOOK_SECRET'))
+    return { value: secret, problems: [] };
+  return {
+    value: undefined,
+    problems: [
+      {
+        variable: 'WEBHOOK_SECRET',
+        message: 'WEBHOOK_SECRET is required because WEBHOOK_URLS is set (events are signed with it)',
+        warning: 'WEBHOOK_SECRET is missing although WEBHOOK_URLS is set: no events are sent',
+      },
+    ],
+  };
+}

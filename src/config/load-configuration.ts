@@ -23,6 +23,7 @@ import {
   storesGivenInProduction,
   testDestinationsWellFormed,
   textCodesShortLived,
+  webhookSecretGiven,
 } from './configuration.rules.js';
 import {
   type AppConfiguration,
@@ -59,6 +60,9 @@ const OWN_PREFIXES = [
   'CIRCUIT_',
   'DELIVERY_',
   'RATE_LIMIT_',
+  'WEBHOOK_',
+  'SUSPECT_',
+  'SNS_',
 ];
 
 export function resolveMode(env: Env): Mode {
@@ -128,6 +132,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
   const testDestinations = found.take(testDestinationsWellFormed(read));
   const smsAllowedCountries = found.take(knownCountries(read));
   const smsAllowedNumberTypes = found.take(knownNumberTypes(read, defaults.SMS_ALLOWED_NUMBER_TYPES!));
+  const webhookSecret = found.take(webhookSecretGiven(read));
 
   const { values } = read;
   // One part of the configuration: the fields its variables feed, and `rest`, which the compiler holds to
@@ -178,6 +183,9 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       circuit: part('messaging.circuit', {}),
       // Embedded mode has no queue another process could work on: it always delivers itself.
       delivery: part('messaging.delivery', { worker: !usesRedis(redis) || values.DELIVERY_WORKER }),
+      receipts: part('messaging.receipts', {}),
+      suspect: part('messaging.suspect', {}),
+      events: part('messaging.events', { secret: webhookSecret }),
       timeouts: PROVIDER_TIMEOUTS,
     }),
   };

@@ -15,6 +15,7 @@ const EVERY_SECRET: Record<string, string> = {
   TWILIO_AUTH_TOKEN: 'abcdef0123456789abcdef0123456789',
   AWS_SECRET_ACCESS_KEY: 'aws-secret-access-key-value-99',
   SENDGRID_API_KEY: 'SG.sendgrid-key-part1.sendgrid-key-part2',
+  WEBHOOK_SECRET: 'whsec_c2lnbmluZy1zZWNyZXQtZm9yLWV2ZW50cy0xMjM0',
 };
 
 describe('masking', () => {
@@ -39,7 +40,12 @@ describe('the start-up report', () => {
 
   it('contains no secret value, in either mode', () => {
     for (const mode of ['development', 'production']) {
-      const env = { ...COMPLETE_PRODUCTION, ...EVERY_SECRET, NODE_ENV: mode, OTP_FIXED_CODE: mode === 'production' ? undefined : EVERY_SECRET.OTP_FIXED_CODE };
+      const env = {
+        ...COMPLETE_PRODUCTION,
+        ...EVERY_SECRET,
+        NODE_ENV: mode,
+        OTP_FIXED_CODE: mode === 'production' ? undefined : EVERY_SECRET.OTP_FIXED_CODE,
+      };
       const loaded = loadConfiguration(env);
       const text = [...buildStartupReport(loaded), ...loaded.problems.flatMap((p) => [p.message, p.warning]), ...loaded.notices].join('\n');
       for (const [name, value] of Object.entries(EVERY_SECRET)) {
@@ -68,7 +74,12 @@ describe('the start-up report', () => {
 
   it('prints the generated development key, to be copied into X-Api-Key', () => {
     const loaded = loadConfiguration({});
-    loaded.configuration.auth.apiKeys.push({ name: 'development', key: 'generated-development-key-0123', scope: 'application', generated: true });
+    loaded.configuration.auth.apiKeys.push({
+      name: 'development',
+      key: 'generated-development-key-0123',
+      scope: 'application',
+      generated: true,
+    });
     const report = buildStartupReport(loaded).join('\n');
     expect(report).toContain(
       'development API key (API_KEYS is not set; kept in ./.data/api-key, send it as X-Api-Key): generated-development-key-0123',
@@ -87,13 +98,17 @@ describe('the start-up report', () => {
 
   it('says when sessions end', () => {
     const report = buildStartupReport(loadConfiguration({ SESSION_MAX_DAYS: '60' })).join('\n');
-    expect(report).toContain('sessions: end after 30 days unused (REFRESH_TOKEN_TTL_DAYS) or 60 days after sign-in (SESSION_MAX_DAYS), whichever comes first');
+    expect(report).toContain(
+      'sessions: end after 30 days unused (REFRESH_TOKEN_TTL_DAYS) or 60 days after sign-in (SESSION_MAX_DAYS), whichever comes first',
+    );
   });
 
   it('names a Redis Cluster by its seeds', () => {
     const env = { ...COMPLETE_PRODUCTION, REDIS_URL: undefined, REDIS_CLUSTER_NODES: 'redis-0:6379,redis-1:6379,[fd00::2]:7000' };
     const report = buildStartupReport(loadConfiguration(env)).join('\n');
-    expect(report).toContain('store: OTP state, rate limits and delivery queue in Redis Cluster (3 seeds: redis-0:6379, redis-1:6379, [fd00::2]:7000)');
+    expect(report).toContain(
+      'store: OTP state, rate limits and delivery queue in Redis Cluster (3 seeds: redis-0:6379, redis-1:6379, [fd00::2]:7000)',
+    );
     expect(report).toContain('REDIS_CLUSTER_NODES=redis-0:6379,redis-1:6379,[fd00::2]:7000');
   });
 
@@ -108,7 +123,9 @@ describe('the start-up report', () => {
 
   it('says when this process leaves the queue to worker replicas', () => {
     const report = buildStartupReport(loadConfiguration({ ...COMPLETE_PRODUCTION, DELIVERY_WORKER: 'false' })).join('\n');
-    expect(report).toContain('delivery queue in Redis at redis://:****(14)@redis.internal:6379/0, NOT delivered by this process (DELIVERY_WORKER=false)');
+    expect(report).toContain(
+      'delivery queue in Redis at redis://:****(14)@redis.internal:6379/0, NOT delivered by this process (DELIVERY_WORKER=false)',
+    );
     expect(report).toContain('DELIVERY_WORKER=false');
   });
 
@@ -118,17 +135,21 @@ describe('the start-up report', () => {
         '(SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)',
     );
     const narrowed = loadConfiguration({ SMS_ALLOWED_NUMBER_TYPES: 'mobile', SMS_ALLOWED_COUNTRIES: 'GB,US' });
-    expect(buildStartupReport(narrowed)).toContain('phone numbers: codes go to mobile numbers in GB, US (SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)');
+    expect(buildStartupReport(narrowed)).toContain(
+      'phone numbers: codes go to mobile numbers in GB, US (SMS_ALLOWED_NUMBER_TYPES, SMS_ALLOWED_COUNTRIES)',
+    );
   });
 
   it('names Redis and PostgreSQL hosts in production', () => {
     const report = buildStartupReport(loadConfiguration(COMPLETE_PRODUCTION)).join('\n');
-    expect(report).toContain('store: OTP state, rate limits and delivery queue in Redis at redis://:****(14)@redis.internal:6379/0, delivered by this process');
+    expect(report).toContain(
+      'store: OTP state, rate limits and delivery queue in Redis at redis://:****(14)@redis.internal:6379/0, delivered by this process',
+    );
     expect(report).toContain('database: PostgreSQL at postgres://****(3):****(15)@db.internal:5432/otp');
     expect(report).toContain('channel sms: 1. twilio (configured)');
   });
 
-  it('says what each provider\'s start-up probe found, not only that it is configured', () => {
+  it("says what each provider's start-up probe found, not only that it is configured", () => {
     const probes = { smtp: 'probe failed: SMTP: connect ECONNREFUSED 10.0.0.25:587', twilio: null };
     const report = buildStartupReport(loadConfiguration(COMPLETE_PRODUCTION), probes).join('\n');
     expect(report).toContain('channel email: 1. smtp (configured, probe failed: SMTP: connect ECONNREFUSED 10.0.0.25:587)');

@@ -62,7 +62,7 @@ describe('OtpService', () => {
       check: jest.fn(async () => ({ result: 'not_found' as const })),
       settleExternalCheck: jest.fn(async () => ({ result: 'not_found' as const })),
       cancel: jest.fn(async () => false),
-      updateDelivery: jest.fn(async () => undefined),
+      updateDelivery: jest.fn(async () => 'applied' as const),
       markDeliveryPrivate: jest.fn(async () => undefined),
     };
     limiter = {
