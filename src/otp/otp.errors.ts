@@ -20,7 +20,12 @@ export class OtpIncorrectError extends DomainError {
 
 export class OtpAttemptsExceededError extends DomainError {
   constructor(retryAfterSeconds: number) {
-    super('OTP_ATTEMPTS_EXCEEDED', `Too many incorrect codes: this verification is locked. Request a new code. ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
+    super(
+      'OTP_ATTEMPTS_EXCEEDED',
+      `Too many incorrect codes: this verification is locked. Request a new code. ${retryAfterInWords(retryAfterSeconds)}`,
+      {},
+      retryAfterSeconds,
+    );
   }
 }
 
@@ -38,13 +43,21 @@ export class OtpRateLimitedError extends DomainError {
 
 export class OtpMaxSendsError extends DomainError {
   constructor(retryAfterSeconds: number) {
-    super('OTP_MAX_SENDS', `No more codes can be sent for this verification. ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
+    super(
+      'OTP_MAX_SENDS',
+      `No more codes can be sent for this verification. ${retryAfterInWords(retryAfterSeconds)}`,
+      {},
+      retryAfterSeconds,
+    );
   }
 }
 
 export class DestinationNotAllowedError extends DomainError {
   constructor(country: string | undefined, message?: string) {
-    super('DESTINATION_NOT_ALLOWED', message ?? (country ? `Codes cannot be sent to numbers in ${country}.` : 'Codes cannot be sent to this destination.'));
+    super(
+      'DESTINATION_NOT_ALLOWED',
+      message ?? (country ? `Codes cannot be sent to numbers in ${country}.` : 'Codes cannot be sent to this destination.'),
+    );
   }
 }
 

@@ -5,6 +5,7 @@ import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Channel, MessagingConfig, OtpConfig } from '../config/configuration.types.js';
 import { digestCode } from './codes/otp-codes.js';
+import { EventPublisher, type EventType } from '../events/event-publisher.port.js';
 import { OtpDelivery } from './delivery.port.js';
 import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
 import { maskDestination } from '../common/masked-destination.js';
@@ -96,6 +97,7 @@ export class OtpService {
     @Inject(SendLimiter) private readonly limiter: SendLimiter,
     @Inject(OtpDelivery) private readonly delivery: OtpDelivery,
     private readonly metrics: MetricsService,
+    @Inject(EventPublisher) private readonly events: EventPublisher,
   ) {
     this.destinations = new DestinationPolicies(config, { store, limiter, delivery });
   }
@@ -154,7 +156,12 @@ export class OtpService {
   }
 
   /** Re-sends the pending verification with this id (the auth flows' `resend`), in the budget and for the subject it was started with. */
-  async resendById(id: string, realm: Realm, meta: RequestMeta, options: Omit<StartOptions, 'budget' | 'subject'> = {}): Promise<VerificationView> {
+  async resendById(
+    id: string,
+    realm: Realm,
+    meta: RequestMeta,
+    options: Omit<StartOptions, 'budget' | 'subject'> = {},
+  ): Promise<VerificationView> {
     const record = await this.find(id, realm);
     if (!record || effectiveStatus(record, Date.now()) !== 'pending') throw new VerificationNotFoundError();
     const { channel, to, purpose, locale, budget, subject } = record;
@@ -166,7 +173,10 @@ export class OtpService {
    * and number-type rules, for flows that keep a contact before they send to it.
    */
   destinationOf(channel: Channel, to: string): Destination {
-    return normalizeDestination(channel, to, { allowedCountries: this.config.smsAllowedCountries, allowedNumberTypes: this.config.smsAllowedNumberTypes });
+    return normalizeDestination(channel, to, {
+      allowedCountries: this.config.smsAllowedCountries,
+      allowedNumberTypes: this.config.smsAllowedNumberTypes,
+    });
   }
 
   /**
@@ -199,14 +209,20 @@ export class OtpService {
         this.metrics.verificationsApproved.inc({ channel: outcome.record.channel });
         this.log('verification.approved', outcome.record, meta);
         await this.liftCooldown(outcome.record);
+        await this.settled(outcome.record);
         return { id: record.id, status: 'approved', record: outcome.record };
       case 'incorrect': {
         const remaining = Math.max(0, outcome.record.maxAttempts - outcome.record.attempts);
-        this.log(remaining === 0 ? 'verification.locked' : 'verification.checked', outcome.record, meta, { result: 'incorrect', attemptsRemaining: remaining });
+        this.log(remaining === 0 ? 'verification.locked' : 'verification.checked', outcome.record, meta, {
+          result: 'incorrect',
+          attemptsRemaining: remaining,
+        });
+        if (remaining === 0) await this.settled(outcome.record);
         throw new OtpIncorrectError(remaining);
       }
       case 'locked':
         this.log('verification.checked', outcome.record, meta, { result: 'locked' });
+        await this.settled(outcome.record);
         throw new OtpAttemptsExceededError(Math.max(1, this.config.resendCooldownSeconds));
       default:
         this.log('verification.checked', record, meta, { result: 'not_found' });
@@ -222,7 +238,9 @@ export class OtpService {
 
   async cancel(id: string, realm: Realm, meta: RequestMeta = {}): Promise<{ id: string; status: 'canceled' }> {
     if (!(await this.find(id, realm)) || !(await this.store.cancel(id, Date.now()))) throw new VerificationNotFoundError();
-    this.log('verification.canceled', await this.store.get(id), meta);
+    const canceled = await this.store.get(id);
+    this.log('verification.canceled', canceled, meta);
+    if (canceled) await this.settled(canceled);
     return { id, status: 'canceled' };
   }
 
@@ -292,13 +310,18 @@ export class OtpService {
   /** After an approval the next code may be sent at once; a failure here must not undo the approval. */
   private async liftCooldown(record: VerificationRecord): Promise<void> {
     await this.limiter.liftCooldown(record.to, record.budget).catch((error: unknown) => {
-      this.audit.warn({ event: 'verification.cooldown_not_lifted', verificationId: record.id, error: error instanceof Error ? error.message : String(error) });
+      this.audit.warn({
+        event: 'verification.cooldown_not_lifted',
+        verificationId: record.id,
+        error: error instanceof Error ? error.message : String(error),
+      });
     });
   }
 
   private async checkWithProvider(record: VerificationRecord, code: string, now: number) {
     // Our own limits first: a locked or settled verification never reaches the provider.
-    if (record.status === 'max_attempts' || record.attempts >= record.maxAttempts) return this.store.settleExternalCheck(record.id, false, now);
+    if (record.status === 'max_attempts' || record.attempts >= record.maxAttempts)
+      return this.store.settleExternalCheck(record.id, false, now);
     if (effectiveStatus(record, now) !== 'pending') return { result: 'not_found' as const };
     const approved = await this.delivery.checkProviderCode(record.codeIssuer!, record.channel, record.to, code);
     return this.store.settleExternalCheck(record.id, approved, Date.now());
@@ -326,8 +349,36 @@ export class OtpService {
     };
   }
 
-  /** One structured line per event, for the audit trail: never the code, the destination masked. */
+  /**
+   * Once approved, canceled or locked, the code is never sent again: messaging forgets the message it
+   * kept for a failover, and counts an approval for the provider that delivered it. Neither may undo
+   * what was settled.
+   */
+  private async settled(record: VerificationRecord): Promise<void> {
+    if (record.status !== 'approved' && record.status !== 'canceled' && record.status !== 'max_attempts') return;
+    const { id: verificationId, status, channel, to, lastSentAt: sentAt } = record;
+    const provider = record.delivery.provider;
+    await this.delivery.settled({ verificationId, status, channel, to, provider, sentAt }).catch((error: unknown) => {
+      this.audit.warn({
+        event: 'verification.settle_not_reported',
+        verificationId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
+  }
+
+  /** One structured line per event, for the audit trail: never the code, the destination masked; the published ones also go to WEBHOOK_URLS. */
   private log(event: string, record: VerificationRecord | undefined, meta: RequestMeta, extra: Record<string, unknown> = {}): void {
+    if (record && this.events.enabled && PUBLISHED.has(event)) {
+      void this.events.publish(event as EventType, {
+        id: record.id,
+        channel: record.channel,
+        to: maskDestination(record.channel, record.to),
+        purpose: record.purpose,
+        status: effectiveStatus(record, Date.now()),
+        attemptsRemaining: Math.max(0, record.maxAttempts - record.attempts),
+      });
+    }
     this.audit.log({
       event,
       verificationId: record?.id,
@@ -340,6 +391,14 @@ export class OtpService {
     });
   }
 }
+
+/** The audit events that are also outgoing events. */
+const PUBLISHED: ReadonlySet<string> = new Set<EventType>([
+  'verification.started',
+  'verification.approved',
+  'verification.locked',
+  'verification.canceled',
+]);
 
 /** Which application started it; the auth flows' own sends carry no such label. */
 function apiKeyLabel(meta: RequestMeta): { api_key?: string } {

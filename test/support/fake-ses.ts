@@ -33,7 +33,8 @@ export class FakeSes extends FakeVendorServer {
   protected handle(request: ReceivedRequest): Reply {
     const keyId = sigV4AccessKeyId(request.headers);
     if (keyId === undefined) return this.error(403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
-    if (keyId !== this.accessKeyId) return this.error(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    if (keyId !== this.accessKeyId)
+      return this.error(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
     if (request.method === 'GET' && request.path === '/v2/email/account') {
       return {
         status: 200,
@@ -46,7 +47,8 @@ export class FakeSes extends FakeVendorServer {
         },
       };
     }
-    if (request.method === 'POST' && request.path === '/v2/email/outbound-emails') return this.sendEmail(request.json as SesSendEmail | undefined);
+    if (request.method === 'POST' && request.path === '/v2/email/outbound-emails')
+      return this.sendEmail(request.json as SesSendEmail | undefined);
     return this.error(404, 'NotFoundException', `No route for ${request.method} ${request.path}`);
   }
 

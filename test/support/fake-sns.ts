@@ -39,10 +39,7 @@ export class FakeSns extends FakeVendorServer {
     if (version !== '2010-03-31') return this.error(400, 'InvalidAction', `Unsupported version ${version}`);
     if (action === 'Publish') return this.publish(request.form);
     if (action === 'GetSMSAttributes') {
-      return this.ok(
-        'GetSMSAttributes',
-        '<attributes><entry><key>DefaultSMSType</key><value>Transactional</value></entry></attributes>',
-      );
+      return this.ok('GetSMSAttributes', '<attributes><entry><key>DefaultSMSType</key><value>Transactional</value></entry></attributes>');
     }
     return this.error(400, 'InvalidAction', `The action ${action} is not valid for this endpoint.`);
   }

@@ -89,7 +89,8 @@ export class FakeTwilio extends FakeVendorServer {
     const whatsapp = to.startsWith('whatsapp:');
     if (!E164.test(to.replace(/^whatsapp:/, ''))) return this.error(400, 21211, `Invalid 'To' Phone Number: ${to}`);
     if (!from && !service) return this.error(400, 21603, "A 'From' phone number is required.");
-    if (from && whatsapp !== from.startsWith('whatsapp:')) return this.error(400, 21910, 'Invalid From and To pair. From and To should be of the same channel');
+    if (from && whatsapp !== from.startsWith('whatsapp:'))
+      return this.error(400, 21910, 'Invalid From and To pair. From and To should be of the same channel');
     if (service && !/^MG[0-9a-f]{32}$/.test(service)) return this.error(400, 21701, 'The Messaging Service Sid is invalid.');
     if (!body) return this.error(400, 21602, 'Message body is required.');
     return {
@@ -117,7 +118,17 @@ export class FakeTwilio extends FakeVendorServer {
     this.pending.set(`${this.verifyServiceSid}:${to}`, code);
     return {
       status: 201,
-      body: { sid: sid('VE'), service_sid: this.verifyServiceSid, account_sid: this.accountSid, to, channel, status: 'pending', valid: false, lookup: {}, send_code_attempts: [] },
+      body: {
+        sid: sid('VE'),
+        service_sid: this.verifyServiceSid,
+        account_sid: this.accountSid,
+        to,
+        channel,
+        status: 'pending',
+        valid: false,
+        lookup: {},
+        send_code_attempts: [],
+      },
     };
   }
 
@@ -131,7 +142,15 @@ export class FakeTwilio extends FakeVendorServer {
     if (approved) this.pending.delete(key);
     return {
       status: 200,
-      body: { sid: sid('VE'), service_sid: this.verifyServiceSid, account_sid: this.accountSid, to, channel: 'sms', status: approved ? 'approved' : 'pending', valid: approved },
+      body: {
+        sid: sid('VE'),
+        service_sid: this.verifyServiceSid,
+        account_sid: this.accountSid,
+        to,
+        channel: 'sms',
+        status: approved ? 'approved' : 'pending',
+        valid: approved,
+      },
     };
   }
 }
