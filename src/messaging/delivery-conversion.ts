@@ -42,7 +42,7 @@ export class DeliveryConversion {
   /** `sentAt`: when the code went out, so an approval or receipt counts with its send. Never throws: counting must not fail a delivery. */
   async count(event: ConversionEvent, subject: ConversionSubject, sentAt: number): Promise<void> {
     const labels = { channel: subject.channel, provider: subject.provider, country: subject.country };
-    this.metrics.conversions.inc({ ...labels, stage: event === 'sent' ? 'started' : event });
+    this.metrics.conversions.inc({ stage: event === 'sent' ? 'started' : event, ...labels });
     await this.counts.add(subject.provider, event, sentAt).catch((error: unknown) => {
       this.logger.warn(`conversion of ${subject.provider} not counted: ${error instanceof Error ? error.message : String(error)}`);
     });

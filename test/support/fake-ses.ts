@@ -18,6 +18,9 @@ export interface SesSendEmail {
  * `x-amzn-ErrorType`, as SES does.
  */
 export class FakeSes extends FakeVendorServer {
+  /** Emails accepted, with the MessageId SES answered with. */
+  readonly accepted: { messageId: string; email: SesSendEmail }[] = [];
+
   private constructor(readonly accessKeyId: string) {
     super();
   }
@@ -64,7 +67,9 @@ export class FakeSes extends FakeVendorServer {
     if (to.some((address) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address))) return this.error(400, 'BadRequestException', 'Illegal address');
     if (!simple?.Subject?.Data) return this.error(400, 'BadRequestException', 'Subject is required');
     if (!simple.Body?.Text?.Data && !simple.Body?.Html?.Data) return this.error(400, 'BadRequestException', 'Body is required');
-    return { status: 200, body: { MessageId: `${randomUUID()}-000000` } };
+    const messageId = `${randomUUID()}-000000`;
+    this.accepted.push({ messageId, email });
+    return { status: 200, body: { MessageId: messageId } };
   }
 
   private error(status: number, type: string, message: string): Reply {
