@@ -25,15 +25,8 @@ import type { TokenPair } from './tokens/tokens.service.js';
 import { type PublicUser, toPublicUser, type User } from './users/user.js';
 
 /** Every code sent by these routes falls under the send limits of verifications, and every route is limited per client IP. */
-const SEND_LIMITS: DocumentedErrors = {
-  429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_LIMITED', 'OTP_MAX_SENDS', 'RATE_LIMITED'],
-  503: ['CHANNEL_UNAVAILABLE'],
-};
-const CHECK_ERRORS: DocumentedErrors = {
-  404: ['VERIFICATION_NOT_FOUND'],
-  422: ['OTP_INCORRECT'],
-  429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'],
-};
+const SEND_LIMITS: DocumentedErrors = { 429: ['OTP_RESEND_TOO_SOON', 'OTP_RATE_LIMITED', 'OTP_MAX_SENDS', 'RATE_LIMITED'], 503: ['CHANNEL_UNAVAILABLE'] };
+const CHECK_ERRORS: DocumentedErrors = { 404: ['VERIFICATION_NOT_FOUND'], 422: ['OTP_INCORRECT'], 429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'] };
 /** A missing or invalid access token, or one whose session has ended (logout, password reset, revocation). */
 const BEARER_ERRORS: DocumentedErrors = { 401: ['UNAUTHORIZED', 'TOKEN_REVOKED'] };
 /** Routes that hash a password: more at once than PASSWORD_HASH_CONCURRENCY wait, for 2 s at most. */
@@ -123,11 +116,7 @@ export class AuthController {
       'Lets the sign-in screen say "not delivered, try another channel". `delivery` is shown for challenges of `register`, `login` ' +
       'and contact changes, never for `otp/start` ones. Unknown, completed, canceled, locked and expired challenges are 404.',
   })
-  @ApiParam({
-    name: 'challengeId',
-    format: 'uuid',
-    description: 'The `challengeId` a sign-up, login, `otp/start` or contact change returned.',
-  })
+  @ApiParam({ name: 'challengeId', format: 'uuid', description: 'The `challengeId` a sign-up, login, `otp/start` or contact change returned.' })
   @ApiResponse({ status: 200, type: ChallengeStatusResponse })
   @ApiErrors({ 404: ['VERIFICATION_NOT_FOUND'], 429: ['RATE_LIMITED'] }, UNAVAILABLE)
   challengeStatus(@Param('challengeId', ParseVerificationIdPipe) challengeId: string): Promise<ChallengeStatus> {
@@ -196,14 +185,7 @@ export class AuthController {
   @ApiBearerAuth(BEARER_SCHEME)
   @ApiResponse({ status: 200, type: UserResponse, description: 'Applied.' })
   @ApiResponse({ status: 202, type: ChallengeResponse, description: 'A code was sent to the new contact.' })
-  @ApiErrors(
-    BODY_ERRORS,
-    BEARER_ERRORS,
-    { 401: ['INVALID_CREDENTIALS'], 409: ['ACCOUNT_EXISTS'], 429: ['LOGIN_RATE_LIMITED'] },
-    SEND_LIMITS,
-    UNAVAILABLE,
-    HASHING,
-  )
+  @ApiErrors(BODY_ERRORS, BEARER_ERRORS, { 401: ['INVALID_CREDENTIALS'], 409: ['ACCOUNT_EXISTS'], 429: ['LOGIN_RATE_LIMITED'] }, SEND_LIMITS, UNAVAILABLE, HASHING)
   async updateMe(
     @CurrentUser() user: User,
     @Body() body: UpdateMeDto,

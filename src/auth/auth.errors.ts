@@ -42,10 +42,7 @@ export class TokenRevokedError extends DomainError {
 /** A new email address or phone number needs the current password, so a stolen access token alone cannot take the account over. */
 export class CurrentPasswordRequiredError extends DomainError {
   constructor() {
-    super(
-      'INVALID_CREDENTIALS',
-      'The current password of the account is required, and must be correct, to change its email address or phone number.',
-    );
+    super('INVALID_CREDENTIALS', 'The current password of the account is required, and must be correct, to change its email address or phone number.');
   }
 }
 

@@ -14,12 +14,7 @@ import { OptionalJwtAuthGuard } from './tokens/optional-jwt-auth.guard.js';
 @Module({
   imports: [AccountsModule, OtpModule],
   controllers: [AuthController],
-  providers: [
-    AuthService,
-    OptionalJwtAuthGuard,
-    LoginAttempts,
-    { provide: LoginFailures, ...byRedis<LoginFailures>(RedisLoginFailures, MemoryLoginFailures) },
-  ],
+  providers: [AuthService, OptionalJwtAuthGuard, LoginAttempts, { provide: LoginFailures, ...byRedis<LoginFailures>(RedisLoginFailures, MemoryLoginFailures) }],
   exports: [AccountsModule],
 })
 export class AuthModule {}

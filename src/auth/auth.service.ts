@@ -88,12 +88,7 @@ export class AuthService {
     const phone = input.phone === undefined ? undefined : this.allowedPhone(input.phone, 'phone');
     if (input.otpChannel !== undefined) this.assertUsableOtpChannel(input.otpChannel, { email: email ?? null, phone: phone ?? null });
 
-    const user = await this.users.create({
-      email,
-      phone,
-      passwordHash: await this.passwords.hash(input.password),
-      otpChannel: input.otpChannel,
-    });
+    const user = await this.users.create({ email, phone, passwordHash: await this.passwords.hash(input.password), otpChannel: input.otpChannel });
     const contact = signupContactOf(user);
     try {
       // Bound to this account: another sign-up with the same address gets a challenge (and code) of its own.
@@ -121,9 +116,7 @@ export class AuthService {
     if (identifier?.kind === 'phone') this.otp.destinationOf('sms', identifier.value);
     const user = identifier ? await this.findByContact(identifier.kind, identifier.value) : undefined;
     // The same work whether or not the account exists, so the answer's timing does not tell.
-    const valid = user?.passwordHash
-      ? await this.passwords.verify(user.passwordHash, input.password)
-      : await this.passwords.verifyAgainstDummy(input.password);
+    const valid = user?.passwordHash ? await this.passwords.verify(user.passwordHash, input.password) : await this.passwords.verifyAgainstDummy(input.password);
     if (!user || !identifier || !valid) {
       await this.loginAttempts.failed(input.identifier);
       this.auditSignIn('failure', meta, { method: 'password', reason: 'INVALID_CREDENTIALS', userId: user?.id });
@@ -136,10 +129,7 @@ export class AuthService {
     const contact = this.loginContact(user, identifier.kind, input.channel);
     // After the right password: a budget of its own, which no anonymous request can spend.
     // Bound to the account whose password was given, which may not be the one the contact finds by the time the code is typed.
-    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta, {
-      budget: 'proven',
-      subject: user.id,
-    });
+    const view = await this.otp.start({ channel: contact.channel, to: contact.value, purpose: 'login', locale: LOCALE }, meta, { budget: 'proven', subject: user.id });
     return challengeOf(view);
   }
 
@@ -151,19 +141,13 @@ export class AuthService {
   async startOtp(input: StartOtpDto, meta: RequestMeta): Promise<StartedChallenge> {
     const identifier = parseContact(input.identifier);
     if (!identifier) {
-      throw new ValidationFailedError({
-        identifier: ['identifier must be an email address or a phone number in E.164 format, such as +447911123456'],
-      });
+      throw new ValidationFailedError({ identifier: ['identifier must be an email address or a phone number in E.164 format, such as +447911123456'] });
     }
     const channel = channelForIdentifier(identifier.kind, input.channel);
     if (identifier.kind === 'phone') this.otp.destinationOf(channel, identifier.value);
     const user = await this.findByContact(identifier.kind, identifier.value);
     const deliver = user !== undefined && mayReceiveCodes(user, identifier.kind);
-    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, {
-      budget: 'anonymous',
-      deliver,
-      deliveryPrivate: true,
-    });
+    const view = await this.otp.start({ channel, to: identifier.value, purpose: input.purpose, locale: LOCALE }, meta, { budget: 'anonymous', deliver, deliveryPrivate: true });
     return { challengeId: view.id, channel: view.channel, expiresAt: view.expiresAt };
   }
 
@@ -258,8 +242,7 @@ export class AuthService {
       if (other !== undefined) sessions.add(other);
     }
     for (const session of sessions) {
-      if (await this.tokens.endSession(user.id, session))
-        this.audit.log({ event: 'auth.logout', userId: user.id, sessionId: session, ip: meta.ip });
+      if (await this.tokens.endSession(user.id, session)) this.audit.log({ event: 'auth.logout', userId: user.id, sessionId: session, ip: meta.ip });
     }
   }
 
@@ -287,9 +270,7 @@ export class AuthService {
     const kind: ContactKind = input.email !== undefined ? 'email' : 'phone';
     const value = kind === 'email' ? requireEmail(input.email!, 'email') : this.allowedPhone(input.phone!, 'phone');
     if (value === (kind === 'email' ? current.email : current.phone)) {
-      throw new ValidationFailedError({
-        [kind]: [`${kind} is already the ${kind === 'email' ? 'email address' : 'phone number'} of this account`],
-      });
+      throw new ValidationFailedError({ [kind]: [`${kind} is already the ${kind === 'email' ? 'email address' : 'phone number'} of this account`] });
     }
     if (await this.users.findVerifiedOwner(kind, value)) throw new AccountExistsError();
     await this.users.stageContactChange(current.id, kind, value);
@@ -393,14 +374,10 @@ export class AuthService {
 
   private assertUsableOtpChannel(channel: OtpChannel, contacts: { email: string | null; phone: string | null }): void {
     if (!this.enabled(channel)) {
-      throw new ValidationFailedError({
-        otpChannel: [`otpChannel must be one of the enabled channels: ${this.messaging.channels.join(', ')}`],
-      });
+      throw new ValidationFailedError({ otpChannel: [`otpChannel must be one of the enabled channels: ${this.messaging.channels.join(', ')}`] });
     }
     if (contactKindOf(channel) === 'email' ? contacts.email === null : contacts.phone === null) {
-      throw new ValidationFailedError({
-        otpChannel: [`otpChannel ${channel} needs ${channel === 'email' ? 'an email address' : 'a phone number'} on the account`],
-      });
+      throw new ValidationFailedError({ otpChannel: [`otpChannel ${channel} needs ${channel === 'email' ? 'an email address' : 'a phone number'} on the account`] });
     }
   }
 
@@ -492,11 +469,7 @@ function channelForIdentifier(kind: ContactKind, requested: Channel | undefined)
   if (requested === undefined) return kind === 'email' ? 'email' : 'sms';
   if ((requested === 'email') !== (kind === 'email')) {
     throw new ValidationFailedError({
-      channel: [
-        requested === 'email'
-          ? 'channel email needs an email address as identifier'
-          : `channel ${requested} needs a phone number as identifier`,
-      ],
+      channel: [requested === 'email' ? 'channel email needs an email address as identifier' : `channel ${requested} needs a phone number as identifier`],
     });
   }
   return requested;

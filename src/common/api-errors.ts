@@ -13,18 +13,10 @@ export class ErrorResponse {
   @ApiProperty({ example: 'OTP_RATE_LIMITED', description: 'Stable error code; each response below lists the codes it can carry.' })
   code!: string;
 
-  @ApiProperty({
-    example: 'Too many codes requested. Try again in 11 minutes.',
-    description: 'What went wrong, in words a person can act on.',
-  })
+  @ApiProperty({ example: 'Too many codes requested. Try again in 11 minutes.', description: 'What went wrong, in words a person can act on.' })
   message!: string;
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 1,
-    example: 660,
-    description: 'Seconds until a retry can succeed; the `Retry-After` header says the same.',
-  })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, example: 660, description: 'Seconds until a retry can succeed; the `Retry-After` header says the same.' })
   retryAfter?: number;
 
   @ApiPropertyOptional({
@@ -56,10 +48,7 @@ type ErrorExample = Omit<ErrorResponse, 'statusCode' | 'code'>;
  * domain errors and of the exception filter), with the fields that code adds.
  */
 const EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
-  VALIDATION_FAILED: {
-    message: 'The request is not valid.',
-    errors: { channel: ['channel must be one of: email, sms, whatsapp'], to: ['to must be a string'] },
-  },
+  VALIDATION_FAILED: { message: 'The request is not valid.', errors: { channel: ['channel must be one of: email, sms, whatsapp'], to: ['to must be a string'] } },
   DESTINATION_NOT_ALLOWED: { message: 'Codes cannot be sent to numbers in RU.' },
   UNAUTHORIZED: { message: 'A valid API key is required in the X-Api-Key header.' },
   INVALID_CREDENTIALS: { message: 'The identifier or the password is not correct.' },
@@ -75,23 +64,15 @@ const EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
   OTP_RATE_LIMITED: { message: 'Too many codes requested. Try again in 11 minutes.', retryAfter: 660 },
   OTP_RESEND_TOO_SOON: { message: 'A code was sent moments ago. Try again in 27 seconds.', retryAfter: 27 },
   OTP_MAX_SENDS: { message: 'No more codes can be sent for this verification. Try again in 9 minutes.', retryAfter: 540 },
-  OTP_ATTEMPTS_EXCEEDED: {
-    message: 'Too many incorrect codes: this verification is locked. Request a new code. Try again in 8 minutes.',
-    retryAfter: 480,
-  },
+  OTP_ATTEMPTS_EXCEEDED: { message: 'Too many incorrect codes: this verification is locked. Request a new code. Try again in 8 minutes.', retryAfter: 480 },
   LOGIN_RATE_LIMITED: {
-    message:
-      'Too many wrong passwords for this account. Try again in 13 minutes. Signing in with a code, or resetting the password, still works.',
+    message: 'Too many wrong passwords for this account. Try again in 13 minutes. Signing in with a code, or resetting the password, still works.',
     retryAfter: 780,
   },
   INTERNAL: { message: 'An unexpected error occurred.', errorId: '0b8e2f6a-3c1d-4e5f-9a7b-2c4d6e8f0a1b' },
   SERVICE_UNAVAILABLE: { message: 'The service is temporarily unavailable. Try again shortly.', retryAfter: 5 },
   SERVICE_BUSY: { message: 'The service is busy. Try again in a moment.', retryAfter: 1 },
-  CHANNEL_UNAVAILABLE: {
-    message: 'No sms provider is available right now. Nothing was sent; try again later.',
-    channel: 'sms',
-    retryAfter: 30,
-  },
+  CHANNEL_UNAVAILABLE: { message: 'No sms provider is available right now. Nothing was sent; try again later.', channel: 'sms', retryAfter: 30 },
 };
 
 /** A code added without an entry above still gets an example with its own code, never another code's. */

@@ -14,18 +14,7 @@ describe('loadConfiguration in production', () => {
 
   it('names every missing requirement of an empty environment, one problem each', () => {
     const variables = variablesOf({ NODE_ENV: 'production' });
-    for (const name of [
-      'REDIS_URL',
-      'DATABASE_URL',
-      'JWT_SECRET',
-      'OTP_SECRET',
-      'API_KEYS',
-      'SMTP_HOST',
-      'SMTP_FROM',
-      'TWILIO_ACCOUNT_SID',
-      'TWILIO_AUTH_TOKEN',
-      'TWILIO_FROM',
-    ]) {
+    for (const name of ['REDIS_URL', 'DATABASE_URL', 'JWT_SECRET', 'OTP_SECRET', 'API_KEYS', 'SMTP_HOST', 'SMTP_FROM', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM']) {
       expect(variables).toContain(name);
     }
   });
@@ -67,11 +56,7 @@ describe('loadConfiguration in production', () => {
 
   it.each([
     ['ses', { AWS_REGION: 'eu-west-1', SES_FROM: 'a@example.com' }, ['AWS_REGION', 'SES_FROM']],
-    [
-      'sendgrid',
-      { SENDGRID_API_KEY: 'SG.abcdefghijklmnop.qrstuvwxyz0123456789', SENDGRID_FROM: 'a@example.com' },
-      ['SENDGRID_API_KEY', 'SENDGRID_FROM'],
-    ],
+    ['sendgrid', { SENDGRID_API_KEY: 'SG.abcdefghijklmnop.qrstuvwxyz0123456789', SENDGRID_FROM: 'a@example.com' }, ['SENDGRID_API_KEY', 'SENDGRID_FROM']],
   ])('requires the %s credentials when the email chain names it', (provider, credentials, required) => {
     const base = { ...COMPLETE_PRODUCTION, EMAIL_PROVIDERS: `${provider},smtp` };
     expect(variablesOf(base)).toEqual(required);
@@ -95,11 +80,7 @@ describe('variable formats', () => {
     ['TWILIO_AUTH_TOKEN', 'z'.repeat(32), 'TWILIO_AUTH_TOKEN must be 32 lower-case hex digits'],
     ['TWILIO_MESSAGING_SERVICE_SID', `MX${'a'.repeat(32)}`, 'TWILIO_MESSAGING_SERVICE_SID must be MG followed by 32 lower-case hex digits'],
     ['TWILIO_VERIFY_SERVICE_SID', 'VA12', 'TWILIO_VERIFY_SERVICE_SID must be VA followed by 32 lower-case hex digits'],
-    [
-      'TWILIO_FROM',
-      '07911123456',
-      'TWILIO_FROM must be an E.164 number (+14155550100) or an alphanumeric sender id of up to 11 characters',
-    ],
+    ['TWILIO_FROM', '07911123456', 'TWILIO_FROM must be an E.164 number (+14155550100) or an alphanumeric sender id of up to 11 characters'],
     ['TWILIO_WHATSAPP_FROM', '+0123', 'TWILIO_WHATSAPP_FROM must be an E.164 number (+14155550100)'],
     ['JWT_SECRET', 'short', 'JWT_SECRET must be at least 32 characters long'],
     ['OTP_SECRET', 'x'.repeat(31), 'OTP_SECRET must be at least 32 characters long'],
@@ -142,12 +123,7 @@ describe('variable formats', () => {
 
   it('never puts a value in a message, since values can be secrets', () => {
     const secretish = 'S3CRET-VALUE-never-print';
-    const messages = messagesOf({
-      ...COMPLETE_PRODUCTION,
-      JWT_SECRET: secretish,
-      TWILIO_AUTH_TOKEN: secretish,
-      API_KEYS: `${secretish} x`,
-    });
+    const messages = messagesOf({ ...COMPLETE_PRODUCTION, JWT_SECRET: secretish, TWILIO_AUTH_TOKEN: secretish, API_KEYS: `${secretish} x` });
     expect(messages.length).toBeGreaterThan(0);
     expect(messages.join('\n')).not.toContain(secretish);
   });
@@ -178,18 +154,13 @@ describe('variable formats', () => {
   });
 
   it('refuses a daily send limit below the hourly one', () => {
-    expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_MAX_SENDS_PER_HOUR: '20', OTP_MAX_SENDS_PER_DAY: '10' })).toEqual([
-      'OTP_MAX_SENDS_PER_DAY',
-    ]);
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, OTP_MAX_SENDS_PER_HOUR: '20', OTP_MAX_SENDS_PER_DAY: '10' })).toEqual(['OTP_MAX_SENDS_PER_DAY']);
   });
 
   it('reads the password limits and refuses values outside their bounds', () => {
     const { configuration } = loadConfiguration({ ...COMPLETE_PRODUCTION, LOGIN_MAX_FAILURES: '5', PASSWORD_HASH_CONCURRENCY: '2' });
     expect(configuration.otp).toMatchObject({ loginMaxFailures: 5, passwordHashConcurrency: 2 });
-    expect(variablesOf({ ...COMPLETE_PRODUCTION, LOGIN_MAX_FAILURES: '0', PASSWORD_HASH_CONCURRENCY: 'many' })).toEqual([
-      'LOGIN_MAX_FAILURES',
-      'PASSWORD_HASH_CONCURRENCY',
-    ]);
+    expect(variablesOf({ ...COMPLETE_PRODUCTION, LOGIN_MAX_FAILURES: '0', PASSWORD_HASH_CONCURRENCY: 'many' })).toEqual(['LOGIN_MAX_FAILURES', 'PASSWORD_HASH_CONCURRENCY']);
   });
 
   it('refuses unknown channels and providers by name', () => {
@@ -233,9 +204,7 @@ describe('variable formats', () => {
       'API_KEYS names two keys "web": each name must say which application called',
     ]);
     const shared = loadConfiguration({ ...COMPLETE_PRODUCTION, API_KEYS: `web:${same}`, ADMIN_API_KEYS: `ops:${same}` });
-    expect(shared.problems.map((p) => p.message)).toEqual([
-      'ADMIN_API_KEYS "ops" is also in API_KEYS as "web": an application\'s key must not reach /v1/admin',
-    ]);
+    expect(shared.problems.map((p) => p.message)).toEqual(['ADMIN_API_KEYS "ops" is also in API_KEYS as "web": an application\'s key must not reach /v1/admin']);
     expect(shared.configuration.auth.apiKeys).toEqual([{ name: 'web', key: same, scope: 'application' }]);
     expect(JSON.stringify(shared.problems)).not.toContain(same);
   });
@@ -274,9 +243,7 @@ describe('variable formats', () => {
   });
 
   it('refuses test destinations in any address syntax but the one every send uses', () => {
-    const loaded = loadConfiguration({
-      OTP_TEST_DESTINATIONS: '"bomb"@corp.test:123456, (1)review@corp.test:123456, review@corp.test:654321',
-    });
+    const loaded = loadConfiguration({ OTP_TEST_DESTINATIONS: '"bomb"@corp.test:123456, (1)review@corp.test:123456, review@corp.test:654321' });
     expect(loaded.configuration.otp.testDestinations).toEqual({ 'review@corp.test': '654321' });
     expect(loaded.problems.filter((p) => p.variable === 'OTP_TEST_DESTINATIONS')).toHaveLength(2);
   });
@@ -309,9 +276,7 @@ describe('variable formats', () => {
   });
 
   it('notices a likely typo in a variable name', () => {
-    expect(loadConfiguration({ SMTP_HOSTNAME: 'x' }).notices).toContain(
-      'SMTP_HOSTNAME is not a setting this service reads (a typo?); it is ignored',
-    );
+    expect(loadConfiguration({ SMTP_HOSTNAME: 'x' }).notices).toContain('SMTP_HOSTNAME is not a setting this service reads (a typo?); it is ignored');
   });
 });
 
@@ -330,9 +295,7 @@ describe('loadConfiguration in development', () => {
     const warnings = loadConfiguration({}).problems.map((p) => p.warning);
     expect(warnings).toContain('email: smtp is not configured (SMTP_HOST, SMTP_FROM missing): codes go to the console provider');
     expect(warnings).not.toContain(expect.stringContaining('API_KEYS'));
-    expect(warnings).toContain(
-      'JWT_SECRET is not set: a random one is used for this run, so access tokens stop working when the process restarts',
-    );
+    expect(warnings).toContain('JWT_SECRET is not set: a random one is used for this run, so access tokens stop working when the process restarts');
   });
 
   it('says a channel cannot deliver when no provider of its chain is usable', () => {
@@ -368,10 +331,7 @@ describe('loadConfiguration in development', () => {
   });
 
   it('treats an empty variable as unset', () => {
-    expect(loadConfiguration({ PORT: '', REDIS_URL: '  ' }).configuration).toMatchObject({
-      app: { port: 3000 },
-      redis: { url: undefined },
-    });
+    expect(loadConfiguration({ PORT: '', REDIS_URL: '  ' }).configuration).toMatchObject({ app: { port: 3000 }, redis: { url: undefined } });
   });
 });
 
@@ -392,9 +352,7 @@ describe('config files', () => {
   it('refuses a secret in a file', () => {
     const dir = configDir({ 'default.yaml': 'JWT_SECRET: this-should-never-be-in-a-file-0123456789\n' });
     const loaded = loadConfiguration({}, { configDir: dir });
-    expect(loaded.problems.map((p) => p.message)).toContain(
-      'JWT_SECRET must come from the environment, not from config/default.yaml: it is a secret',
-    );
+    expect(loaded.problems.map((p) => p.message)).toContain('JWT_SECRET must come from the environment, not from config/default.yaml: it is a secret');
     expect(loaded.configuration.auth.jwtSecretGenerated).toBe(true);
   });
 
@@ -408,22 +366,12 @@ describe('config files', () => {
     expect(configuration.messaging.chains).toEqual({ email: ['smtp'], sms: ['twilio'], whatsapp: ['twilio-whatsapp'] });
     expect(configuration.messaging.circuit).toEqual({ failureThreshold: 5, openSeconds: 60 });
     expect(configuration.messaging.delivery).toEqual({ attempts: 5, backoffMs: 1000, worker: true });
-    expect(configuration.otp).toMatchObject({
-      maxSendsPerHour: 5,
-      maxSendsPerDay: 10,
-      rateLimitIpPerMinute: 30,
-      loginMaxFailures: 10,
-      passwordHashConcurrency: 4,
-    });
+    expect(configuration.otp).toMatchObject({ maxSendsPerHour: 5, maxSendsPerDay: 10, rateLimitIpPerMinute: 30, loginMaxFailures: 10, passwordHashConcurrency: 4 });
   });
 });
 
 describe('REDIS_CLUSTER_NODES', () => {
-  const CLUSTER_PRODUCTION = {
-    ...COMPLETE_PRODUCTION,
-    REDIS_URL: undefined,
-    REDIS_CLUSTER_NODES: 'redis-0.redis:6379,redis-1.redis:6379,redis-2.redis:6379',
-  };
+  const CLUSTER_PRODUCTION = { ...COMPLETE_PRODUCTION, REDIS_URL: undefined, REDIS_CLUSTER_NODES: 'redis-0.redis:6379,redis-1.redis:6379,redis-2.redis:6379' };
   const seedsMessage = 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port seed nodes (e.g. redis-0:6379,redis-1:6379)';
 
   it('stands in for REDIS_URL in production, and parses the seeds', () => {
@@ -490,11 +438,7 @@ describe('REDIS_CLUSTER_NODES', () => {
 });
 
 describe('REDIS_SENTINELS', () => {
-  const SENTINEL_PRODUCTION = {
-    ...COMPLETE_PRODUCTION,
-    REDIS_URL: undefined,
-    REDIS_SENTINELS: 'sentinel-0:26379, sentinel-1:26379,sentinel-0:26379',
-  };
+  const SENTINEL_PRODUCTION = { ...COMPLETE_PRODUCTION, REDIS_URL: undefined, REDIS_SENTINELS: 'sentinel-0:26379, sentinel-1:26379,sentinel-0:26379' };
 
   it('stands in for REDIS_URL in production, with the master group named or mymaster', () => {
     const loaded = loadConfiguration({ ...SENTINEL_PRODUCTION, REDIS_SENTINEL_NAME: 'otp-redis' });
@@ -527,17 +471,11 @@ describe('REDIS_SENTINELS', () => {
     ]);
     const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', REDIS_SENTINELS: 'localhost:26379' });
     expect(loaded.configuration.redis).toMatchObject({ url: undefined, sentinels: [{ host: 'localhost', port: 26379 }] });
-    expect(loaded.problems.map((p) => p.warning)).toContain(
-      'REDIS_URL and REDIS_SENTINELS are both set: REDIS_SENTINELS is used and REDIS_URL is ignored',
-    );
+    expect(loaded.problems.map((p) => p.warning)).toContain('REDIS_URL and REDIS_SENTINELS are both set: REDIS_SENTINELS is used and REDIS_URL is ignored');
   });
 
   it('gives way to a cluster when all three are set', () => {
-    const loaded = loadConfiguration({
-      REDIS_URL: 'redis://localhost:6379',
-      REDIS_CLUSTER_NODES: 'localhost:7000',
-      REDIS_SENTINELS: 'localhost:26379',
-    });
+    const loaded = loadConfiguration({ REDIS_URL: 'redis://localhost:6379', REDIS_CLUSTER_NODES: 'localhost:7000', REDIS_SENTINELS: 'localhost:26379' });
     expect(loaded.configuration.redis).toEqual({ url: undefined, clusterNodes: [{ host: 'localhost', port: 7000 }] });
     expect(loaded.problems.map((p) => p.warning)).toContain(
       'REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS are all set: ' +
@@ -568,9 +506,7 @@ describe('DELIVERY_WORKER', () => {
   it('is ignored in embedded mode, where no other process could send', () => {
     const loaded = loadConfiguration({ DELIVERY_WORKER: 'false' });
     expect(loaded.configuration.messaging.delivery.worker).toBe(true);
-    expect(loaded.notices).toContain(
-      'DELIVERY_WORKER=false is ignored without Redis: in embedded mode this process sends its own messages',
-    );
+    expect(loaded.notices).toContain('DELIVERY_WORKER=false is ignored without Redis: in embedded mode this process sends its own messages');
   });
 });
 
@@ -610,11 +546,7 @@ describe('READINESS_REQUIRES_CHANNELS and SMTP_REQUIRE_TLS', () => {
   });
 
   it('read true and false from the environment', () => {
-    const { app, messaging } = loadConfiguration({
-      ...COMPLETE_PRODUCTION,
-      READINESS_REQUIRES_CHANNELS: 'true',
-      SMTP_REQUIRE_TLS: 'false',
-    }).configuration;
+    const { app, messaging } = loadConfiguration({ ...COMPLETE_PRODUCTION, READINESS_REQUIRES_CHANNELS: 'true', SMTP_REQUIRE_TLS: 'false' }).configuration;
     expect(app.readinessRequiresChannels).toBe(true);
     expect(messaging.smtp.requireTls).toBe(false);
   });

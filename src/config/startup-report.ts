@@ -89,9 +89,8 @@ export function buildStartupReport(loaded: LoadedConfiguration, probes?: ProbeRe
   if (generated) {
     lines.push(`development API key (API_KEYS is not set; kept in ${auth.developmentKeyFile}, send it as X-Api-Key): ${generated.key}`);
   }
-  const settings = VARIABLES.filter(
-    (v) => loaded.variables[v.name] !== undefined && !['JWT_SECRET', 'OTP_SECRET', 'API_KEYS', 'ADMIN_API_KEYS'].includes(v.name),
-  ).map((v) => `${v.name}=${displayValue(v.name, loaded.variables[v.name]!)}`);
+  const settings = VARIABLES.filter((v) => loaded.variables[v.name] !== undefined && !['JWT_SECRET', 'OTP_SECRET', 'API_KEYS', 'ADMIN_API_KEYS'].includes(v.name))
+    .map((v) => `${v.name}=${displayValue(v.name, loaded.variables[v.name]!)}`);
   lines.push(`settings: ${settings.join(' ')}`);
   return lines;
 }

@@ -35,18 +35,10 @@ export const users = pgTable(
   },
   (table) => [
     // Only a verified contact is owned: unverified claims of one address may coexist until one account verifies it.
-    uniqueIndex('users_verified_email_key')
-      .on(table.email)
-      .where(sql`${table.deletedAt} IS NULL AND ${table.emailVerifiedAt} IS NOT NULL`),
-    uniqueIndex('users_verified_phone_key')
-      .on(table.phone)
-      .where(sql`${table.deletedAt} IS NULL AND ${table.phoneVerifiedAt} IS NOT NULL`),
-    index('users_email_idx')
-      .on(table.email)
-      .where(sql`${table.deletedAt} IS NULL`),
-    index('users_phone_idx')
-      .on(table.phone)
-      .where(sql`${table.deletedAt} IS NULL`),
+    uniqueIndex('users_verified_email_key').on(table.email).where(sql`${table.deletedAt} IS NULL AND ${table.emailVerifiedAt} IS NOT NULL`),
+    uniqueIndex('users_verified_phone_key').on(table.phone).where(sql`${table.deletedAt} IS NULL AND ${table.phoneVerifiedAt} IS NOT NULL`),
+    index('users_email_idx').on(table.email).where(sql`${table.deletedAt} IS NULL`),
+    index('users_phone_idx').on(table.phone).where(sql`${table.deletedAt} IS NULL`),
     check('users_contact_present', sql`${table.email} IS NOT NULL OR ${table.phone} IS NOT NULL`),
     check('users_otp_channel_known', sql`${table.otpChannel} IN ('email', 'sms', 'whatsapp')`),
   ],

@@ -65,7 +65,7 @@ export class DeliveryConversion {
     const figures = `${judged.approved} of ${judged.sent} codes of the last hour approved`;
     if (suspect) {
       this.logger.warn({
-        msg: `${provider} is suspect: ${figures}, below ${this.config.suspect.minApproval}; its codes may not be arriving (or it is being pumped)`,
+        msg: `${provider} is suspect: ${figures}, below ${this.config.suspect.minApproval}; its codes may not arrive (or it is pumped)`,
         provider,
         suspect,
       });

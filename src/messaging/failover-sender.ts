@@ -71,7 +71,8 @@ export class FailoverSender {
         continue;
       }
       if ((message.template !== 'otp' || message.skipProviders) && isCodeChecking(provider)) {
-        // A provider that issues its own codes (Twilio Verify) carries neither a notice nor our code again; skipping it keeps its circuit clean.
+        // A provider that issues its own codes (Twilio Verify) carries neither a notice nor our code sent again;
+        // skipping it keeps its circuit clean.
         continue;
       }
       if (message.skipProviders?.includes(provider.id)) {

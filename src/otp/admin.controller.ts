@@ -31,10 +31,6 @@ export class AdminController {
     await this.otp.resetSendLimits(destination);
     // Which admin key did it is on the line too (the request's log context carries its name).
     const normalized = normalizeAnyDestination(destination);
-    this.audit.log({
-      event: 'admin.rate_limits_cleared',
-      to: maskDestination(normalized.includes('@') ? 'email' : 'sms', normalized),
-      ip: client.ip,
-    });
+    this.audit.log({ event: 'admin.rate_limits_cleared', to: maskDestination(normalized.includes('@') ? 'email' : 'sms', normalized), ip: client.ip });
   }
 }

@@ -20,12 +20,7 @@ export class OtpIncorrectError extends DomainError {
 
 export class OtpAttemptsExceededError extends DomainError {
   constructor(retryAfterSeconds: number) {
-    super(
-      'OTP_ATTEMPTS_EXCEEDED',
-      `Too many incorrect codes: this verification is locked. Request a new code. ${retryAfterInWords(retryAfterSeconds)}`,
-      {},
-      retryAfterSeconds,
-    );
+    super('OTP_ATTEMPTS_EXCEEDED', `Too many incorrect codes: this verification is locked. Request a new code. ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
   }
 }
 
@@ -43,21 +38,13 @@ export class OtpRateLimitedError extends DomainError {
 
 export class OtpMaxSendsError extends DomainError {
   constructor(retryAfterSeconds: number) {
-    super(
-      'OTP_MAX_SENDS',
-      `No more codes can be sent for this verification. ${retryAfterInWords(retryAfterSeconds)}`,
-      {},
-      retryAfterSeconds,
-    );
+    super('OTP_MAX_SENDS', `No more codes can be sent for this verification. ${retryAfterInWords(retryAfterSeconds)}`, {}, retryAfterSeconds);
   }
 }
 
 export class DestinationNotAllowedError extends DomainError {
   constructor(country: string | undefined, message?: string) {
-    super(
-      'DESTINATION_NOT_ALLOWED',
-      message ?? (country ? `Codes cannot be sent to numbers in ${country}.` : 'Codes cannot be sent to this destination.'),
-    );
+    super('DESTINATION_NOT_ALLOWED', message ?? (country ? `Codes cannot be sent to numbers in ${country}.` : 'Codes cannot be sent to this destination.'));
   }
 }
 

@@ -54,11 +54,7 @@ describe('OtpService', () => {
   let delivery: Mocked<OtpDelivery>;
 
   beforeEach(async () => {
-    const { configuration } = loadConfiguration({
-      NODE_ENV: 'test',
-      OTP_SECRET: 's'.repeat(40),
-      OTP_TEST_DESTINATIONS: 'review@example.com:424242',
-    });
+    const { configuration } = loadConfiguration({ NODE_ENV: 'test', OTP_SECRET: 's'.repeat(40), OTP_TEST_DESTINATIONS: 'review@example.com:424242' });
     store = {
       createPending: jest.fn(async () => ({ created: true as const })),
       findPendingId: jest.fn(async () => undefined),
@@ -100,9 +96,7 @@ describe('OtpService', () => {
 
   it('refuses a channel that cannot deliver and stores nothing', async () => {
     delivery.canDeliver.mockReturnValue(false);
-    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toBeInstanceOf(
-      ChannelUnavailableError,
-    );
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toBeInstanceOf(ChannelUnavailableError);
     expect(store.createPending).not.toHaveBeenCalled();
     expect(limiter.consume).not.toHaveBeenCalled();
   });
@@ -152,11 +146,7 @@ describe('OtpService', () => {
   });
 
   it('keeps one pending verification per subject, re-sends it for its own subject, and still counts the send per destination', async () => {
-    await service.start(
-      { channel: 'email', to: 'a@example.com', purpose: 'signup', locale: 'en' },
-      {},
-      { budget: 'anonymous', subject: 'account-1' },
-    );
+    await service.start({ channel: 'email', to: 'a@example.com', purpose: 'signup', locale: 'en' }, {}, { budget: 'anonymous', subject: 'account-1' });
     expect(store.findPendingId).toHaveBeenCalledWith('a@example.com', 'signup', 'anonymous', expect.any(Number), 'account-1');
     expect(limiter.consume).toHaveBeenCalledWith('a@example.com', 'anonymous', expect.any(Object), expect.any(Number));
     expect(store.createPending.mock.calls[0]![0]).toMatchObject({ budget: 'anonymous', subject: 'account-1' });
@@ -172,9 +162,7 @@ describe('OtpService', () => {
 
   it('applies the send limits to test destinations too', async () => {
     limiter.consume.mockResolvedValue({ allowed: false, reason: 'hourly', retryAfterMs: 60_000 });
-    await expect(
-      service.start({ channel: 'email', to: 'review@example.com', purpose: 'verify', locale: 'en' }, {}, API),
-    ).rejects.toBeInstanceOf(OtpRateLimitedError);
+    await expect(service.start({ channel: 'email', to: 'review@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toBeInstanceOf(OtpRateLimitedError);
     expect(store.createPending).not.toHaveBeenCalled();
   });
 
@@ -194,9 +182,7 @@ describe('OtpService', () => {
   });
 
   it('looks a check by destination up among the pending verifications of its own realm only', async () => {
-    await expect(service.check({ to: 'a@example.com', purpose: 'login', code: '123456', realm: 'api' })).rejects.toBeInstanceOf(
-      VerificationNotFoundError,
-    );
+    await expect(service.check({ to: 'a@example.com', purpose: 'login', code: '123456', realm: 'api' })).rejects.toBeInstanceOf(VerificationNotFoundError);
     expect(store.findPendingId.mock.calls.map((call) => call[2])).toEqual(['api']);
   });
 
@@ -239,9 +225,7 @@ describe('OtpService', () => {
 
   it('marks a send failed when delivery cannot even accept it, and says so', async () => {
     delivery.deliver.mockRejectedValue(new Error('queue unavailable'));
-    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toThrow(
-      'queue unavailable',
-    );
+    await expect(service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toThrow('queue unavailable');
     expect(store.updateDelivery.mock.calls[0]![1]).toMatchObject({ sendNumber: 1, status: 'failed' });
   });
 });

@@ -156,12 +156,7 @@ export class OtpService {
   }
 
   /** Re-sends the pending verification with this id (the auth flows' `resend`), in the budget and for the subject it was started with. */
-  async resendById(
-    id: string,
-    realm: Realm,
-    meta: RequestMeta,
-    options: Omit<StartOptions, 'budget' | 'subject'> = {},
-  ): Promise<VerificationView> {
+  async resendById(id: string, realm: Realm, meta: RequestMeta, options: Omit<StartOptions, 'budget' | 'subject'> = {}): Promise<VerificationView> {
     const record = await this.find(id, realm);
     if (!record || effectiveStatus(record, Date.now()) !== 'pending') throw new VerificationNotFoundError();
     const { channel, to, purpose, locale, budget, subject } = record;
@@ -173,10 +168,7 @@ export class OtpService {
    * and number-type rules, for flows that keep a contact before they send to it.
    */
   destinationOf(channel: Channel, to: string): Destination {
-    return normalizeDestination(channel, to, {
-      allowedCountries: this.config.smsAllowedCountries,
-      allowedNumberTypes: this.config.smsAllowedNumberTypes,
-    });
+    return normalizeDestination(channel, to, { allowedCountries: this.config.smsAllowedCountries, allowedNumberTypes: this.config.smsAllowedNumberTypes });
   }
 
   /**
@@ -213,10 +205,7 @@ export class OtpService {
         return { id: record.id, status: 'approved', record: outcome.record };
       case 'incorrect': {
         const remaining = Math.max(0, outcome.record.maxAttempts - outcome.record.attempts);
-        this.log(remaining === 0 ? 'verification.locked' : 'verification.checked', outcome.record, meta, {
-          result: 'incorrect',
-          attemptsRemaining: remaining,
-        });
+        this.log(remaining === 0 ? 'verification.locked' : 'verification.checked', outcome.record, meta, { result: 'incorrect', attemptsRemaining: remaining });
         if (remaining === 0) await this.settled(outcome.record);
         throw new OtpIncorrectError(remaining);
       }
@@ -310,18 +299,13 @@ export class OtpService {
   /** After an approval the next code may be sent at once; a failure here must not undo the approval. */
   private async liftCooldown(record: VerificationRecord): Promise<void> {
     await this.limiter.liftCooldown(record.to, record.budget).catch((error: unknown) => {
-      this.audit.warn({
-        event: 'verification.cooldown_not_lifted',
-        verificationId: record.id,
-        error: error instanceof Error ? error.message : String(error),
-      });
+      this.audit.warn({ event: 'verification.cooldown_not_lifted', verificationId: record.id, error: error instanceof Error ? error.message : String(error) });
     });
   }
 
   private async checkWithProvider(record: VerificationRecord, code: string, now: number) {
     // Our own limits first: a locked or settled verification never reaches the provider.
-    if (record.status === 'max_attempts' || record.attempts >= record.maxAttempts)
-      return this.store.settleExternalCheck(record.id, false, now);
+    if (record.status === 'max_attempts' || record.attempts >= record.maxAttempts) return this.store.settleExternalCheck(record.id, false, now);
     if (effectiveStatus(record, now) !== 'pending') return { result: 'not_found' as const };
     const approved = await this.delivery.checkProviderCode(record.codeIssuer!, record.channel, record.to, code);
     return this.store.settleExternalCheck(record.id, approved, Date.now());
@@ -359,15 +343,15 @@ export class OtpService {
     const { id: verificationId, status, channel, to, lastSentAt: sentAt } = record;
     const provider = record.delivery.provider;
     await this.delivery.settled({ verificationId, status, channel, to, provider, sentAt }).catch((error: unknown) => {
-      this.audit.warn({
-        event: 'verification.settle_not_reported',
-        verificationId,
-        error: error instanceof Error ? error.message : String(error),
-      });
+      const reason = error instanceof Error ? error.message : String(error);
+      this.audit.warn({ event: 'verification.settle_not_reported', verificationId, error: reason });
     });
   }
 
-  /** One structured line per event, for the audit trail: never the code, the destination masked; the published ones also go to WEBHOOK_URLS. */
+  /**
+   * One structured line per event, for the audit trail: never the code, the destination masked. The
+   * published ones also go to WEBHOOK_URLS.
+   */
   private log(event: string, record: VerificationRecord | undefined, meta: RequestMeta, extra: Record<string, unknown> = {}): void {
     if (record && this.events.enabled && PUBLISHED.has(event)) {
       void this.events.publish(event as EventType, {

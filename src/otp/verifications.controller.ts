@@ -44,11 +44,7 @@ export class VerificationsController {
     { 503: ['CHANNEL_UNAVAILABLE'] },
   )
   create(@Body() body: CreateVerificationDto, @ClientInfo() client: RequestMeta): Promise<VerificationView> {
-    return this.otp.start(
-      { channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' },
-      endUser(client, body.clientIp),
-      { budget: 'api' },
-    );
+    return this.otp.start({ channel: body.channel, to: body.to, purpose: body.purpose ?? 'verify', locale: body.locale ?? 'en' }, endUser(client, body.clientIp), { budget: 'api' });
   }
 
   @Post('check')
@@ -61,10 +57,9 @@ export class VerificationsController {
     429: ['OTP_ATTEMPTS_EXCEEDED', 'RATE_LIMITED'],
   })
   async check(@Body() body: CheckVerificationDto, @ClientInfo() client: RequestMeta): Promise<{ id: string; status: 'approved' }> {
-    const input =
-      body.id !== undefined
-        ? { id: body.id, code: body.code, purpose: body.purpose, realm: 'api' as const }
-        : { to: body.to!, code: body.code, purpose: body.purpose ?? 'verify', realm: 'api' as const };
+    const input = body.id !== undefined
+      ? { id: body.id, code: body.code, purpose: body.purpose, realm: 'api' as const }
+      : { to: body.to!, code: body.code, purpose: body.purpose ?? 'verify', realm: 'api' as const };
     const { id, status } = await this.otp.check(input, endUser(client, body.clientIp));
     return { id, status };
   }

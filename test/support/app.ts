@@ -29,15 +29,7 @@ export const ADMIN = { 'x-api-key': TEST_ADMIN_API_KEY };
  * same PGlite files.
  */
 export async function startApp(env: Record<string, string | undefined>): Promise<TestApp> {
-  const loaded = loadConfiguration({
-    NODE_ENV: 'test',
-    SHUTDOWN_DRAIN_MS: '0',
-    API_KEYS: TEST_API_KEY,
-    ADMIN_API_KEYS: TEST_ADMIN_API_KEY,
-    ...env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-  });
+  const loaded = loadConfiguration({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', API_KEYS: TEST_API_KEY, ADMIN_API_KEYS: TEST_ADMIN_API_KEY, ...env, PORT: '0', HOST: '127.0.0.1' });
   const scratch = loaded.configuration.database.embeddedDir ? mkdtempSync(join(tmpdir(), 'otp-gateway-app-')) : undefined;
   if (scratch) loaded.configuration.database.embeddedDir = join(scratch, 'pglite');
   const removeScratch = () => scratch && rmSync(scratch, { recursive: true, force: true });

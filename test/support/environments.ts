@@ -30,10 +30,7 @@ export const COMPLETE_PRODUCTION: Record<string, string> = {
 };
 
 /** Points the production providers at servers the test started, so probes (and readiness) can pass. */
-export function reachableProviders(
-  smtp: { port: number },
-  twilio: { url: string; accountSid: string; authToken: string },
-): Record<string, string> {
+export function reachableProviders(smtp: { port: number }, twilio: { url: string; accountSid: string; authToken: string }): Record<string, string> {
   return {
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: String(smtp.port),

@@ -39,11 +39,7 @@ export class ResentChallengeResponse implements ResentChallenge {
 }
 
 export class ChallengeDeliveryResponse {
-  @ApiProperty({
-    enum: ['queued', 'sending', 'sent', 'failed'],
-    example: 'sent',
-    description: '`failed`: every provider failed; offer another channel.',
-  })
+  @ApiProperty({ enum: ['queued', 'sending', 'sent', 'failed'], example: 'sent', description: '`failed`: every provider failed; offer another channel.' })
   status!: string;
 
   @ApiProperty({ format: 'date-time' })

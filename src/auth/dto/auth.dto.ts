@@ -20,23 +20,15 @@ const CHANNEL_MESSAGE = `channel must be one of: ${CHANNELS.join(', ')}`;
 const OTP_CHANNEL_MESSAGE = `otpChannel must be one of: ${OTP_CHANNELS.join(', ')}`;
 const CODE = /^\d{4,10}$/;
 
-const IDENTIFIER = ApiProperty({
-  maxLength: 320,
-  example: 'ada@example.com',
-  description: 'The email address or E.164 phone number of the account.',
-});
+const IDENTIFIER = ApiProperty({ maxLength: 320, example: 'ada@example.com', description: 'The email address or E.164 phone number of the account.' });
 const CHALLENGE_ID = ApiProperty({ format: 'uuid', description: 'The `challengeId` of the flow, as returned when it was started.' });
-const CHANNEL = ApiPropertyOptional({
-  enum: CHANNELS,
-  description: 'Where to send the code; by default the channel that fits the identifier.',
-});
+const CHANNEL = ApiPropertyOptional({ enum: CHANNELS, description: 'Where to send the code; by default the channel that fits the identifier.' });
 const OTP_CHANNEL = ApiPropertyOptional({ enum: OTP_CHANNELS, description: 'The channel that login codes go to by default.' });
 const EMAIL = ApiPropertyOptional({
   format: 'email',
   maxLength: 254,
   example: 'ada@example.com',
-  description:
-    '`local@domain` with a dot-atom local part (no quotes, comments, spaces, commas or angle brackets); trimmed and lower-cased.',
+  description: '`local@domain` with a dot-atom local part (no quotes, comments, spaces, commas or angle brackets); trimmed and lower-cased.',
 });
 const PHONE = ApiPropertyOptional({ example: '+447911123456', description: 'E.164 format.' });
 const REFRESH_TOKEN = { maxLength: 256, description: 'A `refreshToken` from a token pair.' };
@@ -168,11 +160,7 @@ export class UpdateMeDto {
   @IsInternationalPhoneNumber({ message: PHONE_MESSAGE })
   phone?: string;
 
-  @ApiPropertyOptional({
-    maxLength: PASSWORD_MAX_LENGTH,
-    format: 'password',
-    description: 'The current password: required with `email` or `phone`.',
-  })
+  @ApiPropertyOptional({ maxLength: PASSWORD_MAX_LENGTH, format: 'password', description: 'The current password: required with `email` or `phone`.' })
   @IsOptional()
   @IsString({ message: 'password must be a string' })
   @MaxLength(PASSWORD_MAX_LENGTH, { message: `password must be at most ${PASSWORD_MAX_LENGTH} characters` })

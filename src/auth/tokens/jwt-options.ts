@@ -1,6 +1,11 @@
 import type { JwtModuleOptions } from '@nestjs/jwt';
 import type { AuthConfig } from '../../config/configuration.types.js';
-import { ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, ACCESS_TOKEN_TTL_SECONDS } from './tokens.constants.js';
+import {
+  ACCESS_TOKEN_ALGORITHM,
+  ACCESS_TOKEN_AUDIENCE,
+  ACCESS_TOKEN_ISSUER,
+  ACCESS_TOKEN_TTL_SECONDS,
+} from './tokens.constants.js';
 
 /**
  * Algorithm, issuer and audience are pinned on both sides: a token signed with `alg: none`, another

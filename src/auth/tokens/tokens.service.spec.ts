@@ -15,10 +15,7 @@ const SESSION_ID = '0b7c6a2e-51f4-4b8e-9d0a-3c2f1e4d5a6b';
 const AUTH: AuthConfig = { jwtSecret: SECRET, jwtSecretGenerated: false, apiKeys: [], sessions: { refreshTokenTtlDays: 30, maxDays: 90 } };
 
 function decode(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
-  const [header, payload] = token
-    .split('.')
-    .slice(0, 2)
-    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+  const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
   return { header, payload };
 }
 
@@ -81,35 +78,16 @@ describe('TokensService access tokens', () => {
     await expect(tokens.verifyAccessToken(handSigned(claims))).resolves.toMatchObject({ sub: USER_ID, sid: SESSION_ID });
   });
 
-  it.each(['exp', 'iat', 'iss', 'aud', 'sid', 'sub', 'jti'])(
-    'refuses a token signed with the right secret but without %s',
-    async (claim) => {
-      const now = Math.floor(Date.now() / 1000);
-      const claims: Record<string, unknown> = {
-        sub: USER_ID,
-        sid: SESSION_ID,
-        jti: 'x',
-        iss: 'otp-gateway',
-        aud: 'otp-gateway-api',
-        iat: now,
-        exp: now + 900,
-      };
-      delete claims[claim];
-      await expect(tokens.verifyAccessToken(handSigned(claims))).rejects.toThrow(InvalidAccessTokenError);
-    },
-  );
+  it.each(['exp', 'iat', 'iss', 'aud', 'sid', 'sub', 'jti'])('refuses a token signed with the right secret but without %s', async (claim) => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims: Record<string, unknown> = { sub: USER_ID, sid: SESSION_ID, jti: 'x', iss: 'otp-gateway', aud: 'otp-gateway-api', iat: now, exp: now + 900 };
+    delete claims[claim];
+    await expect(tokens.verifyAccessToken(handSigned(claims))).rejects.toThrow(InvalidAccessTokenError);
+  });
 
   it('refuses a token that claims to live longer than access tokens do', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const claims = {
-      sub: USER_ID,
-      sid: SESSION_ID,
-      jti: 'x',
-      iss: 'otp-gateway',
-      aud: 'otp-gateway-api',
-      iat: now,
-      exp: now + 365 * 86_400,
-    };
+    const claims = { sub: USER_ID, sid: SESSION_ID, jti: 'x', iss: 'otp-gateway', aud: 'otp-gateway-api', iat: now, exp: now + 365 * 86_400 };
     await expect(tokens.verifyAccessToken(handSigned(claims))).rejects.toThrow(InvalidAccessTokenError);
   });
 
@@ -151,10 +129,7 @@ describe('TokensService access tokens', () => {
   });
 
   it('refuses a token signed with another secret', async () => {
-    const token = await jwt.signAsync(
-      { sid: SESSION_ID },
-      { secret: 'another-secret-0123456789abcdefghijkl', subject: USER_ID, jwtid: 'x' },
-    );
+    const token = await jwt.signAsync({ sid: SESSION_ID }, { secret: 'another-secret-0123456789abcdefghijkl', subject: USER_ID, jwtid: 'x' });
     await expect(tokens.verifyAccessToken(token)).rejects.toThrow(InvalidAccessTokenError);
   });
 

@@ -109,11 +109,9 @@ export class TokensService {
       throw new InvalidAccessTokenError();
     }
     const { sub, sid, jti, iat, exp } = claims;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof sid !== 'string' || !isUUID(sid, 'loose'))
-      throw new InvalidAccessTokenError();
+    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof sid !== 'string' || !isUUID(sid, 'loose')) throw new InvalidAccessTokenError();
     // Ours never live longer than ACCESS_TOKEN_TTL_SECONDS; one that claims to was not made here.
-    if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= iat || exp - iat > ACCESS_TOKEN_TTL_SECONDS)
-      throw new InvalidAccessTokenError();
+    if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= iat || exp - iat > ACCESS_TOKEN_TTL_SECONDS) throw new InvalidAccessTokenError();
     return claims as AccessTokenClaims;
   }
 
@@ -126,12 +124,7 @@ export class TokensService {
       .select({ id: refreshTokens.id })
       .from(refreshTokens)
       .where(
-        and(
-          eq(refreshTokens.familyId, sessionId),
-          eq(refreshTokens.userId, userId),
-          isNull(refreshTokens.revokedAt),
-          gt(refreshTokens.expiresAt, new Date()),
-        ),
+        and(eq(refreshTokens.familyId, sessionId), eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, new Date())),
       )
       .limit(1);
     return live !== undefined;
@@ -161,10 +154,7 @@ export class TokensService {
         .where(eq(refreshTokens.tokenHash, hashToken(refreshToken)))
         .for('update', { of: refreshTokens });
       if (!presented || presented.userDeletedAt !== null || presented.expiresAt <= now) return { outcome: 'invalid' };
-      const [session] = await tx
-        .select({ startedAt: min(refreshTokens.createdAt) })
-        .from(refreshTokens)
-        .where(eq(refreshTokens.familyId, presented.familyId));
+      const [session] = await tx.select({ startedAt: min(refreshTokens.createdAt) }).from(refreshTokens).where(eq(refreshTokens.familyId, presented.familyId));
       const startedAt = session?.startedAt ?? now;
       if (startedAt.getTime() + this.auth.sessions.maxDays * DAY_MS <= now.getTime()) return { outcome: 'invalid' };
       const ids = { userId: presented.userId, sessionId: presented.familyId };

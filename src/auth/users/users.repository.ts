@@ -30,10 +30,7 @@ export class UsersRepository {
     const email = input.email === undefined ? null : requireEmail(input.email);
     const phone = input.phone === undefined ? null : requirePhone(input.phone);
     if (email === null && phone === null) throw new TypeError('A user needs an email address or a phone number');
-    if (
-      (email !== null && (await this.findVerifiedOwner('email', email))) ||
-      (phone !== null && (await this.findVerifiedOwner('phone', phone)))
-    ) {
+    if ((email !== null && (await this.findVerifiedOwner('email', email))) || (phone !== null && (await this.findVerifiedOwner('phone', phone)))) {
       throw new AccountExistsError();
     }
     const [user] = await this.db
@@ -46,10 +43,7 @@ export class UsersRepository {
   async findById(id: string): Promise<User | undefined> {
     // Not a UUID (in the loose form PostgreSQL reads) cannot match, and PostgreSQL would reject the comparison rather than find nothing.
     if (!isUUID(id, 'loose')) return undefined;
-    const [user] = await this.db
-      .select()
-      .from(users)
-      .where(and(eq(users.id, id), active));
+    const [user] = await this.db.select().from(users).where(and(eq(users.id, id), active));
     return user;
   }
 
@@ -92,10 +86,7 @@ export class UsersRepository {
   /** The account that verified this normalized contact, if any: only it may keep another account from using it. */
   async findVerifiedOwner(kind: ContactKind, value: string): Promise<User | undefined> {
     const { contact, verifiedAt } = columnsOf(kind);
-    const [user] = await this.db
-      .select()
-      .from(users)
-      .where(and(eq(contact, value), isNotNull(verifiedAt), active));
+    const [user] = await this.db.select().from(users).where(and(eq(contact, value), isNotNull(verifiedAt), active));
     return user;
   }
 
@@ -175,10 +166,7 @@ export class UsersRepository {
     const { contact, verifiedAt, other, lostChannels } = columnsOf(kind);
     return refuseDuplicates(
       this.db.transaction(async (tx) => {
-        const [current] = await tx
-          .select({ value: contact })
-          .from(users)
-          .where(and(eq(users.id, id), active));
+        const [current] = await tx.select({ value: contact }).from(users).where(and(eq(users.id, id), active));
         const value = newValue ?? current?.value;
         if (value === undefined || value === null) return undefined;
         await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`otp-gateway:contact:${kind}:${value}`}))`);
@@ -190,18 +178,12 @@ export class UsersRepository {
           .returning();
         if (!user) return undefined;
         const rivals = and(eq(contact, value), isNull(verifiedAt), ne(users.id, id), active);
-        await tx
-          .update(users)
-          .set({ deletedAt: at })
-          .where(and(rivals, isNull(other)));
+        await tx.update(users).set({ deletedAt: at }).where(and(rivals, isNull(other)));
         await tx
           .update(users)
           .set({
             [kind]: null,
-            otpChannel: sql`CASE WHEN ${users.otpChannel} IN (${sql.join(
-              lostChannels.map((channel) => sql`${channel}`),
-              sql`, `,
-            )}) THEN NULL ELSE ${users.otpChannel} END`,
+            otpChannel: sql`CASE WHEN ${users.otpChannel} IN (${sql.join(lostChannels.map((channel) => sql`${channel}`), sql`, `)}) THEN NULL ELSE ${users.otpChannel} END`,
           })
           .where(rivals);
         return user;

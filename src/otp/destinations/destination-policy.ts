@@ -127,11 +127,7 @@ class TestDestination implements DestinationPolicy {
   /** A new verification is stored as sent already; a resend, queued by the store like any other, is marked sent here. */
   async send(record: VerificationRecord, _code: string, now: number): Promise<VerificationRecord> {
     if (record.delivery.status === 'sent') return record;
-    await this.ports.store.updateDelivery(
-      record.id,
-      { sendNumber: record.sends, status: 'sent', provider: TEST_DESTINATION_PROVIDER },
-      now,
-    );
+    await this.ports.store.updateDelivery(record.id, { sendNumber: record.sends, status: 'sent', provider: TEST_DESTINATION_PROVIDER }, now);
     return (await this.ports.store.get(record.id)) ?? record;
   }
 
@@ -153,9 +149,7 @@ export class DestinationPolicies {
   constructor(config: OtpConfig, ports: DestinationPorts) {
     this.delivered = new DeliveredDestination(config, ports);
     this.withheld = new WithheldDestination(config, ports);
-    this.tests = new Map(
-      Object.entries(config.testDestinations).map(([to, code]) => [to, new TestDestination(to, code, config.maxAttempts, ports)]),
-    );
+    this.tests = new Map(Object.entries(config.testDestinations).map(([to, code]) => [to, new TestDestination(to, code, config.maxAttempts, ports)]));
   }
 
   /**

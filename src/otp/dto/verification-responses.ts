@@ -16,7 +16,7 @@ export class DeliveryResponse {
   @ApiProperty({ type: 'integer', minimum: 0, example: 1, description: 'Queue attempts of the whole provider chain so far.' })
   attempts!: number;
 
-  @ApiProperty({ type: String, nullable: true, example: null, description: "Each provider's error from the latest failed attempt." })
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'Each provider\'s error from the latest failed attempt.' })
   lastError!: string | null;
 
   @ApiProperty({ format: 'date-time' })
