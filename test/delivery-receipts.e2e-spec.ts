@@ -339,3 +339,37 @@ describe('what is kept', () => {
     }
   });
 });
+
+describe('in embedded mode (no Redis)', () => {
+  it('fails over on a loss the same way, from the in-process queue', async () => {
+    const embedded = await startApp({
+      ...LOOSE_LIMITS,
+      OTP_CHANNELS: 'sms',
+      SMS_PROVIDERS: 'twilio,sns',
+      TWILIO_ACCOUNT_SID: twilio.accountSid,
+      TWILIO_AUTH_TOKEN: twilio.authToken,
+      TWILIO_FROM: '+14155550100',
+      TWILIO_API_BASE_URL: twilio.url,
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: FAKE_AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: FAKE_AWS_SECRET_ACCESS_KEY,
+      AWS_ENDPOINT_URL_SNS: sns.url,
+      PUBLIC_BASE_URL,
+    });
+    try {
+      const started = await call(embedded.url, 'POST', '/v1/verifications', { channel: 'sms', to: '+447911123499' });
+      const id = started.body.id as string;
+      await eventually(async () =>
+        expect((await call(embedded.url, 'GET', `/v1/verifications/${id}`)).body.delivery).toMatchObject({ status: 'sent' }),
+      );
+      const message = twilio.created.at(-1)!;
+      const code = codeIn(message.form.Body);
+      expect((await twilio.sendStatus(message.sid, 'failed', { errorCode: '30007', deliverTo: embedded.url })).status).toBe(204);
+      await eventually(async () => expect(sns.publishes.filter((p) => p.PhoneNumber === '+447911123499')).toHaveLength(1));
+      expect(codeIn(sns.publishes.at(-1)!.Message)).toBe(code);
+      expect(await call(embedded.url, 'POST', '/v1/verifications/check', { id, code })).toMatchObject({ status: 200 });
+    } finally {
+      await embedded.close();
+    }
+  });
+});
