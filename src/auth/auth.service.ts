@@ -18,6 +18,7 @@ import type { TokenPair } from './tokens/tokens.service.js';
 import { TokensService } from './tokens/tokens.service.js';
 import { type PublicUser, toPublicUser, type User } from './users/user.js';
 import { UsersRepository } from './users/users.repository.js';
+import { EventPublisher } from '../events/event-publisher.port.js';
 
 /** The purposes whose challenges the auth flows complete; any other (e.g. the server API's `verify`) is not theirs. */
 const AUTH_PURPOSES = ['signup', 'login', 'password_reset', 'change_contact'] as const;
@@ -81,6 +82,7 @@ export class AuthService {
     private readonly otp: OtpService,
     @Inject(Notifier) private readonly notifier: Notifier,
     @Inject(messagingConfig.KEY) private readonly messaging: MessagingConfig,
+    @Inject(EventPublisher) private readonly events: EventPublisher,
   ) {}
 
   async register(input: RegisterDto, meta: RequestMeta): Promise<{ userId: string } & Challenge> {
@@ -97,6 +99,8 @@ export class AuthService {
         meta,
         { budget: 'anonymous', subject: user.id },
       );
+      const contacts = { email: email && maskDestination('email', email), phone: phone && maskDestination('sms', phone) };
+      await this.events.publish('user.created', { userId: user.id, ...contacts });
       return { userId: user.id, ...challengeOf(view) };
     } catch (error) {
       // An account whose code could not be issued could never be confirmed, and would keep its contacts taken.
