@@ -7,7 +7,7 @@ import { LOOSE_LIMITS } from './support/environments.js';
 import { eventually } from './support/eventually.js';
 import { FAKE_SENDGRID_API_KEY, FakeSendgrid } from './support/fake-sendgrid.js';
 import { FakeSes } from './support/fake-ses.js';
-import { FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FakeSns } from './support/fake-sns.js';
+import { FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_SNS_TOPIC_ARN, FakeSns } from './support/fake-sns.js';
 import { FakeTwilio } from './support/fake-twilio.js';
 import { RedisServer } from './support/redis-server.js';
 
@@ -107,6 +107,7 @@ beforeAll(async () => {
     PUBLIC_BASE_URL,
     SENDGRID_WEBHOOK_PUBLIC_KEY: sendgrid.webhookPublicKey,
     SNS_CERTIFICATE_HOSTS: sns.url,
+    SNS_TOPIC_ARNS: FAKE_SNS_TOPIC_ARN,
     SUSPECT_GRACE_SECONDS: '0',
     SUSPECT_MIN_SENDS: '3',
     SUSPECT_MIN_APPROVAL: '0.5',
@@ -241,8 +242,18 @@ describe('SendGrid and SES receipts', () => {
       delivery: { timestamp: '2026-12-02T06:00:00.000Z', recipients: ['bounce.me@example.com'], smtpResponse: '250 2.0.0 OK' },
     });
     expect((await sns.deliver(service.url, 'Notification', sesDelivery, { forge: true })).status).toBe(401);
+    // Validly signed by SNS, but from someone else's topic.
+    const otherTopic = 'arn:aws:sns:eu-west-1:210987654321:not-ours';
+    expect((await sns.deliver(service.url, 'Notification', sesDelivery, { topicArn: otherTopic })).status).toBe(401);
     expect((await sns.deliver(service.url, 'Notification', sesDelivery)).status).toBe(204);
-    await eventually(async () => expect(await delivery(id)).toMatchObject({ status: 'delivered', provider: 'ses' }));
+    await eventually(async () =>
+      expect(await delivery(id)).toMatchObject({
+        status: 'delivered',
+        provider: 'ses',
+        deliveredAt: '2026-12-02T06:00:00.000Z',
+        errorCode: null,
+      }),
+    );
   });
 
   it('confirm an SNS subscription, and fetch nothing outside the allowed SNS origins', async () => {

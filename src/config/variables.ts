@@ -520,6 +520,21 @@ const TABLE = [
     feeds: 'messaging.receipts.snsCertificateHosts',
   },
   {
+    name: 'SNS_TOPIC_ARNS',
+    description:
+      'comma-separated ARNs of the SNS topics SES events may come from; unset = any topic (a topic someone else subscribes ' +
+      'to this service could post its own, validly signed, messages)',
+    format: readAs(
+      matching(
+        /^arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]{1,256}(\s*,\s*arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]{1,256})*$/,
+        'must be a comma-separated list of SNS topic ARNs',
+      ),
+      listEntries,
+    ),
+    example: 'arn:aws:sns:eu-west-1:123456789012:ses-events',
+    feeds: 'messaging.receipts.snsTopicArns',
+  },
+  {
     name: 'SUSPECT_GRACE_SECONDS',
     description: "a provider's codes count toward its suspicion once sent this long ago (time for a person to type them)",
     format: wholeNumber(0, 3600),

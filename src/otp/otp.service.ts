@@ -66,7 +66,15 @@ export interface VerificationView {
   attemptsRemaining: number;
   sendsRemaining: number;
   resendAvailableAt: string;
-  delivery: { status: string; provider: string | null; attempts: number; lastError: string | null; updatedAt: string };
+  delivery: {
+    status: string;
+    provider: string | null;
+    attempts: number;
+    lastError: string | null;
+    updatedAt: string;
+    errorCode: string | null;
+    deliveredAt: string | null;
+  };
 }
 
 /** A re-send of the pending verification `id`, under the policy its destination's send was given. */
@@ -329,6 +337,8 @@ export class OtpService {
         attempts: record.delivery.attempts,
         lastError: record.delivery.lastError,
         updatedAt: new Date(record.delivery.updatedAt).toISOString(),
+        errorCode: record.delivery.errorCode ?? null,
+        deliveredAt: record.delivery.deliveredAt !== undefined ? new Date(record.delivery.deliveredAt).toISOString() : null,
       },
     };
   }

@@ -7,6 +7,7 @@ import { E164, FakeVendorServer, type Failure, type ReceivedRequest, type Reply,
 
 export const FAKE_AWS_ACCESS_KEY_ID = 'AKIAFAKEFAKEFAKE0001';
 export const FAKE_AWS_SECRET_ACCESS_KEY = 'fake-secret-access-key-0001';
+export const FAKE_SNS_TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:ses-events';
 
 export interface SnsPublish {
   PhoneNumber?: string;
@@ -39,10 +40,10 @@ export class FakeSns extends FakeVendorServer {
     url: string,
     type: 'Notification' | 'SubscriptionConfirmation',
     message: string,
-    options: { forge?: boolean; certificateUrl?: string; subscribeUrl?: string } = {},
+    options: { forge?: boolean; certificateUrl?: string; subscribeUrl?: string; topicArn?: string } = {},
   ): Promise<Response> {
     const token = randomUUID().replaceAll('-', '');
-    const topicArn = 'arn:aws:sns:eu-west-1:123456789012:ses-events';
+    const topicArn = options.topicArn ?? FAKE_SNS_TOPIC_ARN;
     const fields: Record<string, string> = {
       Type: type,
       MessageId: randomUUID(),

@@ -571,6 +571,17 @@ export interface components {
              */
             attempts: number;
             /**
+             * Format: date-time
+             * @description When the provider reported it delivered.
+             * @example null
+             */
+            deliveredAt: string | null;
+            /**
+             * @description The provider's code for a message it reported undelivered (Twilio 30003, an SMTP status such as 5.1.1).
+             * @example null
+             */
+            errorCode: string | null;
+            /**
              * @description Each provider's error from the latest failed attempt.
              * @example null
              */
@@ -584,7 +595,7 @@ export interface components {
              * @example queued
              * @enum {string}
              */
-            status: "queued" | "sending" | "sent" | "failed";
+            status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "failed";
             /** Format: date-time */
             updatedAt: string;
         };

@@ -43,7 +43,8 @@ export class ReceiptSignatures {
 
   /** An SNS message: its certificate from an allowed origin only, then the RSA signature over AWS's string to sign. */
   async sns(message: SnsMessage): Promise<boolean> {
-    const origins = this.config.receipts.snsCertificateHosts;
+    const { snsTopicArns: topics, snsCertificateHosts: origins } = this.config.receipts;
+    if (topics !== undefined && !topics.includes(message.TopicArn)) return false;
     if (!isAllowedSnsUrl(message.SigningCertURL, origins) || !new URL(message.SigningCertURL).pathname.endsWith('.pem')) return false;
     try {
       return verifySnsSignature(message, await this.certificate(message.SigningCertURL));
