@@ -11,6 +11,8 @@ export function countryOf(channel: Channel, to: string): string {
   return parsePhoneNumberFromString(to)?.country ?? 'unknown';
 }
 
+const PRUNE_INTERVAL_MS = 60_000;
+
 export interface ConversionSubject {
   channel: Channel;
   provider: string;
@@ -32,6 +34,8 @@ export interface ProviderConversionView {
 export class DeliveryConversion {
   private readonly logger = new Logger('Messaging');
   private readonly suspects = new Map<string, boolean>();
+  /** When each provider's counts were last read (which drops what is older than an hour). */
+  private readonly prunedAt = new Map<string, number>();
 
   constructor(
     @Inject(ConversionCounts) private readonly counts: ConversionCounts,
@@ -43,14 +47,20 @@ export class DeliveryConversion {
   async count(event: ConversionEvent, subject: ConversionSubject, sentAt: number): Promise<void> {
     const labels = { channel: subject.channel, provider: subject.provider, country: subject.country };
     this.metrics.conversions.inc({ stage: event === 'sent' ? 'started' : event, ...labels });
-    await this.counts.add(subject.provider, event, sentAt).catch((error: unknown) => {
+    try {
+      await this.counts.add(subject.provider, event, sentAt);
+      // Counts stay bounded to an hour even where nobody reads /health/messaging or scrapes /metrics.
+      const now = Date.now();
+      if (now - (this.prunedAt.get(subject.provider) ?? 0) >= PRUNE_INTERVAL_MS) await this.view(subject.provider, now);
+    } catch (error) {
       this.logger.warn(`conversion of ${subject.provider} not counted: ${error instanceof Error ? error.message : String(error)}`);
-    });
+    }
   }
 
   async view(provider: string, now = Date.now()): Promise<ProviderConversionView> {
     const { minSends, minApproval, graceSeconds } = this.config.suspect;
     const { lastHour, judged } = await this.counts.window(provider, now, graceSeconds * 1000);
+    this.prunedAt.set(provider, now);
     const suspect = judged.sent >= minSends && judged.approved / judged.sent < minApproval;
     this.note(provider, suspect, judged);
     return { lastHour, suspect };
