@@ -195,7 +195,7 @@ export class TokensService {
         return { userId: rotation.userId, sessionId: rotation.sessionId, refreshToken: rotation.refreshToken };
       case 'reused':
         this.audit.warn({ event: 'auth.refresh_reused', userId: rotation.userId, sessionId: rotation.sessionId, ip: context.ip });
-        await this.events?.publish('session.revoked', { userId: rotation.userId, sessionId: rotation.sessionId, reason: 'refresh_token_reused' });
+        await this.events?.publish('session.revoked', { userId: rotation.userId, sessionId: rotation.sessionId, reason: 'reused' });
         throw new TokenReusedError();
       case 'revoked':
         throw new TokenRevokedError();
