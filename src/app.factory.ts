@@ -14,6 +14,7 @@ import type { PinoNestLogger } from './logging/logger.js';
 import { installRequestLogging } from './logging/request-logging.js';
 import { setUpOpenApi } from './common/openapi.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { RECEIPT_ROUTES_PREFIX } from './messaging/receipts/receipt-vendors.js';
 import type { AppConfiguration, TrustProxy } from './config/configuration.types.js';
 
 export interface CreateAppOptions {
@@ -83,7 +84,14 @@ export async function createHttpApp(
 function acceptJsonBodiesOnly(fastify: FastifyInstance): void {
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeAllContentTypeParsers();
+  // Vendors' delivery receipts are signed over the body as sent, in the vendor's own media type
+  // (Twilio: a form, SNS: text/plain): those routes get it as a string and verify it before reading it.
+  fastify.addContentTypeParser(['application/x-www-form-urlencoded', 'text/plain'], { parseAs: 'string' }, (request, raw, done) => {
+    if (isReceiptRoute(request.url)) return done(null, raw);
+    return done(Object.assign(new Error('Unsupported Media Type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), undefined);
+  });
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    if (isReceiptRoute(request.url)) return done(null, raw);
     // The callback form: Fastify's default parser returns nothing here and reports through the callback,
     // though its type also allows the promise-returning form.
     void parseJson(request, raw as string, (error: Error | null, body?: unknown) => {
@@ -92,6 +100,10 @@ function acceptJsonBodiesOnly(fastify: FastifyInstance): void {
       return problems ? done(new ValidationFailedError(problems), undefined) : done(null, body);
     });
   });
+}
+
+function isReceiptRoute(url: string): boolean {
+  return url.startsWith(`${RECEIPT_ROUTES_PREFIX}/`);
 }
 
 /**

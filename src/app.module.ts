@@ -10,6 +10,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { OtpModule } from './otp/otp.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { UiModule } from './ui/ui.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({})
 export class AppModule {
@@ -24,6 +25,7 @@ export class AppModule {
         DatabaseModule,
         HealthModule,
         MetricsModule,
+        WebhooksModule.register(configuration),
         MessagingModule.register(configuration),
         OtpModule,
         AuthModule,

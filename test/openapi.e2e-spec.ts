@@ -48,11 +48,26 @@ const SPEC_ROUTES: SpecRoute[] = [
     errors: [400, 401, 404, 413, 422, 429, 503],
     security: 'apiKey',
   },
-  { method: 'get', path: '/v1/verifications/{id}', success: 200, returns: [...VERIFICATION, 'createdAt'], errors: [401, 404, 429, 503], security: 'apiKey' },
-  { method: 'post', path: '/v1/verifications/{id}/cancel', success: 200, returns: ['id', 'status'], errors: [401, 404, 429, 503], security: 'apiKey' },
+  {
+    method: 'get',
+    path: '/v1/verifications/{id}',
+    success: 200,
+    returns: [...VERIFICATION, 'createdAt'],
+    errors: [401, 404, 429, 503],
+    security: 'apiKey',
+  },
+  {
+    method: 'post',
+    path: '/v1/verifications/{id}/cancel',
+    success: 200,
+    returns: ['id', 'status'],
+    errors: [401, 404, 429, 503],
+    security: 'apiKey',
+  },
   { method: 'delete', path: '/v1/admin/rate-limits/{destination}', success: 204, errors: [401], security: 'apiKey' },
   { method: 'get', path: '/v1/admin/fraud', success: 200, returns: ['suspensions', 'countries'], errors: [401], security: 'apiKey' },
   { method: 'delete', path: '/v1/admin/fraud/suspensions/{country}', success: 204, errors: [400, 401], security: 'apiKey' },
+  { method: 'get', path: '/v1/admin/webhooks/failures', success: 200, returns: ['failures'], errors: [401], security: 'apiKey' },
   {
     method: 'post',
     path: '/v1/auth/register',
@@ -116,7 +131,14 @@ const SPEC_ROUTES: SpecRoute[] = [
     errors: [400, 401, 413],
     security: 'none',
   },
-  { method: 'post', path: '/v1/auth/logout', success: 204, body: { fields: ['refreshToken'], required: [], optional: true }, errors: [401], security: 'bearer' },
+  {
+    method: 'post',
+    path: '/v1/auth/logout',
+    success: 204,
+    body: { fields: ['refreshToken'], required: [], optional: true },
+    errors: [401],
+    security: 'bearer',
+  },
   { method: 'get', path: '/v1/auth/me', success: 200, returns: USER, errors: [401], security: 'bearer' },
   { method: 'patch', path: '/v1/auth/me', success: 200, body: { fields: ['otpChannel'], required: [] }, returns: USER, errors: [400, 401], security: 'bearer' },
   { method: 'delete', path: '/v1/auth/me', success: 204, body: { fields: ['password'], required: ['password'] }, errors: [400, 401, 429], security: 'bearer' },
@@ -156,7 +178,14 @@ const SPEC_ROUTES: SpecRoute[] = [
   { method: 'get', path: '/health/live', success: 200, returns: ['status'], errors: [], security: 'none' },
   { method: 'get', path: '/health/ready', success: 200, returns: ['status', 'info', 'error', 'details'], errors: [503], security: 'none' },
   { method: 'get', path: '/health/messaging', success: 200, returns: ['channels'], errors: [], security: 'none' },
-  { method: 'get', path: '/health', success: 200, returns: ['status', 'version', 'commit', 'startedAt', 'uptimeSeconds', 'environment'], errors: [], security: 'none' },
+  {
+    method: 'get',
+    path: '/health',
+    success: 200,
+    returns: ['status', 'version', 'commit', 'startedAt', 'uptimeSeconds', 'environment'],
+    errors: [],
+    security: 'none',
+  },
   { method: 'get', path: '/metrics', success: 200, errors: [], security: 'none' },
 ];
 
@@ -172,7 +201,14 @@ interface Operation {
   tags?: string[];
   security?: Record<string, string[]>[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
-  responses: Record<string, { description?: string; headers?: Record<string, unknown>; content?: Record<string, { schema: Schema; examples?: Record<string, { summary?: string; value: ErrorExample }> }> }>;
+  responses: Record<
+    string,
+    {
+      description?: string;
+      headers?: Record<string, unknown>;
+      content?: Record<string, { schema: Schema; examples?: Record<string, { summary?: string; value: ErrorExample }> }>;
+    }
+  >;
 }
 interface ErrorExample {
   statusCode: number;
@@ -267,8 +303,11 @@ it('documents no route the app does not serve, and the app serves no API route i
   );
   for (const route of documented) expect({ ...route, served: fastify.hasRoute(route) }).toEqual({ ...route, served: true });
 
-  // The document's own UI and the sign-in pages (/ui/) are pages, not API routes.
-  const served = [...servedRoutes()].filter((route) => !/^GET \/(docs(\/|-json|$)|ui(\/|\*|$))/.test(route));
+  // The document's own UI and the sign-in pages (/ui/) are pages, not API routes; the vendors' receipt
+  // callbacks (/v1/webhooks/) are posted by Twilio, SendGrid and SNS in their own formats, never by a client.
+  const served = [...servedRoutes()].filter(
+    (route) => !/^GET \/(docs(\/|-json|$)|ui(\/|\*|$))/.test(route) && !/^POST \/v1\/webhooks\//.test(route),
+  );
   expect(served.length).toBeGreaterThanOrEqual(SPEC_ROUTES.length);
   expect(served.sort()).toEqual(documented.map((route) => key(route.method, route.url)).sort());
 });
@@ -306,11 +345,16 @@ describe.each(SPEC_ROUTES)('$method $path', (route) => {
 
   it('lists its error responses with the shared error shape', () => {
     const op = operation(route);
-    const errors = Object.keys(op.responses).filter((status) => Number(status) >= 400).map(Number);
+    const errors = Object.keys(op.responses)
+      .filter((status) => Number(status) >= 400)
+      .map(Number);
     expect(errors).toEqual(expect.arrayContaining(route.errors));
     for (const status of errors) {
       const body = resolve(op.responses[String(status)]!.content!['application/json']!.schema);
-      expect({ status, fields: Object.keys(body.properties ?? {}) }).toEqual({ status, fields: expect.arrayContaining(['statusCode', 'code', 'message']) });
+      expect({ status, fields: Object.keys(body.properties ?? {}) }).toEqual({
+        status,
+        fields: expect.arrayContaining(['statusCode', 'code', 'message']),
+      });
       expect(body.required).toEqual(expect.arrayContaining(['statusCode', 'code', 'message']));
       if (status === 429) expect(op.responses['429']!.headers).toHaveProperty('Retry-After');
     }
@@ -380,7 +424,10 @@ describe('error examples', () => {
       Object.entries(methods).flatMap(([method, op]) =>
         Object.entries(op.responses)
           // The shared error body only: /health/ready's 503 is Terminus's own body.
-          .filter(([status, response]) => Number(status) >= 400 && response.content?.['application/json']?.schema.$ref === '#/components/schemas/ErrorResponse')
+          .filter(
+            ([status, response]) =>
+              Number(status) >= 400 && response.content?.['application/json']?.schema.$ref === '#/components/schemas/ErrorResponse',
+          )
           .map(([status, response]) => ({
             at: `${method.toUpperCase()} ${path} ${status}`,
             status: Number(status),
@@ -404,7 +451,8 @@ describe('error examples', () => {
         // One code, one message wherever it is documented.
         expect({ code, message: value.message }).toEqual({ code, message: messageOf.get(code) ?? value.message });
         messageOf.set(code, value.message);
-        if (status === 429 || ['CHANNEL_UNAVAILABLE', 'SERVICE_UNAVAILABLE', 'SERVICE_BUSY'].includes(code)) expect({ at, code, retryAfter: value.retryAfter }).toEqual({ at, code, retryAfter: expect.any(Number) });
+        if (status === 429 || ['CHANNEL_UNAVAILABLE', 'SERVICE_UNAVAILABLE', 'SERVICE_BUSY'].includes(code))
+          expect({ at, code, retryAfter: value.retryAfter }).toEqual({ at, code, retryAfter: expect.any(Number) });
       }
     }
     // Each code tells its own story: no two codes share a message.
@@ -413,7 +461,9 @@ describe('error examples', () => {
   });
 
   it('examples carry the fields their code adds', () => {
-    const byCode = new Map(errorResponses().flatMap(({ examples }) => Object.entries(examples).map(([code, { value }]) => [code, value] as const)));
+    const byCode = new Map(
+      errorResponses().flatMap(({ examples }) => Object.entries(examples).map(([code, { value }]) => [code, value] as const)),
+    );
     expect(byCode.get('VALIDATION_FAILED')).toMatchObject({ errors: expect.any(Object) });
     expect(byCode.get('OTP_INCORRECT')).toMatchObject({ attemptsRemaining: expect.any(Number) });
     expect(byCode.get('CHANNEL_UNAVAILABLE')).toMatchObject({ channel: expect.any(String) });
@@ -421,9 +471,12 @@ describe('error examples', () => {
   });
 
   it('an example is what the service really answers: a bad body, a wrong key, an unknown verification', async () => {
-    const example = (path: string, method: Method, status: number, code: string) => document.paths[path]![method]!.responses[String(status)]!.content!['application/json']!.examples![code]!.value;
+    const example = (path: string, method: Method, status: number, code: string) =>
+      document.paths[path]![method]!.responses[String(status)]!.content!['application/json']!.examples![code]!.value;
 
-    const unauthorized = await call(service.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000', undefined, { 'x-api-key': 'not-a-key-of-this-service' });
+    const unauthorized = await call(service.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000', undefined, {
+      'x-api-key': 'not-a-key-of-this-service',
+    });
     expect(unauthorized.body).toEqual(example('/v1/verifications/{id}', 'get', 401, 'UNAUTHORIZED'));
     const notFound = await call(service.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000');
     expect(notFound.body).toEqual(example('/v1/verifications/{id}', 'get', 404, 'VERIFICATION_NOT_FOUND'));
@@ -435,7 +488,13 @@ describe('error examples', () => {
 describe('the flow guide in the description', () => {
   it('walks through sign-up: register, the development code in the console provider log line, verify', async () => {
     const description = document.info.description ?? '';
-    for (const route of ['POST /v1/auth/register', 'POST /v1/auth/otp/verify', 'POST /v1/auth/login', 'POST /v1/auth/otp/start', 'POST /v1/verifications']) {
+    for (const route of [
+      'POST /v1/auth/register',
+      'POST /v1/auth/otp/verify',
+      'POST /v1/auth/login',
+      'POST /v1/auth/otp/start',
+      'POST /v1/verifications',
+    ]) {
       expect(description).toContain(`\`${route}\``);
     }
     // The log line it quotes has the shape of the one the console provider really writes.
@@ -449,7 +508,8 @@ describe('the flow guide in the description', () => {
     expect(registered.status).toBe(201);
     const code = await service.logs.nextCodeFor(email, since);
     const line = service.logs.entries.slice(since).find((entry) => entry.context === 'ConsoleProvider')!.message;
-    const shape = (text: string) => text.replace(/code \d+ for \S+ /, 'code CODE for ADDRESS ').replace(/expires in \d+ min/, 'expires in N min');
+    const shape = (text: string) =>
+      text.replace(/code \d+ for \S+ /, 'code CODE for ADDRESS ').replace(/expires in \d+ min/, 'expires in N min');
     expect(shape(line)).toBe(shape(quoted!));
 
     const verified = await call(service.url, 'POST', '/v1/auth/otp/verify', { challengeId: registered.body.challengeId, code });
@@ -457,7 +517,10 @@ describe('the flow guide in the description', () => {
     const accessToken = verified.body.accessToken as string;
 
     // What it says about checking an access token holds for the token just issued.
-    const [header, payload] = accessToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
+    const [header, payload] = accessToken
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
     expect(description).toContain(`\`${String(header!.alg)}\``);
     expect(description).toContain(`\`iss\` \`${String(payload!.iss)}\``);
     expect(description).toContain(`\`aud\` \`${String(payload!.aud)}\``);
@@ -477,7 +540,12 @@ describe('docs/openapi.json', () => {
       Array.isArray(node)
         ? node.map(canonical)
         : node !== null && typeof node === 'object'
-          ? Object.fromEntries(Object.entries(node).map(([key, value]) => [key, key === 'required' && Array.isArray(value) ? [...value].sort() : canonical(value)]))
+          ? Object.fromEntries(
+              Object.entries(node).map(([key, value]) => [
+                key,
+                key === 'required' && Array.isArray(value) ? [...value].sort() : canonical(value),
+              ]),
+            )
           : node;
     expect(canonical(committed)).toEqual(canonical(document));
   });

@@ -112,7 +112,10 @@ describe.each([
       record: { subject: second.subject, sends: 2 },
     });
     expect((await store.get(first.id))!.sends).toBe(1);
-    expect(await store.check(first.id, digest(first, '123456'), Date.now())).toMatchObject({ result: 'approved', record: { subject: first.subject } });
+    expect(await store.check(first.id, digest(first, '123456'), Date.now())).toMatchObject({
+      result: 'approved',
+      record: { subject: first.subject },
+    });
     expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), first.subject)).toBeUndefined();
     expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), second.subject)).toBe(second.id);
     expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now())).toBe(unbound.id);
@@ -150,7 +153,10 @@ describe.each([
     const wrong = digest(r, '000000');
     expect(await store.check(r.id, wrong, Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 1 } });
     expect(await store.check(r.id, wrong, Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 2 } });
-    expect(await store.check(r.id, wrong, Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 3, status: 'max_attempts' } });
+    expect(await store.check(r.id, wrong, Date.now())).toMatchObject({
+      result: 'incorrect',
+      record: { attempts: 3, status: 'max_attempts' },
+    });
     expect(await store.check(r.id, digest(r, '123456'), Date.now())).toMatchObject({ result: 'locked' });
   });
 
@@ -196,8 +202,45 @@ describe.each([
     await store.updateDelivery(r.id, { sendNumber: 2, status: 'sent', provider: 'smtp', attempts: 2, codeIssuer: null }, Date.now());
     expect((await store.get(r.id))!.delivery).toMatchObject({ status: 'sent', provider: 'smtp', attempts: 2, lastError: null });
     await store.updateDelivery(r.id, { sendNumber: 2, status: 'failed', lastError: 'smtp: 550 mailbox unavailable' }, Date.now());
-    expect(await store.get(r.id)).toMatchObject({ status: 'failed', digest: '', delivery: { status: 'failed', lastError: 'smtp: 550 mailbox unavailable' } });
+    expect(await store.get(r.id)).toMatchObject({
+      status: 'failed',
+      digest: '',
+      delivery: { status: 'failed', lastError: 'smtp: 550 mailbox unavailable' },
+    });
     expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now())).toBeUndefined();
+  });
+
+  it('moves a sent message to delivered or undelivered once, by its own receipt only, never backwards', async () => {
+    const r = record();
+    await store.createPending(r);
+    const now = Date.now();
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'sent', provider: 'twilio', messageId: 'SM1' }, now)).toBe('applied');
+    // Another message's receipt, then the right one, then a duplicate and a contradicting late one.
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'delivered', messageId: 'SM2' }, now + 1)).toBe('ignored');
+    const undelivered = { sendNumber: 1, status: 'undelivered' as const, messageId: 'SM1', errorCode: '30003' };
+    expect(await store.updateDelivery(r.id, undelivered, now + 2)).toBe('applied');
+    expect(await store.updateDelivery(r.id, undelivered, now + 3)).toBe('ignored');
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'delivered', messageId: 'SM1' }, now + 4)).toBe('ignored');
+    expect((await store.get(r.id))!.delivery).toMatchObject({
+      status: 'undelivered',
+      provider: 'twilio',
+      messageId: 'SM1',
+      errorCode: '30003',
+    });
+    // The next provider's message starts its own story, and is delivered.
+    await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 1 }, now + 5);
+    await store.updateDelivery(r.id, { sendNumber: 1, status: 'sent', provider: 'sns', messageId: 'SN1' }, now + 6);
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'delivered', messageId: 'SN1', deliveredAt: now + 7 }, now + 8)).toBe(
+      'applied',
+    );
+    const delivered = (await store.get(r.id))!;
+    expect(delivered.delivery).toMatchObject({ status: 'delivered', provider: 'sns', messageId: 'SN1', deliveredAt: now + 7 });
+    expect(delivered.delivery.errorCode).toBeUndefined();
+    expect(delivered.status).toBe('pending');
+    // A resend forgets the earlier message.
+    await store.resend(r.id, { digest: digest(r, '654321'), expiresAt: now + 600_000, now: now + 9 });
+    const resent = (await store.get(r.id))!.delivery;
+    expect([resent.status, resent.messageId, resent.deliveredAt]).toEqual(['queued', undefined, undefined]);
   });
 
   it('settles provider-checked codes under the same attempt rules', async () => {
@@ -262,7 +305,9 @@ describe.each([
   it('counts concurrent sends exactly', async () => {
     const limiter = make();
     const to = `${randomUUID()}@example.com`;
-    const verdicts = await Promise.all(Array.from({ length: 10 }, () => limiter.consume(to, 'api', { cooldownMs: 0, perHour: 4, perDay: 10 }, Date.now())));
+    const verdicts = await Promise.all(
+      Array.from({ length: 10 }, () => limiter.consume(to, 'api', { cooldownMs: 0, perHour: 4, perDay: 10 }, Date.now())),
+    );
     expect(verdicts.filter((v) => v.allowed)).toHaveLength(4);
   });
 

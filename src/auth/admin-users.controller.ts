@@ -1,9 +1,10 @@
-import { Controller, Delete, Get, HttpCode, Logger, Param, ParseUUIDPipe, Post, Query, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Logger, Param, ParseUUIDPipe, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, UNAVAILABLE } from '../common/api-errors.js';
 import { AdminApiKeyGuard } from '../common/api-key.guard.js';
 import { API_KEY_SCHEME } from '../common/openapi.js';
 import { ClientInfo, type RequestMeta } from '../common/request-meta.decorator.js';
+import { EventPublisher } from '../events/event-publisher.port.js';
 import { UserNotFoundError } from './auth.errors.js';
 import { AdminUserResponse } from './dto/auth-responses.js';
 import { FindUserQuery } from './dto/auth.dto.js';
@@ -25,6 +26,7 @@ export class AdminUsersController {
   constructor(
     private readonly users: UsersRepository,
     private readonly tokens: TokensService,
+    @Inject(EventPublisher) private readonly events: EventPublisher,
   ) {}
 
   @Get()
@@ -54,6 +56,7 @@ export class AdminUsersController {
   async delete(@Param('id', USER_ID) id: string, @ClientInfo() client: RequestMeta): Promise<void> {
     if (!(await this.users.delete(id))) throw new UserNotFoundError();
     this.audit.log({ event: 'admin.user_deleted', userId: id, ip: client.ip });
+    await this.events.publish('user.deleted', { userId: id, by: 'admin' });
   }
 
   @Post(':id/sessions/revoke')
@@ -69,5 +72,6 @@ export class AdminUsersController {
     if (!(await this.users.findById(id))) throw new UserNotFoundError();
     const revoked = await this.tokens.revokeAllForUser(id);
     this.audit.log({ event: 'admin.sessions_revoked', userId: id, revoked, ip: client.ip });
+    if (revoked > 0) await this.events.publish('session.revoked', { userId: id, reason: 'admin' });
   }
 }

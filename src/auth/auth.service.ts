@@ -29,6 +29,7 @@ import type { Session, TokenPair } from './tokens/tokens.service.js';
 import { TokensService } from './tokens/tokens.service.js';
 import { type PublicUser, toPublicUser, type User } from './users/user.js';
 import { UsersRepository } from './users/users.repository.js';
+import { EventPublisher } from '../events/event-publisher.port.js';
 
 /** The purposes whose challenges the auth flows complete; any other (e.g. the server API's `verify`) is not theirs. */
 const AUTH_PURPOSES = ['signup', 'login', 'password_reset', 'change_contact', APP_LOGIN_PURPOSE] as const;
@@ -96,6 +97,7 @@ export class AuthService {
     private readonly totp: TotpService,
     @Inject(Notifier) private readonly notifier: Notifier,
     @Inject(messagingConfig.KEY) private readonly messaging: MessagingConfig,
+    @Inject(EventPublisher) private readonly events: EventPublisher,
   ) {}
 
   async register(input: RegisterDto, meta: RequestMeta): Promise<{ userId: string } & Challenge> {
@@ -117,6 +119,8 @@ export class AuthService {
         meta,
         { budget: 'anonymous', subject: user.id },
       );
+      const contacts = { email: email && maskDestination('email', email), phone: phone && maskDestination('sms', phone) };
+      await this.events.publish('user.created', { userId: user.id, ...contacts });
       return { userId: user.id, ...challengeOf(view) };
     } catch (error) {
       // An account whose code could not be issued could never be confirmed, and would keep its contacts taken.
@@ -306,6 +310,7 @@ export class AuthService {
   async endSession(user: User, sessionId: string, meta: RequestMeta): Promise<void> {
     if (!(await this.tokens.endSession(user.id, sessionId))) throw new SessionNotFoundError();
     this.audit.log({ event: 'auth.session_ended', userId: user.id, sessionId, ip: meta.ip });
+    await this.events.publish('session.revoked', { userId: user.id, sessionId, reason: 'ended' });
   }
 
   /** Deletes the account for good, with the current password; its sessions and access tokens end with it. */
@@ -313,6 +318,7 @@ export class AuthService {
     await this.assertCurrentPassword(user, password);
     await this.users.delete(user.id);
     this.audit.log({ event: 'auth.account_deleted', userId: user.id, ip: meta.ip });
+    await this.events.publish('user.deleted', { userId: user.id, by: 'user' });
   }
 
   /**
@@ -488,6 +494,7 @@ export class AuthService {
     const revoked = await this.tokens.revokeAllForUser(user.id);
     this.logger.log(`password reset for user ${user.id}: ${revoked} refresh token${revoked === 1 ? '' : 's'} revoked`);
     this.audit.log({ event: 'auth.password_reset', userId: user.id, ip: meta.ip });
+    if (revoked > 0) await this.events.publish('session.revoked', { userId: user.id, reason: 'password_reset' });
     for (const contact of contactsOf(updated).filter((c) => c.verified)) {
       // Best effort and not awaited: a slow or failing provider must not fail the reset that already happened.
       this.notifier

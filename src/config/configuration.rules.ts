@@ -589,3 +589,20 @@ export function fraudSettingsUseful(read: Reading, channels: Channel[], allowedC
   }
   return notices;
 }
+
+/** Events are signed: receivers are named only together with the key that signs what they get. */
+export function webhookSecretGiven(read: Reading): Ruling<string | undefined> {
+  const secret = read.raw('WEBHOOK_SECRET');
+  if (read.values.WEBHOOK_URLS.length === 0 || secret !== undefined || read.malformed('WEBHOOK_SECRET'))
+    return { value: secret, problems: [] };
+  return {
+    value: undefined,
+    problems: [
+      {
+        variable: 'WEBHOOK_SECRET',
+        message: 'WEBHOOK_SECRET is required because WEBHOOK_URLS is set (events are signed with it)',
+        warning: 'WEBHOOK_SECRET is missing although WEBHOOK_URLS is set: no events are sent',
+      },
+    ],
+  };
+}

@@ -140,6 +140,18 @@ export interface DeliveryConfig extends FedFields<'messaging.delivery'> {
   worker: boolean;
 }
 
+/** Where delivery receipts come in, and what verifies them. */
+export type ReceiptsConfig = FedFields<'messaging.receipts'>;
+
+/** When a provider whose codes are accepted but not entered is marked suspect. */
+export type SuspectConfig = FedFields<'messaging.suspect'>;
+
+/** Signed events to the receivers of WEBHOOK_URLS. */
+export interface EventsConfig extends FedFields<'messaging.events'> {
+  /** WEBHOOK_SECRET; set whenever `urls` is not empty. */
+  secret: string | undefined;
+}
+
 export interface ProviderState {
   /** Every variable it needs is present and valid. */
   configured: boolean;
@@ -167,6 +179,9 @@ export interface MessagingConfig extends FedFields<'messaging'> {
   sendgrid: SendgridConfig;
   circuit: FedFields<'messaging.circuit'>;
   delivery: DeliveryConfig;
+  receipts: ReceiptsConfig;
+  suspect: SuspectConfig;
+  events: EventsConfig;
   timeouts: ProviderTimeouts;
 }
 
@@ -196,6 +211,9 @@ export interface FedParts {
   'messaging.sendgrid': SendgridConfig;
   'messaging.circuit': MessagingConfig['circuit'];
   'messaging.delivery': DeliveryConfig;
+  'messaging.receipts': ReceiptsConfig;
+  'messaging.suspect': SuspectConfig;
+  'messaging.events': EventsConfig;
 }
 
 export interface ConfigProblem {

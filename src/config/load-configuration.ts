@@ -25,6 +25,7 @@ import {
   storesGivenInProduction,
   testDestinationsWellFormed,
   textCodesShortLived,
+  webhookSecretGiven,
 } from './configuration.rules.js';
 import {
   type AppConfiguration,
@@ -62,6 +63,9 @@ const OWN_PREFIXES = [
   'DELIVERY_',
   'RATE_LIMIT_',
   'FRAUD_',
+  'WEBHOOK_',
+  'SUSPECT_',
+  'SNS_',
 ];
 
 export function resolveMode(env: Env): Mode {
@@ -133,6 +137,7 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
   const smsAllowedCountries = found.take(knownCountries(read));
   const smsAllowedNumberTypes = found.take(knownNumberTypes(read, defaults.SMS_ALLOWED_NUMBER_TYPES!));
   found.notice(...fraudSettingsUseful(read, channels, smsAllowedCountries));
+  const webhookSecret = found.take(webhookSecretGiven(read));
 
   const { values } = read;
   // One part of the configuration: the fields its variables feed, and `rest`, which the compiler holds to
@@ -186,6 +191,9 @@ export function loadConfiguration(env: Env, options: { configDir?: string } = {}
       circuit: part('messaging.circuit', {}),
       // Embedded mode has no queue another process could work on: it always delivers itself.
       delivery: part('messaging.delivery', { worker: !usesRedis(redis) || values.DELIVERY_WORKER }),
+      receipts: part('messaging.receipts', {}),
+      suspect: part('messaging.suspect', {}),
+      events: part('messaging.events', { secret: webhookSecret }),
       timeouts: PROVIDER_TIMEOUTS,
     }),
   };

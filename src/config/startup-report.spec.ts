@@ -16,6 +16,7 @@ const EVERY_SECRET: Record<string, string> = {
   TWILIO_AUTH_TOKEN: 'abcdef0123456789abcdef0123456789',
   AWS_SECRET_ACCESS_KEY: 'aws-secret-access-key-value-99',
   SENDGRID_API_KEY: 'SG.sendgrid-key-part1.sendgrid-key-part2',
+  WEBHOOK_SECRET: 'whsec_c2lnbmluZy1zZWNyZXQtZm9yLWV2ZW50cy0xMjM0',
 };
 
 describe('masking', () => {

@@ -79,6 +79,26 @@ export function wholeNumber(lowest: number, highest: number): Format<number> {
   };
 }
 
+/** A decimal fraction from 0 to 1 (`0.1`). */
+export const fraction: Format<number> = {
+  problem: (value) => (/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(value) ? undefined : 'must be a number from 0 to 1, such as 0.1'),
+  read: Number,
+};
+
+/** A comma-separated list of http(s) URLs; unset = none. */
+export const httpUrlList: FormatWithUnset<string[]> = {
+  problem(value) {
+    const entries = listEntries(value);
+    const bad = entries.filter((entry) => httpUrl.problem(entry) !== undefined);
+    if (entries.length === 0) return 'must list at least one http:// or https:// URL';
+    return bad.length === 0
+      ? undefined
+      : `must be a comma-separated list of http:// or https:// URLs (entry ${entries.indexOf(bad[0]!) + 1} is not)`;
+  },
+  read: listEntries,
+  unset: [],
+};
+
 export const trueOrFalse: FormatWithUnset<boolean> = {
   problem: (value) => (isIn(value, ['true', 'false', '1', '0', 'yes', 'no']) ? undefined : 'must be true or false'),
   read: (value) => ['true', '1', 'yes'].includes(value),

@@ -15,6 +15,9 @@ import {
   oneOf,
   readAs,
   redisNodeList,
+  fraction,
+  httpUrlList,
+  listEntries,
   senderAddress,
   text,
   trueOrFalse,
@@ -588,6 +591,96 @@ const TABLE = [
     format: readAs(httpUrl, withoutTrailingSlashes),
     default: 'https://api.sendgrid.com',
     feeds: 'messaging.sendgrid.apiBaseUrl',
+  },
+
+  {
+    name: 'PUBLIC_BASE_URL',
+    section: 'Delivery receipts',
+    description:
+      'where providers reach this service (https://otp.example.com): Twilio messages are sent with a status callback to ' +
+      '<PUBLIC_BASE_URL>/v1/webhooks/twilio/status; unset = no Twilio status callbacks are asked for',
+    format: readAs(httpUrl, withoutTrailingSlashes),
+    example: 'https://otp.example.com',
+    feeds: 'messaging.receipts.publicBaseUrl',
+  },
+  {
+    name: 'SENDGRID_WEBHOOK_PUBLIC_KEY',
+    description:
+      "the verification key of SendGrid's signed Event Webhook (base64 or PEM); POST /v1/webhooks/sendgrid/events accepts only " +
+      'events signed with it (unset = every SendGrid event is refused)',
+    format: matching(
+      /^(-----BEGIN PUBLIC KEY-----[\sA-Za-z0-9+/=]+-----END PUBLIC KEY-----|[A-Za-z0-9+/]{40,}={0,2})$/s,
+      'must be a public key, base64 or PEM',
+    ),
+    feeds: 'messaging.receipts.sendgridPublicKey',
+  },
+  {
+    name: 'SNS_CERTIFICATE_HOSTS',
+    description:
+      'origins SNS signing certificates and subscription confirmations may come from, * matching one DNS label; ' +
+      'anything else in an SNS message is never fetched',
+    format: readAs(notEmpty('must list at least one origin'), listEntries),
+    default: 'https://sns.*.amazonaws.com',
+    feeds: 'messaging.receipts.snsCertificateHosts',
+  },
+  {
+    name: 'SNS_TOPIC_ARNS',
+    description:
+      'comma-separated ARNs of the SNS topics SES events may come from; unset = any topic (a topic someone else subscribes ' +
+      'to this service could post its own, validly signed, messages)',
+    format: readAs(
+      matching(
+        /^arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]{1,256}(\s*,\s*arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]{1,256})*$/,
+        'must be a comma-separated list of SNS topic ARNs',
+      ),
+      listEntries,
+    ),
+    example: 'arn:aws:sns:eu-west-1:123456789012:ses-events',
+    feeds: 'messaging.receipts.snsTopicArns',
+  },
+  {
+    name: 'SUSPECT_GRACE_SECONDS',
+    description: "a provider's codes count toward its suspicion once sent this long ago (time for a person to type them)",
+    format: wholeNumber(0, 3600),
+    default: '120',
+    feeds: 'messaging.suspect.graceSeconds',
+  },
+  {
+    name: 'SUSPECT_MIN_SENDS',
+    description: 'codes of the last hour (past the grace) a provider needs before it can be suspect',
+    format: wholeNumber(1, 100000),
+    default: '20',
+    feeds: 'messaging.suspect.minSends',
+  },
+  {
+    name: 'SUSPECT_MIN_APPROVAL',
+    description: 'a provider whose share of approved codes of the last hour is below this is suspect (codes accepted that nobody receives)',
+    format: fraction,
+    default: '0.1',
+    feeds: 'messaging.suspect.minApproval',
+  },
+
+  {
+    name: 'WEBHOOK_URLS',
+    section: 'Outgoing events',
+    description: 'comma-separated URLs that receive signed events (Standard Webhooks); unset = no events are sent',
+    format: httpUrlList,
+    example: 'https://app.example.com/hooks/otp',
+    feeds: 'messaging.events.urls',
+  },
+  {
+    name: 'WEBHOOK_SECRET',
+    description: 'whsec_ followed by base64: the key events are signed with (required with WEBHOOK_URLS)',
+    format: matching(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'must be whsec_ followed by at least 24 bytes of base64'),
+    secret: true,
+    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  },
+  {
+    name: 'WEBHOOK_BACKOFF_MS',
+    description: 'first retry of an event a receiver did not take, in ms; doubles each attempt, for up to 24 h',
+    format: wholeNumber(10, 3600000),
+    default: '5000',
+    feeds: 'messaging.events.backoffMs',
   },
 ] as const satisfies readonly Variable[];
 

@@ -35,11 +35,25 @@ export class LiveResponse {
 
 const PROVIDER_IDS = [...new Set(Object.values(PROVIDERS_BY_CHANNEL).flat())];
 
+export class LastHourResponse {
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Codes the provider accepted in the last hour (every replica).' })
+  sent!: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Of those, reported delivered by the provider.' })
+  delivered!: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Reported lost (bounce, carrier filter, unreachable handset).' })
+  undelivered!: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Entered and approved.' })
+  approved!: number;
+}
+
 export class ProviderHealthResponse implements ProviderHealth {
   @ApiProperty({ enum: PROVIDER_IDS, example: 'smtp' })
   id!: ProviderId;
 
-  @ApiProperty({ type: 'integer', minimum: 1, example: 1, description: 'Position in the channel\'s failover chain.' })
+  @ApiProperty({ type: 'integer', minimum: 1, example: 1, description: "Position in the channel's failover chain." })
   priority!: number;
 
   @ApiProperty({ description: 'Whether every setting the provider needs is present.' })
@@ -65,6 +79,16 @@ export class ProviderHealthResponse implements ProviderHealth {
 
   @ApiProperty({ type: 'integer', minimum: 0, description: 'Failed sends by this process.' })
   failed!: number;
+
+  @ApiProperty({ type: LastHourResponse })
+  lastHour!: LastHourResponse;
+
+  @ApiProperty({
+    description:
+      'Of its codes of the last hour sent at least SUSPECT_GRACE_SECONDS ago, at least SUSPECT_MIN_SENDS exist and fewer than ' +
+      'SUSPECT_MIN_APPROVAL of them were approved: accepted but not arriving, or a pumping attack.',
+  })
+  suspect!: boolean;
 }
 
 export class ChannelHealthResponse implements ChannelHealth {
@@ -110,4 +134,6 @@ const readiness = (status: 'ok' | 'error'): SchemaObject => ({
 
 /** Terminus' body; a 503 carries it with the fields of the error shape added. */
 export const READY_SCHEMA = readiness('ok');
-export const NOT_READY_SCHEMA: SchemaObject & Partial<ReferenceObject> = { allOf: [{ $ref: getSchemaPath(ErrorResponse) }, readiness('error')] };
+export const NOT_READY_SCHEMA: SchemaObject & Partial<ReferenceObject> = {
+  allOf: [{ $ref: getSchemaPath(ErrorResponse) }, readiness('error')],
+};

@@ -3,9 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { ServiceUnavailableError } from '../common/errors.js';
 import type { Channel } from '../config/configuration.types.js';
 import { currentRequestId } from '../logging/log-context.js';
-import type { DeliveryRequest, OtpDelivery } from '../otp/delivery.port.js';
+import type { DeliveryRequest, OtpDelivery, SettledVerification } from '../otp/delivery.port.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeliveryQueue } from './delivery/delivery-job.js';
+import { DeliveryLedger } from './delivery/delivery-ledger.js';
+import { countryOf, DeliveryConversion } from './delivery-conversion.js';
 import { FailoverSender } from './failover-sender.js';
 import { maskDestinations } from './masked-text.js';
 import { isCodeChecking, type OutboundMessage, ProviderError } from './message-provider.js';
@@ -16,13 +18,18 @@ import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
 @Injectable()
 export class DeliveryService implements OtpDelivery, Notifier {
   private readonly logger = new Logger('Delivery');
+  /** Every provider of a chain: an approval of a code that none of them sent (a test destination's) counts for nobody. */
+  private readonly providers: Set<string>;
 
   constructor(
     private readonly sender: FailoverSender,
     @Inject(DeliveryQueue) private readonly queue: DeliveryQueue,
     @Inject(PROVIDER_CHAINS) private readonly chains: ProviderChains,
+    @Inject(DeliveryLedger) private readonly ledger: DeliveryLedger,
+    private readonly conversion: DeliveryConversion,
     metrics: MetricsService,
   ) {
+    this.providers = new Set(Object.values(chains).flatMap((chain) => chain.map((provider) => provider.id)));
     metrics.refreshBeforeScrape(async () => {
       const counts = await this.queue.counts();
       for (const [state, value] of Object.entries(counts)) metrics.queueDepth.set({ state }, value);
@@ -52,7 +59,14 @@ export class DeliveryService implements OtpDelivery, Notifier {
   }
 
   contactChanged(channel: Channel, to: string, change: ContactChange, locale: string): Promise<void> {
-    return this.sendNotice('contact-changed', { channel, to, locale, template: 'contact_changed', purpose: 'change_contact', contactChange: change });
+    return this.sendNotice('contact-changed', {
+      channel,
+      to,
+      locale,
+      template: 'contact_changed',
+      purpose: 'change_contact',
+      contactChange: change,
+    });
   }
 
   /** A notice carries no code, so it goes straight through the chain: best effort, never throws, the destination masked in what it logs. */
@@ -62,12 +76,28 @@ export class DeliveryService implements OtpDelivery, Notifier {
   ): Promise<void> {
     const id = randomUUID();
     try {
-      const result = await this.sender.send({ ...notice, idempotencyKey: `${id}:notice`, verificationId: id, expiresAt: new Date(Date.now() + 24 * 60 * 60 * 1000) });
+      const result = await this.sender.send({
+        ...notice,
+        idempotencyKey: `${id}:notice`,
+        verificationId: id,
+        expiresAt: new Date(Date.now() + 24 * 60 * 60 * 1000),
+      });
       this.logger.log(`${what} notice sent through ${result.provider}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.logger.warn(`${what} notice could not be sent: ${maskDestinations(message, { channel: notice.channel, to: notice.to })}`);
     }
+  }
+
+  async settled(verification: SettledVerification): Promise<void> {
+    await this.ledger.forget(verification.verificationId);
+    if (verification.status !== 'approved' || verification.provider === null || !this.providers.has(verification.provider)) return;
+    const subject = {
+      channel: verification.channel,
+      provider: verification.provider,
+      country: countryOf(verification.channel, verification.to),
+    };
+    await this.conversion.count('approved', subject, verification.sentAt);
   }
 
   async checkProviderCode(providerId: string, channel: Channel, to: string, code: string): Promise<boolean> {
@@ -80,7 +110,8 @@ export class DeliveryService implements OtpDelivery, Notifier {
         throw new ServiceUnavailableError(`${providerId} could not be reached to check the code. Try again shortly.`);
       }
       // Whatever logs it next must not see the number or the code the vendor may quote back.
-      if (error instanceof ProviderError) throw new ProviderError(error.provider, error.kind, maskDestinations(error.message, { channel, to, code }), error.vendorCode);
+      if (error instanceof ProviderError)
+        throw new ProviderError(error.provider, error.kind, maskDestinations(error.message, { channel, to, code }), error.vendorCode);
       throw error;
     }
   }

@@ -11,7 +11,10 @@ import { ProviderCircuits } from './provider-circuits.js';
 
 /** The destination can never receive this message: retrying or failing over would not help. */
 export class PermanentDeliveryError extends Error {
-  constructor(readonly provider: string, message: string) {
+  constructor(
+    readonly provider: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'PermanentDeliveryError';
   }
@@ -67,8 +70,13 @@ export class FailoverSender {
         reasons.push(`${provider.id}: not configured`);
         continue;
       }
-      if (message.template !== 'otp' && isCodeChecking(provider)) {
-        // A provider that issues its own codes (Twilio Verify) cannot carry a notice; skipping it keeps its circuit clean.
+      if ((message.template !== 'otp' || message.skipProviders) && isCodeChecking(provider)) {
+        // A provider that issues its own codes (Twilio Verify) carries neither a notice nor our code sent again;
+        // skipping it keeps its circuit clean.
+        continue;
+      }
+      if (message.skipProviders?.includes(provider.id)) {
+        reasons.push(`${provider.id}: lost this message already`);
         continue;
       }
       if (!this.circuits.allowsTraffic(provider.id)) {
@@ -76,7 +84,11 @@ export class FailoverSender {
         continue;
       }
       if (failedBefore) {
-        this.logger.warn({ msg: `${message.idempotencyKey}: failing over from ${failedBefore} to ${provider.id}`, ...this.fields(message, provider.id), failedProvider: failedBefore });
+        this.logger.warn({
+          msg: `${message.idempotencyKey}: failing over from ${failedBefore} to ${provider.id}`,
+          ...this.fields(message, provider.id),
+          failedProvider: failedBefore,
+        });
       }
       const started = performance.now();
       try {
@@ -92,7 +104,12 @@ export class FailoverSender {
         }
         // Masked before it is kept anywhere: health, the verification's lastError, the queue's failed reason, logs.
         const description = describe(error, message);
-        const fields = { ...this.fields(message, provider.id), errorKind: errorKind(error), vendorCode: error instanceof ProviderError ? error.vendorCode : undefined, error: description };
+        const fields = {
+          ...this.fields(message, provider.id),
+          errorKind: errorKind(error),
+          vendorCode: error instanceof ProviderError ? error.vendorCode : undefined,
+          error: description,
+        };
         this.activity.failed(provider.id, description);
         if (error instanceof ProviderError && error.kind === 'permanent') {
           this.logger.warn({ msg: `${message.idempotencyKey}: ${provider.id} refused the message for good (${description})`, ...fields });

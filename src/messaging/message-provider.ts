@@ -25,6 +25,8 @@ export interface OutboundMessage {
   expiresAt: Date;
   /** The queue's attempt number for this send (1 = first), for log lines; unset outside the queue. */
   attempt?: number;
+  /** Providers the chain must not use for this message: their copy of it was lost (a failover after an `undelivered` receipt). */
+  skipProviders?: readonly string[];
 }
 
 /** The parts of an email; `text` is the plain-text alternative every client can show. */

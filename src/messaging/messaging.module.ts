@@ -21,16 +21,21 @@ import { ProviderHealthService } from './provider-health.service.js';
 import { MessageRenderer } from './message-renderer.js';
 import { PROVIDER_CHAINS, providerChains } from './provider-chains.js';
 import { ProviderCircuits } from './provider-circuits.js';
+import { ConversionCounts, MemoryConversionCounts, RedisConversionCounts } from './provider-conversion.js';
+import { DeliveryConversion } from './delivery-conversion.js';
+import { ReceiptSignatures } from './receipts/receipt-signatures.js';
+import { ReceiptService } from './receipts/receipt.service.js';
+import { ReceiptsController } from './receipts/receipts.controller.js';
 
 /**
  * Bull's own connections, to the same server or cluster as everything else; its blocking and
  * subscriber connections must wait out outages rather than fail commands. Bull does not close
  * connections it did not create, so they are kept for shutdown.
  */
-function bullClient(config: RedisConfig, opened: RedisClient[]) {
+export function bullClient(config: RedisConfig, opened: RedisClient[], name = 'otp-delivery') {
   return (type: 'client' | 'subscriber' | 'bclient') => {
     const client = openRedis(config, {
-      connectionName: `otp-delivery-${type}`,
+      connectionName: `${name}-${type}`,
       maxRetriesPerRequest: type === 'client' ? 1 : null,
       enableReadyCheck: type === 'client',
       enableOfflineQueue: type !== 'client',
@@ -55,7 +60,6 @@ export class MessagingModule {
     const queueProviders: Provider[] = durable
       ? [
           BullDeliveryQueue,
-          PayloadSealer,
           // API-only replicas queue and leave the sending to worker replicas (DELIVERY_WORKER=false).
           ...(configuration.messaging.delivery.worker ? [DeliveryProcessor] : []),
           { provide: DeliveryQueue, useExisting: BullDeliveryQueue },
@@ -83,6 +87,7 @@ export class MessagingModule {
       global: true,
       // Delivery reports reach the verifications through the port the OTP core provides in VerificationRecordsModule.
       imports: [VerificationRecordsModule, ...queueImports],
+      controllers: [ReceiptsController],
       providers: [
         ...queueProviders,
         MessageRenderer,
@@ -90,8 +95,19 @@ export class MessagingModule {
         {
           provide: DeliveryLedger,
           inject: [REDIS_CLIENT],
-          useFactory: (client: RedisClient | null): DeliveryLedger => (client ? new RedisDeliveryLedger(client) : new MemoryDeliveryLedger()),
+          useFactory: (client: RedisClient | null): DeliveryLedger =>
+            client ? new RedisDeliveryLedger(client) : new MemoryDeliveryLedger(),
         },
+        PayloadSealer,
+        {
+          provide: ConversionCounts,
+          inject: [REDIS_CLIENT],
+          useFactory: (client: RedisClient | null): ConversionCounts =>
+            client ? new RedisConversionCounts(client) : new MemoryConversionCounts(),
+        },
+        DeliveryConversion,
+        ReceiptSignatures,
+        ReceiptService,
         ProviderCircuits,
         ProviderActivityLog,
         ProviderHealthService,
@@ -102,7 +118,17 @@ export class MessagingModule {
         { provide: OtpDelivery, useExisting: DeliveryService },
         { provide: Notifier, useExisting: DeliveryService },
       ],
-      exports: [OtpDelivery, Notifier, PROVIDER_CHAINS, MessageRenderer, ProviderCircuits, ProviderActivityLog, ProviderHealthService, DeliveryQueue],
+      exports: [
+        DeliveryConversion,
+        OtpDelivery,
+        Notifier,
+        PROVIDER_CHAINS,
+        MessageRenderer,
+        ProviderCircuits,
+        ProviderActivityLog,
+        ProviderHealthService,
+        DeliveryQueue,
+      ],
     };
   }
 }

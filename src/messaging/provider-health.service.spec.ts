@@ -3,7 +3,9 @@ import { Logger } from '@nestjs/common';
 import { loadConfiguration } from '../config/load-configuration.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { MessageProvider } from './message-provider.js';
+import { DeliveryConversion } from './delivery-conversion.js';
 import { ProviderActivityLog } from './provider-activity.js';
+import { MemoryConversionCounts } from './provider-conversion.js';
 import type { ProviderChains } from './provider-chains.js';
 import type { ProviderCircuits } from './provider-circuits.js';
 import { PROBE_CACHE_MS, ProviderHealthService } from './provider-health.service.js';
@@ -17,10 +19,15 @@ describe('ProviderHealthService', () => {
     jest.useFakeTimers();
     probe = jest.fn<() => Promise<void>>();
     const smtp = { id: 'smtp', channel: 'email', configured: true, probe, send: jest.fn() } as unknown as MessageProvider;
-    const messaging = { ...loadConfiguration({ NODE_ENV: 'test', OTP_CHANNELS: 'email' }).configuration.messaging, channels: ['email' as const] };
+    const messaging = {
+      ...loadConfiguration({ NODE_ENV: 'test', OTP_CHANNELS: 'email' }).configuration.messaging,
+      channels: ['email' as const],
+    };
     const circuits = { state: () => 'closed' } as unknown as ProviderCircuits;
     const chains = { email: [smtp], sms: [], whatsapp: [] } as unknown as ProviderChains;
-    service = new ProviderHealthService(messaging, chains, circuits, new ProviderActivityLog(), new MetricsService());
+    const metrics = new MetricsService();
+    const conversion = new DeliveryConversion(new MemoryConversionCounts(), messaging, metrics);
+    service = new ProviderHealthService(messaging, chains, circuits, new ProviderActivityLog(), metrics, conversion);
     warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
   });
   afterEach(() => {
@@ -37,7 +44,11 @@ describe('ProviderHealthService', () => {
     expect((await service.channels()).email?.status).toBe('down');
     expect((await service.channels()).email?.status).toBe('down');
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(warn.mock.calls[0]![0]).toMatchObject({ channel: 'email', usable: false, msg: expect.stringContaining('email: no usable provider') });
+    expect(warn.mock.calls[0]![0]).toMatchObject({
+      channel: 'email',
+      usable: false,
+      msg: expect.stringContaining('email: no usable provider'),
+    });
 
     probe.mockResolvedValue(undefined);
     jest.advanceTimersByTime(PROBE_CACHE_MS);

@@ -2,7 +2,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { messagingConfig } from '../config/config.namespaces.js';
 import type { Channel, MessagingConfig, ProviderId } from '../config/configuration.types.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { DeliveryConversion } from './delivery-conversion.js';
 import { maskDestinations } from './masked-text.js';
+import type { ConversionFigures } from './provider-conversion.js';
 import type { MessageProvider } from './message-provider.js';
 import { ProviderActivityLog } from './provider-activity.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
@@ -24,6 +26,8 @@ export interface ProviderHealth {
   lastError: string | null;
   sent: number;
   failed: number;
+  lastHour: ConversionFigures;
+  suspect: boolean;
 }
 
 export interface ChannelHealth {
@@ -56,6 +60,7 @@ export class ProviderHealthService {
     private readonly circuits: ProviderCircuits,
     private readonly activity: ProviderActivityLog,
     private readonly metrics: MetricsService,
+    private readonly conversion: DeliveryConversion,
   ) {
     metrics.refreshBeforeScrape(async () => void (await this.channels()));
   }
@@ -81,10 +86,12 @@ export class ProviderHealthService {
     const results: Partial<Record<ProviderId, string | null>> = {};
     const providers = [...new Map(this.config.channels.flatMap((channel) => this.chains[channel]).map((p) => [p.id, p])).values()];
     await Promise.all(
-      providers.filter((provider) => provider.configured).map(async (provider) => {
-        const probe = await this.probe(provider);
-        results[provider.id] = probe.ok ? null : probe.error;
-      }),
+      providers
+        .filter((provider) => provider.configured)
+        .map(async (provider) => {
+          const probe = await this.probe(provider);
+          results[provider.id] = probe.ok ? null : probe.error;
+        }),
     );
     return results;
   }
@@ -97,13 +104,23 @@ export class ProviderHealthService {
     this.usable.set(channel, usable);
     if (before === usable || (usable && before === undefined)) return;
     const states = health.providers.map((p) => {
-      const state = p.healthy ? 'healthy' : !p.configured ? 'not configured' : p.circuit === 'open' ? 'circuit open' : (p.lastError ?? 'unhealthy');
+      const state = p.healthy
+        ? 'healthy'
+        : !p.configured
+          ? 'not configured'
+          : p.circuit === 'open'
+            ? 'circuit open'
+            : (p.lastError ?? 'unhealthy');
       return `${p.id}: ${state}`;
     });
     if (usable) {
       this.logger.warn({ msg: `${channel}: usable again (${states.join('; ')})`, channel, usable });
     } else {
-      this.logger.warn({ msg: `${channel}: no usable provider, codes cannot be sent on this channel (${states.join('; ')})`, channel, usable });
+      this.logger.warn({
+        msg: `${channel}: no usable provider, codes cannot be sent on this channel (${states.join('; ')})`,
+        channel,
+        usable,
+      });
     }
   }
 
@@ -111,6 +128,9 @@ export class ProviderHealthService {
     const circuit = this.circuits.state(provider.id);
     const probe = provider.configured ? await this.probe(provider) : { ok: false, error: 'not configured', at: Date.now() };
     const activity = this.activity.get(provider.id);
+    const conversion = await this.conversion
+      .view(provider.id)
+      .catch(() => ({ lastHour: { sent: 0, delivered: 0, undelivered: 0, approved: 0 }, suspect: false }));
     return {
       id: provider.id,
       priority,
@@ -122,6 +142,8 @@ export class ProviderHealthService {
       lastError: activity.lastError ?? (probe.ok ? null : probe.error),
       sent: activity.sent,
       failed: activity.failed,
+      lastHour: conversion.lastHour,
+      suspect: conversion.suspect,
     };
   }
 
@@ -155,7 +177,11 @@ async function runProbe(provider: MessageProvider): Promise<Probe> {
     ]);
     return { ok: true, error: null, at: Date.now() };
   } catch (error) {
-    return { ok: false, error: `probe failed: ${maskDestinations(error instanceof Error ? error.message : String(error))}`.slice(0, 300), at: Date.now() };
+    return {
+      ok: false,
+      error: `probe failed: ${maskDestinations(error instanceof Error ? error.message : String(error))}`.slice(0, 300),
+      at: Date.now(),
+    };
   } finally {
     clearTimeout(timer);
   }

@@ -135,6 +135,36 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly conversions = new Counter({
+    name: 'otp_conversion_total',
+    help:
+      'Codes by stage (started: accepted by a provider; delivered, undelivered: its receipt; approved: entered), ' +
+      'channel, provider and destination country (none for email)',
+    labelNames: ['stage', 'channel', 'provider', 'country'] as const,
+    registers: [this.registry],
+  });
+
+  readonly providerSuspect = new Gauge({
+    name: 'otp_provider_suspect',
+    help: "1 while a provider's codes of the last hour are accepted but too few are entered (SUSPECT_MIN_APPROVAL), else 0",
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly receipts = new Counter({
+    name: 'otp_receipts_total',
+    help: 'Delivery receipts received, by vendor and result (applied, ignored, unknown, unsigned)',
+    labelNames: ['vendor', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly events = new Counter({
+    name: 'otp_events_total',
+    help: 'Outgoing event deliveries by result (delivered, retried, exhausted)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   private readonly beforeScrape: (() => Promise<void>)[] = [];
 
   constructor() {

@@ -5,8 +5,11 @@ import type { OtpStore } from './store/otp-store.js';
 
 describe('DeliveryStatusRecorder', () => {
   it('records delivery reports in the store', async () => {
-    const store = { updateDelivery: jest.fn(async () => undefined), get: jest.fn(async () => undefined) };
-    const recorder = new DeliveryStatusRecorder(store as unknown as OtpStore, new MetricsService());
+    const store = { updateDelivery: jest.fn(async () => 'applied' as const), get: jest.fn(async () => undefined) };
+    const recorder = new DeliveryStatusRecorder(store as unknown as OtpStore, new MetricsService(), {
+      enabled: false,
+      publish: jest.fn(async () => undefined),
+    });
 
     await recorder.record({ verificationId: 'v', sendNumber: 1, status: 'sent', provider: 'smtp', attempts: 1 });
 

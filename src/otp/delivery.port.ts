@@ -30,6 +30,22 @@ export interface OtpDelivery {
   deliver(request: DeliveryRequest): Promise<void>;
   /** Checks a code that a provider issued itself; true when the provider approves it. */
   checkProviderCode(provider: string, channel: Channel, to: string, code: string): Promise<boolean>;
+  /**
+   * The verification settled (approved, canceled, locked): what messaging still keeps of its code
+   * for a failover is deleted, and an approval counts for the provider that delivered the code.
+   */
+  settled(verification: SettledVerification): Promise<void>;
+}
+
+export interface SettledVerification {
+  verificationId: string;
+  status: 'approved' | 'canceled' | 'max_attempts';
+  channel: Channel;
+  to: string;
+  /** The provider that delivered the current code, if any did. */
+  provider: string | null;
+  /** When the current code was sent. */
+  sentAt: number;
 }
 
 export const OtpDelivery = Symbol('OtpDelivery');
@@ -44,8 +60,20 @@ export interface DeliveryReports {
    * must be remembered that long, so a late retry of it never reports a failure for it.
    */
   readonly retentionMs: number;
-  /** Records the report on the verification; a report for a send that is no longer the current one changes nothing. */
-  record(report: DeliveryReport): Promise<void>;
+  /**
+   * Records the report on the verification; a report for a send that is no longer the current one, or
+   * a receipt that is a duplicate or out of order, changes nothing (`applied: false`).
+   */
+  record(report: DeliveryReport): Promise<RecordedReport>;
+}
+
+/** `pending` and `expiresAt` are read back for receipts and failures only; a send's progress reports leave them false and 0. */
+export interface RecordedReport {
+  applied: boolean;
+  /** The verification still waits for its code to be entered (pending and not expired). */
+  pending: boolean;
+  /** Expiry of the current code; 0 when the verification is unknown. */
+  expiresAt: number;
 }
 
 export const DeliveryReports = Symbol('DeliveryReports');

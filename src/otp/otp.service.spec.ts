@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { Test } from '@nestjs/testing';
 import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { loadConfiguration } from '../config/load-configuration.js';
+import { EventPublisher } from '../events/event-publisher.port.js';
 import { OtpDelivery } from './delivery.port.js';
 import { AuditedFraudEvents, FraudEvents } from './fraud/fraud-events.js';
 import { FraudGuard } from './fraud/fraud-guard.js';
@@ -71,7 +72,7 @@ describe('OtpService', () => {
       check: jest.fn(async () => ({ result: 'not_found' as const })),
       settleExternalCheck: jest.fn(async () => ({ result: 'not_found' as const })),
       cancel: jest.fn(async () => false),
-      updateDelivery: jest.fn(async () => undefined),
+      updateDelivery: jest.fn(async () => 'applied' as const),
       markDeliveryPrivate: jest.fn(async () => undefined),
     };
     limiter = {
@@ -85,6 +86,7 @@ describe('OtpService', () => {
       canDeliver: jest.fn(() => true),
       deliver: jest.fn(async () => undefined),
       checkProviderCode: jest.fn(async () => true),
+      settled: jest.fn(async () => undefined),
     };
     const module = await Test.createTestingModule({
       providers: [
@@ -98,6 +100,7 @@ describe('OtpService', () => {
         FraudScreen,
         { provide: FraudGuard, useClass: MemoryFraudGuard },
         { provide: FraudEvents, useClass: AuditedFraudEvents },
+        { provide: EventPublisher, useValue: { enabled: false, publish: jest.fn(async () => undefined) } },
       ],
     }).compile();
     service = module.get(OtpService);

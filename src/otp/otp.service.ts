@@ -5,6 +5,7 @@ import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Channel, MessagingConfig, OtpConfig } from '../config/configuration.types.js';
 import { digestCode } from './codes/otp-codes.js';
+import { EventPublisher, type EventType } from '../events/event-publisher.port.js';
 import { OtpDelivery } from './delivery.port.js';
 import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
 import { maskDestination } from '../common/masked-destination.js';
@@ -66,7 +67,15 @@ export interface VerificationView {
   attemptsRemaining: number;
   sendsRemaining: number;
   resendAvailableAt: string;
-  delivery: { status: string; provider: string | null; attempts: number; lastError: string | null; updatedAt: string };
+  delivery: {
+    status: string;
+    provider: string | null;
+    attempts: number;
+    lastError: string | null;
+    updatedAt: string;
+    errorCode: string | null;
+    deliveredAt: string | null;
+  };
 }
 
 /** A re-send of the pending verification `id`, under the policy its destination's send was given. */
@@ -98,6 +107,7 @@ export class OtpService {
     @Inject(OtpDelivery) private readonly delivery: OtpDelivery,
     private readonly metrics: MetricsService,
     private readonly fraud: FraudScreen,
+    @Inject(EventPublisher) private readonly events: EventPublisher,
   ) {
     this.destinations = new DestinationPolicies(config, { store, limiter, delivery });
   }
@@ -270,6 +280,7 @@ export class OtpService {
           this.liftCooldown(outcome.record),
           this.fraud.recordApproval(outcome.record, this.destinations.for(outcome.record.to).reachesDestination, Date.now()),
         ]);
+        await this.settled(outcome.record);
         return { id: record.id, status: 'approved', record: outcome.record };
       case 'incorrect': {
         const remaining = Math.max(0, outcome.record.maxAttempts - outcome.record.attempts);
@@ -277,10 +288,12 @@ export class OtpService {
           result: 'incorrect',
           attemptsRemaining: remaining,
         });
+        if (remaining === 0) await this.settled(outcome.record);
         throw new OtpIncorrectError(remaining);
       }
       case 'locked':
         this.log('verification.checked', outcome.record, meta, { result: 'locked' });
+        await this.settled(outcome.record);
         throw new OtpAttemptsExceededError(Math.max(1, this.config.resendCooldownSeconds));
       default:
         this.log('verification.checked', record, meta, { result: 'not_found' });
@@ -296,7 +309,9 @@ export class OtpService {
 
   async cancel(id: string, realm: Realm, meta: RequestMeta = {}): Promise<{ id: string; status: 'canceled' }> {
     if (!(await this.find(id, realm)) || !(await this.store.cancel(id, Date.now()))) throw new VerificationNotFoundError();
-    this.log('verification.canceled', await this.store.get(id), meta);
+    const canceled = await this.store.get(id);
+    this.log('verification.canceled', canceled, meta);
+    if (canceled) await this.settled(canceled);
     return { id, status: 'canceled' };
   }
 
@@ -413,12 +428,42 @@ export class OtpService {
         attempts: record.delivery.attempts,
         lastError: record.delivery.lastError,
         updatedAt: new Date(record.delivery.updatedAt).toISOString(),
+        errorCode: record.delivery.errorCode ?? null,
+        deliveredAt: record.delivery.deliveredAt !== undefined ? new Date(record.delivery.deliveredAt).toISOString() : null,
       },
     };
   }
 
-  /** One structured line per event, for the audit trail: never the code, the destination masked. */
+  /**
+   * Once approved, canceled or locked, the code is never sent again: messaging forgets the message it
+   * kept for a failover, and counts an approval for the provider that delivered it. Neither may undo
+   * what was settled.
+   */
+  private async settled(record: VerificationRecord): Promise<void> {
+    if (record.status !== 'approved' && record.status !== 'canceled' && record.status !== 'max_attempts') return;
+    const { id: verificationId, status, channel, to, lastSentAt: sentAt } = record;
+    const provider = record.delivery.provider;
+    await this.delivery.settled({ verificationId, status, channel, to, provider, sentAt }).catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.audit.warn({ event: 'verification.settle_not_reported', verificationId, error: reason });
+    });
+  }
+
+  /**
+   * One structured line per event, for the audit trail: never the code, the destination masked. The
+   * published ones also go to WEBHOOK_URLS.
+   */
   private log(event: string, record: VerificationRecord | undefined, meta: RequestMeta, extra: Record<string, unknown> = {}): void {
+    if (record && this.events.enabled && PUBLISHED.has(event)) {
+      void this.events.publish(event as EventType, {
+        id: record.id,
+        channel: record.channel,
+        to: maskDestination(record.channel, record.to),
+        purpose: record.purpose,
+        status: effectiveStatus(record, Date.now()),
+        attemptsRemaining: Math.max(0, record.maxAttempts - record.attempts),
+      });
+    }
     this.audit.log({
       event,
       verificationId: record?.id,
@@ -431,6 +476,14 @@ export class OtpService {
     });
   }
 }
+
+/** The audit events that are also outgoing events. */
+const PUBLISHED: ReadonlySet<string> = new Set<EventType>([
+  'verification.started',
+  'verification.approved',
+  'verification.locked',
+  'verification.canceled',
+]);
 
 /** Which application started it; the auth flows' own sends carry no such label. */
 function apiKeyLabel(meta: RequestMeta): { api_key?: string } {

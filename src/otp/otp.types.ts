@@ -4,7 +4,15 @@ import type { SendBudget } from './limits/send-limiter.js';
 export const VERIFICATION_STATUSES = ['pending', 'approved', 'expired', 'canceled', 'max_attempts', 'failed'] as const;
 export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
 
-export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed';
+export const DELIVERY_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** What a provider's receipt says of a message it accepted: the end of its story. */
+export type ReceiptStatus = Extract<DeliveryStatus, 'delivered' | 'undelivered'>;
+
+export function isReceiptStatus(status: DeliveryStatus): status is ReceiptStatus {
+  return status === 'delivered' || status === 'undelivered';
+}
 
 export interface DeliveryState {
   status: DeliveryStatus;
@@ -12,6 +20,12 @@ export interface DeliveryState {
   attempts: number;
   lastError: string | null;
   updatedAt: number;
+  /** The provider's id of the message it accepted (Twilio SID, SES MessageId…): receipts name it. */
+  messageId?: string;
+  /** The provider's code for a message it could not deliver (Twilio 30003, an SMTP bounce code). */
+  errorCode?: string;
+  /** When the provider says the message reached the recipient. */
+  deliveredAt?: number;
 }
 
 /** One verification as stored. Times are epoch milliseconds; the code itself is never stored. */
@@ -85,9 +99,17 @@ export interface NewCode {
   now: number;
 }
 
+/**
+ * A report on one send. From the worker: how the send went (`sent` names the message the provider
+ * accepted). From a receipt (`delivered` / `undelivered`): applies only to that message while it is
+ * `sent`, so a duplicate, a late receipt or one for an earlier provider's message changes nothing.
+ */
 export interface DeliveryUpdate {
   sendNumber: number;
   status: DeliveryStatus;
+  messageId?: string;
+  errorCode?: string;
+  deliveredAt?: number;
   provider?: string | null;
   attempts?: number;
   lastError?: string | null;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { FakeVendorServer, type Failure, type ReceivedRequest, type Reply } from './fake-vendor-server.js';
 
 export const FAKE_SENDGRID_API_KEY = `SG.${'k'.repeat(22)}.${'s'.repeat(43)}`;
@@ -12,8 +12,37 @@ export interface SendgridMail {
 
 /** SendGrid's v3 Mail Send API and a key-scopes route for probes, with SendGrid's error bodies. */
 export class FakeSendgrid extends FakeVendorServer {
+  /** Mails accepted, with the X-Message-Id SendGrid answered with. */
+  readonly accepted: { messageId: string; mail: SendgridMail }[] = [];
+  private readonly signingKey: KeyObject;
+  /** The Event Webhook's verification key as SendGrid's settings show it: base64 of the DER public key. */
+  readonly webhookPublicKey: string;
+
   private constructor(readonly apiKey: string) {
     super();
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    this.signingKey = privateKey;
+    this.webhookPublicKey = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  }
+
+  /**
+   * Posts events as SendGrid's signed Event Webhook does: a JSON array, signed with ECDSA P-256 over
+   * the timestamp header followed by the body. `forge` signs with a key of its own instead.
+   */
+  async postEvents(url: string, events: Record<string, unknown>[], options: { forge?: boolean } = {}): Promise<Response> {
+    const body = JSON.stringify(events);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const key = options.forge ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey : this.signingKey;
+    const signature = sign('sha256', Buffer.from(timestamp + body), key).toString('base64');
+    return fetch(`${url}/v1/webhooks/sendgrid/events`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-twilio-email-event-webhook-signature': signature,
+        'x-twilio-email-event-webhook-timestamp': timestamp,
+      },
+      body,
+    });
   }
 
   static start(options: { apiKey?: string } = {}): Promise<FakeSendgrid> {
@@ -59,7 +88,9 @@ export class FakeSendgrid extends FakeVendorServer {
     const text = content.findIndex((c) => c.type === 'text/plain');
     if (text > html && html >= 0) errors.push({ message: 'text/plain must come before text/html.', field: 'content' });
     if (errors.length > 0) return this.error(400, errors);
-    return { status: 202, headers: { 'x-message-id': randomBytes(11).toString('base64url') } };
+    const messageId = randomBytes(11).toString('base64url');
+    this.accepted.push({ messageId, mail: mail! });
+    return { status: 202, headers: { 'x-message-id': messageId } };
   }
 
   private error(status: number, errors: { message: string; field: string | null }[]): Reply {

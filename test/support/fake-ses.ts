@@ -18,6 +18,9 @@ export interface SesSendEmail {
  * `x-amzn-ErrorType`, as SES does.
  */
 export class FakeSes extends FakeVendorServer {
+  /** Emails accepted, with the MessageId SES answered with. */
+  readonly accepted: { messageId: string; email: SesSendEmail }[] = [];
+
   private constructor(readonly accessKeyId: string) {
     super();
   }
@@ -33,7 +36,8 @@ export class FakeSes extends FakeVendorServer {
   protected handle(request: ReceivedRequest): Reply {
     const keyId = sigV4AccessKeyId(request.headers);
     if (keyId === undefined) return this.error(403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
-    if (keyId !== this.accessKeyId) return this.error(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    if (keyId !== this.accessKeyId)
+      return this.error(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
     if (request.method === 'GET' && request.path === '/v2/email/account') {
       return {
         status: 200,
@@ -46,7 +50,8 @@ export class FakeSes extends FakeVendorServer {
         },
       };
     }
-    if (request.method === 'POST' && request.path === '/v2/email/outbound-emails') return this.sendEmail(request.json as SesSendEmail | undefined);
+    if (request.method === 'POST' && request.path === '/v2/email/outbound-emails')
+      return this.sendEmail(request.json as SesSendEmail | undefined);
     return this.error(404, 'NotFoundException', `No route for ${request.method} ${request.path}`);
   }
 
@@ -62,7 +67,9 @@ export class FakeSes extends FakeVendorServer {
     if (to.some((address) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address))) return this.error(400, 'BadRequestException', 'Illegal address');
     if (!simple?.Subject?.Data) return this.error(400, 'BadRequestException', 'Subject is required');
     if (!simple.Body?.Text?.Data && !simple.Body?.Html?.Data) return this.error(400, 'BadRequestException', 'Body is required');
-    return { status: 200, body: { MessageId: `${randomUUID()}-000000` } };
+    const messageId = `${randomUUID()}-000000`;
+    this.accepted.push({ messageId, email });
+    return { status: 200, body: { MessageId: messageId } };
   }
 
   private error(status: number, type: string, message: string): Reply {

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { E164, FakeVendorServer, type Failure, type ReceivedRequest, type Reply } from './fake-vendor-server.js';
 
 export const FAKE_TWILIO_ACCOUNT_SID = `AC${'1'.repeat(32)}`;
@@ -36,6 +36,45 @@ export class FakeTwilio extends FakeVendorServer {
     return this.pending.get(`${this.verifyServiceSid}:${to}`);
   }
 
+  /** Messages created, with the SID Twilio answered with and the form they were created with. */
+  readonly created: { sid: string; form: Record<string, string> }[] = [];
+
+  /**
+   * Posts a status callback for a created message as Twilio does: form-encoded to its StatusCallback
+   * URL, signed with X-Twilio-Signature (HMAC-SHA1 with the auth token over that URL and the sorted
+   * fields). `deliverTo` is where the service really listens, when the public URL points elsewhere;
+   * `signWith` signs with another token (a forgery).
+   */
+  async sendStatus(
+    sid: string,
+    status: 'sent' | 'delivered' | 'undelivered' | 'failed',
+    options: { errorCode?: string; deliverTo: string; signWith?: string },
+  ): Promise<Response> {
+    const message = this.created.find((candidate) => candidate.sid === sid);
+    const callback = message?.form.StatusCallback;
+    if (!message || !callback) throw new Error(`message ${sid} was not created with a StatusCallback`);
+    const params: Record<string, string> = {
+      AccountSid: this.accountSid,
+      ApiVersion: '2010-04-01',
+      From: message.form.From ?? '',
+      MessageSid: sid,
+      MessageStatus: status,
+      SmsSid: sid,
+      SmsStatus: status,
+      To: message.form.To ?? '',
+      ...(options.errorCode ? { ErrorCode: options.errorCode } : {}),
+    };
+    const url = new URL(callback);
+    return fetch(`${options.deliverTo}${url.pathname}${url.search}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilioSignature(options.signWith ?? this.authToken, callback, params),
+      },
+      body: new URLSearchParams(params).toString(),
+    });
+  }
+
   /** The Messages API calls received (SMS and WhatsApp). */
   get messages(): Record<string, string>[] {
     return this.received.filter((r) => r.method === 'POST' && r.path.endsWith('/Messages.json')).map((r) => r.form);
@@ -44,6 +83,7 @@ export class FakeTwilio extends FakeVendorServer {
   override reset(): void {
     super.reset();
     this.pending.clear();
+    this.created.length = 0;
   }
 
   protected handle(request: ReceivedRequest): Reply {
@@ -89,13 +129,16 @@ export class FakeTwilio extends FakeVendorServer {
     const whatsapp = to.startsWith('whatsapp:');
     if (!E164.test(to.replace(/^whatsapp:/, ''))) return this.error(400, 21211, `Invalid 'To' Phone Number: ${to}`);
     if (!from && !service) return this.error(400, 21603, "A 'From' phone number is required.");
-    if (from && whatsapp !== from.startsWith('whatsapp:')) return this.error(400, 21910, 'Invalid From and To pair. From and To should be of the same channel');
+    if (from && whatsapp !== from.startsWith('whatsapp:'))
+      return this.error(400, 21910, 'Invalid From and To pair. From and To should be of the same channel');
     if (service && !/^MG[0-9a-f]{32}$/.test(service)) return this.error(400, 21701, 'The Messaging Service Sid is invalid.');
     if (!body) return this.error(400, 21602, 'Message body is required.');
+    const messageSid = sid('SM');
+    this.created.push({ sid: messageSid, form });
     return {
       status: 201,
       body: {
-        sid: sid('SM'),
+        sid: messageSid,
         account_sid: this.accountSid,
         to,
         from: from ?? null,
@@ -117,7 +160,17 @@ export class FakeTwilio extends FakeVendorServer {
     this.pending.set(`${this.verifyServiceSid}:${to}`, code);
     return {
       status: 201,
-      body: { sid: sid('VE'), service_sid: this.verifyServiceSid, account_sid: this.accountSid, to, channel, status: 'pending', valid: false, lookup: {}, send_code_attempts: [] },
+      body: {
+        sid: sid('VE'),
+        service_sid: this.verifyServiceSid,
+        account_sid: this.accountSid,
+        to,
+        channel,
+        status: 'pending',
+        valid: false,
+        lookup: {},
+        send_code_attempts: [],
+      },
     };
   }
 
@@ -131,7 +184,23 @@ export class FakeTwilio extends FakeVendorServer {
     if (approved) this.pending.delete(key);
     return {
       status: 200,
-      body: { sid: sid('VE'), service_sid: this.verifyServiceSid, account_sid: this.accountSid, to, channel: 'sms', status: approved ? 'approved' : 'pending', valid: approved },
+      body: {
+        sid: sid('VE'),
+        service_sid: this.verifyServiceSid,
+        account_sid: this.accountSid,
+        to,
+        channel: 'sms',
+        status: approved ? 'approved' : 'pending',
+        valid: approved,
+      },
     };
   }
+}
+
+/** Twilio's request signature: base64 HMAC-SHA1 over the full URL followed by each field name and value, sorted by name. */
+export function twilioSignature(authToken: string, url: string, params: Record<string, string>): string {
+  const data = Object.keys(params)
+    .sort()
+    .reduce((acc, key) => acc + key + params[key], url);
+  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf-8')).digest('base64');
 }

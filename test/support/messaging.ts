@@ -8,6 +8,7 @@ import { MessagingModule } from '../../src/messaging/messaging.module.js';
 import { PROVIDER_CHAINS, type ProviderChains } from '../../src/messaging/provider-chains.js';
 import { MetricsModule } from '../../src/metrics/metrics.module.js';
 import { RedisModule } from '../../src/redis/redis.module.js';
+import { WebhooksModule } from '../../src/webhooks/webhooks.module.js';
 
 /** Short enough that a hanging vendor fails a test in about a second, long enough for a loaded CI machine. */
 export const FAST_TIMEOUTS: ProviderTimeouts = { connectMs: 800, requestMs: 1_200 };
@@ -26,7 +27,13 @@ export async function startMessaging(env: Record<string, string>, timeouts: Prov
   const { configuration } = loadConfiguration({ NODE_ENV: 'test', ...env });
   configuration.messaging = { ...configuration.messaging, timeouts };
   const module = await Test.createTestingModule({
-    imports: [configModuleFor(configuration), MetricsModule, RedisModule, MessagingModule.register(configuration)],
+    imports: [
+      configModuleFor(configuration),
+      MetricsModule,
+      RedisModule,
+      WebhooksModule.register(configuration),
+      MessagingModule.register(configuration),
+    ],
   }).compile();
   module.useLogger(false);
   await module.init();

@@ -235,6 +235,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/webhooks/failures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events a receiver never took
+         * @description Events whose every retry over 24 h failed, per receiver of `WEBHOOK_URLS`. Only the keys of `ADMIN_API_KEYS` are accepted.
+         */
+        get: operations["WebhooksAdminController_list_v1"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -800,6 +820,17 @@ export interface components {
              */
             attempts: number;
             /**
+             * Format: date-time
+             * @description When the provider reported it delivered.
+             * @example null
+             */
+            deliveredAt: string | null;
+            /**
+             * @description The provider's code for a message it reported undelivered (Twilio 30003, an SMTP status such as 5.1.1).
+             * @example null
+             */
+            errorCode: string | null;
+            /**
              * @description Each provider's error from the latest failed attempt.
              * @example null
              */
@@ -813,7 +844,7 @@ export interface components {
              * @example queued
              * @enum {string}
              */
-            status: "queued" | "sending" | "sent" | "failed";
+            status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "failed";
             /** Format: date-time */
             updatedAt: string;
         };
@@ -926,6 +957,16 @@ export interface components {
         JwksResponse: {
             keys: components["schemas"]["JwkResponse"][];
         };
+        LastHourResponse: {
+            /** @description Entered and approved. */
+            approved: number;
+            /** @description Of those, reported delivered by the provider. */
+            delivered: number;
+            /** @description Codes the provider accepted in the last hour (every replica). */
+            sent: number;
+            /** @description Reported lost (bounce, carrier filter, unreachable handset). */
+            undelivered: number;
+        };
         LiveResponse: {
             /**
              * @example ok
@@ -985,6 +1026,7 @@ export interface components {
             lastError: string | null;
             /** Format: date-time */
             lastFailureAt: string | null;
+            lastHour: components["schemas"]["LastHourResponse"];
             /** Format: date-time */
             lastSuccessAt: string | null;
             /**
@@ -994,6 +1036,8 @@ export interface components {
             priority: number;
             /** @description Messages sent by this process. */
             sent: number;
+            /** @description Of its codes of the last hour sent at least SUSPECT_GRACE_SECONDS ago, at least SUSPECT_MIN_SENDS exist and fewer than SUSPECT_MIN_APPROVAL of them were approved: accepted but not arriving, or a pumping attack. */
+            suspect: boolean;
         };
         RecoveryCodesResponse: {
             /**
@@ -1277,6 +1321,30 @@ export interface components {
              * @example k7m2p-x9rt4
              */
             recoveryCode?: string;
+        };
+        WebhookFailureResponse: {
+            /** @example 15 */
+            attempts: number;
+            /** Format: date-time */
+            failedAt: string;
+            /** @example receiver answered 503 */
+            lastError: string;
+            /** @enum {string} */
+            type: "verification.started" | "verification.delivery" | "verification.approved" | "verification.locked" | "verification.canceled" | "user.created" | "user.deleted" | "session.revoked" | "fraud.suspended";
+            /**
+             * @description The receiver, without credentials or query.
+             * @example https://app.example.com/hooks/otp
+             */
+            url: string;
+            /**
+             * @description The `webhook-id` every attempt carried.
+             * @example msg_6f1c2a4e-7b1d-4a53-9d1e-2f0c9d1e5b7a
+             */
+            webhookId: string;
+        };
+        WebhookFailuresResponse: {
+            /** @description Newest first; the latest 1000. */
+            failures: components["schemas"]["WebhookFailureResponse"][];
         };
     };
     responses: never;
@@ -1790,6 +1858,54 @@ export interface operations {
             };
             /** @description `code`: `USER_NOT_FOUND` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `INTERNAL` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `code`: `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    WebhooksAdminController_list_v1: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookFailuresResponse"];
+                };
+            };
+            /** @description `code`: `UNAUTHORIZED` */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

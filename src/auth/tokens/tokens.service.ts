@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { isUUID } from 'class-validator';
 import { and, eq, gt, isNull, min } from 'drizzle-orm';
@@ -12,6 +12,7 @@ import { InvalidAccessTokenError, InvalidRefreshTokenError, TokenReusedError, To
 import { type PublicUser, toPublicUser, type User } from '../users/user.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_REUSE_GRACE_SECONDS, REFRESH_TOKEN_BYTES } from './tokens.constants.js';
+import { EventPublisher } from '../../events/event-publisher.port.js';
 
 export interface AccessTokenClaims {
   sub: string;
@@ -71,6 +72,7 @@ export class TokensService {
     @Inject(Database) private readonly db: Database,
     private readonly users: UsersRepository,
     @Inject(authConfig.KEY) private readonly auth: AuthConfig,
+    @Optional() @Inject(EventPublisher) private readonly events?: EventPublisher,
   ) {}
 
   /** A new session: a fresh refresh-token family and an access token; where it was started from is kept beside its refresh tokens. */
@@ -213,6 +215,7 @@ export class TokensService {
         return { userId: rotation.userId, sessionId: rotation.sessionId, refreshToken: rotation.refreshToken };
       case 'reused':
         this.audit.warn({ event: 'auth.refresh_reused', userId: rotation.userId, sessionId: rotation.sessionId, ip: context.ip });
+        await this.events?.publish('session.revoked', { userId: rotation.userId, sessionId: rotation.sessionId, reason: 'reused' });
         throw new TokenReusedError();
       case 'revoked':
         throw new TokenRevokedError();

@@ -11,6 +11,11 @@ export interface DeliveryHeader {
   expiresAt: number;
   /** The X-Request-Id of the request that queued it, so the worker's log lines lead back to it. */
   requestId?: string;
+  /**
+   * A failover after a loss: the providers whose message for this send was reported undelivered.
+   * The chain skips them, and its first provider's key is `<verificationId>:<sendNumber>:after:<providers>`.
+   */
+  skipProviders?: string[];
 }
 
 /** The destination and the code: held in the clear only in this process; a queue that stores jobs elsewhere seals it. */

@@ -6,7 +6,11 @@ import { MetricsService } from '../../metrics/metrics.service.js';
 import { type DeliveryReport, DeliveryReports } from '../../otp/delivery.port.js';
 import { ChainExhaustedError, FailoverSender, MessageRenderingError, PermanentDeliveryError } from '../failover-sender.js';
 import { maskDestinations } from '../masked-text.js';
+import { countryOf, DeliveryConversion } from '../delivery-conversion.js';
+import type { SendResult } from '../message-provider.js';
+import { receiptVendorOf } from '../receipts/receipt-vendors.js';
 import { DeliveryLedger } from './delivery-ledger.js';
+import { keptMessageOwner, PayloadSealer } from './sealed-payload.js';
 import type { DeliveryContent, QueuedDelivery } from './delivery-job.js';
 
 /** Thrown to have the queue try the whole chain again later. */
@@ -31,6 +35,8 @@ export class DeliveryWorker {
     @Inject(DeliveryReports) private readonly reports: DeliveryReports,
     private readonly sender: FailoverSender,
     private readonly metrics: MetricsService,
+    private readonly sealer: PayloadSealer,
+    private readonly conversion: DeliveryConversion,
   ) {}
 
   get maxAttempts(): number {
@@ -47,7 +53,11 @@ export class DeliveryWorker {
   }
 
   private async run(job: QueuedDelivery, attemptNumber: number): Promise<void> {
-    this.logger.log({ msg: `${job.key}: ${job.channel} delivery attempt ${attemptNumber} of ${this.maxAttempts}`, channel: job.channel, attempt: attemptNumber });
+    this.logger.log({
+      msg: `${job.key}: ${job.channel} delivery attempt ${attemptNumber} of ${this.maxAttempts}`,
+      channel: job.channel,
+      attempt: attemptNumber,
+    });
     if (await this.ledger.wasSent(job.key)) {
       this.logger.log({ msg: `${job.key}: already delivered, not sending again`, channel: job.channel, attempt: attemptNumber });
       return;
@@ -60,7 +70,12 @@ export class DeliveryWorker {
     try {
       content = job.open();
     } catch {
-      await this.fail(job, attemptNumber, 'undecryptable', 'the queued message could not be decrypted: OTP_SECRET differs from the one that queued it');
+      await this.fail(
+        job,
+        attemptNumber,
+        'undecryptable',
+        'the queued message could not be decrypted: OTP_SECRET differs from the one that queued it',
+      );
       return;
     }
     await this.report(job, { status: 'sending', attempts: attemptNumber });
@@ -76,9 +91,15 @@ export class DeliveryWorker {
         locale: content.locale,
         expiresAt: new Date(job.expiresAt),
         attempt: attemptNumber,
+        skipProviders: job.skipProviders,
       });
       await this.ledger.markSent(job.key, job.expiresAt - Date.now() + this.reports.retentionMs);
-      this.logger.log({ msg: `${job.key}: delivered through ${result.provider} on attempt ${attemptNumber}`, channel: job.channel, provider: result.provider, attempt: attemptNumber });
+      this.logger.log({
+        msg: `${job.key}: delivered through ${result.provider} on attempt ${attemptNumber}`,
+        channel: job.channel,
+        provider: result.provider,
+        attempt: attemptNumber,
+      });
       this.metrics.deliveries.inc({ channel: job.channel, result: 'sent' });
       this.metrics.deliveryLatency.observe({ channel: job.channel, provider: result.provider }, (Date.now() - job.issuedAt) / 1000);
       await this.report(job, {
@@ -87,11 +108,17 @@ export class DeliveryWorker {
         attempts: attemptNumber,
         lastError: null,
         codeIssuer: result.codeIssuedByProvider ? result.provider : null,
+        messageId: result.providerMessageId,
       });
+      await this.followUp(job, content, result);
     } catch (error) {
       // The chain's errors are masked already; anything else thrown on the way is masked here, as it
       // becomes the verification's lastError, the queue's failed reason and a log line.
-      const reason = maskDestinations(error instanceof Error ? error.message : String(error), { channel: job.channel, to: content.to, code: content.code });
+      const reason = maskDestinations(error instanceof Error ? error.message : String(error), {
+        channel: job.channel,
+        to: content.to,
+        code: content.code,
+      });
       const kind = errorKindOf(error);
       const provider = error instanceof PermanentDeliveryError ? error.provider : undefined;
       // Neither a refused destination nor a message that cannot be rendered gets better by waiting.
@@ -99,9 +126,42 @@ export class DeliveryWorker {
         await this.fail(job, attemptNumber, kind, reason, provider);
         return;
       }
-      this.logger.warn({ msg: `${job.key}: attempt ${attemptNumber} of ${this.maxAttempts} failed (${reason}); retrying`, channel: job.channel, attempt: attemptNumber, errorKind: kind, error: reason });
+      this.logger.warn({
+        msg: `${job.key}: attempt ${attemptNumber} of ${this.maxAttempts} failed (${reason}); retrying`,
+        channel: job.channel,
+        attempt: attemptNumber,
+        errorKind: kind,
+        error: reason,
+      });
       await this.report(job, { status: 'queued', attempts: attemptNumber, lastError: reason });
       throw new RetryLaterError(reason);
+    }
+  }
+
+  /**
+   * After a provider accepted the code: counted for its conversion; its message id indexed for the
+   * receipts that name it; and the message kept, sealed, for a failover should a receipt say it was
+   * lost. Both live as long as the verification may still be read. None of it may fail the send.
+   */
+  private async followUp(job: QueuedDelivery, content: DeliveryContent, result: SendResult): Promise<void> {
+    const country = countryOf(job.channel, content.to);
+    const ttlMs = job.expiresAt - Date.now() + this.reports.retentionMs;
+    try {
+      await this.conversion.count('sent', { channel: job.channel, provider: result.provider, country }, Date.now());
+      const vendor = receiptVendorOf(result.provider);
+      if (vendor === undefined || result.providerMessageId === undefined || result.codeIssuedByProvider) return;
+      const { verificationId, sendNumber, channel } = job;
+      const tried = job.skipProviders ?? [];
+      await this.ledger.rememberMessage(
+        vendor,
+        result.providerMessageId,
+        { verificationId, sendNumber, channel, provider: result.provider, country, tried },
+        ttlMs,
+      );
+      const sealed = this.sealer.sealContent(content, keptMessageOwner(verificationId));
+      await this.ledger.keep(verificationId, { sendNumber, sealed }, Math.max(1000, job.expiresAt - Date.now()));
+    } catch (error) {
+      this.logger.warn(`${job.key}: receipts for this message will not be followed: ${error instanceof Error ? error.message : error}`);
     }
   }
 

@@ -9,6 +9,9 @@ export interface SealedDeliveryJob extends DeliveryHeader {
   sealed: string;
 }
 
+/** What a kept message is sealed for: opened for its own verification only. */
+export const keptMessageOwner = (verificationId: string) => `${verificationId}:kept`;
+
 /**
  * Jobs kept in Redis hold a code, so their content is stored sealed (AES-256-GCM) with a key derived
  * from OTP_SECRET for this one purpose, and bound to their job: a payload moved to another job fails to open.
@@ -22,11 +25,20 @@ export class PayloadSealer {
   }
 
   seal({ content, ...header }: DeliveryJob): SealedDeliveryJob {
-    return { ...header, sealed: this.sealer.seal(content, header.key) };
+    return { ...header, sealed: this.sealContent(content, header.key) };
+  }
+
+  /** Content sealed for what it is bound to (a job's key, or a kept message's owner): opened only by `openContent` with the same. */
+  sealContent(content: DeliveryContent, boundTo: string): string {
+    return this.sealer.seal(content, boundTo);
   }
 
   /** The job for the worker; its content is decrypted when the worker opens it (under another OTP_SECRET, that throws). */
   unseal({ sealed, ...header }: SealedDeliveryJob): QueuedDelivery {
-    return { ...header, open: () => this.sealer.open<DeliveryContent>(sealed, header.key) };
+    return { ...header, open: () => this.openContent(sealed, header.key) };
+  }
+
+  openContent(sealed: string, boundTo: string): DeliveryContent {
+    return this.sealer.open<DeliveryContent>(sealed, boundTo);
   }
 }

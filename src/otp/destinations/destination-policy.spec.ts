@@ -46,7 +46,7 @@ describe('DestinationPolicies', () => {
   }
 
   beforeEach(() => {
-    store = { updateDelivery: jest.fn(async () => undefined), get: jest.fn(async () => undefined) };
+    store = { updateDelivery: jest.fn(async () => 'applied' as const), get: jest.fn(async () => undefined) };
     limiter = { takeGuess: jest.fn(async () => ({ allowed: true as const })), refundGuess: jest.fn(async () => undefined) };
     delivery = { canDeliver: jest.fn(() => true), deliver: jest.fn(async () => undefined) };
   });

@@ -1,9 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { CHANNELS, type Channel } from '../../config/configuration.types.js';
 import type { VerificationView } from '../otp.service.js';
-import { VERIFICATION_STATUSES, type VerificationStatus } from '../otp.types.js';
-
-const DELIVERY_STATUSES = ['queued', 'sending', 'sent', 'failed'] as const;
+import { DELIVERY_STATUSES, VERIFICATION_STATUSES, type VerificationStatus } from '../otp.types.js';
 
 /** The response bodies of /v1/verifications, for the OpenAPI document; `implements` keeps them in step with the code. */
 export class DeliveryResponse {
@@ -16,11 +14,28 @@ export class DeliveryResponse {
   @ApiProperty({ type: 'integer', minimum: 0, example: 1, description: 'Queue attempts of the whole provider chain so far.' })
   attempts!: number;
 
-  @ApiProperty({ type: String, nullable: true, example: null, description: 'Each provider\'s error from the latest failed attempt.' })
+  @ApiProperty({ type: String, nullable: true, example: null, description: "Each provider's error from the latest failed attempt." })
   lastError!: string | null;
 
   @ApiProperty({ format: 'date-time' })
   updatedAt!: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: null,
+    description: "The provider's code for a message it reported undelivered (Twilio 30003, an SMTP status such as 5.1.1).",
+  })
+  errorCode!: string | null;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    example: null,
+    description: 'When the provider reported it delivered.',
+  })
+  deliveredAt!: string | null;
 }
 
 export class VerificationResponse implements VerificationView {

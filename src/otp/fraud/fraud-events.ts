@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { EventPublisher } from '../../events/event-publisher.port.js';
 
 /** `fraud.suspended`: a country's SMS/WhatsApp sends are refused until `until` (ISO time); never a number in it. */
 export interface FraudSuspendedEvent {
@@ -19,12 +20,17 @@ export interface FraudEvents {
 
 export const FraudEvents = Symbol('FraudEvents');
 
-/** Until outgoing events are configured: the event as an audit line, beside the guard's own WARN line. */
+/** An audit line beside the guard's own WARN line, and the `fraud.suspended` event for WEBHOOK_URLS. */
 @Injectable()
 export class AuditedFraudEvents implements FraudEvents {
   private readonly audit = new Logger('Audit');
 
+  constructor(@Inject(EventPublisher) private readonly events: EventPublisher) {}
+
   suspended(event: FraudSuspendedEvent): void {
     this.audit.log({ event: 'fraud.suspended', ...event });
+    // Not awaited: the send that tipped the country over is answered now. publish() never throws
+    // (an event that cannot be queued is logged and dropped), so nothing is left unhandled.
+    void this.events.publish('fraud.suspended', { ...event });
   }
 }

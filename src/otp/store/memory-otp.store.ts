@@ -80,7 +80,7 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
   }
 
   async updateDelivery(id: string, update: DeliveryUpdate, now: number) {
-    this.apply(id, now, (record) => reportDelivery(record, update, now));
+    return this.apply(id, now, (record) => reportDelivery(record, update, now));
   }
 
   /**

@@ -23,11 +23,16 @@ export interface OtpStore {
   settleExternalCheck(id: string, approved: boolean, now: number): Promise<CheckOutcome>;
   /** Pending → canceled; false when it was not pending. */
   cancel(id: string, now: number): Promise<boolean>;
-  /** Applies a delivery report for the current send only; a failed delivery fails the verification. */
-  updateDelivery(id: string, update: DeliveryUpdate, now: number): Promise<void>;
+  /**
+   * Applies a delivery report for the current send only; a failed delivery fails the verification.
+   * `ignored`: nothing changed (an earlier send, or a receipt that is a duplicate or out of order).
+   */
+  updateDelivery(id: string, update: DeliveryUpdate, now: number): Promise<DeliveryOutcome>;
   /** Sets `deliveryPrivate` for good; nothing when the verification does not exist. */
   markDeliveryPrivate(id: string): Promise<void>;
 }
+
+export type DeliveryOutcome = 'ignored' | 'applied' | 'failed';
 
 export const OtpStore = Symbol('OtpStore');
 

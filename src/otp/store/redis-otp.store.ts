@@ -86,8 +86,12 @@ export class RedisOtpStore implements OtpStore {
     if (update.attempts !== undefined) payload.attempts = update.attempts;
     if (update.lastError !== undefined) payload.lastError = update.lastError ?? '';
     if (update.codeIssuer !== undefined) payload.codeIssuer = update.codeIssuer ?? '';
-    const failed = await this.redis.otpDelivery(verificationKey(id), JSON.stringify(payload), now, RETENTION_MS);
-    if (failed === 1) await this.releasePending(id);
+    if (update.messageId !== undefined) payload.messageId = update.messageId;
+    if (update.errorCode !== undefined) payload.errorCode = update.errorCode;
+    if (update.deliveredAt !== undefined) payload.deliveredAt = update.deliveredAt;
+    const result = await this.redis.otpDelivery(verificationKey(id), JSON.stringify(payload), now, RETENTION_MS);
+    if (result === 1) await this.releasePending(id);
+    return result === -1 ? 'ignored' : result === 1 ? 'failed' : 'applied';
   }
 
   async markDeliveryPrivate(id: string) {

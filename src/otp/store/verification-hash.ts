@@ -20,6 +20,7 @@ const number: Codec<number> = { write: (value) => value, read: (raw) => Number(r
 /** Redis has no null: an empty string stands for it. */
 const nullable: Codec<string | null> = { write: (value) => value ?? '', read: (raw) => raw || null };
 const optional: Codec<string | undefined> = { write: (value) => value, read: (raw) => raw };
+const optionalNumber: Codec<number | undefined> = { write: (value) => value, read: (raw) => (raw === undefined ? undefined : Number(raw)) };
 
 type Fields<R> = { [K in keyof R]-?: Codec<R[K]> };
 
@@ -56,6 +57,9 @@ const DELIVERY_FIELDS: { [K in keyof DeliveryState]-?: Codec<DeliveryState[K]> &
   attempts: { field: 'dAttempts', ...number },
   lastError: { field: 'dLastError', ...nullable },
   updatedAt: { field: 'dUpdatedAt', ...number },
+  messageId: { field: 'dMessageId', ...optional },
+  errorCode: { field: 'dErrorCode', ...optional },
+  deliveredAt: { field: 'dDeliveredAt', ...optionalNumber },
 };
 
 /** Every field name a verification's hash may hold. */
@@ -70,7 +74,10 @@ export function toHash(record: VerificationRecord): Record<string, HashValue> {
 
 export function fromHash(hash: Record<string, string>): VerificationRecord {
   const delivery: Partial<Record<keyof DeliveryState, unknown>> = {};
-  for (const [key, { field, read }] of entries(DELIVERY_FIELDS)) delivery[key] = read(hash[field]);
+  for (const [key, { field, read }] of entries(DELIVERY_FIELDS)) {
+    const value = read(hash[field]);
+    if (value !== undefined) delivery[key] = value;
+  }
   const record: Partial<Record<keyof VerificationRecord, unknown>> = {};
   for (const [key, codec] of entries(RECORD_FIELDS)) {
     const value = codec.read(hash[key]);

@@ -1,5 +1,12 @@
 import { digestsEqual } from '../codes/otp-codes.js';
-import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
+import {
+  type CheckOutcome,
+  type DeliveryUpdate,
+  isReceiptStatus,
+  type NewCode,
+  type ResendOutcome,
+  type VerificationRecord,
+} from '../otp.types.js';
 
 /**
  * What a verification does when it is checked, re-sent, canceled or reported on: pure functions from
@@ -71,7 +78,8 @@ export function cancel(record: VerificationRecord | undefined, now: number): Tra
 
 /**
  * A delivery report, for the current send only (a late report on an earlier send is `ignored`); a
- * failed delivery fails a verification that is still pending, expired or not.
+ * failed delivery fails a verification that is still pending, expired or not. A receipt moves only
+ * the message it names, and only from `sent`: a status never goes back, and a duplicate is `ignored`.
  */
 export function reportDelivery(
   record: VerificationRecord | undefined,
@@ -79,9 +87,16 @@ export function reportDelivery(
   now: number,
 ): Transition<'ignored' | 'applied' | 'failed'> {
   if (!record || record.sends !== update.sendNumber) return { outcome: 'ignored' };
+  if (isReceiptStatus(update.status)) return applyReceipt(record, update, now);
+  const { messageId, errorCode, deliveredAt, ...earlier } = record.delivery;
+  // A newly accepted message starts its own story; other reports keep the one told so far.
+  const story =
+    update.status === 'sent' && update.messageId !== undefined ? { messageId: update.messageId } : { messageId, errorCode, deliveredAt };
   const next: VerificationRecord = {
     ...record,
     delivery: {
+      ...earlier,
+      ...definedOnly(story),
       status: update.status,
       provider: update.provider !== undefined ? update.provider : record.delivery.provider,
       attempts: update.attempts ?? record.delivery.attempts,
@@ -93,6 +108,20 @@ export function reportDelivery(
   };
   if (update.status !== 'failed' || record.status !== 'pending') return { outcome: 'applied', next };
   return { outcome: 'failed', next: { ...next, status: 'failed', digest: '' }, settled: true };
+}
+
+function applyReceipt(record: VerificationRecord, update: DeliveryUpdate, now: number): Transition<'ignored' | 'applied'> {
+  if (record.delivery.status !== 'sent' || update.messageId === undefined || record.delivery.messageId !== update.messageId) {
+    return { outcome: 'ignored' };
+  }
+  const delivery = { ...record.delivery, status: update.status, updatedAt: now };
+  if (update.errorCode !== undefined) delivery.errorCode = update.errorCode;
+  if (update.status === 'delivered') delivery.deliveredAt = update.deliveredAt ?? now;
+  return { outcome: 'applied', next: { ...record, delivery, updatedAt: now } };
+}
+
+function definedOnly<T extends object>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /** `deliveryPrivate` for good; nothing for a verification that does not exist. */

@@ -92,6 +92,7 @@ if tonumber(h[3]) >= tonumber(h[4]) then return {'max_sends', redis.call('HGETAL
 -- resend(): the new code, one more send, a new delivery
 redis.call('HSET', key, 'digest', ARGV[1], 'expiresAt', ARGV[2], 'sends', tonumber(h[3]) + 1, 'lastSentAt', ARGV[3],
   'updatedAt', ARGV[3], 'codeIssuer', '', 'dStatus', 'queued', 'dProvider', '', 'dAttempts', 0, 'dLastError', '', 'dUpdatedAt', ARGV[3])
+redis.call('HDEL', key, 'dMessageId', 'dErrorCode', 'dDeliveredAt')
 keep(key, tonumber(ARGV[2]), now, tonumber(ARGV[4]))
 return {'resent', redis.call('HGETALL', key)}
 `;
@@ -116,16 +117,30 @@ return 1
 const DELIVERY_SCRIPT = `${KEEP}
 local key = KEYS[1]
 local u = cjson.decode(ARGV[1])
-local h = redis.call('HMGET', key, 'status', 'sends', 'expiresAt')
+local h = redis.call('HMGET', key, 'status', 'sends', 'expiresAt', 'dStatus', 'dMessageId')
 -- reportDelivery(): no record, or a report on an earlier send
 if not h[1] or tonumber(h[2]) ~= u.sendNumber then return -1 end
 local now = tonumber(ARGV[2])
+-- applyReceipt(): only the message it names, only from 'sent'
+if u.status == 'delivered' or u.status == 'undelivered' then
+  if h[4] ~= 'sent' or u.messageId == nil or h[5] ~= u.messageId then return -1 end
+  redis.call('HSET', key, 'dStatus', u.status, 'dUpdatedAt', ARGV[2], 'updatedAt', ARGV[2])
+  if u.errorCode ~= nil then redis.call('HSET', key, 'dErrorCode', u.errorCode) end
+  if u.status == 'delivered' then redis.call('HSET', key, 'dDeliveredAt', u.deliveredAt or ARGV[2]) end
+  keep(key, tonumber(h[3]), now, tonumber(ARGV[3]))
+  return 0
+end
 -- reportDelivery(): what the report says, keeping what it leaves out
 redis.call('HSET', key, 'dStatus', u.status, 'dUpdatedAt', ARGV[2], 'updatedAt', ARGV[2])
 if u.provider ~= nil then redis.call('HSET', key, 'dProvider', u.provider) end
 if u.attempts ~= nil then redis.call('HSET', key, 'dAttempts', u.attempts) end
 if u.lastError ~= nil then redis.call('HSET', key, 'dLastError', u.lastError) end
 if u.codeIssuer ~= nil then redis.call('HSET', key, 'codeIssuer', u.codeIssuer) end
+-- reportDelivery(): a newly accepted message starts its own story
+if u.status == 'sent' and u.messageId ~= nil then
+  redis.call('HDEL', key, 'dErrorCode', 'dDeliveredAt')
+  redis.call('HSET', key, 'dMessageId', u.messageId)
+end
 -- reportDelivery(): a failed delivery fails a pending verification
 local failed = 0
 if u.status == 'failed' and h[1] == 'pending' then

@@ -3,7 +3,7 @@ import type twilio from 'twilio';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../../config/configuration.types.js';
 import type { MessageProvider, RenderedMessage, SendResult } from '../../message-provider.js';
-import { classifyTwilioError, createTwilioClient, probeTwilio } from '../twilio/twilio-client.js';
+import { classifyTwilioError, createTwilioClient, probeTwilio, statusCallbackOf } from '../twilio/twilio-client.js';
 
 /** SMS through Twilio's Messages API, from TWILIO_FROM or through TWILIO_MESSAGING_SERVICE_SID. */
 @Injectable()
@@ -22,7 +22,12 @@ export class TwilioSmsProvider implements MessageProvider<'sms'> {
     // A messaging service picks the best sender per destination, so it wins when both are set.
     const sender = messagingServiceSid !== undefined ? { messagingServiceSid } : { from: from! };
     try {
-      const created = await this.client.messages.create({ to: message.to, body: message.body, ...sender });
+      const created = await this.client.messages.create({
+        to: message.to,
+        body: message.body,
+        ...sender,
+        ...statusCallbackOf(this.config),
+      });
       return { provider: this.id, providerMessageId: created.sid };
     } catch (error) {
       throw classifyTwilioError(this.id, error);

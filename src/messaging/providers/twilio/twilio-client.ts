@@ -35,6 +35,14 @@ export function createTwilioClient(config: MessagingConfig): twilio.Twilio {
   return twilio(accountSid, authToken, { httpClient, autoRetry: false, lazyLoading: true });
 }
 
+/** Where Twilio posts each message's status (`StatusCallback`): only when PUBLIC_BASE_URL says where the service is reached. */
+export const TWILIO_STATUS_PATH = '/v1/webhooks/twilio/status';
+
+export function statusCallbackOf(config: MessagingConfig): { statusCallback?: string } {
+  const base = config.receipts.publicBaseUrl;
+  return base === undefined ? {} : { statusCallback: `${base}${TWILIO_STATUS_PATH}` };
+}
+
 /** Costs nothing and sends nothing: proves the credentials and the way to Twilio. */
 export async function probeTwilio(provider: ProviderId, client: twilio.Twilio, accountSid: string): Promise<void> {
   try {

@@ -3,7 +3,7 @@ import type twilio from 'twilio';
 import { messagingConfig } from '../../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../../config/configuration.types.js';
 import type { MessageProvider, RenderedMessage, SendResult } from '../../message-provider.js';
-import { classifyTwilioError, createTwilioClient, probeTwilio } from '../twilio/twilio-client.js';
+import { classifyTwilioError, createTwilioClient, probeTwilio, statusCallbackOf } from '../twilio/twilio-client.js';
 
 /** WhatsApp through Twilio's Messages API: the same call as SMS, with `whatsapp:` addresses. */
 @Injectable()
@@ -23,6 +23,7 @@ export class TwilioWhatsappProvider implements MessageProvider<'whatsapp'> {
         to: `whatsapp:${message.to}`,
         from: `whatsapp:${this.config.twilio.whatsappFrom}`,
         body: message.body,
+        ...statusCallbackOf(this.config),
       });
       return { provider: this.id, providerMessageId: created.sid };
     } catch (error) {
