@@ -19,6 +19,8 @@ interface SpecRoute {
   returns?: string[];
   /** The success body is a JSON array of `returns`. */
   list?: true;
+  /** The fields of the other body the success may be instead (a `oneOf` of the two). */
+  orReturns?: string[];
   errors: number[];
   security: Security;
 }
@@ -85,6 +87,8 @@ const SPEC_ROUTES: SpecRoute[] = [
     // `code`, or `recoveryCode` for a challenge answered from an authenticator app.
     body: { fields: ['challengeId', 'code', 'recoveryCode', 'newPassword'], required: ['challengeId'] },
     returns: TOKEN_PAIR,
+    // The app's login challenge, after a password reset of an account with the app on.
+    orReturns: CHALLENGE,
     errors: [400, 404, 413, 422, 429],
     security: 'optional-bearer',
   },
@@ -162,6 +166,7 @@ interface Schema {
   $ref?: string;
   items?: Schema;
   allOf?: Schema[];
+  oneOf?: Schema[];
   type?: string;
   properties?: Record<string, Schema>;
   required?: string[];
@@ -292,6 +297,11 @@ describe.each(SPEC_ROUTES)('$method $path', (route) => {
     const success = op.responses[String(route.success)]!;
     if (route.success === 204) {
       expect(success.content).toBeUndefined();
+    } else if (route.orReturns) {
+      const schema = success.content!['application/json']!.schema;
+      const [one, other] = (schema.oneOf ?? []).map(resolve);
+      expect(Object.keys(one?.properties ?? {})).toEqual(expect.arrayContaining(route.returns!));
+      expect(Object.keys(other?.properties ?? {})).toEqual(expect.arrayContaining(route.orReturns));
     } else if (route.returns) {
       const schema = resolve(success.content!['application/json']!.schema);
       if (route.list) expect(schema.type).toBe('array');
