@@ -50,8 +50,22 @@ const SPEC_ROUTES: SpecRoute[] = [
     errors: [400, 401, 404, 413, 422, 429, 503],
     security: 'apiKey',
   },
-  { method: 'get', path: '/v1/verifications/{id}', success: 200, returns: [...VERIFICATION, 'createdAt'], errors: [401, 404, 429, 503], security: 'apiKey' },
-  { method: 'post', path: '/v1/verifications/{id}/cancel', success: 200, returns: ['id', 'status'], errors: [401, 404, 429, 503], security: 'apiKey' },
+  {
+    method: 'get',
+    path: '/v1/verifications/{id}',
+    success: 200,
+    returns: [...VERIFICATION, 'createdAt'],
+    errors: [401, 404, 429, 503],
+    security: 'apiKey',
+  },
+  {
+    method: 'post',
+    path: '/v1/verifications/{id}/cancel',
+    success: 200,
+    returns: ['id', 'status'],
+    errors: [401, 404, 429, 503],
+    security: 'apiKey',
+  },
   { method: 'delete', path: '/v1/admin/rate-limits/{destination}', success: 204, errors: [401], security: 'apiKey' },
   {
     method: 'post',
@@ -118,10 +132,32 @@ const SPEC_ROUTES: SpecRoute[] = [
     errors: [400, 401, 413],
     security: 'none',
   },
-  { method: 'post', path: '/v1/auth/logout', success: 204, body: { fields: ['refreshToken'], required: [], optional: true }, errors: [401], security: 'bearer' },
+  {
+    method: 'post',
+    path: '/v1/auth/logout',
+    success: 204,
+    body: { fields: ['refreshToken'], required: [], optional: true },
+    errors: [401],
+    security: 'bearer',
+  },
   { method: 'get', path: '/v1/auth/me', success: 200, returns: USER, errors: [401], security: 'bearer' },
-  { method: 'patch', path: '/v1/auth/me', success: 200, body: { fields: ['otpChannel'], required: [] }, returns: USER, errors: [400, 401], security: 'bearer' },
-  { method: 'delete', path: '/v1/auth/me', success: 204, body: { fields: ['password'], required: ['password'] }, errors: [400, 401, 429], security: 'bearer' },
+  {
+    method: 'patch',
+    path: '/v1/auth/me',
+    success: 200,
+    body: { fields: ['otpChannel'], required: [] },
+    returns: USER,
+    errors: [400, 401],
+    security: 'bearer',
+  },
+  {
+    method: 'delete',
+    path: '/v1/auth/me',
+    success: 204,
+    body: { fields: ['password'], required: ['password'] },
+    errors: [400, 401, 429],
+    security: 'bearer',
+  },
   {
     method: 'get',
     path: '/v1/auth/sessions',
@@ -150,15 +186,36 @@ const SPEC_ROUTES: SpecRoute[] = [
     errors: [400, 401, 409, 422, 429],
     security: 'bearer',
   },
-  { method: 'delete', path: '/v1/auth/totp', success: 204, body: { fields: ['password'], required: ['password'] }, errors: [400, 401, 429], security: 'bearer' },
+  {
+    method: 'delete',
+    path: '/v1/auth/totp',
+    success: 204,
+    body: { fields: ['password'], required: ['password'] },
+    errors: [400, 401, 429],
+    security: 'bearer',
+  },
   { method: 'get', path: '/.well-known/jwks.json', success: 200, returns: ['keys'], errors: [], security: 'none' },
-  { method: 'get', path: '/v1/admin/users', success: 200, returns: [...USER, 'totpEnabled', 'activeSessions'], errors: [401, 404], security: 'apiKey' },
+  {
+    method: 'get',
+    path: '/v1/admin/users',
+    success: 200,
+    returns: [...USER, 'totpEnabled', 'activeSessions'],
+    errors: [401, 404],
+    security: 'apiKey',
+  },
   { method: 'delete', path: '/v1/admin/users/{id}', success: 204, errors: [401, 404], security: 'apiKey' },
   { method: 'post', path: '/v1/admin/users/{id}/sessions/revoke', success: 204, errors: [401, 404], security: 'apiKey' },
   { method: 'get', path: '/health/live', success: 200, returns: ['status'], errors: [], security: 'none' },
   { method: 'get', path: '/health/ready', success: 200, returns: ['status', 'info', 'error', 'details'], errors: [503], security: 'none' },
   { method: 'get', path: '/health/messaging', success: 200, returns: ['channels'], errors: [], security: 'none' },
-  { method: 'get', path: '/health', success: 200, returns: ['status', 'version', 'commit', 'startedAt', 'uptimeSeconds', 'environment'], errors: [], security: 'none' },
+  {
+    method: 'get',
+    path: '/health',
+    success: 200,
+    returns: ['status', 'version', 'commit', 'startedAt', 'uptimeSeconds', 'environment'],
+    errors: [],
+    security: 'none',
+  },
   { method: 'get', path: '/metrics', success: 200, errors: [], security: 'none' },
 ];
 
@@ -175,7 +232,14 @@ interface Operation {
   tags?: string[];
   security?: Record<string, string[]>[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
-  responses: Record<string, { description?: string; headers?: Record<string, unknown>; content?: Record<string, { schema: Schema; examples?: Record<string, { summary?: string; value: ErrorExample }> }> }>;
+  responses: Record<
+    string,
+    {
+      description?: string;
+      headers?: Record<string, unknown>;
+      content?: Record<string, { schema: Schema; examples?: Record<string, { summary?: string; value: ErrorExample }> }>;
+    }
+  >;
 }
 interface ErrorExample {
   statusCode: number;
@@ -314,11 +378,16 @@ describe.each(SPEC_ROUTES)('$method $path', (route) => {
 
   it('lists its error responses with the shared error shape', () => {
     const op = operation(route);
-    const errors = Object.keys(op.responses).filter((status) => Number(status) >= 400).map(Number);
+    const errors = Object.keys(op.responses)
+      .filter((status) => Number(status) >= 400)
+      .map(Number);
     expect(errors).toEqual(expect.arrayContaining(route.errors));
     for (const status of errors) {
       const body = resolve(op.responses[String(status)]!.content!['application/json']!.schema);
-      expect({ status, fields: Object.keys(body.properties ?? {}) }).toEqual({ status, fields: expect.arrayContaining(['statusCode', 'code', 'message']) });
+      expect({ status, fields: Object.keys(body.properties ?? {}) }).toEqual({
+        status,
+        fields: expect.arrayContaining(['statusCode', 'code', 'message']),
+      });
       expect(body.required).toEqual(expect.arrayContaining(['statusCode', 'code', 'message']));
       if (status === 429) expect(op.responses['429']!.headers).toHaveProperty('Retry-After');
     }
@@ -388,7 +457,10 @@ describe('error examples', () => {
       Object.entries(methods).flatMap(([method, op]) =>
         Object.entries(op.responses)
           // The shared error body only: /health/ready's 503 is Terminus's own body.
-          .filter(([status, response]) => Number(status) >= 400 && response.content?.['application/json']?.schema.$ref === '#/components/schemas/ErrorResponse')
+          .filter(
+            ([status, response]) =>
+              Number(status) >= 400 && response.content?.['application/json']?.schema.$ref === '#/components/schemas/ErrorResponse',
+          )
           .map(([status, response]) => ({
             at: `${method.toUpperCase()} ${path} ${status}`,
             status: Number(status),
@@ -412,7 +484,8 @@ describe('error examples', () => {
         // One code, one message wherever it is documented.
         expect({ code, message: value.message }).toEqual({ code, message: messageOf.get(code) ?? value.message });
         messageOf.set(code, value.message);
-        if (status === 429 || ['CHANNEL_UNAVAILABLE', 'SERVICE_UNAVAILABLE', 'SERVICE_BUSY'].includes(code)) expect({ at, code, retryAfter: value.retryAfter }).toEqual({ at, code, retryAfter: expect.any(Number) });
+        if (status === 429 || ['CHANNEL_UNAVAILABLE', 'SERVICE_UNAVAILABLE', 'SERVICE_BUSY'].includes(code))
+          expect({ at, code, retryAfter: value.retryAfter }).toEqual({ at, code, retryAfter: expect.any(Number) });
       }
     }
     // Each code tells its own story: no two codes share a message.
@@ -421,7 +494,9 @@ describe('error examples', () => {
   });
 
   it('examples carry the fields their code adds', () => {
-    const byCode = new Map(errorResponses().flatMap(({ examples }) => Object.entries(examples).map(([code, { value }]) => [code, value] as const)));
+    const byCode = new Map(
+      errorResponses().flatMap(({ examples }) => Object.entries(examples).map(([code, { value }]) => [code, value] as const)),
+    );
     expect(byCode.get('VALIDATION_FAILED')).toMatchObject({ errors: expect.any(Object) });
     expect(byCode.get('OTP_INCORRECT')).toMatchObject({ attemptsRemaining: expect.any(Number) });
     expect(byCode.get('CHANNEL_UNAVAILABLE')).toMatchObject({ channel: expect.any(String) });
@@ -429,9 +504,12 @@ describe('error examples', () => {
   });
 
   it('an example is what the service really answers: a bad body, a wrong key, an unknown verification', async () => {
-    const example = (path: string, method: Method, status: number, code: string) => document.paths[path]![method]!.responses[String(status)]!.content!['application/json']!.examples![code]!.value;
+    const example = (path: string, method: Method, status: number, code: string) =>
+      document.paths[path]![method]!.responses[String(status)]!.content!['application/json']!.examples![code]!.value;
 
-    const unauthorized = await call(service.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000', undefined, { 'x-api-key': 'not-a-key-of-this-service' });
+    const unauthorized = await call(service.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000', undefined, {
+      'x-api-key': 'not-a-key-of-this-service',
+    });
     expect(unauthorized.body).toEqual(example('/v1/verifications/{id}', 'get', 401, 'UNAUTHORIZED'));
     const notFound = await call(service.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000');
     expect(notFound.body).toEqual(example('/v1/verifications/{id}', 'get', 404, 'VERIFICATION_NOT_FOUND'));
@@ -443,7 +521,13 @@ describe('error examples', () => {
 describe('the flow guide in the description', () => {
   it('walks through sign-up: register, the development code in the console provider log line, verify', async () => {
     const description = document.info.description ?? '';
-    for (const route of ['POST /v1/auth/register', 'POST /v1/auth/otp/verify', 'POST /v1/auth/login', 'POST /v1/auth/otp/start', 'POST /v1/verifications']) {
+    for (const route of [
+      'POST /v1/auth/register',
+      'POST /v1/auth/otp/verify',
+      'POST /v1/auth/login',
+      'POST /v1/auth/otp/start',
+      'POST /v1/verifications',
+    ]) {
       expect(description).toContain(`\`${route}\``);
     }
     // The log line it quotes has the shape of the one the console provider really writes.
@@ -457,7 +541,8 @@ describe('the flow guide in the description', () => {
     expect(registered.status).toBe(201);
     const code = await service.logs.nextCodeFor(email, since);
     const line = service.logs.entries.slice(since).find((entry) => entry.context === 'ConsoleProvider')!.message;
-    const shape = (text: string) => text.replace(/code \d+ for \S+ /, 'code CODE for ADDRESS ').replace(/expires in \d+ min/, 'expires in N min');
+    const shape = (text: string) =>
+      text.replace(/code \d+ for \S+ /, 'code CODE for ADDRESS ').replace(/expires in \d+ min/, 'expires in N min');
     expect(shape(line)).toBe(shape(quoted!));
 
     const verified = await call(service.url, 'POST', '/v1/auth/otp/verify', { challengeId: registered.body.challengeId, code });
@@ -465,7 +550,10 @@ describe('the flow guide in the description', () => {
     const accessToken = verified.body.accessToken as string;
 
     // What it says about checking an access token holds for the token just issued.
-    const [header, payload] = accessToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
+    const [header, payload] = accessToken
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
     expect(description).toContain(`\`${String(header!.alg)}\``);
     expect(description).toContain(`\`iss\` \`${String(payload!.iss)}\``);
     expect(description).toContain(`\`aud\` \`${String(payload!.aud)}\``);
@@ -485,7 +573,12 @@ describe('docs/openapi.json', () => {
       Array.isArray(node)
         ? node.map(canonical)
         : node !== null && typeof node === 'object'
-          ? Object.fromEntries(Object.entries(node).map(([key, value]) => [key, key === 'required' && Array.isArray(value) ? [...value].sort() : canonical(value)]))
+          ? Object.fromEntries(
+              Object.entries(node).map(([key, value]) => [
+                key,
+                key === 'required' && Array.isArray(value) ? [...value].sort() : canonical(value),
+              ]),
+            )
           : node;
     expect(canonical(committed)).toEqual(canonical(document));
   });
