@@ -19,6 +19,8 @@ interface SpecRoute {
   returns?: string[];
   /** The success body is a JSON array of `returns`. */
   list?: true;
+  /** The fields of the other body the success may be instead (a `oneOf` of the two). */
+  orReturns?: string[];
   errors: number[];
   security: Security;
 }
@@ -102,6 +104,8 @@ const SPEC_ROUTES: SpecRoute[] = [
     // `code`, or `recoveryCode` for a challenge answered from an authenticator app.
     body: { fields: ['challengeId', 'code', 'recoveryCode', 'newPassword'], required: ['challengeId'] },
     returns: TOKEN_PAIR,
+    // The app's login challenge, after a password reset of an account with the app on.
+    orReturns: CHALLENGE,
     errors: [400, 404, 413, 422, 429],
     security: 'optional-bearer',
   },
@@ -140,8 +144,23 @@ const SPEC_ROUTES: SpecRoute[] = [
     security: 'bearer',
   },
   { method: 'get', path: '/v1/auth/me', success: 200, returns: USER, errors: [401], security: 'bearer' },
-  { method: 'patch', path: '/v1/auth/me', success: 200, body: { fields: ['otpChannel'], required: [] }, returns: USER, errors: [400, 401], security: 'bearer' },
-  { method: 'delete', path: '/v1/auth/me', success: 204, body: { fields: ['password'], required: ['password'] }, errors: [400, 401, 429], security: 'bearer' },
+  {
+    method: 'patch',
+    path: '/v1/auth/me',
+    success: 200,
+    body: { fields: ['otpChannel'], required: [] },
+    returns: USER,
+    errors: [400, 401],
+    security: 'bearer',
+  },
+  {
+    method: 'delete',
+    path: '/v1/auth/me',
+    success: 204,
+    body: { fields: ['password'], required: ['password'] },
+    errors: [400, 401, 429],
+    security: 'bearer',
+  },
   {
     method: 'get',
     path: '/v1/auth/sessions',
@@ -170,9 +189,23 @@ const SPEC_ROUTES: SpecRoute[] = [
     errors: [400, 401, 409, 422, 429],
     security: 'bearer',
   },
-  { method: 'delete', path: '/v1/auth/totp', success: 204, body: { fields: ['password'], required: ['password'] }, errors: [400, 401, 429], security: 'bearer' },
+  {
+    method: 'delete',
+    path: '/v1/auth/totp',
+    success: 204,
+    body: { fields: ['password'], required: ['password'] },
+    errors: [400, 401, 429],
+    security: 'bearer',
+  },
   { method: 'get', path: '/.well-known/jwks.json', success: 200, returns: ['keys'], errors: [], security: 'none' },
-  { method: 'get', path: '/v1/admin/users', success: 200, returns: [...USER, 'totpEnabled', 'activeSessions'], errors: [401, 404], security: 'apiKey' },
+  {
+    method: 'get',
+    path: '/v1/admin/users',
+    success: 200,
+    returns: [...USER, 'totpEnabled', 'activeSessions'],
+    errors: [401, 404],
+    security: 'apiKey',
+  },
   { method: 'delete', path: '/v1/admin/users/{id}', success: 204, errors: [401, 404], security: 'apiKey' },
   { method: 'post', path: '/v1/admin/users/{id}/sessions/revoke', success: 204, errors: [401, 404], security: 'apiKey' },
   { method: 'get', path: '/health/live', success: 200, returns: ['status'], errors: [], security: 'none' },
@@ -193,6 +226,7 @@ interface Schema {
   $ref?: string;
   items?: Schema;
   allOf?: Schema[];
+  oneOf?: Schema[];
   type?: string;
   properties?: Record<string, Schema>;
   required?: string[];
@@ -333,6 +367,11 @@ describe.each(SPEC_ROUTES)('$method $path', (route) => {
     const success = op.responses[String(route.success)]!;
     if (route.success === 204) {
       expect(success.content).toBeUndefined();
+    } else if (route.orReturns) {
+      const schema = success.content!['application/json']!.schema;
+      const [one, other] = (schema.oneOf ?? []).map(resolve);
+      expect(Object.keys(one?.properties ?? {})).toEqual(expect.arrayContaining(route.returns!));
+      expect(Object.keys(other?.properties ?? {})).toEqual(expect.arrayContaining(route.orReturns));
     } else if (route.returns) {
       const schema = resolve(success.content!['application/json']!.schema);
       if (route.list) expect(schema.type).toBe('array');

@@ -46,6 +46,8 @@ for (;;) {
   }
   const verified = await client.POST('/v1/auth/otp/verify', { body: { challengeId, code } });
   if (verified.data) {
+    // A challenge instead of tokens comes only from a password reset of an account with an authenticator app.
+    if (!('accessToken' in verified.data)) throw new Error('otp/verify answered a challenge instead of tokens');
     session = verified.data;
     break;
   }

@@ -1,5 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiNoContentResponse, ApiOperation, ApiParam, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiExtraModels,
+  ApiNoContentResponse,
+  ApiOperation,
+  ApiParam,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { ApiErrors, BODY_ERRORS, type DocumentedErrors, FRAUD_REFUSALS, UNAVAILABLE } from '../common/api-errors.js';
@@ -116,15 +127,28 @@ export class AuthController {
     summary: 'Complete a flow with its code',
     description:
       'Marks the contact verified (sign-up), logs in, sets `newPassword` (password reset) or applies a contact change ' +
-      '(with the Bearer token of the account that asked for it), and returns a token pair. A challenge of `channel: "totp"` takes ' +
+      '(with the Bearer token of the account that asked for it), and returns a token pair. A password reset of an account with an ' +
+      "authenticator app on sets the password and ends every session, but returns the app's login challenge instead of tokens: " +
+      'the sign-in completes here with its code, as after a password. A challenge of `channel: "totp"` takes ' +
       'the code the authenticator app shows (each time step once) or a `recoveryCode` (each once); wrong ones count toward the ' +
       "challenge's attempts and toward `LOGIN_MAX_FAILURES` of the account across challenges.",
   })
   @ApiSecurity({})
   @ApiBearerAuth(BEARER_SCHEME)
-  @ApiResponse({ status: 200, type: TokenPairResponse })
+  @ApiExtraModels(TokenPairResponse, ChallengeResponse)
+  @ApiResponse({
+    status: 200,
+    description:
+      "A token pair; or, for a password reset of an account with an authenticator app on, the app's login challenge " +
+      '(`channel: "totp"`), to complete here with its code or a `recoveryCode`.',
+    schema: { oneOf: [{ $ref: getSchemaPath(TokenPairResponse) }, { $ref: getSchemaPath(ChallengeResponse) }] },
+  })
   @ApiErrors(BODY_ERRORS, BEARER_ERRORS, CHECK_ERRORS, { 409: ['ACCOUNT_EXISTS'], 429: ['LOGIN_RATE_LIMITED'] }, UNAVAILABLE, HASHING)
-  verify(@Body() body: VerifyOtpDto, @OptionalCurrentUser() user: User | undefined, @ClientInfo() client: RequestMeta): Promise<TokenPair> {
+  verify(
+    @Body() body: VerifyOtpDto,
+    @OptionalCurrentUser() user: User | undefined,
+    @ClientInfo() client: RequestMeta,
+  ): Promise<TokenPair | Challenge> {
     return this.auth.verify(body, user, client);
   }
 

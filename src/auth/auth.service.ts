@@ -190,8 +190,9 @@ export class AuthService {
   /**
    * Completes the flow the challenge was started for. Everything that can be refused without the
    * code is refused before the check, so a malformed request never uses up the code or an attempt.
+   * A password reset of an account with the app on answers the app's login challenge instead of tokens.
    */
-  async verify(input: VerifyOtpDto, signedIn: User | undefined, meta: RequestMeta): Promise<TokenPair> {
+  async verify(input: VerifyOtpDto, signedIn: User | undefined, meta: RequestMeta): Promise<TokenPair | Challenge> {
     const challenge = await this.otp.find(input.challengeId, 'auth');
     if (!challenge || !isAuthPurpose(challenge.purpose)) {
       this.auditSignIn('failure', meta, { method: 'code', reason: 'VERIFICATION_NOT_FOUND' });
@@ -233,7 +234,11 @@ export class AuthService {
       }
       // Every auth code proves possession of the contact it was sent to; ownership is taken only now, after the check.
       let user = await this.markVerified(owner, kind);
-      if (newPasswordHash !== undefined) user = await this.resetPassword(user, newPasswordHash, meta);
+      if (newPasswordHash !== undefined) {
+        user = await this.resetPassword(user, newPasswordHash, meta);
+        // The code proves the contact, not the app: with the app on, signing in still takes its code, as after a password.
+        if (this.totp.isEnabled(user)) return await this.appChallenge(user);
+      }
       const pair = await this.tokens.issueTokenPair(user, meta);
       this.auditSignIn('success', meta, { method: 'code', flow, userId: user.id });
       return pair;

@@ -173,6 +173,31 @@ describe.each(testDatabaseKinds())('authenticator apps on %s', (kind) => {
     expect(inboxes.messagesTo(email)).toHaveLength(1); // the sign-up code only
   });
 
+  it('resets the password of an account with the app on by a code to its contact, but signs in only with the app', async () => {
+    const { email, password, session, secret, step } = await withApp();
+    const started = await post('/otp/start', { identifier: email, purpose: 'password_reset' });
+    expect(started.status).toBe(202);
+    const newPassword = `new-${password}`;
+    const reset = await post('/otp/verify', { challengeId: started.body.challengeId, code: await inboxes.nextCode(email), newPassword });
+    expect(reset).toMatchObject({ status: 200, body: { channel: 'totp', to: 'authenticator app' } });
+    expect(reset.body).not.toHaveProperty('accessToken');
+    expect(reset.body).not.toHaveProperty('refreshToken');
+    const challengeId = reset.body.challengeId as string;
+
+    // The password is changed and every earlier session is over.
+    expect((await me(session.accessToken)).status).toBe(401);
+    expect((await post('/token/refresh', { refreshToken: session.refreshToken })).status).toBe(401);
+    expect(await post('/login', { identifier: email, password })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+    expect(await post('/login', { identifier: email, password: newPassword })).toMatchObject({ status: 200, body: { channel: 'totp' } });
+
+    // The challenge takes the app's code only, and then signs in.
+    const wrong = String((Number(totpCode(secret, step + 1)) + 1) % 1_000_000).padStart(6, '0');
+    expect(await post('/otp/verify', { challengeId, code: wrong })).toMatchObject({ status: 422, body: { code: 'OTP_INCORRECT' } });
+    const signedIn = await post('/otp/verify', { challengeId, code: totpCode(secret, step + 1) });
+    expect(signedIn).toMatchObject({ status: 200, body: { tokenType: 'Bearer', user: { email } } });
+    expect((await me(signedIn.body.accessToken as string)).status).toBe(200);
+  });
+
   it('takes each recovery code once, in place of the app', async () => {
     const { email, password, recoveryCodes } = await withApp();
     const [first, second] = recoveryCodes;

@@ -5,6 +5,7 @@ import { MESSAGES } from '../../src/ui/public/messages.js';
 import { eventually } from '../support/eventually.js';
 import { ServiceProcess } from '../support/service-process.js';
 import { SmtpTestServer } from '../support/smtp-test-server.js';
+import { totpCode, totpStep } from '../support/totp.js';
 
 /**
  * The pages under /ui/ in a real browser (Debian's Chromium, driven by playwright-core) against the
@@ -359,6 +360,39 @@ describeInChromium('the sign-in pages in Chromium', () => {
       await page.keyboard.press('Enter');
       await showsText(page.locator('#done-title'), MESSAGES.en['done.reset']);
       expect(await api('login', { identifier: email, password: 'a brand new password' })).toMatchObject({ status: 200 });
+    },
+    BROWSER_TEST_MS,
+  );
+
+  it(
+    'resets the password of an account with an authenticator app, then goes on to the code of the app to sign in',
+    async () => {
+      const email = newEmail();
+      let before = smtp.received.length;
+      const { challengeId } = await api('register', { email, password: PASSWORD });
+      const { accessToken } = await api('otp/verify', { challengeId, code: await emailCode(email, before) });
+      const signedIn = async (path: string, body: unknown) => {
+        const headers = { 'content-type': 'application/json', authorization: `Bearer ${accessToken as string}` };
+        const response = await fetch(`${url}/v1/auth/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+        return (await response.json()) as Record<string, unknown>;
+      };
+      const secret = (await signedIn('totp/enroll', { password: PASSWORD })).secret as string;
+      const step = totpStep();
+      expect(await signedIn('totp/confirm', { code: totpCode(secret, step) })).toHaveProperty('recoveryCodes');
+
+      before = smtp.received.length;
+      await page.goto('reset');
+      await page.fill('#identifier', email);
+      await page.click('button[type=submit]');
+      await page.waitForURL('**/ui/code');
+      await page.fill('#new-password', 'a brand new password');
+      await paste(await emailCode(email, before));
+      await showsText(message('code'), MESSAGES.en['code.passwordChanged']);
+      await showsText(page.locator('#sent-to'), MESSAGES.en['code.fromApp']);
+      expect(await page.isHidden('#new-password')).toBe(true);
+
+      await paste(totpCode(secret, step + 1));
+      await showsText(page.locator('#done-title'), MESSAGES.en['done.signin']);
     },
     BROWSER_TEST_MS,
   );

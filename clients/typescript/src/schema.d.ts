@@ -391,7 +391,7 @@ export interface paths {
         put?: never;
         /**
          * Complete a flow with its code
-         * @description Marks the contact verified (sign-up), logs in, sets `newPassword` (password reset) or applies a contact change (with the Bearer token of the account that asked for it), and returns a token pair. A challenge of `channel: "totp"` takes the code the authenticator app shows (each time step once) or a `recoveryCode` (each once); wrong ones count toward the challenge's attempts and toward `LOGIN_MAX_FAILURES` of the account across challenges.
+         * @description Marks the contact verified (sign-up), logs in, sets `newPassword` (password reset) or applies a contact change (with the Bearer token of the account that asked for it), and returns a token pair. A password reset of an account with an authenticator app on sets the password and ends every session, but returns the app's login challenge instead of tokens: the sign-in completes here with its code, as after a password. A challenge of `channel: "totp"` takes the code the authenticator app shows (each time step once) or a `recoveryCode` (each once); wrong ones count toward the challenge's attempts and toward `LOGIN_MAX_FAILURES` of the account across challenges.
          */
         post: operations["AuthController_verify_v1"];
         delete?: never;
@@ -2617,12 +2617,13 @@ export interface operations {
             };
         };
         responses: {
+            /** @description A token pair; or, for a password reset of an account with an authenticator app on, the app's login challenge (`channel: "totp"`), to complete here with its code or a `recoveryCode`. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenPairResponse"];
+                    "application/json": components["schemas"]["TokenPairResponse"] | components["schemas"]["ChallengeResponse"];
                 };
             };
             /** @description `code`: `VALIDATION_FAILED` */

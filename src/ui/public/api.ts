@@ -8,6 +8,7 @@ export type Result<T> = { ok: true; body: T } | { ok: false; error: ApiError };
 export type Channel = Schemas['ChallengeStatusResponse']['channel'];
 export type ChallengeStatus = Schemas['ChallengeStatusResponse'];
 export type TokenPair = Schemas['TokenPairResponse'];
+export type Challenge = Schemas['ChallengeResponse'];
 
 /** The service's clock minus this browser's, from each answer's `Date` header. */
 let clockOffsetMs = 0;
@@ -46,7 +47,8 @@ export const auth = {
   register: (body: Schemas['RegisterDto']) => call<Schemas['RegisterResponse']>('POST', 'register', body),
   login: (body: Schemas['LoginDto']) => call<Schemas['ChallengeResponse']>('POST', 'login', body),
   start: (body: Schemas['StartOtpDto']) => call<Schemas['StartedChallengeResponse']>('POST', 'otp/start', body),
-  verify: (body: Schemas['VerifyOtpDto']) => call<TokenPair>('POST', 'otp/verify', body),
+  // A challenge instead of tokens: a reset of an account with an authenticator app, whose sign-in needs the app's code.
+  verify: (body: Schemas['VerifyOtpDto']) => call<TokenPair | Challenge>('POST', 'otp/verify', body),
   resend: (body: Schemas['ResendOtpDto']) => call<Schemas['ResentChallengeResponse']>('POST', 'otp/resend', body),
   status: (challengeId: string) => call<ChallengeStatus>('GET', `otp/${encodeURIComponent(challengeId)}`),
   logout: (accessToken: string, body: Schemas['LogoutDto']) => call<undefined>('POST', 'logout', body, accessToken),

@@ -7,6 +7,8 @@ export interface PendingChallenge {
   challengeId: string;
   flow: Flow;
   channel: Channel;
+  /** Started by a password reset that already changed the password (the account signs in with an authenticator app). */
+  passwordChanged?: true;
 }
 
 const KEY = 'otp-gateway.challenge';

@@ -1,5 +1,5 @@
 import { auth, serviceNow, type ChallengeStatus, type TokenPair } from './api.js';
-import { forgetPendingChallenge, pendingChallenge, START_PAGE, type PendingChallenge } from './challenge.js';
+import { forgetPendingChallenge, pendingChallenge, savePendingChallenge, START_PAGE, type PendingChallenge } from './challenge.js';
 import { byId, errorText, fieldOf, flagField, say, setBusy } from './forms.js';
 import { t, translatePage } from './i18n.js';
 import { extractCode, formatCountdown, isWholeCode } from './otp-code.js';
@@ -23,6 +23,7 @@ function enter(challenge: PendingChallenge): void {
   let busy = false;
   let session: TokenPair | undefined;
   let webOtp: AbortController | undefined;
+  if (challenge.passwordChanged) say(form, t('code.passwordChanged'));
 
   const submit = async () => {
     if (busy) return;
@@ -38,6 +39,11 @@ function enter(challenge: PendingChallenge): void {
     setBusy(form, false);
     if (result.ok) {
       webOtp?.abort();
+      if ('challengeId' in result.body) {
+        // The reset is done, but the account signs in with its authenticator app: on to that code, as after a password.
+        savePendingChallenge({ challengeId: result.body.challengeId, flow: 'signin', channel: result.body.channel, passwordChanged: true });
+        return location.assign('code');
+      }
       session = result.body;
       return signedIn(challenge, result.body);
     }

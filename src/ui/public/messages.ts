@@ -35,6 +35,8 @@ const en = {
   'code.title': 'Enter your code',
   'code.sentTo': 'We sent a code to {to} by {channel}.',
   'code.fromApp': 'Enter the code your authenticator app shows.',
+  'code.passwordChanged':
+    'Your password is changed and every session was signed out. To sign in, enter the code of your authenticator app.',
   'code.submit': 'Verify',
   'code.resend': 'Resend code',
   'code.resendIn': 'Resend code in {time}',
@@ -113,6 +115,8 @@ const es: Record<MessageKey, string> = {
   'code.title': 'Introduce tu código',
   'code.sentTo': 'Hemos enviado un código a {to} por {channel}.',
   'code.fromApp': 'Escribe el código que muestra tu aplicación de autenticación.',
+  'code.passwordChanged':
+    'Tu contraseña ha cambiado y se han cerrado todas las sesiones. Para entrar, escribe el código de tu aplicación de autenticación.',
   'code.submit': 'Verificar',
   'code.resend': 'Reenviar el código',
   'code.resendIn': 'Reenviar el código en {time}',
