@@ -60,7 +60,13 @@ async function logsOf(name) {
   if (code === 0 || !output.includes('Refusing to start in production') || missing.length > 0) {
     throw new Error(`an empty production environment: exit ${code}, unnamed ${missing.join(', ') || 'none'}:\n${output}`);
   }
-  if (!output.split('\n').filter(Boolean).every((line) => line.startsWith('{'))) throw new Error(`production logs are not all JSON lines:\n${output}`);
+  if (
+    !output
+      .split('\n')
+      .filter(Boolean)
+      .every((line) => line.startsWith('{'))
+  )
+    throw new Error(`production logs are not all JSON lines:\n${output}`);
   ok(`refuses an empty production environment (exit ${code}), naming each missing variable in JSON log lines`);
 }
 
@@ -107,15 +113,31 @@ const api = async (method, path, body) => {
 };
 
 try {
-  await docker('run', '-d', '--name', CONTAINER, '--network', 'host', '--read-only', '--tmpfs', '/tmp', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), IMAGE);
+  await docker(
+    'run',
+    '-d',
+    '--name',
+    CONTAINER,
+    '--network',
+    'host',
+    '--read-only',
+    '--tmpfs',
+    '/tmp',
+    ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+    IMAGE,
+  );
 
   // 3. Ready: Redis, PostgreSQL (migrated at start-up) and the queue answer.
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const status = await fetch(`${base}/health/ready`).then((r) => r.status, () => 0);
+    const status = await fetch(`${base}/health/ready`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) break;
     const { stdout } = await docker('inspect', '-f', '{{.State.Running}}', CONTAINER);
-    if (stdout.trim() !== 'true' || Date.now() > deadline) throw new Error(`never ready (last status ${status}):\n${await logsOf(CONTAINER)}`);
+    if (stdout.trim() !== 'true' || Date.now() > deadline)
+      throw new Error(`never ready (last status ${status}):\n${await logsOf(CONTAINER)}`);
     await sleep(500);
   }
   ok('starts with a full production environment and turns ready');
@@ -138,7 +160,8 @@ try {
   if (!code) throw new Error('the email carries no 6-digit code');
   ok('delivered a code over SMTP');
   const checked = await api('POST', '/v1/verifications/check', { id: started.body.id, code });
-  if (checked.status !== 200 || checked.body.status !== 'approved') throw new Error(`POST /v1/verifications/check: ${JSON.stringify(checked)}`);
+  if (checked.status !== 200 || checked.body.status !== 'approved')
+    throw new Error(`POST /v1/verifications/check: ${JSON.stringify(checked)}`);
   const delivery = await api('GET', `/v1/verifications/${started.body.id}`);
   ok(`the code checks out (approved; delivery ${delivery.body.delivery?.status} through ${delivery.body.delivery?.provider})`);
 

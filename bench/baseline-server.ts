@@ -37,7 +37,9 @@ if attempts >= tonumber(ARGV[3]) then redis.call('DEL', KEYS[2]) end
 return 2
 `;
 
-type Scripted = Redis & { baselineCheck(rate: string, digest: string, attempts: string, candidate: string, limit: number, max: number): Promise<number> };
+type Scripted = Redis & {
+  baselineCheck(rate: string, digest: string, attempts: string, candidate: string, limit: number, max: number): Promise<number>;
+};
 
 const digestOf = (id: string, code: string) => createHmac('sha256', SECRET).update(`${id}\0${code}`).digest('hex');
 
@@ -82,7 +84,11 @@ async function main(): Promise<void> {
 
   const address = await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
   console.log(`Listening on ${address}`);
-  const stop = () => void app.close().then(() => redis.quit()).finally(() => process.exit(0));
+  const stop = () =>
+    void app
+      .close()
+      .then(() => redis.quit())
+      .finally(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

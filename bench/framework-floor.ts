@@ -49,7 +49,10 @@ async function main(): Promise<void> {
   // bench/.build/bench/ → the repository's config/.
   const loaded = loadConfiguration(process.env, { configDir: fileURLToPath(new URL('../../../config/', import.meta.url)) });
   const logger = new PinoNestLogger(createLogger({ format: 'json', secrets: secretValues(loaded) }));
-  @Module({ imports: [await configModuleFor(loaded.configuration), MetricsModule], controllers: [FloorVerificationsController, FloorHealthController] })
+  @Module({
+    imports: [await configModuleFor(loaded.configuration), MetricsModule],
+    controllers: [FloorVerificationsController, FloorHealthController],
+  })
   class FloorModule {}
   const app = await createHttpApp(FloorModule, loaded.configuration.app, { logger });
   await app.listen(loaded.configuration.app.port, loaded.configuration.app.host);

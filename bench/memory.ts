@@ -78,7 +78,11 @@ function readSnapshot(file: string): { total: number; byConstructor: Sample['byC
   return { total, byConstructor };
 }
 
-async function snapshot(service: ServiceProcess, pid: number, cwd: string): Promise<{ total: number; byConstructor: Sample['byConstructor'] }> {
+async function snapshot(
+  service: ServiceProcess,
+  pid: number,
+  cwd: string,
+): Promise<{ total: number; byConstructor: Sample['byConstructor'] }> {
   const before = new Set(readdirSync(cwd));
   service.signal('SIGUSR2');
   for (let waited = 0; waited < 120_000; waited += 250) {
@@ -122,7 +126,12 @@ async function drive(url: string, apiKey: string, from: number, count: number, s
       const status =
         n % 2 === 0
           ? await post(url, '/v1/auth/otp/start', { identifier: `m${run}-${n}@example.com`, purpose: 'login' }, { 'x-forwarded-for': ip })
-          : await post(url, '/v1/verifications', { channel: 'email', to: `v${run}-${n}@example.com`, clientIp: ip }, { 'x-api-key': apiKey });
+          : await post(
+              url,
+              '/v1/verifications',
+              { channel: 'email', to: `v${run}-${n}@example.com`, clientIp: ip },
+              { 'x-api-key': apiKey },
+            );
       const key = `${n % 2 === 0 ? 'otp/start' : 'verifications'} ${status}`;
       statuses.set(key, (statuses.get(key) ?? 0) + 1);
     }
@@ -175,7 +184,7 @@ async function main() {
     console.log(`statuses: ${[...statuses].map(([key, count]) => `${key}×${count}`).join(', ')}`);
     console.log('challenges  RSS         heap        Δ RSS/challenge  Δ heap/challenge (this round)');
     // Writing a snapshot leaves buffers of its own in the process: with snapshots, read the heap columns.
-    if (SNAPSHOTS) console.log('(RSS after the first sample includes the heap snapshots\' own buffers: MEMORY_SNAPSHOT=0 for RSS alone)');
+    if (SNAPSHOTS) console.log("(RSS after the first sample includes the heap snapshots' own buffers: MEMORY_SNAPSHOT=0 for RSS alone)");
     samples.forEach((sample, index) => {
       const previous = samples[index - 1];
       const per = (now: number, then: number) => {
@@ -197,7 +206,9 @@ async function main() {
     const perChallenge = (now: number, then: number) => Math.round((now - then) / (end.challenges - start.challenges));
     console.log(
       `last round: RSS ${(end.rssKb / start.rssKb).toFixed(3)}× (${perChallenge(end.rssKb * 1024, start.rssKb * 1024)} B/challenge)` +
-        (SNAPSHOTS ? `, heap ${(end.heapBytes / start.heapBytes).toFixed(3)}× (${perChallenge(end.heapBytes, start.heapBytes)} B/challenge)` : ''),
+        (SNAPSHOTS
+          ? `, heap ${(end.heapBytes / start.heapBytes).toFixed(3)}× (${perChallenge(end.heapBytes, start.heapBytes)} B/challenge)`
+          : ''),
     );
     if (!SNAPSHOTS) return;
     console.log(`heap growth by constructor, first to last sample (top ${TOP}):`);
@@ -206,7 +217,9 @@ async function main() {
       return { name, count: entry.count - then.count, bytes: entry.bytes - then.bytes };
     });
     for (const row of growth.sort((a, b) => b.bytes - a.bytes).slice(0, TOP)) {
-      console.log(`  ${row.name.slice(0, 40).padEnd(40)} ${String(row.count).padStart(9)} objects  ${mib(row.bytes).padStart(10)}  ${Math.round(row.bytes / last.challenges)} B/challenge`);
+      console.log(
+        `  ${row.name.slice(0, 40).padEnd(40)} ${String(row.count).padStart(9)} objects  ${mib(row.bytes).padStart(10)}  ${Math.round(row.bytes / last.challenges)} B/challenge`,
+      );
     }
   } finally {
     service.kill();

@@ -34,7 +34,10 @@ const byPackage = new Map<string, number>();
 for (const [id, micros] of selfMicros) {
   const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
   const where = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/');
-  byFunction.set(`${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`, (byFunction.get(`${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`) ?? 0) + micros);
+  byFunction.set(
+    `${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`,
+    (byFunction.get(`${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`) ?? 0) + micros,
+  );
   byPackage.set(packageOf(url, functionName), (byPackage.get(packageOf(url, functionName)) ?? 0) + micros);
 }
 

@@ -116,7 +116,9 @@ async function main(): Promise<void> {
   try {
     const url = await service.listening(30_000);
     const pid = service.pid;
-    log(`service ${pid} on ${url}; ${settings.seconds}s at ${settings.rate}/s; SMTP fails ${settings.smtpFailure * 100}%, Twilio ${settings.twilioFailure * 100}%`);
+    log(
+      `service ${pid} on ${url}; ${settings.seconds}s at ${settings.rate}/s; SMTP fails ${settings.smtpFailure * 100}%, Twilio ${settings.twilioFailure * 100}%`,
+    );
 
     const rss: number[] = [];
     const sampler = setInterval(() => {
@@ -161,7 +163,8 @@ async function main(): Promise<void> {
       for (const mail of smtp.received) for (const to of mail.to) add(to.toLowerCase(), mail.text ?? '');
       // The fake records every call, refused ones too: only those it answered 201 count as sent.
       for (const request of twilio.received) {
-        if (request.method === 'POST' && request.path.endsWith('/Messages.json') && request.answeredStatus === 201) add(request.form.To ?? '', request.form.Body ?? '');
+        if (request.method === 'POST' && request.path.endsWith('/Messages.json') && request.answeredStatus === 201)
+          add(request.form.To ?? '', request.form.Body ?? '');
       }
       return byRecipient;
     };

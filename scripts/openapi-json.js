@@ -13,8 +13,16 @@ import { secretValues } from '../dist/logging/redaction.js';
 
 const target = fileURLToPath(new URL('../docs/openapi.json', import.meta.url));
 
-const loaded = loadConfiguration({ NODE_ENV: 'test', API_KEYS: 'openapi-document-key-0000', SHUTDOWN_DRAIN_MS: '0', PORT: '0', HOST: '127.0.0.1' });
-const logger = new PinoNestLogger(createLogger({ format: 'json', level: 'warn', secrets: secretValues(loaded), destination: process.stderr }));
+const loaded = loadConfiguration({
+  NODE_ENV: 'test',
+  API_KEYS: 'openapi-document-key-0000',
+  SHUTDOWN_DRAIN_MS: '0',
+  PORT: '0',
+  HOST: '127.0.0.1',
+});
+const logger = new PinoNestLogger(
+  createLogger({ format: 'json', level: 'warn', secrets: secretValues(loaded), destination: process.stderr }),
+);
 const app = await createApp(loaded.configuration, { logger });
 try {
   await app.listen(0, '127.0.0.1');

@@ -34,7 +34,9 @@ async function bootstrap(): Promise<void> {
 
   if (production && problems.length > 0) {
     for (const problem of problems) logger.error(problem.message);
-    logger.error(`Refusing to start in production: ${problems.length} configuration problem${problems.length > 1 ? 's' : ''} (listed above)`);
+    logger.error(
+      `Refusing to start in production: ${problems.length} configuration problem${problems.length > 1 ? 's' : ''} (listed above)`,
+    );
     process.exitCode = 1;
     return;
   }
@@ -48,7 +50,8 @@ async function bootstrap(): Promise<void> {
     }
     if (developmentJwtKey && 'error' in developmentJwtKey) {
       logger.warn(
-        `JWT_PRIVATE_KEY is not set and the development key in ${developmentJwtKey.error}: access tokens stop working when the process restarts`,
+        `JWT_PRIVATE_KEY is not set and the development key in ${developmentJwtKey.error}: access tokens stop working when ` +
+          `the process restarts`,
       );
     }
   };
@@ -66,7 +69,11 @@ async function bootstrap(): Promise<void> {
 
   const lifecycle = new Logger('Lifecycle');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => lifecycle.log(`${signal} received: shutting down; readiness answers 503 while requests drain for ${configuration.app.shutdownDrainMs} ms`));
+    process.once(signal, () =>
+      lifecycle.log(
+        `${signal} received: shutting down; readiness answers 503 while requests drain for ${configuration.app.shutdownDrainMs} ms`,
+      ),
+    );
   }
   // Before the logger's own exit handler, which writes what is still buffered.
   process.prependOnceListener('exit', (code) => lifecycle.log(`exiting with code ${code}`));
@@ -80,7 +87,11 @@ async function bootstrap(): Promise<void> {
 function listeningOn(address: AddressInfo | string | null): string {
   if (address === null || typeof address === 'string') return String(address);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const reach = ['0.0.0.0', '::'].includes(address.address) ? 'every network interface' : ['127.0.0.1', '::1'].includes(address.address) ? 'this machine only' : 'this address only';
+  const reach = ['0.0.0.0', '::'].includes(address.address)
+    ? 'every network interface'
+    : ['127.0.0.1', '::1'].includes(address.address)
+      ? 'this machine only'
+      : 'this address only';
   return `http://${host}:${address.port} (${reach})`;
 }
 

@@ -38,7 +38,8 @@ describe.each(availableStackModes())('abuse of send limits, fixed codes and the 
 
   let sequence = 0;
   const newEmail = () => `person${++sequence}.${run}@example.com`;
-  const auth = (url: string, path: string, body?: unknown, headers: Record<string, string> = {}) => call(url, 'POST', `/v1/auth${path}`, body, headers);
+  const auth = (url: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    call(url, 'POST', `/v1/auth${path}`, body, headers);
   const api = (url: string, method: string, path: string, body?: unknown) => call(url, method, `/v1/verifications${path}`, body);
   const mailsTo = (email: string) => stack.inboxes.messagesTo(email);
   /** The code of the `count`-th message to `email`, once it has arrived. */
@@ -70,14 +71,20 @@ describe.each(availableStackModes())('abuse of send limits, fixed codes and the 
       const reset = await auth(noCooldown, '/otp/start', { identifier: to, purpose: 'password_reset' });
       expect(reset.status).toBe(202);
       for (const code of WRONG.slice(0, 2)) {
-        expect(await auth(noCooldown, '/otp/verify', { challengeId: reset.body.challengeId, code, newPassword: 'taken-over-password' })).toMatchObject({ status: 422 });
+        expect(
+          await auth(noCooldown, '/otp/verify', { challengeId: reset.body.challengeId, code, newPassword: 'taken-over-password' }),
+        ).toMatchObject({ status: 422 });
       }
       const verification = await api(noCooldown, 'POST', '', { channel: 'email', to });
       expect(verification.status).toBe(201);
-      for (const code of WRONG.slice(2, 4)) expect((await api(noCooldown, 'POST', '/check', { id: verification.body.id, code })).status).toBe(422);
+      for (const code of WRONG.slice(2, 4))
+        expect((await api(noCooldown, 'POST', '/check', { id: verification.body.id, code })).status).toBe(422);
       const login = await auth(noCooldown, '/otp/start', { identifier: to, purpose: 'login' });
       expect(login.status).toBe(202);
-      expect(await auth(noCooldown, '/otp/verify', { challengeId: login.body.challengeId, code: WRONG[4] })).toMatchObject({ status: 422, body: { attemptsRemaining: 4 } });
+      expect(await auth(noCooldown, '/otp/verify', { challengeId: login.body.challengeId, code: WRONG[4] })).toMatchObject({
+        status: 422,
+        body: { attemptsRemaining: 4 },
+      });
 
       // A fresh verification gives no fresh guesses, and the right code no longer gets in either.
       const fresh = await api(noCooldown, 'POST', '', { channel: 'email', to, purpose: 'fresh' });
@@ -101,12 +108,19 @@ describe.each(availableStackModes())('abuse of send limits, fixed codes and the 
 
     it('obeys the send limits like any other destination', async () => {
       const [, hourly, cooldown] = reviewers as [string, string, string];
-      for (let i = 0; i < 5; i++) expect((await api(noCooldown, 'POST', '', { channel: 'email', to: hourly, purpose: `p${i}` })).status).toBe(201);
-      expect(await api(noCooldown, 'POST', '', { channel: 'email', to: hourly, purpose: 'p5' })).toMatchObject({ status: 429, body: { code: 'OTP_RATE_LIMITED' } });
+      for (let i = 0; i < 5; i++)
+        expect((await api(noCooldown, 'POST', '', { channel: 'email', to: hourly, purpose: `p${i}` })).status).toBe(201);
+      expect(await api(noCooldown, 'POST', '', { channel: 'email', to: hourly, purpose: 'p5' })).toMatchObject({
+        status: 429,
+        body: { code: 'OTP_RATE_LIMITED' },
+      });
       expect((await auth(noCooldown, '/otp/start', { identifier: hourly, purpose: 'login' })).status).toBe(202);
 
       expect((await api(shipped, 'POST', '', { channel: 'email', to: cooldown })).status).toBe(201);
-      expect(await api(shipped, 'POST', '', { channel: 'email', to: cooldown })).toMatchObject({ status: 429, body: { code: 'OTP_RESEND_TOO_SOON' } });
+      expect(await api(shipped, 'POST', '', { channel: 'email', to: cooldown })).toMatchObject({
+        status: 429,
+        body: { code: 'OTP_RESEND_TOO_SOON' },
+      });
       expect(mailsTo(hourly)).toEqual([]);
       expect(mailsTo(cooldown)).toEqual([]);
     });
@@ -116,7 +130,10 @@ describe.each(availableStackModes())('abuse of send limits, fixed codes and the 
     it("five anonymous otp/start for a user's address do not keep the user's own password login from its code", async () => {
       const victim = await signedUp(shipped);
       const attacker: number[] = [];
-      for (let i = 0; i < 5; i++) attacker.push((await auth(shipped, '/otp/start', { identifier: victim.email, purpose: i % 2 ? 'password_reset' : 'login' })).status);
+      for (let i = 0; i < 5; i++)
+        attacker.push(
+          (await auth(shipped, '/otp/start', { identifier: victim.email, purpose: i % 2 ? 'password_reset' : 'login' })).status,
+        );
       expect(attacker.every((status) => status === 202 || status === 429)).toBe(true);
       expect(attacker.filter((status) => status === 429).length).toBeGreaterThanOrEqual(3);
       const delivered = attacker.filter((status) => status === 202).length;
@@ -126,13 +143,19 @@ describe.each(availableStackModes())('abuse of send limits, fixed codes and the 
       expect(login.status).toBe(200);
       const code = await codeNumber(victim.email, 2 + delivered);
       expect(mailsTo(victim.email)[1 + delivered]!.subject).toBe('Your login code');
-      expect(await auth(shipped, '/otp/verify', { challengeId: login.body.challengeId, code })).toMatchObject({ status: 200, body: { user: { email: victim.email } } });
+      expect(await auth(shipped, '/otp/verify', { challengeId: login.body.challengeId, code })).toMatchObject({
+        status: 200,
+        body: { user: { email: victim.email } },
+      });
     });
 
     it("nor does spending the destination's whole anonymous hour", async () => {
       const victim = await signedUp(noCooldown);
       const statuses = [];
-      for (let i = 0; i < 8; i++) statuses.push((await auth(noCooldown, '/otp/start', { identifier: victim.email, purpose: i % 2 ? 'password_reset' : 'login' })).status);
+      for (let i = 0; i < 8; i++)
+        statuses.push(
+          (await auth(noCooldown, '/otp/start', { identifier: victim.email, purpose: i % 2 ? 'password_reset' : 'login' })).status,
+        );
       // The sign-up code was the first anonymous send of the hour.
       expect(statuses).toEqual([202, 202, 202, 202, 429, 429, 429, 429]);
       const refused = await auth(noCooldown, '/otp/start', { identifier: victim.email, purpose: 'login' });
@@ -141,14 +164,18 @@ describe.each(availableStackModes())('abuse of send limits, fixed codes and the 
 
       const login = await auth(noCooldown, '/login', { identifier: victim.email, password: victim.password });
       expect(login.status).toBe(200);
-      expect(await auth(noCooldown, '/otp/verify', { challengeId: login.body.challengeId, code: await codeNumber(victim.email, 6) })).toMatchObject({ status: 200 });
+      expect(
+        await auth(noCooldown, '/otp/verify', { challengeId: login.body.challengeId, code: await codeNumber(victim.email, 6) }),
+      ).toMatchObject({ status: 200 });
     });
 
     it('a sign-up followed at once by a login is not refused by the cooldown', async () => {
       const user = await signedUp(shipped);
       const login = await auth(shipped, '/login', { identifier: user.email, password: user.password });
       expect(login).toMatchObject({ status: 200, body: { channel: 'email' } });
-      expect(await auth(shipped, '/otp/verify', { challengeId: login.body.challengeId, code: await codeNumber(user.email, 2) })).toMatchObject({ status: 200 });
+      expect(
+        await auth(shipped, '/otp/verify', { challengeId: login.body.challengeId, code: await codeNumber(user.email, 2) }),
+      ).toMatchObject({ status: 200 });
     });
 
     it('an approved verification lifts the cooldown of its destination and budget', async () => {
@@ -159,13 +186,18 @@ describe.each(availableStackModes())('abuse of send limits, fixed codes and the 
       const next = await api(shipped, 'POST', '', { channel: 'email', to: email, purpose: 'second' });
       expect(next.status).toBe(201);
       // Not lifted by anything else: a resend right after is still too soon.
-      expect(await api(shipped, 'POST', '', { channel: 'email', to: email, purpose: 'second' })).toMatchObject({ status: 429, body: { code: 'OTP_RESEND_TOO_SOON' } });
+      expect(await api(shipped, 'POST', '', { channel: 'email', to: email, purpose: 'second' })).toMatchObject({
+        status: 429,
+        body: { code: 'OTP_RESEND_TOO_SOON' },
+      });
 
       // The same in the anonymous budget: a passwordless login, then a password reset at once.
       const user = await signedUp(shipped);
       const passwordless = await auth(shipped, '/otp/start', { identifier: user.email, purpose: 'login' });
       expect(passwordless.status).toBe(202);
-      expect((await auth(shipped, '/otp/verify', { challengeId: passwordless.body.challengeId, code: await codeNumber(user.email, 2) })).status).toBe(200);
+      expect(
+        (await auth(shipped, '/otp/verify', { challengeId: passwordless.body.challengeId, code: await codeNumber(user.email, 2) })).status,
+      ).toBe(200);
       expect((await auth(shipped, '/otp/start', { identifier: user.email, purpose: 'password_reset' })).status).toBe(202);
     });
   });
@@ -177,20 +209,34 @@ describe.each(availableStackModes())('abuse of send limits, fixed codes and the 
       expect(started.status).toBe(201);
       const code = await codeNumber(victim.email, 2);
 
-      expect(await auth(noCooldown, '/otp/verify', { challengeId: started.body.id, code, newPassword: 'taken-over-password' })).toMatchObject({
+      expect(
+        await auth(noCooldown, '/otp/verify', { challengeId: started.body.id, code, newPassword: 'taken-over-password' }),
+      ).toMatchObject({
         status: 404,
         body: { code: 'VERIFICATION_NOT_FOUND' },
       });
-      expect(await auth(noCooldown, '/otp/resend', { challengeId: started.body.id })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      expect(await auth(noCooldown, '/otp/resend', { challengeId: started.body.id })).toMatchObject({
+        status: 404,
+        body: { code: 'VERIFICATION_NOT_FOUND' },
+      });
       // A password reset asked for through /v1/auth is a challenge of its own, not a resend of the API's.
       const reset = await auth(noCooldown, '/otp/start', { identifier: victim.email, purpose: 'password_reset' });
       expect(reset.status).toBe(202);
       expect(reset.body.challengeId).not.toBe(started.body.id);
-      expect(await auth(noCooldown, '/login', { identifier: victim.email, password: 'taken-over-password' })).toMatchObject({ status: 401 });
+      expect(await auth(noCooldown, '/login', { identifier: victim.email, password: 'taken-over-password' })).toMatchObject({
+        status: 401,
+      });
 
       // The API's verification is untouched: still pending, its code still works there.
-      expect((await api(noCooldown, 'GET', `/${started.body.id as string}`)).body).toMatchObject({ status: 'pending', attemptsRemaining: 5, sendsRemaining: 4 });
-      expect(await api(noCooldown, 'POST', '/check', { id: started.body.id, code })).toMatchObject({ status: 200, body: { status: 'approved' } });
+      expect((await api(noCooldown, 'GET', `/${started.body.id as string}`)).body).toMatchObject({
+        status: 'pending',
+        attemptsRemaining: 5,
+        sendsRemaining: 4,
+      });
+      expect(await api(noCooldown, 'POST', '/check', { id: started.body.id, code })).toMatchObject({
+        status: 200,
+        body: { status: 'approved' },
+      });
     });
 
     it('an auth challenge cannot be read, checked, canceled, re-sent or joined through /v1/verifications', async () => {
@@ -201,7 +247,10 @@ describe.each(availableStackModes())('abuse of send limits, fixed codes and the 
       const code = await codeNumber(victim.email, 2);
 
       expect(await api(noCooldown, 'GET', `/${id}`)).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
-      expect(await api(noCooldown, 'POST', '/check', { id, code })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      expect(await api(noCooldown, 'POST', '/check', { id, code })).toMatchObject({
+        status: 404,
+        body: { code: 'VERIFICATION_NOT_FOUND' },
+      });
       expect(await api(noCooldown, 'POST', '/check', { to: victim.email, purpose: 'password_reset', code })).toMatchObject({ status: 404 });
       expect(await api(noCooldown, 'POST', `/${id}/cancel`)).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
       const other = await api(noCooldown, 'POST', '', { channel: 'email', to: victim.email, purpose: 'password_reset' });

@@ -23,7 +23,7 @@ describe('one backend behind one address', () => {
   });
   afterAll(() => app.close());
 
-  it('sends 100 codes a minute for distinct users, while one end user\'s clientIp is still stopped at the per-IP limit', async () => {
+  it("sends 100 codes a minute for distinct users, while one end user's clientIp is still stopped at the per-IP limit", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 100; i++) {
       statuses.push((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('user') }, as(BACKEND_KEY))).status);
@@ -32,39 +32,86 @@ describe('one backend behind one address', () => {
 
     const endUser = { clientIp: '203.0.113.77' };
     for (let i = 0; i < 30; i++) {
-      expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('same-user'), ...endUser }, as(BACKEND_KEY))).status).toBe(201);
+      expect(
+        (await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('same-user'), ...endUser }, as(BACKEND_KEY)))
+          .status,
+      ).toBe(201);
     }
-    const stopped = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('same-user'), ...endUser }, as(BACKEND_KEY));
-    expect(stopped).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED', message: expect.stringMatching(/^Too many requests from this address/) } });
+    const stopped = await call(
+      app.url,
+      'POST',
+      '/v1/verifications',
+      { channel: 'email', to: email('same-user'), ...endUser },
+      as(BACKEND_KEY),
+    );
+    expect(stopped).toMatchObject({
+      status: 429,
+      body: { code: 'RATE_LIMITED', message: expect.stringMatching(/^Too many requests from this address/) },
+    });
     expect(Number(stopped.headers.get('retry-after'))).toBeGreaterThan(0);
     // The same address in IPv6-mapped form is the same end user.
-    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('same-user'), clientIp: '::ffff:203.0.113.77' }, as(BACKEND_KEY))).status).toBe(429);
+    expect(
+      (
+        await call(
+          app.url,
+          'POST',
+          '/v1/verifications',
+          { channel: 'email', to: email('same-user'), clientIp: '::ffff:203.0.113.77' },
+          as(BACKEND_KEY),
+        )
+      ).status,
+    ).toBe(429);
     // Another end user of the same backend, and the backend without clientIp, go on.
-    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('user'), clientIp: '203.0.113.78' }, as(BACKEND_KEY))).status).toBe(201);
+    expect(
+      (await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('user'), clientIp: '203.0.113.78' }, as(BACKEND_KEY)))
+        .status,
+    ).toBe(201);
     expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('user') }, as(BACKEND_KEY))).status).toBe(201);
     // Another application's users behind the same address keep their own budget: one key cannot spend another's.
-    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('user'), ...endUser }, as(OTHER_KEY))).status).toBe(201);
+    expect(
+      (await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('user'), ...endUser }, as(OTHER_KEY))).status,
+    ).toBe(201);
   });
 
   it('applies the per-IP limit of clientIp to checks too, and refuses a clientIp that is not an address', async () => {
     const endUser = { clientIp: '2001:db8:1234:5678::1' };
     const check = (extra: Record<string, unknown>) =>
-      call(app.url, 'POST', '/v1/verifications/check', { id: '00000000-0000-4000-8000-000000000000', code: '123456', ...extra }, as(BACKEND_KEY));
+      call(
+        app.url,
+        'POST',
+        '/v1/verifications/check',
+        { id: '00000000-0000-4000-8000-000000000000', code: '123456', ...extra },
+        as(BACKEND_KEY),
+      );
     for (let i = 0; i < 30; i++) expect((await check(endUser)).status).toBe(404);
     expect(await check(endUser)).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
     // Another address in the same /64 is the same end user (a home network hands them out freely).
     expect((await check({ clientIp: '2001:db8:1234:5678::2' })).status).toBe(429);
-    expect(await check({ clientIp: 'not-an-ip' })).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED', errors: { clientIp: expect.any(Array) } } });
+    expect(await check({ clientIp: 'not-an-ip' })).toMatchObject({
+      status: 400,
+      body: { code: 'VALIDATION_FAILED', errors: { clientIp: expect.any(Array) } },
+    });
   });
 
   it('names the key, never the key itself, on the request line, the audit line and the started-verifications counter', async () => {
     const requestId = `named-key-${Date.now()}`;
-    const started = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('named') }, { ...as(OTHER_KEY), 'x-request-id': requestId });
+    const started = await call(
+      app.url,
+      'POST',
+      '/v1/verifications',
+      { channel: 'email', to: email('named') },
+      { ...as(OTHER_KEY), 'x-request-id': requestId },
+    );
     expect(started.status).toBe(201);
-    await eventually(async () => expect(app.logs.entries.some((entry) => entry.context === 'HTTP' && entry.record.requestId === requestId)).toBe(true));
+    await eventually(async () =>
+      expect(app.logs.entries.some((entry) => entry.context === 'HTTP' && entry.record.requestId === requestId)).toBe(true),
+    );
     const lines = app.logs.entries.filter((entry) => entry.record.requestId === requestId);
     expect(lines.find((entry) => entry.context === 'HTTP')?.record.apiKeyName).toBe('other-app');
-    expect(lines.find((entry) => entry.context === 'Audit')?.record).toMatchObject({ event: 'verification.started', apiKeyName: 'other-app' });
+    expect(lines.find((entry) => entry.context === 'Audit')?.record).toMatchObject({
+      event: 'verification.started',
+      apiKeyName: 'other-app',
+    });
     expect(app.logs.text()).not.toContain(OTHER_KEY);
     expect(app.logs.text()).not.toContain(BACKEND_KEY);
 
@@ -81,16 +128,25 @@ describe('one backend behind one address', () => {
       body: { code: 'UNAUTHORIZED' },
     });
     const requestId = `admin-${Date.now()}`;
-    expect((await call(app.url, 'DELETE', `/v1/admin/rate-limits/${destination}`, undefined, { ...as(SUPPORT_KEY), 'x-request-id': requestId })).status).toBe(204);
+    expect(
+      (await call(app.url, 'DELETE', `/v1/admin/rate-limits/${destination}`, undefined, { ...as(SUPPORT_KEY), 'x-request-id': requestId }))
+        .status,
+    ).toBe(204);
     await eventually(async () => {
       const audit = app.logs.entries.find((entry) => entry.context === 'Audit' && entry.record.requestId === requestId);
-      expect(audit?.record).toMatchObject({ event: 'admin.rate_limits_cleared', apiKeyName: 'support', to: expect.stringContaining('***@example.com') });
+      expect(audit?.record).toMatchObject({
+        event: 'admin.rate_limits_cleared',
+        apiKeyName: 'support',
+        to: expect.stringContaining('***@example.com'),
+      });
     });
     expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email('admin') }, as(SUPPORT_KEY))).toMatchObject({
       status: 401,
       body: { code: 'UNAUTHORIZED' },
     });
-    expect((await call(app.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000', undefined, as(SUPPORT_KEY))).status).toBe(401);
+    expect((await call(app.url, 'GET', '/v1/verifications/00000000-0000-4000-8000-000000000000', undefined, as(SUPPORT_KEY))).status).toBe(
+      401,
+    );
     expect(app.logs.text()).not.toContain(SUPPORT_KEY);
   });
 });
@@ -114,12 +170,17 @@ describe('the per-key limit', () => {
     expect(started.status).toBe(201);
     // Every route of the key counts, reads included, whichever replica answers.
     expect((await call(b.url, 'GET', `/v1/verifications/${started.body.id}`, undefined, as(BACKEND_KEY))).status).toBe(200);
-    expect((await call(a.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: '000000' }, as(BACKEND_KEY))).status).toBe(422);
+    expect((await call(a.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: '000000' }, as(BACKEND_KEY))).status).toBe(
+      422,
+    );
     expect((await call(b.url, 'POST', '/v1/verifications', { channel: 'email', to: email('limited') }, as(BACKEND_KEY))).status).toBe(201);
     expect((await call(a.url, 'POST', `/v1/verifications/${started.body.id}/cancel`, undefined, as(BACKEND_KEY))).status).toBe(200);
 
     const refused = await call(b.url, 'POST', '/v1/verifications', { channel: 'email', to: email('limited') }, as(BACKEND_KEY));
-    expect(refused).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED', message: expect.stringMatching(/^Too many requests with this API key/) } });
+    expect(refused).toMatchObject({
+      status: 429,
+      body: { code: 'RATE_LIMITED', message: expect.stringMatching(/^Too many requests with this API key/) },
+    });
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
@@ -152,7 +213,8 @@ describe('without keys', () => {
 
 describe('an X-Forwarded-For nobody trusts', () => {
   const trustWarnings = (app: TestApp) => app.logs.entries.filter((entry) => entry.context === 'TrustProxy');
-  const probe = (app: TestApp, forwardedFor: string) => call(app.url, 'GET', '/v1/auth/otp/00000000-0000-4000-8000-000000000000', undefined, { 'x-forwarded-for': forwardedFor });
+  const probe = (app: TestApp, forwardedFor: string) =>
+    call(app.url, 'GET', '/v1/auth/otp/00000000-0000-4000-8000-000000000000', undefined, { 'x-forwarded-for': forwardedFor });
 
   // One app at a time: Nest's static logger writes to the app started last.
   it('is one WARN line per process with TRUST_PROXY unset, however many requests carry one', async () => {

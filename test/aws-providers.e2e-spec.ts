@@ -80,7 +80,10 @@ describe('aws providers against fake SNS and SES endpoints', () => {
     it('classifies an unknown access key as auth, for sends and probes alike', async () => {
       const wrongKey = await start({ AWS_ACCESS_KEY_ID: 'AKIAWRONGWRONGWRONG1' });
 
-      expect(await rejectionOf(wrongKey.get(SnsProvider).send(otpMessage('sms', PHONE)))).toMatchObject({ kind: 'auth', vendorCode: 'InvalidClientTokenId' });
+      expect(await rejectionOf(wrongKey.get(SnsProvider).send(otpMessage('sms', PHONE)))).toMatchObject({
+        kind: 'auth',
+        vendorCode: 'InvalidClientTokenId',
+      });
       expect(await rejectionOf(wrongKey.get(SnsProvider).probe())).toMatchObject({ kind: 'auth' });
     });
 
@@ -127,7 +130,9 @@ describe('aws providers against fake SNS and SES endpoints', () => {
     });
 
     it('classifies an address SES cannot use as permanent', async () => {
-      expect(await rejectionOf(messaging.get(SesProvider).send(otpMessage('email', 'not-an-address')))).toMatchObject({ kind: 'permanent' });
+      expect(await rejectionOf(messaging.get(SesProvider).send(otpMessage('email', 'not-an-address')))).toMatchObject({
+        kind: 'permanent',
+      });
     });
 
     it('probes with GetAccount, and fails the probe with refused credentials', async () => {

@@ -104,8 +104,13 @@ describe('delivery through each provider', () => {
     expect(mail.html).toContain(code);
     expect(mail.subject).toBeTruthy();
     expect(mail.from).toContain('no-reply@example.com');
-    expect(await deliveryOf(app, started.body.id as string, 'sent')).toMatchObject({ delivery: { provider: 'smtp', attempts: 1, lastError: null } });
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code })).toMatchObject({ status: 200, body: { status: 'approved' } });
+    expect(await deliveryOf(app, started.body.id as string, 'sent')).toMatchObject({
+      delivery: { provider: 'smtp', attempts: 1, lastError: null },
+    });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code })).toMatchObject({
+      status: 200,
+      body: { status: 'approved' },
+    });
   });
 
   it.each([
@@ -124,7 +129,9 @@ describe('delivery through each provider', () => {
     });
     if (channel === 'whatsapp') expect(twilio.messages.at(-1)!.From).toBe('whatsapp:+14155550199');
     expect(await deliveryOf(app, started.body.id as string, 'sent')).toMatchObject({ delivery: { provider } });
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: codeIn(body) })).toMatchObject({ status: 200 });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: codeIn(body) })).toMatchObject({
+      status: 200,
+    });
   });
 
   it('texts the code through SNS as a transactional SMS', async () => {
@@ -137,7 +144,9 @@ describe('delivery through each provider', () => {
       expect(publish).toBeDefined();
     });
     expect(publish!.attributes['AWS.SNS.SMS.SMSType']).toMatchObject({ StringValue: 'Transactional' });
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: codeIn(publish!.Message) })).toMatchObject({ status: 200 });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: codeIn(publish!.Message) })).toMatchObject({
+      status: 200,
+    });
   });
 
   it('lets Twilio Verify issue and check its own code, under our attempt limits', async () => {
@@ -148,8 +157,13 @@ describe('delivery through each provider', () => {
     const twilioCode = twilio.codeFor(to)!;
     expect(twilioCode).toMatch(/^\d+$/);
     const wrong = twilioCode === '000000' ? '111111' : '000000';
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: wrong })).toMatchObject({ status: 422, body: { attemptsRemaining: 1 } });
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: twilioCode })).toMatchObject({ status: 200 });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: wrong })).toMatchObject({
+      status: 422,
+      body: { attemptsRemaining: 1 },
+    });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: twilioCode })).toMatchObject({
+      status: 200,
+    });
     expect(twilio.received.filter((r) => r.path.endsWith('/VerificationCheck'))).toHaveLength(2);
   });
 });
@@ -166,7 +180,9 @@ describe('failover and circuits', () => {
     }
     // Two refusals opened the circuit: the third send went straight to SNS.
     expect(twilio.received.filter((r) => r.path.endsWith('/Messages.json'))).toHaveLength(2);
-    const open = (await call(app.url, 'GET', '/health/messaging')).body as { channels: Record<string, { providers: Record<string, unknown>[] }> };
+    const open = (await call(app.url, 'GET', '/health/messaging')).body as {
+      channels: Record<string, { providers: Record<string, unknown>[] }>;
+    };
     expect(open.channels.sms!.providers[0]).toMatchObject({ id: 'twilio', circuit: 'open', healthy: false, failed: 2, priority: 1 });
     expect(String(open.channels.sms!.providers[0]!.lastError)).toContain('auth');
     expect(open.channels.sms!.providers[1]).toMatchObject({ id: 'sns', circuit: 'closed', sent: 3, priority: 2 });
@@ -176,7 +192,9 @@ describe('failover and circuits', () => {
     const to = uniquePhone();
     const started = await call(app.url, 'POST', '/v1/verifications', { channel: 'sms', to });
     expect(await deliveryOf(app, started.body.id as string, 'sent')).toMatchObject({ delivery: { provider: 'twilio' } });
-    const closed = (await call(app.url, 'GET', '/health/messaging')).body as { channels: Record<string, { providers: Record<string, unknown>[] }> };
+    const closed = (await call(app.url, 'GET', '/health/messaging')).body as {
+      channels: Record<string, { providers: Record<string, unknown>[] }>;
+    };
     expect(closed.channels.sms!.providers[0]).toMatchObject({ id: 'twilio', circuit: 'closed' });
   });
 
@@ -201,13 +219,19 @@ describe('nothing lost', () => {
     const to = uniqueEmail();
     const started = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to });
     expect(started.status).toBe(201);
-    await eventually(async () => expect((await call(app.url, 'GET', `/v1/verifications/${started.body.id}`)).body).toMatchObject({ delivery: { status: 'queued', attempts: 1 } }));
+    await eventually(async () =>
+      expect((await call(app.url, 'GET', `/v1/verifications/${started.body.id}`)).body).toMatchObject({
+        delivery: { status: 'queued', attempts: 1 },
+      }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 3000));
     await smtp.restart();
     const mail = await mailTo(to);
     const sent = await deliveryOf(app, started.body.id as string, 'sent');
     expect((sent.delivery as { attempts: number }).attempts).toBeGreaterThan(1);
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: codeIn(mail.text) })).toMatchObject({ status: 200 });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: started.body.id, code: codeIn(mail.text) })).toMatchObject({
+      status: 200,
+    });
   });
 
   it('ends failed with the SMTP error when SMTP stays down, and readiness shows the email channel unusable without failing', async () => {
@@ -220,14 +244,21 @@ describe('nothing lost', () => {
     // A provider outage is every replica's: this one can still serve checks and the other channels.
     const ready = await fetch(`${app.url}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ok', details: { email: { status: 'down', usable: false }, sms: { status: 'up', usable: true } } });
+    expect(await ready.json()).toMatchObject({
+      status: 'ok',
+      details: { email: { status: 'down', usable: false }, sms: { status: 'up', usable: true } },
+    });
   });
 
   it('never keeps the code in plain text in a queued job', async () => {
     const app = await service({ OTP_FIXED_CODE: '918273', DELIVERY_BACKOFF_MS: '60000' });
     await smtp.stop();
     const started = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: uniqueEmail() });
-    await eventually(async () => expect((await call(app.url, 'GET', `/v1/verifications/${started.body.id}`)).body).toMatchObject({ delivery: { status: 'queued', attempts: 1 } }));
+    await eventually(async () =>
+      expect((await call(app.url, 'GET', `/v1/verifications/${started.body.id}`)).body).toMatchObject({
+        delivery: { status: 'queued', attempts: 1 },
+      }),
+    );
     const client = new Redis(redis.url);
     try {
       const keys = await client.keys('*');
@@ -249,7 +280,14 @@ describe('nothing lost', () => {
   });
 
   it('delivers a queued message exactly once after the process is killed and started again', async () => {
-    const processEnv = { ...env({ DELIVERY_BACKOFF_MS: '1500', DELIVERY_ATTEMPTS: '8' }), NODE_ENV: 'test', API_KEYS: 'restart-test-key-000000', OTP_SECRET: 'restart-test-otp-secret-0123456789abcdef', PORT: '0', HOST: '127.0.0.1' };
+    const processEnv = {
+      ...env({ DELIVERY_BACKOFF_MS: '1500', DELIVERY_ATTEMPTS: '8' }),
+      NODE_ENV: 'test',
+      API_KEYS: 'restart-test-key-000000',
+      OTP_SECRET: 'restart-test-otp-secret-0123456789abcdef',
+      PORT: '0',
+      HOST: '127.0.0.1',
+    };
     await smtp.stop();
     const first = ServiceProcess.start(processEnv);
     const url = await first.listening();
@@ -296,7 +334,21 @@ describe('delivery workers', () => {
     try {
       await client.del(WORKERS_KEY);
       // Replicas whose clocks run a minute ahead of the Redis server's (and of every other replica's).
-      jest.useFakeTimers({ now: Date.now() + 60_000, advanceTimers: true, doNotFake: ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'nextTick', 'queueMicrotask', 'hrtime', 'performance'] });
+      jest.useFakeTimers({
+        now: Date.now() + 60_000,
+        advanceTimers: true,
+        doNotFake: [
+          'setTimeout',
+          'setInterval',
+          'setImmediate',
+          'clearTimeout',
+          'clearInterval',
+          'nextTick',
+          'queueMicrotask',
+          'hrtime',
+          'performance',
+        ],
+      });
       const api = await service({ DELIVERY_WORKER: 'false' });
       expect(await workersSeenBy(api)).toBe(0);
 

@@ -81,7 +81,9 @@ const PRODUCTION_REQUIRED = ['REDIS_URL', 'DATABASE_URL', 'JWT_SECRET', 'OTP_SEC
 
 function loadManifests(): Manifest[] {
   const manifests: Manifest[] = [];
-  for (const file of readdirSync(KUBERNETES).filter((name) => /\.ya?ml$/.test(name)).sort()) {
+  for (const file of readdirSync(KUBERNETES)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()) {
     for (const document of parseAllDocuments(readFileSync(`${KUBERNETES}${file}`, 'utf8'))) {
       if (document.errors.length > 0) throw new Error(`${file}: ${document.errors.map((e) => e.message).join('; ')}`);
       const value = document.toJS() as Manifest | null;
@@ -131,7 +133,13 @@ function kustomize(folder: string): Manifest[] {
   for (const generator of kustomization.configMapGenerator ?? []) {
     if (!generator.options?.disableNameSuffixHash) throw new Error(`${generator.name}: a hashed name cannot be referenced by a fixed one`);
     const data = Object.fromEntries((generator.files ?? []).map((file) => [basename(file), readFileSync(join(folder, file), 'utf8')]));
-    objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: generator.name, labels: generator.options.labels }, data, file: relative(ROOT, folder) });
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: generator.name, labels: generator.options.labels },
+      data,
+      file: relative(ROOT, folder),
+    });
   }
   return objects;
 }
@@ -167,7 +175,11 @@ function schemaErrors(object: Json): string[] {
 }
 
 const deployment = only('Deployment') as Manifest & {
-  spec: { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+  spec: {
+    replicas?: number;
+    selector: { matchLabels: Record<string, string> };
+    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  };
 };
 const pod = deployment.spec.template.spec;
 const container = pod.containers.find((c) => c.name === 'otp-gateway') ?? pod.containers[0]!;
@@ -191,11 +203,25 @@ describe('deploy/kubernetes', () => {
   it('every manifest parses and kustomization.yaml lists exactly the other files, and the dashboard folder', () => {
     const kustomization = only('Kustomization') as Manifest & { resources: string[] };
     const files = [...new Set(manifests.map((m) => m.file))].filter((f) => f !== kustomization.file);
-    const [folders, listed] = [kustomization.resources.filter((r) => !/\.ya?ml$/.test(r)), kustomization.resources.filter((r) => /\.ya?ml$/.test(r))];
+    const [folders, listed] = [
+      kustomization.resources.filter((r) => !/\.ya?ml$/.test(r)),
+      kustomization.resources.filter((r) => /\.ya?ml$/.test(r)),
+    ];
     expect(listed.sort()).toEqual(files.sort());
     expect(folders).toEqual(['../grafana']);
     for (const folder of folders) expect(existsSync(join(KUBERNETES, folder, 'kustomization.yaml'))).toBe(true);
-    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'Ingress', 'NetworkPolicy', 'HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule']) {
+    for (const kind of [
+      'Deployment',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'PodDisruptionBudget',
+      'Ingress',
+      'NetworkPolicy',
+      'HorizontalPodAutoscaler',
+      'ServiceMonitor',
+      'PrometheusRule',
+    ]) {
       expect({ kind, count: renderedOf(kind).length }).toEqual({ kind, count: kind === 'ConfigMap' ? 2 : 1 });
     }
   });
@@ -203,19 +229,30 @@ describe('deploy/kubernetes', () => {
   it('every object is valid against the Kubernetes schemas (ServiceMonitor and PrometheusRule: the Prometheus Operator CRDs)', () => {
     expect(rendered.length).toBe(11);
     for (const object of rendered) {
-      expect({ object: `${object.kind}/${object.metadata.name}`, errors: schemaErrors(object) }).toEqual({ object: `${object.kind}/${object.metadata.name}`, errors: [] });
+      expect({ object: `${object.kind}/${object.metadata.name}`, errors: schemaErrors(object) }).toEqual({
+        object: `${object.kind}/${object.metadata.name}`,
+        errors: [],
+      });
     }
   });
 
   it('the schema check refuses what a cluster would refuse', () => {
-    const withPort = (port: unknown) => ({ ...deployment, spec: { ...deployment.spec, template: { ...deployment.spec.template, spec: { ...pod, containers: [{ ...container, ports: [{ containerPort: port }] }] } } } });
+    const withPort = (port: unknown) => ({
+      ...deployment,
+      spec: {
+        ...deployment.spec,
+        template: { ...deployment.spec.template, spec: { ...pod, containers: [{ ...container, ports: [{ containerPort: port }] }] } },
+      },
+    });
     expect(schemaErrors(withPort(3000))).toEqual([]);
     expect(schemaErrors(withPort('3000')).join()).toMatch(/containerPort/);
     const hpa = renderedOf<{ spec: Json }>('HorizontalPodAutoscaler')[0]!;
     expect(schemaErrors({ ...hpa, spec: { ...hpa.spec, maxReplicas: undefined } }).join()).toMatch(/maxReplicas/);
     const rule = renderedOf<{ spec: { groups: Json[] } }>('PrometheusRule')[0]!;
     expect(schemaErrors({ ...rule, spec: { groups: [{ rules: [] }] } }).join()).toMatch(/name/);
-    expect(schemaErrors({ apiVersion: 'example.com/v1', kind: 'Unknown', metadata: { name: 'x' } })).toEqual(['example.com/v1 Unknown: no schema to validate it against']);
+    expect(schemaErrors({ apiVersion: 'example.com/v1', kind: 'Unknown', metadata: { name: 'x' } })).toEqual([
+      'example.com/v1 Unknown: no schema to validate it against',
+    ]);
   });
 
   it('kubectl kustomize renders the same objects, when kubectl is installed', () => {
@@ -229,12 +266,19 @@ describe('deploy/kubernetes', () => {
     const theirs = parseAllDocuments(output).map((document) => document.toJS() as Manifest);
     const key = (m: Manifest) => `${m.kind}/${m.metadata.name}`;
     expect(theirs.map(key).sort()).toEqual(rendered.map(key).sort());
-    const dashboard = (objects: Manifest[]) => (objects.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'otp-gateway-dashboard') as Manifest & { data: Record<string, string> }).data;
+    const dashboard = (objects: Manifest[]) =>
+      (
+        objects.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'otp-gateway-dashboard') as Manifest & {
+          data: Record<string, string>;
+        }
+      ).data;
     expect(dashboard(theirs)).toEqual(dashboard(rendered));
   });
 
   it('the HorizontalPodAutoscaler owns the replica count of the Deployment, two at least', () => {
-    const hpa = renderedOf<{ spec: { scaleTargetRef: { apiVersion: string; kind: string; name: string }; minReplicas: number; maxReplicas: number } }>('HorizontalPodAutoscaler')[0]!;
+    const hpa = renderedOf<{
+      spec: { scaleTargetRef: { apiVersion: string; kind: string; name: string }; minReplicas: number; maxReplicas: number };
+    }>('HorizontalPodAutoscaler')[0]!;
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
     expect(hpa.spec.maxReplicas).toBeGreaterThan(hpa.spec.minReplicas);
@@ -285,7 +329,9 @@ describe('deploy/kubernetes', () => {
     const podLabels = deployment.spec.template.metadata.labels;
     for (const [key, value] of Object.entries(deployment.spec.selector.matchLabels)) expect(podLabels[key]).toBe(value);
 
-    const service = only('Service') as Manifest & { spec: { type?: string; selector: Record<string, string>; ports: { port: number; targetPort: number | string }[] } };
+    const service = only('Service') as Manifest & {
+      spec: { type?: string; selector: Record<string, string>; ports: { port: number; targetPort: number | string }[] };
+    };
     expect(service.spec.type ?? 'ClusterIP').toBe('ClusterIP');
     for (const [key, value] of Object.entries(service.spec.selector)) expect(podLabels[key]).toBe(value);
     expect(service.spec.ports.length).toBeGreaterThan(0);
@@ -294,7 +340,9 @@ describe('deploy/kubernetes', () => {
       expect(target?.containerPort).toBe(3000);
     }
 
-    const pdb = only('PodDisruptionBudget') as Manifest & { spec: { minAvailable?: number; selector: { matchLabels: Record<string, string> } } };
+    const pdb = only('PodDisruptionBudget') as Manifest & {
+      spec: { minAvailable?: number; selector: { matchLabels: Record<string, string> } };
+    };
     expect(pdb.spec.minAvailable).toBeGreaterThanOrEqual(1);
     const hpa = renderedOf<{ spec: { minReplicas: number } }>('HorizontalPodAutoscaler')[0]!;
     expect(pdb.spec.minAvailable!).toBeLessThan(hpa.spec.minReplicas);
@@ -371,7 +419,9 @@ describe('deploy/kubernetes', () => {
       TWILIO_AUTH_TOKEN: 'b'.repeat(32),
       TWILIO_FROM: '+14155550100',
     };
-    const placeholders = Object.keys(shipped).filter((name) => shipped[name]!.includes('replace-me') || (shipped[name] === '' && name in filled));
+    const placeholders = Object.keys(shipped).filter(
+      (name) => shipped[name]!.includes('replace-me') || (shipped[name] === '' && name in filled),
+    );
     expect(placeholders.sort()).toEqual(Object.keys(filled).sort());
     expect(load({ ...shipped, ...filled })).toEqual([]);
 
@@ -401,11 +451,22 @@ describe('deploy/kubernetes', () => {
 
 describe('deploy/kubernetes: what is exposed, and to whom', () => {
   const service = only('Service') as Manifest & { spec: { ports: { name?: string; port: number }[]; selector: Record<string, string> } };
-  const ingress = renderedOf<{ spec: { defaultBackend?: unknown; tls?: unknown[]; rules: { http: { paths: { path: string; pathType: string; backend: { service: { name: string; port: { name?: string; number?: number } } } }[] } }[] } }>('Ingress')[0]!;
+  const ingress = renderedOf<{
+    spec: {
+      defaultBackend?: unknown;
+      tls?: unknown[];
+      rules: {
+        http: {
+          paths: { path: string; pathType: string; backend: { service: { name: string; port: { name?: string; number?: number } } } }[];
+        };
+      }[];
+    };
+  }>('Ingress')[0]!;
   const paths = ingress.spec.rules.flatMap((rule) => rule.http.paths);
 
   /** Whether the Ingress routes a request path, as `pathType: Prefix` matches: whole path segments. */
-  const routed = (path: string) => paths.some((p) => p.pathType === 'Prefix' && (path === p.path || path.startsWith(`${p.path.replace(/\/$/, '')}/`)));
+  const routed = (path: string) =>
+    paths.some((p) => p.pathType === 'Prefix' && (path === p.path || path.startsWith(`${p.path.replace(/\/$/, '')}/`)));
 
   it('the Ingress exposes only the public paths, /v1/auth and /ui, to the internal Service', () => {
     expect(paths.map((p) => `${p.pathType} ${p.path}`).sort()).toEqual(['Prefix /ui', 'Prefix /v1/auth']);
@@ -413,16 +474,38 @@ describe('deploy/kubernetes: what is exposed, and to whom', () => {
     expect(ingress.spec.tls?.length).toBeGreaterThan(0);
     for (const { backend } of paths) {
       expect(backend.service.name).toBe(service.metadata.name);
-      expect(service.spec.ports.some((port) => port.name === backend.service.port.name || port.port === backend.service.port.number)).toBe(true);
+      expect(service.spec.ports.some((port) => port.name === backend.service.port.name || port.port === backend.service.port.number)).toBe(
+        true,
+      );
     }
-    for (const path of ['/v1/auth/register', '/v1/auth/otp/verify', '/v1/auth/me', '/ui/', '/ui/sign-in']) expect({ path, routed: routed(path) }).toEqual({ path, routed: true });
-    for (const path of ['/v1/verifications', '/v1/verifications/check', '/v1/admin/rate-limits/x', '/metrics', '/docs', '/docs-json', '/health', '/health/ready', '/health/messaging', '/v1/authx', '/uix', '/']) {
+    for (const path of ['/v1/auth/register', '/v1/auth/otp/verify', '/v1/auth/me', '/ui/', '/ui/sign-in'])
+      expect({ path, routed: routed(path) }).toEqual({ path, routed: true });
+    for (const path of [
+      '/v1/verifications',
+      '/v1/verifications/check',
+      '/v1/admin/rate-limits/x',
+      '/metrics',
+      '/docs',
+      '/docs-json',
+      '/health',
+      '/health/ready',
+      '/health/messaging',
+      '/v1/authx',
+      '/uix',
+      '/',
+    ]) {
       expect({ path, routed: routed(path) }).toEqual({ path, routed: false });
     }
   });
 
   it('the NetworkPolicy covers the pods and lets in the ingress controller, Prometheus and labelled clients on the http port only', () => {
-    const policy = renderedOf<{ spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from: Json[]; ports: { port: string | number }[] }[] } }>('NetworkPolicy')[0]!;
+    const policy = renderedOf<{
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: { from: Json[]; ports: { port: string | number }[] }[];
+      };
+    }>('NetworkPolicy')[0]!;
     const podLabels = deployment.spec.template.metadata.labels;
     for (const [key, value] of Object.entries(policy.spec.podSelector.matchLabels)) expect(podLabels[key]).toBe(value);
     expect(policy.spec.policyTypes).toEqual(['Ingress']);
@@ -438,7 +521,9 @@ describe('deploy/kubernetes: what is exposed, and to whom', () => {
   });
 
   it('the ServiceMonitor scrapes /metrics through the internal Service', () => {
-    const monitor = renderedOf<{ spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path?: string }[] } }>('ServiceMonitor')[0]!;
+    const monitor = renderedOf<{
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path?: string }[] };
+    }>('ServiceMonitor')[0]!;
     for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels)) expect(service.metadata.labels?.[key]).toBe(value);
     expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: service.spec.ports[0]!.name, path: '/metrics' })]);
   });
@@ -460,7 +545,17 @@ describe('deploy/kubernetes: what is exposed, and to whom', () => {
 
 describe('deploy/docker-compose.yml', () => {
   const compose = parse(read('deploy/docker-compose.yml')) as {
-    services: Record<string, { image?: string; network_mode?: string; environment?: Record<string, string | number | boolean | null> | string[]; depends_on?: Record<string, { condition: string }>; healthcheck?: Json; build?: { context: string } }>;
+    services: Record<
+      string,
+      {
+        image?: string;
+        network_mode?: string;
+        environment?: Record<string, string | number | boolean | null> | string[];
+        depends_on?: Record<string, { condition: string }>;
+        healthcheck?: Json;
+        build?: { context: string };
+      }
+    >;
   };
   const service = compose.services['otp-gateway']!;
   const environment: Record<string, string> = Array.isArray(service.environment)
@@ -527,9 +622,13 @@ interface AlertRule {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
-const rules = renderedOf<{ spec: { groups: { name: string; rules: AlertRule[] }[] } }>('PrometheusRule').flatMap((rule) => rule.spec.groups.flatMap((group) => group.rules));
+const rules = renderedOf<{ spec: { groups: { name: string; rules: AlertRule[] }[] } }>('PrometheusRule').flatMap((rule) =>
+  rule.spec.groups.flatMap((group) => group.rules),
+);
 const alerts = rules.filter((rule) => rule.alert !== undefined);
-const dashboard = JSON.parse(read('deploy/grafana/otp-gateway-dashboard.json')) as Json & { panels: (Json & { title: string; targets?: { expr: string }[] })[] };
+const dashboard = JSON.parse(read('deploy/grafana/otp-gateway-dashboard.json')) as Json & {
+  panels: (Json & { title: string; targets?: { expr: string }[] })[];
+};
 const panelQueries = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
 const templateQueries = dashboardExpressions((dashboard as { templating?: unknown }).templating).filter((query) => query !== 'prometheus');
 const metricsOf = (expression: string) => new Set(selectors(expression).map((selector) => selector.metric));
@@ -544,7 +643,11 @@ describe('alerts and dashboard', () => {
     expect(byMetric('otp_http_request_duration_seconds_count')).toEqual(['OtpHttp5xxRate']);
     expect(byMetric('otp_verifications_approved_total')).toEqual(['OtpApprovalRateFalling']);
     for (const alert of alerts) {
-      expect(alert).toMatchObject({ for: expect.stringMatching(/^\d+m$/), labels: { severity: expect.stringMatching(/^(critical|warning)$/) }, annotations: { summary: expect.any(String), description: expect.any(String) } });
+      expect(alert).toMatchObject({
+        for: expect.stringMatching(/^\d+m$/),
+        labels: { severity: expect.stringMatching(/^(critical|warning)$/) },
+        annotations: { summary: expect.any(String), description: expect.any(String) },
+      });
     }
   });
 
@@ -560,7 +663,9 @@ describe('alerts and dashboard', () => {
   it('the dashboard picks its Prometheus from a variable, so it works imported by hand or loaded by the sidecar', () => {
     expect(dashboard.__inputs).toBeUndefined();
     const variables = (dashboard.templating as { list: { name: string; type: string; query: unknown }[] }).list;
-    expect(variables).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' })]));
+    expect(variables).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' })]),
+    );
     const sources = new Set(JSON.stringify(dashboard.panels).match(/"uid":"[^"]*"/g));
     expect([...sources]).toEqual(['"uid":"${datasource}"']);
   });
@@ -570,13 +675,19 @@ describe('alerts and dashboard', () => {
       { metric: 'otp_channel_usable', labels: ['job'] },
       { metric: 'otp_delivery_workers', labels: ['job'] },
     ]);
-    expect(selectors('sum(rate(a_total{status=~"5..", route!~"/health.*|{x}"}[5m] offset 1d)) / clamp_min(b_bucket, 1e-9) > 0.7 * c')).toEqual([
+    expect(
+      selectors('sum(rate(a_total{status=~"5..", route!~"/health.*|{x}"}[5m] offset 1d)) / clamp_min(b_bucket, 1e-9) > 0.7 * c'),
+    ).toEqual([
       { metric: 'a_total', labels: ['status', 'route'] },
       { metric: 'b_bucket', labels: [] },
       { metric: 'c', labels: [] },
     ]);
-    expect(selectors('histogram_quantile(0.99, sum by (le, provider) (rate(h_bucket[$__rate_interval])))')).toEqual([{ metric: 'h_bucket', labels: [] }]);
-    expect(selectors('label_values(otp_verifications_started_total, job)')).toEqual([{ metric: 'otp_verifications_started_total', labels: [] }]);
+    expect(selectors('histogram_quantile(0.99, sum by (le, provider) (rate(h_bucket[$__rate_interval])))')).toEqual([
+      { metric: 'h_bucket', labels: [] },
+    ]);
+    expect(selectors('label_values(otp_verifications_started_total, job)')).toEqual([
+      { metric: 'otp_verifications_started_total', labels: [] },
+    ]);
   });
 
   describe('against GET /metrics of the running service', () => {
@@ -620,7 +731,8 @@ describe('alerts and dashboard', () => {
             continue;
           }
           // job and instance are Prometheus's, added at scrape time.
-          for (const label of labels.filter((l) => l !== 'job' && l !== 'instance')) if (!known.has(label)) problems.push(`${metric} has no label ${label}`);
+          for (const label of labels.filter((l) => l !== 'job' && l !== 'instance'))
+            if (!known.has(label)) problems.push(`${metric} has no label ${label}`);
         }
       }
       expect(problems).toEqual([]);

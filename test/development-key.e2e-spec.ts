@@ -45,7 +45,7 @@ describe('the development API key', () => {
     expect((await running.exited).code).toBe(0);
   };
 
-  it('is generated on the first start, printed, kept in ./.data/api-key (0600), and the README\'s curl sends a code with it', async () => {
+  it("is generated on the first start, printed, kept in ./.data/api-key (0600), and the README's curl sends a code with it", async () => {
     service = start();
     const [, key] = await service.waitForOutput(KEY_LINE, 60_000);
     const url = await service.listening(60_000);
@@ -62,7 +62,11 @@ describe('the development API key', () => {
     const { stdout } = await promisify(execFile)('sh', ['-c', command], { cwd });
     expect(JSON.parse(stdout)).toMatchObject({ status: 'pending', channel: 'email', delivery: { status: 'queued' } });
 
-    const without = await fetch(`${url}/v1/verifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"channel":"email","to":"a@example.com"}' });
+    const without = await fetch(`${url}/v1/verifications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"channel":"email","to":"a@example.com"}',
+    });
     expect(without.status).toBe(401);
     await stop(service);
   }, 120_000);

@@ -74,7 +74,8 @@ describe('readiness is about this replica: a provider outage is shown, not faile
     const response = await fetch(`${app.url}/health/ready`);
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
-  const warnings = (app: TestApp, context: string) => app.logs.entries.filter((entry) => entry.level === 'warn' && entry.context === context);
+  const warnings = (app: TestApp, context: string) =>
+    app.logs.entries.filter((entry) => entry.level === 'warn' && entry.context === context);
 
   it('stays ready with SMTP down, showing the email channel unusable in its details, /health/messaging and /metrics', async () => {
     for (let probe = 0; probe < 3; probe += 1) {
@@ -90,7 +91,15 @@ describe('readiness is about this replica: a provider outage is shown, not faile
             email: {
               status: 'down',
               usable: false,
-              providers: [{ id: 'smtp', configured: true, healthy: false, circuit: 'closed', lastError: expect.stringMatching(/^probe failed: SMTP: .*ECONNREFUSED/) }],
+              providers: [
+                {
+                  id: 'smtp',
+                  configured: true,
+                  healthy: false,
+                  circuit: 'closed',
+                  lastError: expect.stringMatching(/^probe failed: SMTP: .*ECONNREFUSED/),
+                },
+              ],
             },
             sms: { status: 'up', usable: true, providers: [{ id: 'console', configured: true, healthy: true }] },
           },
@@ -131,7 +140,12 @@ describe('readiness is about this replica: a provider outage is shown, not faile
     for (let probe = 0; probe < 3; probe += 1) {
       expect(await ready(strict)).toMatchObject({
         status: 503,
-        body: { status: 'error', code: 'SERVICE_UNAVAILABLE', error: { email: { status: 'down', usable: false } }, details: { sms: { status: 'up' } } },
+        body: {
+          status: 'error',
+          code: 'SERVICE_UNAVAILABLE',
+          error: { email: { status: 'down', usable: false } },
+          details: { sms: { status: 'up' } },
+        },
       });
     }
     expect(warnings(strict, 'Readiness').map((entry) => entry.message)).toEqual([
@@ -153,7 +167,12 @@ describe('readiness is about this replica: a provider outage is shown, not faile
   beforeAll(async () => {
     [redis, smtp, twilio] = await Promise.all([RedisServer.start(), SmtpTestServer.start(), FakeTwilio.start()]);
     database = await createTestDatabase('PostgreSQL');
-    service = await startApp({ ...COMPLETE_PRODUCTION, ...reachableProviders(smtp, twilio), REDIS_URL: redis.url, DATABASE_URL: database.url });
+    service = await startApp({
+      ...COMPLETE_PRODUCTION,
+      ...reachableProviders(smtp, twilio),
+      REDIS_URL: redis.url,
+      DATABASE_URL: database.url,
+    });
   });
   afterAll(async () => {
     await service?.close();

@@ -92,10 +92,20 @@ describe.each(testDatabaseKinds())('hostile input on %s', (kind) => {
       const local = email.split('@')[0]!;
       for (const variant of variantsOf(local)) {
         const registered = await post('/v1/auth/register', { email: variant, password });
-        expect({ variant, status: registered.status, fields: Object.keys((registered.body.errors ?? {}) as object) }).toEqual({ variant, status: 400, fields: ['email'] });
+        expect({ variant, status: registered.status, fields: Object.keys((registered.body.errors ?? {}) as object) }).toEqual({
+          variant,
+          status: 400,
+          fields: ['email'],
+        });
         const started = await post('/v1/auth/otp/start', { identifier: variant, purpose: 'login' });
         expect({ variant, status: started.status, code: started.body.code }).toEqual({ variant, status: 400, code: 'VALIDATION_FAILED' });
-        const changed = await call(service.url, 'PATCH', '/v1/auth/me', { email: variant.replace(local, `new.${local}`), password }, bearer);
+        const changed = await call(
+          service.url,
+          'PATCH',
+          '/v1/auth/me',
+          { email: variant.replace(local, `new.${local}`), password },
+          bearer,
+        );
         expect({ variant, status: changed.status, code: changed.body.code }).toEqual({ variant, status: 400, code: 'VALIDATION_FAILED' });
       }
       const accounts = await service.app.get<Database>(Database).select({ email: users.email }).from(users);
@@ -116,9 +126,15 @@ describe.each(testDatabaseKinds())('hostile input on %s', (kind) => {
     it.each(costly)('refuses %s with DESTINATION_NOT_ALLOWED before anything is stored or sent', async (_what, number) => {
       for (const channel of ['sms', 'whatsapp']) {
         const response = await post('/v1/verifications', { channel, to: number });
-        expect(response).toMatchObject({ status: 400, body: { statusCode: 400, code: 'DESTINATION_NOT_ALLOWED', message: expect.stringMatching(/^Codes cannot be sent to /) } });
+        expect(response).toMatchObject({
+          status: 400,
+          body: { statusCode: 400, code: 'DESTINATION_NOT_ALLOWED', message: expect.stringMatching(/^Codes cannot be sent to /) },
+        });
       }
-      expect(await post('/v1/verifications/check', { to: number, code: '123456' })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      expect(await post('/v1/verifications/check', { to: number, code: '123456' })).toMatchObject({
+        status: 404,
+        body: { code: 'VERIFICATION_NOT_FOUND' },
+      });
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(textsTo(number)).toEqual([]);
     });
@@ -126,10 +142,22 @@ describe.each(testDatabaseKinds())('hostile input on %s', (kind) => {
     it('refuses them the same way for sign-up, identifiers and a new phone number, storing nothing', async () => {
       const { bearer } = await signedIn();
       for (const [, number] of costly) {
-        expect(await post('/v1/auth/register', { phone: number!, password })).toMatchObject({ status: 400, body: { code: 'DESTINATION_NOT_ALLOWED' } });
-        expect(await post('/v1/auth/login', { identifier: number!, password })).toMatchObject({ status: 400, body: { code: 'DESTINATION_NOT_ALLOWED' } });
-        expect(await post('/v1/auth/otp/start', { identifier: number!, purpose: 'login' })).toMatchObject({ status: 400, body: { code: 'DESTINATION_NOT_ALLOWED' } });
-        expect(await call(service.url, 'PATCH', '/v1/auth/me', { phone: number!, password }, bearer)).toMatchObject({ status: 400, body: { code: 'DESTINATION_NOT_ALLOWED' } });
+        expect(await post('/v1/auth/register', { phone: number!, password })).toMatchObject({
+          status: 400,
+          body: { code: 'DESTINATION_NOT_ALLOWED' },
+        });
+        expect(await post('/v1/auth/login', { identifier: number!, password })).toMatchObject({
+          status: 400,
+          body: { code: 'DESTINATION_NOT_ALLOWED' },
+        });
+        expect(await post('/v1/auth/otp/start', { identifier: number!, purpose: 'login' })).toMatchObject({
+          status: 400,
+          body: { code: 'DESTINATION_NOT_ALLOWED' },
+        });
+        expect(await call(service.url, 'PATCH', '/v1/auth/me', { phone: number!, password }, bearer)).toMatchObject({
+          status: 400,
+          body: { code: 'DESTINATION_NOT_ALLOWED' },
+        });
         const stored = await service.app.get<Database>(Database).select().from(users).where(eq(users.phone, number!));
         expect(stored).toEqual([]);
         expect(textsTo(number!)).toEqual([]);
@@ -176,7 +204,10 @@ describe.each(testDatabaseKinds())('hostile input on %s', (kind) => {
     it('serves requests without a body as before', async () => {
       const created = await post('/v1/verifications', { channel: 'email', to: newEmail() });
       expect((await call(service.url, 'GET', `/v1/verifications/${created.body.id as string}`)).status).toBe(200);
-      expect(await post(`/v1/verifications/${created.body.id as string}/cancel`)).toMatchObject({ status: 200, body: { status: 'canceled' } });
+      expect(await post(`/v1/verifications/${created.body.id as string}/cancel`)).toMatchObject({
+        status: 200,
+        body: { status: 'canceled' },
+      });
       const { bearer } = await signedIn();
       expect((await call(service.url, 'GET', '/v1/auth/me', undefined, bearer)).status).toBe(200);
     });
@@ -197,7 +228,13 @@ describe.each(testDatabaseKinds())('hostile input on %s', (kind) => {
       ];
       for (const [path, body, field] of cases) {
         const response = await post(path, body);
-        expect({ path, field, status: response.status, code: response.body.code, fields: Object.keys((response.body.errors ?? {}) as object) }).toEqual({
+        expect({
+          path,
+          field,
+          status: response.status,
+          code: response.body.code,
+          fields: Object.keys((response.body.errors ?? {}) as object),
+        }).toEqual({
           path,
           field,
           status: 400,
@@ -237,9 +274,13 @@ describe.each(testDatabaseKinds())('hostile input on %s', (kind) => {
 
       const before = service.logs.entries.length;
       const reply = { statusCode: 0 };
-      const host = { switchToHttp: () => ({ getResponse: () => reply, getRequest: () => ({ method: 'POST', url: '/v1/auth/login?x=1' }) }) };
+      const host = {
+        switchToHttp: () => ({ getResponse: () => reply, getRequest: () => ({ method: 'POST', url: '/v1/auth/login?x=1' }) }),
+      };
       const replies: unknown[] = [];
-      new AllExceptionsFilter({ httpAdapter: { reply: (_response: unknown, body: unknown) => replies.push(body), setHeader: () => undefined } } as never).catch(error, host as never);
+      new AllExceptionsFilter({
+        httpAdapter: { reply: (_response: unknown, body: unknown) => replies.push(body), setHeader: () => undefined },
+      } as never).catch(error, host as never);
       new Logger('Probe').error(error);
       const written = service.logs.entries.slice(before);
       expect(written.map((entry) => entry.level)).toEqual(['error', 'error']);
@@ -248,7 +289,9 @@ describe.each(testDatabaseKinds())('hostile input on %s', (kind) => {
         expect(entry.line).toContain('SQLSTATE');
         expect(entry.line).toContain('pending_contact_changes');
       }
-      expect(replies).toEqual([{ statusCode: 500, code: 'INTERNAL', message: 'An unexpected error occurred.', errorId: expect.any(String) }]);
+      expect(replies).toEqual([
+        { statusCode: 500, code: 'INTERNAL', message: 'An unexpected error occurred.', errorId: expect.any(String) },
+      ]);
     });
   });
 });

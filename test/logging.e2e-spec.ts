@@ -30,10 +30,18 @@ describe('request ids', () => {
     expect(started.headers.get('x-request-id')).toBe(requestId);
     const verificationId = started.body.id as string;
 
-    await eventually(async () => expect(linesFor(requestId).some((entry) => entry.message.includes('delivered through console'))).toBe(true));
+    await eventually(async () =>
+      expect(linesFor(requestId).some((entry) => entry.message.includes('delivered through console'))).toBe(true),
+    );
     const lines = linesFor(requestId);
     expect(lines.filter((entry) => entry.context === 'HTTP')).toEqual([
-      expect.objectContaining({ level: 'info', record: expect.objectContaining({ req: expect.objectContaining({ id: requestId, method: 'POST', url: '/v1/verifications' }), res: { statusCode: 201 } }) }),
+      expect.objectContaining({
+        level: 'info',
+        record: expect.objectContaining({
+          req: expect.objectContaining({ id: requestId, method: 'POST', url: '/v1/verifications' }),
+          res: { statusCode: 201 },
+        }),
+      }),
     ]);
     expect(lines.filter((entry) => entry.context === 'Audit').map((entry) => entry.record.event)).toEqual(['verification.started']);
     const job = lines.filter((entry) => entry.context === 'Delivery' || entry.context === 'ConsoleProvider');
@@ -60,7 +68,10 @@ describe('request ids', () => {
     const answers: Record<number, Response> = {};
     const ask = async (status: number, path: string, init: RequestInit) => {
       const requestId = `error-${status}-${randomUUID()}`;
-      const response = await fetch(`${app.url}${path}`, { ...init, headers: { 'x-request-id': requestId, ...(init.headers as Record<string, string>) } });
+      const response = await fetch(`${app.url}${path}`, {
+        ...init,
+        headers: { 'x-request-id': requestId, ...(init.headers as Record<string, string>) },
+      });
       expect(response.status).toBe(status);
       expect(response.headers.get('x-request-id')).toBe(requestId);
       answers[status] = response;
@@ -68,9 +79,21 @@ describe('request ids', () => {
     };
     const json = { 'content-type': 'application/json', 'x-api-key': TEST_API_KEY };
     await ask(404, '/v1/nothing-here', {});
-    await ask(401, '/v1/verifications', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'email', to: 'a@example.com' }) });
-    await ask(400, '/v1/verifications', { method: 'POST', headers: json, body: JSON.stringify({ channel: 'carrier-pigeon', to: 'a@example.com' }) });
-    await ask(413, '/v1/verifications', { method: 'POST', headers: json, body: JSON.stringify({ channel: 'email', to: 'a@example.com', padding: 'x'.repeat(70_000) }) });
+    await ask(401, '/v1/verifications', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'email', to: 'a@example.com' }),
+    });
+    await ask(400, '/v1/verifications', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ channel: 'carrier-pigeon', to: 'a@example.com' }),
+    });
+    await ask(413, '/v1/verifications', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ channel: 'email', to: 'a@example.com', padding: 'x'.repeat(70_000) }),
+    });
     // RATE_LIMIT_IP_PER_MINUTE is 3 for the end user's clientIp: checks run out soon.
     const check = { method: 'POST', headers: json, body: JSON.stringify({ id: randomUUID(), code: '000000', clientIp: '203.0.113.50' }) };
     let limited = false;
@@ -166,7 +189,8 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
     await database?.drop();
   });
 
-  const api = (method: string, path: string, body: unknown, headers: Record<string, string> = {}) => call(url, method, path, body, { 'x-api-key': API_KEY, ...headers });
+  const api = (method: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
+    call(url, method, path, body, { 'x-api-key': API_KEY, ...headers });
   const isJson = (line: string) => {
     try {
       JSON.parse(line);
@@ -183,7 +207,7 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   const linesFor = (requestId: string) => records().filter((record) => record.requestId === requestId);
 
-  it('follows an email send that fails over, with the SMTP password in the relay\'s refusal, by its request id', async () => {
+  it("follows an email send that fails over, with the SMTP password in the relay's refusal, by its request id", async () => {
     const requestId = `logging-email-${randomUUID()}`;
     const to = `logging.${Date.now()}@example.com`;
     smtp.failNext({ stage: 'rcpt', code: 451, message: `4.7.1 try again later (auth mailer:${SECRETS.SMTP_PASSWORD})` });
@@ -204,10 +228,16 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
     expect((await api('POST', '/v1/verifications/check', { id, code: wrong })).status).toBe(422);
     expect(await api('POST', '/v1/verifications/check', { id, code })).toMatchObject({ status: 200, body: { status: 'approved' } });
 
-    await eventually(async () => expect(linesFor(requestId).some((record) => String(record.msg).includes('delivered through sendgrid'))).toBe(true));
+    await eventually(async () =>
+      expect(linesFor(requestId).some((record) => String(record.msg).includes('delivered through sendgrid'))).toBe(true),
+    );
     const lines = linesFor(requestId);
     expect(lines.filter((record) => record.context === 'HTTP')).toEqual([
-      expect.objectContaining({ ip: '127.0.0.1', req: expect.objectContaining({ id: requestId, method: 'POST', url: '/v1/verifications' }), res: { statusCode: 201 } }),
+      expect.objectContaining({
+        ip: '127.0.0.1',
+        req: expect.objectContaining({ id: requestId, method: 'POST', url: '/v1/verifications' }),
+        res: { statusCode: 201 },
+      }),
     ]);
     const job = lines.filter((record) => record.context === 'Delivery');
     expect(job.map((record) => record.msg)).toEqual([
@@ -242,7 +272,9 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
     codes.add(code);
     expect(await api('POST', '/v1/verifications/check', { id, code })).toMatchObject({ status: 200, body: { status: 'approved' } });
 
-    await eventually(async () => expect(linesFor(requestId).some((record) => String(record.msg).includes('delivered through twilio'))).toBe(true));
+    await eventually(async () =>
+      expect(linesFor(requestId).some((record) => String(record.msg).includes('delivered through twilio'))).toBe(true),
+    );
     const job = linesFor(requestId).filter((record) => record.context === 'Delivery');
     expect(job.map((record) => record.msg)).toEqual([
       `${id}:1: sms delivery attempt 1 of 5`,
@@ -266,7 +298,10 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
     const [destination, code] = SECRETS.OTP_TEST_DESTINATIONS.split(':') as [string, string];
     const started = await api('POST', '/v1/verifications', { channel: 'email', to: destination });
     expect(started.status).toBe(201);
-    expect(await api('POST', '/v1/verifications/check', { id: started.body.id, code })).toMatchObject({ status: 200, body: { status: 'approved' } });
+    expect(await api('POST', '/v1/verifications/check', { id: started.body.id, code })).toMatchObject({
+      status: 200,
+      body: { status: 'approved' },
+    });
   });
 
   it('signs up, logs in, refreshes and calls with a Bearer token and an API key without logging any of them', async () => {

@@ -79,9 +79,12 @@ async function everythingInRedis(): Promise<string[]> {
  */
 function withoutTheStoresOwnDestinationFields(line: string, destination: string): string {
   return line
-    .split(`{p:verify:${destination}}`).join('{p:verify:…}')
-    .split(`{d:${destination}}`).join('{d:…}')
-    .split(`"to":"${destination}"`).join('"to":"…"');
+    .split(`{p:verify:${destination}}`)
+    .join('{p:verify:…}')
+    .split(`{d:${destination}}`)
+    .join('{d:…}')
+    .split(`"to":"${destination}"`)
+    .join('"to":"…"');
 }
 
 async function failedDelivery(channel: 'email' | 'sms', to: string): Promise<Record<string, unknown>> {

@@ -42,7 +42,8 @@ it('counts a send, a delivery and a check at 1 each, in valid exposition format'
   expect(valueOf(text, 'otp_http_request_duration_seconds_count{method="POST",route="/v1/verifications/check",status="200"}')).toBe(1);
 
   // Every line is a comment (# HELP / # TYPE), blank, or `name{labels} number`.
-  const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? -?(\d+(\.\d+)?(e[+-]?\d+)?|NaN|\+Inf|-Inf)( \d+)?$/;
+  const sample =
+    /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? -?(\d+(\.\d+)?(e[+-]?\d+)?|NaN|\+Inf|-Inf)( \d+)?$/;
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
     expect({ line, valid: sample.test(line) }).toEqual({ line, valid: true });

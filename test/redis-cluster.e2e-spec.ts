@@ -87,7 +87,10 @@ const wrongFor = (code: string) => (code === '000000' ? '111111' : '000000');
 describe('on a Redis Cluster', () => {
   it('says so in the start-up configuration, and is ready with Redis and the queue up', async () => {
     const app = await service();
-    expect(app.loaded.configuration.redis).toEqual({ url: undefined, clusterNodes: cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })) });
+    expect(app.loaded.configuration.redis).toEqual({
+      url: undefined,
+      clusterNodes: cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
+    });
     await eventually(async () => {
       const ready = await fetch(`${app.url}/health/ready`);
       const body = (await ready.json()) as { details: { queue: { workers: number } } };
@@ -105,7 +108,9 @@ describe('on a Redis Cluster', () => {
     const to = uniqueEmail();
     const id = await send(app, { channel: 'email', to, purpose: 'login' });
     const code = await mailedCode(to);
-    await eventually(async () => expect(await status(app, id)).toMatchObject({ status: 'pending', delivery: { status: 'sent', provider: 'smtp' } }));
+    await eventually(async () =>
+      expect(await status(app, id)).toMatchObject({ status: 'pending', delivery: { status: 'sent', provider: 'smtp' } }),
+    );
 
     expect(await check(app, id, wrongFor(code))).toMatchObject({ status: 422, body: { code: 'OTP_INCORRECT', attemptsRemaining: 4 } });
     expect(await check(app, id, code)).toMatchObject({ status: 200, body: { status: 'approved' } });
@@ -146,7 +151,10 @@ describe('on a Redis Cluster', () => {
     expect(await send(app, { channel: 'email', to })).toBe(id);
     const second = await mailedCode(to, 2);
     expect(await status(app, id)).toMatchObject({ sendsRemaining: 0 });
-    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).toMatchObject({ status: 429, body: { code: 'OTP_MAX_SENDS' } });
+    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).toMatchObject({
+      status: 429,
+      body: { code: 'OTP_MAX_SENDS' },
+    });
     if (first !== second) expect((await check(app, id, first)).status).toBe(422);
     expect(await check(app, id, second)).toMatchObject({ status: 200, body: { status: 'approved' } });
   });
@@ -200,10 +208,16 @@ describe('on a Redis Cluster', () => {
 
     await queueNode.stop();
     try {
-      expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: uniqueEmail() })).toMatchObject({ status: 503, body: { code: 'SERVICE_UNAVAILABLE' } });
+      expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: uniqueEmail() })).toMatchObject({
+        status: 503,
+        body: { code: 'SERVICE_UNAVAILABLE' },
+      });
       expect(await call(app.url, 'GET', `/v1/verifications/${elsewhere[0]}`)).toMatchObject({ status: 200, body: { id: elsewhere[0] } });
       const ready = await fetch(`${app.url}/health/ready`);
-      expect({ status: ready.status, body: await ready.json() }).toMatchObject({ status: 503, body: { error: { queue: { status: 'down' } } } });
+      expect({ status: ready.status, body: await ready.json() }).toMatchObject({
+        status: 503,
+        body: { error: { queue: { status: 'down' } } },
+      });
     } finally {
       await queueNode.restart();
       await cluster.waitUntilOk();
@@ -219,8 +233,14 @@ describe('on a Redis Cluster', () => {
     await eventually(async () => expect((await fetch(`${app.url}/health/ready`)).status).toBe(200));
     await cluster.stopAll();
     const to = uniqueEmail();
-    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).toMatchObject({ status: 503, body: { code: 'SERVICE_UNAVAILABLE' } });
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { to, code: '123456' })).toMatchObject({ status: 503, body: { code: 'SERVICE_UNAVAILABLE' } });
+    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).toMatchObject({
+      status: 503,
+      body: { code: 'SERVICE_UNAVAILABLE' },
+    });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { to, code: '123456' })).toMatchObject({
+      status: 503,
+      body: { code: 'SERVICE_UNAVAILABLE' },
+    });
     const down = await fetch(`${app.url}/health/ready`);
     expect(down.status).toBe(503);
     expect(await down.json()).toMatchObject({ error: { redis: { status: 'down' } } });

@@ -118,7 +118,10 @@ describe('on a Redis master found through Sentinel', () => {
     // After a failover the old master is turned into a replica of the new one (the Sentinel
     // reconfigures it when it next looks, within about ten seconds); once it is in sync, the master is lost.
     const { master, replica } = await group.roles();
-    await eventually(async () => expect(await group.on(replica, (client) => client.info('replication'))).toMatch(/role:slave[\s\S]*master_link_status:up/), 30_000);
+    await eventually(
+      async () => expect(await group.on(replica, (client) => client.info('replication'))).toMatch(/role:slave[\s\S]*master_link_status:up/),
+      30_000,
+    );
 
     await master.stop();
     const refused = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: uniqueEmail() });

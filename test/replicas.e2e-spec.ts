@@ -24,7 +24,9 @@ describe.each(availableStackModes())('two replicas on one Redis (%s)', (mode) =>
   let b: string;
   beforeAll(async () => {
     stack = await ServiceStack.start(mode, { shareDatabase: true });
-    [a, b] = await Promise.all([stack.startService(LIMITS), stack.startService(LIMITS)]).then((started) => started.map((service) => service.url));
+    [a, b] = await Promise.all([stack.startService(LIMITS), stack.startService(LIMITS)]).then((started) =>
+      started.map((service) => service.url),
+    );
     expect(a).not.toBe(b);
   }, 60_000);
   afterAll(() => stack?.close());
@@ -48,11 +50,12 @@ describe.each(availableStackModes())('two replicas on one Redis (%s)', (mode) =>
     }
   });
 
-  it('counts one end user\'s clientIp once across both replicas', async () => {
+  it("counts one end user's clientIp once across both replicas", async () => {
     // The backend's own address is not limited per IP: the end user's address it passes is.
     const base = Date.now() % 200;
     const endUser = (i: number) => ({ clientIp: `203.0.113.${base + i}` });
-    const sendFor = (url: string, to: string, user: { clientIp: string }) => call(url, 'POST', '/v1/verifications', { channel: 'email', to, ...user });
+    const sendFor = (url: string, to: string, user: { clientIp: string }) =>
+      call(url, 'POST', '/v1/verifications', { channel: 'email', to, ...user });
     const user = endUser(1);
     const statuses: number[] = [];
     for (let i = 0; i < 6; i += 1) statuses.push((await sendFor(i % 2 === 0 ? a : b, `ip${i}.${run}@example.com`, user)).status);
@@ -71,9 +74,18 @@ describe.each(availableStackModes())('two replicas on one Redis (%s)', (mode) =>
     const code = CODE.exec((await stack.inboxes.next(to)).text)![1]!;
     const wrong = code === '000000' ? '111111' : '000000';
 
-    expect(await call(b, 'POST', '/v1/verifications/check', { id, code: wrong }, newClient())).toMatchObject({ status: 422, body: { attemptsRemaining: 4 } });
-    expect(await call(a, 'GET', `/v1/verifications/${id}`)).toMatchObject({ status: 200, body: { status: 'pending', attemptsRemaining: 4 } });
-    expect(await call(b, 'POST', '/v1/verifications/check', { id, code }, newClient())).toMatchObject({ status: 200, body: { id, status: 'approved' } });
+    expect(await call(b, 'POST', '/v1/verifications/check', { id, code: wrong }, newClient())).toMatchObject({
+      status: 422,
+      body: { attemptsRemaining: 4 },
+    });
+    expect(await call(a, 'GET', `/v1/verifications/${id}`)).toMatchObject({
+      status: 200,
+      body: { status: 'pending', attemptsRemaining: 4 },
+    });
+    expect(await call(b, 'POST', '/v1/verifications/check', { id, code }, newClient())).toMatchObject({
+      status: 200,
+      body: { id, status: 'approved' },
+    });
     for (const url of [a, b]) {
       expect(await call(url, 'GET', `/v1/verifications/${id}`)).toMatchObject({
         status: 200,
@@ -97,13 +109,16 @@ describe.each(availableStackModes())('two replicas on one Redis (%s)', (mode) =>
     expect(accepted.map((response) => [response.status, response.body.code])).toEqual(accepted.map(() => [201, undefined]));
 
     const countTo = (to: string) =>
-      stack.smtp.received.filter((mail) => mail.to.includes(to)).length + stack.twilio.messages.filter((message) => message.To === to).length;
+      stack.smtp.received.filter((mail) => mail.to.includes(to)).length +
+      stack.twilio.messages.filter((message) => message.To === to).length;
     await eventually(async () => {
       for (const to of [...emails, ...phones]) expect(countTo(to)).toBeGreaterThanOrEqual(1);
     }, 20_000);
     // A second delivery of any of them would come in after the first: give it the time to.
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    expect(Object.fromEntries([...emails, ...phones].map((to) => [to, countTo(to)]))).toEqual(Object.fromEntries([...emails, ...phones].map((to) => [to, 1])));
+    expect(Object.fromEntries([...emails, ...phones].map((to) => [to, countTo(to)]))).toEqual(
+      Object.fromEntries([...emails, ...phones].map((to) => [to, 1])),
+    );
 
     for (const [index, response] of accepted.entries()) {
       const read = await call(index % 2 === 0 ? b : a, 'GET', `/v1/verifications/${response.body.id as string}`);
@@ -146,7 +161,11 @@ describe('an API replica beside a worker replica (DELIVERY_WORKER)', () => {
     expect(api.process.output).toContain('DELIVERY_WORKER=false: this process queues messages but sends none');
 
     const emails = Array.from({ length: 6 }, (_, i) => `queued${i}.${Date.now() % 100_000}@example.com`);
-    const accepted = await Promise.all(emails.map((to, i) => call(api.url, 'POST', '/v1/verifications', { channel: 'email', to }, { 'x-forwarded-for': `203.0.113.${i + 1}` })));
+    const accepted = await Promise.all(
+      emails.map((to, i) =>
+        call(api.url, 'POST', '/v1/verifications', { channel: 'email', to }, { 'x-forwarded-for': `203.0.113.${i + 1}` }),
+      ),
+    );
     expect(accepted.map((response) => response.status)).toEqual(emails.map(() => 201));
     // Time enough for a worker in this process to have sent them, were there one.
     await new Promise((resolve) => setTimeout(resolve, 1500));

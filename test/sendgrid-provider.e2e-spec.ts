@@ -30,7 +30,9 @@ describe('sendgrid provider against a fake SendGrid', () => {
   });
 
   it('sends the text and HTML parts to v3/mail/send with the API key', async () => {
-    const result = await messaging.get(SendgridProvider).send(otpMessage('email', 'user@example.com', { code: '493027', purpose: 'change_contact' }));
+    const result = await messaging
+      .get(SendgridProvider)
+      .send(otpMessage('email', 'user@example.com', { code: '493027', purpose: 'change_contact' }));
 
     expect(result).toMatchObject({ provider: 'sendgrid', providerMessageId: expect.any(String) });
     expect(sendgrid.received[0]!.headers.authorization).toBe(`Bearer ${FAKE_SENDGRID_API_KEY}`);
@@ -65,7 +67,10 @@ describe('sendgrid provider against a fake SendGrid', () => {
   it('classifies a refused API key as auth, for sends and probes alike', async () => {
     const wrongKey = await start({ SENDGRID_API_KEY: `SG.${'w'.repeat(22)}.${'x'.repeat(43)}` });
 
-    expect(await rejectionOf(wrongKey.get(SendgridProvider).send(otpMessage('email', 'user@example.com')))).toMatchObject({ kind: 'auth', vendorCode: 401 });
+    expect(await rejectionOf(wrongKey.get(SendgridProvider).send(otpMessage('email', 'user@example.com')))).toMatchObject({
+      kind: 'auth',
+      vendorCode: 401,
+    });
     expect(await rejectionOf(wrongKey.get(SendgridProvider).probe())).toMatchObject({ kind: 'auth', vendorCode: 401 });
   });
 
@@ -80,7 +85,9 @@ describe('sendgrid provider against a fake SendGrid', () => {
     sendgrid.failNext('hang');
     const started = Date.now();
 
-    expect(await rejectionOf(messaging.get(SendgridProvider).send(otpMessage('email', 'user@example.com')))).toMatchObject({ kind: 'outage' });
+    expect(await rejectionOf(messaging.get(SendgridProvider).send(otpMessage('email', 'user@example.com')))).toMatchObject({
+      kind: 'outage',
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

@@ -102,7 +102,12 @@ describe('graceful shutdown with the embedded delivery queue', () => {
   it('delivers a send accepted just before the close, though its attempt only begins during shutdown', async () => {
     const smtp = await SmtpTestServer.start();
     try {
-      const service = await startApp({ EMAIL_PROVIDERS: 'smtp', SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), SMTP_FROM: 'otp@example.com' });
+      const service = await startApp({
+        EMAIL_PROVIDERS: 'smtp',
+        SMTP_HOST: smtp.host,
+        SMTP_PORT: String(smtp.port),
+        SMTP_FROM: 'otp@example.com',
+      });
       const queue = service.app.get<DeliveryQueue>(DeliveryQueue);
       const to = 'accepted.at.close@example.com';
       const key = 'accepted-at-close:1';
@@ -142,7 +147,12 @@ describe('requests after the drain', () => {
         const response = await call(service.url, method, path, body);
         expect(response).toMatchObject({
           status: 503,
-          body: { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'The service is shutting down. Try again shortly.', retryAfter: 5 },
+          body: {
+            statusCode: 503,
+            code: 'SERVICE_UNAVAILABLE',
+            message: 'The service is shutting down. Try again shortly.',
+            retryAfter: 5,
+          },
         });
         expect(response.headers.get('retry-after')).toBe('5');
         expect(response.headers.get('connection')).toBe('close');

@@ -59,16 +59,37 @@ describe('the built service as a process', () => {
     expect(Date.now() - begun).toBeLessThan(10_000);
     expect(code).not.toBe(0);
     const lines = service.output.split('\n');
-    for (const name of ['REDIS_URL', 'DATABASE_URL', 'JWT_SECRET', 'OTP_SECRET', 'API_KEYS', 'SMTP_HOST', 'SMTP_FROM', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM']) {
+    for (const name of [
+      'REDIS_URL',
+      'DATABASE_URL',
+      'JWT_SECRET',
+      'OTP_SECRET',
+      'API_KEYS',
+      'SMTP_HOST',
+      'SMTP_FROM',
+      'TWILIO_ACCOUNT_SID',
+      'TWILIO_AUTH_TOKEN',
+      'TWILIO_FROM',
+    ]) {
       // A line of its own, or the first of the alternatives that would do ("REDIS_URL, REDIS_CLUSTER_NODES or …").
-      expect(lines.filter((line) => [`"${name} is required`, `"${name} or `, `"${name}, `].some((start) => line.includes(start)))).toHaveLength(1);
+      expect(
+        lines.filter((line) => [`"${name} is required`, `"${name} or `, `"${name}, `].some((start) => line.includes(start))),
+      ).toHaveLength(1);
     }
     expect(service.output).not.toMatch(/^\s+at /m);
     expect(service.output).not.toContain('Listening on');
   });
 
   it('starts in development with every secret set and prints none of them', async () => {
-    const service = start({ NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', ...SECRETS, SMTP_USER: 'mailer', SMTP_HOST: '127.0.0.1', SMTP_FROM: 'otp@example.com' });
+    const service = start({
+      NODE_ENV: 'development',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ...SECRETS,
+      SMTP_USER: 'mailer',
+      SMTP_HOST: '127.0.0.1',
+      SMTP_FROM: 'otp@example.com',
+    });
     const url = await service.listening();
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
     service.signal('SIGTERM');
@@ -92,7 +113,11 @@ describe('the built service as a process', () => {
     });
     // An embedded database is created first: slow on a busy machine.
     await service.listening(60_000);
-    expect(service.output).toMatch(new RegExp(`channel email: 1\\. smtp \\(configured, probe failed: SMTP: connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}\\) -> 2\\. console`));
+    expect(service.output).toMatch(
+      new RegExp(
+        `channel email: 1\\. smtp \\(configured, probe failed: SMTP: connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}\\) -> 2\\. console`,
+      ),
+    );
     service.signal('SIGTERM');
     expect((await service.exited).code).toBe(0);
   }, 90_000);
@@ -112,10 +137,17 @@ describe('the built service as a process', () => {
 
   it('names DATABASE_URL when the database cannot be reached at start-up, and exits non-zero', async () => {
     const closed = await freePort();
-    const service = start({ NODE_ENV: 'development', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `postgres://otp:secret-pw-1@127.0.0.1:${closed}/otp` });
+    const service = start({
+      NODE_ENV: 'development',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: `postgres://otp:secret-pw-1@127.0.0.1:${closed}/otp`,
+    });
     const { code } = await service.exited;
     expect(code).not.toBe(0);
-    expect(service.output).toContain(`Start-up failed: DATABASE_URL: PostgreSQL at postgres://****(3):****(11)@127.0.0.1:${closed}/otp could not be reached or migrated: `);
+    expect(service.output).toContain(
+      `Start-up failed: DATABASE_URL: PostgreSQL at postgres://****(3):****(11)@127.0.0.1:${closed}/otp could not be reached or migrated: `,
+    );
     expect(service.output).toMatch(/ECONNREFUSED/);
     expect(service.output).not.toContain('secret-pw-1');
     // The report still came first, for the operator reading why.

@@ -52,7 +52,9 @@ describe('twilio providers against a fake Twilio', () => {
       const [sent] = twilio.messages;
       expect(sent).toMatchObject({ To: PHONE, From: SENDER });
       expect(sent!.MessagingServiceSid).toBeUndefined();
-      expect(sent!.Body).toBe('493027 is your sign-up code. Use it to finish creating your account; it expires in 10 minutes. Never share it.');
+      expect(sent!.Body).toBe(
+        '493027 is your sign-up code. Use it to finish creating your account; it expires in 10 minutes. Never share it.',
+      );
     });
 
     it('ends the text with the WebOTP line when OTP_WEBOTP_DOMAIN is set', async () => {
@@ -89,7 +91,10 @@ describe('twilio providers against a fake Twilio', () => {
     ] as const)('classifies Twilio answering %o as %s', async (failure, kind) => {
       twilio.failNext(failure);
 
-      expect(await rejectionOf(messaging.get(TwilioSmsProvider).send(otpMessage('sms', PHONE)))).toMatchObject({ kind, vendorCode: failure.code });
+      expect(await rejectionOf(messaging.get(TwilioSmsProvider).send(otpMessage('sms', PHONE)))).toMatchObject({
+        kind,
+        vendorCode: failure.code,
+      });
     });
 
     it('classifies refused credentials as auth, for sends and probes alike', async () => {
@@ -133,7 +138,9 @@ describe('twilio providers against a fake Twilio', () => {
     it('classifies an invalid recipient as permanent', async () => {
       twilio.failNext({ status: 400, code: 63024, message: 'Invalid message recipient' });
 
-      expect(await rejectionOf(messaging.get(TwilioWhatsappProvider).send(otpMessage('whatsapp', PHONE)))).toMatchObject({ kind: 'permanent' });
+      expect(await rejectionOf(messaging.get(TwilioWhatsappProvider).send(otpMessage('whatsapp', PHONE)))).toMatchObject({
+        kind: 'permanent',
+      });
     });
   });
 
@@ -144,7 +151,11 @@ describe('twilio providers against a fake Twilio', () => {
 
       const result = await verify.send(otpMessage('sms', PHONE, { code: '000000', locale: 'es-ES' }));
 
-      expect(result).toMatchObject({ provider: 'twilio-verify', codeIssuedByProvider: true, providerMessageId: expect.stringMatching(/^VE/) });
+      expect(result).toMatchObject({
+        provider: 'twilio-verify',
+        codeIssuedByProvider: true,
+        providerMessageId: expect.stringMatching(/^VE/),
+      });
       expect(twilio.received[0]!.path).toBe(`/v2/Services/${twilio.verifyServiceSid}/Verifications`);
       expect(twilio.received[0]!.form).toEqual({ To: PHONE, Channel: 'sms', Locale: 'es' });
       const issued = twilio.codeFor(PHONE)!;

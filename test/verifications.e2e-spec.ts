@@ -67,7 +67,10 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     expect(typeof body.resendAvailableAt).toBe('string');
     expect(JSON.stringify(body)).not.toMatch(standaloneCode(code));
 
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id, code })).toMatchObject({ status: 200, body: { id, status: 'approved' } });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id, code })).toMatchObject({
+      status: 200,
+      body: { id, status: 'approved' },
+    });
     let read = await call(app.url, 'GET', `/v1/verifications/${id}`);
     await eventually(async () => {
       read = await call(app.url, 'GET', `/v1/verifications/${id}`);
@@ -82,20 +85,28 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     const audit = app.logs.entries.filter((entry) => entry.context === 'Audit');
     expect(audit.map((entry) => entry.record.event)).toEqual(['verification.started', 'verification.approved', 'verification.checked']);
     expect(audit.map((entry) => entry.line).join('\n')).not.toContain(to);
-    const everythingButTheConsoleProvider = app.logs.entries.filter((entry) => entry.context !== 'ConsoleProvider').map((entry) => entry.line);
+    const everythingButTheConsoleProvider = app.logs.entries
+      .filter((entry) => entry.context !== 'ConsoleProvider')
+      .map((entry) => entry.line);
     expect(everythingButTheConsoleProvider.join('\n')).not.toMatch(standaloneCode(code));
   });
 
   it('checks by destination and purpose as well as by id', async () => {
     const app = await service();
     const { id, code } = await begin(app, { channel: 'sms', to: PHONE.replace('123', String(100 + (counter++ % 800))), purpose: 'login' });
-    const to = ((await call(app.url, 'GET', `/v1/verifications/${id}`)).body.to as string);
+    const to = (await call(app.url, 'GET', `/v1/verifications/${id}`)).body.to as string;
     expect(to).toMatch(/^\+44\*+\d{4}$/);
     const record = await call(app.url, 'GET', `/v1/verifications/${id}`);
     expect(record.status).toBe(200);
-    const phone = app.logs.entries.filter((e) => e.context === 'ConsoleProvider').at(-1)!.message.match(/ for (\+\d+) \(/)![1]!;
+    const phone = app.logs.entries
+      .filter((e) => e.context === 'ConsoleProvider')
+      .at(-1)!
+      .message.match(/ for (\+\d+) \(/)![1]!;
     expect(await call(app.url, 'POST', '/v1/verifications/check', { to: phone, code })).toMatchObject({ status: 404 });
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { to: phone, purpose: 'login', code })).toMatchObject({ status: 200, body: { id, status: 'approved' } });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { to: phone, purpose: 'login', code })).toMatchObject({
+      status: 200,
+      body: { id, status: 'approved' },
+    });
   });
 
   it('counts wrong codes down and then locks, refusing even the right code', async () => {
@@ -105,7 +116,10 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     const first = await call(app.url, 'POST', '/v1/verifications/check', { id, code: wrong });
     expect(first).toMatchObject({ status: 422, body: { statusCode: 422, code: 'OTP_INCORRECT', attemptsRemaining: 2 } });
     expect((await call(app.url, 'POST', '/v1/verifications/check', { id, code: wrong })).body.attemptsRemaining).toBe(1);
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id, code: wrong })).toMatchObject({ status: 422, body: { attemptsRemaining: 0 } });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id, code: wrong })).toMatchObject({
+      status: 422,
+      body: { attemptsRemaining: 0 },
+    });
     const locked = await call(app.url, 'POST', '/v1/verifications/check', { id, code });
     expect(locked).toMatchObject({ status: 429, body: { code: 'OTP_ATTEMPTS_EXCEEDED' } });
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -115,9 +129,24 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
   it('refuses a code after it expires', async () => {
     const app = await service({ OTP_TTL_SECONDS: '60' });
     const { id, code } = await begin(app, { channel: 'email', to: email() });
-    jest.useFakeTimers({ doNotFake: ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'nextTick', 'queueMicrotask', 'hrtime', 'performance'] });
+    jest.useFakeTimers({
+      doNotFake: [
+        'setTimeout',
+        'setInterval',
+        'setImmediate',
+        'clearTimeout',
+        'clearInterval',
+        'nextTick',
+        'queueMicrotask',
+        'hrtime',
+        'performance',
+      ],
+    });
     jest.setSystemTime(Date.now() + 61_000);
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id, code })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id, code })).toMatchObject({
+      status: 404,
+      body: { code: 'VERIFICATION_NOT_FOUND' },
+    });
     expect((await call(app.url, 'GET', `/v1/verifications/${id}`)).body.status).toBe('expired');
   });
 
@@ -130,8 +159,16 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     if (a.code !== b.code) {
       expect(await call(app.url, 'POST', '/v1/verifications/check', { id: b.id, code: a.code })).toMatchObject({ status: 422 });
     }
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: a.id, code: a.code, purpose: 'password_reset' })).toMatchObject({ status: 404 });
-    expect(await call(app.url, 'POST', '/v1/verifications/check', { to, purpose: 'password_reset', code: a.code === b.code ? '999999' : a.code })).toMatchObject({ status: 422 });
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: a.id, code: a.code, purpose: 'password_reset' })).toMatchObject({
+      status: 404,
+    });
+    expect(
+      await call(app.url, 'POST', '/v1/verifications/check', {
+        to,
+        purpose: 'password_reset',
+        code: a.code === b.code ? '999999' : a.code,
+      }),
+    ).toMatchObject({ status: 422 });
     expect(await call(app.url, 'POST', '/v1/verifications/check', { id: a.id, code: a.code })).toMatchObject({ status: 200 });
   });
 
@@ -156,19 +193,28 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     const app = await service({ OTP_MAX_ATTEMPTS: '25' });
     const { id, code } = await begin(app, { channel: 'email', to: email() });
     const wrong = code === '123456' ? '654321' : '123456';
-    const results = await Promise.all(Array.from({ length: 20 }, () => call(app.url, 'POST', '/v1/verifications/check', { id, code: wrong })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => call(app.url, 'POST', '/v1/verifications/check', { id, code: wrong })),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(422));
-    expect(results.map((r) => r.body.attemptsRemaining).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 20 }, (_, i) => 5 + i));
+    expect(results.map((r) => r.body.attemptsRemaining).sort((x, y) => Number(x) - Number(y))).toEqual(
+      Array.from({ length: 20 }, (_, i) => 5 + i),
+    );
     expect((await call(app.url, 'GET', `/v1/verifications/${id}`)).body.attemptsRemaining).toBe(5);
 
     // Its own Redis database: two apps on one queue would deliver each other's codes (as replicas should).
     const small = await service({ OTP_MAX_ATTEMPTS: '5', ...(store === 'redis' ? { REDIS_URL: `${redis.url}/1` } : {}) });
     const other = await begin(small, { channel: 'email', to: email() });
     const wrong2 = other.code === '123456' ? '654321' : '123456';
-    const burst = await Promise.all(Array.from({ length: 20 }, () => call(small.url, 'POST', '/v1/verifications/check', { id: other.id, code: wrong2 })));
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () => call(small.url, 'POST', '/v1/verifications/check', { id: other.id, code: wrong2 })),
+    );
     expect(burst.filter((r) => r.status === 422)).toHaveLength(5);
     expect(burst.filter((r) => r.status === 429)).toHaveLength(15);
-    expect((await call(small.url, 'GET', `/v1/verifications/${other.id}`)).body).toMatchObject({ attemptsRemaining: 0, status: 'max_attempts' });
+    expect((await call(small.url, 'GET', `/v1/verifications/${other.id}`)).body).toMatchObject({
+      attemptsRemaining: 0,
+      status: 'max_attempts',
+    });
   });
 
   it('resends: same id, fresh code, the old one refused, failed attempts kept, sends capped', async () => {
@@ -182,14 +228,19 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     expect(second.id).toBe(first.id);
     expect(second.body).toMatchObject({ attemptsRemaining: 4, sendsRemaining: 1 });
     if (first.code !== second.code) {
-      expect(await call(app.url, 'POST', '/v1/verifications/check', { id: first.id, code: first.code })).toMatchObject({ status: 422, body: { attemptsRemaining: 3 } });
+      expect(await call(app.url, 'POST', '/v1/verifications/check', { id: first.id, code: first.code })).toMatchObject({
+        status: 422,
+        body: { attemptsRemaining: 3 },
+      });
     }
     await begin(app, { channel: 'email', to });
     const capped = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to });
     expect(capped).toMatchObject({ status: 429, body: { code: 'OTP_MAX_SENDS' } });
     expect(capped.headers.get('retry-after')).toMatch(/^\d+$/);
 
-    await eventually(async () => expect((await call(app.url, 'GET', `/v1/verifications/${first.id}`)).body).toMatchObject({ delivery: { status: 'sent' } }));
+    await eventually(async () =>
+      expect((await call(app.url, 'GET', `/v1/verifications/${first.id}`)).body).toMatchObject({ delivery: { status: 'sent' } }),
+    );
     const latest = app.logs.lastCodeFor(to)!;
     expect(await call(app.url, 'POST', '/v1/verifications/check', { id: first.id, code: latest })).toMatchObject({ status: 200 });
   });
@@ -214,21 +265,32 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     expect(sixth.body.retryAfter).toBe(Number(sixth.headers.get('retry-after')));
     expect(sixth.body.message).toBe('Too many codes requested. Try again in 60 minutes.');
 
-    expect((await call(app.url, 'DELETE', `/v1/admin/rate-limits/${encodeURIComponent(to.toUpperCase())}`, undefined, ADMIN)).status).toBe(204);
+    expect((await call(app.url, 'DELETE', `/v1/admin/rate-limits/${encodeURIComponent(to.toUpperCase())}`, undefined, ADMIN)).status).toBe(
+      204,
+    );
     await begin(app, { channel: 'email', to, purpose: 'other' });
   });
 
   it('sends nothing to test destinations, under the same send limits, and allows their fixed code OTP_MAX_ATTEMPTS wrong guesses a day', async () => {
-    const app = await service({ OTP_TEST_DESTINATIONS: 'review@example.com:424242', OTP_MAX_SENDS_PER_HOUR: '2', OTP_MAX_SENDS: '2', OTP_MAX_ATTEMPTS: '2' });
+    const app = await service({
+      OTP_TEST_DESTINATIONS: 'review@example.com:424242',
+      OTP_MAX_SENDS_PER_HOUR: '2',
+      OTP_MAX_SENDS: '2',
+      OTP_MAX_ATTEMPTS: '2',
+    });
     const first = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'Review@Example.com' });
     const second = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'review@example.com', purpose: 'other' });
     expect([first.status, second.status]).toEqual([201, 201]);
-    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'review@example.com', purpose: 'third' })).toMatchObject({
+    expect(
+      await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: 'review@example.com', purpose: 'third' }),
+    ).toMatchObject({
       status: 429,
       body: { code: 'OTP_RATE_LIMITED' },
     });
     expect(app.logs.lastCodeFor('review@example.com')).toBeUndefined();
-    expect((await call(app.url, 'GET', `/v1/verifications/${first.body.id as string}`)).body).toMatchObject({ delivery: { status: 'sent', provider: 'test-destination' } });
+    expect((await call(app.url, 'GET', `/v1/verifications/${first.body.id as string}`)).body).toMatchObject({
+      delivery: { status: 'sent', provider: 'test-destination' },
+    });
 
     // One wrong guess on each verification spends the destination's allowance for the day.
     expect((await call(app.url, 'POST', '/v1/verifications/check', { id: first.body.id, code: '000001' })).status).toBe(422);
@@ -265,13 +327,18 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
   it('answers 503 CHANNEL_UNAVAILABLE and stores nothing when no provider can deliver', async () => {
     const app = await service({ EMAIL_PROVIDERS: 'smtp' });
     const to = email();
-    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).toMatchObject({ status: 503, body: { code: 'CHANNEL_UNAVAILABLE' } });
+    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).toMatchObject({
+      status: 503,
+      body: { code: 'CHANNEL_UNAVAILABLE' },
+    });
     expect(await call(app.url, 'POST', '/v1/verifications/check', { to, code: '123456' })).toMatchObject({ status: 404 });
   });
 
   it('requires a valid API key', async () => {
     const app = await service();
-    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email() }, { 'x-api-key': 'wrong-key-0000000000' })).toMatchObject({
+    expect(
+      await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email() }, { 'x-api-key': 'wrong-key-0000000000' }),
+    ).toMatchObject({
       status: 401,
       body: { code: 'UNAUTHORIZED' },
     });
@@ -318,7 +385,11 @@ describe('per-IP limits', () => {
   it.each(['redis', 'memory'] as const)(
     'says, on the %s store, how long until the minute that filled up frees: Retry-After counts from its first request',
     async (store) => {
-      const app = await startApp({ ...(store === 'redis' ? { REDIS_URL: redis.url } : {}), RATE_LIMIT_IP_PER_MINUTE: '2', TRUST_PROXY: '127.0.0.1' });
+      const app = await startApp({
+        ...(store === 'redis' ? { REDIS_URL: redis.url } : {}),
+        RATE_LIMIT_IP_PER_MINUTE: '2',
+        TRUST_PROXY: '127.0.0.1',
+      });
       apps.push(app);
       // An address of its own: the other tests' requests on this Redis do not count here.
       const from = { 'x-forwarded-for': `198.51.100.${store === 'redis' ? 201 : 202}` };
@@ -349,7 +420,10 @@ describe('per-IP limits', () => {
     const to = `shared.${Date.now()}@example.com`;
     expect((await call(a.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'one' })).status).toBe(201);
     expect((await call(b.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'two' })).status).toBe(201);
-    expect(await call(a.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'three' })).toMatchObject({ status: 429, body: { code: 'OTP_RATE_LIMITED' } });
+    expect(await call(a.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'three' })).toMatchObject({
+      status: 429,
+      body: { code: 'OTP_RATE_LIMITED' },
+    });
     const id = (await call(b.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'one' })).body;
     expect(id).toMatchObject({ code: 'OTP_RATE_LIMITED' });
   });

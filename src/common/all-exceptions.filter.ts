@@ -105,7 +105,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
         const fields = response as Record<string, unknown>;
         const message = Array.isArray(fields.message)
           ? fields.message.join('; ')
-          : typeof fields.message === 'string' ? fields.message : this.defaultMessage(statusCode, request);
+          : typeof fields.message === 'string'
+            ? fields.message
+            : this.defaultMessage(statusCode, request);
         // Terminus readiness bodies ({status, info, error, details}) pass through whole, with the common fields added.
         const extras = 'details' in fields && 'status' in fields ? fields : {};
         const retryAfter = statusCode === 429 ? (retryAfterSetOn(reply) ?? UNSPECIFIED_RETRY_AFTER_SECONDS) : undefined;

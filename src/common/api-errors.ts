@@ -145,5 +145,8 @@ export const BODY_ERRORS: DocumentedErrors = {
 /** Redis not answering: every route that reads or writes its state, per-IP limits included, says so rather than hanging. */
 export const UNAVAILABLE: DocumentedErrors = { 503: ['SERVICE_UNAVAILABLE'] };
 
-/** The fraud guard's refusals of an SMS/WhatsApp send (or of any send, under a channel cap): every route that sends a code can answer them. */
+/**
+ * The fraud guard's refusals of an SMS/WhatsApp send (or of any send, under a channel cap): every route that sends a code
+ * can answer them.
+ */
 export const FRAUD_REFUSALS: DocumentedErrors = { 403: ['DESTINATION_SUSPENDED'], 429: ['DESTINATION_THROTTLED'] };

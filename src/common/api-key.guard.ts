@@ -39,7 +39,9 @@ abstract class ScopedApiKeyGuard implements CanActivate {
     config: AuthConfig,
     private readonly scope: ApiKeyScope,
   ) {
-    this.keys = config.apiKeys.filter((key: ApiKey) => key.scope === scope).map((key) => ({ name: key.name, digest: fingerprint(key.key) }));
+    this.keys = config.apiKeys
+      .filter((key: ApiKey) => key.scope === scope)
+      .map((key) => ({ name: key.name, digest: fingerprint(key.key) }));
   }
 
   canActivate(context: ExecutionContext): boolean {

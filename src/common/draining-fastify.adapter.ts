@@ -45,7 +45,9 @@ export class DrainingFastifyAdapter extends FastifyAdapter {
     this.onShutdownBegin();
     if (this.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, this.drainMs));
     this.refusing = true;
-    new Logger('Lifecycle').log(`drain over after ${this.drainMs} ms: new requests are refused; finishing in-flight requests and deliveries`);
+    new Logger('Lifecycle').log(
+      `drain over after ${this.drainMs} ms: new requests are refused; finishing in-flight requests and deliveries`,
+    );
     super.beforeClose();
   }
 }

@@ -55,8 +55,24 @@ export function setUpOpenApi(app: INestApplication, { name, version }: Pick<AppC
     .setTitle(name)
     .setDescription(DESCRIPTION)
     .setVersion(version)
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'One of the keys in `API_KEYS` for `/v1/verifications`, of `ADMIN_API_KEYS` for `/v1/admin`.' }, API_KEY_SCHEME)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An `accessToken` from `POST /v1/auth/otp/verify` or `/v1/auth/token/refresh`.' }, BEARER_SCHEME)
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-Api-Key',
+        description: 'One of the keys in `API_KEYS` for `/v1/verifications`, of `ADMIN_API_KEYS` for `/v1/admin`.',
+      },
+      API_KEY_SCHEME,
+    )
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description: 'An `accessToken` from `POST /v1/auth/otp/verify` or `/v1/auth/token/refresh`.',
+      },
+      BEARER_SCHEME,
+    )
     .addTag('verifications', 'Server to server: issue, check, read and cancel one-time passcodes (`X-Api-Key`).')
     .addTag('admin', 'Support actions (`X-Api-Key` with one of `ADMIN_API_KEYS`; application keys are refused).')
     .addTag('auth', 'End users: sign-up, login, passwordless login, password reset and the signed-in account.')

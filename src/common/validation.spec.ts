@@ -86,14 +86,20 @@ describe('findHostileJson', () => {
 
   it('names the field that holds a NUL character or an unpaired surrogate', () => {
     expect(findHostileJson({ identifier: 'a\u0000b@example.com' })).toEqual({ identifier: ['identifier must not contain NUL characters'] });
-    expect(findHostileJson({ profile: { email: 'x\ud800@example.com' } })).toEqual({ 'profile.email': ['profile.email must be valid Unicode text (it has an unpaired surrogate)'] });
-    expect(findHostileJson({ list: ['ok', '\udc00'] })).toEqual({ 'list.1': ['list.1 must be valid Unicode text (it has an unpaired surrogate)'] });
+    expect(findHostileJson({ profile: { email: 'x\ud800@example.com' } })).toEqual({
+      'profile.email': ['profile.email must be valid Unicode text (it has an unpaired surrogate)'],
+    });
+    expect(findHostileJson({ list: ['ok', '\udc00'] })).toEqual({
+      'list.1': ['list.1 must be valid Unicode text (it has an unpaired surrogate)'],
+    });
     expect(findHostileJson({ ['k\u0000']: 1 })).toEqual({ body: ['Field names must be valid Unicode text without NUL characters.'] });
   });
 
   it('refuses nesting deeper than the limit, however deep, without recursion', () => {
     for (const depth of [MAX_JSON_DEPTH + 1, 1500, 30_000]) {
-      expect(findHostileJson(nestedArrays(depth))).toEqual({ body: [`The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`] });
+      expect(findHostileJson(nestedArrays(depth))).toEqual({
+        body: [`The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`],
+      });
     }
   });
 });

@@ -6,7 +6,8 @@ import { ValidationFailedError } from './errors.js';
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): Record<string, string[]> {
   const result: Record<string, string[]> = {};
   for (const error of errors) {
-    const path = error.property === undefined || error.property === '' ? parent || 'body' : parent ? `${parent}.${error.property}` : error.property;
+    const path =
+      error.property === undefined || error.property === '' ? parent || 'body' : parent ? `${parent}.${error.property}` : error.property;
     if (error.constraints) {
       result[path] = [...(result[path] ?? []), ...Object.values(error.constraints)];
     }
@@ -36,7 +37,11 @@ export class SyncFirstValidationPipe extends ValidationPipe {
       known = storage
         .getTargetValidationMetadatas(target, '', true, false)
         // A nested object's class is known only from the value, so nested validation counts as possibly asynchronous.
-        .some((metadata) => metadata.type === ValidationTypes.NESTED_VALIDATION || storage.getTargetValidatorConstraints(metadata.constraintCls).some((constraint) => constraint.async));
+        .some(
+          (metadata) =>
+            metadata.type === ValidationTypes.NESTED_VALIDATION ||
+            storage.getTargetValidatorConstraints(metadata.constraintCls).some((constraint) => constraint.async),
+        );
       this.asyncClasses.set(target, known);
     }
     return known;
@@ -85,7 +90,8 @@ export function findHostileJson(body: unknown): Record<string, string[]> | undef
     if (typeof value !== 'object' || value === null) continue;
     if (depth >= MAX_JSON_DEPTH) return { body: [`The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`] };
     for (const [key, child] of Object.entries(value)) {
-      if (key.includes(NUL) || LONE_SURROGATE.test(key)) return { body: ['Field names must be valid Unicode text without NUL characters.'] };
+      if (key.includes(NUL) || LONE_SURROGATE.test(key))
+        return { body: ['Field names must be valid Unicode text without NUL characters.'] };
       pending.push({ value: child, path: path ? `${path}.${key}` : key, depth: depth + 1 });
     }
   }

@@ -31,7 +31,10 @@ export function readConfigFiles(mode: string, dir = DEFAULT_CONFIG_DIR): ConfigF
     try {
       document = parse(readFileSync(path, 'utf8'));
     } catch (error) {
-      result.problems.push({ variable: `config/${file}`, message: `config/${file} is not valid YAML (${(error as Error).message.split('\n')[0]})` });
+      result.problems.push({
+        variable: `config/${file}`,
+        message: `config/${file} is not valid YAML (${(error as Error).message.split('\n')[0]})`,
+      });
       continue;
     }
     if (document == null) continue;
@@ -41,7 +44,10 @@ export function readConfigFiles(mode: string, dir = DEFAULT_CONFIG_DIR): ConfigF
     }
     for (const [name, value] of Object.entries(document as Record<string, unknown>)) {
       if (SECRET_VARIABLES.includes(name)) {
-        result.problems.push({ variable: name, message: `${name} must come from the environment, not from config/${file}: it is a secret` });
+        result.problems.push({
+          variable: name,
+          message: `${name} must come from the environment, not from config/${file}: it is a secret`,
+        });
         continue;
       }
       if (!KNOWN_VARIABLES.has(name) || name === 'NODE_ENV') {

@@ -47,7 +47,9 @@ describe('the development API key', () => {
     const blocker = join(dir, 'not-a-directory');
     writeFileSync(blocker, '');
     const loaded = loadedWith(join(blocker, 'api-key'));
-    expect(provideDevelopmentApiKey(loaded)).toEqual({ error: expect.stringMatching(/^.*not-a-directory\/api-key could not be written \(E[A-Z]+\)$/) });
+    expect(provideDevelopmentApiKey(loaded)).toEqual({
+      error: expect.stringMatching(/^.*not-a-directory\/api-key could not be written \(E[A-Z]+\)$/),
+    });
     expect(generated(loaded)).toEqual([]);
   });
 

@@ -681,7 +681,8 @@ describe('the fraud guard settings', () => {
       expect.arrayContaining([
         'OTP_MAX_SENDS_PER_CHANNEL_PER_HOUR caps whatsapp, which OTP_CHANNELS does not enable: the cap has no effect',
         'SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR names US, which SMS_ALLOWED_COUNTRIES refuses: those caps have no effect',
-        'SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR caps every other country below FRAUD_MIN_SAMPLE (30): automatic suspension never applies there, ' +
+        'SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR caps every other country below FRAUD_MIN_SAMPLE (30): automatic suspension never ' +
+          'applies there, ' +
           'the cap alone limits them',
       ]),
     );

@@ -165,7 +165,8 @@ describe("the start-up report's fraud guard line", () => {
   it('shows the caps and the suspension rule in effect', () => {
     expect(lineOf({ SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR: '*:200,GB:5000', OTP_MAX_SENDS_PER_CHANNEL_PER_HOUR: 'sms:3000' })).toBe(
       'fraud guard: per number prefix 10/hour; per country others 200/hour, GB 5000/hour; per channel sms 3000/hour; ' +
-        'a country is suspended for 60 minutes when, of at least 30 codes sent there in the last hour 120 s ago or more, under 20% were approved ' +
+        'a country is suspended for 60 minutes when, of at least 30 codes sent there in the last hour 120 s ago or more, ' +
+        'under 20% were approved ' +
         '(SMS_MAX_SENDS_PER_PREFIX_PER_HOUR, SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR, OTP_MAX_SENDS_PER_CHANNEL_PER_HOUR, FRAUD_*)',
     );
   });

@@ -112,7 +112,8 @@ function fraudGuardLine(fraud: FraudConfig): string {
   if (!capsSet && !channels && fraud.minConversion === 0) return 'fraud guard: off (no cap, FRAUD_MIN_CONVERSION=0)';
   const suspension =
     fraud.minConversion > 0
-      ? `a country is suspended for ${fraud.suspendMinutes} minutes when, of at least ${fraud.minSample} codes sent there in the last hour ` +
+      ? `a country is suspended for ${fraud.suspendMinutes} minutes when, of at least ${fraud.minSample} codes sent there in ` +
+        `the last hour ` +
         `${fraud.graceSeconds} s ago or more, under ${fraud.minConversion * 100}% were approved`
       : 'no automatic suspension (FRAUD_MIN_CONVERSION=0)';
   return (

@@ -23,7 +23,9 @@ export function loggableError(error: unknown): { summary: string; stack: string 
   const reason =
     sqlState && CLASSES_WITHOUT_VALUES.has(sqlState.slice(0, 2)) && typeof cause.message === 'string'
       ? cause.message
-      : sqlState ? 'the server refused it' : 'no answer from the server';
+      : sqlState
+        ? 'the server refused it'
+        : 'no answer from the server';
   const summary = `DatabaseQueryError: ${reason}${sqlState ? ` (SQLSTATE ${sqlState})` : ''} in query: ${error.query}`;
   return { summary, stack: `${summary}\n${framesOf(error)}`, redacted: true };
 }

@@ -21,7 +21,9 @@ import { Database, DATABASE_CONNECTION } from './database.constants.js';
           // Start-up fails here when the server is unreachable: name the variable an operator must check.
           if (config.url) {
             const reason = error instanceof Error ? error.message || (error as { code?: string }).code || error.name : String(error);
-            throw new Error(`DATABASE_URL: PostgreSQL at ${maskUrl(config.url)} could not be reached or migrated: ${reason}`, { cause: error });
+            throw new Error(`DATABASE_URL: PostgreSQL at ${maskUrl(config.url)} could not be reached or migrated: ${reason}`, {
+              cause: error,
+            });
           }
           throw error;
         }

@@ -4,7 +4,14 @@ import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs
 import { appConfig } from '../config/config.namespaces.js';
 import type { AppConfig } from '../config/configuration.types.js';
 import { ProviderHealthService, type ChannelHealth } from '../messaging/provider-health.service.js';
-import { BuildInfoResponse, ChannelHealthResponse, LiveResponse, MessagingHealthResponse, NOT_READY_SCHEMA, READY_SCHEMA } from './health.responses.js';
+import {
+  BuildInfoResponse,
+  ChannelHealthResponse,
+  LiveResponse,
+  MessagingHealthResponse,
+  NOT_READY_SCHEMA,
+  READY_SCHEMA,
+} from './health.responses.js';
 import { DatabaseHealthIndicator } from './indicators/database.health.js';
 import { MessagingHealthIndicator } from './indicators/messaging.health.js';
 import { RedisHealthIndicator } from './indicators/redis.health.js';
@@ -62,7 +69,10 @@ export class HealthController {
       'provider makes readiness fail only with READINESS_REQUIRES_CHANNELS=true (a provider outage is shared by every replica).',
   })
   @ApiOkResponse({ schema: READY_SCHEMA, description: 'Ready.' })
-  @ApiServiceUnavailableResponse({ schema: NOT_READY_SCHEMA, description: 'Not ready: `error` names what is down. `code`: `SERVICE_UNAVAILABLE`' })
+  @ApiServiceUnavailableResponse({
+    schema: NOT_READY_SCHEMA,
+    description: 'Not ready: `error` names what is down. `code`: `SERVICE_UNAVAILABLE`',
+  })
   async ready(): Promise<HealthCheckResult> {
     const channels = await this.messaging.channels();
     const strict = this.app.readinessRequiresChannels;
@@ -89,7 +99,7 @@ export class HealthController {
 
   /** Each enabled channel's chain with every provider's state: what to read when codes do not arrive. */
   @Get('messaging')
-  @ApiOperation({ summary: 'Each channel\'s provider chain with every provider\'s state' })
+  @ApiOperation({ summary: "Each channel's provider chain with every provider's state" })
   @ApiOkResponse({ type: MessagingHealthResponse })
   async messagingHealth(): Promise<{ channels: Partial<Record<string, ChannelHealth>> }> {
     return { channels: await this.providers.channels() };

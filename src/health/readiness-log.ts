@@ -20,7 +20,11 @@ export class ReadinessLog {
       return;
     }
     const down = describeDown(result.error ?? {});
-    this.logger.warn({ msg: `not ready: /health/ready answers 503 (${down.join('; ')})`, ready: false, down: Object.keys(result.error ?? {}) });
+    this.logger.warn({
+      msg: `not ready: /health/ready answers 503 (${down.join('; ')})`,
+      ready: false,
+      down: Object.keys(result.error ?? {}),
+    });
   }
 }
 

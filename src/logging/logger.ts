@@ -43,7 +43,9 @@ export const PRETTY_OPTIONS: PrettyOptions = {
 export function createLogger(options: CreateLoggerOptions): Logger {
   const destination =
     options.destination ??
-    (options.format === 'pretty' ? pinoPretty({ ...PRETTY_OPTIONS, destination: 1, sync: true }) : pino.destination({ dest: 1, sync: false }));
+    (options.format === 'pretty'
+      ? pinoPretty({ ...PRETTY_OPTIONS, destination: 1, sync: true })
+      : pino.destination({ dest: 1, sync: false }));
   return pino(
     {
       level: options.level ?? 'info',

@@ -15,11 +15,17 @@ function capture(secrets: string[]) {
 describe('the line scrubber', () => {
   it('replaces every configured value wherever it appears in a line', () => {
     const scrub = createLineScrubber(['token-0123456789', 'hunter2hunter2']);
-    const line = JSON.stringify({ msg: 'Twilio said: bad token-0123456789 (twice: token-0123456789)', err: { stack: 'Error: redis://:hunter2hunter2@host\n    at x' } });
+    const line = JSON.stringify({
+      msg: 'Twilio said: bad token-0123456789 (twice: token-0123456789)',
+      err: { stack: 'Error: redis://:hunter2hunter2@host\n    at x' },
+    });
     const scrubbed = scrub(line);
     expect(scrubbed).not.toContain('token-0123456789');
     expect(scrubbed).not.toContain('hunter2hunter2');
-    expect(JSON.parse(scrubbed)).toEqual({ msg: `Twilio said: bad ${REDACTED} (twice: ${REDACTED})`, err: { stack: `Error: redis://:${REDACTED}@host\n    at x` } });
+    expect(JSON.parse(scrubbed)).toEqual({
+      msg: `Twilio said: bad ${REDACTED} (twice: ${REDACTED})`,
+      err: { stack: `Error: redis://:${REDACTED}@host\n    at x` },
+    });
   });
 
   it('finds values with quotes and backslashes as JSON writes them', () => {
@@ -94,8 +100,17 @@ describe('secretValues', () => {
   });
 
   it('scrubs the key of a named API key entry, not its name; the generated development key is printed on purpose', () => {
-    const loaded = loadConfiguration({ NODE_ENV: 'test', API_KEYS: 'web-app:named-app-key-0123456789', ADMIN_API_KEYS: 'support:named-admin-key-0123456789' });
-    loaded.configuration.auth.apiKeys.push({ name: 'development', key: 'generated-development-key-0123', scope: 'application', generated: true });
+    const loaded = loadConfiguration({
+      NODE_ENV: 'test',
+      API_KEYS: 'web-app:named-app-key-0123456789',
+      ADMIN_API_KEYS: 'support:named-admin-key-0123456789',
+    });
+    loaded.configuration.auth.apiKeys.push({
+      name: 'development',
+      key: 'generated-development-key-0123',
+      scope: 'application',
+      generated: true,
+    });
     const values = secretValues(loaded);
     expect(values).toEqual(expect.arrayContaining(['named-app-key-0123456789', 'named-admin-key-0123456789']));
     expect(values).not.toContain('web-app');
@@ -114,7 +129,10 @@ describe('the logger', () => {
   it('redacts credential headers and sensitive fields by path', () => {
     const { logger, records } = capture([]);
     logger.info({
-      req: { headers: { authorization: 'Bearer abc.def.ghi', cookie: 'sid=1', 'x-api-key': 'key-1', accept: 'application/json' }, body: { password: 'pw-0', name: 'n' } },
+      req: {
+        headers: { authorization: 'Bearer abc.def.ghi', cookie: 'sid=1', 'x-api-key': 'key-1', accept: 'application/json' },
+        body: { password: 'pw-0', name: 'n' },
+      },
       body: { email: 'a@example.com', password: 'pw-1', newPassword: 'pw-2', currentPassword: 'pw-3' },
       code: '123456',
       tokens: { accessToken: 'at', refreshToken: 'rt' },
@@ -122,7 +140,10 @@ describe('the logger', () => {
     });
     const [record] = records();
     expect(record).toMatchObject({
-      req: { headers: { authorization: REDACTED, cookie: REDACTED, 'x-api-key': REDACTED, accept: 'application/json' }, body: { password: REDACTED, name: 'n' } },
+      req: {
+        headers: { authorization: REDACTED, cookie: REDACTED, 'x-api-key': REDACTED, accept: 'application/json' },
+        body: { password: REDACTED, name: 'n' },
+      },
       body: { email: 'a@example.com', password: REDACTED, newPassword: REDACTED, currentPassword: REDACTED },
       code: REDACTED,
       tokens: { accessToken: REDACTED, refreshToken: REDACTED },
@@ -145,7 +166,7 @@ describe('the logger', () => {
     expect(odd).toMatchObject({ code: REDACTED, detail: { code: REDACTED } });
   });
 
-  it('redacts lines written through Nest\'s logger by path too, and leaves lines without sensitive fields whole', () => {
+  it("redacts lines written through Nest's logger by path too, and leaves lines without sensitive fields whole", () => {
     const { logger, records } = capture([]);
     const nest = new PinoNestLogger(logger);
     nest.log({ event: 'a', detail: { headers: { authorization: 'Bearer x' } } }, 'Audit');
@@ -206,7 +227,7 @@ describe('the logger', () => {
     expect(outside).not.toHaveProperty('requestId');
   });
 
-  it('writes Nest\'s per-module and per-route start-up lines at debug, and its warnings and errors as they are', () => {
+  it("writes Nest's per-module and per-route start-up lines at debug, and its warnings and errors as they are", () => {
     const info = capture([]);
     info.logger.level = 'info';
     const nest = new PinoNestLogger(info.logger);
@@ -226,8 +247,19 @@ describe('the logger', () => {
   });
 
   it('prints readable lines for people, with the context first and the stack below', () => {
-    const line = JSON.stringify({ level: 'warn', time: '2026-01-02T03:04:05.678Z', pid: 1, hostname: 'h', context: 'Delivery', msg: 'retrying', requestId: 'r-1', stack: 'Error: x\n    at y' });
+    const line = JSON.stringify({
+      level: 'warn',
+      time: '2026-01-02T03:04:05.678Z',
+      pid: 1,
+      hostname: 'h',
+      context: 'Delivery',
+      msg: 'retrying',
+      requestId: 'r-1',
+      stack: 'Error: x\n    at y',
+    });
     const formatPretty = prettyFactory({ ...PRETTY_OPTIONS, colorize: false });
-    expect(formatPretty(line)).toBe('[03:04:05.678] WARN: [Delivery] retrying {"requestId":"r-1"}\n    stack: \n        Error: x\n            at y\n');
+    expect(formatPretty(line)).toBe(
+      '[03:04:05.678] WARN: [Delivery] retrying {"requestId":"r-1"}\n    stack: \n        Error: x\n            at y\n',
+    );
   });
 });

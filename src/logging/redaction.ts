@@ -61,7 +61,8 @@ export function redactPaths(): string[] {
     paths.push(part.startsWith('.') ? field : part, `*${part}`, `*.*${part}`);
   }
   for (const header of SENSITIVE_HEADERS) {
-    for (const holder of ['headers', 'req.headers', 'res.headers', 'request.headers', 'response.headers']) paths.push(`${holder}${pathPart(header)}`);
+    for (const holder of ['headers', 'req.headers', 'res.headers', 'request.headers', 'response.headers'])
+      paths.push(`${holder}${pathPart(header)}`);
   }
   return paths;
 }
@@ -95,7 +96,10 @@ export function mayNeedPathRedaction(fields: object, depth = 0): boolean {
  * comma-separated ones, and each code of OTP_TEST_DESTINATIONS), the credentials inside connection
  * URLs, and the secrets the configuration generated for this run.
  */
-export function secretValues(loaded: { variables: Record<string, string | undefined>; configuration?: LoadedConfiguration['configuration'] }): string[] {
+export function secretValues(loaded: {
+  variables: Record<string, string | undefined>;
+  configuration?: LoadedConfiguration['configuration'];
+}): string[] {
   const values = new Set<string>();
   const add = (value: string | undefined) => {
     if (value === undefined) return;
@@ -144,7 +148,8 @@ function urlCredentials(value: string): string[] {
     const parts: string[] = [];
     if (url.password) parts.push(url.password);
     else if (url.username && url.protocol.startsWith('redis')) parts.push(url.username);
-    for (const [key, parameter] of url.searchParams) if (/pass|secret|token|key/i.test(key) && parameter) parts.push(encodeURIComponent(parameter), parameter);
+    for (const [key, parameter] of url.searchParams)
+      if (/pass|secret|token|key/i.test(key) && parameter) parts.push(encodeURIComponent(parameter), parameter);
     return [...parts, ...parts.map((part) => safeDecode(part))];
   } catch {
     // Not a URL the service could use either; the whole value is the safest thing to hide.

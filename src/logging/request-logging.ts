@@ -26,7 +26,16 @@ export function installRequestLogging(fastify: FastifyInstance, logger: Logger):
     const path = request.url.split('?')[0]!;
     const status = reply.statusCode;
     // A 503 is the service saying a dependency is down (logged where it is found) or that it is draining.
-    const level = path === READINESS_PATH && (status < 500 || status === 503) ? 'debug' : status === 503 ? 'warn' : status >= 500 ? 'error' : QUIET_PATHS.has(path) ? 'debug' : 'info';
+    const level =
+      path === READINESS_PATH && (status < 500 || status === 503)
+        ? 'debug'
+        : status === 503
+          ? 'warn'
+          : status >= 500
+            ? 'error'
+            : QUIET_PATHS.has(path)
+              ? 'debug'
+              : 'info';
     if (logger.isLevelEnabled(level)) {
       logger[level](
         {

@@ -2,9 +2,11 @@ import { maskDestinations } from './masked-text.js';
 
 describe('maskDestinations', () => {
   it('masks the recipient an SMTP server quotes back', () => {
-    expect(maskDestinations('SMTP: Can\'t send mail - all recipients were rejected: 550 5.1.1 <jane.doe@corp.example>: Recipient address rejected')).toBe(
-      'SMTP: Can\'t send mail - all recipients were rejected: 550 5.1.1 <j***@corp.example>: Recipient address rejected',
-    );
+    expect(
+      maskDestinations(
+        "SMTP: Can't send mail - all recipients were rejected: 550 5.1.1 <jane.doe@corp.example>: Recipient address rejected",
+      ),
+    ).toBe("SMTP: Can't send mail - all recipients were rejected: 550 5.1.1 <j***@corp.example>: Recipient address rejected");
   });
 
   it('masks the known recipient the way its destination is masked, and removes the code', () => {

@@ -90,7 +90,12 @@ describe('MessageRenderer', () => {
 
     expect(lines[0]).toBe('493027 is your login code. Use it to sign in; it expires in 10 minutes. Never share it.');
     expect(lines.at(-1)).toBe('@example.com #493027');
-    expect(withWebOtp.text(message({ locale: 'es' })).split('\n').at(-1)).toBe('@example.com #493027');
+    expect(
+      withWebOtp
+        .text(message({ locale: 'es' }))
+        .split('\n')
+        .at(-1),
+    ).toBe('@example.com #493027');
   });
 
   it('renders the password-changed notice without a code', () => {
@@ -102,7 +107,11 @@ describe('MessageRenderer', () => {
   });
 
   it('renders the contact-changed notice with the new contact masked, in English and Spanish', () => {
-    const notice = message({ template: 'contact_changed', code: undefined, contactChange: { kind: 'email', newContact: 'n***@example.com' } });
+    const notice = message({
+      template: 'contact_changed',
+      code: undefined,
+      contactChange: { kind: 'email', newContact: 'n***@example.com' },
+    });
 
     expect(renderer.email(notice).subject).toBe('Your email address was changed');
     expect(renderer.email(notice).text).toContain('The email address of your account was just changed to n***@example.com.');

@@ -47,9 +47,9 @@ describe('buildProviderChains', () => {
   it('refuses a provider not allowed in this mode (console in production)', () => {
     const production = states({ console: { configured: true, missing: [], allowed: false } });
 
-    expect(() => buildProviderChains({ chains: { email: ['smtp'], sms: ['twilio', 'console'], whatsapp: [] }, providers: production }, ALL)).toThrow(
-      'SMS_PROVIDERS must not include "console" in this mode',
-    );
+    expect(() =>
+      buildProviderChains({ chains: { email: ['smtp'], sms: ['twilio', 'console'], whatsapp: [] }, providers: production }, ALL),
+    ).toThrow('SMS_PROVIDERS must not include "console" in this mode');
   });
 
   it('stands a provider named without its settings in its chain, saying what is missing', async () => {

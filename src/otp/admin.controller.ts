@@ -48,7 +48,8 @@ export class AdminController {
   @ApiOperation({
     summary: 'Read the fraud guard',
     description:
-      'Countries suspended now, and the last hour of SMS/WhatsApp codes sent and approved per country. Only the keys of `ADMIN_API_KEYS` are accepted.',
+      'Countries suspended now, and the last hour of SMS/WhatsApp codes sent and approved per country. Only the keys of ' +
+      '`ADMIN_API_KEYS` are accepted.',
   })
   @ApiOkResponse({ type: FraudResponse })
   @ApiErrors({ 401: ['UNAUTHORIZED'] }, UNAVAILABLE)
@@ -62,7 +63,8 @@ export class AdminController {
   @ApiOperation({
     summary: 'Lift the suspension of one country',
     description:
-      'Sends to the country are admitted at once, and its last hour of sends and approvals is forgotten. Only the keys of `ADMIN_API_KEYS` are accepted.',
+      'Sends to the country are admitted at once, and its last hour of sends and approvals is forgotten. Only the keys of ' +
+      '`ADMIN_API_KEYS` are accepted.',
   })
   @ApiParam({ name: 'country', example: 'GB', description: 'ISO 3166 alpha-2 country code, or 001 for numbers of no country.' })
   @ApiNoContentResponse({ description: 'Lifted (also when it was not suspended).' })

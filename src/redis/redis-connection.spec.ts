@@ -18,12 +18,13 @@ describe('isRedisUnavailableError', () => {
     expect(isRedisUnavailableError(new Error(message))).toBe(true);
   });
 
-  it.each(['CROSSSLOT Keys in request don\'t hash to the same slot', 'ERR unknown command', 'WRONGTYPE Operation against a key holding the wrong kind of value'])(
-    'does not excuse "%s", which is a bug',
-    (message) => {
-      expect(isRedisUnavailableError(new Error(message))).toBe(false);
-    },
-  );
+  it.each([
+    "CROSSSLOT Keys in request don't hash to the same slot",
+    'ERR unknown command',
+    'WRONGTYPE Operation against a key holding the wrong kind of value',
+  ])('does not excuse "%s", which is a bug', (message) => {
+    expect(isRedisUnavailableError(new Error(message))).toBe(false);
+  });
 });
 
 describe('openRedis', () => {

@@ -110,7 +110,13 @@ export async function closeRedisConnection(client: RedisClient, timeoutMs = 1000
     return;
   }
   const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-  await Promise.race([client.quit().then(() => undefined, () => undefined), timer]);
+  await Promise.race([
+    client.quit().then(
+      () => undefined,
+      () => undefined,
+    ),
+    timer,
+  ]);
   client.disconnect(false);
 }
 

@@ -16,7 +16,10 @@ beforeAll(async () => {
 afterAll(() => redis?.stop());
 
 /** Each database kind with the embedded stores, and PGlite with Redis (where the failure counter is shared by replicas). */
-const setups = [...testDatabaseKinds().map((kind) => ({ kind, store: 'memory' as const })), { kind: 'PGlite' as const, store: 'redis' as const }];
+const setups = [
+  ...testDatabaseKinds().map((kind) => ({ kind, store: 'memory' as const })),
+  { kind: 'PGlite' as const, store: 'redis' as const },
+];
 
 const LIMITS = {
   ...LOOSE_LIMITS,
@@ -32,7 +35,13 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
   beforeAll(async () => {
     database = await createTestDatabase(kind);
     inboxes = await Inboxes.start();
-    service = await startApp({ ...inboxes.env(), ...LIMITS, DATABASE_URL: database.url, JWT_SECRET, ...(store === 'redis' ? { REDIS_URL: redis.url } : {}) });
+    service = await startApp({
+      ...inboxes.env(),
+      ...LIMITS,
+      DATABASE_URL: database.url,
+      JWT_SECRET,
+      ...(store === 'redis' ? { REDIS_URL: redis.url } : {}),
+    });
   }, 120_000);
   afterAll(async () => {
     await service?.close();
@@ -46,9 +55,11 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
   const newPhone = () => `+4479${kind === 'PGlite' ? (store === 'redis' ? '33' : '11') : '22'}${String(100_000 + ++sequence).slice(-6)}`;
   const newPassword = () => `pw-${Math.random().toString(36).slice(2)}-long`;
   const from = (ip: string) => ({ 'x-forwarded-for': ip });
-  const post = (path: string, body: unknown, headers: Record<string, string> = from('203.0.113.1')) => call(service.url, 'POST', `/v1/auth${path}`, body, headers);
+  const post = (path: string, body: unknown, headers: Record<string, string> = from('203.0.113.1')) =>
+    call(service.url, 'POST', `/v1/auth${path}`, body, headers);
   const me = (accessToken: string) => call(service.url, 'GET', '/v1/auth/me', undefined, { authorization: `Bearer ${accessToken}` });
-  const auditLines = () => service.logs.entries.filter((entry) => entry.context === 'Audit' && entry.record.event === 'auth.sign_in').map((entry) => entry.record);
+  const auditLines = () =>
+    service.logs.entries.filter((entry) => entry.context === 'Audit' && entry.record.event === 'auth.sign_in').map((entry) => entry.record);
 
   describe('an unverified claim of someone else’s email address', () => {
     it('blocks nobody: the victim signs up, owns the address, and the squatter can neither sign in with it nor receive its codes', async () => {
@@ -64,7 +75,10 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       expect(inboxes.messagesTo(victimEmail)).toEqual([]);
 
       // The unverified address signs nobody in to an account that verified something else.
-      expect(await post('/login', { identifier: victimEmail, password: attackerPassword })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+      expect(await post('/login', { identifier: victimEmail, password: attackerPassword })).toMatchObject({
+        status: 401,
+        body: { code: 'INVALID_CREDENTIALS' },
+      });
       expect(await post('/otp/start', { identifier: victimEmail, purpose: 'login' })).toMatchObject({ status: 202 });
 
       // The victim signs up with their own address, and the code reaches them.
@@ -72,12 +86,26 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       const registered = await post('/register', { email: victimEmail, password: victimPassword });
       expect(registered).toMatchObject({ status: 201, body: { channel: 'email' } });
       const victim = await post('/otp/verify', { challengeId: registered.body.challengeId, code: await inboxes.nextCode(victimEmail) });
-      expect(victim).toMatchObject({ status: 200, body: { user: { id: registered.body.userId, email: victimEmail, emailVerified: true } } });
+      expect(victim).toMatchObject({
+        status: 200,
+        body: { user: { id: registered.body.userId, email: victimEmail, emailVerified: true } },
+      });
 
       // Verifying it took the address away from the squatter's account, which keeps its own phone.
-      expect((await me(attacker.body.accessToken as string)).body).toMatchObject({ email: null, emailVerified: false, phone: attackerPhone, phoneVerified: true });
-      expect(await post('/login', { identifier: victimEmail, password: attackerPassword })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
-      expect(await post('/register', { email: victimEmail, password: newPassword() })).toMatchObject({ status: 409, body: { code: 'ACCOUNT_EXISTS' } });
+      expect((await me(attacker.body.accessToken as string)).body).toMatchObject({
+        email: null,
+        emailVerified: false,
+        phone: attackerPhone,
+        phoneVerified: true,
+      });
+      expect(await post('/login', { identifier: victimEmail, password: attackerPassword })).toMatchObject({
+        status: 401,
+        body: { code: 'INVALID_CREDENTIALS' },
+      });
+      expect(await post('/register', { email: victimEmail, password: newPassword() })).toMatchObject({
+        status: 409,
+        body: { code: 'ACCOUNT_EXISTS' },
+      });
 
       // The victim's password reset arrives at the victim's address and resets the victim's account.
       const reset = await post('/otp/start', { identifier: victimEmail, purpose: 'password_reset' });
@@ -88,7 +116,10 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       const newVictimPassword = newPassword();
       const resetDone = await post('/otp/verify', { challengeId: reset.body.challengeId, code, newPassword: newVictimPassword });
       expect(resetDone).toMatchObject({ status: 200, body: { user: { id: registered.body.userId } } });
-      expect(await post('/login', { identifier: victimEmail, password: newVictimPassword })).toMatchObject({ status: 200, body: { channel: 'email' } });
+      expect(await post('/login', { identifier: victimEmail, password: newVictimPassword })).toMatchObject({
+        status: 200,
+        body: { channel: 'email' },
+      });
 
       // Nothing of the victim's ever went to the attacker's phone: only its own sign-up code.
       expect(inboxes.messagesTo(attackerPhone)).toHaveLength(1);
@@ -108,24 +139,50 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       const verified = await post('/otp/verify', { challengeId: second.body.challengeId, code: await inboxes.nextCode(email) });
       expect(verified).toMatchObject({ status: 200, body: { user: { id: second.body.userId, emailVerified: true } } });
       // The first account had nothing else: it is gone, and its password opens nothing.
-      expect(await post('/login', { identifier: email, password: firstPassword })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+      expect(await post('/login', { identifier: email, password: firstPassword })).toMatchObject({
+        status: 401,
+        body: { code: 'INVALID_CREDENTIALS' },
+      });
       expect((await post('/login', { identifier: email, password: secondPassword })).status).toBe(200);
     });
   });
 
   describe('a second sign-up with someone else’s email address', () => {
     /** The squatter's account after the victim's code: gone, so neither its password nor its own code signs anyone in. */
-    async function expectVictimOwnsTheAddress(email: string, victim: { userId: string; password: string }, attacker: { password: string; challengeId: string; code: string }) {
-      expect(await post('/login', { identifier: email, password: victim.password })).toMatchObject({ status: 200, body: { channel: 'email' } });
+    async function expectVictimOwnsTheAddress(
+      email: string,
+      victim: { userId: string; password: string },
+      attacker: { password: string; challengeId: string; code: string },
+    ) {
+      expect(await post('/login', { identifier: email, password: victim.password })).toMatchObject({
+        status: 200,
+        body: { channel: 'email' },
+      });
       await inboxes.nextCode(email);
-      expect(await post('/login', { identifier: email, password: attacker.password })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+      expect(await post('/login', { identifier: email, password: attacker.password })).toMatchObject({
+        status: 401,
+        body: { code: 'INVALID_CREDENTIALS' },
+      });
       // The attacker's sign-up is over: its challenge reads as gone, and sends nothing more to the victim.
       const sent = inboxes.messagesTo(email).length;
-      expect(await call(service.url, 'GET', `/v1/auth/otp/${attacker.challengeId}`, undefined, {})).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
-      expect(await post('/otp/resend', { challengeId: attacker.challengeId }, from('198.51.100.66'))).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      expect(await call(service.url, 'GET', `/v1/auth/otp/${attacker.challengeId}`, undefined, {})).toMatchObject({
+        status: 404,
+        body: { code: 'VERIFICATION_NOT_FOUND' },
+      });
+      expect(await post('/otp/resend', { challengeId: attacker.challengeId }, from('198.51.100.66'))).toMatchObject({
+        status: 404,
+        body: { code: 'VERIFICATION_NOT_FOUND' },
+      });
       // Even with the code sent for it, the attacker's sign-up cannot take the address back.
-      expect(await post('/otp/verify', { challengeId: attacker.challengeId, code: attacker.code })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
-      expect(auditLines().filter((line) => line.result === 'success' && line.method === 'code').at(-1)).toMatchObject({ userId: victim.userId });
+      expect(await post('/otp/verify', { challengeId: attacker.challengeId, code: attacker.code })).toMatchObject({
+        status: 404,
+        body: { code: 'VERIFICATION_NOT_FOUND' },
+      });
+      expect(
+        auditLines()
+          .filter((line) => line.result === 'success' && line.method === 'code')
+          .at(-1),
+      ).toMatchObject({ userId: victim.userId });
       expect(inboxes.messagesTo(email)).toHaveLength(sent);
     }
 
@@ -169,7 +226,10 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       expect((await post('/otp/resend', { challengeId: attackerSignUp.body.challengeId }, from('198.51.100.66'))).status).toBe(202);
       const attackerResent = await inboxes.nextCode(email);
       // A code sent for the other account's sign-up does not complete the victim's.
-      expect(await post('/otp/verify', { challengeId: victimSignUp.body.challengeId, code: attackerResent })).toMatchObject({ status: 422, body: { code: 'OTP_INCORRECT' } });
+      expect(await post('/otp/verify', { challengeId: victimSignUp.body.challengeId, code: attackerResent })).toMatchObject({
+        status: 422,
+        body: { code: 'OTP_INCORRECT' },
+      });
 
       const verified = await post('/otp/verify', { challengeId: victimSignUp.body.challengeId, code: victimCode });
       expect(verified).toMatchObject({ status: 200, body: { user: { id: victimSignUp.body.userId, email, emailVerified: true } } });
@@ -231,15 +291,27 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       expect(limited.body.retryAfter).toBeGreaterThan(14 * 60);
       expect(limited.body.retryAfter).toBeLessThanOrEqual(15 * 60);
       expect(Number(limited.headers.get('retry-after'))).toBe(limited.body.retryAfter);
-      expect(auditLines().at(-1)).toMatchObject({ result: 'failure', method: 'password', reason: 'LOGIN_RATE_LIMITED', ip: '198.51.100.11' });
+      expect(auditLines().at(-1)).toMatchObject({
+        result: 'failure',
+        method: 'password',
+        reason: 'LOGIN_RATE_LIMITED',
+        ip: '198.51.100.11',
+      });
       // Otherwise the limit would only hide which guess was right.
-      expect(await post('/login', { identifier: email, password }, from('192.0.2.50'))).toMatchObject({ status: 429, body: { code: 'LOGIN_RATE_LIMITED' } });
+      expect(await post('/login', { identifier: email, password }, from('192.0.2.50'))).toMatchObject({
+        status: 429,
+        body: { code: 'LOGIN_RATE_LIMITED' },
+      });
       expect(inboxes.messagesTo(email)).toHaveLength(1);
 
       // The owner is not locked out of the account: passwordless login still works.
       const started = await post('/otp/start', { identifier: email, purpose: 'login' }, from('192.0.2.50'));
       expect(started.status).toBe(202);
-      const signedIn = await post('/otp/verify', { challengeId: started.body.challengeId, code: await inboxes.nextCode(email) }, from('192.0.2.50'));
+      const signedIn = await post(
+        '/otp/verify',
+        { challengeId: started.body.challengeId, code: await inboxes.nextCode(email) },
+        from('192.0.2.50'),
+      );
       expect(signedIn).toMatchObject({ status: 200, body: { user: { id: registered.body.userId } } });
     });
 
@@ -266,13 +338,19 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       const registered = await post('/register', { email, password }, from('192.0.2.10'));
       const userId = registered.body.userId as string;
       const before = auditLines().length;
-      const signUp = await post('/otp/verify', { challengeId: registered.body.challengeId, code: await inboxes.nextCode(email) }, from('192.0.2.11'));
+      const signUp = await post(
+        '/otp/verify',
+        { challengeId: registered.body.challengeId, code: await inboxes.nextCode(email) },
+        from('192.0.2.11'),
+      );
       expect(signUp.status).toBe(200);
       expect(await post('/login', { identifier: email, password: 'wrong-password-1' }, from('192.0.2.12'))).toMatchObject({ status: 401 });
       const login = await post('/login', { identifier: email, password }, from('192.0.2.13'));
       const code = await inboxes.nextCode(email);
       const wrong = code === '000000' ? '111111' : '000000';
-      expect(await post('/otp/verify', { challengeId: login.body.challengeId, code: wrong }, from('192.0.2.14'))).toMatchObject({ status: 422 });
+      expect(await post('/otp/verify', { challengeId: login.body.challengeId, code: wrong }, from('192.0.2.14'))).toMatchObject({
+        status: 422,
+      });
       expect(await post('/otp/verify', { challengeId: login.body.challengeId, code }, from('192.0.2.15'))).toMatchObject({ status: 200 });
 
       expect(auditLines().slice(before)).toEqual([
@@ -292,7 +370,9 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       const before = auditLines().length;
       expect((await post('/login', { identifier: stranger, password: 'wrong-password-2' }, from('192.0.2.20'))).status).toBe(401);
       const lines = auditLines().slice(before);
-      expect(lines).toEqual([expect.objectContaining({ result: 'failure', method: 'password', reason: 'INVALID_CREDENTIALS', ip: '192.0.2.20' })]);
+      expect(lines).toEqual([
+        expect.objectContaining({ result: 'failure', method: 'password', reason: 'INVALID_CREDENTIALS', ip: '192.0.2.20' }),
+      ]);
       expect(lines[0]).not.toHaveProperty('userId');
       expect(JSON.stringify(lines)).not.toContain(stranger);
     });
@@ -301,7 +381,8 @@ describe.each(setups)('account abuse on $kind with the $store store', ({ kind, s
       const answered = await post('/login', { identifier: newEmail(), password: 'wrong-password-3' }, from('192.0.2.30'));
       const requestId = answered.headers.get('x-request-id');
       const health = await fetch(`${service.url}/health`, { headers: from('192.0.2.31') });
-      const line = (id: string | null) => service.logs.entries.find((entry) => entry.context === 'HTTP' && entry.record.requestId === id)?.record;
+      const line = (id: string | null) =>
+        service.logs.entries.find((entry) => entry.context === 'HTTP' && entry.record.requestId === id)?.record;
       expect(line(requestId)).toMatchObject({ ip: '192.0.2.30', res: { statusCode: 401 } });
       expect(line(health.headers.get('x-request-id'))).toMatchObject({ ip: '192.0.2.31', res: { statusCode: 200 } });
     });
@@ -318,7 +399,13 @@ describe('a flood of logins', () => {
   it('computes one hash at a time and answers 503 SERVICE_BUSY with Retry-After to the requests that cannot get one within 2 s', async () => {
     const answers = await Promise.all(
       Array.from({ length: 300 }, (_, i) =>
-        call(service.url, 'POST', '/v1/auth/login', { identifier: `flood${i}@example.com`, password: 'wrong-password' }, { 'x-forwarded-for': `198.18.${i >> 8}.${i & 255}` }),
+        call(
+          service.url,
+          'POST',
+          '/v1/auth/login',
+          { identifier: `flood${i}@example.com`, password: 'wrong-password' },
+          { 'x-forwarded-for': `198.18.${i >> 8}.${i & 255}` },
+        ),
       ),
     );
     const busy = answers.filter((answer) => answer.status === 503);
@@ -331,7 +418,9 @@ describe('a flood of logins', () => {
       expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
     }
     // Once the flood has passed, logins are answered again.
-    expect((await call(service.url, 'POST', '/v1/auth/login', { identifier: 'after@example.com', password: 'wrong-password' })).status).toBe(401);
+    expect(
+      (await call(service.url, 'POST', '/v1/auth/login', { identifier: 'after@example.com', password: 'wrong-password' })).status,
+    ).toBe(401);
   });
 });
 
@@ -346,10 +435,22 @@ describe('wrong passwords counted in Redis', () => {
   it('are shared by replicas: 10 on one, and the 11th on the other is refused', async () => {
     const identifier = `replicas.${Date.now()}@example.com`;
     for (let i = 0; i < 10; i++) {
-      const answer = await call(replicas[i % 2]!.url, 'POST', '/v1/auth/login', { identifier, password: `guess-${i}-password` }, { 'x-forwarded-for': `198.51.100.${i + 1}` });
+      const answer = await call(
+        replicas[i % 2]!.url,
+        'POST',
+        '/v1/auth/login',
+        { identifier, password: `guess-${i}-password` },
+        { 'x-forwarded-for': `198.51.100.${i + 1}` },
+      );
       expect(answer.status).toBe(401);
     }
-    const refused = await call(replicas[1]!.url, 'POST', '/v1/auth/login', { identifier, password: 'guess-11-password' }, { 'x-forwarded-for': '198.51.100.99' });
+    const refused = await call(
+      replicas[1]!.url,
+      'POST',
+      '/v1/auth/login',
+      { identifier, password: 'guess-11-password' },
+      { 'x-forwarded-for': '198.51.100.99' },
+    );
     expect(refused).toMatchObject({ status: 429, body: { code: 'LOGIN_RATE_LIMITED' } });
   });
 });

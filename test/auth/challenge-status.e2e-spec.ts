@@ -57,7 +57,12 @@ describe('the public challenge status', () => {
       expect(body.delivery).toMatchObject({ status: 'sent' });
     });
     expect(Object.keys(body).sort()).toEqual(['challengeId', 'channel', 'delivery', 'expiresAt', 'resendAvailableAt', 'to']);
-    expect(body).toMatchObject({ challengeId: registered.body.challengeId, channel: 'email', to: registered.body.to, expiresAt: registered.body.expiresAt });
+    expect(body).toMatchObject({
+      challengeId: registered.body.challengeId,
+      channel: 'email',
+      to: registered.body.to,
+      expiresAt: registered.body.expiresAt,
+    });
     expect(Object.keys(body.delivery as object).sort()).toEqual(['status', 'updatedAt']);
     expect(JSON.stringify(body)).not.toContain(email);
   });
@@ -90,7 +95,7 @@ describe('the public challenge status', () => {
     }
   });
 
-  it('stops showing a login challenge\'s delivery once otp/start has handed out its id too', async () => {
+  it("stops showing a login challenge's delivery once otp/start has handed out its id too", async () => {
     const email = newEmail();
     const password = await signedUp({ email });
     const login = await post('/login', { identifier: email, password });

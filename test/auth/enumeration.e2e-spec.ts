@@ -25,7 +25,10 @@ beforeAll(async () => {
 afterAll(() => redis?.stop());
 
 /** Each database kind with the embedded stores, and PGlite with Redis (OTP state, limits, and a Bull delivery queue). */
-const setups = [...testDatabaseKinds().map((kind) => ({ kind, store: 'memory' as const })), { kind: 'PGlite' as const, store: 'redis' as const }];
+const setups = [
+  ...testDatabaseKinds().map((kind) => ({ kind, store: 'memory' as const })),
+  { kind: 'PGlite' as const, store: 'redis' as const },
+];
 
 describe.each(setups)('no account enumeration through otp/start on $kind with the $store store', ({ kind, store }) => {
   let database: TestDatabase;
@@ -108,13 +111,17 @@ describe.each(setups)('no account enumeration through otp/start on $kind with th
     return Math.max(knownMedian, unknownMedian) / Math.min(knownMedian, unknownMedian);
   }
 
-  it.each(['login', 'password_reset'])('%s: same status, same body shape and about the same time for known and unknown accounts', async (purpose) => {
-    // This machine is shared: a burst of load can skew one run of 200, but not three in a row. A real
-    // difference between the paths (an unknown account skipping the store: ~1.35x) fails every run.
-    const ratios: number[] = [];
-    while (ratios.length < 3 && !(ratios.at(-1)! <= 1.2)) ratios.push(await measure(purpose));
-    expect(Math.min(...ratios)).toBeLessThanOrEqual(1.2);
-    // The known addresses were really sent codes (awaited in pair()) and the unknown ones were not.
-    expect(inboxes.messagesTo(`nobody${next - 1}@example.com`)).toEqual([]);
-  }, 300_000);
+  it.each(['login', 'password_reset'])(
+    '%s: same status, same body shape and about the same time for known and unknown accounts',
+    async (purpose) => {
+      // This machine is shared: a burst of load can skew one run of 200, but not three in a row. A real
+      // difference between the paths (an unknown account skipping the store: ~1.35x) fails every run.
+      const ratios: number[] = [];
+      while (ratios.length < 3 && !(ratios.at(-1)! <= 1.2)) ratios.push(await measure(purpose));
+      expect(Math.min(...ratios)).toBeLessThanOrEqual(1.2);
+      // The known addresses were really sent codes (awaited in pair()) and the unknown ones were not.
+      expect(inboxes.messagesTo(`nobody${next - 1}@example.com`)).toEqual([]);
+    },
+    300_000,
+  );
 });

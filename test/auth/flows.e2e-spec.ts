@@ -49,7 +49,8 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
     return password;
   };
 
-  const post = (path: string, body?: unknown, headers: Record<string, string> = {}) => call(service.url, 'POST', `/v1/auth${path}`, body, headers);
+  const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    call(service.url, 'POST', `/v1/auth${path}`, body, headers);
   const bearer = (accessToken: string) => ({ authorization: `Bearer ${accessToken}` });
   const me = (accessToken: string) => call(service.url, 'GET', '/v1/auth/me', undefined, bearer(accessToken));
   const codeFor = async (to: string) => {
@@ -84,7 +85,13 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       const registered = await post('/register', { email: `  ${email.toUpperCase()} `, password });
       expect(registered).toMatchObject({
         status: 201,
-        body: { userId: expect.any(String), challengeId: expect.any(String), channel: 'email', to: 'p***@example.com', expiresAt: expect.any(String) },
+        body: {
+          userId: expect.any(String),
+          challengeId: expect.any(String),
+          channel: 'email',
+          to: 'p***@example.com',
+          expiresAt: expect.any(String),
+        },
       });
       expect(Object.keys(registered.body).sort()).toEqual(['challengeId', 'channel', 'expiresAt', 'to', 'userId']);
 
@@ -106,11 +113,25 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
         },
       });
       const profile = await me(verified.body.accessToken as string);
-      expect(profile).toMatchObject({ status: 200, body: { id: registered.body.userId, email, emailVerified: true, phoneVerified: false } });
-      expect(Object.keys(profile.body).sort()).toEqual(['createdAt', 'email', 'emailVerified', 'id', 'otpChannel', 'phone', 'phoneVerified']);
+      expect(profile).toMatchObject({
+        status: 200,
+        body: { id: registered.body.userId, email, emailVerified: true, phoneVerified: false },
+      });
+      expect(Object.keys(profile.body).sort()).toEqual([
+        'createdAt',
+        'email',
+        'emailVerified',
+        'id',
+        'otpChannel',
+        'phone',
+        'phoneVerified',
+      ]);
 
       // A code works once.
-      expect(await post('/otp/verify', { challengeId: registered.body.challengeId, code })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      expect(await post('/otp/verify', { challengeId: registered.body.challengeId, code })).toMatchObject({
+        status: 404,
+        body: { code: 'VERIFICATION_NOT_FOUND' },
+      });
     });
 
     it('by phone: the code arrives by SMS through Twilio and verifies the number', async () => {
@@ -124,7 +145,12 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       codes.add(code);
       const verified = await post('/otp/verify', { challengeId: registered.body.challengeId, code });
       expect(verified.status).toBe(200);
-      expect((await me(verified.body.accessToken as string)).body).toMatchObject({ email: null, phone, emailVerified: false, phoneVerified: true });
+      expect((await me(verified.body.accessToken as string)).body).toMatchObject({
+        email: null,
+        phone,
+        emailVerified: false,
+        phoneVerified: true,
+      });
     });
 
     it('sends the code to the contact of otpChannel when both are given', async () => {
@@ -150,7 +176,10 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       expect((await post('/register', { phone, password: newPassword() })).status).toBe(201);
       await codeFor(phone);
       await signedUp({ phone });
-      expect(await post('/register', { phone, email: newEmail(), password: newPassword() })).toMatchObject({ status: 409, body: { code: 'ACCOUNT_EXISTS' } });
+      expect(await post('/register', { phone, email: newEmail(), password: newPassword() })).toMatchObject({
+        status: 409,
+        body: { code: 'ACCOUNT_EXISTS' },
+      });
     });
 
     it('refuses bad input with VALIDATION_FAILED and the field at fault', async () => {
@@ -176,7 +205,10 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       const email = newEmail();
       const { password, userId } = await signedUp({ email });
       const login = await post('/login', { identifier: ` ${email.toUpperCase()}`, password });
-      expect(login).toMatchObject({ status: 200, body: { challengeId: expect.any(String), channel: 'email', to: 'p***@example.com', expiresAt: expect.any(String) } });
+      expect(login).toMatchObject({
+        status: 200,
+        body: { challengeId: expect.any(String), channel: 'email', to: 'p***@example.com', expiresAt: expect.any(String) },
+      });
       const message = await inboxes.next(email);
       expect(message.subject).toBe('Your login code');
       const code = /code is (\d{6})/.exec(message.text)![1]!;
@@ -253,8 +285,14 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       for (const purpose of ['login', 'password_reset']) {
         const known = await post('/otp/start', { identifier: email, purpose });
         const unknown = await post('/otp/start', { identifier: stranger, purpose });
-        expect(known).toMatchObject({ status: 202, body: { challengeId: expect.any(String), channel: 'email', expiresAt: expect.any(String) } });
-        expect(unknown).toMatchObject({ status: 202, body: { challengeId: expect.any(String), channel: 'email', expiresAt: expect.any(String) } });
+        expect(known).toMatchObject({
+          status: 202,
+          body: { challengeId: expect.any(String), channel: 'email', expiresAt: expect.any(String) },
+        });
+        expect(unknown).toMatchObject({
+          status: 202,
+          body: { challengeId: expect.any(String), channel: 'email', expiresAt: expect.any(String) },
+        });
         expect(Object.keys(unknown.body).sort()).toEqual(Object.keys(known.body).sort());
         await codeFor(email);
 
@@ -282,7 +320,10 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       const stranger = newEmail();
       const started = await post('/otp/start', { identifier: stranger, purpose: 'login' });
       const resent = await post('/otp/resend', { challengeId: started.body.challengeId });
-      expect(resent).toMatchObject({ status: 202, body: { challengeId: started.body.challengeId, expiresAt: expect.any(String), resendAvailableAt: expect.any(String) } });
+      expect(resent).toMatchObject({
+        status: 202,
+        body: { challengeId: started.body.challengeId, expiresAt: expect.any(String), resendAvailableAt: expect.any(String) },
+      });
       const email = newEmail();
       await signedUp({ email });
       // A known account's message, sent after the stranger's requests, arrives; the stranger's never do.
@@ -329,7 +370,10 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
         expect((await post('/token/refresh', { refreshToken: session.refreshToken })).status).toBe(401);
       }
       expect((await post('/token/refresh', { refreshToken: reset.body.refreshToken })).status).toBe(200);
-      expect(await post('/login', { identifier: email, password: oldPassword })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+      expect(await post('/login', { identifier: email, password: oldPassword })).toMatchObject({
+        status: 401,
+        body: { code: 'INVALID_CREDENTIALS' },
+      });
       await loggedIn(email, password, email);
 
       const notice = await inboxes.next(email, (message) => message.subject === 'Your password was changed');
@@ -337,9 +381,18 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
     });
 
     it('refuses to start with something that is neither an email address nor a phone number, or a channel that does not fit it', async () => {
-      expect(await post('/otp/start', { identifier: 'nobody', purpose: 'login' })).toMatchObject({ status: 400, body: { errors: { identifier: [expect.any(String)] } } });
-      expect(await post('/otp/start', { identifier: newEmail(), purpose: 'login', channel: 'sms' })).toMatchObject({ status: 400, body: { errors: { channel: [expect.any(String)] } } });
-      expect(await post('/otp/start', { identifier: newEmail(), purpose: 'signup' })).toMatchObject({ status: 400, body: { errors: { purpose: [expect.any(String)] } } });
+      expect(await post('/otp/start', { identifier: 'nobody', purpose: 'login' })).toMatchObject({
+        status: 400,
+        body: { errors: { identifier: [expect.any(String)] } },
+      });
+      expect(await post('/otp/start', { identifier: newEmail(), purpose: 'login', channel: 'sms' })).toMatchObject({
+        status: 400,
+        body: { errors: { channel: [expect.any(String)] } },
+      });
+      expect(await post('/otp/start', { identifier: newEmail(), purpose: 'signup' })).toMatchObject({
+        status: 400,
+        body: { errors: { purpose: [expect.any(String)] } },
+      });
     });
   });
 
@@ -352,7 +405,10 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       expect(resent).toMatchObject({ status: 202, body: { challengeId: registered.body.challengeId } });
       const second = await codeFor(email);
       if (first !== second) {
-        expect(await post('/otp/verify', { challengeId: registered.body.challengeId, code: first })).toMatchObject({ status: 422, body: { code: 'OTP_INCORRECT' } });
+        expect(await post('/otp/verify', { challengeId: registered.body.challengeId, code: first })).toMatchObject({
+          status: 422,
+          body: { code: 'OTP_INCORRECT' },
+        });
       }
       expect((await post('/otp/verify', { challengeId: registered.body.challengeId, code: second })).status).toBe(200);
     });
@@ -362,12 +418,21 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       const started = await call(service.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'verify' });
       expect(started.status).toBe(201);
       const code = await codeFor(to);
-      expect(await post('/otp/verify', { challengeId: started.body.id, code })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
-      expect(await post('/otp/resend', { challengeId: started.body.id })).toMatchObject({ status: 404, body: { code: 'VERIFICATION_NOT_FOUND' } });
+      expect(await post('/otp/verify', { challengeId: started.body.id, code })).toMatchObject({
+        status: 404,
+        body: { code: 'VERIFICATION_NOT_FOUND' },
+      });
+      expect(await post('/otp/resend', { challengeId: started.body.id })).toMatchObject({
+        status: 404,
+        body: { code: 'VERIFICATION_NOT_FOUND' },
+      });
       // Untouched by those: the server API can still approve it.
       expect(await call(service.url, 'POST', '/v1/verifications/check', { id: started.body.id, code })).toMatchObject({ status: 200 });
       expect(await post('/otp/verify', { challengeId: '00000000-0000-4000-8000-000000000000', code })).toMatchObject({ status: 404 });
-      expect(await post('/otp/verify', { challengeId: 'x', code })).toMatchObject({ status: 400, body: { errors: { challengeId: [expect.any(String)] } } });
+      expect(await post('/otp/verify', { challengeId: 'x', code })).toMatchObject({
+        status: 400,
+        body: { errors: { challengeId: [expect.any(String)] } },
+      });
     });
   });
 
@@ -375,7 +440,10 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
     it('rotates refresh tokens and treats reuse of a rotated one as theft of the whole family', async () => {
       const { tokens } = await signedUp({ email: newEmail() });
       const second = await post('/token/refresh', { refreshToken: tokens.refreshToken });
-      expect(second).toMatchObject({ status: 200, body: { accessToken: expect.any(String), refreshToken: expect.any(String), tokenType: 'Bearer', expiresIn: 900 } });
+      expect(second).toMatchObject({
+        status: 200,
+        body: { accessToken: expect.any(String), refreshToken: expect.any(String), tokenType: 'Bearer', expiresIn: 900 },
+      });
       expect(second.body.refreshToken).not.toBe(tokens.refreshToken);
 
       // Past the 10 s grace that concurrent tabs get, a rotated token coming back is theft.
@@ -384,8 +452,14 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
         .update(refreshTokens)
         .set({ rotatedAt: new Date(Date.now() - 11_000) })
         .where(eq(refreshTokens.tokenHash, createHash('sha256').update(tokens.refreshToken).digest('hex')));
-      expect(await post('/token/refresh', { refreshToken: tokens.refreshToken })).toMatchObject({ status: 401, body: { code: 'TOKEN_REUSED' } });
-      expect(await post('/token/refresh', { refreshToken: second.body.refreshToken })).toMatchObject({ status: 401, body: { code: 'TOKEN_REVOKED' } });
+      expect(await post('/token/refresh', { refreshToken: tokens.refreshToken })).toMatchObject({
+        status: 401,
+        body: { code: 'TOKEN_REUSED' },
+      });
+      expect(await post('/token/refresh', { refreshToken: second.body.refreshToken })).toMatchObject({
+        status: 401,
+        body: { code: 'TOKEN_REVOKED' },
+      });
       expect(await post('/token/refresh', { refreshToken: 'A'.repeat(43) })).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
       expect(await post('/token/refresh', {})).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
     });
@@ -424,10 +498,16 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
     it('sets otpChannel to a channel the account has a contact for', async () => {
       const { tokens } = await signedUp({ email: newEmail() });
       const patch = (body: unknown) => call(service.url, 'PATCH', '/v1/auth/me', body, bearer(tokens.accessToken));
-      expect(await patch({ otpChannel: 'sms' })).toMatchObject({ status: 400, body: { errors: { otpChannel: [expect.stringContaining('phone number')] } } });
+      expect(await patch({ otpChannel: 'sms' })).toMatchObject({
+        status: 400,
+        body: { errors: { otpChannel: [expect.stringContaining('phone number')] } },
+      });
       expect(await patch({ otpChannel: 'email' })).toMatchObject({ status: 200, body: { otpChannel: 'email' } });
       expect((await me(tokens.accessToken)).body).toMatchObject({ otpChannel: 'email' });
-      expect(await patch({ otpChannel: 'email', nickname: 'x' })).toMatchObject({ status: 400, body: { errors: { nickname: [expect.any(String)] } } });
+      expect(await patch({ otpChannel: 'email', nickname: 'x' })).toMatchObject({
+        status: 400,
+        body: { errors: { nickname: [expect.any(String)] } },
+      });
       expect(await patch({})).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
     });
 
@@ -442,14 +522,22 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       expect(await patch({ email: taken, password })).toMatchObject({ status: 409, body: { code: 'ACCOUNT_EXISTS' } });
 
       const staged = await patch({ email: newAddress, password });
-      expect(staged).toMatchObject({ status: 202, body: { challengeId: expect.any(String), channel: 'email', to: 'p***@example.com', expiresAt: expect.any(String) } });
+      expect(staged).toMatchObject({
+        status: 202,
+        body: { challengeId: expect.any(String), channel: 'email', to: 'p***@example.com', expiresAt: expect.any(String) },
+      });
       expect((await me(tokens.accessToken)).body).toMatchObject({ email: oldEmail });
       const code = await codeFor(newAddress);
       expect(inboxes.messagesTo(oldEmail)).toHaveLength(1); // only its sign-up code
 
-      expect(await post('/otp/verify', { challengeId: staged.body.challengeId, code })).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
+      expect(await post('/otp/verify', { challengeId: staged.body.challengeId, code })).toMatchObject({
+        status: 401,
+        body: { code: 'UNAUTHORIZED' },
+      });
       const someoneElse = await signedUp({ email: newEmail() });
-      expect(await post('/otp/verify', { challengeId: staged.body.challengeId, code }, bearer(someoneElse.tokens.accessToken))).toMatchObject({ status: 404 });
+      expect(
+        await post('/otp/verify', { challengeId: staged.body.challengeId, code }, bearer(someoneElse.tokens.accessToken)),
+      ).toMatchObject({ status: 404 });
       const changed = await post('/otp/verify', { challengeId: staged.body.challengeId, code }, bearer(tokens.accessToken));
       expect(changed).toMatchObject({ status: 200, body: { user: { id: userId, email: newAddress, emailVerified: true } } });
       expect((await me(tokens.accessToken)).body).toMatchObject({ email: newAddress, emailVerified: true });
@@ -463,7 +551,11 @@ describe.each(testDatabaseKinds())('auth flows on %s', (kind) => {
       const phone = newPhone();
       const staged = await call(service.url, 'PATCH', '/v1/auth/me', { phone, password }, bearer(tokens.accessToken));
       expect(staged).toMatchObject({ status: 202, body: { channel: 'sms' } });
-      const changed = await post('/otp/verify', { challengeId: staged.body.challengeId, code: await codeFor(phone) }, bearer(tokens.accessToken));
+      const changed = await post(
+        '/otp/verify',
+        { challengeId: staged.body.challengeId, code: await codeFor(phone) },
+        bearer(tokens.accessToken),
+      );
       expect(changed).toMatchObject({ status: 200, body: { user: { phone, phoneVerified: true, emailVerified: true } } });
     });
   });

@@ -55,7 +55,8 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
   const run = `${kind.toLowerCase()}${Date.now() % 100_000}`;
   const newEmail = () => `person${++sequence}.${run}@example.com`;
   const newPhone = () => `+4479${kind === 'PGlite' ? '33' : '44'}${String(100_000 + ++sequence).slice(-6)}`;
-  const post = (path: string, body?: unknown, headers: Record<string, string> = {}) => call(service.url, 'POST', `/v1/auth${path}`, body, headers);
+  const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    call(service.url, 'POST', `/v1/auth${path}`, body, headers);
   const bearer = (accessToken: string) => ({ authorization: `Bearer ${accessToken}` });
   const patchMe = (accessToken: string, body: unknown) => call(service.url, 'PATCH', '/v1/auth/me', body, bearer(accessToken));
   const instances = () => (replica ? [service, replica] : [service]);
@@ -93,11 +94,21 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
     it('needs the current password: an access token alone, or with a wrong password, changes nothing and sends nothing', async () => {
       const { email, session } = await signedUp();
       const target = newEmail();
-      for (const body of [{ email: target }, { email: target, password: 'not-the-password' }, { email: target, otpChannel: 'sms', password: '' }]) {
+      for (const body of [
+        { email: target },
+        { email: target, password: 'not-the-password' },
+        { email: target, otpChannel: 'sms', password: '' },
+      ]) {
         expect(await patchMe(session.accessToken, body)).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
       }
-      expect(await patchMe(session.accessToken, { phone: newPhone() })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
-      expect((await call(service.url, 'GET', '/v1/auth/me', undefined, bearer(session.accessToken))).body).toMatchObject({ email, otpChannel: null });
+      expect(await patchMe(session.accessToken, { phone: newPhone() })).toMatchObject({
+        status: 401,
+        body: { code: 'INVALID_CREDENTIALS' },
+      });
+      expect((await call(service.url, 'GET', '/v1/auth/me', undefined, bearer(session.accessToken))).body).toMatchObject({
+        email,
+        otpChannel: null,
+      });
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(inboxes.messagesTo(target)).toEqual([]);
       // otpChannel alone still needs no password.
@@ -108,7 +119,10 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
       const { password, session } = await signedUp();
       const target = newEmail();
       for (let i = 0; i < 10; i++) {
-        expect(await patchMe(session.accessToken, { email: target, password: `wrong-password-${i}` })).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+        expect(await patchMe(session.accessToken, { email: target, password: `wrong-password-${i}` })).toMatchObject({
+          status: 401,
+          body: { code: 'INVALID_CREDENTIALS' },
+        });
       }
       const blocked = await patchMe(session.accessToken, { email: target, password });
       expect(blocked).toMatchObject({ status: 429, body: { code: 'LOGIN_RATE_LIMITED' } });
@@ -121,7 +135,11 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
       const newAddress = newEmail();
       const staged = await patchMe(session.accessToken, { email: newAddress, password });
       expect(staged).toMatchObject({ status: 202, body: { channel: 'email' } });
-      const changed = await post('/otp/verify', { challengeId: staged.body.challengeId, code: await inboxes.nextCode(newAddress) }, bearer(session.accessToken));
+      const changed = await post(
+        '/otp/verify',
+        { challengeId: staged.body.challengeId, code: await inboxes.nextCode(newAddress) },
+        bearer(session.accessToken),
+      );
       expect(changed).toMatchObject({ status: 200, body: { user: { id: userId, email: newAddress } } });
 
       const notice = await inboxes.next(oldEmail, (message) => message.subject === 'Your email address was changed');
@@ -130,7 +148,9 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
       expect(inboxes.messagesTo(newAddress).filter((message) => message.subject === 'Your email address was changed')).toEqual([]);
 
       const audit = auditOf('auth.contact_changed').filter((entry) => entry.record.userId === userId);
-      expect(audit.map((entry) => entry.record)).toEqual([expect.objectContaining({ event: 'auth.contact_changed', userId, kind: 'email', ip: '127.0.0.1' })]);
+      expect(audit.map((entry) => entry.record)).toEqual([
+        expect.objectContaining({ event: 'auth.contact_changed', userId, kind: 'email', ip: '127.0.0.1' }),
+      ]);
       expect(audit[0]!.line).not.toContain(newAddress);
       expect(audit[0]!.line).not.toContain(oldEmail);
     });
@@ -140,7 +160,11 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
       const phone = newPhone();
       const staged = await patchMe(session.accessToken, { phone, password });
       expect(staged).toMatchObject({ status: 202, body: { channel: 'sms' } });
-      const changed = await post('/otp/verify', { challengeId: staged.body.challengeId, code: await inboxes.nextCode(phone) }, bearer(session.accessToken));
+      const changed = await post(
+        '/otp/verify',
+        { challengeId: staged.body.challengeId, code: await inboxes.nextCode(phone) },
+        bearer(session.accessToken),
+      );
       expect(changed).toMatchObject({ status: 200, body: { user: { phone, phoneVerified: true } } });
       const notice = await inboxes.next(email, (message) => message.subject === 'Your phone number was changed');
       expect(notice.text).toContain(maskDestination('sms', phone));
@@ -156,7 +180,10 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
 
       expect((await post('/logout', undefined, bearer(session.accessToken))).status).toBe(204);
       expect(await meEverywhere(session.accessToken)).toEqual(everywhere(401, 'TOKEN_REVOKED'));
-      expect(await post('/token/refresh', { refreshToken: session.refreshToken })).toMatchObject({ status: 401, body: { code: 'TOKEN_REVOKED' } });
+      expect(await post('/token/refresh', { refreshToken: session.refreshToken })).toMatchObject({
+        status: 401,
+        body: { code: 'TOKEN_REVOKED' },
+      });
       expect((await post('/logout', undefined, bearer(session.accessToken))).body).toMatchObject({ code: 'TOKEN_REVOKED' });
       // The other session of the same account goes on.
       expect(await meEverywhere(other.accessToken)).toEqual(everywhere(200));
@@ -189,17 +216,26 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
     expect(await meEverywhere(session.accessToken)).toEqual(everywhere(200));
 
     const started = await post('/otp/start', { identifier: email, purpose: 'password_reset' });
-    const reset = await post('/otp/verify', { challengeId: started.body.challengeId, code: await inboxes.nextCode(email), newPassword: `${password}-new` });
+    const reset = await post('/otp/verify', {
+      challengeId: started.body.challengeId,
+      code: await inboxes.nextCode(email),
+      newPassword: `${password}-new`,
+    });
     expect(reset.status).toBe(200);
 
     for (const old of [session, other]) {
       expect(await meEverywhere(old.accessToken)).toEqual(everywhere(401, 'TOKEN_REVOKED'));
-      expect(await post('/token/refresh', { refreshToken: old.refreshToken })).toMatchObject({ status: 401, body: { code: 'TOKEN_REVOKED' } });
+      expect(await post('/token/refresh', { refreshToken: old.refreshToken })).toMatchObject({
+        status: 401,
+        body: { code: 'TOKEN_REVOKED' },
+      });
     }
     expect(await meEverywhere(reset.body.accessToken as string)).toEqual(everywhere(200));
-    expect(auditOf('auth.password_reset').filter((entry) => entry.record.userId === userId).map((entry) => entry.record)).toEqual([
-      expect.objectContaining({ event: 'auth.password_reset', userId, ip: '127.0.0.1' }),
-    ]);
+    expect(
+      auditOf('auth.password_reset')
+        .filter((entry) => entry.record.userId === userId)
+        .map((entry) => entry.record),
+    ).toEqual([expect.objectContaining({ event: 'auth.password_reset', userId, ip: '127.0.0.1' })]);
   });
 
   it('refuses a token signed with the right secret but without exp, and one claiming to live a year', async () => {
@@ -226,7 +262,10 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
       .update(refreshTokens)
       .set({ createdAt: new Date(Date.now() - 90 * 86_400_000 - 60_000) })
       .where(eq(refreshTokens.familyId, claimsOf(session.accessToken).sid as string));
-    expect(await post('/token/refresh', { refreshToken: refreshed.body.refreshToken })).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
+    expect(await post('/token/refresh', { refreshToken: refreshed.body.refreshToken })).toMatchObject({
+      status: 401,
+      body: { code: 'UNAUTHORIZED' },
+    });
   });
 
   it('gives two concurrent refreshes of one token a pair each, of the same session; the token presented after 10 s is TOKEN_REUSED', async () => {
@@ -240,11 +279,17 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
     }
 
     await new Promise((resolve) => setTimeout(resolve, 10_500));
-    expect(await post('/token/refresh', { refreshToken: session.refreshToken })).toMatchObject({ status: 401, body: { code: 'TOKEN_REUSED' } });
+    expect(await post('/token/refresh', { refreshToken: session.refreshToken })).toMatchObject({
+      status: 401,
+      body: { code: 'TOKEN_REUSED' },
+    });
     // Theft ends the whole session: both tabs' tokens stop.
     for (const pair of [first!, second!]) {
       expect(await meEverywhere(pair.body.accessToken as string)).toEqual(everywhere(401, 'TOKEN_REVOKED'));
-      expect(await post('/token/refresh', { refreshToken: pair.body.refreshToken })).toMatchObject({ status: 401, body: { code: 'TOKEN_REVOKED' } });
+      expect(await post('/token/refresh', { refreshToken: pair.body.refreshToken })).toMatchObject({
+        status: 401,
+        body: { code: 'TOKEN_REVOKED' },
+      });
     }
     const audit = auditOf('auth.refresh_reused').filter((entry) => entry.record.userId === userId);
     expect(audit.map((entry) => entry.record)).toEqual([
@@ -259,7 +304,12 @@ describe.each(testDatabaseKinds())('sessions on %s', (kind) => {
     };
     const unauthorized = (path: string, method: string) => document.paths[path]![method]!.responses['401']!.description ?? '';
     expect(unauthorized('/v1/auth/me', 'patch')).toEqual(expect.stringContaining('INVALID_CREDENTIALS'));
-    for (const [path, method] of [['/v1/auth/me', 'get'], ['/v1/auth/me', 'patch'], ['/v1/auth/logout', 'post'], ['/v1/auth/token/refresh', 'post']] as const) {
+    for (const [path, method] of [
+      ['/v1/auth/me', 'get'],
+      ['/v1/auth/me', 'patch'],
+      ['/v1/auth/logout', 'post'],
+      ['/v1/auth/token/refresh', 'post'],
+    ] as const) {
       expect(unauthorized(path, method)).toEqual(expect.stringContaining('TOKEN_REVOKED'));
     }
     expect(unauthorized('/v1/auth/token/refresh', 'post')).toEqual(expect.stringContaining('TOKEN_REUSED'));

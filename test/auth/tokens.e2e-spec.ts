@@ -12,11 +12,20 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
   let harness: AuthHarness;
   let sequence = 0;
   const newUser = () => harness.users.create({ email: `holder${++sequence}@example.com`, otpChannel: 'email' });
-  const rowOf = async (token: string) => (await harness.db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256(token))))[0];
+  const rowOf = async (token: string) =>
+    (
+      await harness.db
+        .select()
+        .from(refreshTokens)
+        .where(eq(refreshTokens.tokenHash, sha256(token)))
+    )[0];
   const sessionOf = async (pair: { accessToken: string }) => (await harness.tokens.verifyAccessToken(pair.accessToken)).sid;
   /** Moves a rotation back in time, past the grace in which a rotated token still gets a pair. */
   const rotatedSecondsAgo = (token: string, seconds: number) =>
-    harness.db.update(refreshTokens).set({ rotatedAt: new Date(Date.now() - seconds * 1000) }).where(eq(refreshTokens.tokenHash, sha256(token)));
+    harness.db
+      .update(refreshTokens)
+      .set({ rotatedAt: new Date(Date.now() - seconds * 1000) })
+      .where(eq(refreshTokens.tokenHash, sha256(token)));
   const familyOf = async (token: string) => {
     const row = await rowOf(token);
     return harness.db.select().from(refreshTokens).where(eq(refreshTokens.familyId, row!.familyId));
@@ -56,7 +65,13 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
     it('stores only the digest of the refresh token, with a 30-day expiry', async () => {
       const { refreshToken } = await harness.tokens.issueTokenPair(await newUser(), { userAgent: 'curl/8', ip: '203.0.113.9' });
       const row = await rowOf(refreshToken);
-      expect(row).toMatchObject({ tokenHash: sha256(refreshToken), rotatedAt: null, revokedAt: null, userAgent: 'curl/8', ip: '203.0.113.9' });
+      expect(row).toMatchObject({
+        tokenHash: sha256(refreshToken),
+        rotatedAt: null,
+        revokedAt: null,
+        userAgent: 'curl/8',
+        ip: '203.0.113.9',
+      });
       expect(JSON.stringify(await harness.db.select().from(refreshTokens))).not.toContain(refreshToken);
       const days = (row!.expiresAt.getTime() - row!.createdAt.getTime()) / 86_400_000;
       expect(days).toBeCloseTo(30, 2);
@@ -122,12 +137,18 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
       expect((successor!.expiresAt.getTime() - successor!.createdAt.getTime()) / 86_400_000).toBeCloseTo(30, 2);
 
       // The session started 89 days ago: its next token slides only to the 90th day.
-      await harness.db.update(refreshTokens).set({ createdAt: new Date(Date.now() - 89 * 86_400_000) }).where(eq(refreshTokens.tokenHash, sha256(first.refreshToken)));
+      await harness.db
+        .update(refreshTokens)
+        .set({ createdAt: new Date(Date.now() - 89 * 86_400_000) })
+        .where(eq(refreshTokens.tokenHash, sha256(first.refreshToken)));
       const third = await harness.tokens.refresh(second.refreshToken);
       const capped = await rowOf(third.refreshToken);
       expect((capped!.expiresAt.getTime() - Date.now()) / 86_400_000).toBeCloseTo(1, 2);
 
-      await harness.db.update(refreshTokens).set({ createdAt: new Date(Date.now() - 90 * 86_400_000 - 1000) }).where(eq(refreshTokens.tokenHash, sha256(first.refreshToken)));
+      await harness.db
+        .update(refreshTokens)
+        .set({ createdAt: new Date(Date.now() - 90 * 86_400_000 - 1000) })
+        .where(eq(refreshTokens.tokenHash, sha256(first.refreshToken)));
       await expect(harness.tokens.refresh(third.refreshToken)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
     });
 
@@ -137,7 +158,10 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
 
     it('refuses an expired token as UNAUTHORIZED without revoking its family', async () => {
       const { refreshToken } = await harness.tokens.issueTokenPair(await newUser());
-      await harness.db.update(refreshTokens).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(refreshTokens.tokenHash, sha256(refreshToken)));
+      await harness.db
+        .update(refreshTokens)
+        .set({ expiresAt: new Date(Date.now() - 1000) })
+        .where(eq(refreshTokens.tokenHash, sha256(refreshToken)));
       await expect(harness.tokens.refresh(refreshToken)).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
       expect(await rowOf(refreshToken)).toMatchObject({ rotatedAt: null, revokedAt: null });
     });
@@ -222,7 +246,9 @@ describe.each(testDatabaseKinds())('tokens on %s', (kind) => {
     it('refuses a token for another audience', async () => {
       const user = await newUser();
       const sid = await sessionOf(await harness.tokens.issueTokenPair(user));
-      await expectUnauthorized(await me(`Bearer ${await harness.jwt.signAsync({ sid }, { subject: user.id, jwtid: 'j', audience: 'other-api' })}`));
+      await expectUnauthorized(
+        await me(`Bearer ${await harness.jwt.signAsync({ sid }, { subject: user.id, jwtid: 'j', audience: 'other-api' })}`),
+      );
     });
 
     it('refuses an expired token', async () => {

@@ -92,7 +92,11 @@ describe.each(testDatabaseKinds())('UsersRepository on %s', (kind) => {
     expect(owners).toHaveLength(1);
     // The other either waited and found its claim gone, or was refused by the index while racing.
     expect(results.filter((result) => !owners.includes(result))).toEqual([
-      expect.objectContaining(results.some((result) => result.status === 'rejected') ? { reason: expect.objectContaining({ code: 'ACCOUNT_EXISTS' }) } : { value: undefined }),
+      expect.objectContaining(
+        results.some((result) => result.status === 'rejected')
+          ? { reason: expect.objectContaining({ code: 'ACCOUNT_EXISTS' }) }
+          : { value: undefined },
+      ),
     ]);
     const owner = await harness.users.findVerifiedOwner('phone', number);
     const loser = await harness.users.findById(owner!.id === first.id ? second.id : first.id);
@@ -110,13 +114,23 @@ describe.each(testDatabaseKinds())('UsersRepository on %s', (kind) => {
     await harness.users.markPhoneVerified(created.id, verifiedAt);
     await harness.users.setPasswordHash(created.id, 'new-hash');
     const updated = await harness.users.setOtpChannel(created.id, 'whatsapp');
-    expect(updated).toMatchObject({ emailVerifiedAt: verifiedAt, phoneVerifiedAt: verifiedAt, passwordHash: 'new-hash', otpChannel: 'whatsapp' });
+    expect(updated).toMatchObject({
+      emailVerifiedAt: verifiedAt,
+      phoneVerifiedAt: verifiedAt,
+      passwordHash: 'new-hash',
+      otpChannel: 'whatsapp',
+    });
     expect(updated!.updatedAt.getTime()).toBeGreaterThan(created.updatedAt.getTime());
   });
 
   it('refuses an unknown preferred channel in the database too', async () => {
     const created = await harness.users.create({ email: email() });
-    await expect(harness.db.update(users).set({ otpChannel: 'pigeon' as 'sms' }).where(eq(users.id, created.id))).rejects.toThrow();
+    await expect(
+      harness.db
+        .update(users)
+        .set({ otpChannel: 'pigeon' as 'sms' })
+        .where(eq(users.id, created.id)),
+    ).rejects.toThrow();
   });
 
   it('replaces a contact with a verified one, unless another account verified it', async () => {

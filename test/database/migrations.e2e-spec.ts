@@ -57,7 +57,9 @@ describe.each(testDatabaseKinds())('migrations on %s', (kind) => {
     // A database as the first release left it: only migration 0000 applied, with accounts in it.
     const first = mkdtempSync(join(tmpdir(), 'otp-gateway-migrations-'));
     mkdirSync(join(first, 'meta'));
-    const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
+    const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as {
+      entries: Array<{ tag: string }>;
+    };
     writeFileSync(join(first, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.slice(0, 1) }));
     copyFileSync(join(MIGRATIONS_FOLDER, `${journal.entries[0]!.tag}.sql`), join(first, `${journal.entries[0]!.tag}.sql`));
     // A database of its own: PGlite in files (an in-memory one starts from the migrated snapshot), or a new PostgreSQL database.
@@ -76,7 +78,10 @@ describe.each(testDatabaseKinds())('migrations on %s', (kind) => {
 
       await connection.migrate();
       expect(await appliedMigrations(connection)).toBe(journal.entries.length);
-      expect((await connection.db.select().from(users)).map((user) => user.email).sort()).toEqual(['owner@example.com', 'pending@example.com']);
+      expect((await connection.db.select().from(users)).map((user) => user.email).sort()).toEqual([
+        'owner@example.com',
+        'pending@example.com',
+      ]);
       // A second claim of an unverified address is now allowed; a second verified owner still is not.
       await connection.db.insert(users).values({ email: 'pending@example.com' });
       await expect(connection.db.insert(users).values({ email: 'owner@example.com', emailVerifiedAt: verifiedAt })).rejects.toThrow();

@@ -39,7 +39,11 @@ export interface AuthHarness {
 
 /** The accounts module on a real database, with the app's exception filter, over HTTP on loopback. */
 export async function startAuthHarness(database: TestDatabase): Promise<AuthHarness> {
-  const { configuration } = loadConfiguration({ NODE_ENV: 'test', DATABASE_URL: database.url, JWT_SECRET: 'e2e-jwt-secret-0123456789abcdefghijkl' });
+  const { configuration } = loadConfiguration({
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    JWT_SECRET: 'e2e-jwt-secret-0123456789abcdefghijkl',
+  });
   const moduleRef = await Test.createTestingModule({
     imports: [configModuleFor(configuration), DatabaseModule, AccountsModule],
     controllers: [ProbeController],

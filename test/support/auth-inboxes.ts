@@ -53,7 +53,9 @@ export class Inboxes {
 
   /** Every message delivered to `to` so far (an email address or an E.164 number), oldest first. */
   messagesTo(to: string): ReceivedMessage[] {
-    return this.received().filter(({ message }) => message.to === to.toLowerCase()).map(({ message }) => message);
+    return this.received()
+      .filter(({ message }) => message.to === to.toLowerCase())
+      .map(({ message }) => message);
   }
 
   /** Waits for the next message to `to` that was not returned before (and that matches, when given). */

@@ -155,9 +155,10 @@ function safeJson(body: string): unknown {
 
 /** The access key id of an AWS Signature V4 `Authorization` header, if it is one. */
 export function sigV4AccessKeyId(headers: IncomingHttpHeaders): string | undefined {
-  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/[\w-]+\/[\w-]+\/aws4_request, SignedHeaders=[\w;-]+, Signature=[0-9a-f]{64}$/.exec(
-    headers.authorization ?? '',
-  );
+  const match =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/[\w-]+\/[\w-]+\/aws4_request, SignedHeaders=[\w;-]+, Signature=[0-9a-f]{64}$/.exec(
+      headers.authorization ?? '',
+    );
   return match?.[1];
 }
 

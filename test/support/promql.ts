@@ -5,7 +5,22 @@
  * are not metric names.
  */
 
-const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan', 'atan2']);
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'inf',
+  'nan',
+  'atan2',
+]);
 const GROUPING = /\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g;
 
 export interface Selector {
@@ -51,7 +66,8 @@ export function exposition(text: string): Map<string, Set<string>> {
   for (const [name, family] of families) {
     served.set(name, family.labels);
     if (family.type === 'histogram' || family.type === 'summary') {
-      for (const suffix of ['_sum', '_count', ...(family.type === 'histogram' ? ['_bucket'] : [])]) served.set(`${name}${suffix}`, family.labels);
+      for (const suffix of ['_sum', '_count', ...(family.type === 'histogram' ? ['_bucket'] : [])])
+        served.set(`${name}${suffix}`, family.labels);
     }
   }
   for (const line of text.split('\n')) {

@@ -29,20 +29,31 @@ export class RedisCluster {
         // The bus gets a free port of its own: the default (port + 10000) may be taken or past 65535.
         const busPort = await freePort();
         nodes.push(
-          await RedisServer.start({ extraArgs: (port) => [
-            '--cluster-enabled', 'yes',
-            '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-            '--cluster-port', String(busPort),
-            '--dir', dir,
-            // Short, so that a master stopped and started again is trusted again within seconds (2 × this).
-            '--cluster-node-timeout', '3000',
-          ] }),
+          await RedisServer.start({
+            extraArgs: (port) => [
+              '--cluster-enabled',
+              'yes',
+              '--cluster-config-file',
+              join(dir, `nodes-${port}.conf`),
+              '--cluster-port',
+              String(busPort),
+              '--dir',
+              dir,
+              // Short, so that a master stopped and started again is trusted again within seconds (2 × this).
+              '--cluster-node-timeout',
+              '3000',
+            ],
+          }),
         );
       }
       const cluster = new RedisCluster(nodes, dir);
       await run(process.env.REDIS_CLI_BIN ?? 'redis-cli', [
-        '--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`),
-        '--cluster-replicas', '0', '--cluster-yes',
+        '--cluster',
+        'create',
+        ...nodes.map((node) => `127.0.0.1:${node.port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
       ]);
       await cluster.waitUntilOk();
       return cluster;
@@ -62,7 +73,11 @@ export class RedisCluster {
   async waitUntilOk(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const states = await Promise.all(this.nodes.map((node) => this.onNode(node, async (client) => /cluster_state:(\w+)/.exec(String(await client.cluster('INFO')))?.[1] ?? '?')));
+      const states = await Promise.all(
+        this.nodes.map((node) =>
+          this.onNode(node, async (client) => /cluster_state:(\w+)/.exec(String(await client.cluster('INFO')))?.[1] ?? '?'),
+        ),
+      );
       if (states.every((state) => state === 'ok')) return;
       if (Date.now() > deadline) throw new Error(`Redis Cluster not ok after ${timeoutMs} ms: ${states.join(', ')}`);
       await new Promise((resolve) => setTimeout(resolve, 100));

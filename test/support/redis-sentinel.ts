@@ -44,7 +44,9 @@ export class RedisSentinelGroup {
         '',
       ].join('\n'),
     );
-    const sentinel = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', [config, '--sentinel', '--loglevel', 'warning'], { stdio: 'ignore' });
+    const sentinel = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', [config, '--sentinel', '--loglevel', 'warning'], {
+      stdio: 'ignore',
+    });
     const group = new RedisSentinelGroup(master, replica, sentinelPort, sentinel, dir);
     try {
       await waitForPort(sentinelPort, 10_000);
@@ -70,7 +72,10 @@ export class RedisSentinelGroup {
   async failover(): Promise<void> {
     await this.ask('SENTINEL', 'FAILOVER', RedisSentinelGroup.NAME);
     await eventually(async () => {
-      expect(await this.ask('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', RedisSentinelGroup.NAME)).toEqual(['127.0.0.1', String(this.replica.port)]);
+      expect(await this.ask('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', RedisSentinelGroup.NAME)).toEqual([
+        '127.0.0.1',
+        String(this.replica.port),
+      ]);
       expect(await this.on(this.replica, (client) => client.call('ROLE'))).toEqual(expect.arrayContaining(['master']));
     }, 20_000);
   }
@@ -78,7 +83,9 @@ export class RedisSentinelGroup {
   /** The server the Sentinel names as the master now, and the other one. */
   async roles(): Promise<{ master: RedisServer; replica: RedisServer }> {
     const [, port] = (await this.ask('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', RedisSentinelGroup.NAME)) as [string, string];
-    return Number(port) === this.master.port ? { master: this.master, replica: this.replica } : { master: this.replica, replica: this.master };
+    return Number(port) === this.master.port
+      ? { master: this.master, replica: this.replica }
+      : { master: this.replica, replica: this.master };
   }
 
   /** Runs something against one of the two servers on a short-lived connection. */
@@ -87,7 +94,9 @@ export class RedisSentinelGroup {
   }
 
   async stop(): Promise<void> {
-    const exited = new Promise<void>((resolve) => (this.sentinel.exitCode !== null ? resolve() : this.sentinel.once('exit', () => resolve())));
+    const exited = new Promise<void>((resolve) =>
+      this.sentinel.exitCode !== null ? resolve() : this.sentinel.once('exit', () => resolve()),
+    );
     this.sentinel.kill('SIGKILL');
     await exited;
     await Promise.all([this.master.stop(), this.replica.stop()]);

@@ -38,7 +38,22 @@ export class RedisServer {
     if (this.process) return;
     const child = spawn(
       process.env.REDIS_SERVER_BIN ?? 'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...(this.password ? ['--requirepass', this.password] : []), ...this.extraArgs],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'no',
+        '--loglevel',
+        'warning',
+        ...(this.password ? ['--requirepass', this.password] : []),
+        ...this.extraArgs,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';

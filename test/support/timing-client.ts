@@ -22,7 +22,9 @@ export class TimingClient {
   }
 
   static start(): TimingClient {
-    return new TimingClient(fork(fileURLToPath(new URL('./timing-client-process.mjs', import.meta.url)), [], { stdio: 'ignore', serialization: 'json' }));
+    return new TimingClient(
+      fork(fileURLToPath(new URL('./timing-client-process.mjs', import.meta.url)), [], { stdio: 'ignore', serialization: 'json' }),
+    );
   }
 
   post(url: string, body: unknown): Promise<TimedResponse> {

@@ -19,7 +19,13 @@ export class MessagingHealthIndicator {
   async channels(): Promise<HealthIndicatorResult[]> {
     const channels = await this.providers.channels();
     return (Object.entries(channels) as [Channel, NonNullable<(typeof channels)[Channel]>][]).map(([channel, state]) => {
-      const providers = state.providers.map(({ id, configured, healthy, circuit, lastError }) => ({ id, configured, healthy, circuit, lastError }));
+      const providers = state.providers.map(({ id, configured, healthy, circuit, lastError }) => ({
+        id,
+        configured,
+        healthy,
+        circuit,
+        lastError,
+      }));
       return state.status === 'up'
         ? this.health.check(channel).up({ usable: true, providers })
         : this.health.check(channel).down({ usable: false, message: `no usable ${channel} provider`, providers });

@@ -11,8 +11,6 @@ export class ShutdownHealthIndicator {
   ) {}
 
   check(key = 'lifecycle'): HealthIndicatorResult {
-    return this.state.shuttingDown
-      ? this.health.check(key).down({ message: 'shutting down' })
-      : this.health.check(key).up();
+    return this.state.shuttingDown ? this.health.check(key).down({ message: 'shutting down' }) : this.health.check(key).up();
   }
 }

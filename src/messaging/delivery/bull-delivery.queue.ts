@@ -1,5 +1,12 @@
 import { InjectQueue } from '@nestjs/bull';
-import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Queue } from 'bull';
 import { hostname } from 'node:os';
 import { messagingConfig } from '../../config/config.namespaces.js';

@@ -54,7 +54,8 @@ export class InProcessDeliveryQueue implements DeliveryQueue, OnApplicationShutd
     this.starting.clear();
     this.closing = true;
     for (const timer of this.delayed.values()) clearTimeout(timer);
-    if (this.delayed.size > 0) this.logger.warn(`${this.delayed.size} delivery retr${this.delayed.size === 1 ? 'y' : 'ies'} dropped at shutdown`);
+    if (this.delayed.size > 0)
+      this.logger.warn(`${this.delayed.size} delivery retr${this.delayed.size === 1 ? 'y' : 'ies'} dropped at shutdown`);
     this.delayed.clear();
     await Promise.allSettled([...this.active]);
   }

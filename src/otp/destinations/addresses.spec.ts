@@ -1,4 +1,11 @@
-import { normalizeEmailAddress, normalizePhoneNumber, parseContact, parsePhoneNumber, type PhonePolicy, phoneRefusal } from './addresses.js';
+import {
+  normalizeEmailAddress,
+  normalizePhoneNumber,
+  parseContact,
+  parsePhoneNumber,
+  type PhonePolicy,
+  phoneRefusal,
+} from './addresses.js';
 
 describe('normalizeEmailAddress', () => {
   it.each([
@@ -42,7 +49,15 @@ describe('parsePhoneNumber', () => {
     expect(parsePhoneNumber('+881612345678')).toMatchObject({ country: undefined, type: 'mobile' });
   });
 
-  it.each(['call +447400123456 now', '+447400123456\u0000', '+447400123456 ext. 12', '+447400123456abc', '07400 123456', '+44 7911', `+${'1'.repeat(31)}x`])('refuses %p', (value) => {
+  it.each([
+    'call +447400123456 now',
+    '+447400123456\u0000',
+    '+447400123456 ext. 12',
+    '+447400123456abc',
+    '07400 123456',
+    '+44 7911',
+    `+${'1'.repeat(31)}x`,
+  ])('refuses %p', (value) => {
     expect(parsePhoneNumber(value)).toBeUndefined();
   });
 });
@@ -68,7 +83,9 @@ describe('phoneRefusal', () => {
   });
 
   it('refuses a number whose type is unknown', () => {
-    expect(phoneRefusal({ e164: '+447400123456', callingCode: '44', country: 'GB', type: undefined }, defaults)).toBe('Codes cannot be sent to numbers of an unknown type.');
+    expect(phoneRefusal({ e164: '+447400123456', callingCode: '44', country: 'GB', type: undefined }, defaults)).toBe(
+      'Codes cannot be sent to numbers of an unknown type.',
+    );
   });
 });
 

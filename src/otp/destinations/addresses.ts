@@ -110,7 +110,9 @@ export interface PhonePolicy {
  */
 export function phoneRefusal(phone: PhoneNumber, policy: PhonePolicy): string | undefined {
   if (policy.allowedCountries && (!phone.country || !policy.allowedCountries.includes(phone.country))) {
-    return phone.country ? `Codes cannot be sent to numbers in ${phone.country}.` : 'Codes cannot be sent to numbers outside the allowed countries.';
+    return phone.country
+      ? `Codes cannot be sent to numbers in ${phone.country}.`
+      : 'Codes cannot be sent to numbers outside the allowed countries.';
   }
   if (!phone.type || !policy.allowedNumberTypes.includes(phone.type)) {
     return `Codes cannot be sent to ${phone.type ? `${phone.type.replace(/_/g, ' ')} numbers` : 'numbers of an unknown type'}.`;

@@ -40,7 +40,12 @@ describe('DestinationPolicies', () => {
   let delivery: Pick<Mocked<OtpDelivery>, 'canDeliver' | 'deliver'>;
 
   function policies(env: Record<string, string> = {}): DestinationPolicies {
-    const { configuration } = loadConfiguration({ NODE_ENV: 'test', OTP_SECRET: 's'.repeat(40), OTP_TEST_DESTINATIONS: 'review@example.com:424242', ...env });
+    const { configuration } = loadConfiguration({
+      NODE_ENV: 'test',
+      OTP_SECRET: 's'.repeat(40),
+      OTP_TEST_DESTINATIONS: 'review@example.com:424242',
+      ...env,
+    });
     const ports = { store, limiter, delivery } as unknown as ConstructorParameters<typeof DestinationPolicies>[1];
     return new DestinationPolicies(configuration.otp, ports);
   }
@@ -56,7 +61,13 @@ describe('DestinationPolicies', () => {
     const policy = policies().for('review@example.com');
     expect(() => policy.assertCanSend('email')).not.toThrow();
     expect(policy.issueCode()).toBe('424242');
-    expect(policy.firstDelivery(1_000)).toEqual({ status: 'sent', provider: TEST_DESTINATION_PROVIDER, attempts: 0, lastError: null, updatedAt: 1_000 });
+    expect(policy.firstDelivery(1_000)).toEqual({
+      status: 'sent',
+      provider: TEST_DESTINATION_PROVIDER,
+      attempts: 0,
+      lastError: null,
+      updatedAt: 1_000,
+    });
   });
 
   it("never delivers a test destination's code, and marks a resend sent", async () => {
@@ -69,7 +80,11 @@ describe('DestinationPolicies', () => {
     const marked = recordTo('review@example.com', { sends: 2, delivery: policy.firstDelivery(Date.now()) });
     store.get.mockResolvedValue(marked);
     expect(await policy.send(resent, '424242', 5_000)).toBe(marked);
-    expect(store.updateDelivery).toHaveBeenCalledWith(resent.id, { sendNumber: 2, status: 'sent', provider: TEST_DESTINATION_PROVIDER }, 5_000);
+    expect(store.updateDelivery).toHaveBeenCalledWith(
+      resent.id,
+      { sendNumber: 2, status: 'sent', provider: TEST_DESTINATION_PROVIDER },
+      5_000,
+    );
     expect(delivery.deliver).not.toHaveBeenCalled();
   });
 
@@ -87,7 +102,9 @@ describe('DestinationPolicies', () => {
     expect(policy.firstDelivery(1_000)).toMatchObject({ status: 'queued', provider: null });
     const record = recordTo('a@example.com');
     await policy.send(record, '123456', Date.now());
-    expect(delivery.deliver).toHaveBeenCalledWith(expect.objectContaining({ verificationId: record.id, to: 'a@example.com', code: '123456', sendNumber: 1 }));
+    expect(delivery.deliver).toHaveBeenCalledWith(
+      expect.objectContaining({ verificationId: record.id, to: 'a@example.com', code: '123456', sendNumber: 1 }),
+    );
     expect(await policy.takeGuess(1_000)).toEqual({ allowed: true });
     await policy.refundGuess(1_000);
     expect(limiter.takeGuess).not.toHaveBeenCalled();

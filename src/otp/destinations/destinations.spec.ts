@@ -8,11 +8,18 @@ const ANY: PhonePolicy = { allowedCountries: undefined, allowedNumberTypes: ['mo
 
 describe('destinations', () => {
   it('trim and lower-case email addresses, and mask them', () => {
-    expect(normalizeDestination('email', '  John.Doe@Example.COM ', ANY)).toEqual({ normalized: 'john.doe@example.com', masked: 'j***@example.com' });
+    expect(normalizeDestination('email', '  John.Doe@Example.COM ', ANY)).toEqual({
+      normalized: 'john.doe@example.com',
+      masked: 'j***@example.com',
+    });
   });
 
   it('accept valid E.164 numbers and mask all but the country code and last four digits', () => {
-    expect(normalizeDestination('sms', '+447400123456', ANY)).toEqual({ normalized: '+447400123456', masked: '+44******3456', country: 'GB' });
+    expect(normalizeDestination('sms', '+447400123456', ANY)).toEqual({
+      normalized: '+447400123456',
+      masked: '+44******3456',
+      country: 'GB',
+    });
     expect(maskPhone('+14155550123', '1')).toBe('+1******0123');
   });
 
@@ -20,12 +27,18 @@ describe('destinations', () => {
     expect(() => normalizeDestination('sms', to, ANY)).toThrow(ValidationFailedError);
   });
 
-  it.each(['plainaddress', '@example.com', 'a@b', 'a b@example.com', '(1)victim@corp.test', 'victim@corp.test,', '"bomb"@corp.test', 'a\u0000b@corp.test'])(
-    'refuse %p as an email address',
-    (to) => {
-      expect(() => normalizeDestination('email', to, ANY)).toThrow(ValidationFailedError);
-    },
-  );
+  it.each([
+    'plainaddress',
+    '@example.com',
+    'a@b',
+    'a b@example.com',
+    '(1)victim@corp.test',
+    'victim@corp.test,',
+    '"bomb"@corp.test',
+    'a\u0000b@corp.test',
+  ])('refuse %p as an email address', (to) => {
+    expect(() => normalizeDestination('email', to, ANY)).toThrow(ValidationFailedError);
+  });
 
   it('refuse numbers outside the allowed countries', () => {
     const gbOnly = { ...ANY, allowedCountries: ['GB'] };

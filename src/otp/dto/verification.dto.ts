@@ -37,7 +37,12 @@ export class CreateVerificationDto {
   @Matches(PURPOSE, { message: PURPOSE_MESSAGE })
   purpose?: string;
 
-  @ApiPropertyOptional({ pattern: LOCALE.source, default: 'en', example: 'es-MX', description: 'Language of the message; English when there is no template for it.' })
+  @ApiPropertyOptional({
+    pattern: LOCALE.source,
+    default: 'en',
+    example: 'es-MX',
+    description: 'Language of the message; English when there is no template for it.',
+  })
   @IsOptional()
   @IsString({ message: 'locale must be a string' })
   @Matches(LOCALE, { message: 'locale must be a language tag such as en or es-MX' })
@@ -58,7 +63,11 @@ export class CheckVerificationDto {
   @IsUUID('all', { message: 'id must be a verification id (or give to and purpose instead)' })
   id?: string;
 
-  @ApiPropertyOptional({ maxLength: 320, example: 'ada@example.com', description: `Without \`id\`: the destination of the pending verification. ${TO_DESCRIPTION}` })
+  @ApiPropertyOptional({
+    maxLength: 320,
+    example: 'ada@example.com',
+    description: `Without \`id\`: the destination of the pending verification. ${TO_DESCRIPTION}`,
+  })
   @ValidateIf((dto: CheckVerificationDto) => dto.id === undefined || dto.to !== undefined)
   @IsString({ message: 'to must be a string (or give id instead)' })
   @MaxLength(320, { message: 'to must be at most 320 characters' })

@@ -120,7 +120,8 @@ export class FraudScreen {
     const rate = sends > 0 ? ((approved / sends) * 100).toFixed(1) : '0';
     this.logger.warn(
       `${country} suspended for ${this.config.suspendMinutes} minutes: of the ${sends} SMS/WhatsApp codes sent there in the last hour ` +
-        `at least ${this.config.graceSeconds} s ago, ${approved} were entered (${rate}%, below FRAUD_MIN_CONVERSION ${this.config.minConversion}); ` +
+        `at least ${this.config.graceSeconds} s ago, ${approved} were entered (${rate}%, below FRAUD_MIN_CONVERSION ` +
+        `${this.config.minConversion}); ` +
         `sends to ${country} answer 403 DESTINATION_SUSPENDED until then, or until DELETE /v1/admin/fraud/suspensions/${country}`,
     );
     this.metrics.fraudSuspensions.inc({ country });

@@ -25,7 +25,11 @@ export class IpThrottlerGuard extends ThrottlerGuard {
     if (request.throttler.name === API_KEY_THROTTLER) {
       if (keyName === undefined) return true;
       // One bucket per key, whichever route of the key it is.
-      return super.handleRequest({ ...request, getTracker: () => `${API_KEY_TRACKER}${keyName}`, generateKey: (_context, tracker) => tracker });
+      return super.handleRequest({
+        ...request,
+        getTracker: () => `${API_KEY_TRACKER}${keyName}`,
+        generateKey: (_context, tracker) => tracker,
+      });
     }
     if (keyName === undefined) return super.handleRequest(request);
     const clientIp = clientIpOf(http.body);

@@ -1,5 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { DAY_MS, type GuessVerdict, HOUR_MS, SEND_BUDGETS, type SendBudget, type SendLimiter, type SendLimits, type SendLimitVerdict } from './send-limiter.js';
+import {
+  DAY_MS,
+  type GuessVerdict,
+  HOUR_MS,
+  SEND_BUDGETS,
+  type SendBudget,
+  type SendLimiter,
+  type SendLimits,
+  type SendLimitVerdict,
+} from './send-limiter.js';
 
 interface Window {
   count: number;

@@ -2,7 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
-import { DAY_MS, type GuessVerdict, HOUR_MS, SEND_BUDGETS, type SendBudget, type SendLimiter, type SendLimits, type SendLimitVerdict } from './send-limiter.js';
+import {
+  DAY_MS,
+  type GuessVerdict,
+  HOUR_MS,
+  SEND_BUDGETS,
+  type SendBudget,
+  type SendLimiter,
+  type SendLimits,
+  type SendLimitVerdict,
+} from './send-limiter.js';
 import { SEND_LIMITER_SCRIPTS } from './send-limiter.scripts.js';
 
 /** Every key of one destination shares a hash tag, so each script runs on Redis Cluster too. */
@@ -18,7 +27,16 @@ export class RedisSendLimiter implements SendLimiter {
 
   async consume(destination: string, budget: SendBudget, limits: SendLimits): Promise<SendLimitVerdict> {
     const [cooldown, hour, day] = budgetKeysOf(destination, budget);
-    const [verdict, ttl] = await this.redis.otpConsumeSend(cooldown, hour, day, limits.cooldownMs, limits.perHour, limits.perDay, HOUR_MS, DAY_MS);
+    const [verdict, ttl] = await this.redis.otpConsumeSend(
+      cooldown,
+      hour,
+      day,
+      limits.cooldownMs,
+      limits.perHour,
+      limits.perDay,
+      HOUR_MS,
+      DAY_MS,
+    );
     if (verdict === 'ok') return { allowed: true };
     return { allowed: false, reason: verdict as 'cooldown' | 'hourly' | 'daily', retryAfterMs: Number(ttl) };
   }

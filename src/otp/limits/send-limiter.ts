@@ -1,6 +1,4 @@
-export type SendLimitVerdict =
-  | { allowed: true }
-  | { allowed: false; reason: 'cooldown' | 'hourly' | 'daily'; retryAfterMs: number };
+export type SendLimitVerdict = { allowed: true } | { allowed: false; reason: 'cooldown' | 'hourly' | 'daily'; retryAfterMs: number };
 
 export type GuessVerdict = { allowed: true } | { allowed: false; retryAfterMs: number };
 

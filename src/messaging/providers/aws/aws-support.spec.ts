@@ -17,12 +17,16 @@ describe('classifyAwsError for SNS', () => {
     expect(classify(unmodeled('InvalidParameterValue', 400)).kind).toBe('permanent');
   });
 
-  it.each(['InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException', 'AccessDeniedException', 'AuthorizationErrorException', 'ExpiredToken'])(
-    'treats %s as auth',
-    (name) => {
-      expect(classify(unmodeled(name, name === 'AuthorizationErrorException' ? 403 : 400)).kind).toBe('auth');
-    },
-  );
+  it.each([
+    'InvalidClientTokenId',
+    'SignatureDoesNotMatch',
+    'UnrecognizedClientException',
+    'AccessDeniedException',
+    'AuthorizationErrorException',
+    'ExpiredToken',
+  ])('treats %s as auth', (name) => {
+    expect(classify(unmodeled(name, name === 'AuthorizationErrorException' ? 403 : 400)).kind).toBe('auth');
+  });
 
   it('treats a 401 or 403 it does not know as auth', () => {
     expect(classify(unmodeled('SomethingNew', 403)).kind).toBe('auth');
@@ -38,7 +42,9 @@ describe('classifyAwsError for SNS', () => {
   });
 
   it('treats missing credentials as auth', () => {
-    expect(classify(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })).kind).toBe('auth');
+    expect(
+      classify(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })).kind,
+    ).toBe('auth');
   });
 });
 

@@ -9,7 +9,12 @@ describe('classifySendgridResponse', () => {
       response(400, [{ message: 'Does not contain a valid address.', field: 'personalizations.0.to.0.email' }]),
     );
 
-    expect(error).toMatchObject({ provider: 'sendgrid', kind: 'permanent', vendorCode: 400, message: 'SendGrid 400: Does not contain a valid address.' });
+    expect(error).toMatchObject({
+      provider: 'sendgrid',
+      kind: 'permanent',
+      vendorCode: 400,
+      message: 'SendGrid 400: Does not contain a valid address.',
+    });
   });
 
   it('treats a refused key or an unverified sender as auth', async () => {

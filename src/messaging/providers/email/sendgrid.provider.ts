@@ -70,7 +70,11 @@ export function parseSender(sender: string): { email: string; name?: string } {
 export async function classifySendgridResponse(response: Response): Promise<ProviderError> {
   const body = (await response.json().catch(() => ({}))) as SendgridErrorBody;
   const errors = Array.isArray(body.errors) ? body.errors : [];
-  const detail = errors.map((e) => e.message).filter(Boolean).join('; ') || response.statusText;
+  const detail =
+    errors
+      .map((e) => e.message)
+      .filter(Boolean)
+      .join('; ') || response.statusText;
   const message = `SendGrid ${response.status}: ${detail}`;
   const { status } = response;
   if (status === 401 || status === 403) return new ProviderError('sendgrid', 'auth', message, status);

@@ -1,8 +1,7 @@
 import { loadConfiguration } from '../../../config/load-configuration.js';
 import { classifySmtpError, type SmtpErrorFields, smtpTransportOptions } from './smtp.provider.js';
 
-const nodemailerError = (fields: SmtpErrorFields) =>
-  Object.assign(new Error('refused'), fields);
+const nodemailerError = (fields: SmtpErrorFields) => Object.assign(new Error('refused'), fields);
 
 describe('classifySmtpError', () => {
   it.each<[SmtpErrorFields, string]>([
@@ -63,7 +62,9 @@ describe('smtpTransportOptions', () => {
   it('logs in only when both user and password are set', () => {
     expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com' })).auth).toBeUndefined();
     expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer' })).auth).toBeUndefined();
-    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer', SMTP_PASSWORD: 'pw-123456' })).auth).toEqual({
+    expect(
+      smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer', SMTP_PASSWORD: 'pw-123456' })).auth,
+    ).toEqual({
       user: 'mailer',
       pass: 'pw-123456',
     });

@@ -50,7 +50,15 @@ export class SmtpProvider implements MessageProvider<'email'>, OnApplicationShut
       // nodemailer, every message cost fourteen separate randomBytes calls into OpenSSL across the two
       // compiles, a tenth of a delivery's CPU in the profile.
       const messageId = `<${randomUUID()}@${this.messageIdDomain}>`;
-      const composed = new MailComposer({ from: this.config.smtp.from, to: message.to, subject, text, html, messageId, baseBoundary: randomUUID() }).compile();
+      const composed = new MailComposer({
+        from: this.config.smtp.from,
+        to: message.to,
+        subject,
+        text,
+        html,
+        messageId,
+        baseBoundary: randomUUID(),
+      }).compile();
       const raw = await composed.build();
       // The recipient is the normalized address itself, never what an address parser makes of it.
       await this.transport.sendMail({ envelope: { ...composed.getEnvelope(), to: [message.to] }, raw, messageId });

@@ -2,11 +2,18 @@ import twilio from 'twilio';
 import { classifyTwilioError } from './twilio-client.js';
 
 const restException = (statusCode: number, code?: number) =>
-  new twilio.RestException({ statusCode, body: { code, message: 'refused', more_info: 'https://www.twilio.com/docs/errors', status: statusCode } });
+  new twilio.RestException({
+    statusCode,
+    body: { code, message: 'refused', more_info: 'https://www.twilio.com/docs/errors', status: statusCode },
+  });
 
 describe('classifyTwilioError', () => {
   it.each([21211, 21614, 21608, 21610, 21612, 21408, 60200, 60205])('treats error %i as permanent', (code) => {
-    expect(classifyTwilioError('twilio', restException(400, code))).toMatchObject({ provider: 'twilio', kind: 'permanent', vendorCode: code });
+    expect(classifyTwilioError('twilio', restException(400, code))).toMatchObject({
+      provider: 'twilio',
+      kind: 'permanent',
+      vendorCode: code,
+    });
   });
 
   it.each([
@@ -32,7 +39,10 @@ describe('classifyTwilioError', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:443'), { code: 'ECONNREFUSED' });
     const timedOut = Object.assign(new Error('timeout of 15000ms exceeded'), { code: 'ECONNABORTED' });
 
-    expect(classifyTwilioError('twilio', refused)).toMatchObject({ kind: 'outage', message: 'Twilio unreachable: connect ECONNREFUSED 127.0.0.1:443' });
+    expect(classifyTwilioError('twilio', refused)).toMatchObject({
+      kind: 'outage',
+      message: 'Twilio unreachable: connect ECONNREFUSED 127.0.0.1:443',
+    });
     expect(classifyTwilioError('twilio', timedOut).kind).toBe('outage');
   });
 
