@@ -4,6 +4,7 @@
 // the host's network but binds 127.0.0.1, and its SMTP server is this script's: nothing leaves
 // loopback. Its root filesystem is read-only with a tmpfs on /tmp, as in deploy/kubernetes.
 import { execFile, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import mailparser from 'mailparser';
@@ -94,6 +95,8 @@ const env = {
   REDIS_URL,
   DATABASE_URL,
   JWT_SECRET: 'image-check-jwt-secret-0123456789abcdef',
+  // Production signs ES256 access tokens with a key it is given: a throwaway one for this check.
+  JWT_PRIVATE_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
   OTP_SECRET: 'image-check-otp-secret-fedcba9876543210',
   API_KEYS: API_KEY,
   OTP_CHANNELS: 'email',
