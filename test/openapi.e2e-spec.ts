@@ -30,7 +30,7 @@ const CHALLENGE = ['challengeId', 'channel', 'to', 'expiresAt'];
 const TOKEN_PAIR = ['accessToken', 'refreshToken', 'tokenType', 'expiresIn', 'user'];
 const USER = ['id', 'email', 'phone', 'emailVerified', 'phoneVerified', 'otpChannel', 'createdAt'];
 
-/** Every route of SPEC.md's HTTP API, as written there (GET /docs aside: it serves this document). */
+/** Every route of the product's HTTP API contract, as written there (GET /docs aside: it serves this document). */
 const SPEC_ROUTES: SpecRoute[] = [
   {
     method: 'post',
