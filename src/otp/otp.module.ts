@@ -8,7 +8,7 @@ import { REDIS_CLIENT } from '../redis/redis.constants.js';
 import { byRedis } from '../redis/redis-or-memory.js';
 import { AdminController } from './admin.controller.js';
 import { API_KEY_THROTTLER, IP_THROTTLER, IpThrottlerGuard } from './limits/ip-throttler.guard.js';
-import { AuditedFraudEvents, FraudEvents } from './fraud/fraud-events.js';
+import { PublishedFraudEvents, FraudEvents } from './fraud/fraud-events.js';
 import { FraudGuard } from './fraud/fraud-guard.js';
 import { FraudScreen } from './fraud/fraud-screen.js';
 import { MemoryFraudGuard } from './fraud/memory-fraud-guard.js';
@@ -46,7 +46,7 @@ import { VerificationsController } from './verifications.controller.js';
     FraudScreen,
     { provide: FraudGuard, ...byRedis<FraudGuard>(RedisFraudGuard, MemoryFraudGuard) },
     // Outgoing events replace this when they exist; until then a new suspension is an audit line.
-    { provide: FraudEvents, useClass: AuditedFraudEvents },
+    { provide: FraudEvents, useClass: PublishedFraudEvents },
   ],
   exports: [OtpService, IpThrottlerGuard],
 })

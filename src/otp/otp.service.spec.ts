@@ -4,7 +4,7 @@ import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { loadConfiguration } from '../config/load-configuration.js';
 import { EventPublisher } from '../events/event-publisher.port.js';
 import { OtpDelivery } from './delivery.port.js';
-import { AuditedFraudEvents, FraudEvents } from './fraud/fraud-events.js';
+import { PublishedFraudEvents, FraudEvents } from './fraud/fraud-events.js';
 import { FraudGuard } from './fraud/fraud-guard.js';
 import { FraudScreen } from './fraud/fraud-screen.js';
 import { MemoryFraudGuard } from './fraud/memory-fraud-guard.js';
@@ -99,7 +99,7 @@ describe('OtpService', () => {
         { provide: OtpDelivery, useValue: delivery },
         FraudScreen,
         { provide: FraudGuard, useClass: MemoryFraudGuard },
-        { provide: FraudEvents, useClass: AuditedFraudEvents },
+        { provide: FraudEvents, useClass: PublishedFraudEvents },
         { provide: EventPublisher, useValue: { enabled: false, publish: jest.fn(async () => undefined) } },
       ],
     }).compile();

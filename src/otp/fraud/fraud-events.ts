@@ -22,7 +22,7 @@ export const FraudEvents = Symbol('FraudEvents');
 
 /** An audit line beside the guard's own WARN line, and the `fraud.suspended` event for WEBHOOK_URLS. */
 @Injectable()
-export class AuditedFraudEvents implements FraudEvents {
+export class PublishedFraudEvents implements FraudEvents {
   private readonly audit = new Logger('Audit');
 
   constructor(@Inject(EventPublisher) private readonly events: EventPublisher) {}
