@@ -276,11 +276,12 @@ export class OtpService {
       case 'approved':
         this.metrics.verificationsApproved.inc({ channel: outcome.record.channel });
         this.log('verification.approved', outcome.record, meta);
+        // Together, so their Redis commands leave in one write.
         await Promise.all([
           this.liftCooldown(outcome.record),
           this.fraud.recordApproval(outcome.record, this.destinations.for(outcome.record.to).reachesDestination, Date.now()),
+          this.settled(outcome.record),
         ]);
-        await this.settled(outcome.record);
         return { id: record.id, status: 'approved', record: outcome.record };
       case 'incorrect': {
         const remaining = Math.max(0, outcome.record.maxAttempts - outcome.record.attempts);

@@ -27,10 +27,15 @@ export class RedisOtpStore implements OtpStore {
     const key = verificationKey(record.id);
     const index = pendingKey(record.to, record.purpose, record.budget, record.subject);
     const ttl = Math.max(1, record.expiresAt - record.createdAt);
-    // The record first, so the index never points at nothing.
-    await this.redis.otpCreate(key, ttl + RETENTION_MS, ...Object.entries(toHash(record)).flat());
+    // Record and index leave in one write, the record first, so on one server the index never points at
+    // nothing; elsewhere a reader that finds the record missing treats the index as the hint it is.
+    const [, claimed] = await Promise.all([
+      this.redis.otpCreate(key, ttl + RETENTION_MS, ...Object.entries(toHash(record)).flat()),
+      this.redis.set(index, record.id, 'PX', ttl, 'NX'),
+    ]);
+    if (claimed === 'OK') return { created: true as const };
     for (let attempt = 0; attempt < 3; attempt++) {
-      if ((await this.redis.set(index, record.id, 'PX', ttl, 'NX')) === 'OK') return { created: true as const };
+      if (attempt > 0 && (await this.redis.set(index, record.id, 'PX', ttl, 'NX')) === 'OK') return { created: true as const };
       const existing = await this.redis.get(index);
       if (existing && (await this.isPending(existing, record.createdAt))) {
         await this.redis.del(key);
@@ -102,7 +107,9 @@ export class RedisOtpStore implements OtpStore {
     const [result, hash] = await this.redis.otpCheck(verificationKey(id), mode, candidate, now, RETENTION_MS);
     if (result === 'not_found') return { result };
     const record = fromPairs(hash!);
-    if (record.status !== 'pending') await this.releasePending(id, record);
+    // Not awaited: the index is only a hint (a settled verification behind it is never taken for pending),
+    // and the release then leaves in the same write as whatever the caller does next about the outcome.
+    if (record.status !== 'pending') this.releasePending(id, record).catch(() => undefined);
     return { result: result as 'approved' | 'incorrect' | 'locked', record };
   }
 
