@@ -152,7 +152,7 @@ class ServerProcess {
 }
 
 /** A phase's numbers, with the server's CPU time per request over the phase. */
-type Measured = LoadResult & { cpuMsPerRequest: number };
+type Measured = LoadResult & { cpuMsPerRequest: number; bystanderCpuMs?: number };
 
 /** What the floor and the baseline are measured on: sends and checks at saturation. */
 interface YardstickResult {
@@ -272,19 +272,26 @@ function target(id: string, code: string, index: number): CheckTarget {
   return { id, code: wrong, right: false };
 }
 
-/** A load phase against `server`, with its CPU time per request over the phase. */
-async function timed(name: string, server: ServerProcess, job: LoadJob): Promise<Measured> {
+/**
+ * A load phase against `server`, with its CPU time per request over the phase. A `bystander` (the delivery
+ * worker while the queue is paused) should stay idle: its CPU time meanwhile is noted, so a measurement it
+ * disturbed shows.
+ */
+async function timed(name: string, server: ServerProcess, job: LoadJob, bystander?: ServerProcess): Promise<Measured> {
   const label = `${name}: ${job.kind}${job.rate === undefined ? '' : ` at ${job.rate.toFixed(0)} req/s`}`;
   note(label);
   const cpuBefore = server.cpuMs();
+  const bystanderBefore = bystander?.cpuMs() ?? 0;
   const result = await load(job);
   const cpuMsPerRequest = (server.cpuMs() - cpuBefore) / Math.max(1, result.requests);
+  const bystanderMs = bystander ? bystander.cpuMs() - bystanderBefore : 0;
   note(
     `${label} done, ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99} ms, ` +
-      `${cpuMsPerRequest.toFixed(2)} ms CPU/request, RSS now ${(server.rssBytes() / 1048576).toFixed(0)} MB`,
+      `${cpuMsPerRequest.toFixed(2)} ms CPU/request, RSS now ${(server.rssBytes() / 1048576).toFixed(0)} MB` +
+      (bystander ? `; ${bystander.name} meanwhile ${bystanderMs} ms CPU` : ''),
   );
   if (result.unexpected > 0) note(`${label}: unexpected statuses ${JSON.stringify(result.statuses)}`);
-  return { ...result, cpuMsPerRequest };
+  return { ...result, cpuMsPerRequest, bystanderCpuMs: bystanderMs };
 }
 
 /**
@@ -455,7 +462,12 @@ async function measureService(
   const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))?.[1]);
   const memory: RedisMemory = { verifications: 0, before: await usedMemory(), queued: 0, delivered: 0 };
   if (MEMORY_VERIFICATIONS > 0) {
-    const memorySends = await timed('api', api, { kind: 'send', ...load, amount: MEMORY_VERIFICATIONS, prefix: `${prefix}-memory` });
+    const memorySends = await timed(
+      'api',
+      api,
+      { kind: 'send', ...load, amount: MEMORY_VERIFICATIONS, prefix: `${prefix}-memory` },
+      worker,
+    );
     memory.queued = await usedMemory();
     await drain('of the memory phase', destinations(memorySends));
     memory.delivered = await usedMemory();
@@ -465,36 +477,46 @@ async function measureService(
   sink.arrivals.clear();
 
   // 2. Warm-up; sends at saturation, their drain, checks at saturation.
-  const warm = await timed('api', api, { kind: 'send', ...load, durationSeconds: WARMUP_SECONDS, prefix: `${prefix}-warm` });
+  const warm = await timed('api', api, { kind: 'send', ...load, durationSeconds: WARMUP_SECONDS, prefix: `${prefix}-warm` }, worker);
   await drain('of the warm-up', destinations(warm));
-  await timed('api', api, { kind: 'check', ...load, targets: nonEmpty(checkTargets(warm.created ?? []), 'warm-up verification') });
+  await timed('api', api, { kind: 'check', ...load, targets: nonEmpty(checkTargets(warm.created ?? []), 'warm-up verification') }, worker);
   const send = await api.profiled(
     'api-send',
-    () => timed('api', api, { kind: 'send', ...load, durationSeconds: DURATION, prefix: `${prefix}-send` }),
+    () => timed('api', api, { kind: 'send', ...load, durationSeconds: DURATION, prefix: `${prefix}-send` }, worker),
     profiles,
   );
   const delivery = await drain('of the send phase', destinations(send), 'worker-drain');
   const check = await api.profiled(
     'api-check',
-    () => timed('api', api, { kind: 'check', ...load, targets: nonEmpty(checkTargets(send.created ?? []), 'verification') }),
+    () => timed('api', api, { kind: 'check', ...load, targets: nonEmpty(checkTargets(send.created ?? []), 'verification') }, worker),
     profiles,
   );
 
   // 3. Half load.
-  const halfSend = await timed('api', api, {
-    kind: 'send',
-    ...load,
-    durationSeconds: DURATION,
-    rate: HALF * send.requestsPerSecond,
-    prefix: `${prefix}-half`,
-  });
+  const halfSend = await timed(
+    'api',
+    api,
+    {
+      kind: 'send',
+      ...load,
+      durationSeconds: DURATION,
+      rate: HALF * send.requestsPerSecond,
+      prefix: `${prefix}-half`,
+    },
+    worker,
+  );
   await drain('of the half-load sends', destinations(halfSend));
-  const halfCheck = await timed('api', api, {
-    kind: 'check',
-    ...load,
-    rate: HALF * check.requestsPerSecond,
-    targets: nonEmpty(checkTargets(halfSend.created ?? []), 'half-load verification'),
-  });
+  const halfCheck = await timed(
+    'api',
+    api,
+    {
+      kind: 'check',
+      ...load,
+      rate: HALF * check.requestsPerSecond,
+      targets: nonEmpty(checkTargets(halfSend.created ?? []), 'half-load verification'),
+    },
+    worker,
+  );
 
   // 4. Passwordless sign-in: each seeded account starts once, so no per-destination limit or cooldown binds.
   const accounts = new AccountSeeder(databaseUrl);
@@ -503,14 +525,14 @@ async function measureService(
   const signIn = async (durationSeconds: number, phase?: string) => {
     await accounts.seedThrough(accounts.used + ACCOUNTS_PER_SECOND * durationSeconds);
     const started = await profiledIf(phase && `${phase}-start`, () =>
-      timed('api', api, { kind: 'otp-start', url, connections: CONNECTIONS, durationSeconds, first: accounts.used }),
+      timed('api', api, { kind: 'otp-start', url, connections: CONNECTIONS, durationSeconds, first: accounts.used }, worker),
     );
     accounts.used += started.used;
     if (accounts.used > accounts.seeded) note(`otp/start went past the ${accounts.seeded} seeded accounts: raise ACCOUNTS_PER_SECOND`);
     await drain(`of ${phase ?? 'the warm-up'} otp/start`, destinations(started));
     const targets = nonEmpty(signInTargets(started.created ?? []), 'sign-in challenge');
     const verified = await profiledIf(phase && `${phase}-verify`, () =>
-      timed('api', api, { kind: 'otp-verify', url, connections: CONNECTIONS, targets }),
+      timed('api', api, { kind: 'otp-verify', url, connections: CONNECTIONS, targets }, worker),
     );
     return { started, verified };
   };
@@ -785,6 +807,8 @@ function printTable(
   const { drain, latency, memory } = service;
   const perVerification = (bytes: number) => bytes / Math.max(1, memory.verifications);
   const redisDelivered = perVerification(memory.delivered - memory.before);
+  const timedPhases = [service.send, service.check, service.halfSend, service.halfCheck, service.otpStart, service.otpVerify];
+  const workerMeanwhile = timedPhases.reduce((sum, phase) => sum + (phase.bystanderCpuMs ?? 0), 0);
   out.push(
     `delivery worker (SMTP): ${drain.messages} of ${drain.queued} emails of the send phase in ${drain.seconds.toFixed(1)} s, ` +
       `${drain.perSecond.toFixed(0)} emails/s, ${ms(drain.cpuMsPerEmail)} CPU per email`,
@@ -792,6 +816,7 @@ function printTable(
       `(${latency.measured} sends, one every ${LATENCY_INTERVAL_MS} ms)`,
     `Redis used_memory per verification (${memory.verifications} created on a flushed Redis): ` +
       `${perVerification(memory.queued - memory.before).toFixed(0)} B queued, ${redisDelivered.toFixed(0)} B pending after delivery`,
+    `worker CPU while the API was measured (queue paused): ${workerMeanwhile} ms over the six timed phases`,
     `peak RSS (VmHWM): API ${mb(service.apiPeakRss)}, worker ${mb(service.workerPeakRss)}, floor ${mb(floor.peakRss)}, baseline ${mb(baseline.peakRss)}`,
   );
   const guardRatio = guard.on.requestsPerSecond / guard.off.requestsPerSecond;
