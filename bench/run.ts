@@ -93,7 +93,8 @@ class ServerProcess {
     return new ServerProcess(name, child);
   }
 
-  async listening(timeoutMs = 30_000): Promise<string> {
+  /** Generous: on a machine shared with other work, a Nest process can take long to start. */
+  async listening(timeoutMs = 120_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const match = /Listening on (http:\/\/[^\s"]+)/.exec(this.output);
@@ -392,7 +393,7 @@ async function measureService(
     const server = ServerProcess.start(name, [...nodeArgs, ...profiler, MAIN_JS], env, scratch);
     servers.push(server);
     const url = await server.listening();
-    await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 30_000, `the ${name} to be ready`);
+    await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 120_000, `the ${name} to be ready`);
     return { server, url };
   };
   const [{ server: api, url }, { server: worker }] = await Promise.all([start('api', false), start('worker', true)]);
@@ -535,7 +536,7 @@ async function measureService(
     );
     accounts.used += started.used;
     if (accounts.used > accounts.seeded) note(`otp/start went past the ${accounts.seeded} seeded accounts: raise ACCOUNTS_PER_SECOND`);
-    await drain(`of ${phase ?? 'the warm-up'} otp/start`, destinations(started));
+    await drain(phase ? 'of the otp/start phase' : 'of the warm-up otp/start', destinations(started));
     const targets = nonEmpty(signInTargets(started.created ?? []), 'sign-in challenge');
     const verified = await profiledIf(phase && `${phase}-verify`, () =>
       timed('api', api, { kind: 'otp-verify', url, connections: CONNECTIONS, targets }, worker),
@@ -635,7 +636,7 @@ async function measureFraudGuard(
       const server = ServerProcess.start(name, [...nodeArgs, MAIN_JS], { ...serviceEnv, ...env }, scratch);
       servers.push(server);
       const url = await server.listening();
-      await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 30_000, `${name} to be ready`);
+      await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 120_000, `${name} to be ready`);
       return { name, server, url };
     }),
   );
@@ -889,7 +890,8 @@ function printTable(
     [`worker peak RSS < ${mb(TARGETS.peakRssBytes)} (${mb(service.workerPeakRss)})`, under(service.workerPeakRss)],
     [
       `Redis <= ${TARGETS.redisBytesPerVerification} B per pending verification (${redisDelivered.toFixed(0)} B)`,
-      redisDelivered <= TARGETS.redisBytesPerVerification && memory.verifications > 0,
+      // Not met on a reading that missed expired verifications.
+      redisDelivered <= TARGETS.redisBytesPerVerification && memory.verifications > 0 && memory.seconds <= CODE_LIFETIME_SECONDS,
     ],
     [
       `otp/verify CPU < ${TARGETS.signInCpuMs} ms per sign-in (${ms(service.otpVerify.cpuMsPerRequest)})`,
