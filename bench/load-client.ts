@@ -6,10 +6,32 @@ import autocannon from 'autocannon';
  * numbers and whatever the run produced (verification ids of sends).
  */
 
-export type LoadJob =
-  | { kind: 'live'; url: string; connections: number; durationSeconds: number }
-  | { kind: 'send'; url: string; connections: number; durationSeconds: number; apiKey: string; prefix: string; sms?: SmsNumbers }
-  | { kind: 'check'; url: string; connections: number; apiKey: string; targets: CheckTarget[] };
+/**
+ * Where and how hard: for `durationSeconds` or until `amount` requests were made (checks and sign-ins
+ * make one per target), as fast as the server answers or, with `rate`, at that many requests per second
+ * over all connections.
+ */
+interface Load {
+  url: string;
+  connections: number;
+  durationSeconds?: number;
+  amount?: number;
+  rate?: number;
+}
+
+export type LoadJob = Load &
+  (
+    | { kind: 'live' }
+    | { kind: 'send'; apiKey: string; prefix: string; sms?: SmsNumbers }
+    | { kind: 'check'; apiKey: string; targets: CheckTarget[] }
+    | { kind: 'otp-start'; first: number }
+    | { kind: 'otp-verify'; targets: SignInTarget[] }
+  );
+
+/** The email address of the benchmark's account number `n`; the benchmark seeds them as `ACCOUNT_PREFIX || n || ACCOUNT_DOMAIN`. */
+export const ACCOUNT_PREFIX = 'bench-account-';
+export const ACCOUNT_DOMAIN = '@bench.example.com';
+export const accountEmail = (n: number): string => `${ACCOUNT_PREFIX}${n}${ACCOUNT_DOMAIN}`;
 
 /** SMS sends instead of email: GB mobile numbers from +447400 000000 + `first` on, a new one per send, as with email. */
 export interface SmsNumbers {
@@ -23,6 +45,12 @@ export interface CheckTarget {
   right: boolean;
 }
 
+/** A passwordless login's challenge and the code its email carried. */
+export interface SignInTarget {
+  challengeId: string;
+  code: string;
+}
+
 export interface LoadResult {
   requests: number;
   durationSeconds: number;
@@ -34,8 +62,10 @@ export interface LoadResult {
   unexpected: number;
   errors: number;
   timeouts: number;
-  /** Sends only: [destination, verification id] of every 201. */
+  /** Sends and otp/start: [destination, verification or challenge id] of every success. */
   created?: [string, string][];
+  /** Destinations or accounts the run took, answered or not: the next run starts past them. */
+  used: number;
 }
 
 interface Context {
@@ -49,7 +79,7 @@ function run(job: LoadJob): Promise<LoadResult> {
   let unexpected = 0;
   let sequence = 0;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (job.kind !== 'live') headers['x-api-key'] = job.apiKey;
+  if (job.kind === 'send' || job.kind === 'check') headers['x-api-key'] = job.apiKey;
 
   const count = (status: number, expected: number) => {
     statuses[status] = (statuses[status] ?? 0) + 1;
@@ -77,6 +107,35 @@ function run(job: LoadJob): Promise<LoadResult> {
         if (status === 201) created.push([context.to!, (JSON.parse(body) as { id: string }).id]);
       },
     } as autocannon.Request;
+  } else if (job.kind === 'otp-start') {
+    const first = job.first;
+    request = {
+      method: 'POST',
+      path: '/v1/auth/otp/start',
+      headers,
+      // A seeded account of its own per request, so no per-destination limit or cooldown binds.
+      setupRequest: (req: autocannon.Request, context: Context) => {
+        context.to = accountEmail(first + sequence++);
+        return { ...req, body: JSON.stringify({ identifier: context.to, purpose: 'login' }) };
+      },
+      onResponse: (status: number, body: string, context: Context) => {
+        count(status, 202);
+        if (status === 202) created.push([context.to!, (JSON.parse(body) as { challengeId: string }).challengeId]);
+      },
+    } as autocannon.Request;
+  } else if (job.kind === 'otp-verify') {
+    const targets = job.targets;
+    request = {
+      method: 'POST',
+      path: '/v1/auth/otp/verify',
+      headers,
+      // Each challenge once, with its code: every request is a sign-in that issues a token pair.
+      setupRequest: (req: autocannon.Request) => {
+        const target = targets[sequence++ % targets.length]!;
+        return { ...req, body: JSON.stringify({ challengeId: target.challengeId, code: target.code }) };
+      },
+      onResponse: (status: number) => count(status, 200),
+    } as autocannon.Request;
   } else {
     const targets = job.targets;
     request = {
@@ -99,7 +158,12 @@ function run(job: LoadJob): Promise<LoadResult> {
     pipelining: 1,
     timeout: 10,
     requests: [request],
-    ...(job.kind === 'check' ? { amount: job.targets.length } : { duration: job.durationSeconds }),
+    ...(job.kind === 'check' || job.kind === 'otp-verify'
+      ? { amount: job.targets.length }
+      : job.amount !== undefined
+        ? { amount: job.amount }
+        : { duration: job.durationSeconds }),
+    ...(job.rate !== undefined ? { overallRate: job.rate } : {}),
   };
   return new Promise((resolve, reject) => {
     autocannon(options, (error, result) => {
@@ -115,7 +179,8 @@ function run(job: LoadJob): Promise<LoadResult> {
         unexpected,
         errors: result.errors,
         timeouts: result.timeouts,
-        created: job.kind === 'send' ? created : undefined,
+        created: job.kind === 'send' || job.kind === 'otp-start' ? created : undefined,
+        used: sequence,
       });
     });
   });
