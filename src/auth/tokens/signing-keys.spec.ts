@@ -1,5 +1,7 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { calculateJwkThumbprint } from 'jose';
+import { JwtService } from '@nestjs/jwt';
+import { calculateJwkThumbprint, compactVerify } from 'jose';
+import { jwtOptionsFor } from './jwt-options.js';
 import { SigningKeys } from './signing-keys.js';
 
 const SECRET = 'unit-test-jwt-secret-0123456789abcdef';
@@ -60,5 +62,32 @@ describe('SigningKeys', () => {
     expect(keys.signingKey.type).toBe('secret');
     expect(keys.verificationKeyFor(headerFor({ alg: 'HS256' }))).toBe(keys.signingKey);
     expect(keys.jwks()).toEqual({ keys: [] });
+  });
+
+  describe('sign', () => {
+    const claims = { sid: 's', iat: 1_700_000_000, exp: 1_700_000_900, aud: 'otp-gateway-api', iss: 'otp-gateway', sub: 'u', jti: 'j' };
+    const jwtService = (keys: SigningKeys) => new JwtService(jwtOptionsFor(keys));
+    /** The same claims as the JWT library signs them with the module's options, at the same time. */
+    const librarySigned = (keys: SigningKeys) => jwtService(keys).sign({ sid: 's', iat: claims.iat }, { subject: 'u', jwtid: 'j' });
+    const signedPart = (token: string) => token.split('.').slice(0, 2).join('.');
+
+    it('signs ES256 as the JWT library does, and the library and jose verify it', async () => {
+      const keys = es256();
+      const token = keys.sign(claims);
+      expect(signedPart(token)).toBe(signedPart(librarySigned(keys)));
+      expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8'))).toEqual({
+        alg: 'ES256',
+        typ: 'JWT',
+        kid: keys.kid,
+      });
+      expect(jwtService(keys).verify(token, { ignoreExpiration: true })).toEqual(claims);
+      const { payload } = await compactVerify(token, createPublicKey(current.publicKey), { algorithms: ['ES256'] });
+      expect(JSON.parse(Buffer.from(payload).toString('utf8'))).toEqual(claims);
+    });
+
+    it('signs HS256 with JWT_SECRET exactly as the JWT library does', () => {
+      const keys = new SigningKeys({ jwtAlgorithm: 'HS256', jwtSecret: SECRET, jwtPrivateKey: undefined, jwtPreviousPublicKeys: [] });
+      expect(keys.sign(claims)).toBe(librarySigned(keys));
+    });
   });
 });

@@ -48,10 +48,12 @@ describe('TokensService access tokens', () => {
   let jwt: JwtService;
   // Signing and verifying touch neither the database nor the users.
   beforeEach(async () => {
+    const keys = new SigningKeys(AUTH);
     const moduleRef = await Test.createTestingModule({
-      imports: [JwtModule.register(jwtOptionsFor(new SigningKeys(AUTH)))],
+      imports: [JwtModule.register(jwtOptionsFor(keys))],
       providers: [
         TokensService,
+        { provide: SigningKeys, useValue: keys },
         { provide: UsersRepository, useValue: {} },
         { provide: Database, useValue: {} },
         { provide: authConfig.KEY, useValue: AUTH },

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { isUUID } from 'class-validator';
-import { and, eq, gt, isNull, min } from 'drizzle-orm';
+import { and, eq, gt, isNull, min, sql } from 'drizzle-orm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { authConfig } from '../../config/config.namespaces.js';
 import type { AuthConfig } from '../../config/configuration.types.js';
@@ -11,7 +11,14 @@ import type { RequestMeta } from '../../common/request-meta.decorator.js';
 import { InvalidAccessTokenError, InvalidRefreshTokenError, TokenReusedError, TokenRevokedError } from '../auth.errors.js';
 import { type PublicUser, toPublicUser, type User } from '../users/user.js';
 import { UsersRepository } from '../users/users.repository.js';
-import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_REUSE_GRACE_SECONDS, REFRESH_TOKEN_BYTES } from './tokens.constants.js';
+import { SigningKeys } from './signing-keys.js';
+import {
+  ACCESS_TOKEN_AUDIENCE,
+  ACCESS_TOKEN_ISSUER,
+  ACCESS_TOKEN_TTL_SECONDS,
+  REFRESH_REUSE_GRACE_SECONDS,
+  REFRESH_TOKEN_BYTES,
+} from './tokens.constants.js';
 import { EventPublisher } from '../../events/event-publisher.port.js';
 
 export interface AccessTokenClaims {
@@ -66,9 +73,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 @Injectable()
 export class TokensService {
   private readonly audit = new Logger('Audit');
+  /** Every sign-in's statement: built once, and parsed and planned once per connection as a named prepared statement. */
+  private insertSession: ReturnType<TokensService['prepareInsertSession']> | undefined;
 
   constructor(
     private readonly jwt: JwtService,
+    private readonly keys: SigningKeys,
     @Inject(Database) private readonly db: Database,
     private readonly users: UsersRepository,
     @Inject(authConfig.KEY) private readonly auth: AuthConfig,
@@ -80,7 +90,8 @@ export class TokensService {
     const sessionId = randomUUID();
     const now = new Date();
     const refreshToken = newRefreshToken();
-    await this.db.insert(refreshTokens).values({
+    this.insertSession ??= this.prepareInsertSession();
+    await this.insertSession.execute({
       userId: user.id,
       familyId: sessionId,
       tokenHash: hashToken(refreshToken),
@@ -105,8 +116,18 @@ export class TokensService {
     return this.pairFor(user, next, sessionId);
   }
 
+  /** The claims and header JwtService would sign with the module's options (jwt-options.ts), signed with the same key. */
   async signAccessToken(userId: string, sessionId: string): Promise<string> {
-    return this.jwt.signAsync({ sid: sessionId }, { subject: userId, jwtid: randomUUID() });
+    const iat = Math.floor(Date.now() / 1000);
+    return this.keys.sign({
+      sid: sessionId,
+      iat,
+      exp: iat + ACCESS_TOKEN_TTL_SECONDS,
+      aud: ACCESS_TOKEN_AUDIENCE,
+      iss: ACCESS_TOKEN_ISSUER,
+      sub: userId,
+      jti: randomUUID(),
+    });
   }
 
   /**
@@ -291,6 +312,21 @@ export class TokensService {
       .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)))
       .returning({ id: refreshTokens.id });
     return revoked.length;
+  }
+
+  private prepareInsertSession() {
+    return this.db
+      .insert(refreshTokens)
+      .values({
+        userId: sql.placeholder('userId'),
+        familyId: sql.placeholder('familyId'),
+        tokenHash: sql.placeholder('tokenHash'),
+        createdAt: sql.placeholder('createdAt'),
+        expiresAt: sql.placeholder('expiresAt'),
+        userAgent: sql.placeholder('userAgent'),
+        ip: sql.placeholder('ip'),
+      })
+      .prepare('refresh_tokens_insert_session');
   }
 
   /** A refresh token slides REFRESH_TOKEN_TTL_DAYS from now, never past the end of its session. */

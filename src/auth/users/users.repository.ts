@@ -19,6 +19,13 @@ const active = isNull(users.deletedAt);
 /** Accounts. Soft-deleted ones are invisible to every lookup here. */
 @Injectable()
 export class UsersRepository {
+  /**
+   * The lookups of every sign-in and every signed-in request, built once and run as named prepared
+   * statements: each connection parses and plans them once, and no request builds their SQL again.
+   */
+  private byId: ReturnType<UsersRepository['prepareById']> | undefined;
+  private readonly byContact: Partial<Record<ContactKind, ReturnType<UsersRepository['prepareByContact']>>> = {};
+
   constructor(@Inject(Database) private readonly db: Database) {}
 
   /**
@@ -46,10 +53,8 @@ export class UsersRepository {
   async findById(id: string): Promise<User | undefined> {
     // Not a UUID (in the loose form PostgreSQL reads) cannot match, and PostgreSQL would reject the comparison rather than find nothing.
     if (!isUUID(id, 'loose')) return undefined;
-    const [user] = await this.db
-      .select()
-      .from(users)
-      .where(and(eq(users.id, id), active));
+    this.byId ??= this.prepareById();
+    const [user] = await this.byId.execute({ id });
     return user;
   }
 
@@ -79,13 +84,8 @@ export class UsersRepository {
    * unverified one: that is how an address typed by someone else would be squatted.
    */
   async findByContact(kind: ContactKind, value: string): Promise<User | undefined> {
-    const { contact, verifiedAt } = columnsOf(kind);
-    const [user] = await this.db
-      .select()
-      .from(users)
-      .where(and(eq(contact, value), active, or(isNotNull(verifiedAt), and(isNull(users.emailVerifiedAt), isNull(users.phoneVerifiedAt)))))
-      .orderBy(sql`${verifiedAt} IS NULL`, desc(users.createdAt), desc(users.id))
-      .limit(1);
+    const lookup = (this.byContact[kind] ??= this.prepareByContact(kind));
+    const [user] = await lookup.execute({ value });
     return user;
   }
 
@@ -218,6 +218,31 @@ export class UsersRepository {
         return user;
       }),
     );
+  }
+
+  private prepareById() {
+    return this.db
+      .select()
+      .from(users)
+      .where(and(eq(users.id, sql.placeholder('id')), active))
+      .prepare('users_by_id');
+  }
+
+  private prepareByContact(kind: ContactKind) {
+    const { contact, verifiedAt } = columnsOf(kind);
+    return this.db
+      .select()
+      .from(users)
+      .where(
+        and(
+          eq(contact, sql.placeholder('value')),
+          active,
+          or(isNotNull(verifiedAt), and(isNull(users.emailVerifiedAt), isNull(users.phoneVerifiedAt))),
+        ),
+      )
+      .orderBy(sql`${verifiedAt} IS NULL`, desc(users.createdAt), desc(users.id))
+      .limit(1)
+      .prepare(`users_by_${kind}`);
   }
 
   private async update(id: string, values: Partial<typeof users.$inferInsert>): Promise<User | undefined> {
