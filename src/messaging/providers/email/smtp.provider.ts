@@ -74,6 +74,9 @@ export function smtpTransportOptions(config: MessagingConfig): SMTPPool.Options 
   return {
     pool: true,
     maxConnections: 3,
+    // nodemailer's default of 100 messages a connection meant a new connection, with its STARTTLS
+    // handshake, every 100 codes; a relay that wants fewer closes the connection, which the pool survives.
+    maxMessages: 1000,
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
