@@ -1,4 +1,6 @@
 import type { RedisClient } from '../redis/redis-connection.js';
+import { requireScripts } from '../redis/redis-scripts.js';
+import { CONVERSION_SCRIPTS } from './provider-conversion.scripts.js';
 
 /** What happened to a provider's codes. */
 export type ConversionEvent = 'sent' | 'delivered' | 'undelivered' | 'approved';
@@ -52,15 +54,12 @@ function summarize(entries: Iterable<[string, number]>, now: number, graceMs: nu
 
 /** One hash per provider, `<event>:<slot>` → count; fields older than an hour are dropped as it is read. */
 export class RedisConversionCounts implements ConversionCounts {
-  constructor(private readonly redis: RedisClient) {}
+  constructor(private readonly redis: RedisClient) {
+    requireScripts(redis, CONVERSION_SCRIPTS);
+  }
 
   async add(provider: string, event: ConversionEvent, at: number): Promise<void> {
-    const key = `otp:{conversion:${provider}}`;
-    await this.redis
-      .multi()
-      .hincrby(key, `${event}:${slotOf(at)}`, 1)
-      .pexpire(key, 2 * HOUR_MS)
-      .exec();
+    await this.redis.otpConversionAdd(`otp:{conversion:${provider}}`, `${event}:${slotOf(at)}`, 2 * HOUR_MS);
   }
 
   async window(provider: string, now: number, graceMs: number): Promise<ConversionWindow> {

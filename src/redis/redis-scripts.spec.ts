@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { LOGIN_FAILURES_SCRIPTS } from '../auth/passwords/login-failures.scripts.js';
 import { WORKER_HEARTBEAT_SCRIPTS } from '../messaging/delivery/worker-heartbeat.scripts.js';
+import { CONVERSION_SCRIPTS } from '../messaging/provider-conversion.scripts.js';
 import { FRAUD_GUARD_SCRIPTS } from '../otp/fraud/fraud-guard.scripts.js';
 import { SEND_LIMITER_SCRIPTS } from '../otp/limits/send-limiter.scripts.js';
 import { THROTTLER_SCRIPTS } from '../otp/limits/throttler.scripts.js';
@@ -42,10 +43,11 @@ describe('REDIS_SCRIPTS', () => {
       THROTTLER_SCRIPTS,
       LOGIN_FAILURES_SCRIPTS,
       WORKER_HEARTBEAT_SCRIPTS,
+      CONVERSION_SCRIPTS,
     ];
     const names = owners.flatMap((owner) => Object.keys(owner));
     expect(Object.keys(REDIS_SCRIPTS).sort()).toEqual([...names].sort());
-    expect(names).toHaveLength(20);
+    expect(names).toHaveLength(21);
   });
 });
 

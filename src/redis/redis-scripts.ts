@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { LOGIN_FAILURES_SCRIPTS } from '../auth/passwords/login-failures.scripts.js';
 import { WORKER_HEARTBEAT_SCRIPTS } from '../messaging/delivery/worker-heartbeat.scripts.js';
+import { CONVERSION_SCRIPTS } from '../messaging/provider-conversion.scripts.js';
 import { FRAUD_GUARD_SCRIPTS } from '../otp/fraud/fraud-guard.scripts.js';
 import { SEND_LIMITER_SCRIPTS } from '../otp/limits/send-limiter.scripts.js';
 import { THROTTLER_SCRIPTS } from '../otp/limits/throttler.scripts.js';
@@ -46,6 +47,7 @@ export const REDIS_SCRIPTS: RedisScripts = gatherScripts({
   'the request throttler': THROTTLER_SCRIPTS,
   'the login failure counter': LOGIN_FAILURES_SCRIPTS,
   'the delivery workers heartbeat': WORKER_HEARTBEAT_SCRIPTS,
+  'the conversion counters': CONVERSION_SCRIPTS,
 });
 
 /** For a user of scripts: a client opened some other way fails here, at construction, not at its first command. */

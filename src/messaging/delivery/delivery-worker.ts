@@ -93,7 +93,21 @@ export class DeliveryWorker {
         attempt: attemptNumber,
         skipProviders: job.skipProviders,
       });
-      await this.ledger.markSent(job.key, job.expiresAt - Date.now() + this.reports.retentionMs);
+      // The ledger entry, the status and the follow-up are written together, so their Redis commands
+      // leave in one write rather than one round trip after another. Neither the report nor the
+      // follow-up ever throws; a ledger write that fails still fails the attempt, as before, and the
+      // 'queued' report that follows is written after the 'sent' one.
+      const marked = this.ledger.markSent(job.key, job.expiresAt - Date.now() + this.reports.retentionMs);
+      const reported = this.report(job, {
+        status: 'sent',
+        provider: result.provider,
+        attempts: attemptNumber,
+        lastError: null,
+        codeIssuer: result.codeIssuedByProvider ? result.provider : null,
+        messageId: result.providerMessageId,
+      });
+      const followedUp = this.followUp(job, content, result);
+      await marked;
       this.logger.log({
         msg: `${job.key}: delivered through ${result.provider} on attempt ${attemptNumber}`,
         channel: job.channel,
@@ -102,15 +116,8 @@ export class DeliveryWorker {
       });
       this.metrics.deliveries.inc({ channel: job.channel, result: 'sent' });
       this.metrics.deliveryLatency.observe({ channel: job.channel, provider: result.provider }, (Date.now() - job.issuedAt) / 1000);
-      await this.report(job, {
-        status: 'sent',
-        provider: result.provider,
-        attempts: attemptNumber,
-        lastError: null,
-        codeIssuer: result.codeIssuedByProvider ? result.provider : null,
-        messageId: result.providerMessageId,
-      });
-      await this.followUp(job, content, result);
+      await reported;
+      await followedUp;
     } catch (error) {
       // The chain's errors are masked already; anything else thrown on the way is masked here, as it
       // becomes the verification's lastError, the queue's failed reason and a log line.

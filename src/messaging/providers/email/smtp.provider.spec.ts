@@ -39,7 +39,7 @@ describe('smtpTransportOptions', () => {
   it('pools connections and times out well under the code lifetime', () => {
     const options = smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com' }));
 
-    expect(options).toMatchObject({ pool: true, host: 'smtp.example.com', port: 587, secure: false });
+    expect(options).toMatchObject({ pool: true, maxConnections: 3, maxMessages: 1000, host: 'smtp.example.com', port: 587, secure: false });
     expect(options.connectionTimeout).toBe(10_000);
     expect(options.greetingTimeout).toBe(10_000);
     expect(options.socketTimeout).toBe(15_000);

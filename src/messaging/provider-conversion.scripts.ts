@@ -1,0 +1,23 @@
+import type { Result } from 'ioredis';
+import type { RedisScripts } from '../redis/redis-scripts.js';
+
+/**
+ * KEYS: the provider's counts. ARGV: the field (`<event>:<slot>`), how long the counts are kept (ms).
+ * One command a count: as MULTI/HINCRBY/PEXPIRE/EXEC it was four, and a transaction object, on every delivery.
+ */
+const ADD_SCRIPT = `
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+/** Run by RedisConversionCounts. */
+export const CONVERSION_SCRIPTS = {
+  otpConversionAdd: { numberOfKeys: 1, lua: ADD_SCRIPT },
+} satisfies RedisScripts;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    otpConversionAdd(key: string, field: string, keepMs: number): Result<number, Context>;
+  }
+}
