@@ -214,14 +214,20 @@ export class AuthService {
       // Only the account that asked for the change may complete it.
       if (!signedIn) throw new InvalidAccessTokenError();
       if ((await this.users.findContactChange(signedIn.id, kind)) !== challenge.to) throw new VerificationNotFoundError();
-      const { record } = await this.otp.check({ id: challenge.id, code, purpose: challenge.purpose, realm: 'auth' }, meta);
+      const { record } = await this.otp.check(
+        { id: challenge.id, code, purpose: challenge.purpose, realm: 'auth', found: challenge },
+        meta,
+      );
       return this.completeContactChange(signedIn!, kind, record.to, meta);
     }
     const flow = challenge.purpose;
     try {
       // Hashed before the check, so a refusal for a busy hasher (SERVICE_BUSY) does not use the code up.
       const newPasswordHash = flow === 'password_reset' ? await this.passwords.hash(input.newPassword!) : undefined;
-      const { record } = await this.otp.check({ id: challenge.id, code, purpose: challenge.purpose, realm: 'auth' }, meta);
+      const { record } = await this.otp.check(
+        { id: challenge.id, code, purpose: challenge.purpose, realm: 'auth', found: challenge },
+        meta,
+      );
       const owner = await this.ownerOf(record, kind);
       // Also how an undelivered challenge (no account, or a contact that may not receive codes) ends,
       // should its code ever be guessed.

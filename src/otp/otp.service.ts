@@ -31,8 +31,14 @@ export interface StartVerification {
   locale: string;
 }
 
-/** `realm`: the API checking it; a verification of the other realm is not found, whatever its purpose. */
-export type CheckVerification = { code: string; realm: Realm } & ({ id: string; purpose?: string } | { to: string; purpose: string });
+/**
+ * `realm`: the API checking it; a verification of the other realm is not found, whatever its purpose.
+ * `found`: the record a caller just read with `find` for this id, so it is not read a second time (the
+ * check itself still decides on what is stored at that moment).
+ */
+export type CheckVerification = { code: string; realm: Realm } & (
+  { id: string; purpose?: string; found?: VerificationRecord } | { to: string; purpose: string }
+);
 
 export interface StartOptions {
   /**
@@ -202,7 +208,14 @@ export class OtpService {
   async check(input: CheckVerification, meta: RequestMeta = {}): Promise<{ id: string; status: 'approved'; record: VerificationRecord }> {
     const now = Date.now();
     const id = 'id' in input ? input.id : await this.findPendingIdIn(input.realm, normalizeAnyDestination(input.to), input.purpose, now);
-    const record = id ? await this.find(id, input.realm) : undefined;
+    const found = 'found' in input ? input.found : undefined;
+    // A code checked by its provider is judged on a fresh read: its attempts decide whether the provider is asked at all.
+    const record =
+      found && found.id === id && !found.codeIssuer && realmOf(found.budget) === input.realm
+        ? found
+        : id
+          ? await this.find(id, input.realm)
+          : undefined;
     if (!record || (input.purpose !== undefined && input.purpose !== record.purpose)) {
       this.metrics.checks.inc({ result: 'not_found' });
       this.log('verification.checked', undefined, meta, { result: 'not_found' });
