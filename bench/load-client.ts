@@ -1,3 +1,5 @@
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
 /**
@@ -73,116 +75,227 @@ interface Context {
   expected?: number;
 }
 
-function run(job: LoadJob): Promise<LoadResult> {
-  const statuses: Record<string, number> = {};
-  const created: [string, string][] = [];
-  let unexpected = 0;
-  let sequence = 0;
+/** What one job sends: its route, and per request a body, the status expected and what to keep of the answer. */
+interface Plan {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  /** The next request's body and context; `undefined` body for a GET. */
+  next(): { body?: string; context: Context };
+  expected(context: Context): number;
+  answered?(status: number, body: string, context: Context): void;
+  /** Requests in all (one per target), else the job runs for its duration. */
+  amount?: number;
+}
+
+interface Tally {
+  statuses: Record<string, number>;
+  created: [string, string][];
+  unexpected: number;
+  sequence: number;
+}
+
+function planOf(job: LoadJob, tally: Tally): Plan {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (job.kind === 'send' || job.kind === 'check') headers['x-api-key'] = job.apiKey;
-
-  const count = (status: number, expected: number) => {
-    statuses[status] = (statuses[status] ?? 0) + 1;
-    if (status !== expected) unexpected += 1;
+  const created = (status: number, expected: number, body: string, context: Context, idField: 'id' | 'challengeId') => {
+    if (status === expected) tally.created.push([context.to!, (JSON.parse(body) as Record<string, string>)[idField]!]);
   };
 
-  let request: autocannon.Request;
-  if (job.kind === 'live') {
-    request = { method: 'GET', path: '/health/live', onResponse: (status: number) => count(status, 200) };
-  } else if (job.kind === 'send') {
-    request = {
-      method: 'POST',
-      path: '/v1/verifications',
-      headers,
-      // A new destination every time: per-destination send limits never come into play, as with real traffic.
-      setupRequest: (req: autocannon.Request, context: Context) => {
-        const n = sequence++;
-        context.to = job.sms
-          ? `+447400${String((job.sms.first + n) % 1_000_000).padStart(6, '0')}`
-          : `${job.prefix}-${n}@bench.example.com`;
-        return { ...req, body: JSON.stringify({ channel: job.sms ? 'sms' : 'email', to: context.to }) };
-      },
-      onResponse: (status: number, body: string, context: Context) => {
-        count(status, 201);
-        if (status === 201) created.push([context.to!, (JSON.parse(body) as { id: string }).id]);
-      },
-    } as autocannon.Request;
-  } else if (job.kind === 'otp-start') {
-    const first = job.first;
-    request = {
-      method: 'POST',
-      path: '/v1/auth/otp/start',
-      headers,
-      // A seeded account of its own per request, so no per-destination limit or cooldown binds.
-      setupRequest: (req: autocannon.Request, context: Context) => {
-        context.to = accountEmail(first + sequence++);
-        return { ...req, body: JSON.stringify({ identifier: context.to, purpose: 'login' }) };
-      },
-      onResponse: (status: number, body: string, context: Context) => {
-        count(status, 202);
-        if (status === 202) created.push([context.to!, (JSON.parse(body) as { challengeId: string }).challengeId]);
-      },
-    } as autocannon.Request;
-  } else if (job.kind === 'otp-verify') {
-    const targets = job.targets;
-    request = {
-      method: 'POST',
-      path: '/v1/auth/otp/verify',
-      headers,
-      // Each challenge once, with its code: every request is a sign-in that issues a token pair.
-      setupRequest: (req: autocannon.Request) => {
-        const target = targets[sequence++ % targets.length]!;
-        return { ...req, body: JSON.stringify({ challengeId: target.challengeId, code: target.code }) };
-      },
-      onResponse: (status: number) => count(status, 200),
-    } as autocannon.Request;
-  } else {
-    const targets = job.targets;
-    request = {
-      method: 'POST',
-      path: '/v1/verifications/check',
-      headers,
-      // Each verification is checked once, so every check is a real first answer (approve or count a miss).
-      setupRequest: (req: autocannon.Request, context: Context) => {
-        const target = targets[sequence++ % targets.length]!;
-        context.expected = target.right ? 200 : 422;
-        return { ...req, body: JSON.stringify({ id: target.id, code: target.code }) };
-      },
-      onResponse: (status: number, _body: string, context: Context) => count(status, context.expected!),
-    } as autocannon.Request;
+  switch (job.kind) {
+    case 'live':
+      return { method: 'GET', path: '/health/live', headers: {}, next: () => ({ context: {} }), expected: () => 200, amount: job.amount };
+    case 'send':
+      return {
+        method: 'POST',
+        path: '/v1/verifications',
+        headers,
+        // A new destination every time: per-destination send limits never come into play, as with real traffic.
+        next: () => {
+          const n = tally.sequence++;
+          const to = job.sms
+            ? `+447400${String((job.sms.first + n) % 1_000_000).padStart(6, '0')}`
+            : `${job.prefix}-${n}@bench.example.com`;
+          return { body: JSON.stringify({ channel: job.sms ? 'sms' : 'email', to }), context: { to } };
+        },
+        expected: () => 201,
+        answered: (status, body, context) => created(status, 201, body, context, 'id'),
+        amount: job.amount,
+      };
+    case 'otp-start':
+      return {
+        method: 'POST',
+        path: '/v1/auth/otp/start',
+        headers,
+        // A seeded account of its own per request, so no per-destination limit or cooldown binds.
+        next: () => {
+          const to = accountEmail(job.first + tally.sequence++);
+          return { body: JSON.stringify({ identifier: to, purpose: 'login' }), context: { to } };
+        },
+        expected: () => 202,
+        answered: (status, body, context) => created(status, 202, body, context, 'challengeId'),
+        amount: job.amount,
+      };
+    case 'otp-verify':
+      return {
+        method: 'POST',
+        path: '/v1/auth/otp/verify',
+        headers,
+        // Each challenge once, with its code: every request is a sign-in that issues a token pair.
+        next: () => {
+          const target = job.targets[tally.sequence++ % job.targets.length]!;
+          return { body: JSON.stringify({ challengeId: target.challengeId, code: target.code }), context: {} };
+        },
+        expected: () => 200,
+        amount: job.targets.length,
+      };
+    case 'check':
+      return {
+        method: 'POST',
+        path: '/v1/verifications/check',
+        headers,
+        // Each verification is checked once, so every check is a real first answer (approve or count a miss).
+        next: () => {
+          const target = job.targets[tally.sequence++ % job.targets.length]!;
+          return { body: JSON.stringify({ id: target.id, code: target.code }), context: { expected: target.right ? 200 : 422 } };
+        },
+        expected: (context) => context.expected!,
+        amount: job.targets.length,
+      };
   }
+}
 
+function run(job: LoadJob): Promise<LoadResult> {
+  const tally: Tally = { statuses: {}, created: [], unexpected: 0, sequence: 0 };
+  const plan = planOf(job, tally);
+  const count = (status: number, body: string, context: Context) => {
+    tally.statuses[status] = (tally.statuses[status] ?? 0) + 1;
+    if (status !== plan.expected(context)) tally.unexpected += 1;
+    plan.answered?.(status, body, context);
+  };
+  const finish = (figures: { durationSeconds: number; p50: number; p99: number; errors: number; timeouts: number }): LoadResult => {
+    const requests = Object.values(tally.statuses).reduce((sum, n) => sum + n, 0);
+    return {
+      requests,
+      ...figures,
+      requestsPerSecond: requests / figures.durationSeconds,
+      statuses: tally.statuses,
+      unexpected: tally.unexpected,
+      created: job.kind === 'send' || job.kind === 'otp-start' ? tally.created : undefined,
+      used: tally.sequence,
+    };
+  };
+  return job.rate === undefined ? saturate(job, plan, count, finish) : paced(job, job.rate, plan, count, finish);
+}
+
+type Count = (status: number, body: string, context: Context) => void;
+type Finish = (figures: { durationSeconds: number; p50: number; p99: number; errors: number; timeouts: number }) => LoadResult;
+
+/** As fast as the server answers: autocannon, each connection sending its next request when the last is answered. */
+function saturate(job: LoadJob, plan: Plan, count: Count, finish: Finish): Promise<LoadResult> {
+  const request = {
+    method: plan.method,
+    path: plan.path,
+    headers: plan.headers,
+    setupRequest: (req: autocannon.Request, context: Context) => {
+      const { body, context: own } = plan.next();
+      Object.assign(context, own);
+      return body === undefined ? req : { ...req, body };
+    },
+    onResponse: (status: number, body: string, context: Context) => count(status, body, context),
+  } as autocannon.Request;
   const options: autocannon.Options = {
     url: job.url,
     connections: job.connections,
     pipelining: 1,
     timeout: 10,
     requests: [request],
-    ...(job.kind === 'check' || job.kind === 'otp-verify'
-      ? { amount: job.targets.length }
-      : job.amount !== undefined
-        ? { amount: job.amount }
-        : { duration: job.durationSeconds }),
-    ...(job.rate !== undefined ? { overallRate: job.rate } : {}),
+    ...(plan.amount !== undefined ? { amount: plan.amount } : { duration: job.durationSeconds }),
   };
   return new Promise((resolve, reject) => {
     autocannon(options, (error, result) => {
       if (error) return reject(error);
-      const requests = Object.values(statuses).reduce((sum, n) => sum + n, 0);
-      resolve({
-        requests,
-        durationSeconds: result.duration,
-        requestsPerSecond: requests / result.duration,
-        p50: result.latency.p50,
-        p99: result.latency.p99,
-        statuses,
-        unexpected,
-        errors: result.errors,
-        timeouts: result.timeouts,
-        created: job.kind === 'send' || job.kind === 'otp-start' ? created : undefined,
-        used: sequence,
-      });
+      resolve(
+        finish({
+          durationSeconds: result.duration,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          errors: result.errors,
+          timeouts: result.timeouts,
+        }),
+      );
     });
+  });
+}
+
+/**
+ * At a fixed rate, open loop: request `i` is due at `i / rate` seconds from the start whether or not earlier ones
+ * were answered, and its latency is counted from when it was due (so a stall delays, and is charged to, every request
+ * behind it, as wrk2 counts). autocannon's `overallRate` is not used for this: it sends each connection's quota for a
+ * second back to back at the start of that second, so what it measures is latency at saturation in bursts.
+ */
+function paced(job: LoadJob, rate: number, plan: Plan, count: Count, finish: Finish): Promise<LoadResult> {
+  const origin = new URL(job.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.connections });
+  const total = plan.amount ?? Math.round(rate * (job.durationSeconds ?? 10));
+  const latencies = new Float64Array(total);
+  let answered = 0;
+  let issued = 0;
+  let errors = 0;
+  let timeouts = 0;
+  const start = performance.now();
+
+  return new Promise((resolve) => {
+    const done = () => {
+      agent.destroy();
+      const measured = latencies.slice(0, answered).sort();
+      const at = (p: number) =>
+        measured.length === 0 ? 0 : measured[Math.min(measured.length - 1, Math.floor((p / 100) * measured.length))]!;
+      const round = (ms: number) => Math.round(ms * 100) / 100;
+      resolve(finish({ durationSeconds: (performance.now() - start) / 1000, p50: round(at(50)), p99: round(at(99)), errors, timeouts }));
+    };
+    const settle = () => {
+      if (answered + errors + timeouts === total) done();
+    };
+    const send = (due: number) => {
+      const { body, context } = plan.next();
+      const request = http.request(
+        {
+          host: origin.hostname,
+          port: origin.port,
+          method: plan.method,
+          path: plan.path,
+          agent,
+          headers: body === undefined ? plan.headers : { ...plan.headers, 'content-length': Buffer.byteLength(body) },
+          timeout: 10_000,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            latencies[answered++] = performance.now() - due;
+            count(response.statusCode!, Buffer.concat(chunks).toString(), context);
+            settle();
+          });
+        },
+      );
+      request.on('timeout', () => {
+        timeouts += 1;
+        request.destroy(new Error('timeout'));
+      });
+      request.on('error', (error) => {
+        if (error.message !== 'timeout') errors += 1;
+        settle();
+      });
+      request.end(body);
+    };
+    const tick = () => {
+      const elapsed = performance.now() - start;
+      const due = Math.min(total, Math.floor((elapsed * rate) / 1000) + 1);
+      while (issued < due) send(start + (issued++ * 1000) / rate);
+      if (issued < total) setTimeout(tick, Math.max(0, start + (issued * 1000) / rate - performance.now()));
+    };
+    tick();
   });
 }
 

@@ -24,8 +24,8 @@ import { SmtpSink } from './smtp-sink.js';
  * PostgreSQL, a real SMTP server and a fake Twilio), as an API process (DELIVERY_WORKER=false) and a
  * delivery worker process (DELIVERY_WORKER=true) beside it, against two yardsticks measured in the same
  * run: the framework floor (the service's HTTP pipeline around routes that do nothing) and a bare
- * Fastify + ioredis baseline. All are loaded by autocannon in a separate process. Then SMS sends with
- * the fraud guard off and on. Prints one table and the targets, each [met] or [MISSED]; writes nothing
+ * Fastify + ioredis baseline. All are loaded from a separate process (autocannon at saturation, an evenly
+ * paced open-loop client at half load). Then SMS sends with the fraud guard off and on. Prints one table and the targets, each [met] or [MISSED]; writes nothing
  * but the CPU profiles it is asked for.
  *
  * The delivery queue is paused (globally, from this process, with Bull) whenever the API is measured,
