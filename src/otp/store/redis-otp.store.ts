@@ -121,7 +121,7 @@ export class RedisOtpStore implements OtpStore {
   }
 
   private async isPending(id: string, now: number): Promise<boolean> {
-    // The second pair: a verification written before the compact layout (verification-hash.ts).
+    // The last two: the fields of a verification written before the compact layout (verification-hash.ts).
     const [status, createdAt, sinceCreated, legacyStatus, legacyExpiresAt] = await this.redis.hmget(
       verificationKey(id),
       FIELD.status,
