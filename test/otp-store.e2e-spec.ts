@@ -11,6 +11,7 @@ import { DAY_MS, type SendLimiter } from '../src/otp/limits/send-limiter.js';
 import { REDIS_SCRIPTS } from '../src/redis/redis-scripts.js';
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
+import { legacyHash } from './support/legacy-verification-hash.js';
 
 /** One contract, two stores: whatever the memory store guarantees, the Redis store must too. */
 const SECRET = 'contract-secret-0123456789abcdefghijkl';
@@ -53,9 +54,32 @@ function record(overrides: Partial<VerificationRecord> = {}, code = '123456'): V
 }
 const digest = (r: VerificationRecord, code: string) => digestCode(SECRET, r.id, r.purpose, code);
 
+/** A verification's hash rewritten as the previous version wrote it, with the expiry it had. */
+async function rewriteInLegacyLayout(r: VerificationRecord) {
+  const key = `otp:{v:${r.id}}`;
+  const ttl = await client.pttl(key);
+  await client.multi().del(key).hset(key, legacyHash(r)).pexpire(key, ttl).exec();
+}
+
+/**
+ * The Redis store on verifications the previous version wrote (each new one is rewritten in that
+ * layout as soon as it is stored): they must behave the same for as long as they live.
+ */
+function redisStoreOnLegacyHashes(): OtpStore {
+  const store = new RedisOtpStore(client);
+  return Object.assign(Object.create(store) as RedisOtpStore, {
+    async createPending(r: VerificationRecord) {
+      const outcome = await store.createPending(r);
+      if (outcome.created) await rewriteInLegacyLayout(r);
+      return outcome;
+    },
+  });
+}
+
 describe.each([
   ['memory', () => new MemoryOtpStore() as OtpStore],
   ['redis', () => new RedisOtpStore(client) as OtpStore],
+  ['redis, on hashes of the earlier layout,', redisStoreOnLegacyHashes],
 ])('the %s OTP store', (_name, make) => {
   let store: OtpStore;
   beforeEach(() => {
@@ -371,6 +395,55 @@ describe.each([
     const to = `${randomUUID()}@example.com`;
     const verdicts = await Promise.all(Array.from({ length: 20 }, () => limiter.takeGuess(to, 5, Date.now())));
     expect(verdicts.filter((v) => v.allowed)).toHaveLength(5);
+  });
+});
+
+describe('a verification of the earlier layout', () => {
+  const key = (r: VerificationRecord) => `otp:{v:${r.id}}`;
+  const stored = async (r: VerificationRecord) => {
+    await new RedisOtpStore(client).createPending(r);
+    await rewriteInLegacyLayout(r);
+  };
+
+  it('is rewritten in the compact layout the first time a script changes it, and reads the same', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record({ subject: 'account-1' });
+    await stored(r);
+    const before = await client.memory('USAGE', key(r), 'SAMPLES', 0);
+    expect(await client.hget(key(r), 'id')).toBe(r.id);
+    await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 1 }, r.createdAt + 5);
+    const hash = await client.hgetallBuffer(key(r));
+    expect(Object.keys(hash).sort()).toEqual(expect.not.arrayContaining(['id', 'status', 'digest', 'expiresAt', 'dStatus']));
+    expect(hash.g).toEqual(Buffer.from(r.digest, 'hex'));
+    expect(await client.memory('USAGE', key(r), 'SAMPLES', 0)).toBeLessThan(before!);
+    const delivery = { ...r.delivery, status: 'sending', attempts: 1, updatedAt: r.createdAt + 5 };
+    expect(await store.get(r.id)).toEqual({ ...r, updatedAt: r.createdAt + 5, delivery });
+    expect((await store.check(r.id, digest(r, '123456'), Date.now())).result).toBe('approved');
+  });
+
+  it('keeps its expiry when it is rewritten by a change that does not set one', async () => {
+    const r = record();
+    await stored(r);
+    await client.pexpire(key(r), 5_000_000);
+    await new RedisOtpStore(client).markDeliveryPrivate(r.id);
+    expect(await client.pttl(key(r))).toBeGreaterThan(4_000_000);
+    expect(await client.hexists(key(r), 'id')).toBe(0);
+    expect(await new RedisOtpStore(client).get(r.id)).toEqual({ ...r, deliveryPrivate: true });
+  });
+
+  it('is read as it was, settled or expired', async () => {
+    const store = new RedisOtpStore(client);
+    const settled = record({ status: 'approved', digest: '', codeIssuer: 'twilio-verify' });
+    await stored(settled);
+    expect(await store.get(settled.id)).toEqual(settled);
+    const expired = record({ createdAt: Date.now() - 700_000 });
+    await stored(expired);
+    expect(await store.check(expired.id, digest(expired, '123456'), Date.now())).toEqual({ result: 'not_found' });
+    expect(await store.resend(expired.id, { digest: digest(expired, '1'), expiresAt: Date.now() + 1, now: Date.now() })).toEqual({
+      result: 'not_pending',
+    });
+    expect(await store.get(expired.id)).toEqual(expired);
+    expect(await client.hexists(key(settled), 'id')).toBe(1);
   });
 });
 

@@ -5,7 +5,7 @@ import { REDIS_CLIENT } from '../../redis/redis.constants.js';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
-import { fromHash, fromPairs, toHash } from './verification-hash.js';
+import { FIELD, fromHash, fromPairs, packDigest, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 /**
@@ -56,14 +56,20 @@ export class RedisOtpStore implements OtpStore {
   }
 
   async get(id: string) {
-    const hash = await this.redis.hgetall(verificationKey(id));
-    return hash.id ? fromHash(hash) : undefined;
+    return fromHash(id, await this.redis.hgetallBuffer(verificationKey(id)));
   }
 
   async resend(id: string, code: NewCode): Promise<ResendOutcome> {
-    const [result, hash] = await this.redis.otpResend(verificationKey(id), code.digest, code.expiresAt, code.now, RETENTION_MS);
+    const [answer, hash] = await this.redis.otpResendBuffer(
+      verificationKey(id),
+      packDigest(code.digest),
+      code.expiresAt,
+      code.now,
+      RETENTION_MS,
+    );
+    const result = answer.toString();
     if (result === 'not_pending') return { result };
-    const record = fromPairs(hash!);
+    const record = fromPairs(id, hash!)!;
     if (result === 'resent') {
       const index = pendingKey(record.to, record.purpose, record.budget, record.subject);
       await this.redis.otpTouchPending(index, id, String(Math.max(1, code.expiresAt - code.now)));
@@ -72,7 +78,7 @@ export class RedisOtpStore implements OtpStore {
   }
 
   check(id: string, candidateDigest: string, now: number) {
-    return this.settle(id, 'digest', candidateDigest, now);
+    return this.settle(id, 'digest', packDigest(candidateDigest), now);
   }
 
   settleExternalCheck(id: string, approved: boolean, now: number) {
@@ -103,10 +109,11 @@ export class RedisOtpStore implements OtpStore {
     await this.redis.otpMarkPrivate(verificationKey(id));
   }
 
-  private async settle(id: string, mode: 'digest' | 'external', candidate: string, now: number): Promise<CheckOutcome> {
-    const [result, hash] = await this.redis.otpCheck(verificationKey(id), mode, candidate, now, RETENTION_MS);
+  private async settle(id: string, mode: 'digest' | 'external', candidate: Buffer | string, now: number): Promise<CheckOutcome> {
+    const [answer, hash] = await this.redis.otpCheckBuffer(verificationKey(id), mode, candidate, now, RETENTION_MS);
+    const result = answer.toString();
     if (result === 'not_found') return { result };
-    const record = fromPairs(hash!);
+    const record = fromPairs(id, hash!)!;
     // Not awaited: the index is only a hint (a settled verification behind it is never taken for pending),
     // and the release then leaves in the same write as whatever the caller does next about the outcome.
     if (record.status !== 'pending') this.releasePending(id, record).catch(() => undefined);
@@ -114,8 +121,17 @@ export class RedisOtpStore implements OtpStore {
   }
 
   private async isPending(id: string, now: number): Promise<boolean> {
-    const [status, expiresAt] = await this.redis.hmget(verificationKey(id), 'status', 'expiresAt');
-    return status === 'pending' && now < Number(expiresAt);
+    // The last two: the fields of a verification written before the compact layout (verification-hash.ts).
+    const [status, createdAt, sinceCreated, legacyStatus, legacyExpiresAt] = await this.redis.hmget(
+      verificationKey(id),
+      FIELD.status,
+      FIELD.createdAt,
+      FIELD.expiresAt,
+      'status',
+      'expiresAt',
+    );
+    if (status === null) return legacyStatus === 'pending' && now < Number(legacyExpiresAt);
+    return status === 'pending' && now < Number(createdAt) + Number(sinceCreated);
   }
 
   private async releasePending(id: string, known?: VerificationRecord) {

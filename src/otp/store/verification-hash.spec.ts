@@ -1,8 +1,10 @@
+import { legacyHash } from '../../../test/support/legacy-verification-hash.js';
 import type { VerificationRecord } from '../otp.types.js';
-import { fromHash, fromPairs, HASH_FIELDS, toHash } from './verification-hash.js';
+import { DELIVERY_FIELD, FIELD, fromHash, fromPairs, HASH_FIELDS, packDigest, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 const T0 = 1_700_000_000_000;
+const DIGEST = '0f'.repeat(16) + 'a1'.repeat(16);
 
 function record(overrides: Partial<VerificationRecord> = {}): VerificationRecord {
   return {
@@ -13,7 +15,7 @@ function record(overrides: Partial<VerificationRecord> = {}): VerificationRecord
     budget: 'proven',
     locale: 'de',
     status: 'pending',
-    digest: 'a'.repeat(64),
+    digest: DIGEST,
     createdAt: T0,
     updatedAt: T0 + 1,
     expiresAt: T0 + 600_000,
@@ -28,57 +30,135 @@ function record(overrides: Partial<VerificationRecord> = {}): VerificationRecord
   };
 }
 
-/** Redis hands every value back as a string. */
-const stored = (hash: Record<string, string | number>) =>
-  Object.fromEntries(Object.entries(hash).map(([field, value]) => [field, String(value)]));
+/** Redis hands every value back as bytes (the store asks for them so: the digest is stored as its bytes). */
+const stored = (hash: Record<string, string | number | Buffer>) =>
+  Object.fromEntries(Object.entries(hash).map(([field, value]) => [field, Buffer.isBuffer(value) ? value : Buffer.from(String(value))]));
 
 describe('the verification hash', () => {
   it('gives back every field of a record as it was written', () => {
-    const full = record({ subject: 'account-1', deliveryPrivate: true });
-    expect(fromHash(stored(toHash(full)))).toEqual(full);
+    const full = record({
+      subject: 'account-1',
+      deliveryPrivate: true,
+      delivery: {
+        status: 'delivered',
+        provider: 'twilio-sms',
+        attempts: 1,
+        lastError: null,
+        updatedAt: T0 + 5,
+        messageId: 'SM123',
+        errorCode: '30003',
+        deliveredAt: T0 + 4,
+      },
+    });
+    expect(fromHash(full.id, stored(toHash(full)))).toEqual(full);
   });
 
-  it('writes null as an empty string and reads it back as null', () => {
+  it('stores no id, the digest as its 32 bytes, and every time but the creation as milliseconds since it', () => {
+    const hash = toHash(record());
+    expect(Object.values(hash)).not.toContain('v-1');
+    expect(hash[FIELD.digest]).toEqual(Buffer.from(DIGEST, 'hex'));
+    expect((hash[FIELD.digest] as Buffer).length).toBe(32);
+    expect(hash).toMatchObject({
+      [FIELD.createdAt]: T0,
+      [FIELD.updatedAt]: 1,
+      [FIELD.expiresAt]: 600_000,
+      [FIELD.lastSentAt]: 2,
+      [DELIVERY_FIELD.updatedAt]: 3,
+    });
+    for (const field of HASH_FIELDS) expect(field.length).toBeLessThanOrEqual(2);
+  });
+
+  it('leaves out a null and reads a missing field or an empty string back as null', () => {
     const bare = record({ codeIssuer: null, delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: T0 } });
     const hash = toHash(bare);
-    expect(hash).toMatchObject({ codeIssuer: '', dProvider: '', dLastError: '' });
-    expect(fromHash(stored(hash))).toEqual(bare);
+    for (const field of [FIELD.codeIssuer, DELIVERY_FIELD.provider, DELIVERY_FIELD.lastError]) expect(hash).not.toHaveProperty(field);
+    expect(fromHash(bare.id, stored(hash))).toEqual(bare);
+    const empty = { ...hash, [FIELD.codeIssuer]: '', [DELIVERY_FIELD.provider]: '', [DELIVERY_FIELD.lastError]: '' };
+    expect(fromHash(bare.id, stored(empty))).toEqual(bare);
   });
 
   it('leaves out the subject and the private flag when a record has none', () => {
     const hash = toHash(record());
-    expect(hash).not.toHaveProperty('subject');
-    expect(hash).not.toHaveProperty('deliveryPrivate');
-    const read = fromHash(stored(hash));
+    expect(hash).not.toHaveProperty(FIELD.subject);
+    expect(hash).not.toHaveProperty(FIELD.deliveryPrivate);
+    const read = fromHash('v-1', stored(hash))!;
     expect(read).not.toHaveProperty('subject');
     expect(read).not.toHaveProperty('deliveryPrivate');
   });
 
-  it('reads a verification stored before budgets existed as the Verifications API one', () => {
-    const { budget: _budget, ...legacy } = stored(toHash(record()));
-    expect(fromHash(legacy).budget).toBe('api');
+  it('keeps an empty digest empty', () => {
+    const settled = record({ status: 'approved', digest: '' });
+    expect(toHash(settled)[FIELD.digest]).toBe('');
+    expect(fromHash(settled.id, stored(toHash(settled)))!.digest).toBe('');
   });
 
-  it('reads a settled verification without a digest as one with an empty digest', () => {
-    const { digest: _digest, ...settled } = stored(toHash(record({ status: 'approved' })));
-    expect(fromHash(settled).digest).toBe('');
+  it('reads no verification from an empty hash', () => {
+    expect(fromHash('v-1', {})).toBeUndefined();
+    expect(fromPairs('v-1', [])).toBeUndefined();
   });
 
   it('reads the field, value pairs a script answers with', () => {
     const full = record({ subject: 'account-1' });
-    expect(fromPairs(Object.entries(stored(toHash(full))).flat())).toEqual(full);
+    expect(
+      fromPairs(
+        full.id,
+        Object.entries(stored(toHash(full))).flatMap(([field, value]) => [Buffer.from(field), value]),
+      ),
+    ).toEqual(full);
+  });
+
+  it('takes only lower-case hex for a digest: anything else is an empty candidate, which never matches', () => {
+    expect(packDigest(DIGEST)).toEqual(Buffer.from(DIGEST, 'hex'));
+    for (const other of ['', DIGEST.toUpperCase(), DIGEST.slice(1), `${DIGEST.slice(0, 62)}zz`, 'not a digest']) {
+      expect(packDigest(other)).toHaveLength(0);
+    }
+  });
+
+  describe('written before the compact layout', () => {
+    it('reads back every field', () => {
+      const full = record({
+        subject: 'account-1',
+        deliveryPrivate: true,
+        delivery: { ...record().delivery, messageId: 'SM123', errorCode: '30003', deliveredAt: T0 + 4 },
+      });
+      expect(fromHash(full.id, stored(legacyHash(full)))).toEqual(full);
+      const bare = record({
+        codeIssuer: null,
+        delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: T0 },
+      });
+      expect(fromHash(bare.id, stored(legacyHash(bare)))).toEqual(bare);
+    });
+
+    it('reads a verification stored before budgets existed as the Verifications API one', () => {
+      const { budget: _budget, ...older } = legacyHash(record());
+      expect(fromHash('v-1', stored(older))!.budget).toBe('api');
+    });
+
+    it('reads a settled verification without a digest as one with an empty digest', () => {
+      const { digest: _digest, ...settled } = legacyHash(record({ status: 'approved' }));
+      expect(fromHash('v-1', stored(settled))!.digest).toBe('');
+    });
+
+    it('used names none of which this layout uses, so a rewrite can delete them all', () => {
+      const legacy = Object.keys(
+        legacyHash(record({ subject: 's', deliveryPrivate: true, delivery: { ...record().delivery, deliveredAt: T0 } })),
+      );
+      for (const field of HASH_FIELDS) expect(legacy).not.toContain(field);
+    });
   });
 
   it('holds every field the Lua scripts read or write', () => {
     const named = new Set<string>();
     for (const { lua } of Object.values(VERIFICATION_SCRIPTS)) {
-      for (const [, command, args] of lua.matchAll(/redis\.call\('(HSET|HMGET)', (?:key|KEYS\[1\]), ([^()]*(?:\([^()]*\)[^()]*)*)\)/g)) {
+      const calls = /(?:redis\.call\('(HSET|HMGET|HDEL)', |(hmget|put)\()(?:key|KEYS\[1\]), ([^()]*(?:\([^()]*\)[^()]*)*)\)/g;
+      for (const [, command, helper, args] of lua.matchAll(calls)) {
         const values = args!.split(/,\s*/);
-        const fields = command === 'HMGET' ? values : values.filter((_, i) => i % 2 === 0);
+        const fields = command === 'HSET' ? values.filter((_, i) => i % 2 === 0) : helper === 'put' ? values.slice(0, 1) : values;
         for (const field of fields) if (field.startsWith("'")) named.add(field.slice(1, -1));
       }
     }
-    expect([...named].sort()).toEqual(expect.arrayContaining(['attempts', 'dStatus', 'deliveryPrivate', 'digest', 'lastSentAt', 'status']));
+    const expected = [FIELD.attempts, DELIVERY_FIELD.status, FIELD.deliveryPrivate, FIELD.digest, FIELD.lastSentAt, FIELD.status];
+    expect([...named].sort()).toEqual(expect.arrayContaining([...expected, FIELD.codeIssuer, DELIVERY_FIELD.messageId]));
     for (const field of named) expect(HASH_FIELDS).toContain(field);
   });
 });

@@ -2,85 +2,147 @@ import { SEND_BUDGETS, type SendBudget } from '../limits/send-limiter.js';
 import type { DeliveryState, VerificationRecord } from '../otp.types.js';
 
 /**
- * A verification as a Redis hash: each field of the record once, with its name in the hash and how its
+ * A verification as a Redis hash: each field of the record once, under a short name, with how its
  * value is written and read back. The tables must cover every field of the record (the compiler holds
- * them to it), and the store's Lua scripts name no field that is not here (verification-hash.spec.ts).
+ * them to it), and the store's Lua scripts take their field names from here (verification-hash.spec.ts
+ * checks they name no other).
+ *
+ * Compact, because Redis keeps one such hash per verification for its code's lifetime and a day more:
+ * one-letter names; no id (the key names it); the digest as its 32 bytes rather than 64 hex characters;
+ * no field for a null; and every time but `createdAt` as milliseconds since it, a small integer in the
+ * hash's listpack where the epoch milliseconds take 10 bytes. The whole hash stays a listpack (each
+ * value within `hash-max-listpack-value`, 64 bytes, as before).
+ *
+ * Hashes written before this layout name each field in full (`status`, `expiresAt`, `dStatus`…), hold
+ * the verification's `id`, the digest in hex and absolute times. `legacy` and `form` say how each
+ * field was stored there: the store reads such a hash as it is, and its scripts rewrite it in this
+ * layout the first time they touch it (`upgradeLua`).
  */
-type HashValue = string | number;
+type HashValue = string | number | Buffer;
 
-interface Codec<T> {
+/** How a value of the earlier layout becomes one of this layout. */
+type Form = 'same' | 'time' | 'digest';
+
+interface Field<T> {
+  /** The name in the hash. */
+  field: string;
+  /** The name in hashes written before this layout. */
+  legacy: string;
+  form: Form;
   /** `undefined`: the field is left out of the hash. */
-  write(value: T): HashValue | undefined;
+  write(value: T, record: VerificationRecord): HashValue | undefined;
   /** `undefined`: the field is left out of the record. */
-  read(raw: string | undefined): T;
+  read(raw: Buffer | undefined, createdAt: number): T;
 }
 
-const text = <T extends string>(): Codec<T> => ({ write: (value) => value, read: (raw) => raw as T });
-const number: Codec<number> = { write: (value) => value, read: (raw) => Number(raw) };
-/** Redis has no null: an empty string stands for it. */
-const nullable: Codec<string | null> = { write: (value) => value ?? '', read: (raw) => raw || null };
-const optional: Codec<string | undefined> = { write: (value) => value, read: (raw) => raw };
-const optionalNumber: Codec<number | undefined> = { write: (value) => value, read: (raw) => (raw === undefined ? undefined : Number(raw)) };
+type Codec<T> = Pick<Field<T>, 'form' | 'write' | 'read'>;
 
-type Fields<R> = { [K in keyof R]-?: Codec<R[K]> };
+const str = (raw: Buffer | undefined) => raw?.toString();
 
-const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'delivery'>> = {
-  id: text(),
-  channel: text(),
-  to: text(),
-  purpose: text(),
-  budget: {
+const text = <T extends string>(): Codec<T> => ({ form: 'same', write: (value) => value, read: (raw) => str(raw) as T });
+const number: Codec<number> = { form: 'same', write: (value) => value, read: (raw) => Number(str(raw)) };
+/** A null is no field (hashes of the earlier layout, and older scripts, wrote an empty string: read as null too). */
+const nullable: Codec<string | null> = { form: 'same', write: (value) => value || undefined, read: (raw) => str(raw) || null };
+const optional: Codec<string | undefined> = { form: 'same', write: (value) => value, read: (raw) => str(raw) };
+/** A time as milliseconds since the verification was created. */
+const time: Codec<number> = {
+  form: 'time',
+  write: (value, record) => value - record.createdAt,
+  read: (raw, createdAt) => createdAt + Number(str(raw)),
+};
+const optionalTime: Codec<number | undefined> = {
+  form: 'time',
+  write: (value, record) => (value === undefined ? undefined : value - record.createdAt),
+  read: (raw, createdAt) => (raw === undefined ? undefined : createdAt + Number(str(raw))),
+};
+/** The digest's bytes; empty once the verification is settled. */
+const digest: Codec<string> = {
+  form: 'digest',
+  write: (value) => (value === '' ? '' : packDigest(value)),
+  read: (raw) => raw?.toString('hex') ?? '',
+};
+
+const at = <T>(field: string, legacy: string, codec: Codec<T>): Field<T> => ({ field, legacy, ...codec });
+
+type Fields<R> = { [K in keyof R]-?: Field<R[K]> };
+
+const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
+  channel: at('k', 'channel', text()),
+  to: at('t', 'to', text()),
+  purpose: at('p', 'purpose', text()),
+  budget: at('b', 'budget', {
+    form: 'same',
     write: (value) => value,
     // Stored before budgets existed: the Verifications API's, so no auth flow ever completes one.
-    read: (raw) => (SEND_BUDGETS.includes(raw as SendBudget) ? (raw as SendBudget) : 'api'),
-  },
-  locale: text(),
-  status: text(),
-  digest: { write: (value) => value, read: (raw) => raw ?? '' },
-  createdAt: number,
-  updatedAt: number,
-  expiresAt: number,
-  attempts: number,
-  maxAttempts: number,
-  sends: number,
-  maxSends: number,
-  lastSentAt: number,
-  codeIssuer: nullable,
-  deliveryPrivate: { write: (value) => (value ? 1 : undefined), read: (raw) => (raw === '1' ? true : undefined) },
-  subject: optional,
+    read: (raw) => {
+      const value = str(raw) as SendBudget;
+      return SEND_BUDGETS.includes(value) ? value : 'api';
+    },
+  }),
+  locale: at('l', 'locale', text()),
+  status: at('s', 'status', text()),
+  digest: at('g', 'digest', digest),
+  createdAt: at('c', 'createdAt', number),
+  updatedAt: at('u', 'updatedAt', time),
+  expiresAt: at('e', 'expiresAt', time),
+  attempts: at('a', 'attempts', number),
+  maxAttempts: at('A', 'maxAttempts', number),
+  sends: at('n', 'sends', number),
+  maxSends: at('N', 'maxSends', number),
+  lastSentAt: at('r', 'lastSentAt', time),
+  codeIssuer: at('i', 'codeIssuer', nullable),
+  deliveryPrivate: at('x', 'deliveryPrivate', {
+    form: 'same',
+    write: (value) => (value ? 1 : undefined),
+    read: (raw) => (str(raw) === '1' ? true : undefined),
+  }),
+  subject: at('w', 'subject', optional),
 };
 
 /** The delivery's fields sit in the same hash, each under its own name. */
-const DELIVERY_FIELDS: { [K in keyof DeliveryState]-?: Codec<DeliveryState[K]> & { field: string } } = {
-  status: { field: 'dStatus', ...text<DeliveryState['status']>() },
-  provider: { field: 'dProvider', ...nullable },
-  attempts: { field: 'dAttempts', ...number },
-  lastError: { field: 'dLastError', ...nullable },
-  updatedAt: { field: 'dUpdatedAt', ...number },
-  messageId: { field: 'dMessageId', ...optional },
-  errorCode: { field: 'dErrorCode', ...optional },
-  deliveredAt: { field: 'dDeliveredAt', ...optionalNumber },
+const DELIVERY_FIELDS: Fields<DeliveryState> = {
+  status: at('ds', 'dStatus', text<DeliveryState['status']>()),
+  provider: at('dp', 'dProvider', nullable),
+  attempts: at('da', 'dAttempts', number),
+  lastError: at('de', 'dLastError', nullable),
+  updatedAt: at('du', 'dUpdatedAt', time),
+  messageId: at('dm', 'dMessageId', optional),
+  errorCode: at('dc', 'dErrorCode', optional),
+  deliveredAt: at('dd', 'dDeliveredAt', optionalTime),
 };
 
+/** Each field's name in the hash, for the scripts. */
+export const FIELD = names(RECORD_FIELDS);
+export const DELIVERY_FIELD = names(DELIVERY_FIELDS);
+
 /** Every field name a verification's hash may hold. */
-export const HASH_FIELDS: readonly string[] = [...Object.keys(RECORD_FIELDS), ...Object.values(DELIVERY_FIELDS).map(({ field }) => field)];
+export const HASH_FIELDS: readonly string[] = [...Object.values(FIELD), ...Object.values(DELIVERY_FIELD)];
+
+/** The field only a hash of the earlier layout has. */
+const LEGACY_MARK = 'id';
+const ALL_FIELDS = [...Object.values(RECORD_FIELDS), ...Object.values(DELIVERY_FIELDS)] as Field<unknown>[];
 
 export function toHash(record: VerificationRecord): Record<string, HashValue> {
   const hash: Record<string, HashValue> = {};
-  for (const [key, codec] of entries(RECORD_FIELDS)) put(hash, key, codec.write(record[key] as never));
-  for (const [key, { field, write }] of entries(DELIVERY_FIELDS)) put(hash, field, write(record.delivery[key] as never));
+  for (const [key, { field, write }] of entries(RECORD_FIELDS)) put(hash, field, write(record[key] as never, record));
+  for (const [key, { field, write }] of entries(DELIVERY_FIELDS)) put(hash, field, write(record.delivery[key] as never, record));
   return hash;
 }
 
-export function fromHash(hash: Record<string, string>): VerificationRecord {
+/** The verification `id`'s hash as Redis answers it (values as bytes), of either layout; `undefined` when there is none. */
+export function fromHash(id: string, stored: Record<string, Buffer>): VerificationRecord | undefined {
+  const hash = stored[LEGACY_MARK] === undefined ? stored : upgrade(stored);
+  const created = hash[FIELD.createdAt];
+  if (created === undefined) return undefined;
+  const createdAt = Number(created.toString());
   const delivery: Partial<Record<keyof DeliveryState, unknown>> = {};
   for (const [key, { field, read }] of entries(DELIVERY_FIELDS)) {
-    const value = read(hash[field]);
+    const value = read(hash[field], createdAt);
     if (value !== undefined) delivery[key] = value;
   }
-  const record: Partial<Record<keyof VerificationRecord, unknown>> = {};
-  for (const [key, codec] of entries(RECORD_FIELDS)) {
-    const value = codec.read(hash[key]);
+  const record: Partial<Record<keyof VerificationRecord, unknown>> = { id };
+  for (const [key, { field, read }] of entries(RECORD_FIELDS)) {
+    const value = read(hash[field], createdAt);
     if (value !== undefined) record[key] = value;
   }
   record.delivery = delivery;
@@ -88,14 +150,77 @@ export function fromHash(hash: Record<string, string>): VerificationRecord {
 }
 
 /** A hash as HGETALL answers inside a script: field, value, field, value… */
-export function fromPairs(pairs: string[]): VerificationRecord {
-  const hash: Record<string, string> = {};
-  for (let i = 0; i < pairs.length; i += 2) hash[pairs[i]!] = pairs[i + 1]!;
-  return fromHash(hash);
+export function fromPairs(id: string, pairs: Buffer[]): VerificationRecord | undefined {
+  const hash: Record<string, Buffer> = {};
+  for (let i = 0; i < pairs.length; i += 2) hash[pairs[i]!.toString()] = pairs[i + 1]!;
+  return fromHash(id, hash);
+}
+
+/**
+ * A digest (lower-case hex, as digestCode gives it) as the bytes the hash holds and a check compares.
+ * Anything else is no digest: a candidate that is not one is given as empty, which never matches, as
+ * it never matched a stored hex digest before.
+ */
+export function packDigest(hex: string): Buffer {
+  return /^(?:[0-9a-f]{2})+$/.test(hex) ? Buffer.from(hex, 'hex') : Buffer.alloc(0);
+}
+
+/** A hash of the earlier layout in this one: what upgradeLua does in Redis, for a read that writes nothing. */
+function upgrade(legacy: Record<string, Buffer>): Record<string, Buffer> {
+  const createdAt = Number(legacy[RECORD_FIELDS.createdAt.legacy]?.toString());
+  const hash: Record<string, Buffer> = {};
+  for (const { field, legacy: name, form } of ALL_FIELDS) {
+    const raw = legacy[name];
+    if (raw === undefined) continue;
+    if (form === 'time') hash[field] = Buffer.from(String(Number(raw.toString()) - createdAt));
+    else if (form === 'digest') hash[field] = packDigest(raw.toString());
+    else hash[field] = raw;
+  }
+  return hash;
+}
+
+/**
+ * Lua: `upgrade(key)` rewrites a hash of the earlier layout in this one, in place, keeping its expiry
+ * (the new fields are written before the old ones are deleted, so the key never goes away); nothing for
+ * a hash of this layout or none. Same steps as upgrade() above.
+ */
+export function upgradeLua(): string {
+  const forms = ALL_FIELDS.map(({ field, legacy, form }) => `${legacy} = {'${field}', '${form}'}`).join(', ');
+  const legacyNames = [LEGACY_MARK, ...ALL_FIELDS.map(({ legacy }) => legacy)].map((name) => `'${name}'`).join(', ');
+  return `
+local function upgrade(key)
+  local old = redis.call('HGETALL', key)
+  local v = {}
+  for i = 1, #old, 2 do v[old[i]] = old[i + 1] end
+  if not v['${LEGACY_MARK}'] then return end
+  local LEGACY = {${forms}}
+  local createdAt = tonumber(v['${RECORD_FIELDS.createdAt.legacy}'])
+  local fresh = {}
+  for name, value in pairs(v) do
+    local to = LEGACY[name]
+    if to then
+      if to[2] == 'time' then
+        value = tonumber(value) - createdAt
+      elseif to[2] == 'digest' then
+        value = value:gsub('%x%x', function(byte) return string.char(tonumber(byte, 16)) end)
+      end
+      fresh[#fresh + 1] = to[1]
+      fresh[#fresh + 1] = value
+    end
+  end
+  local gone = {${legacyNames}}
+  redis.call('HSET', key, unpack(fresh))
+  redis.call('HDEL', key, unpack(gone))
+end
+`;
 }
 
 function put(hash: Record<string, HashValue>, field: string, value: HashValue | undefined) {
   if (value !== undefined) hash[field] = value;
+}
+
+function names<R>(table: Fields<R>): { readonly [K in keyof R]-?: string } {
+  return Object.fromEntries(Object.entries<Field<unknown>>(table).map(([key, { field }]) => [key, field])) as { [K in keyof R]-?: string };
 }
 
 const entries = <T extends object>(table: T) => Object.entries(table) as [keyof T & string, T[keyof T]][];

@@ -1,18 +1,37 @@
 import type { Result } from 'ioredis';
 import type { RedisScripts } from '../../redis/redis-scripts.js';
+import { DELIVERY_FIELD, FIELD, upgradeLua } from './verification-hash.js';
 
 /**
  * The Redis store's Lua. Each script that decides something runs one function of
  * verification-transitions.ts on the verification's hash, atomically, in the same steps and the same
  * order (the comments name them), so that both stores keep one state machine; the store contract suite
- * (test/otp-store.e2e-spec.ts) runs both. Field names are those of verification-hash.ts. What only Redis
- * needs is marked as such: the hash's expiry (`keep`) and the pending index's keys.
+ * (test/otp-store.e2e-spec.ts) runs both. Field names and how values are stored (times since createdAt,
+ * the digest's bytes) are those of verification-hash.ts. What only Redis needs is marked as such: the
+ * hash's expiry (`keep`), its layout (`hmget`, `put`) and the pending index's keys.
  */
 
-/** Storage only: keeps a verification readable for RETENTION_MS after its code expires or it last changed. */
-const KEEP = `
+const F = quoted(FIELD);
+const D = quoted(DELIVERY_FIELD);
+
+/**
+ * Storage only: keeps a verification readable for RETENTION_MS after its code expires or it last
+ * changed. `hmget` reads the verification's hash, first rewriting one of the earlier layout in this
+ * one; its first field is the status, which every verification of this layout has. `put` writes a
+ * field, '' (null) as no field.
+ */
+const KEEP = `${upgradeLua()}
 local function keep(key, expiresAt, now, retention)
   redis.call('PEXPIRE', key, math.max(expiresAt - now, 0) + retention)
+end
+local function hmget(key, ...)
+  local h = redis.call('HMGET', key, ...)
+  if h[1] then return h end
+  upgrade(key)
+  return redis.call('HMGET', key, ...)
+end
+local function put(key, field, value)
+  if value == '' then redis.call('HDEL', key, field) else redis.call('HSET', key, field, value) end
 end
 `;
 
@@ -28,24 +47,25 @@ return 1
 
 /**
  * check(): read, compare the digest in constant time (no early exit on the first differing byte),
- * count a wrong code, lock at the limit, approve once.
- * ARGV: mode ('digest' | 'external'), candidate digest or '1'/'0', now, retention.
+ * count a wrong code, lock at the limit, approve once. Times in the hash count from its createdAt.
+ * ARGV: mode ('digest' | 'external'), candidate digest's bytes or '1'/'0', now, retention.
  */
 const CHECK_SCRIPT = `${KEEP}
 local key = KEYS[1]
-local h = redis.call('HMGET', key, 'status', 'digest', 'expiresAt', 'attempts', 'maxAttempts')
+local h = hmget(key, ${F.status}, ${F.digest}, ${F.createdAt}, ${F.expiresAt}, ${F.attempts}, ${F.maxAttempts})
 -- check(): no record
 if not h[1] then return {'not_found'} end
 local now = tonumber(ARGV[3])
-local expiresAt = tonumber(h[3])
+local since = now - tonumber(h[3])
+local expiresAt = tonumber(h[3]) + tonumber(h[4])
 -- check(): already locked
 if h[1] == 'max_attempts' then return {'locked', redis.call('HGETALL', key)} end
 -- check(): not pending (isPending)
 if h[1] ~= 'pending' or now >= expiresAt then return {'not_found'} end
-local attempts, max = tonumber(h[4]), tonumber(h[5])
+local attempts, max = tonumber(h[5]), tonumber(h[6])
 -- check(): attempts used up, settle('locked')
 if attempts >= max then
-  redis.call('HSET', key, 'status', 'max_attempts', 'digest', '', 'updatedAt', ARGV[3])
+  redis.call('HSET', key, ${F.status}, 'max_attempts', ${F.digest}, '', ${F.updatedAt}, since)
   keep(key, expiresAt, now, tonumber(ARGV[4]))
   return {'locked', redis.call('HGETALL', key)}
 end
@@ -54,7 +74,7 @@ local match = false
 if ARGV[1] == 'external' then
   match = ARGV[2] == '1'
 else
-  local stored, candidate = h[2], ARGV[2]
+  local stored, candidate = h[2] or '', ARGV[2]
   if #stored > 0 and #stored == #candidate then
     local diff = 0
     for i = 1, #stored do
@@ -65,34 +85,35 @@ else
 end
 -- check(): settle('approved')
 if match then
-  redis.call('HSET', key, 'status', 'approved', 'digest', '', 'updatedAt', ARGV[3])
+  redis.call('HSET', key, ${F.status}, 'approved', ${F.digest}, '', ${F.updatedAt}, since)
   keep(key, expiresAt, now, tonumber(ARGV[4]))
   return {'approved', redis.call('HGETALL', key)}
 end
 -- check(): a wrong code counts; the one that reaches the limit locks, settle('incorrect')
 attempts = attempts + 1
 if attempts >= max then
-  redis.call('HSET', key, 'attempts', attempts, 'status', 'max_attempts', 'digest', '', 'updatedAt', ARGV[3])
+  redis.call('HSET', key, ${F.attempts}, attempts, ${F.status}, 'max_attempts', ${F.digest}, '', ${F.updatedAt}, since)
 else
-  redis.call('HSET', key, 'attempts', attempts, 'updatedAt', ARGV[3])
+  redis.call('HSET', key, ${F.attempts}, attempts, ${F.updatedAt}, since)
 end
 keep(key, expiresAt, now, tonumber(ARGV[4]))
 return {'incorrect', redis.call('HGETALL', key)}
 `;
 
-/** resend(). ARGV: digest, expiresAt, now, retention. */
+/** resend(). ARGV: digest's bytes, expiresAt, now, retention. */
 const RESEND_SCRIPT = `${KEEP}
 local key = KEYS[1]
-local h = redis.call('HMGET', key, 'status', 'expiresAt', 'sends', 'maxSends')
+local h = hmget(key, ${F.status}, ${F.createdAt}, ${F.expiresAt}, ${F.sends}, ${F.maxSends})
 local now = tonumber(ARGV[3])
 -- resend(): no record, or not pending (isPending)
-if not h[1] or h[1] ~= 'pending' or now >= tonumber(h[2]) then return {'not_pending'} end
+if not h[1] or h[1] ~= 'pending' or now >= tonumber(h[2]) + tonumber(h[3]) then return {'not_pending'} end
 -- resend(): send limit reached
-if tonumber(h[3]) >= tonumber(h[4]) then return {'max_sends', redis.call('HGETALL', key)} end
+if tonumber(h[4]) >= tonumber(h[5]) then return {'max_sends', redis.call('HGETALL', key)} end
 -- resend(): the new code, one more send, a new delivery
-redis.call('HSET', key, 'digest', ARGV[1], 'expiresAt', ARGV[2], 'sends', tonumber(h[3]) + 1, 'lastSentAt', ARGV[3],
-  'updatedAt', ARGV[3], 'codeIssuer', '', 'dStatus', 'queued', 'dProvider', '', 'dAttempts', 0, 'dLastError', '', 'dUpdatedAt', ARGV[3])
-redis.call('HDEL', key, 'dMessageId', 'dErrorCode', 'dDeliveredAt')
+local since = now - tonumber(h[2])
+redis.call('HSET', key, ${F.digest}, ARGV[1], ${F.expiresAt}, tonumber(ARGV[2]) - tonumber(h[2]), ${F.sends}, tonumber(h[4]) + 1,
+  ${F.lastSentAt}, since, ${F.updatedAt}, since, ${D.status}, 'queued', ${D.attempts}, 0, ${D.updatedAt}, since)
+redis.call('HDEL', key, ${F.codeIssuer}, ${D.provider}, ${D.lastError}, ${D.messageId}, ${D.errorCode}, ${D.deliveredAt})
 keep(key, tonumber(ARGV[2]), now, tonumber(ARGV[4]))
 return {'resent', redis.call('HGETALL', key)}
 `;
@@ -100,13 +121,13 @@ return {'resent', redis.call('HGETALL', key)}
 /** cancel(). ARGV: now, retention. */
 const CANCEL_SCRIPT = `${KEEP}
 local key = KEYS[1]
-local h = redis.call('HMGET', key, 'status', 'expiresAt')
+local h = hmget(key, ${F.status}, ${F.createdAt}, ${F.expiresAt})
 local now = tonumber(ARGV[1])
 -- cancel(): no record, or not pending (isPending)
-if not h[1] or h[1] ~= 'pending' or now >= tonumber(h[2]) then return 0 end
+if not h[1] or h[1] ~= 'pending' or now >= tonumber(h[2]) + tonumber(h[3]) then return 0 end
 -- cancel(): canceled, digest forgotten
-redis.call('HSET', key, 'status', 'canceled', 'digest', '', 'updatedAt', ARGV[1])
-keep(key, tonumber(h[2]), now, tonumber(ARGV[2]))
+redis.call('HSET', key, ${F.status}, 'canceled', ${F.digest}, '', ${F.updatedAt}, now - tonumber(h[2]))
+keep(key, tonumber(h[2]) + tonumber(h[3]), now, tonumber(ARGV[2]))
 return 1
 `;
 
@@ -117,43 +138,46 @@ return 1
 const DELIVERY_SCRIPT = `${KEEP}
 local key = KEYS[1]
 local u = cjson.decode(ARGV[1])
-local h = redis.call('HMGET', key, 'status', 'sends', 'expiresAt', 'dStatus', 'dMessageId')
+local h = hmget(key, ${F.status}, ${F.sends}, ${F.createdAt}, ${F.expiresAt}, ${D.status}, ${D.messageId})
 -- reportDelivery(): no record, or a report on an earlier send
 if not h[1] or tonumber(h[2]) ~= u.sendNumber then return -1 end
 local now = tonumber(ARGV[2])
+local createdAt = tonumber(h[3])
+local since = now - createdAt
+local expiresAt = createdAt + tonumber(h[4])
 -- applyReceipt(): only the message it names, only from 'sent'
 if u.status == 'delivered' or u.status == 'undelivered' then
-  if h[4] ~= 'sent' or u.messageId == nil or h[5] ~= u.messageId then return -1 end
-  redis.call('HSET', key, 'dStatus', u.status, 'dUpdatedAt', ARGV[2], 'updatedAt', ARGV[2])
-  if u.errorCode ~= nil then redis.call('HSET', key, 'dErrorCode', u.errorCode) end
-  if u.status == 'delivered' then redis.call('HSET', key, 'dDeliveredAt', u.deliveredAt or ARGV[2]) end
-  keep(key, tonumber(h[3]), now, tonumber(ARGV[3]))
+  if h[5] ~= 'sent' or u.messageId == nil or h[6] ~= u.messageId then return -1 end
+  redis.call('HSET', key, ${D.status}, u.status, ${D.updatedAt}, since, ${F.updatedAt}, since)
+  if u.errorCode ~= nil then redis.call('HSET', key, ${D.errorCode}, u.errorCode) end
+  if u.status == 'delivered' then redis.call('HSET', key, ${D.deliveredAt}, (u.deliveredAt or now) - createdAt) end
+  keep(key, expiresAt, now, tonumber(ARGV[3]))
   return 0
 end
 -- reportDelivery(): what the report says, keeping what it leaves out
-redis.call('HSET', key, 'dStatus', u.status, 'dUpdatedAt', ARGV[2], 'updatedAt', ARGV[2])
-if u.provider ~= nil then redis.call('HSET', key, 'dProvider', u.provider) end
-if u.attempts ~= nil then redis.call('HSET', key, 'dAttempts', u.attempts) end
-if u.lastError ~= nil then redis.call('HSET', key, 'dLastError', u.lastError) end
-if u.codeIssuer ~= nil then redis.call('HSET', key, 'codeIssuer', u.codeIssuer) end
+redis.call('HSET', key, ${D.status}, u.status, ${D.updatedAt}, since, ${F.updatedAt}, since)
+if u.provider ~= nil then put(key, ${D.provider}, u.provider) end
+if u.attempts ~= nil then redis.call('HSET', key, ${D.attempts}, u.attempts) end
+if u.lastError ~= nil then put(key, ${D.lastError}, u.lastError) end
+if u.codeIssuer ~= nil then put(key, ${F.codeIssuer}, u.codeIssuer) end
 -- reportDelivery(): a newly accepted message starts its own story
 if u.status == 'sent' and u.messageId ~= nil then
-  redis.call('HDEL', key, 'dErrorCode', 'dDeliveredAt')
-  redis.call('HSET', key, 'dMessageId', u.messageId)
+  redis.call('HDEL', key, ${D.errorCode}, ${D.deliveredAt})
+  redis.call('HSET', key, ${D.messageId}, u.messageId)
 end
 -- reportDelivery(): a failed delivery fails a pending verification
 local failed = 0
 if u.status == 'failed' and h[1] == 'pending' then
-  redis.call('HSET', key, 'status', 'failed', 'digest', '')
+  redis.call('HSET', key, ${F.status}, 'failed', ${F.digest}, '')
   failed = 1
 end
-keep(key, tonumber(h[3]), now, tonumber(ARGV[3]))
+keep(key, expiresAt, now, tonumber(ARGV[3]))
 return failed
 `;
 
 /** markDeliveryPrivate(): only on a verification that exists; HSET alone would leave a stub hash without an expiry. */
-const MARK_PRIVATE_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'deliveryPrivate', '1') end
+const MARK_PRIVATE_SCRIPT = `${KEEP}
+if hmget(KEYS[1], ${F.status})[1] then redis.call('HSET', KEYS[1], ${F.deliveryPrivate}, '1') end
 return 1
 `;
 
@@ -189,19 +213,25 @@ export const VERIFICATION_SCRIPTS = {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    otpCreate(key: string, ttl: number, ...fields: (string | number)[]): Result<number, Context>;
-    otpCheck(
+    otpCreate(key: string, ttl: number, ...fields: (string | number | Buffer)[]): Result<number, Context>;
+    /** The Buffer forms answer the hash as bytes: it holds the digest's. */
+    otpCheckBuffer(
       key: string,
       mode: 'digest' | 'external',
-      candidate: string,
+      candidate: Buffer | string,
       now: number,
       retention: number,
-    ): Result<[string, string[]?], Context>;
-    otpResend(key: string, digest: string, expiresAt: number, now: number, retention: number): Result<[string, string[]?], Context>;
+    ): Result<[Buffer, Buffer[]?], Context>;
+    otpResendBuffer(key: string, digest: Buffer, expiresAt: number, now: number, retention: number): Result<[Buffer, Buffer[]?], Context>;
     otpCancel(key: string, now: number, retention: number): Result<number, Context>;
     otpDelivery(key: string, update: string, now: number, retention: number): Result<number, Context>;
     otpReplacePending(key: string, expected: string, next: string, ttl: number): Result<number, Context>;
     otpTouchPending(key: string, id: string, ttl: string): Result<number, Context>;
     otpMarkPrivate(key: string): Result<number, Context>;
   }
+}
+
+/** Field names as Lua string literals. */
+function quoted<T extends Record<string, string>>(names: T): { readonly [K in keyof T]: string } {
+  return Object.fromEntries(Object.entries(names).map(([key, name]) => [key, `'${name}'`])) as { [K in keyof T]: string };
 }
