@@ -463,7 +463,7 @@ describe("a destination's Redis hash", () => {
       ahw: String(now + HOUR_MS),
       ad: '1',
       adw: String(now + DAY_MS),
-      'a:verify': `${r.expiresAt}:${r.id}`,
+      'a:verify': `${r.expiresAt}:${Buffer.from(r.id.replaceAll('-', ''), 'hex').toString('base64url')}`,
     });
     // The daily window is the longest.
     expect(await client.pttl(key(r.to))).toBeGreaterThan(DAY_MS - 60_000);

@@ -15,7 +15,8 @@ import type { SendBudget } from './limits/send-limiter.js';
  * field still says, and the next send opens a new one. The key expires with the last of its windows
  * and pending entries.
  * - `<b>:<purpose>` or `<b>:<purpose>:s:<subject>` (purposes hold no `:`): the pending verification
- *   of that purpose, budget and subject, as `<expiresAt>:<id>`. Only ever a hint: an entry whose
+ *   of that purpose, budget and subject, as `<expiresAt>:<id>` (the id as `entryId` writes it). Only
+ *   ever a hint: an entry whose
  *   expiresAt has passed counts as absent, and a live one is re-checked against the verification.
  */
 export const destinationKey = (to: string) => `otp:{d:${to}}`;
@@ -30,11 +31,29 @@ export const limitFieldsOf = (budget: SendBudget) => ['c', 'h', 'hw', 'd', 'dw']
 export const pendingField = (purpose: string, budget: SendBudget, subject?: string) =>
   subject === undefined ? `${BUDGET_LETTERS[budget]}:${purpose}` : `${BUDGET_LETTERS[budget]}:${purpose}:s:${subject}`;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const COMPACT_UUID = /^[A-Za-z0-9_-]{22}$/;
+
+/**
+ * A verification id as a pending entry holds it: a UUID (as every id is) in base64url, 22 characters
+ * instead of 36, which takes most hashes a size class down; anything else as it is.
+ */
+export function entryId(id: string): string {
+  return UUID.test(id) ? Buffer.from(id.replaceAll('-', ''), 'hex').toString('base64url') : id;
+}
+
+/** The verification id an entry's id stands for. */
+export function verificationIdOf(stored: string): string {
+  if (!COMPACT_UUID.test(stored)) return stored;
+  const hex = Buffer.from(stored, 'base64url').toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** The id a pending entry names while its code has not expired at `now`, if any. */
 export function livePendingId(entry: string | null | undefined, now: number): string | undefined {
   if (!entry) return undefined;
   const colon = entry.indexOf(':');
-  return colon > 0 && Number(entry.slice(0, colon)) > now ? entry.slice(colon + 1) : undefined;
+  return colon > 0 && Number(entry.slice(0, colon)) > now ? verificationIdOf(entry.slice(colon + 1)) : undefined;
 }
 
 /**

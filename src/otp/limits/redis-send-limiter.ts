@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
-import { budgetLetter, destinationKey, legacyBudgetKeysOf, limitFieldsOf, pendingField } from '../destination-hash.js';
+import { budgetLetter, destinationKey, legacyBudgetKeysOf, limitFieldsOf, pendingField, verificationIdOf } from '../destination-hash.js';
 import {
   DAY_MS,
   type GuessVerdict,
@@ -76,7 +76,7 @@ export class RedisSendLimiter implements SendLimiter {
       field,
     );
     if (verdict === 'ok') return { allowed: true };
-    if (verdict === 'pending') return { pendingId: String(detail) };
+    if (verdict === 'pending') return { pendingId: verificationIdOf(String(detail)) };
     return { allowed: false, reason: verdict as 'cooldown' | 'hourly' | 'daily', retryAfterMs: Number(detail) };
   }
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
-import { destinationKey, livePendingId, pendingField } from '../destination-hash.js';
+import { destinationKey, entryId, livePendingId, pendingField, verificationIdOf } from '../destination-hash.js';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
@@ -29,21 +29,22 @@ export class RedisOtpStore implements OtpStore {
     const destination = destinationKey(record.to);
     const field = pendingField(record.purpose, record.budget, record.subject);
     const claim = (expected: string) =>
-      this.redis.otpClaimPending(destination, field, record.id, record.expiresAt, record.createdAt, expected);
+      this.redis.otpClaimPending(destination, field, entryId(record.id), record.expiresAt, record.createdAt, expected);
     // Record and index entry leave in one write, the record first, so on one server the index never
     // names nothing; elsewhere a reader that finds the record missing treats the entry as the hint it is.
     const [, first] = await Promise.all([
       this.redis.otpCreate(key, Math.max(1, record.expiresAt - record.createdAt) + RETENTION_MS, ...Object.entries(toHash(record)).flat()),
       claim(''),
     ]);
-    let [claimed, existing] = first;
+    let [claimed, held] = first;
     for (let attempt = 0; attempt < 3 && claimed !== 1; attempt++) {
+      const existing = verificationIdOf(held ?? '');
       if (existing && (await this.isPending(existing, record.createdAt))) {
         await this.redis.del(key);
         return { created: false as const, pendingId: existing };
       }
       // What the entry names is settled or gone: replace it, unless another start got there first.
-      [claimed, existing] = await claim(existing ?? '');
+      [claimed, held] = await claim(held ?? '');
     }
     if (claimed === 1) return { created: true as const };
     // Lost every race to concurrent starts: defer to whichever is pending now.
@@ -69,7 +70,7 @@ export class RedisOtpStore implements OtpStore {
     const record = fromPairs(hash!);
     if (result === 'resent') {
       const field = pendingField(record.purpose, record.budget, record.subject);
-      await this.redis.otpTouchPending(destinationKey(record.to), field, id, code.expiresAt, code.now);
+      await this.redis.otpTouchPending(destinationKey(record.to), field, entryId(id), code.expiresAt, code.now);
     }
     return { result: result as 'resent' | 'max_sends', record };
   }
@@ -124,6 +125,12 @@ export class RedisOtpStore implements OtpStore {
   private async releasePending(id: string, known?: VerificationRecord) {
     const record = known ?? (await this.get(id));
     if (record)
-      await this.redis.otpTouchPending(destinationKey(record.to), pendingField(record.purpose, record.budget, record.subject), id, '', 0);
+      await this.redis.otpTouchPending(
+        destinationKey(record.to),
+        pendingField(record.purpose, record.budget, record.subject),
+        entryId(id),
+        '',
+        0,
+      );
   }
 }
