@@ -28,8 +28,8 @@ export class RedisOtpStore implements OtpStore {
     const key = verificationKey(record.id);
     const destination = destinationKey(record.to);
     const field = pendingField(record.purpose, record.budget, record.subject);
-    const claim = (expected: string) =>
-      this.redis.otpClaimPending(destination, field, entryId(record.id), record.expiresAt, record.createdAt, expected);
+    const id = entryId(record.id);
+    const claim = (expected: string) => this.redis.otpClaimPending(destination, field, id, record.expiresAt, record.createdAt, expected);
     // Record and index entry leave in one write, the record first, so on one server the index never
     // names nothing; elsewhere a reader that finds the record missing treats the entry as the hint it is.
     const [, first] = await Promise.all([
