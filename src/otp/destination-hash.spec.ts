@@ -30,5 +30,7 @@ describe("a destination hash's pending entries", () => {
     expect(pendingField('verify', 'api')).toBe('a:verify');
     expect(pendingField('signup', 'anonymous', 's1')).toBe('n:signup:s:s1');
     expect(pendingField('login', 'proven')).toBe('p:login');
+    const account = randomUUID();
+    expect(pendingField('password_reset', 'anonymous', account)).toBe(`n:password_reset:s:${entryId(account)}`);
   });
 });

@@ -14,7 +14,7 @@ import type { SendBudget } from './limits/send-limiter.js';
  * Redis 7.0 has no expiry per field, so a window is over when its end has passed, whatever the
  * field still says, and the next send opens a new one. The key expires with the last of its windows
  * and pending entries.
- * - `<b>:<purpose>` or `<b>:<purpose>:s:<subject>` (purposes hold no `:`): the pending verification
+ * - `<b>:<purpose>` or `<b>:<purpose>:s:<subject>` (purposes hold no `:`; the subject as `entryId` writes it): the pending verification
  *   of that purpose, budget and subject, as `<expiresAt>:<id>` (the id as `entryId` writes it). Only
  *   ever a hint: an entry whose
  *   expiresAt has passed counts as absent, and a live one is re-checked against the verification.
@@ -28,15 +28,13 @@ export const budgetLetter = (budget: SendBudget) => BUDGET_LETTERS[budget];
 /** Every send-limit field of a budget, for clearing them. */
 export const limitFieldsOf = (budget: SendBudget) => ['c', 'h', 'hw', 'd', 'dw'].map((field) => `${BUDGET_LETTERS[budget]}${field}`);
 
-export const pendingField = (purpose: string, budget: SendBudget, subject?: string) =>
-  subject === undefined ? `${BUDGET_LETTERS[budget]}:${purpose}` : `${BUDGET_LETTERS[budget]}:${purpose}:s:${subject}`;
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const COMPACT_UUID = /^[A-Za-z0-9_-]{22}$/;
 
 /**
- * A verification id as a pending entry holds it: a UUID (as every id is) in base64url, 22 characters
- * instead of 36, which takes most hashes a size class down; anything else as it is.
+ * A verification id as a pending entry holds it: a UUID (as every id is, `randomUUID`) in base64url, 22
+ * characters instead of 36, which takes most hashes a size class down; anything else as it is, which
+ * `verificationIdOf` reads back unless it looks like a compacted UUID (22 base64url characters).
  */
 export function entryId(id: string): string {
   return UUID.test(id) ? Buffer.from(id.replaceAll('-', ''), 'hex').toString('base64url') : id;
@@ -48,6 +46,10 @@ export function verificationIdOf(stored: string): string {
   const hex = Buffer.from(stored, 'base64url').toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/** The subject (an account id, a UUID) compacted as ids are, which keeps the field within a listpack's 64 bytes. */
+export const pendingField = (purpose: string, budget: SendBudget, subject?: string) =>
+  subject === undefined ? `${BUDGET_LETTERS[budget]}:${purpose}` : `${BUDGET_LETTERS[budget]}:${purpose}:s:${entryId(subject)}`;
 
 /** The id a pending entry names while its code has not expired at `now`, if any. */
 export function livePendingId(entry: string | null | undefined, now: number): string | undefined {
