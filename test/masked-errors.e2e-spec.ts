@@ -74,17 +74,11 @@ async function everythingInRedis(): Promise<string[]> {
 }
 
 /**
- * Where the store keeps a destination by design (the verification's `to`, the pending index and the
- * per-destination limit counters are keyed by it): removed, so what remains is everything else.
+ * Where the store keeps a destination by design (the verification's `to`, and the destination's hash of
+ * send limits and pending index is keyed by it): removed, so what remains is everything else.
  */
 function withoutTheStoresOwnDestinationFields(line: string, destination: string): string {
-  return line
-    .split(`{p:verify:${destination}}`)
-    .join('{p:verify:…}')
-    .split(`{d:${destination}}`)
-    .join('{d:…}')
-    .split(`"to":"${destination}"`)
-    .join('"to":"…"');
+  return line.split(`{d:${destination}}`).join('{d:…}').split(`"to":"${destination}"`).join('"to":"…"');
 }
 
 async function failedDelivery(channel: 'email' | 'sms', to: string): Promise<Record<string, unknown>> {

@@ -7,7 +7,7 @@ import type { OtpStore } from '../src/otp/store/otp-store.js';
 import { RedisOtpStore } from '../src/otp/store/redis-otp.store.js';
 import { MemorySendLimiter } from '../src/otp/limits/memory-send-limiter.js';
 import { RedisSendLimiter } from '../src/otp/limits/redis-send-limiter.js';
-import { DAY_MS, type SendLimiter } from '../src/otp/limits/send-limiter.js';
+import { DAY_MS, HOUR_MS, type SendLimiter } from '../src/otp/limits/send-limiter.js';
 import { REDIS_SCRIPTS } from '../src/redis/redis-scripts.js';
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
@@ -444,6 +444,196 @@ describe('a verification of the earlier layout', () => {
     });
     expect(await store.get(expired.id)).toEqual(expired);
     expect(await client.hexists(key(settled), 'id')).toBe(1);
+  });
+});
+
+describe.each([
+  [
+    'memory',
+    () => {
+      const store = new MemoryOtpStore();
+      return { store: store as OtpStore, limiter: new MemorySendLimiter(store) as SendLimiter, close: () => store.onModuleDestroy() };
+    },
+  ],
+  [
+    'redis',
+    () => ({ store: new RedisOtpStore(client) as OtpStore, limiter: new RedisSendLimiter(client) as SendLimiter, close: () => {} }),
+  ],
+])('the %s send limiter beside its pending index', (_name, make) => {
+  let store: OtpStore;
+  let limiter: SendLimiter;
+  let close: () => void;
+  beforeEach(() => {
+    ({ store, limiter, close } = make());
+  });
+  afterEach(() => close());
+  const limits = { cooldownMs: 30_000, perHour: 3, perDay: 4 };
+
+  it('answers the pending verification without counting a send, and counts again once it settled', async () => {
+    const first = record();
+    const now = Date.now();
+    const lookup = { purpose: 'verify' };
+    expect(await limiter.consumeUnlessPending(first.to, 'api', limits, now, lookup)).toEqual({ allowed: true });
+    await store.createPending(first);
+    expect(await limiter.consumeUnlessPending(first.to, 'api', limits, now, lookup)).toEqual({ pendingId: first.id });
+    expect(await limiter.consumeUnlessPending(first.to, 'api', limits, now, lookup)).toEqual({ pendingId: first.id });
+    // Another purpose, subject or budget has no pending verification: its send is counted (and cools down).
+    expect(await limiter.consumeUnlessPending(first.to, 'api', limits, now, { purpose: 'other' })).toMatchObject({ reason: 'cooldown' });
+    expect(await limiter.consumeUnlessPending(first.to, 'api', limits, now, { purpose: 'verify', subject: randomUUID() })).toMatchObject({
+      reason: 'cooldown',
+    });
+    expect(await limiter.consumeUnlessPending(first.to, 'anonymous', limits, now, lookup)).toEqual({ allowed: true });
+
+    await store.cancel(first.id, Date.now());
+    expect(await limiter.consumeUnlessPending(first.to, 'api', limits, now, lookup)).toMatchObject({ allowed: false, reason: 'cooldown' });
+    await limiter.liftCooldown(first.to, 'api');
+    expect(await limiter.consumeUnlessPending(first.to, 'api', limits, now, lookup)).toEqual({ allowed: true });
+  });
+
+  it('gives concurrent starts to one destination one pending verification, each start counted once', async () => {
+    const to = `${randomUUID()}@example.com`;
+    const now = Date.now();
+    const noCooldown = { cooldownMs: 0, perHour: 100, perDay: 100 };
+    const starts = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const found = await limiter.consumeUnlessPending(to, 'anonymous', noCooldown, now, { purpose: 'signup' });
+        if ('pendingId' in found) return { id: found.pendingId, counted: false };
+        expect(found).toEqual({ allowed: true });
+        const r = record({ to, purpose: 'signup', budget: 'anonymous', createdAt: now });
+        const created = await store.createPending(r);
+        return { id: created.created ? r.id : created.pendingId, counted: true, created: created.created };
+      }),
+    );
+    expect(starts.filter((start) => 'created' in start && start.created)).toHaveLength(1);
+    expect(new Set(starts.map((start) => start.id)).size).toBe(1);
+    expect(await store.findPendingId(to, 'signup', 'anonymous', Date.now())).toBe(starts[0]!.id);
+    // Exactly the counted starts spent the hour: the rest of it is still there.
+    const counted = starts.filter((start) => start.counted).length;
+    const hour = { cooldownMs: 0, perHour: counted + 1, perDay: 100 };
+    expect(await limiter.consume(to, 'anonymous', hour, now)).toEqual({ allowed: true });
+    expect(await limiter.consume(to, 'anonymous', hour, now)).toMatchObject({ allowed: false, reason: 'hourly' });
+  });
+});
+
+describe("a destination's Redis hash", () => {
+  const limiter = () => new RedisSendLimiter(client);
+  const key = (to: string) => `otp:{d:${to}}`;
+  const destination = () => `${randomUUID()}@example.com`;
+
+  it('holds the limits of each budget and the pending entries, one key with the longest window as its TTL', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    const now = Date.now();
+    // Only a pending entry: the key lives as long as its code.
+    await store.createPending(r);
+    expect(await client.pttl(key(r.to))).toBeGreaterThan(600_000 - 60_000);
+    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(600_000);
+    expect(await limiter().consume(r.to, 'api', { cooldownMs: 30_000, perHour: 3, perDay: 4 }, now)).toEqual({ allowed: true });
+    expect(await client.keys(`otp:{d:${r.to}}*`)).toEqual([key(r.to)]);
+    expect(await client.hgetall(key(r.to))).toEqual({
+      ac: String(now + 30_000),
+      ah: '1',
+      ahw: String(now + HOUR_MS),
+      ad: '1',
+      adw: String(now + DAY_MS),
+      'a:verify': `${r.expiresAt}:${Buffer.from(r.id.replaceAll('-', ''), 'hex').toString('base64url')}`,
+    });
+    // The daily window is the longest.
+    expect(await client.pttl(key(r.to))).toBeGreaterThan(DAY_MS - 60_000);
+    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(DAY_MS);
+    // Settled, the entry goes; reset clears the limits. Nothing left, nothing kept.
+    await store.cancel(r.id, Date.now());
+    expect(await client.hexists(key(r.to), 'a:verify')).toBe(0);
+    await limiter().reset(r.to);
+    expect(await client.exists(key(r.to))).toBe(0);
+  });
+
+  it('keeps the pending entries through a reset of the limits', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    const now = Date.now();
+    expect(await limiter().consume(r.to, 'api', { cooldownMs: 30_000, perHour: 3, perDay: 4 }, now)).toEqual({ allowed: true });
+    await store.createPending(r);
+    await limiter().reset(r.to);
+    expect(await client.hkeys(key(r.to))).toEqual(['a:verify']);
+    expect(await store.findPendingId(r.to, 'verify', 'api', Date.now())).toBe(r.id);
+    expect(await limiter().consume(r.to, 'api', { cooldownMs: 30_000, perHour: 3, perDay: 4 }, now)).toEqual({ allowed: true });
+  });
+
+  it("leaves the other budgets' counters untouched however many sends one budget is asked for", async () => {
+    const to = destination();
+    const now = Date.now();
+    const limits = { cooldownMs: 0, perHour: 3, perDay: 4 };
+    const verdicts = await Promise.all(Array.from({ length: 20 }, () => limiter().consume(to, 'anonymous', limits, now)));
+    expect(verdicts.filter((verdict) => verdict.allowed)).toHaveLength(3);
+    expect((await client.hkeys(key(to))).sort()).toEqual(['nd', 'ndw', 'nh', 'nhw']);
+    expect(await limiter().consume(to, 'proven', limits, now)).toEqual({ allowed: true });
+    expect(await limiter().consume(to, 'api', limits, now)).toEqual({ allowed: true });
+    expect(await client.hmget(key(to), 'nh', 'ph', 'ah')).toEqual(['3', '1', '1']);
+  });
+
+  it('opens new hour and day windows once theirs have ended, without an expiry per field', async () => {
+    const to = destination();
+    const now = Date.now();
+    const limits = { cooldownMs: 0, perHour: 2, perDay: 3 };
+    const consume = (at: number) => limiter().consume(to, 'api', limits, at);
+    expect(await consume(now)).toEqual({ allowed: true });
+    expect(await consume(now + 1000)).toEqual({ allowed: true });
+    expect(await consume(now + 2000)).toEqual({ allowed: false, reason: 'hourly', retryAfterMs: HOUR_MS - 2000 });
+    // The hour is over: its count starts again, the day's goes on.
+    expect(await consume(now + HOUR_MS)).toEqual({ allowed: true });
+    expect(await client.hmget(key(to), 'ah', 'ahw', 'ad', 'adw')).toEqual(['1', String(now + 2 * HOUR_MS), '3', String(now + DAY_MS)]);
+    expect(await consume(now + HOUR_MS + 1)).toEqual({ allowed: false, reason: 'daily', retryAfterMs: DAY_MS - HOUR_MS - 1 });
+    // The day is over too.
+    expect(await consume(now + DAY_MS)).toEqual({ allowed: true });
+    expect(await client.hmget(key(to), 'ah', 'ad', 'adw')).toEqual(['1', '1', String(now + 2 * DAY_MS)]);
+    // The key lives as long as the new day window, counted from the send that opened it.
+    expect(await client.pttl(key(to))).toBeGreaterThan(DAY_MS - 60_000);
+  });
+
+  describe("honours the previous version's keys, which its replicas write during a rolling deploy", () => {
+    const legacy = (to: string, what: 'cooldown' | 'hour' | 'day') => `otp:{d:${to}}:api:${what}`;
+
+    it('a cooldown there still blocks, until lifted or reset', async () => {
+      const to = destination();
+      await client.set(legacy(to, 'cooldown'), '1', 'PX', 20_000);
+      const verdict = await limiter().consume(to, 'api', { cooldownMs: 30_000, perHour: 3, perDay: 4 }, Date.now());
+      expect(verdict).toMatchObject({ allowed: false, reason: 'cooldown' });
+      expect((verdict as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(19_000);
+      expect((verdict as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(20_000);
+      await limiter().liftCooldown(to, 'api');
+      expect(await client.exists(legacy(to, 'cooldown'))).toBe(0);
+      expect(await limiter().consume(to, 'api', { cooldownMs: 30_000, perHour: 3, perDay: 4 }, Date.now())).toEqual({ allowed: true });
+      await client.set(legacy(to, 'cooldown'), '1', 'PX', 20_000);
+      await limiter().reset(to);
+      expect(await limiter().consume(to, 'api', { cooldownMs: 30_000, perHour: 3, perDay: 4 }, Date.now())).toEqual({ allowed: true });
+    });
+
+    it('its hour and day counts add to the hash, and a send fits again when the first window that frees enough ends', async () => {
+      const to = destination();
+      const now = Date.now();
+      await client.set(legacy(to, 'hour'), '2', 'PX', 1_800_000);
+      await client.set(legacy(to, 'day'), '2', 'PX', 7_200_000);
+      const limits = { cooldownMs: 0, perHour: 3, perDay: 10 };
+      expect(await limiter().consume(to, 'api', limits, now)).toEqual({ allowed: true });
+      // 1 here and 2 there: full until the legacy hour ends, in half an hour.
+      const hourly = await limiter().consume(to, 'api', limits, now);
+      expect(hourly).toMatchObject({ allowed: false, reason: 'hourly' });
+      expect((hourly as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(1_800_000 - 60_000);
+      expect((hourly as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(1_800_000);
+      // Where the hash alone fills the hour, its own window decides.
+      const own = { cooldownMs: 0, perHour: 1, perDay: 10 };
+      expect(await limiter().consume(to, 'api', own, now)).toMatchObject({ allowed: false, reason: 'hourly', retryAfterMs: HOUR_MS });
+      // 1 here and 2 there fill a day of 3; the legacy day's end frees it.
+      const daily = await limiter().consume(to, 'api', { cooldownMs: 0, perHour: 10, perDay: 3 }, now);
+      expect(daily).toMatchObject({ allowed: false, reason: 'daily' });
+      expect((daily as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(7_200_000 - 60_000);
+      expect((daily as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(7_200_000);
+      // Nothing is ever written to them.
+      expect(await client.mget(legacy(to, 'cooldown'), legacy(to, 'hour'), legacy(to, 'day'))).toEqual([null, '2', '2']);
+      await limiter().reset(to);
+      expect(await client.exists(legacy(to, 'hour'), legacy(to, 'day'))).toBe(0);
+    });
   });
 });
 

@@ -245,6 +245,18 @@ describe.each(['memory', 'redis'] as const)('verifications on the %s store', (st
     expect(await call(app.url, 'POST', '/v1/verifications/check', { id: first.id, code: latest })).toMatchObject({ status: 200 });
   });
 
+  it('gives concurrent starts to one destination and purpose one pending verification', async () => {
+    const app = await service({ OTP_MAX_SENDS: '20' });
+    const to = email();
+    const starts = await Promise.all(Array.from({ length: 8 }, () => call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })));
+    expect(starts.map((response) => response.status)).toEqual(starts.map(() => 201));
+    expect(new Set(starts.map((response) => response.body.id)).size).toBe(1);
+    // One verification, sent once per start: the first send and a resend for each of the others.
+    expect(starts.map((response) => response.body.sendsRemaining).sort((x, y) => Number(y) - Number(x))).toEqual(
+      Array.from({ length: 8 }, (_, i) => 19 - i),
+    );
+  });
+
   it('enforces the resend cooldown per destination', async () => {
     const app = await service({ OTP_RESEND_COOLDOWN_SECONDS: '30' });
     const to = email();

@@ -17,6 +17,7 @@ import { MemorySendLimiter } from './limits/memory-send-limiter.js';
 import { RedisSendLimiter } from './limits/redis-send-limiter.js';
 import { RedisThrottlerStorage } from './limits/redis-throttler.storage.js';
 import { SendLimiter } from './limits/send-limiter.js';
+import { OtpStore } from './store/otp-store.js';
 import { OtpService } from './otp.service.js';
 import { VerificationRecordsModule } from './verification-records.module.js';
 import { VerificationsController } from './verifications.controller.js';
@@ -42,7 +43,13 @@ import { VerificationsController } from './verifications.controller.js';
     ApiKeyGuard,
     AdminApiKeyGuard,
     IpThrottlerGuard,
-    { provide: SendLimiter, ...byRedis<SendLimiter>(RedisSendLimiter, MemorySendLimiter) },
+    {
+      provide: SendLimiter,
+      inject: [REDIS_CLIENT, OtpStore],
+      // In memory, the pending index is the memory store's own.
+      useFactory: (client: RedisClient | null, store: OtpStore): SendLimiter =>
+        client ? new RedisSendLimiter(client) : new MemorySendLimiter(store),
+    },
     FraudScreen,
     { provide: FraudGuard, ...byRedis<FraudGuard>(RedisFraudGuard, MemoryFraudGuard) },
     // Outgoing events replace this when they exist; until then a new suspension is an audit line.

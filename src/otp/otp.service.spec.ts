@@ -77,6 +77,11 @@ describe('OtpService', () => {
     };
     limiter = {
       consume: jest.fn(async () => ({ allowed: true as const })),
+      // As the memory limiter answers it: the store's index, else a send counted.
+      consumeUnlessPending: jest.fn(async (to, budget, limits, now, { purpose, subject }) => {
+        const pendingId = await store.findPendingId(to, purpose, budget, now, subject);
+        return pendingId ? { pendingId } : limiter.consume(to, budget, limits, now);
+      }),
       liftCooldown: jest.fn(async () => undefined),
       takeGuess: jest.fn(async () => ({ allowed: true as const })),
       refundGuess: jest.fn(async () => undefined),
@@ -177,6 +182,29 @@ describe('OtpService', () => {
     await service.resendById(record.id, 'auth', {});
     expect(store.findPendingId).toHaveBeenLastCalledWith('a@example.com', 'signup', 'anonymous', expect.any(Number), 'account-1');
     expect(store.resend).toHaveBeenCalledWith(record.id, expect.any(Object));
+  });
+
+  it('counts each start once: a pending hint that is stale counts the new send, a live one leaves it to the resend', async () => {
+    const settled = pending({ status: 'approved' });
+    limiter.consumeUnlessPending.mockResolvedValueOnce({ pendingId: settled.id });
+    store.get.mockResolvedValueOnce(settled);
+    await service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API);
+    expect(limiter.consume).toHaveBeenCalledTimes(1);
+    expect(store.createPending).toHaveBeenCalledTimes(1);
+
+    const live = pending();
+    limiter.consumeUnlessPending.mockResolvedValueOnce({ pendingId: live.id });
+    store.get.mockResolvedValueOnce(live);
+    store.resend.mockResolvedValueOnce({ result: 'resent', record: { ...live, sends: 2 } });
+    await service.start({ channel: 'email', to: 'a@example.com', purpose: 'verify', locale: 'en' }, {}, API);
+    expect(limiter.consume).toHaveBeenCalledTimes(2);
+    expect(store.createPending).toHaveBeenCalledTimes(1);
+
+    // No hint: the one step counted the send already.
+    limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: true });
+    await service.start({ channel: 'email', to: 'b@example.com', purpose: 'verify', locale: 'en' }, {}, API);
+    expect(limiter.consume).toHaveBeenCalledTimes(2);
+    expect(store.createPending).toHaveBeenCalledTimes(2);
   });
 
   it('applies the send limits to test destinations too', async () => {

@@ -11,7 +11,7 @@ import { DestinationPolicies, type DestinationPolicy } from './destinations/dest
 import { maskDestination } from '../common/masked-destination.js';
 import { normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
 import { FraudScreen } from './fraud/fraud-screen.js';
-import { type SendBudget, SendLimiter } from './limits/send-limiter.js';
+import { type SendBudget, SendLimiter, type SendLimits, type SendLimitVerdict } from './limits/send-limiter.js';
 import {
   OtpAttemptsExceededError,
   OtpIncorrectError,
@@ -128,13 +128,19 @@ export class OtpService {
     policy.assertCanSend(input.channel);
 
     const now = Date.now();
-    const pendingId = await this.store.findPendingId(destination.normalized, input.purpose, options.budget, now, options.subject);
-    if (pendingId) {
-      const resent = await this.resend({ id: pendingId, destination, policy, meta, options, now });
+    // One step finds the pending verification or, when there is none, counts this send as a new one's.
+    const found = await this.limiter.consumeUnlessPending(destination.normalized, options.budget, this.sendLimits(), now, {
+      purpose: input.purpose,
+      subject: options.subject,
+    });
+    if ('pendingId' in found) {
+      const resent = await this.resend({ id: found.pendingId, destination, policy, meta, options, now });
       if (resent) return resent;
+      // The index named one that has settled since: this send starts a new one, and counts as such.
+      await this.consumeSendLimit(input.channel, destination, options.budget, policy, now);
+    } else {
+      await this.admitSend(found, input.channel, destination, policy, now);
     }
-
-    await this.consumeSendLimit(input.channel, destination, options.budget, policy, now);
     const id = randomUUID();
     const code = policy.issueCode();
     const record: VerificationRecord = {
@@ -368,17 +374,31 @@ export class OtpService {
     policy: DestinationPolicy,
     now: number,
   ): Promise<void> {
-    const verdict = await this.limiter.consume(
-      destination.normalized,
-      budget,
-      { cooldownMs: this.config.resendCooldownSeconds * 1000, perHour: this.config.maxSendsPerHour, perDay: this.config.maxSendsPerDay },
-      now,
-    );
+    const verdict = await this.limiter.consume(destination.normalized, budget, this.sendLimits(), now);
+    await this.admitSend(verdict, channel, destination, policy, now);
+  }
+
+  /** What follows the destination's verdict: its refusal, or the fraud guard's say. */
+  private async admitSend(
+    verdict: SendLimitVerdict,
+    channel: Channel,
+    destination: Destination,
+    policy: DestinationPolicy,
+    now: number,
+  ): Promise<void> {
     if (!verdict.allowed) {
       const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
       throw verdict.reason === 'cooldown' ? new OtpResendTooSoonError(seconds) : new OtpRateLimitedError(seconds);
     }
     await this.fraud.admit(channel, destination, policy.reachesDestination, now);
+  }
+
+  private sendLimits(): SendLimits {
+    return {
+      cooldownMs: this.config.resendCooldownSeconds * 1000,
+      perHour: this.config.maxSendsPerHour,
+      perDay: this.config.maxSendsPerDay,
+    };
   }
 
   private async findPendingIdIn(realm: Realm, to: string, purpose: string, now: number): Promise<string | undefined> {

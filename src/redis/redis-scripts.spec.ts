@@ -5,6 +5,7 @@ import { CONVERSION_SCRIPTS } from '../messaging/provider-conversion.scripts.js'
 import { FRAUD_GUARD_SCRIPTS } from '../otp/fraud/fraud-guard.scripts.js';
 import { SEND_LIMITER_SCRIPTS } from '../otp/limits/send-limiter.scripts.js';
 import { THROTTLER_SCRIPTS } from '../otp/limits/throttler.scripts.js';
+import { PENDING_INDEX_SCRIPTS } from '../otp/store/pending-index.scripts.js';
 import { VERIFICATION_SCRIPTS } from '../otp/store/verification.scripts.js';
 import { openRedis, type RedisClient } from './redis-connection.js';
 import { gatherScripts, REDIS_SCRIPTS, requireScripts } from './redis-scripts.js';
@@ -38,6 +39,7 @@ describe('REDIS_SCRIPTS', () => {
   it("holds every owner's scripts", () => {
     const owners = [
       VERIFICATION_SCRIPTS,
+      PENDING_INDEX_SCRIPTS,
       SEND_LIMITER_SCRIPTS,
       FRAUD_GUARD_SCRIPTS,
       THROTTLER_SCRIPTS,
@@ -47,7 +49,7 @@ describe('REDIS_SCRIPTS', () => {
     ];
     const names = owners.flatMap((owner) => Object.keys(owner));
     expect(Object.keys(REDIS_SCRIPTS).sort()).toEqual([...names].sort());
-    expect(names).toHaveLength(21);
+    expect(names).toHaveLength(22);
   });
 });
 

@@ -5,6 +5,7 @@ import { CONVERSION_SCRIPTS } from '../messaging/provider-conversion.scripts.js'
 import { FRAUD_GUARD_SCRIPTS } from '../otp/fraud/fraud-guard.scripts.js';
 import { SEND_LIMITER_SCRIPTS } from '../otp/limits/send-limiter.scripts.js';
 import { THROTTLER_SCRIPTS } from '../otp/limits/throttler.scripts.js';
+import { PENDING_INDEX_SCRIPTS } from '../otp/store/pending-index.scripts.js';
 import { VERIFICATION_SCRIPTS } from '../otp/store/verification.scripts.js';
 import type { RedisClient } from './redis-connection.js';
 
@@ -42,6 +43,7 @@ export function gatherScripts(owners: Record<string, RedisScripts>): RedisScript
  */
 export const REDIS_SCRIPTS: RedisScripts = gatherScripts({
   'the verification store': VERIFICATION_SCRIPTS,
+  'the pending index': PENDING_INDEX_SCRIPTS,
   'the send limiter': SEND_LIMITER_SCRIPTS,
   'the fraud guard': FRAUD_GUARD_SCRIPTS,
   'the request throttler': THROTTLER_SCRIPTS,

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import type { OtpStore } from '../store/otp-store.js';
 import {
   DAY_MS,
   type GuessVerdict,
   HOUR_MS,
+  type PendingLookup,
   SEND_BUDGETS,
   type SendBudget,
   type SendLimiter,
@@ -30,12 +32,18 @@ const budgetKey = (destination: string, budget: SendBudget) => `${budget}\0${des
  */
 export const SWEEP_INTERVAL_MS = 60_000;
 
-/** Embedded mode: the same fixed windows as the Redis limiter, opened by the first send (or guess). */
+/**
+ * Embedded mode: the same fixed windows as the Redis limiter, opened by the first send (or guess).
+ * The pending index is the memory store's, asked through `pendingIndex`; without one, no start finds a
+ * pending verification here, and the store's `createPending` is what keeps it one.
+ */
 @Injectable()
 export class MemorySendLimiter implements SendLimiter {
   private readonly budgets = new Map<string, BudgetState>();
   private readonly guesses = new Map<string, Window>();
   private lastSweep = 0;
+
+  constructor(private readonly pendingIndex?: Pick<OtpStore, 'findPendingId'>) {}
 
   /** Destinations (per budget) and guess windows held now, for tests and diagnostics. */
   get size(): number {
@@ -60,6 +68,17 @@ export class MemorySendLimiter implements SendLimiter {
     state.day.count += 1;
     this.budgets.set(key, state);
     return { allowed: true };
+  }
+
+  async consumeUnlessPending(
+    destination: string,
+    budget: SendBudget,
+    limits: SendLimits,
+    now: number,
+    pending: PendingLookup,
+  ): Promise<SendLimitVerdict | { pendingId: string }> {
+    const pendingId = await this.pendingIndex?.findPendingId(destination, pending.purpose, budget, now, pending.subject);
+    return pendingId ? { pendingId } : this.consume(destination, budget, limits, now);
   }
 
   async liftCooldown(destination: string, budget: SendBudget): Promise<void> {

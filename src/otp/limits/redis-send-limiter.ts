@@ -2,10 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
+import { budgetLetter, destinationKey, legacyBudgetKeysOf, limitFieldsOf, pendingField, verificationIdOf } from '../destination-hash.js';
 import {
   DAY_MS,
   type GuessVerdict,
   HOUR_MS,
+  type PendingLookup,
   SEND_BUDGETS,
   type SendBudget,
   type SendLimiter,
@@ -14,35 +16,27 @@ import {
 } from './send-limiter.js';
 import { SEND_LIMITER_SCRIPTS } from './send-limiter.scripts.js';
 
-/** Every key of one destination shares a hash tag, so each script runs on Redis Cluster too. */
-const budgetKeysOf = (destination: string, budget: SendBudget) =>
-  [`otp:{d:${destination}}:${budget}:cooldown`, `otp:{d:${destination}}:${budget}:hour`, `otp:{d:${destination}}:${budget}:day`] as const;
+/** The guess count has a key of its own, beside the destination's hash and in its slot. */
 const guessesKeyOf = (destination: string) => `otp:{d:${destination}}:guesses`;
 
+/** Each budget's limits are fields of the destination's hash (destination-hash.ts), beside its pending index. */
 @Injectable()
 export class RedisSendLimiter implements SendLimiter {
   constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
     requireScripts(redis, SEND_LIMITER_SCRIPTS);
   }
 
-  async consume(destination: string, budget: SendBudget, limits: SendLimits): Promise<SendLimitVerdict> {
-    const [cooldown, hour, day] = budgetKeysOf(destination, budget);
-    const [verdict, ttl] = await this.redis.otpConsumeSend(
-      cooldown,
-      hour,
-      day,
-      limits.cooldownMs,
-      limits.perHour,
-      limits.perDay,
-      HOUR_MS,
-      DAY_MS,
-    );
-    if (verdict === 'ok') return { allowed: true };
-    return { allowed: false, reason: verdict as 'cooldown' | 'hourly' | 'daily', retryAfterMs: Number(ttl) };
+  consume(destination: string, budget: SendBudget, limits: SendLimits, now: number): Promise<SendLimitVerdict> {
+    // Asked about no pending entry, the script answers a verdict only.
+    return this.run(destination, budget, limits, now, '') as Promise<SendLimitVerdict>;
+  }
+
+  consumeUnlessPending(destination: string, budget: SendBudget, limits: SendLimits, now: number, pending: PendingLookup) {
+    return this.run(destination, budget, limits, now, pendingField(pending.purpose, budget, pending.subject));
   }
 
   async liftCooldown(destination: string, budget: SendBudget): Promise<void> {
-    await this.redis.del(budgetKeysOf(destination, budget)[0]);
+    await this.redis.otpLiftCooldown(destinationKey(destination), legacyBudgetKeysOf(destination, budget)[0], `${budgetLetter(budget)}c`);
   }
 
   async takeGuess(destination: string, perDay: number): Promise<GuessVerdict> {
@@ -54,7 +48,35 @@ export class RedisSendLimiter implements SendLimiter {
     await this.redis.otpRefundGuess(guessesKeyOf(destination));
   }
 
+  /** The limit fields only: the pending index in the same hash is the store's, and stays. */
   async reset(destination: string): Promise<void> {
-    await this.redis.del(...SEND_BUDGETS.flatMap((budget) => budgetKeysOf(destination, budget)), guessesKeyOf(destination));
+    await Promise.all([
+      this.redis.hdel(destinationKey(destination), ...SEND_BUDGETS.flatMap(limitFieldsOf)),
+      this.redis.del(...SEND_BUDGETS.flatMap((budget) => legacyBudgetKeysOf(destination, budget)), guessesKeyOf(destination)),
+    ]);
+  }
+
+  private async run(
+    destination: string,
+    budget: SendBudget,
+    limits: SendLimits,
+    now: number,
+    field: string,
+  ): Promise<SendLimitVerdict | { pendingId: string }> {
+    const [verdict, detail] = await this.redis.otpConsumeSend(
+      destinationKey(destination),
+      ...legacyBudgetKeysOf(destination, budget),
+      budgetLetter(budget),
+      limits.cooldownMs,
+      limits.perHour,
+      limits.perDay,
+      HOUR_MS,
+      DAY_MS,
+      now,
+      field,
+    );
+    if (verdict === 'ok') return { allowed: true };
+    if (verdict === 'pending') return { pendingId: verificationIdOf(String(detail)) };
+    return { allowed: false, reason: verdict as 'cooldown' | 'hourly' | 'daily', retryAfterMs: Number(detail) };
   }
 }

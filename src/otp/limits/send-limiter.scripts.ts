@@ -1,25 +1,64 @@
 import type { Result } from 'ioredis';
 import type { RedisScripts } from '../../redis/redis-scripts.js';
+import { DESTINATION_HASH_LUA } from '../destination-hash.js';
 
-/** KEYS: cooldown, hour, day. ARGV: cooldown ms, per hour, per day, hour ms, day ms. */
-const CONSUME_SCRIPT = `
-local cooldown = redis.call('PTTL', KEYS[1])
-if cooldown > 0 then return {'cooldown', cooldown} end
-local function full(key, limit, window)
-  local count = tonumber(redis.call('GET', key) or '0')
-  if count < limit then return nil end
-  local ttl = redis.call('PTTL', key)
-  if ttl < 0 then redis.call('PEXPIRE', key, window); ttl = window end
-  return ttl
+/**
+ * KEYS: the destination's hash, then the previous version's cooldown, hour and day keys of the budget
+ * (legacyBudgetKeysOf). ARGV: budget letter, cooldown ms, per hour, per day, hour ms, day ms, now, and
+ * the pending entry's field ('' = none). Field layout: destination-hash.ts.
+ *
+ * With a pending field, an entry there that is still live answers {'pending', id} and nothing is
+ * counted: the caller re-checks that verification, and counts the send itself if it goes ahead.
+ * Otherwise all three limits are checked and the send counted only if all allow it.
+ *
+ * The legacy keys: a replica of the previous version counts its sends there until the rolling deploy
+ * that brings this script is over, so a cooldown there still blocks and its counts add to the hash's,
+ * and the limits hold across the roll. Once no replica older than this one runs, and a day has passed
+ * (the longest window), the legacy keys are gone and their reads here (and in RedisSendLimiter) can go.
+ */
+const CONSUME_SCRIPT = `${DESTINATION_HASH_LUA}
+local key, b, now = KEYS[1], ARGV[1], tonumber(ARGV[7])
+if ARGV[8] ~= '' then
+  local id = live(redis.call('HGET', key, ARGV[8]), now)
+  if id then return {'pending', id} end
 end
-local hour = full(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[4]))
-if hour then return {'hourly', hour} end
-local day = full(KEYS[3], tonumber(ARGV[3]), tonumber(ARGV[5]))
-if day then return {'daily', day} end
-if tonumber(ARGV[1]) > 0 then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
-if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
-if redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[5]) end
+local f = redis.call('HMGET', key, b .. 'c', b .. 'h', b .. 'hw', b .. 'd', b .. 'dw')
+local cooldown = math.max((tonumber(f[1]) or 0) - now, redis.call('PTTL', KEYS[2]))
+if cooldown > 0 then return {'cooldown', cooldown} end
+-- A window: its count (0 once its end has passed), its end, and when full, the ms until a send fits,
+-- counting the legacy key's sends until that key expires.
+local function window(count, ends, legacy, limit, length)
+  count, ends = tonumber(count) or 0, tonumber(ends) or 0
+  if ends <= now then count, ends = 0, now + length end
+  local old, oldEnds = tonumber(redis.call('GET', legacy) or '0') or 0, now
+  if old > 0 then
+    local ttl = redis.call('PTTL', legacy)
+    oldEnds = now + (ttl > 0 and ttl or length)
+  end
+  if count + old < limit then return count, ends, nil end
+  local first, last = math.min(ends, oldEnds), math.max(ends, oldEnds)
+  local left = (ends > first and count or 0) + (oldEnds > first and old or 0)
+  return count, ends, (left < limit and first or last) - now
+end
+local hour, hourEnds, hourFull = window(f[2], f[3], KEYS[3], tonumber(ARGV[3]), tonumber(ARGV[5]))
+if hourFull then return {'hourly', hourFull} end
+local day, dayEnds, dayFull = window(f[4], f[5], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[6]))
+if dayFull then return {'daily', dayFull} end
+local cooldownEnds = now + tonumber(ARGV[2])
+if cooldownEnds > now then
+  redis.call('HSET', key, b .. 'c', cooldownEnds, b .. 'h', hour + 1, b .. 'hw', hourEnds, b .. 'd', day + 1, b .. 'dw', dayEnds)
+else
+  redis.call('HSET', key, b .. 'h', hour + 1, b .. 'hw', hourEnds, b .. 'd', day + 1, b .. 'dw', dayEnds)
+end
+extend(key, math.max(cooldownEnds, hourEnds, dayEnds), now)
 return {'ok', 0}
+`;
+
+/** KEYS: the destination's hash, the previous version's cooldown key of the budget. ARGV: the budget's cooldown field. */
+const LIFT_COOLDOWN_SCRIPT = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
 `;
 
 /** KEYS: guesses. ARGV: per day, day ms. Counts the guess only while the window has room. */
@@ -42,14 +81,23 @@ return 1
 
 /** Run by RedisSendLimiter, which lays out their keys. */
 export const SEND_LIMITER_SCRIPTS = {
-  otpConsumeSend: { numberOfKeys: 3, lua: CONSUME_SCRIPT },
+  otpConsumeSend: { numberOfKeys: 4, lua: CONSUME_SCRIPT },
+  otpLiftCooldown: { numberOfKeys: 2, lua: LIFT_COOLDOWN_SCRIPT },
   otpTakeGuess: { numberOfKeys: 1, lua: TAKE_GUESS_SCRIPT },
   otpRefundGuess: { numberOfKeys: 1, lua: REFUND_GUESS_SCRIPT },
 } satisfies RedisScripts;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    otpConsumeSend(cooldown: string, hour: string, day: string, ...args: number[]): Result<[string, number], Context>;
+    otpConsumeSend(
+      destination: string,
+      legacyCooldown: string,
+      legacyHour: string,
+      legacyDay: string,
+      budget: string,
+      ...args: (number | string)[]
+    ): Result<[string, number | string], Context>;
+    otpLiftCooldown(destination: string, legacyCooldown: string, field: string): Result<number, Context>;
     otpTakeGuess(guesses: string, perDay: number, dayMs: number): Result<[number, number], Context>;
     otpRefundGuess(guesses: string): Result<number, Context>;
   }

@@ -17,6 +17,12 @@ export interface SendLimits {
 export const SEND_BUDGETS = ['api', 'anonymous', 'proven'] as const;
 export type SendBudget = (typeof SEND_BUDGETS)[number];
 
+/** Which pending verification of a destination a send may be for: its purpose (and subject), in the send's budget. */
+export interface PendingLookup {
+  purpose: string;
+  subject?: string;
+}
+
 /**
  * Per-destination send limits (resend cooldown, hourly and daily caps) in separate budgets, and the
  * daily wrong-guess allowance of a destination whose code is fixed; shared by every replica when
@@ -24,6 +30,19 @@ export type SendBudget = (typeof SEND_BUDGETS)[number];
  */
 export interface SendLimiter {
   consume(destination: string, budget: SendBudget, limits: SendLimits, now: number): Promise<SendLimitVerdict>;
+  /**
+   * A start's first step: the id of the pending verification for `destination`+`budget`+`pending` if the
+   * pending index names one, and then nothing is counted; otherwise `consume`. The id is a hint the
+   * caller re-checks against the verification (and counts the send itself if it goes ahead). Redis
+   * answers both from the destination's one hash in one round trip.
+   */
+  consumeUnlessPending(
+    destination: string,
+    budget: SendBudget,
+    limits: SendLimits,
+    now: number,
+    pending: PendingLookup,
+  ): Promise<SendLimitVerdict | { pendingId: string }>;
   /** Lifts the cooldown of one budget of a destination (a verification there was just approved). */
   liftCooldown(destination: string, budget: SendBudget): Promise<void>;
   /**

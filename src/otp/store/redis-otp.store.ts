@@ -2,47 +2,51 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
+import { destinationKey, entryId, livePendingId, pendingField, verificationIdOf } from '../destination-hash.js';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
+import { PENDING_INDEX_SCRIPTS } from './pending-index.scripts.js';
 import { FIELD, fromHash, fromPairs, packDigest, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 /**
  * Key layout. Each verification is one hash under its own hash tag, so every script that decides
  * something touches one key and runs unchanged on Redis Cluster. The pending index (`to`+`purpose`+
- * `budget`+`subject` → id) lives in another slot and is only ever a hint: whatever it points to is re-checked.
+ * `budget`+`subject` → id) is a field of the destination's hash, beside its send limits
+ * (destination-hash.ts), in another slot, and only ever a hint: whatever it names is re-checked.
  */
 const verificationKey = (id: string) => `otp:{v:${id}}`;
-const pendingKey = (to: string, purpose: string, budget: SendBudget, subject?: string) =>
-  subject === undefined ? `otp:{p:${budget}:${purpose}:${to}}` : `otp:{p:${budget}:${purpose}:${to}:s:${subject}}`;
 
 @Injectable()
 export class RedisOtpStore implements OtpStore {
   constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
-    requireScripts(redis, VERIFICATION_SCRIPTS);
+    requireScripts(redis, { ...VERIFICATION_SCRIPTS, ...PENDING_INDEX_SCRIPTS });
   }
 
   async createPending(record: VerificationRecord) {
     const key = verificationKey(record.id);
-    const index = pendingKey(record.to, record.purpose, record.budget, record.subject);
-    const ttl = Math.max(1, record.expiresAt - record.createdAt);
-    // Record and index leave in one write, the record first, so on one server the index never points at
-    // nothing; elsewhere a reader that finds the record missing treats the index as the hint it is.
-    const [, claimed] = await Promise.all([
-      this.redis.otpCreate(key, ttl + RETENTION_MS, ...Object.entries(toHash(record)).flat()),
-      this.redis.set(index, record.id, 'PX', ttl, 'NX'),
+    const destination = destinationKey(record.to);
+    const field = pendingField(record.purpose, record.budget, record.subject);
+    const id = entryId(record.id);
+    const claim = (expected: string) => this.redis.otpClaimPending(destination, field, id, record.expiresAt, record.createdAt, expected);
+    // Record and index entry leave in one write, the record first, so on one server the index never
+    // names nothing; elsewhere a reader that finds the record missing treats the entry as the hint it is.
+    const [, first] = await Promise.all([
+      this.redis.otpCreate(key, Math.max(1, record.expiresAt - record.createdAt) + RETENTION_MS, ...Object.entries(toHash(record)).flat()),
+      claim(''),
     ]);
-    if (claimed === 'OK') return { created: true as const };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (attempt > 0 && (await this.redis.set(index, record.id, 'PX', ttl, 'NX')) === 'OK') return { created: true as const };
-      const existing = await this.redis.get(index);
+    let [claimed, held] = first;
+    for (let attempt = 0; attempt < 3 && claimed !== 1; attempt++) {
+      const existing = verificationIdOf(held ?? '');
       if (existing && (await this.isPending(existing, record.createdAt))) {
         await this.redis.del(key);
         return { created: false as const, pendingId: existing };
       }
-      if (existing && (await this.redis.otpReplacePending(index, existing, record.id, ttl)) === 1) return { created: true as const };
+      // What the entry names is settled or gone: replace it, unless another start got there first.
+      [claimed, held] = await claim(held ?? '');
     }
+    if (claimed === 1) return { created: true as const };
     // Lost every race to concurrent starts: defer to whichever is pending now.
     const winner = await this.findPendingId(record.to, record.purpose, record.budget, record.createdAt, record.subject);
     await this.redis.del(key);
@@ -51,7 +55,7 @@ export class RedisOtpStore implements OtpStore {
   }
 
   async findPendingId(to: string, purpose: string, budget: SendBudget, now: number, subject?: string) {
-    const id = await this.redis.get(pendingKey(to, purpose, budget, subject));
+    const id = livePendingId(await this.redis.hget(destinationKey(to), pendingField(purpose, budget, subject)), now);
     return id && (await this.isPending(id, now)) ? id : undefined;
   }
 
@@ -71,8 +75,8 @@ export class RedisOtpStore implements OtpStore {
     if (result === 'not_pending') return { result };
     const record = fromPairs(id, hash!)!;
     if (result === 'resent') {
-      const index = pendingKey(record.to, record.purpose, record.budget, record.subject);
-      await this.redis.otpTouchPending(index, id, String(Math.max(1, code.expiresAt - code.now)));
+      const field = pendingField(record.purpose, record.budget, record.subject);
+      await this.redis.otpTouchPending(destinationKey(record.to), field, entryId(id), code.expiresAt, code.now);
     }
     return { result: result as 'resent' | 'max_sends', record };
   }
@@ -136,6 +140,13 @@ export class RedisOtpStore implements OtpStore {
 
   private async releasePending(id: string, known?: VerificationRecord) {
     const record = known ?? (await this.get(id));
-    if (record) await this.redis.otpTouchPending(pendingKey(record.to, record.purpose, record.budget, record.subject), id, '');
+    if (record)
+      await this.redis.otpTouchPending(
+        destinationKey(record.to),
+        pendingField(record.purpose, record.budget, record.subject),
+        entryId(id),
+        '',
+        0,
+      );
   }
 }

@@ -8,7 +8,8 @@ import { DELIVERY_FIELD, FIELD, upgradeLua } from './verification-hash.js';
  * order (the comments name them), so that both stores keep one state machine; the store contract suite
  * (test/otp-store.e2e-spec.ts) runs both. Field names and how values are stored (times since createdAt,
  * the digest's bytes) are those of verification-hash.ts. What only Redis needs is marked as such: the
- * hash's expiry (`keep`), its layout (`hmget`, `put`) and the pending index's keys.
+ * hash's expiry (`keep`) and its layout (`hmget`, `put`). The pending index's scripts are in
+ * pending-index.scripts.ts.
  */
 
 const F = quoted(FIELD);
@@ -181,33 +182,13 @@ if hmget(KEYS[1], ${F.status})[1] then redis.call('HSET', KEYS[1], ${F.deliveryP
 return 1
 `;
 
-/**
- * Storage only: points the pending index at a new id unless it still points at a verification that
- * is pending. ARGV: expected old id, new id, ttl.
- */
-const REPLACE_PENDING_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if current ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1
-`;
-
-/** Storage only: deletes or extends the pending index only while it points at the given id. ARGV: id, ttl ('' = delete). */
-const TOUCH_PENDING_SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-`;
-
-/** Each touches one key, the verification's hash or its pending index, so each runs unchanged on Redis Cluster. */
+/** Each touches one key, the verification's hash, so each runs unchanged on Redis Cluster. */
 export const VERIFICATION_SCRIPTS = {
   otpCreate: { numberOfKeys: 1, lua: CREATE_SCRIPT },
   otpCheck: { numberOfKeys: 1, lua: CHECK_SCRIPT },
   otpResend: { numberOfKeys: 1, lua: RESEND_SCRIPT },
   otpCancel: { numberOfKeys: 1, lua: CANCEL_SCRIPT },
   otpDelivery: { numberOfKeys: 1, lua: DELIVERY_SCRIPT },
-  otpReplacePending: { numberOfKeys: 1, lua: REPLACE_PENDING_SCRIPT },
-  otpTouchPending: { numberOfKeys: 1, lua: TOUCH_PENDING_SCRIPT },
   otpMarkPrivate: { numberOfKeys: 1, lua: MARK_PRIVATE_SCRIPT },
 } satisfies RedisScripts;
 
@@ -225,8 +206,6 @@ declare module 'ioredis' {
     otpResendBuffer(key: string, digest: Buffer, expiresAt: number, now: number, retention: number): Result<[Buffer, Buffer[]?], Context>;
     otpCancel(key: string, now: number, retention: number): Result<number, Context>;
     otpDelivery(key: string, update: string, now: number, retention: number): Result<number, Context>;
-    otpReplacePending(key: string, expected: string, next: string, ttl: number): Result<number, Context>;
-    otpTouchPending(key: string, id: string, ttl: string): Result<number, Context>;
     otpMarkPrivate(key: string): Result<number, Context>;
   }
 }
