@@ -151,6 +151,14 @@ keep(key, tonumber(h[3]), now, tonumber(ARGV[3]))
 return failed
 `;
 
+/**
+ * The same report, ignored (-1) when KEYS[2] exists: the delivery ledger's mark that this send went
+ * out, under the verification's hash tag. A job that runs again after its send then writes nothing,
+ * so the ledger check and a 'sending' report can leave in one round trip.
+ */
+const DELIVERY_UNLESS_MARKED_SCRIPT = `if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+${DELIVERY_SCRIPT}`;
+
 /** markDeliveryPrivate(): only on a verification that exists; HSET alone would leave a stub hash without an expiry. */
 const MARK_PRIVATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'deliveryPrivate', '1') end
@@ -182,6 +190,7 @@ export const VERIFICATION_SCRIPTS = {
   otpResend: { numberOfKeys: 1, lua: RESEND_SCRIPT },
   otpCancel: { numberOfKeys: 1, lua: CANCEL_SCRIPT },
   otpDelivery: { numberOfKeys: 1, lua: DELIVERY_SCRIPT },
+  otpDeliveryUnlessMarked: { numberOfKeys: 2, lua: DELIVERY_UNLESS_MARKED_SCRIPT },
   otpReplacePending: { numberOfKeys: 1, lua: REPLACE_PENDING_SCRIPT },
   otpTouchPending: { numberOfKeys: 1, lua: TOUCH_PENDING_SCRIPT },
   otpMarkPrivate: { numberOfKeys: 1, lua: MARK_PRIVATE_SCRIPT },
@@ -200,6 +209,7 @@ declare module 'ioredis' {
     otpResend(key: string, digest: string, expiresAt: number, now: number, retention: number): Result<[string, string[]?], Context>;
     otpCancel(key: string, now: number, retention: number): Result<number, Context>;
     otpDelivery(key: string, update: string, now: number, retention: number): Result<number, Context>;
+    otpDeliveryUnlessMarked(key: string, mark: string, update: string, now: number, retention: number): Result<number, Context>;
     otpReplacePending(key: string, expected: string, next: string, ttl: number): Result<number, Context>;
     otpTouchPending(key: string, id: string, ttl: string): Result<number, Context>;
     otpMarkPrivate(key: string): Result<number, Context>;
