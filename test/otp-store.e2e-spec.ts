@@ -9,6 +9,7 @@ import { MemorySendLimiter } from '../src/otp/limits/memory-send-limiter.js';
 import { RedisSendLimiter } from '../src/otp/limits/redis-send-limiter.js';
 import { DAY_MS, HOUR_MS, type SendLimiter } from '../src/otp/limits/send-limiter.js';
 import { REDIS_SCRIPTS } from '../src/redis/redis-scripts.js';
+import { RedisDeliveryLedger } from '../src/messaging/delivery/delivery-ledger.js';
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
@@ -634,6 +635,37 @@ describe("a destination's Redis hash", () => {
       await limiter().reset(to);
       expect(await client.exists(legacy(to, 'hour'), legacy(to, 'day'))).toBe(0);
     });
+  });
+});
+
+describe('the Redis OTP store beside the delivery ledger', () => {
+  it("applies a report that names a send's mark until the ledger marks the send, and ignores it after", async () => {
+    const store = new RedisOtpStore(client);
+    const ledger = new RedisDeliveryLedger(client);
+    const r = record();
+    await store.createPending(r);
+    const mark = ledger.sentMark(`${r.id}:1`);
+
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 1 }, Date.now(), mark)).toBe('applied');
+    expect((await store.get(r.id))!.delivery).toMatchObject({ status: 'sending', attempts: 1 });
+    await store.updateDelivery(
+      r.id,
+      { sendNumber: 1, status: 'sent', provider: 'smtp', attempts: 1, messageId: '<m1@example.com>' },
+      Date.now(),
+    );
+    await ledger.markSent(`${r.id}:1`, 600_000);
+
+    // The same job run again: its 'sending' leaves with the ledger's check and changes nothing.
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 2 }, Date.now(), mark)).toBe('ignored');
+    expect((await store.get(r.id))!.delivery).toMatchObject({
+      status: 'sent',
+      provider: 'smtp',
+      attempts: 1,
+      messageId: '<m1@example.com>',
+    });
+    // Another send of the verification (a failover) has a mark of its own.
+    const failover = ledger.sentMark(`${r.id}:1:after:smtp`);
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 1 }, Date.now(), failover)).toBe('applied');
   });
 });
 

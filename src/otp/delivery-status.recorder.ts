@@ -19,8 +19,11 @@ export class DeliveryStatusRecorder implements DeliveryReports {
   ) {}
 
   async record(report: DeliveryReport): Promise<RecordedReport> {
-    const { verificationId, ...update } = report;
-    const outcome = await this.store.updateDelivery(verificationId, update, Date.now());
+    const { verificationId, unlessMarked, ...update } = report;
+    const outcome =
+      unlessMarked === undefined
+        ? await this.store.updateDelivery(verificationId, update, Date.now())
+        : await this.store.updateDelivery(verificationId, update, Date.now(), unlessMarked);
     // Read back only when someone needs it: a send's own progress reports are the bulk of all reports.
     const readBack = isReceiptStatus(report.status) || report.status === 'failed' || this.events.enabled;
     const record = outcome !== 'ignored' && readBack ? await this.store.get(verificationId) : undefined;

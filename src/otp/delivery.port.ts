@@ -17,6 +17,12 @@ export interface DeliveryRequest {
 /** A delivery update for one send of one verification (`codeIssuer`: the provider that generated the code, e.g. Twilio Verify). */
 export interface DeliveryReport extends DeliveryUpdate {
   verificationId: string;
+  /**
+   * The delivery ledger's mark that this send went out (`DeliveryLedger.sentMark`): when it exists the
+   * report is ignored. A job's 'sending' report names it so that it can leave together with the
+   * ledger's check, and a job that runs again after its send never writes 'sending' over 'sent'.
+   */
+  unlessMarked?: string;
 }
 
 /**

@@ -49,7 +49,7 @@ describe('REDIS_SCRIPTS', () => {
     ];
     const names = owners.flatMap((owner) => Object.keys(owner));
     expect(Object.keys(REDIS_SCRIPTS).sort()).toEqual([...names].sort());
-    expect(names).toHaveLength(22);
+    expect(names).toHaveLength(23);
   });
 });
 

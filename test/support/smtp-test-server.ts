@@ -25,6 +25,8 @@ export interface SmtpFailure {
 export interface SmtpTestServerOptions {
   /** Require these credentials; others get 535. Unset = no authentication needed (a relay). */
   auth?: { user: string; password: string };
+  /** Close a connection that has been idle this long, with a 421, as relays do (smtp-server's default: 60 s). */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -49,6 +51,12 @@ export class SmtpTestServer {
   /** Sessions whose client hung up before the final reply: their message was never accepted. */
   private readonly abandoned = new Set<string>();
   private readonly closedSessions = new Set<string>();
+  /** Connections accepted since the start (or the last reset), and how many were open at once at most. */
+  connectionCount = 0;
+  peakConnections = 0;
+  /** Connections open right now. */
+  openConnections = 0;
+  private dropMail = 0;
 
   private constructor(
     readonly port: number,
@@ -83,6 +91,16 @@ export class SmtpTestServer {
   /** Each message is refused at `failure.stage` with probability `fraction`, as a flaky relay does; planned failures come first. */
   failSome(failure: SmtpFailure, fraction: number): this {
     this.some = { failure, fraction };
+    return this;
+  }
+
+  /**
+   * The next `times` MAIL FROM commands on a connection that has carried a message already get no
+   * answer: the connection is cut, as when a relay had dropped an idle session and the client
+   * finds out only when it starts the next message.
+   */
+  dropNextMail(times = 1): this {
+    this.dropMail += times;
     return this;
   }
 
@@ -133,6 +151,9 @@ export class SmtpTestServer {
     this.greetingDelayMs = 0;
     this.abandoned.clear();
     this.received.length = 0;
+    this.connectionCount = 0;
+    this.peakConnections = this.openConnections;
+    this.dropMail = 0;
   }
 
   /** Starts it again on the same port after `stop()`. */
@@ -147,7 +168,11 @@ export class SmtpTestServer {
       logger: false,
       // Stalled sessions are cut this soon when the server stops, instead of after 30 s.
       closeTimeout: 100,
+      ...(this.options.idleTimeoutMs !== undefined ? { socketTimeout: this.options.idleTimeoutMs } : {}),
       onConnect: (_session, callback) => {
+        this.connectionCount += 1;
+        this.openConnections += 1;
+        this.peakConnections = Math.max(this.peakConnections, this.openConnections);
         if (this.stalled) return;
         if (this.greetingDelayMs === 0) return callback();
         this.greeting += 1;
@@ -157,6 +182,7 @@ export class SmtpTestServer {
         }, this.greetingDelayMs);
       },
       onClose: (session) => {
+        this.openConnections -= 1;
         this.closedSessions.add(session.id);
       },
       onAuth: (auth, _session, callback) => {
@@ -165,7 +191,14 @@ export class SmtpTestServer {
         }
         callback(smtpError(535, 'Authentication credentials invalid'));
       },
-      onMailFrom: (_address, _session, callback) => callback(this.failureAt('mail')),
+      onMailFrom: (_address, session, callback) => {
+        if (this.dropMail > 0 && session.transaction > 1) {
+          this.dropMail -= 1;
+          for (const connection of server.connections) if (connection.session.id === session.id) connection._socket.destroy();
+          return;
+        }
+        callback(this.failureAt('mail'));
+      },
       onRcptTo: (_address, _session, callback) => callback(this.failureAt('rcpt')),
       onData: (stream, session, callback) => {
         const failure = this.failureAt('data');

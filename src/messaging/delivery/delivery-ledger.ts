@@ -26,6 +26,12 @@ export interface KeptMessage {
  */
 export interface DeliveryLedger {
   wasSent(key: string): Promise<boolean>;
+  /**
+   * Where the store that holds the verifications can see that the send went out, if it can: the Redis
+   * key `markSent` sets, beside the verification. A status report that names it is not applied once
+   * the send is marked, so the check and the report need not wait for each other.
+   */
+  sentMark?(key: string): string;
   markSent(key: string, ttlMs: number): Promise<void>;
   /** Indexes a provider's message id (per vendor: Twilio SIDs, SendGrid and SES ids) for its receipts. */
   rememberMessage(vendor: string, messageId: string, message: SentMessage, ttlMs: number): Promise<void>;
@@ -57,6 +63,10 @@ export class RedisDeliveryLedger implements DeliveryLedger {
 
   async wasSent(key: string): Promise<boolean> {
     return (await this.redis.exists(sendKey(key))) === 1;
+  }
+
+  sentMark(key: string): string {
+    return sendKey(key);
   }
 
   async markSent(key: string, ttlMs: number): Promise<void> {

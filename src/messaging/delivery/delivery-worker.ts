@@ -58,27 +58,31 @@ export class DeliveryWorker {
       channel: job.channel,
       attempt: attemptNumber,
     });
-    if (await this.ledger.wasSent(job.key)) {
-      this.logger.log({ msg: `${job.key}: already delivered, not sending again`, channel: job.channel, attempt: attemptNumber });
+    // Whether the code expired and whether it can be read are known here, but they count only for a
+    // send that has not gone out yet: an expired or unreadable job that was delivered is no failure.
+    const expired = Date.now() >= job.expiresAt;
+    let content: DeliveryContent | undefined;
+    if (!expired) {
+      try {
+        content = job.open();
+      } catch {
+        content = undefined;
+      }
+    }
+    if (content === undefined) {
+      if (await this.alreadySent(job, attemptNumber)) return;
+      if (expired) await this.fail(job, attemptNumber, 'expired', 'the code expired before it could be delivered');
+      else {
+        await this.fail(
+          job,
+          attemptNumber,
+          'undecryptable',
+          'the queued message could not be decrypted: OTP_SECRET differs from the one that queued it',
+        );
+      }
       return;
     }
-    if (Date.now() >= job.expiresAt) {
-      await this.fail(job, attemptNumber, 'expired', 'the code expired before it could be delivered');
-      return;
-    }
-    let content: DeliveryContent;
-    try {
-      content = job.open();
-    } catch {
-      await this.fail(
-        job,
-        attemptNumber,
-        'undecryptable',
-        'the queued message could not be decrypted: OTP_SECRET differs from the one that queued it',
-      );
-      return;
-    }
-    await this.report(job, { status: 'sending', attempts: attemptNumber });
+    if (await this.startSending(job, attemptNumber)) return;
     try {
       const result = await this.sender.send({
         idempotencyKey: job.key,
@@ -143,6 +147,32 @@ export class DeliveryWorker {
       await this.report(job, { status: 'queued', attempts: attemptNumber, lastError: reason });
       throw new RetryLaterError(reason);
     }
+  }
+
+  /**
+   * The ledger's check and the 'sending' status. Where the ledger's mark is visible to the status
+   * write (Redis), both leave in one round trip: the status is written only if the send is not marked,
+   * in the same step, so a job that runs again after its send never reports it 'sending'. Otherwise
+   * the check comes first. True when the send went out already.
+   */
+  private async startSending(job: QueuedDelivery, attemptNumber: number): Promise<boolean> {
+    const mark = this.ledger.sentMark?.(job.key);
+    if (mark === undefined) {
+      if (await this.alreadySent(job, attemptNumber)) return true;
+      await this.report(job, { status: 'sending', attempts: attemptNumber });
+      return false;
+    }
+    const [sent] = await Promise.all([
+      this.alreadySent(job, attemptNumber),
+      this.report(job, { status: 'sending', attempts: attemptNumber, unlessMarked: mark }),
+    ]);
+    return sent;
+  }
+
+  private async alreadySent(job: QueuedDelivery, attemptNumber: number): Promise<boolean> {
+    if (!(await this.ledger.wasSent(job.key))) return false;
+    this.logger.log({ msg: `${job.key}: already delivered, not sending again`, channel: job.channel, attempt: attemptNumber });
+    return true;
   }
 
   /**

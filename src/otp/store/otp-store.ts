@@ -26,8 +26,11 @@ export interface OtpStore {
   /**
    * Applies a delivery report for the current send only; a failed delivery fails the verification.
    * `ignored`: nothing changed (an earlier send, or a receipt that is a duplicate or out of order).
+   * `unlessMarked`: a key beside the verification (Redis: under its hash tag) whose existence makes the
+   * report `ignored`, checked in the same step. Only the Redis store is given one: it is the delivery
+   * ledger's mark of a send that went out, and the memory ledger names none.
    */
-  updateDelivery(id: string, update: DeliveryUpdate, now: number): Promise<DeliveryOutcome>;
+  updateDelivery(id: string, update: DeliveryUpdate, now: number, unlessMarked?: string): Promise<DeliveryOutcome>;
   /** Sets `deliveryPrivate` for good; nothing when the verification does not exist. */
   markDeliveryPrivate(id: string): Promise<void>;
 }

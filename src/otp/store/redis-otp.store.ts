@@ -95,7 +95,7 @@ export class RedisOtpStore implements OtpStore {
     return canceled;
   }
 
-  async updateDelivery(id: string, update: DeliveryUpdate, now: number) {
+  async updateDelivery(id: string, update: DeliveryUpdate, now: number, unlessMarked?: string) {
     const payload: Record<string, unknown> = { sendNumber: update.sendNumber, status: update.status };
     if (update.provider !== undefined) payload.provider = update.provider ?? '';
     if (update.attempts !== undefined) payload.attempts = update.attempts;
@@ -104,7 +104,10 @@ export class RedisOtpStore implements OtpStore {
     if (update.messageId !== undefined) payload.messageId = update.messageId;
     if (update.errorCode !== undefined) payload.errorCode = update.errorCode;
     if (update.deliveredAt !== undefined) payload.deliveredAt = update.deliveredAt;
-    const result = await this.redis.otpDelivery(verificationKey(id), JSON.stringify(payload), now, RETENTION_MS);
+    const result =
+      unlessMarked === undefined
+        ? await this.redis.otpDelivery(verificationKey(id), JSON.stringify(payload), now, RETENTION_MS)
+        : await this.redis.otpDeliveryUnlessMarked(verificationKey(id), unlessMarked, JSON.stringify(payload), now, RETENTION_MS);
     if (result === 1) await this.releasePending(id);
     return result === -1 ? 'ignored' : result === 1 ? 'failed' : 'applied';
   }

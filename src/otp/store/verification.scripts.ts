@@ -176,6 +176,14 @@ keep(key, expiresAt, now, tonumber(ARGV[3]))
 return failed
 `;
 
+/**
+ * The same report, ignored (-1) when KEYS[2] exists: the delivery ledger's mark that this send went
+ * out, under the verification's hash tag. A job that runs again after its send then writes nothing,
+ * so the ledger check and a 'sending' report can leave in one round trip.
+ */
+const DELIVERY_UNLESS_MARKED_SCRIPT = `if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+${DELIVERY_SCRIPT}`;
+
 /** markDeliveryPrivate(): only on a verification that exists; HSET alone would leave a stub hash without an expiry. */
 const MARK_PRIVATE_SCRIPT = `${KEEP}
 if hmget(KEYS[1], ${F.status})[1] then redis.call('HSET', KEYS[1], ${F.deliveryPrivate}, '1') end
@@ -189,6 +197,7 @@ export const VERIFICATION_SCRIPTS = {
   otpResend: { numberOfKeys: 1, lua: RESEND_SCRIPT },
   otpCancel: { numberOfKeys: 1, lua: CANCEL_SCRIPT },
   otpDelivery: { numberOfKeys: 1, lua: DELIVERY_SCRIPT },
+  otpDeliveryUnlessMarked: { numberOfKeys: 2, lua: DELIVERY_UNLESS_MARKED_SCRIPT },
   otpMarkPrivate: { numberOfKeys: 1, lua: MARK_PRIVATE_SCRIPT },
 } satisfies RedisScripts;
 
@@ -206,6 +215,7 @@ declare module 'ioredis' {
     otpResendBuffer(key: string, digest: Buffer, expiresAt: number, now: number, retention: number): Result<[Buffer, Buffer[]?], Context>;
     otpCancel(key: string, now: number, retention: number): Result<number, Context>;
     otpDelivery(key: string, update: string, now: number, retention: number): Result<number, Context>;
+    otpDeliveryUnlessMarked(key: string, mark: string, update: string, now: number, retention: number): Result<number, Context>;
     otpMarkPrivate(key: string): Result<number, Context>;
   }
 }

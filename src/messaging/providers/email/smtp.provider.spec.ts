@@ -1,5 +1,5 @@
 import { loadConfiguration } from '../../../config/load-configuration.js';
-import { classifySmtpError, type SmtpErrorFields, smtpTransportOptions } from './smtp.provider.js';
+import { classifySmtpError, type SmtpErrorFields, smtpPoolOptions } from './smtp.provider.js';
 
 const nodemailerError = (fields: SmtpErrorFields) => Object.assign(new Error('refused'), fields);
 
@@ -32,39 +32,44 @@ describe('classifySmtpError', () => {
   });
 });
 
-describe('smtpTransportOptions', () => {
+describe('smtpPoolOptions', () => {
   const configFor = (env: Record<string, string>) =>
     loadConfiguration({ NODE_ENV: 'test', SMTP_FROM: 'no-reply@example.com', ...env }).configuration.messaging;
 
   it('pools connections and times out well under the code lifetime', () => {
-    const options = smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com' }));
+    const options = smtpPoolOptions(configFor({ SMTP_HOST: 'smtp.example.com' }));
 
-    expect(options).toMatchObject({ pool: true, maxConnections: 3, maxMessages: 1000, host: 'smtp.example.com', port: 587, secure: false });
+    expect(options).toMatchObject({
+      maxConnections: 3,
+      maxMessages: 1000,
+      idleTimeout: 240_000,
+      host: 'smtp.example.com',
+      port: 587,
+      secure: false,
+    });
     expect(options.connectionTimeout).toBe(10_000);
     expect(options.greetingTimeout).toBe(10_000);
     expect(options.socketTimeout).toBe(15_000);
   });
 
   it('requires STARTTLS off this machine, not on loopback, and not with implicit TLS', () => {
-    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com' })).requireTLS).toBe(true);
-    expect(smtpTransportOptions(configFor({ SMTP_HOST: '127.0.0.1' })).requireTLS).toBe(false);
-    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'localhost' })).requireTLS).toBe(false);
-    const implicit = smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_PORT: '465', SMTP_SECURE: 'true' }));
+    expect(smtpPoolOptions(configFor({ SMTP_HOST: 'smtp.example.com' })).requireTLS).toBe(true);
+    expect(smtpPoolOptions(configFor({ SMTP_HOST: '127.0.0.1' })).requireTLS).toBe(false);
+    expect(smtpPoolOptions(configFor({ SMTP_HOST: 'localhost' })).requireTLS).toBe(false);
+    const implicit = smtpPoolOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_PORT: '465', SMTP_SECURE: 'true' }));
     expect(implicit).toMatchObject({ secure: true, port: 465, requireTLS: false });
   });
 
   it('lets SMTP_REQUIRE_TLS=false reach a plain-text relay, still upgrading when the relay offers STARTTLS', () => {
-    const relaxed = smtpTransportOptions(configFor({ SMTP_HOST: 'relay.internal', SMTP_REQUIRE_TLS: 'false' }));
+    const relaxed = smtpPoolOptions(configFor({ SMTP_HOST: 'relay.internal', SMTP_REQUIRE_TLS: 'false' }));
     expect(relaxed).toMatchObject({ secure: false, requireTLS: false, ignoreTLS: false });
-    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'relay.internal', SMTP_REQUIRE_TLS: 'true' })).requireTLS).toBe(true);
+    expect(smtpPoolOptions(configFor({ SMTP_HOST: 'relay.internal', SMTP_REQUIRE_TLS: 'true' })).requireTLS).toBe(true);
   });
 
   it('logs in only when both user and password are set', () => {
-    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com' })).auth).toBeUndefined();
-    expect(smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer' })).auth).toBeUndefined();
-    expect(
-      smtpTransportOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer', SMTP_PASSWORD: 'pw-123456' })).auth,
-    ).toEqual({
+    expect(smtpPoolOptions(configFor({ SMTP_HOST: 'smtp.example.com' })).auth).toBeUndefined();
+    expect(smtpPoolOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer' })).auth).toBeUndefined();
+    expect(smtpPoolOptions(configFor({ SMTP_HOST: 'smtp.example.com', SMTP_USER: 'mailer', SMTP_PASSWORD: 'pw-123456' })).auth).toEqual({
       user: 'mailer',
       pass: 'pw-123456',
     });
