@@ -74,11 +74,12 @@ async function everythingInRedis(): Promise<string[]> {
 }
 
 /**
- * Where the store keeps a destination by design (the verification's `to`, and the destination's hash of
- * send limits and pending index is keyed by it): removed, so what remains is everything else.
+ * Where the store keeps a destination by design (the verification's `to`, field `t` of its compact hash,
+ * and the destination's hash of send limits and pending index is keyed by it): removed, so what remains
+ * is everything else.
  */
 function withoutTheStoresOwnDestinationFields(line: string, destination: string): string {
-  return line.split(`{d:${destination}}`).join('{d:…}').split(`"to":"${destination}"`).join('"to":"…"');
+  return line.split(`{d:${destination}}`).join('{d:…}').split(`"t":"${destination}"`).join('"t":"…"');
 }
 
 async function failedDelivery(channel: 'email' | 'sms', to: string): Promise<Record<string, unknown>> {
