@@ -14,10 +14,10 @@ import type { SendBudget } from './limits/send-limiter.js';
  * Redis 7.0 has no expiry per field, so a window is over when its end has passed, whatever the
  * field still says, and the next send opens a new one. The key expires with the last of its windows
  * and pending entries.
- * - `<b>:<purpose>` or `<b>:<purpose>:s:<subject>` (purposes hold no `:`; the subject as `entryId` writes it): the pending verification
- *   of that purpose, budget and subject, as `<expiresAt>:<id>` (the id as `entryId` writes it). Only
- *   ever a hint: an entry whose
- *   expiresAt has passed counts as absent, and a live one is re-checked against the verification.
+ * - `<b>:<purpose>` or `<b>:<purpose>:s:<subject>` (purposes hold no `:`; the subject as `entryId` writes
+ *   it): the pending verification of that purpose, budget and subject, as `<expiresAt>:<id>` (the id as
+ *   `entryId` writes it). Only ever a hint: an entry whose expiresAt has passed counts as absent, and a
+ *   live one is re-checked against the verification.
  */
 export const destinationKey = (to: string) => `otp:{d:${to}}`;
 
@@ -25,8 +25,10 @@ const BUDGET_LETTERS: Record<SendBudget, string> = { api: 'a', anonymous: 'n', p
 
 export const budgetLetter = (budget: SendBudget) => BUDGET_LETTERS[budget];
 
-/** Every send-limit field of a budget, for clearing them. */
+/** Every send-limit field of a budget, for clearing them; the cooldown's first. */
 export const limitFieldsOf = (budget: SendBudget) => ['c', 'h', 'hw', 'd', 'dw'].map((field) => `${BUDGET_LETTERS[budget]}${field}`);
+
+export const cooldownFieldOf = (budget: SendBudget) => limitFieldsOf(budget)[0]!;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const COMPACT_UUID = /^[A-Za-z0-9_-]{22}$/;
@@ -59,17 +61,20 @@ export function livePendingId(entry: string | null | undefined, now: number): st
 }
 
 /**
- * For the scripts that keep the hash. `entry(id, expiresAt)`: a pending entry's value. `live(entry, now)`:
- * the id it names while live, or nil. `extend(key, at, now)`: the key lives at least until `at`, never
- * shorter than it already does.
+ * For the scripts that keep the hash. `entry(id, expiresAt)`: a pending entry's value; `parse(entry)` its
+ * expiresAt and id. `live(entry, now)`: the id it names while live, or nil. `extend(key, at, now)`: the
+ * key lives at least until `at`, never shorter than it already does.
  */
 export const DESTINATION_HASH_LUA = `
 local function entry(id, expiresAt)
   return expiresAt .. ':' .. id
 end
-local function live(value, now)
+local function parse(value)
   if not value then return nil end
-  local at, id = string.match(value, '^(%d+):(.+)$')
+  return string.match(value, '^(%d+):(.+)$')
+end
+local function live(value, now)
+  local at, id = parse(value)
   if at and tonumber(at) > now then return id end
   return nil
 end

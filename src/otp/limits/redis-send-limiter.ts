@@ -2,7 +2,15 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
-import { budgetLetter, destinationKey, legacyBudgetKeysOf, limitFieldsOf, pendingField, verificationIdOf } from '../destination-hash.js';
+import {
+  budgetLetter,
+  cooldownFieldOf,
+  destinationKey,
+  legacyBudgetKeysOf,
+  limitFieldsOf,
+  pendingField,
+  verificationIdOf,
+} from '../destination-hash.js';
 import {
   DAY_MS,
   type GuessVerdict,
@@ -36,7 +44,7 @@ export class RedisSendLimiter implements SendLimiter {
   }
 
   async liftCooldown(destination: string, budget: SendBudget): Promise<void> {
-    await this.redis.otpLiftCooldown(destinationKey(destination), legacyBudgetKeysOf(destination, budget)[0], `${budgetLetter(budget)}c`);
+    await this.redis.otpLiftCooldown(destinationKey(destination), legacyBudgetKeysOf(destination, budget)[0], cooldownFieldOf(budget));
   }
 
   async takeGuess(destination: string, perDay: number): Promise<GuessVerdict> {

@@ -26,8 +26,8 @@ return {1}
  * it names the given id. ARGV: field, id, expiresAt or '', now.
  */
 const TOUCH_PENDING_SCRIPT = `${DESTINATION_HASH_LUA}
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current or string.match(current, '^%d+:(.+)$') ~= ARGV[2] then return 0 end
+local _, current = parse(redis.call('HGET', KEYS[1], ARGV[1]))
+if current ~= ARGV[2] then return 0 end
 if ARGV[3] == '' then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 redis.call('HSET', KEYS[1], ARGV[1], entry(ARGV[2], ARGV[3]))
 extend(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]))
