@@ -667,6 +667,58 @@ describe('the Redis OTP store beside the delivery ledger', () => {
     const failover = ledger.sentMark(`${r.id}:1:after:smtp`);
     expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 1 }, Date.now(), failover)).toBe('applied');
   });
+
+  it("marks a send in the verification's hash, which keeps its expiry and reads the same", async () => {
+    const store = new RedisOtpStore(client);
+    const ledger = new RedisDeliveryLedger(client);
+    const r = record();
+    await store.createPending(r);
+    const ttl = await client.pttl(`otp:{v:${r.id}}`);
+    const before = await client.keys(`*${r.id}*`);
+
+    await ledger.markSent(`${r.id}:1`, 600_000);
+    await ledger.markSent(`${r.id}:1:after:smtp`, 600_000);
+
+    expect(await client.keys(`*${r.id}*`)).toEqual(before);
+    expect(await client.pttl(`otp:{v:${r.id}}`)).toBeGreaterThan(ttl - 5_000);
+    expect(await ledger.wasSent(`${r.id}:1`)).toBe(true);
+    expect(await ledger.wasSent(`${r.id}:1:after:smtp`)).toBe(true);
+    expect(await ledger.wasSent(`${r.id}:2`)).toBe(false);
+    expect(await ledger.wasSent(`${r.id}:1:after:twilio`)).toBe(false);
+    // The record reads as before, and a check, a resend and a cancel leave the marks where they are.
+    expect(await store.get(r.id)).toEqual(r);
+    await store.check(r.id, digest(r, '000000'), Date.now());
+    await store.cancel(r.id, Date.now());
+    expect(await ledger.wasSent(`${r.id}:1`)).toBe(true);
+    expect((await store.get(r.id))!.status).toBe('canceled');
+  });
+
+  it('honours a mark the previous version set as a key of its own', async () => {
+    const store = new RedisOtpStore(client);
+    const ledger = new RedisDeliveryLedger(client);
+    const r = record();
+    await store.createPending(r);
+    await client.set(`otp:{v:${r.id}}:sent:1`, '1', 'PX', 600_000);
+
+    expect(await ledger.wasSent(`${r.id}:1`)).toBe(true);
+    expect(
+      await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 2 }, Date.now(), ledger.sentMark(`${r.id}:1`)),
+    ).toBe('ignored');
+    expect((await store.get(r.id))!.delivery.status).toBe(r.delivery.status);
+  });
+
+  it("marks a send whose verification is gone by a key with the send's expiry, leaving no stub hash", async () => {
+    const ledger = new RedisDeliveryLedger(client);
+    const id = randomUUID();
+
+    await ledger.markSent(`${id}:1`, 60_000);
+
+    expect(await client.exists(`otp:{v:${id}}`)).toBe(0);
+    const ttl = await client.pttl(`otp:{v:${id}}:sent:1`);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await ledger.wasSent(`${id}:1`)).toBe(true);
+  });
 });
 
 describe('Redis contents', () => {

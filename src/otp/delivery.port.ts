@@ -22,8 +22,22 @@ export interface DeliveryReport extends DeliveryUpdate {
    * report is ignored. A job's 'sending' report names it so that it can leave together with the
    * ledger's check, and a job that runs again after its send never writes 'sending' over 'sent'.
    */
-  unlessMarked?: string;
+  unlessMarked?: SentMark;
 }
+
+/**
+ * Where the delivery ledger marks a send that went out, when the verification's store can see it
+ * (Redis): a field of the verification's own hash, so a mark costs a few bytes in it rather than a key
+ * of its own; or, for a send the previous version marked, the key it set beside the verification,
+ * under the same hash tag. Field names starting with `SENT_MARK_PREFIX` are the ledger's: no field of
+ * the verification uses one, and the store keeps them as they are.
+ */
+export interface SentMark {
+  field: string;
+  key: string;
+}
+
+export const SENT_MARK_PREFIX = 'm';
 
 /**
  * The port through which the OTP core hands codes to messaging. Messaging implements it; the core

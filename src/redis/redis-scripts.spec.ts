@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { LOGIN_FAILURES_SCRIPTS } from '../auth/passwords/login-failures.scripts.js';
+import { DELIVERY_LEDGER_SCRIPTS } from '../messaging/delivery/delivery-ledger.scripts.js';
 import { WORKER_HEARTBEAT_SCRIPTS } from '../messaging/delivery/worker-heartbeat.scripts.js';
 import { CONVERSION_SCRIPTS } from '../messaging/provider-conversion.scripts.js';
 import { FRAUD_GUARD_SCRIPTS } from '../otp/fraud/fraud-guard.scripts.js';
@@ -45,11 +46,12 @@ describe('REDIS_SCRIPTS', () => {
       THROTTLER_SCRIPTS,
       LOGIN_FAILURES_SCRIPTS,
       WORKER_HEARTBEAT_SCRIPTS,
+      DELIVERY_LEDGER_SCRIPTS,
       CONVERSION_SCRIPTS,
     ];
     const names = owners.flatMap((owner) => Object.keys(owner));
     expect(Object.keys(REDIS_SCRIPTS).sort()).toEqual([...names].sort());
-    expect(names).toHaveLength(23);
+    expect(names).toHaveLength(25);
   });
 });
 

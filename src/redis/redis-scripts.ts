@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { LOGIN_FAILURES_SCRIPTS } from '../auth/passwords/login-failures.scripts.js';
+import { DELIVERY_LEDGER_SCRIPTS } from '../messaging/delivery/delivery-ledger.scripts.js';
 import { WORKER_HEARTBEAT_SCRIPTS } from '../messaging/delivery/worker-heartbeat.scripts.js';
 import { CONVERSION_SCRIPTS } from '../messaging/provider-conversion.scripts.js';
 import { FRAUD_GUARD_SCRIPTS } from '../otp/fraud/fraud-guard.scripts.js';
@@ -49,6 +50,7 @@ export const REDIS_SCRIPTS: RedisScripts = gatherScripts({
   'the request throttler': THROTTLER_SCRIPTS,
   'the login failure counter': LOGIN_FAILURES_SCRIPTS,
   'the delivery workers heartbeat': WORKER_HEARTBEAT_SCRIPTS,
+  'the delivery ledger': DELIVERY_LEDGER_SCRIPTS,
   'the conversion counters': CONVERSION_SCRIPTS,
 });
 

@@ -1,4 +1,7 @@
+import { SENT_MARK_PREFIX, type SentMark } from '../../otp/delivery.port.js';
 import type { RedisClient } from '../../redis/redis-connection.js';
+import { requireScripts } from '../../redis/redis-scripts.js';
+import { DELIVERY_LEDGER_SCRIPTS } from './delivery-ledger.scripts.js';
 
 /** What a provider's message id leads back to: the send it carried, and who tried that send before. */
 export interface SentMessage {
@@ -27,11 +30,12 @@ export interface KeptMessage {
 export interface DeliveryLedger {
   wasSent(key: string): Promise<boolean>;
   /**
-   * Where the store that holds the verifications can see that the send went out, if it can: the Redis
-   * key `markSent` sets, beside the verification. A status report that names it is not applied once
-   * the send is marked, so the check and the report need not wait for each other.
+   * Where the store that holds the verifications can see that the send went out, if it can: in Redis,
+   * the field `markSent` sets in the verification's hash (or the key the previous version set beside
+   * it). A status report that names it is not applied once the send is marked, so the check and the
+   * report need not wait for each other.
    */
-  sentMark?(key: string): string;
+  sentMark?(key: string): SentMark;
   markSent(key: string, ttlMs: number): Promise<void>;
   /** Indexes a provider's message id (per vendor: Twilio SIDs, SendGrid and SES ids) for its receipts. */
   rememberMessage(vendor: string, messageId: string, message: SentMessage, ttlMs: number): Promise<void>;
@@ -47,10 +51,16 @@ export interface DeliveryLedger {
 
 export const DeliveryLedger = Symbol('DeliveryLedger');
 
-/** Everything of one verification sits beside it, under its hash tag. */
-const sendKey = (key: string) => {
+/**
+ * Everything of one verification sits in or beside its hash, under its hash tag. A send (`<id>:<send>`,
+ * a failover's `<id>:<send>:after:<provider>`) is marked by a field of the verification's hash; the
+ * previous version marked it by a key of its own beside it, which is still honoured.
+ */
+const sentMarkOf = (key: string): SentMark & { verification: string } => {
   const separator = key.indexOf(':');
-  return `otp:{v:${key.slice(0, separator)}}:sent:${key.slice(separator + 1)}`;
+  const id = key.slice(0, separator);
+  const send = key.slice(separator + 1);
+  return { verification: `otp:{v:${id}}`, field: `${SENT_MARK_PREFIX}${send}`, key: `otp:{v:${id}}:sent:${send}` };
 };
 const keptKey = (verificationId: string) => `otp:{v:${verificationId}}:kept`;
 const failoverKey = (verificationId: string, sendNumber: number, provider: string) =>
@@ -59,18 +69,24 @@ const failoverKey = (verificationId: string, sendNumber: number, provider: strin
 const messageKey = (vendor: string, messageId: string) => `otp:{m:${vendor}:${messageId}}`;
 
 export class RedisDeliveryLedger implements DeliveryLedger {
-  constructor(private readonly redis: RedisClient) {}
+  constructor(private readonly redis: RedisClient) {
+    requireScripts(redis, DELIVERY_LEDGER_SCRIPTS);
+  }
 
   async wasSent(key: string): Promise<boolean> {
-    return (await this.redis.exists(sendKey(key))) === 1;
+    const mark = sentMarkOf(key);
+    return (await this.redis.otpLedgerWasSent(mark.verification, mark.key, mark.field)) === 1;
   }
 
-  sentMark(key: string): string {
-    return sendKey(key);
+  sentMark(key: string): SentMark {
+    const { field, key: beside } = sentMarkOf(key);
+    return { field, key: beside };
   }
 
+  /** `ttlMs` applies only where the verification's hash is gone: a mark in the hash lives as long as the hash. */
   async markSent(key: string, ttlMs: number): Promise<void> {
-    await this.redis.set(sendKey(key), '1', 'PX', Math.max(1000, ttlMs));
+    const mark = sentMarkOf(key);
+    await this.redis.otpLedgerMarkSent(mark.verification, mark.key, mark.field, Math.max(1000, ttlMs));
   }
 
   async rememberMessage(vendor: string, messageId: string, message: SentMessage, ttlMs: number): Promise<void> {

@@ -1,3 +1,4 @@
+import type { SentMark } from '../delivery.port.js';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 
@@ -26,11 +27,11 @@ export interface OtpStore {
   /**
    * Applies a delivery report for the current send only; a failed delivery fails the verification.
    * `ignored`: nothing changed (an earlier send, or a receipt that is a duplicate or out of order).
-   * `unlessMarked`: a key beside the verification (Redis: under its hash tag) whose existence makes the
-   * report `ignored`, checked in the same step. Only the Redis store is given one: it is the delivery
-   * ledger's mark of a send that went out, and the memory ledger names none.
+   * `unlessMarked`: the delivery ledger's mark of a send that went out (a field of the verification's
+   * hash, or a key beside it); when it is there the report is `ignored`, checked in the same step. Only
+   * the Redis store is given one: the memory ledger names none.
    */
-  updateDelivery(id: string, update: DeliveryUpdate, now: number, unlessMarked?: string): Promise<DeliveryOutcome>;
+  updateDelivery(id: string, update: DeliveryUpdate, now: number, unlessMarked?: SentMark): Promise<DeliveryOutcome>;
   /** Sets `deliveryPrivate` for good; nothing when the verification does not exist. */
   markDeliveryPrivate(id: string): Promise<void>;
 }

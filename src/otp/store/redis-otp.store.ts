@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
+import type { SentMark } from '../delivery.port.js';
 import { destinationKey, entryId, livePendingId, pendingField, verificationIdOf } from '../destination-hash.js';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
@@ -95,7 +96,7 @@ export class RedisOtpStore implements OtpStore {
     return canceled;
   }
 
-  async updateDelivery(id: string, update: DeliveryUpdate, now: number, unlessMarked?: string) {
+  async updateDelivery(id: string, update: DeliveryUpdate, now: number, unlessMarked?: SentMark) {
     const payload: Record<string, unknown> = { sendNumber: update.sendNumber, status: update.status };
     if (update.provider !== undefined) payload.provider = update.provider ?? '';
     if (update.attempts !== undefined) payload.attempts = update.attempts;
@@ -107,7 +108,14 @@ export class RedisOtpStore implements OtpStore {
     const result =
       unlessMarked === undefined
         ? await this.redis.otpDelivery(verificationKey(id), JSON.stringify(payload), now, RETENTION_MS)
-        : await this.redis.otpDeliveryUnlessMarked(verificationKey(id), unlessMarked, JSON.stringify(payload), now, RETENTION_MS);
+        : await this.redis.otpDeliveryUnlessMarked(
+            verificationKey(id),
+            unlessMarked.key,
+            JSON.stringify(payload),
+            now,
+            RETENTION_MS,
+            unlessMarked.field,
+          );
     if (result === 1) await this.releasePending(id);
     return result === -1 ? 'ignored' : result === 1 ? 'failed' : 'applied';
   }

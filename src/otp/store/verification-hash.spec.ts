@@ -1,5 +1,6 @@
 import { legacyHash } from '../../../test/support/legacy-verification-hash.js';
 import type { VerificationRecord } from '../otp.types.js';
+import { SENT_MARK_PREFIX } from '../delivery.port.js';
 import { DELIVERY_FIELD, FIELD, fromHash, fromPairs, HASH_FIELDS, packDigest, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
@@ -66,6 +67,12 @@ describe('the verification hash', () => {
       [DELIVERY_FIELD.updatedAt]: 3,
     });
     for (const field of HASH_FIELDS) expect(field.length).toBeLessThanOrEqual(2);
+  });
+
+  it("leaves the delivery ledger's field names to it, and reads a hash that holds its marks the same", () => {
+    for (const field of HASH_FIELDS) expect(field.startsWith(SENT_MARK_PREFIX)).toBe(false);
+    const r = record();
+    expect(fromHash(r.id, stored({ ...toHash(r), [`${SENT_MARK_PREFIX}1`]: 1, [`${SENT_MARK_PREFIX}1:after:smtp`]: 1 }))).toEqual(r);
   });
 
   it('leaves out a null and reads a missing field or an empty string back as null', () => {

@@ -11,7 +11,9 @@ import type { DeliveryState, VerificationRecord } from '../otp.types.js';
  * one-letter names; no id (the key names it); the digest as its 32 bytes rather than 64 hex characters;
  * no field for a null; and every time but `createdAt` as milliseconds since it, a small integer in the
  * hash's listpack where the epoch milliseconds take 10 bytes. The whole hash stays a listpack (each
- * value within `hash-max-listpack-value`, 64 bytes, as before).
+ * value within `hash-max-listpack-value`, 64 bytes, as before). The delivery ledger marks each send
+ * that went out by a field of its own in the same hash (`SENT_MARK_PREFIX` and the send): no field here
+ * starts so, and nothing here reads, rewrites or deletes those.
  *
  * Hashes written before this layout name each field in full (`status`, `expiresAt`, `dStatus`…), hold
  * the verification's `id`, the digest in hex and absolute times. `legacy` and `form` say how each

@@ -177,11 +177,12 @@ return failed
 `;
 
 /**
- * The same report, ignored (-1) when KEYS[2] exists: the delivery ledger's mark that this send went
- * out, under the verification's hash tag. A job that runs again after its send then writes nothing,
- * so the ledger check and a 'sending' report can leave in one round trip.
+ * The same report, ignored (-1) when the delivery ledger marked this send as gone out: field ARGV[4]
+ * of the verification's hash, or key KEYS[2] beside it (a mark the previous version set). A job that
+ * runs again after its send then writes nothing, so the ledger check and a 'sending' report can leave
+ * in one round trip.
  */
-const DELIVERY_UNLESS_MARKED_SCRIPT = `if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+const DELIVERY_UNLESS_MARKED_SCRIPT = `if redis.call('HEXISTS', KEYS[1], ARGV[4]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 ${DELIVERY_SCRIPT}`;
 
 /** markDeliveryPrivate(): only on a verification that exists; HSET alone would leave a stub hash without an expiry. */
@@ -215,7 +216,14 @@ declare module 'ioredis' {
     otpResendBuffer(key: string, digest: Buffer, expiresAt: number, now: number, retention: number): Result<[Buffer, Buffer[]?], Context>;
     otpCancel(key: string, now: number, retention: number): Result<number, Context>;
     otpDelivery(key: string, update: string, now: number, retention: number): Result<number, Context>;
-    otpDeliveryUnlessMarked(key: string, mark: string, update: string, now: number, retention: number): Result<number, Context>;
+    otpDeliveryUnlessMarked(
+      key: string,
+      markKey: string,
+      update: string,
+      now: number,
+      retention: number,
+      markField: string,
+    ): Result<number, Context>;
     otpMarkPrivate(key: string): Result<number, Context>;
   }
 }
