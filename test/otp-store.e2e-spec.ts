@@ -262,6 +262,12 @@ describe.each([
     expect(delivered.delivery).toMatchObject({ status: 'delivered', provider: 'sns', messageId: 'SN1', deliveredAt: now + 7 });
     expect(delivered.delivery.errorCode).toBeUndefined();
     expect(delivered.status).toBe('pending');
+    // A message no receipt will name (SMTP) starts its own story too: the one before it is forgotten,
+    // and that message's late receipt moves nothing.
+    await store.updateDelivery(r.id, { sendNumber: 1, status: 'sent', provider: 'smtp' }, now + 8);
+    const relayed = (await store.get(r.id))!.delivery;
+    expect([relayed.status, relayed.provider, relayed.messageId, relayed.deliveredAt]).toEqual(['sent', 'smtp', undefined, undefined]);
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'undelivered', messageId: 'SN1' }, now + 9)).toBe('ignored');
     // A resend forgets the earlier message.
     await store.resend(r.id, { digest: digest(r, '654321'), expiresAt: now + 600_000, now: now + 9 });
     const resent = (await store.get(r.id))!.delivery;

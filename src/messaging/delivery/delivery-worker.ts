@@ -108,7 +108,9 @@ export class DeliveryWorker {
         attempts: attemptNumber,
         lastError: null,
         codeIssuer: result.codeIssuedByProvider ? result.provider : null,
-        messageId: result.providerMessageId,
+        // Kept on the verification only to match the receipts that name it: an SMTP message id is
+        // some 60 bytes that no receipt ever names, in a hash Redis keeps for every verification.
+        messageId: receiptVendorOf(result.provider) === undefined ? undefined : result.providerMessageId,
       });
       const followedUp = this.followUp(job, content, result);
       await marked;

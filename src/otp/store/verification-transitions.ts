@@ -89,9 +89,9 @@ export function reportDelivery(
   if (!record || record.sends !== update.sendNumber) return { outcome: 'ignored' };
   if (isReceiptStatus(update.status)) return applyReceipt(record, update, now);
   const { messageId, errorCode, deliveredAt, ...earlier } = record.delivery;
-  // A newly accepted message starts its own story; other reports keep the one told so far.
-  const story =
-    update.status === 'sent' && update.messageId !== undefined ? { messageId: update.messageId } : { messageId, errorCode, deliveredAt };
+  // A newly accepted message starts its own story (with no id when receipts never name it, so a late
+  // receipt for the message before it cannot move it); other reports keep the one told so far.
+  const story = update.status === 'sent' ? { messageId: update.messageId } : { messageId, errorCode, deliveredAt };
   const next: VerificationRecord = {
     ...record,
     delivery: {

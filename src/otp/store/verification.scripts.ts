@@ -162,9 +162,9 @@ if u.attempts ~= nil then redis.call('HSET', key, ${D.attempts}, u.attempts) end
 if u.lastError ~= nil then put(key, ${D.lastError}, u.lastError) end
 if u.codeIssuer ~= nil then put(key, ${F.codeIssuer}, u.codeIssuer) end
 -- reportDelivery(): a newly accepted message starts its own story
-if u.status == 'sent' and u.messageId ~= nil then
-  redis.call('HDEL', key, ${D.errorCode}, ${D.deliveredAt})
-  redis.call('HSET', key, ${D.messageId}, u.messageId)
+if u.status == 'sent' then
+  redis.call('HDEL', key, ${D.errorCode}, ${D.deliveredAt}, ${D.messageId})
+  if u.messageId ~= nil then redis.call('HSET', key, ${D.messageId}, u.messageId) end
 end
 -- reportDelivery(): a failed delivery fails a pending verification
 local failed = 0
