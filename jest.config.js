@@ -50,6 +50,11 @@ if (only !== undefined && !projects.some((project) => project.displayName === on
 export default {
   // A global option only: jest ignores testTimeout inside a project. End-to-end tests start servers
   // and embedded databases, which can take seconds on a busy machine.
-  testTimeout: 30_000,
+  testTimeout: 60_000,
+  // Each test file loads its modules afresh (ESM in vm contexts), and the process that runs them keeps
+  // growing: run in band through the whole suite it passed 4 GB, where garbage collection slowed every
+  // later file until an embedded database took 30 s to boot. A worker that has grown past this is
+  // replaced between files (jest then runs the tests in a worker even on one core).
+  workerIdleMemoryLimit: '1GB',
   projects: only === undefined ? projects : projects.filter((project) => project.displayName === only),
 };
