@@ -182,7 +182,8 @@ return failed
  * runs again after its send then writes nothing, so the ledger check and a 'sending' report can leave
  * in one round trip.
  */
-const DELIVERY_UNLESS_MARKED_SCRIPT = `if redis.call('HEXISTS', KEYS[1], ARGV[4]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+const DELIVERY_UNLESS_MARKED_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[4]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 ${DELIVERY_SCRIPT}`;
 
 /** markDeliveryPrivate(): only on a verification that exists; HSET alone would leave a stub hash without an expiry. */
