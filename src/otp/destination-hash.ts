@@ -90,4 +90,4 @@ end
  * previous version during a rolling deploy still count; and cleared with the rest by `reset`.
  */
 export const legacyBudgetKeysOf = (to: string, budget: SendBudget) =>
-  [`otp:{d:${to}}:${budget}:cooldown`, `otp:{d:${to}}:${budget}:hour`, `otp:{d:${to}}:${budget}:day`] as const;
+  [`${destinationKey(to)}:${budget}:cooldown`, `${destinationKey(to)}:${budget}:hour`, `${destinationKey(to)}:${budget}:day`] as const;

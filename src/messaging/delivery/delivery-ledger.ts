@@ -79,8 +79,7 @@ export class RedisDeliveryLedger implements DeliveryLedger {
   }
 
   sentMark(key: string): SentMark {
-    const { field, key: beside } = sentMarkOf(key);
-    return { field, key: beside };
+    return sentMarkOf(key);
   }
 
   /** `ttlMs` applies only where the verification's hash is gone: a mark in the hash lives as long as the hash. */

@@ -25,7 +25,7 @@ import {
 import { SEND_LIMITER_SCRIPTS } from './send-limiter.scripts.js';
 
 /** The guess count has a key of its own, beside the destination's hash and in its slot. */
-const guessesKeyOf = (destination: string) => `otp:{d:${destination}}:guesses`;
+const guessesKeyOf = (destination: string) => `${destinationKey(destination)}:guesses`;
 
 /** Each budget's limits are fields of the destination's hash (destination-hash.ts), beside its pending index. */
 @Injectable()

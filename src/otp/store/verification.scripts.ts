@@ -192,7 +192,10 @@ if hmget(KEYS[1], ${F.status})[1] then redis.call('HSET', KEYS[1], ${F.deliveryP
 return 1
 `;
 
-/** Each touches one key, the verification's hash, so each runs unchanged on Redis Cluster. */
+/**
+ * Each touches the verification's hash (and otpDeliveryUnlessMarked a key beside it, under the same
+ * hash tag), so each runs unchanged on Redis Cluster.
+ */
 export const VERIFICATION_SCRIPTS = {
   otpCreate: { numberOfKeys: 1, lua: CREATE_SCRIPT },
   otpCheck: { numberOfKeys: 1, lua: CHECK_SCRIPT },

@@ -149,8 +149,7 @@ export class SmtpConnectionPool {
   /** One try on one connection; never rejects. The connection is released or dropped before it settles, or reset right after. */
   private attempt(pooled: Pooled, envelope: SmtpEnvelope, raw: Buffer, mayRetry: boolean): Promise<Attempt> {
     return new Promise<Attempt>((resolve) => {
-      const { _socket: socket } = pooled.connection;
-      const message = new OneShotMessage(raw, socket ? socket : undefined);
+      const message = new OneShotMessage(raw, pooled.connection._socket || undefined);
       // A copy: the connection keeps its transaction's state (the refusal of MAIL FROM, say) on the envelope it is given.
       pooled.connection.send({ ...envelope }, message as unknown as Buffer, (error, info) => {
         pooled.messages += 1;
