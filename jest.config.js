@@ -49,13 +49,10 @@ if (only !== undefined && !projects.some((project) => project.displayName === on
 
 export default {
   // A global option only: jest ignores testTimeout inside a project. End-to-end tests start servers
-  // and embedded databases, which can take seconds on a busy machine.
+  // and embedded databases, which can take seconds on a busy machine, and many more late in the suite:
+  // its files run in one process, which grows past 4 GB, and an embedded database that boots in 5 s
+  // alone has taken over 30 s there. (Run in workers replaced as they grow instead, closing an app whose
+  // Redis Cluster master had restarted hung now and then.)
   testTimeout: 60_000,
-  // Each test file loads its modules afresh (ESM in vm contexts), and the process that runs them keeps
-  // growing: run in band through the whole suite it passed 4 GB, where garbage collection slowed every
-  // later file until an embedded database took 30 s to boot. A worker whose JavaScript heap has grown
-  // past this is replaced between files (jest then runs the tests in a worker even on one core); the
-  // embedded databases' memory is outside that heap, so the limit sits well below what it is meant to stop.
-  workerIdleMemoryLimit: '512MB',
   projects: only === undefined ? projects : projects.filter((project) => project.displayName === only),
 };
