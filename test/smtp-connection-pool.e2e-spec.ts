@@ -92,7 +92,7 @@ describe('SMTP connection pool', () => {
   });
 
   it('drops the connections a relay closed while they were idle and connects again', async () => {
-    const server = await serverWith({ idleTimeoutMs: 200 });
+    const server = await serverWith({ idleTimeoutMs: 500 });
     const pool = poolFor(server);
 
     await pool.send(envelope('user@example.com'), message('user@example.com'));

@@ -168,6 +168,9 @@ export class SmtpTestServer {
       logger: false,
       // Stalled sessions are cut this soon when the server stops, instead of after 30 s.
       closeTimeout: 100,
+      // The greeting otherwise waits for a reverse DNS lookup of 127.0.0.1, which can take up to 1.5 s on a machine
+      // without a resolver: longer than a short idle timeout, so a client would read 421 instead of 220.
+      disableReverseLookup: true,
       ...(this.options.idleTimeoutMs !== undefined ? { socketTimeout: this.options.idleTimeoutMs } : {}),
       onConnect: (_session, callback) => {
         this.connectionCount += 1;
