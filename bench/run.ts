@@ -25,8 +25,11 @@ import { SmtpSink } from './smtp-sink.js';
  * delivery worker process (DELIVERY_WORKER=true) beside it, against two yardsticks measured in the same
  * run: the framework floor (the service's HTTP pipeline around routes that do nothing) and a bare
  * Fastify + ioredis baseline. All are loaded from a separate process (autocannon at saturation, an evenly
- * paced open-loop client at half load). Then SMS sends with the fraud guard off and on. Prints one table and the targets, each [met] or [MISSED]; writes nothing
- * but the CPU profiles it is asked for.
+ * paced open-loop client at half load). The yardsticks are paced at the service's half-load rates too, after
+ * the service: a server's CPU per request grows as its load falls (fewer requests share each wakeup, system
+ * call and Redis write), and those rows show how much of that the rate itself costs a server that does
+ * less. Then SMS sends with the fraud guard off and on. Prints one table and the targets, each [met] or
+ * [MISSED]; writes nothing but the CPU profiles it is asked for.
  *
  * The delivery queue is paused (globally, from this process, with Bull) whenever the API is measured,
  * so no delivery shares the CPU with a timed API phase; the worker drains what a phase queued in a
@@ -211,16 +214,30 @@ async function main(): Promise<void> {
     const profiles = new Map<string, string>();
 
     // The baseline first, alone on the machine; then the floor, alone; then the service on a flushed Redis.
-    const baselineProcess = ServerProcess.start('baseline', [join(HERE, 'baseline-server.js')], { REDIS_URL: redis.url }, scratch);
-    servers.push(baselineProcess);
-    const baselineUrl = await baselineProcess.listening();
-    const baseline = await measureYardstick('baseline', baselineProcess, baselineUrl, async () => {
+    // Each yardstick runs as a process of its own, started again for its half-load phases after the service's.
+    const baselineTargets = async () => {
       // Taken off the list, so each verification is checked once however often this is called.
       const [[, items]] = (await admin.multi().lrange(BASELINE_QUEUE, 0, -1).del(BASELINE_QUEUE).exec()) as [[null, string[]]];
       return items.map((item) => JSON.parse(item) as { id: string; code: string }).map(({ id, code }, i) => target(id, code, i));
-    });
-    await baselineProcess.stop();
-    await admin.flushall();
+    };
+    const floorTargets = async (created: [string, string][]) => created.map(([, id]) => ({ id, code: '123456', right: true }));
+    const yardstick = async (name: 'baseline' | 'floor', rates?: HalfLoadRates) => {
+      const server =
+        name === 'baseline'
+          ? ServerProcess.start(name, [join(HERE, 'baseline-server.js')], { REDIS_URL: redis.url }, scratch)
+          : ServerProcess.start(name, [...nodeArgs, join(HERE, 'framework-floor.js')], serviceEnv, scratch);
+      servers.push(server);
+      const measured = await measureYardstick(
+        name,
+        server,
+        await server.listening(),
+        name === 'baseline' ? baselineTargets : floorTargets,
+        rates,
+      );
+      await server.stop();
+      await admin.flushall();
+      return measured;
+    };
 
     const serviceEnv: Record<string, string> = {
       ...localProduction({ redisUrl: redis.url, databaseUrl: database.url, smtp: sink, twilio }),
@@ -237,22 +254,20 @@ async function main(): Promise<void> {
     const nodeArgs = [...imageNodeFlags(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     note(`service node flags: ${nodeArgs.join(' ') || '(none)'}`);
 
+    const baseline = await yardstick('baseline');
     // The service's HTTP pipeline around routes that do no work, with the service's flags and configuration.
-    const floorProcess = ServerProcess.start('floor', [...nodeArgs, join(HERE, 'framework-floor.js')], serviceEnv, scratch);
-    servers.push(floorProcess);
-    const floorUrl = await floorProcess.listening();
-    const floor = await measureYardstick('floor', floorProcess, floorUrl, async (created) =>
-      created.map(([, id]) => ({ id, code: '123456', right: true })),
-    );
-    await floorProcess.stop();
-    await admin.flushall();
+    const floor = await yardstick('floor');
 
     const service = await measureService(serviceEnv, nodeArgs, scratch, redis.url, database.url, sink, admin, servers, closers, profiles);
-
     await admin.flushall();
+
+    // The rates of the service's half-load phases, for the yardsticks: what such a rate costs a server doing less.
+    const rates = { send: HALF * service.send.requestsPerSecond, check: HALF * service.check.requestsPerSecond };
+    const halfLoad = { baseline: await yardstick('baseline', rates), floor: await yardstick('floor', rates) };
+
     const guard = await measureFraudGuard(serviceEnv, nodeArgs, scratch, twilio, servers);
 
-    printTable(service, baseline, floor, guard, profiles);
+    printTable(service, baseline, floor, halfLoad, guard, profiles);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     for (const close of closers) await close().catch(() => undefined);
@@ -299,15 +314,23 @@ async function timed(name: string, server: ServerProcess, job: LoadJob, bystande
   return { ...result, cpuMsPerRequest, bystanderCpuMs: bystanderMs };
 }
 
+/** Requests per second of the service's half-load phases. */
+interface HalfLoadRates {
+  send: number;
+  check: number;
+}
+
 /**
  * The floor's and the baseline's phases: warm-up, then `POST /v1/verifications` for BENCH_DURATION,
- * then one check of every verification created, all at saturation.
+ * then one check of every verification created, all at saturation; with `rates`, the sends and the
+ * checks at those fixed rates (the warm-up still at saturation).
  */
 async function measureYardstick(
   name: string,
   server: ServerProcess,
   url: string,
   targetsOf: (created: [string, string][]) => Promise<CheckTarget[]>,
+  rates?: HalfLoadRates,
 ): Promise<YardstickResult> {
   const prefix = `${name}-${randomBytes(3).toString('hex')}`;
   await timed(name, server, { kind: 'live', url, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS });
@@ -327,10 +350,12 @@ async function measureYardstick(
     durationSeconds: DURATION,
     apiKey: API_KEY,
     prefix,
+    rate: rates?.send,
   });
-  const targets = [...warmTargets, ...(await targetsOf(send.created ?? []))];
+  // Paced, only the paced sends' verifications are checked: the warm-up's would make the phase longer, not different.
+  const targets = [...(rates ? [] : warmTargets), ...(await targetsOf(send.created ?? []))];
   if (targets.length === 0) throw new Error(`${name}: no verification to check`);
-  const check = await timed(name, server, { kind: 'check', url, connections: CONNECTIONS, apiKey: API_KEY, targets });
+  const check = await timed(name, server, { kind: 'check', url, connections: CONNECTIONS, apiKey: API_KEY, targets, rate: rates?.check });
   return { send, check, peakRss: server.peakRssBytes() };
 }
 
@@ -731,6 +756,7 @@ function printTable(
   service: ServiceResult,
   baseline: YardstickResult,
   floor: YardstickResult,
+  halfLoad: { baseline: YardstickResult; floor: YardstickResult },
   guard: GuardResult,
   profiles: Map<string, string>,
 ): void {
@@ -791,23 +817,34 @@ function printTable(
     'error filter, API-key guard) around the same POST routes, validating their bodies and doing nothing else;',
     'baseline: bare Fastify + ioredis doing the least Redis work a send and a check need',
     '',
-    `at half load: a fixed rate of ${HALF} x the service's saturation req/s of the route`,
+    `at half load: a fixed rate of ${HALF} x the service's saturation req/s of the route, and the floor and the baseline`,
+    'at that same rate (CPU/req ÷ saturation: its CPU per request over its own at saturation)',
     '',
     ...formatTable([
-      ['route', 'rate req/s', 'achieved req/s', 'p50', 'p99', 'CPU/req'],
+      ['route', 'server', 'rate req/s', 'achieved req/s', 'p50', 'p99', 'CPU/req', 'CPU/req ÷ saturation'],
       ...(
         [
-          ['POST /v1/verifications', service.halfSend, service.send],
-          ['POST /v1/verifications/check', service.halfCheck, service.check],
+          ['POST /v1/verifications', 'send'],
+          ['POST /v1/verifications/check', 'check'],
         ] as const
-      ).map(([label, half, full]) => [
-        label,
-        (HALF * full.requestsPerSecond).toFixed(0),
-        half.requestsPerSecond.toFixed(0),
-        ms(half.p50),
-        ms(half.p99),
-        ms(half.cpuMsPerRequest),
-      ]),
+      ).flatMap(([label, key]) =>
+        (
+          [
+            ['service', key === 'send' ? service.halfSend : service.halfCheck, service[key]],
+            ['floor', halfLoad.floor[key], floor[key]],
+            ['baseline', halfLoad.baseline[key], baseline[key]],
+          ] as const
+        ).map(([server, half, full], row) => [
+          row === 0 ? label : '',
+          server,
+          (HALF * service[key].requestsPerSecond).toFixed(0),
+          half.requestsPerSecond.toFixed(0),
+          ms(half.p50),
+          ms(half.p99),
+          ms(half.cpuMsPerRequest),
+          ratio(half.cpuMsPerRequest / full.cpuMsPerRequest),
+        ]),
+      ),
     ]),
     '',
   );
