@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 
 /**
  * Summarizes a V8 .cpuprofile (`node --cpu-prof`): self time by function and by package, so the
- * costs that matter stand out without a profiler UI. Usage: node bench/.build/bench/profile-top.js <file> [rows]
+ * costs that matter stand out without a profiler UI; then the time spent in Node itself and in native
+ * code (system calls such as `writev`, crypto) by the package that called it, since "writev: 15 %" says
+ * little until it says whose writes they were (the database driver's, the HTTP reply's, Redis's).
+ * Usage: node bench/.build/bench/profile-top.js <file> [rows]
  */
 
 interface ProfileNode {
@@ -25,12 +28,16 @@ if (!file) {
 const rows = Number(rowsArg ?? 40);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const parentOf = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
 const selfMicros = new Map<number, number>();
 profile.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
 
 const total = [...selfMicros.values()].reduce((sum, value) => sum + value, 0);
 const byFunction = new Map<string, number>();
 const byPackage = new Map<string, number>();
+const nativeByCaller = new Map<string, number>();
+const add = (table: Map<string, number>, key: string, micros: number) => table.set(key, (table.get(key) ?? 0) + micros);
 for (const [id, micros] of selfMicros) {
   const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
   const where = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/');
@@ -39,6 +46,22 @@ for (const [id, micros] of selfMicros) {
     (byFunction.get(`${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`) ?? 0) + micros,
   );
   byPackage.set(packageOf(url, functionName), (byPackage.get(packageOf(url, functionName)) ?? 0) + micros);
+  const caller = callerOf(id);
+  if (caller) add(nativeByCaller, `${functionName || '(anonymous)'} <- ${caller}`, micros);
+}
+
+/** For time in Node or native code: the nearest frame above it in a package or the service, as `package functionName`. */
+function callerOf(id: number): string | undefined {
+  const own = byId.get(id)!.callFrame;
+  const ownPackage = packageOf(own.url, own.functionName);
+  if (ownPackage !== 'node internals' && ownPackage !== '(native / gc / other)') return undefined;
+  for (let at = parentOf.get(id); at !== undefined; at = parentOf.get(at)) {
+    const { url, functionName } = byId.get(at)!.callFrame;
+    const where = packageOf(url, functionName);
+    if (where !== 'node internals' && where !== '(native / gc / other)' && !where.startsWith('('))
+      return `${where} ${functionName || '(anonymous)'}`;
+  }
+  return undefined;
 }
 
 function packageOf(url: string, functionName: string): string {
@@ -58,3 +81,4 @@ const print = (title: string, table: Map<string, number>, limit: number) => {
 console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled`);
 print('self time by package', byPackage, 25);
 print('self time by function', byFunction, rows);
+print('self time in Node and native code, by the package and function that called it', nativeByCaller, rows);
