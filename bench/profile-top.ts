@@ -41,11 +41,8 @@ const add = (table: Map<string, number>, key: string, micros: number) => table.s
 for (const [id, micros] of selfMicros) {
   const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
   const where = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/');
-  byFunction.set(
-    `${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`,
-    (byFunction.get(`${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`) ?? 0) + micros,
-  );
-  byPackage.set(packageOf(url, functionName), (byPackage.get(packageOf(url, functionName)) ?? 0) + micros);
+  add(byFunction, `${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`, micros);
+  add(byPackage, packageOf(url, functionName), micros);
   const caller = callerOf(id);
   if (caller) add(nativeByCaller, `${functionName || '(anonymous)'} <- ${caller}`, micros);
 }
