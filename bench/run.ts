@@ -17,6 +17,7 @@ import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
 import { BASELINE_QUEUE } from './baseline-server.js';
 import { accountEmail, type CheckTarget, type LoadJob, type LoadResult, type SignInTarget, type SmsNumbers } from './load-client.js';
+import { type Runtime, serverRuntime } from './runtime.js';
 import { SmtpSink } from './smtp-sink.js';
 
 /**
@@ -39,7 +40,8 @@ import { SmtpSink } from './smtp-sink.js';
  * (verifications created for the Redis memory figure, 100000), BENCH_DATABASE_URL or TEST_DATABASE_URL
  * (a PostgreSQL server; a scratch database is created and dropped on it), BENCH_CPU_PROF=1 (a CPU
  * profile per timed phase, in bench/results/), BENCH_NODE_ARGS (more node flags for the service, e.g.
- * --max-old-space-size=128).
+ * --max-old-space-size=128), BENCH_NODE (the node binary the servers run on; by default the production
+ * image's Node.js major, bench/runtime.ts).
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -91,8 +93,16 @@ class ServerProcess {
     this.exited = new Promise((done) => child.once('exit', () => done()));
   }
 
+  /** The node every server runs on (bench/runtime.ts); set once, before the first starts. */
+  static runtime: Runtime = { execPath: process.execPath, version: process.version, source: 'the node running the benchmark', env: {} };
+
   static start(name: string, args: string[], env: Record<string, string>, cwd: string): ServerProcess {
-    const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { execPath, env: imageEnv } = ServerProcess.runtime;
+    const child = spawn(execPath, args, {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', ...imageEnv, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return new ServerProcess(name, child);
   }
 
@@ -202,6 +212,11 @@ interface RedisMemory {
 }
 
 async function main(): Promise<void> {
+  ServerProcess.runtime = serverRuntime(ROOT, note);
+  const { runtime } = ServerProcess;
+  note(`servers on node ${runtime.version} (${runtime.source}), load client on node ${process.version}`);
+  note(`the image's environment for every server: ${JSON.stringify(runtime.env)}`);
+  if (runtime.mismatch) note(`warning: ${runtime.mismatch}; set BENCH_NODE to measure what production runs`);
   const [redis, sink, twilio] = await Promise.all([RedisServer.start(), SmtpSink.start(), FakeTwilio.start()]);
   const database = await createScratchPostgresDatabase(POSTGRES, 'otp_bench');
   const scratch = mkdtempSync(join(tmpdir(), 'otp-gateway-bench-'));
@@ -784,7 +799,13 @@ function printTable(
       : blank.slice(1)),
   ];
   const out: string[] = [];
-  out.push('', `otp-gateway benchmark: ${CONNECTIONS} connections, ${DURATION} s per timed phase, node ${process.version}`);
+  const { runtime } = ServerProcess;
+  out.push(
+    '',
+    `otp-gateway benchmark: ${CONNECTIONS} connections, ${DURATION} s per timed phase, servers on node ${runtime.version} ` +
+      `(${runtime.source}), load client on node ${process.version}`,
+  );
+  if (runtime.mismatch) out.push(`NOT PRODUCTION'S RUNTIME: ${runtime.mismatch} (set BENCH_NODE)`);
   out.push(
     'service: an API process (DELIVERY_WORKER=false) and a delivery worker process (DELIVERY_WORKER=true), NODE_ENV=production;',
     "the delivery queue is paused while the API is measured, and the worker drains each phase's messages after it, the API idle",
