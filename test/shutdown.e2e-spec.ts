@@ -1,4 +1,5 @@
-import type { DrainingFastifyAdapter } from '../src/common/draining-fastify.adapter.js';
+import { connect } from 'node:net';
+import { CONNECTIONS_CLOSE_WITHIN_MS, type DrainingFastifyAdapter } from '../src/common/draining-fastify.adapter.js';
 import { DeliveryQueue } from '../src/messaging/delivery/delivery-job.js';
 import { call, startApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
@@ -163,4 +164,28 @@ describe('requests after the drain', () => {
       await service.close();
     }
   });
+});
+
+describe('connections left open at the close', () => {
+  it('a client that never finishes its request holds the shutdown for a bounded time, then is cut off with a warning', async () => {
+    const service = await startApp({});
+    const { port } = new URL(service.url);
+    // Half a request: the headers never end, so Node sees a request in progress, not an idle connection.
+    const socket = connect(Number(port), '127.0.0.1');
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('POST /v1/verifications HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n');
+    // A client on a kept-alive connection whose request is answered just as the close begins.
+    const keptAlive = fetch(`${service.url}/health/live`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const closing = Date.now();
+    await service.close();
+    // Without the bound, until Node's headers timeout (60 s and up) gives up on the client.
+    expect(Date.now() - closing).toBeLessThan(CONNECTIONS_CLOSE_WITHIN_MS + 5000);
+    await ended;
+    expect((await keptAlive).status).toBe(200);
+    expect(service.logs.text()).toMatch(/"level":"warn".*1 connection still open 8000 ms after the drain/);
+  }, 30_000);
 });

@@ -8,6 +8,17 @@ import { errorBody } from './error-body.js';
 const CLOSING_RETRY_AFTER_SECONDS = 5;
 
 /**
+ * How long the connections still open when the drain ends may keep the server from closing. Every
+ * answer is bounded well inside it (2 s), and the grace period allows the drain and 10 s more
+ * (deploy/), so what is still open then is a client holding a request it never finishes, or a
+ * connection nothing will end.
+ */
+export const CONNECTIONS_CLOSE_WITHIN_MS = 8000;
+
+/** How often connections that finished their last request meanwhile are closed, while the server closes. */
+const IDLE_SWEEP_MS = 200;
+
+/**
  * Nest's shutdown sequence starts with the adapter's `beforeClose`. Before that stops new requests,
  * readiness turns 503 and the server keeps serving for `drainMs`, so that Kubernetes takes the pod
  * out of its Service before connections are refused.
@@ -16,6 +27,12 @@ const CLOSING_RETRY_AFTER_SECONDS = 5;
  * with the API's own 503 (`errorBody`, as the exception filter answers), a Retry-After header, the
  * request id and a log line, and `Connection: close`. Fastify's own refusal while it closes
  * (`return503OnClosing`) would answer a body without `code`, bypassing the hooks that add the rest.
+ *
+ * Closing the server waits for every connection to end, and Node only closes the ones idle at that
+ * moment: one that answers its last request afterwards, or a client that sent half a request and
+ * waits, would hold the whole shutdown (the delivery job, the queue, Redis) until the client gives up.
+ * So connections that turn idle are closed as they do, and whatever is still open after
+ * CONNECTIONS_CLOSE_WITHIN_MS is closed with a warning.
  */
 export class DrainingFastifyAdapter extends FastifyAdapter {
   private onShutdownBegin: () => void = () => undefined;
@@ -49,5 +66,28 @@ export class DrainingFastifyAdapter extends FastifyAdapter {
       `drain over after ${this.drainMs} ms: new requests are refused; finishing in-flight requests and deliveries`,
     );
     super.beforeClose();
+  }
+
+  override async close(): Promise<void> {
+    const server = this.getInstance().server;
+    const closing = super.close();
+    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    let deadline: NodeJS.Timeout | undefined;
+    const overdue = new Promise<void>((resolve) => {
+      deadline = setTimeout(resolve, CONNECTIONS_CLOSE_WITHIN_MS);
+    });
+    try {
+      if ((await Promise.race([closing.then(() => 'closed' as const), overdue])) === 'closed') return;
+      const open = await new Promise<number>((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
+      new Logger('Lifecycle').warn(
+        `${open} connection${open === 1 ? '' : 's'} still open ${CONNECTIONS_CLOSE_WITHIN_MS} ms after the drain ` +
+          '(a request never finished, or a client that holds its connection): closed',
+      );
+      server.closeAllConnections();
+      await closing;
+    } finally {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+    }
   }
 }
