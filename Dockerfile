@@ -20,6 +20,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # Runtime: no compiler, no dev dependencies, not root.
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
+# glibc gives each thread that allocates (V8's helpers, libuv's pool) an arena of its own, up to 8 per core,
+# and keeps what they freed: two arenas cost no measurable CPU here and 3 to 9 MB less RSS (npm run bench).
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
@@ -29,4 +32,7 @@ USER node
 EXPOSE 3000
 # A heap budget well inside the pod's 384Mi limit: without one, V8 sizes the heap from the host's memory and,
 # under load, lets garbage pile up to 300+ MB of RSS before collecting it (npm run bench shows the difference).
-CMD ["node", "--max-old-space-size=160", "dist/main.js"]
+# Node 22 grows the young generation to 2 x 16 MB semi-spaces already while the service boots: 8 MB each keeps
+# the peak RSS of an API process under load at 191-194 MB instead of 215 (a worker's 182-191 instead of 207),
+# with no measurable cost in CPU per request (npm run bench, which runs the servers on this image's Node).
+CMD ["node", "--max-old-space-size=160", "--max-semi-space-size=8", "dist/main.js"]
