@@ -94,7 +94,13 @@ class ServerProcess {
   }
 
   /** The node every server runs on (bench/runtime.ts); set once, before the first starts. */
-  static runtime: Runtime = { execPath: process.execPath, version: process.version, source: 'the node running the benchmark', env: {} };
+  static runtime: Runtime = {
+    execPath: process.execPath,
+    version: process.version,
+    source: 'the node running the benchmark',
+    env: {},
+    nodeFlags: [],
+  };
 
   static start(name: string, args: string[], env: Record<string, string>, cwd: string): ServerProcess {
     const { execPath, env: imageEnv } = ServerProcess.runtime;
@@ -266,7 +272,7 @@ async function main(): Promise<void> {
       // Wrong-code checks must stay "incorrect" rather than lock: each verification is checked once anyway.
       OTP_MAX_ATTEMPTS: '100',
     };
-    const nodeArgs = [...imageNodeFlags(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+    const nodeArgs = [...ServerProcess.runtime.nodeFlags, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     note(`service node flags: ${nodeArgs.join(' ') || '(none)'}`);
 
     const baseline = await yardstick('baseline');
@@ -291,13 +297,6 @@ async function main(): Promise<void> {
     await database.drop();
     rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-/** The node flags the production image starts the service with: the Dockerfile's CMD between "node" and the script. */
-function imageNodeFlags(): string[] {
-  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
-  const argv = cmd ? (JSON.parse(cmd[1]!) as string[]) : [];
-  return argv[0] === 'node' ? argv.slice(1, argv.indexOf('dist/main.js')) : [];
 }
 
 /** Half the verifications get their real code, the other half a wrong one. */

@@ -9,6 +9,8 @@ export interface Runtime {
   source: string;
   /** The production image's own environment (its final stage's `ENV` lines), which every server starts with. */
   env: Record<string, string>;
+  /** The node flags the image starts the service with: its `CMD` between "node" and the script. */
+  nodeFlags: string[];
   /** Set when the servers do not run on the production image's Node.js major: the figures are not production's. */
   mismatch?: string;
 }
@@ -27,11 +29,11 @@ export interface Runtime {
  */
 export function serverRuntime(root: string, note: (message: string) => void): Runtime {
   const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
-  const env = imageEnvironment(dockerfile);
-  return { ...serverNode(root, productionNodeMajor(dockerfile), note), env };
+  const image = { env: imageEnvironment(dockerfile), nodeFlags: imageNodeFlags(dockerfile) };
+  return { ...serverNode(root, productionNodeMajor(dockerfile), note), ...image };
 }
 
-function serverNode(root: string, major: number | undefined, note: (message: string) => void): Omit<Runtime, 'env'> {
+function serverNode(root: string, major: number | undefined, note: (message: string) => void): Omit<Runtime, 'env' | 'nodeFlags'> {
   const wanted = major === undefined ? 'an unknown Node.js major' : `Node.js ${major}`;
   const mismatchOf = (version: string) =>
     major === undefined || majorOf(version) === major ? undefined : `the production image runs ${wanted}, these servers ${version}`;
@@ -73,6 +75,12 @@ export function imageEnvironment(dockerfile: string): Record<string, string> {
     }
   }
   return env;
+}
+
+export function imageNodeFlags(dockerfile: string): string[] {
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(finalStage(dockerfile).join('\n'));
+  const argv = cmd ? (JSON.parse(cmd[1]!) as string[]) : [];
+  return argv[0] === 'node' ? argv.slice(1, argv.indexOf('dist/main.js')) : [];
 }
 
 /** The lines from the last `FROM` on. */
