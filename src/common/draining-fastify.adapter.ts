@@ -73,17 +73,23 @@ export class DrainingFastifyAdapter extends FastifyAdapter {
     const closing = super.close();
     const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
     let deadline: NodeJS.Timeout | undefined;
-    const overdue = new Promise<void>((resolve) => {
-      deadline = setTimeout(resolve, CONNECTIONS_CLOSE_WITHIN_MS);
+    const overdue = new Promise<false>((resolve) => {
+      deadline = setTimeout(() => resolve(false), CONNECTIONS_CLOSE_WITHIN_MS);
     });
     try {
-      if ((await Promise.race([closing.then(() => 'closed' as const), overdue])) === 'closed') return;
-      const open = await new Promise<number>((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
-      new Logger('Lifecycle').warn(
-        `${open} connection${open === 1 ? '' : 's'} still open ${CONNECTIONS_CLOSE_WITHIN_MS} ms after the drain ` +
-          '(a request never finished, or a client that holds its connection): closed',
+      // Settled either way: a close that fails after the deadline is reported by the `await` below, not left unhandled.
+      const settled = closing.then(
+        () => true,
+        () => true,
       );
-      server.closeAllConnections();
+      if (!(await Promise.race([settled, overdue]))) {
+        const open = await new Promise<number>((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
+        new Logger('Lifecycle').warn(
+          `${open} connection${open === 1 ? '' : 's'} still open ${CONNECTIONS_CLOSE_WITHIN_MS} ms after the drain ` +
+            '(a request never finished, or a client that holds its connection): closed',
+        );
+        server.closeAllConnections();
+      }
       await closing;
     } finally {
       clearInterval(sweep);
