@@ -28,24 +28,37 @@ import { ReceiptService } from './receipts/receipt.service.js';
 import { ReceiptsController } from './receipts/receipts.controller.js';
 
 /**
+ * Enough retries for a command of Bull's waiting connections to outlast a Cluster whose nodes are
+ * restarting (about 100 ms each), instead of the API's fail-fast few. Bull subscribes to its delayed
+ * jobs' channel as its worker starts and drops that promise: on a Cluster that has just come back,
+ * the subscription failed after 6 redirections, and the unhandled rejection ended the process.
+ */
+export const BULL_WAITING_REDIRECTIONS = 1000;
+
+/**
  * Bull's own connections, to the same server or cluster as everything else; its blocking and
  * subscriber connections must wait out outages rather than fail commands. Bull does not close
  * connections it did not create, so they are kept for shutdown.
  */
 export function bullClient(config: RedisConfig, opened: RedisClient[], name = 'otp-delivery') {
   return (type: 'client' | 'subscriber' | 'bclient') => {
-    const client = openRedis(config, {
-      connectionName: `${name}-${type}`,
-      maxRetriesPerRequest: type === 'client' ? 1 : null,
-      enableReadyCheck: type === 'client',
-      enableOfflineQueue: type !== 'client',
-      // Bull's job commands from concurrent jobs share one write (see FAIL_FAST_OPTIONS); never for the blocking connection.
-      enableAutoPipelining: type === 'client',
-      connectTimeout: 2000,
-      // Adding a job is part of answering a send: bounded like every other command on that path.
-      commandTimeout: type === 'client' ? 1500 : undefined,
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-    });
+    const waits = type !== 'client';
+    const client = openRedis(
+      config,
+      {
+        connectionName: `${name}-${type}`,
+        maxRetriesPerRequest: waits ? null : 1,
+        enableReadyCheck: !waits,
+        enableOfflineQueue: waits,
+        // Bull's job commands from concurrent jobs share one write (see FAIL_FAST_OPTIONS); never for the blocking connection.
+        enableAutoPipelining: type === 'client',
+        connectTimeout: 2000,
+        // Adding a job is part of answering a send: bounded like every other command on that path.
+        commandTimeout: type === 'client' ? 1500 : undefined,
+        retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      },
+      waits ? { maxRedirections: BULL_WAITING_REDIRECTIONS } : {},
+    );
     opened.push(client);
     return client;
   };

@@ -32,8 +32,10 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
  * the command timeout still bounds how long that takes, and a lost node is found again through the
  * slot map rather than by reconnecting to it. Every connection gets every Lua command (REDIS_SCRIPTS)
  * as it is made; on a cluster they belong to the cluster, which sends them to the right node.
+ * `cluster.maxRedirections`: how many redirections and retries after a lost node a command may
+ * take before it fails (6 by default, see below).
  */
-export function openRedis(config: RedisConfig, options: RedisOptions): RedisClient {
+export function openRedis(config: RedisConfig, options: RedisOptions, cluster: { maxRedirections?: number } = {}): RedisClient {
   if (config.sentinels) {
     return new Redis({
       ...options,
@@ -63,7 +65,7 @@ export function openRedis(config: RedisConfig, options: RedisOptions): RedisClie
     // Each redirection or retry after a lost node costs about 100 ms: a few cover a slot that moved
     // (resharding, a replica taking over), while a master that is gone fails the command well within
     // the 2 s an API answer may take, instead of 16 rounds later.
-    maxRedirections: 6,
+    maxRedirections: cluster.maxRedirections ?? 6,
     scripts: REDIS_SCRIPTS,
     redisOptions: nodeOptions,
   });
