@@ -41,6 +41,8 @@ describe('openRedis', () => {
       expect(options.redisOptions).toMatchObject({ commandTimeout: 1500 });
       expect(options.redisOptions).not.toHaveProperty('enableOfflineQueue');
       expect(options.redisOptions).not.toHaveProperty('retryStrategy');
+      // Fail fast: a command on a master that is gone fails within an API answer's time.
+      expect(options.maxRedirections).toBe(6);
     } finally {
       client.disconnect();
     }

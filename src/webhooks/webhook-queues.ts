@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import type { Job, Queue } from 'bull';
 import { messagingConfig } from '../config/config.namespaces.js';
 import type { MessagingConfig } from '../config/configuration.types.js';
+import { asActiveJob, boundQueueShutdown, closeQueue } from '../messaging/bull-shutdown.js';
 import type { RedisClient } from '../redis/redis-connection.js';
 import { WEBHOOK_BACKOFF, WEBHOOK_QUEUE_NAME, webhookAttempts, webhookRetryDelay, type WebhookJob } from './webhook-job.js';
 import { WebhookWorker } from './webhook-worker.js';
@@ -19,14 +20,16 @@ export const WEBHOOK_CONNECTIONS = Symbol('WEBHOOK_CONNECTIONS');
 
 @Injectable()
 export class BullWebhookQueue implements WebhookQueue, OnApplicationShutdown {
+  private readonly logger = new Logger('Webhooks');
   private readonly attempts: number;
 
   constructor(
     @InjectQueue(WEBHOOK_QUEUE_NAME) private readonly queue: Queue<WebhookJob>,
     @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
-    @Inject(WEBHOOK_CONNECTIONS) private readonly connections: RedisClient[],
+    @Inject(WEBHOOK_CONNECTIONS) connections: RedisClient[],
   ) {
     this.attempts = webhookAttempts(config.events.backoffMs);
+    boundQueueShutdown(queue, connections, this.logger);
   }
 
   async add(job: WebhookJob, receiver: number): Promise<void> {
@@ -41,9 +44,9 @@ export class BullWebhookQueue implements WebhookQueue, OnApplicationShutdown {
     });
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.queue.close();
-    for (const connection of this.connections) connection.disconnect(false);
+  /** Lets the active deliveries finish, then closes Bull's connections, within a bound (bull-shutdown.ts). */
+  onApplicationShutdown(): Promise<void> {
+    return closeQueue(this.queue);
   }
 }
 
@@ -52,11 +55,14 @@ export const WEBHOOK_CONCURRENCY = 5;
 
 @Processor(WEBHOOK_QUEUE_NAME)
 export class WebhookProcessor {
-  constructor(private readonly worker: WebhookWorker) {}
+  constructor(
+    private readonly worker: WebhookWorker,
+    @InjectQueue(WEBHOOK_QUEUE_NAME) private readonly queue: Queue<WebhookJob>,
+  ) {}
 
   @Process({ concurrency: WEBHOOK_CONCURRENCY })
   handle(job: Job<WebhookJob>): Promise<void> {
-    return this.worker.attempt(job.data, job.attemptsMade + 1, job.opts.attempts ?? 1);
+    return asActiveJob(this.queue, this.worker.attempt(job.data, job.attemptsMade + 1, job.opts.attempts ?? 1));
   }
 }
 

@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { messagingConfig } from '../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../config/configuration.types.js';
 import type { RedisClient } from '../../redis/redis-connection.js';
+import { boundQueueShutdown, closeQueue } from '../bull-shutdown.js';
 import { DELIVERY_QUEUE_NAME, type DeliveryJob, type DeliveryQueue, WORKER_HEARTBEAT_MS, WORKER_SEEN_MS } from './delivery-job.js';
 import { PayloadSealer, type SealedDeliveryJob } from './sealed-payload.js';
 
@@ -42,7 +43,9 @@ export class BullDeliveryQueue implements DeliveryQueue, OnApplicationBootstrap,
     @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
     @Inject(BULL_CONNECTIONS) private readonly connections: RedisClient[],
     private readonly sealer: PayloadSealer,
-  ) {}
+  ) {
+    boundQueueShutdown(queue, connections, this.logger);
+  }
 
   /**
    * A worker says it is alive every few seconds, so every replica can tell whether anyone sends what
@@ -61,10 +64,9 @@ export class BullDeliveryQueue implements DeliveryQueue, OnApplicationBootstrap,
     if (this.config.delivery.worker) await this.queue.client.zrem(WORKERS_KEY, this.instance).catch(() => undefined);
   }
 
-  /** Lets the active job finish (Bull's close waits for it), then closes Bull's connections. */
-  async onApplicationShutdown(): Promise<void> {
-    await this.queue.close();
-    for (const connection of this.connections) connection.disconnect(false);
+  /** Lets the active jobs finish, then closes Bull's connections, within a bound (bull-shutdown.ts). */
+  onApplicationShutdown(): Promise<void> {
+    return closeQueue(this.queue);
   }
 
   async add(job: DeliveryJob): Promise<void> {

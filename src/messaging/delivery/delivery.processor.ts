@@ -1,6 +1,7 @@
 import { InjectQueue, Process, Processor } from '@nestjs/bull';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
+import { asActiveJob, closeQueue } from '../bull-shutdown.js';
 import { DELIVERY_QUEUE_NAME } from './delivery-job.js';
 import { DeliveryWorker } from './delivery-worker.js';
 import { PayloadSealer, type SealedDeliveryJob } from './sealed-payload.js';
@@ -23,15 +24,15 @@ export class DeliveryProcessor implements OnApplicationShutdown {
 
   @Process({ concurrency: DELIVERY_CONCURRENCY })
   handle(job: Job<SealedDeliveryJob>): Promise<void> {
-    return this.worker.attempt(this.sealer.unseal(job.data), job.attemptsMade + 1);
+    return asActiveJob(this.queue, this.worker.attempt(this.sealer.unseal(job.data), job.attemptsMade + 1));
   }
 
   /**
-   * Takes no new job and waits for the active one to settle. This depends on the worker and so on
+   * Takes no new job and waits for the active ones to settle. This depends on the worker and so on
    * every provider, so Nest runs it before the providers close their transports; the Redis client
    * and the database (global modules) close after this module.
    */
-  async onApplicationShutdown(): Promise<void> {
-    await this.queue.close();
+  onApplicationShutdown(): Promise<void> {
+    return closeQueue(this.queue);
   }
 }
