@@ -51,10 +51,10 @@ export function bullClient(config: RedisConfig, opened: RedisClient[], name = 'o
         enableReadyCheck: !waits,
         enableOfflineQueue: waits,
         // Bull's job commands from concurrent jobs share one write (see FAIL_FAST_OPTIONS); never for the blocking connection.
-        enableAutoPipelining: type === 'client',
+        enableAutoPipelining: !waits,
         connectTimeout: 2000,
         // Adding a job is part of answering a send: bounded like every other command on that path.
-        commandTimeout: type === 'client' ? 1500 : undefined,
+        commandTimeout: waits ? undefined : 1500,
         retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
       },
       waits ? { maxRedirections: BULL_WAITING_REDIRECTIONS } : {},

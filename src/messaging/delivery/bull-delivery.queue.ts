@@ -41,7 +41,7 @@ export class BullDeliveryQueue implements DeliveryQueue, OnApplicationBootstrap,
   constructor(
     @InjectQueue(DELIVERY_QUEUE_NAME) private readonly queue: Queue<SealedDeliveryJob>,
     @Inject(messagingConfig.KEY) private readonly config: MessagingConfig,
-    @Inject(BULL_CONNECTIONS) private readonly connections: RedisClient[],
+    @Inject(BULL_CONNECTIONS) connections: RedisClient[],
     private readonly sealer: PayloadSealer,
   ) {
     boundQueueShutdown(queue, connections, this.logger);
