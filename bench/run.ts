@@ -215,6 +215,47 @@ interface RedisMemory {
   delivered: number;
   /** From the first send to the last reading: past the codes' lifetime, the first verifications are gone from Redis. */
   seconds: number;
+  /** After delivery, what each kind of key holds (MEMORY USAGE, which leaves out the server's own per-key bookkeeping). */
+  byKind: KeyKindUsage[];
+}
+
+interface KeyKindUsage {
+  kind: string;
+  keys: number;
+  bytes: number;
+}
+
+/** How the service names its keys (store, destination hash, delivery ledger, limiters, Bull's prefixes); the first match wins. */
+const KEY_KINDS: [string, RegExp][] = [
+  ['verification', /^otp:\{v:/],
+  ['destination', /^otp:\{d:/],
+  ['provider message', /^otp:\{m:/],
+  ['throttler', /^otp:\{t:/],
+  ['conversion', /^otp:\{conversion:/],
+  ['fraud guard', /^otp:\{fraud\}/],
+  ['delivery queue', /^\{otp-delivery\}/],
+  ['webhook queue', /^\{otp-webhooks\}/],
+];
+
+/** Every key's MEMORY USAGE, summed by kind, the largest first. */
+async function usageByKind(admin: Redis): Promise<KeyKindUsage[]> {
+  const kinds = new Map<string, KeyKindUsage>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    const pipeline = admin.pipeline();
+    for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', '0');
+    const usages = (await pipeline.exec()) ?? [];
+    keys.forEach((key, i) => {
+      const kind = KEY_KINDS.find(([, pattern]) => pattern.test(key))?.[0] ?? 'other';
+      const entry = kinds.get(kind) ?? { kind, keys: 0, bytes: 0 };
+      entry.keys += 1;
+      entry.bytes += Number(usages[i]?.[1] ?? 0);
+      kinds.set(kind, entry);
+    });
+  } while (cursor !== '0');
+  return [...kinds.values()].sort((a, b) => b.bytes - a.bytes);
 }
 
 async function main(): Promise<void> {
@@ -406,7 +447,8 @@ class DeliveryQueueControl {
  * The service's phases, on an API process (DELIVERY_WORKER=false) and a worker process
  * (DELIVERY_WORKER=true), the queue paused but while the worker drains:
  *
- * 1. Redis memory, on a flushed Redis: BENCH_MEMORY_VERIFICATIONS sends, then their delivery (also the warm-up);
+ * 1. Redis memory, on a flushed Redis: BENCH_MEMORY_VERIFICATIONS sends, then their delivery (also the warm-up), and
+ *    what each kind of key holds then;
  * 2. a warm-up send, its drain and a check of each; sends at saturation, their drain (the delivery figures),
  *    then a check of each of them at saturation;
  * 3. sends at half the saturation rate, their drain, then checks of them at half the checks' saturation rate;
@@ -504,7 +546,7 @@ async function measureService(
 
   // 1. Redis memory per pending verification: Redis was flushed before the processes started.
   const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))?.[1]);
-  const memory: RedisMemory = { verifications: 0, before: await usedMemory(), queued: 0, delivered: 0, seconds: 0 };
+  const memory: RedisMemory = { verifications: 0, before: await usedMemory(), queued: 0, delivered: 0, seconds: 0, byKind: [] };
   if (MEMORY_VERIFICATIONS > 0) {
     const startedAt = performance.now();
     const memorySends = await timed(
@@ -518,6 +560,7 @@ async function measureService(
     memory.delivered = await usedMemory();
     memory.verifications = memorySends.created?.length ?? 0;
     memory.seconds = (performance.now() - startedAt) / 1000;
+    memory.byKind = await usageByKind(admin);
   }
   // Their codes are not needed any longer: the SMTP server forgets them, and this process stays light.
   sink.arrivals.clear();
@@ -880,6 +923,9 @@ function printTable(
       `(${latency.measured} sends, one every ${LATENCY_INTERVAL_MS} ms)`,
     `Redis used_memory per verification (${memory.verifications} created on a flushed Redis): ` +
       `${perVerification(memory.queued - memory.before).toFixed(0)} B queued, ${redisDelivered.toFixed(0)} B pending after delivery`,
+    `  by kind of key after delivery, MEMORY USAGE per verification (the rest of used_memory is Redis' own bookkeeping per key): ${memory.byKind
+      .map(({ kind, keys, bytes }) => `${kind} ${perVerification(bytes).toFixed(0)} B (${keys} keys)`)
+      .join(', ')}`,
     `worker CPU while the API was measured (queue paused): ${workerMeanwhile} ms over the six timed phases`,
     `peak RSS (VmHWM): API ${mb(service.apiPeakRss)}, worker ${mb(service.workerPeakRss)}, floor ${mb(floor.peakRss)}, baseline ${mb(baseline.peakRss)}`,
   );
