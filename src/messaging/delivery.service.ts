@@ -5,7 +5,7 @@ import type { Channel } from '../config/configuration.types.js';
 import { currentRequestId } from '../logging/log-context.js';
 import type { DeliveryRequest, OtpDelivery, SettledVerification } from '../otp/delivery.port.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { DeliveryQueue } from './delivery/delivery-job.js';
+import { type DeliveryJob, DeliveryQueue } from './delivery/delivery-job.js';
 import { DeliveryLedger } from './delivery/delivery-ledger.js';
 import { countryOf, DeliveryConversion } from './delivery-conversion.js';
 import { FailoverSender } from './failover-sender.js';
@@ -13,6 +13,19 @@ import { maskDestinations } from './masked-text.js';
 import { isCodeChecking, type OutboundMessage, ProviderError } from './message-provider.js';
 import type { ContactChange, Notifier } from './notifier.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
+
+function jobOf(request: DeliveryRequest, code: string): DeliveryJob {
+  return {
+    key: `${request.verificationId}:${request.sendNumber}`,
+    verificationId: request.verificationId,
+    sendNumber: request.sendNumber,
+    channel: request.channel,
+    issuedAt: Date.now(),
+    expiresAt: request.expiresAt.getTime(),
+    content: { to: request.to, code, purpose: request.purpose, locale: request.locale },
+    requestId: currentRequestId(),
+  };
+}
 
 /** Messaging as the rest of the service sees it: the OtpDelivery port and notices, served by the queue and the failover chains. */
 @Injectable()
@@ -42,16 +55,12 @@ export class DeliveryService implements OtpDelivery, Notifier {
   }
 
   async deliver(request: DeliveryRequest): Promise<void> {
-    await this.queue.add({
-      key: `${request.verificationId}:${request.sendNumber}`,
-      verificationId: request.verificationId,
-      sendNumber: request.sendNumber,
-      channel: request.channel,
-      issuedAt: Date.now(),
-      expiresAt: request.expiresAt.getTime(),
-      content: { to: request.to, code: request.code, purpose: request.purpose, locale: request.locale },
-      requestId: currentRequestId(),
-    });
+    await this.queue.add(jobOf(request, request.code));
+  }
+
+  /** The same job, its code replaced by as many zeros, queued as withheld: sealed and stored alike, and discarded by the worker. */
+  async withhold(request: DeliveryRequest): Promise<void> {
+    await this.queue.addWithheld(jobOf(request, '0'.repeat(request.code.length)));
   }
 
   passwordChanged(channel: Channel, to: string, locale: string): Promise<void> {

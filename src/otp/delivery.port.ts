@@ -48,6 +48,13 @@ export interface OtpDelivery {
   canDeliver(channel: Channel): boolean;
   /** Accepts the request durably (or fails); delivery itself happens later and is reported through `DeliveryReports`. */
   deliver(request: DeliveryRequest): Promise<void>;
+  /**
+   * Does what `deliver` does for a request that must reach no one, and sends nothing: a withheld code (the
+   * auth flows' answer to an address with no account) is accepted in the same steps and the same time as a
+   * delivered one, so how long the answer takes does not tell whether the account exists. The code itself
+   * is not passed on.
+   */
+  withhold(request: DeliveryRequest): Promise<void>;
   /** Checks a code that a provider issued itself; true when the provider approves it. */
   checkProviderCode(provider: string, channel: Channel, to: string, code: string): Promise<boolean>;
   /**

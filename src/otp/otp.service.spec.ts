@@ -90,6 +90,7 @@ describe('OtpService', () => {
     delivery = {
       canDeliver: jest.fn(() => true),
       deliver: jest.fn(async () => undefined),
+      withhold: jest.fn(async () => undefined),
       checkProviderCode: jest.fn(async () => true),
       settled: jest.fn(async () => undefined),
     };

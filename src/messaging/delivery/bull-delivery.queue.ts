@@ -7,13 +7,20 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import type { Queue } from 'bull';
+import type { JobOptions, Queue } from 'bull';
 import { hostname } from 'node:os';
 import { messagingConfig } from '../../config/config.namespaces.js';
 import type { MessagingConfig } from '../../config/configuration.types.js';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { boundQueueShutdown, closeQueue } from '../bull-shutdown.js';
-import { DELIVERY_QUEUE_NAME, type DeliveryJob, type DeliveryQueue, WORKER_HEARTBEAT_MS, WORKER_SEEN_MS } from './delivery-job.js';
+import {
+  DELIVERY_QUEUE_NAME,
+  type DeliveryJob,
+  type DeliveryQueue,
+  WITHHELD_JOB_NAME,
+  WORKER_HEARTBEAT_MS,
+  WORKER_SEEN_MS,
+} from './delivery-job.js';
 import { PayloadSealer, type SealedDeliveryJob } from './sealed-payload.js';
 
 export const BOUNDED_BACKOFF = 'bounded-exponential';
@@ -70,14 +77,11 @@ export class BullDeliveryQueue implements DeliveryQueue, OnApplicationBootstrap,
   }
 
   async add(job: DeliveryJob): Promise<void> {
-    await this.queue.add(this.sealer.seal(job), {
-      jobId: job.key,
-      attempts: this.config.delivery.attempts,
-      backoff: { type: BOUNDED_BACKOFF, options: { baseMs: this.config.delivery.backoffMs, expiresAt: job.expiresAt } },
-      // The payload holds a code: nothing of a settled job is kept.
-      removeOnComplete: true,
-      removeOnFail: true,
-    });
+    await this.queue.add(this.sealer.seal(job), this.optionsOf(job));
+  }
+
+  async addWithheld(job: DeliveryJob): Promise<void> {
+    await this.queue.add(WITHHELD_JOB_NAME, this.sealer.seal(job), this.optionsOf(job));
   }
 
   async counts() {
@@ -92,6 +96,17 @@ export class BullDeliveryQueue implements DeliveryQueue, OnApplicationBootstrap,
   private async beat(): Promise<void> {
     // Workers that stopped without a goodbye (killed, lost) are dropped once long silent.
     await this.heartbeats.otpWorkerBeat(WORKERS_KEY, this.instance, 10 * WORKER_SEEN_MS);
+  }
+
+  private optionsOf(job: DeliveryJob): JobOptions {
+    return {
+      jobId: job.key,
+      attempts: this.config.delivery.attempts,
+      backoff: { type: BOUNDED_BACKOFF, options: { baseMs: this.config.delivery.backoffMs, expiresAt: job.expiresAt } },
+      // The payload holds a code: nothing of a settled job is kept.
+      removeOnComplete: true,
+      removeOnFail: true,
+    };
   }
 
   /** Bull's own connection, opened with every script (openRedis). */

@@ -42,6 +42,11 @@ export interface QueuedDelivery extends DeliveryHeader {
 /** Accepts jobs durably (Bull on Redis) or in-process (embedded mode), with the same retry rule. */
 export interface DeliveryQueue {
   add(job: DeliveryJob): Promise<void>;
+  /**
+   * Accepts a job that must never be sent (OtpDelivery.withhold) in the same steps as `add`, stored and
+   * sealed alike, so that the time to accept it does not tell the two apart; the worker discards it.
+   */
+  addWithheld(job: DeliveryJob): Promise<void>;
   /** Jobs by state, for metrics and readiness; throws when the queue's store cannot be reached. */
   counts(): Promise<{ waiting: number; active: number; delayed: number; failed: number }>;
   /** Processes working on this queue, in any replica, seen within WORKER_SEEN_MS. */
@@ -55,6 +60,13 @@ export const WORKER_SEEN_MS = 3 * WORKER_HEARTBEAT_MS;
 export const DeliveryQueue = Symbol('DeliveryQueue');
 
 export const DELIVERY_QUEUE_NAME = 'delivery';
+
+/**
+ * The Bull job name of a withheld job (the others have Bull's default name). By its name rather than a
+ * flag in its data: a worker of an earlier version, which has no handler for it, fails it (Bull's
+ * "Missing process handler") instead of sending it.
+ */
+export const WITHHELD_JOB_NAME = 'withheld';
 
 /** Retry delays start at DELIVERY_BACKOFF_MS and double, but never wait past the code's expiry. */
 export function retryDelay(baseMs: number, attemptsMade: number, expiresAt: number, now = Date.now()): number {

@@ -2,7 +2,7 @@ import { InjectQueue, Process, Processor } from '@nestjs/bull';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
 import { asActiveJob, closeQueue } from '../bull-shutdown.js';
-import { DELIVERY_QUEUE_NAME } from './delivery-job.js';
+import { DELIVERY_QUEUE_NAME, WITHHELD_JOB_NAME } from './delivery-job.js';
 import { DeliveryWorker } from './delivery-worker.js';
 import { PayloadSealer, type SealedDeliveryJob } from './sealed-payload.js';
 
@@ -26,6 +26,13 @@ export class DeliveryProcessor implements OnApplicationShutdown {
   handle(job: Job<SealedDeliveryJob>): Promise<void> {
     return asActiveJob(this.queue, this.worker.attempt(this.sealer.unseal(job.data), job.attemptsMade + 1));
   }
+
+  /**
+   * A withheld job (OtpDelivery.withhold) is done once taken: it is never opened or sent. Concurrency 0:
+   * Bull hands each job the loops above take to the handler of its name, so this adds no loop of its own.
+   */
+  @Process({ name: WITHHELD_JOB_NAME, concurrency: 0 })
+  async discard(): Promise<void> {}
 
   /**
    * Takes no new job and waits for the active ones to settle. This depends on the worker and so on

@@ -35,6 +35,9 @@ export class InProcessDeliveryQueue implements DeliveryQueue, OnApplicationShutd
     this.starting.set(job.key, { timer, job });
   }
 
+  /** Nothing to store or seal here: a job added is only a timer until its turn, and a withheld one never gets one. */
+  async addWithheld(): Promise<void> {}
+
   async counts() {
     return { waiting: this.starting.size, active: this.active.size, delayed: this.delayed.size, failed: 0 };
   }

@@ -37,7 +37,7 @@ function recordTo(to: string, overrides: Partial<VerificationRecord> = {}): Veri
 describe('DestinationPolicies', () => {
   let store: Pick<Mocked<OtpStore>, 'updateDelivery' | 'get'>;
   let limiter: Pick<Mocked<SendLimiter>, 'takeGuess' | 'refundGuess'>;
-  let delivery: Pick<Mocked<OtpDelivery>, 'canDeliver' | 'deliver'>;
+  let delivery: Pick<Mocked<OtpDelivery>, 'canDeliver' | 'deliver' | 'withhold'>;
 
   function policies(env: Record<string, string> = {}): DestinationPolicies {
     const { configuration } = loadConfiguration({
@@ -53,7 +53,7 @@ describe('DestinationPolicies', () => {
   beforeEach(() => {
     store = { updateDelivery: jest.fn(async () => 'applied' as const), get: jest.fn(async () => undefined) };
     limiter = { takeGuess: jest.fn(async () => ({ allowed: true as const })), refundGuess: jest.fn(async () => undefined) };
-    delivery = { canDeliver: jest.fn(() => true), deliver: jest.fn(async () => undefined) };
+    delivery = { canDeliver: jest.fn(() => true), deliver: jest.fn(async () => undefined), withhold: jest.fn(async () => undefined) };
   });
 
   it('gives a test destination its fixed code, on a channel that cannot deliver too, recorded as sent at once', async () => {
@@ -124,13 +124,32 @@ describe('DestinationPolicies', () => {
     expect(delivery.deliver).toHaveBeenCalledTimes(1);
   });
 
-  it('withholds a code its caller will not deliver, and still records the send as queued', async () => {
+  it('withholds a code its caller will not deliver, handing it to withhold instead, and still records the send as queued', async () => {
     const policy = policies().for('a@example.com', { deliver: false });
     const record = recordTo('a@example.com');
     expect(await policy.send(record, '123456', Date.now())).toBe(record);
     expect(policy.firstDelivery(1_000)).toMatchObject({ status: 'queued' });
     expect(delivery.deliver).not.toHaveBeenCalled();
+    expect(delivery.withhold).toHaveBeenCalledWith(
+      expect.objectContaining({ verificationId: record.id, sendNumber: 1, to: 'a@example.com' }),
+    );
     expect(store.updateDelivery).not.toHaveBeenCalled();
+  });
+
+  it('fails a withheld send the queue could not take as it fails a delivered one', async () => {
+    delivery.deliver.mockRejectedValue(new Error('queue down'));
+    delivery.withhold.mockRejectedValue(new Error('queue down'));
+    for (const deliver of [true, false]) {
+      store.updateDelivery.mockClear();
+      await expect(policies().for('a@example.com', { deliver }).send(recordTo('a@example.com'), '123456', Date.now())).rejects.toThrow(
+        'queue down',
+      );
+      expect(store.updateDelivery).toHaveBeenCalledWith(
+        '6f1c1c2e-8a3b-4c4d-9e5f-000000000001',
+        { sendNumber: 1, status: 'failed', lastError: 'the message could not be queued' },
+        expect.any(Number),
+      );
+    }
   });
 
   it("keeps a test destination's code undelivered whatever the caller asks", () => {

@@ -1,6 +1,6 @@
 import type { Channel, OtpConfig } from '../../config/configuration.types.js';
 import { generateCode } from '../codes/otp-codes.js';
-import type { OtpDelivery } from '../delivery.port.js';
+import type { DeliveryRequest, OtpDelivery } from '../delivery.port.js';
 import type { GuessVerdict, SendLimiter } from '../limits/send-limiter.js';
 import { ChannelUnavailableError } from '../otp.errors.js';
 import type { DeliveryState, VerificationRecord } from '../otp.types.js';
@@ -71,7 +71,7 @@ class DeliveredDestination implements DestinationPolicy {
   /** A failure to even accept the code fails this send visibly rather than leaving it "queued". */
   async send(record: VerificationRecord, code: string): Promise<VerificationRecord> {
     try {
-      await this.ports.delivery.deliver({
+      await this.handOver({
         verificationId: record.id,
         sendNumber: record.sends,
         channel: record.channel,
@@ -90,6 +90,10 @@ class DeliveredDestination implements DestinationPolicy {
     return record;
   }
 
+  protected handOver(request: DeliveryRequest): Promise<void> {
+    return this.ports.delivery.deliver(request);
+  }
+
   async takeGuess(): Promise<GuessVerdict> {
     return ALLOWED;
   }
@@ -100,13 +104,15 @@ class DeliveredDestination implements DestinationPolicy {
 /**
  * A real, checkable code that is never sent: the auth flows' answer to a destination that may not
  * receive codes (no account, or a contact not confirmed), so it behaves exactly like a real challenge
- * without revealing anything. Still refused where the channel could not deliver, as a real one would be.
+ * without revealing anything. Still refused where the channel could not deliver, as a real one would be;
+ * and handed to delivery's `withhold`, which queues it as a delivered code is queued and sends nothing, so
+ * the answer takes as long, and fails the same way when the queue cannot take it.
  */
 class WithheldDestination extends DeliveredDestination {
   override readonly reachesDestination = false;
 
-  override async send(record: VerificationRecord): Promise<VerificationRecord> {
-    return record;
+  protected override handOver(request: DeliveryRequest): Promise<void> {
+    return this.ports.delivery.withhold(request);
   }
 }
 
