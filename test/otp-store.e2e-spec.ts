@@ -13,6 +13,7 @@ import { RedisDeliveryLedger } from '../src/messaging/delivery/delivery-ledger.j
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
+import { asNextLayoutStoresIt, nextLayoutHash } from './support/next-verification-hash.js';
 
 /** One contract, two stores: whatever the memory store guarantees, the Redis store must too. */
 const SECRET = 'contract-secret-0123456789abcdefghijkl';
@@ -55,33 +56,43 @@ function record(overrides: Partial<VerificationRecord> = {}, code = '123456'): V
 }
 const digest = (r: VerificationRecord, code: string) => digestCode(SECRET, r.id, r.purpose, code);
 
-/** A verification's hash rewritten as the previous version wrote it, with the expiry it had. */
-async function rewriteInLegacyLayout(r: VerificationRecord) {
+type Layout = (r: VerificationRecord) => Record<string, string | number | Buffer>;
+
+/** A verification's hash rewritten in another version's layout, with the expiry it had. */
+async function rewriteIn(layout: Layout, r: VerificationRecord) {
   const key = `otp:{v:${r.id}}`;
   const ttl = await client.pttl(key);
-  await client.multi().del(key).hset(key, legacyHash(r)).pexpire(key, ttl).exec();
+  await client.multi().del(key).hset(key, layout(r)).pexpire(key, ttl).exec();
 }
+const rewriteInLegacyLayout = (r: VerificationRecord) => rewriteIn(legacyHash, r);
+const rewriteInNextLayout = (r: VerificationRecord) => rewriteIn(nextLayoutHash, r);
 
 /**
- * The Redis store on verifications the previous version wrote (each new one is rewritten in that
- * layout as soon as it is stored): they must behave the same for as long as they live.
+ * The Redis store on verifications another version wrote (each new one is rewritten in its layout as soon
+ * as it is stored): those the previous version wrote must behave the same for as long as they live, and
+ * those the next version will write while replicas of both serve during a rolling update.
  */
-function redisStoreOnLegacyHashes(): OtpStore {
-  const store = new RedisOtpStore(client);
-  return Object.assign(Object.create(store) as RedisOtpStore, {
-    async createPending(r: VerificationRecord) {
-      const outcome = await store.createPending(r);
-      if (outcome.created) await rewriteInLegacyLayout(r);
-      return outcome;
-    },
-  });
+function redisStoreRewritingIn(layout: Layout): () => OtpStore {
+  return () => {
+    const store = new RedisOtpStore(client);
+    return Object.assign(Object.create(store) as RedisOtpStore, {
+      async createPending(r: VerificationRecord) {
+        const outcome = await store.createPending(r);
+        if (outcome.created) await rewriteIn(layout, r);
+        return outcome;
+      },
+    });
+  };
 }
 
+const asWritten = (r: VerificationRecord) => r;
+
 describe.each([
-  ['memory', () => new MemoryOtpStore() as OtpStore],
-  ['redis', () => new RedisOtpStore(client) as OtpStore],
-  ['redis, on hashes of the earlier layout,', redisStoreOnLegacyHashes],
-])('the %s OTP store', (_name, make) => {
+  ['memory', () => new MemoryOtpStore() as OtpStore, asWritten],
+  ['redis', () => new RedisOtpStore(client) as OtpStore, asWritten],
+  ['redis, on hashes of the earlier layout,', redisStoreRewritingIn(legacyHash), asWritten],
+  ['redis, on hashes of the next layout,', redisStoreRewritingIn(nextLayoutHash), asNextLayoutStoresIt],
+])('the %s OTP store', (_name, make, asStored) => {
   let store: OtpStore;
   beforeEach(() => {
     store = make();
@@ -93,7 +104,7 @@ describe.each([
     expect(await store.createPending(r)).toEqual({ created: true });
     expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now())).toBe(r.id);
     expect(await store.findPendingId(r.to, 'other', 'api', Date.now())).toBeUndefined();
-    expect(await store.get(r.id)).toEqual(r);
+    expect(await store.get(r.id)).toEqual(asStored(r));
   });
 
   it('keeps one pending verification per destination and purpose', async () => {
@@ -125,7 +136,7 @@ describe.each([
     for (const r of [first, second, unbound]) expect(await store.createPending(r)).toEqual({ created: true });
     const again = record({ to: first.to, purpose: 'signup', budget: 'anonymous', subject: first.subject });
     expect(await store.createPending(again)).toEqual({ created: false, pendingId: first.id });
-    expect(await store.get(first.id)).toEqual(first);
+    expect(await store.get(first.id)).toEqual(asStored(first));
     expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), first.subject)).toBe(first.id);
     expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), second.subject)).toBe(second.id);
     expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now())).toBe(unbound.id);
@@ -451,6 +462,80 @@ describe('a verification of the earlier layout', () => {
     });
     expect(await store.get(expired.id)).toEqual(expired);
     expect(await client.hexists(key(settled), 'id')).toBe(1);
+  });
+});
+
+describe('a verification of the next layout', () => {
+  const key = (r: VerificationRecord) => `otp:{v:${r.id}}`;
+  const stored = async (r: VerificationRecord) => {
+    await new RedisOtpStore(client).createPending(r);
+    await rewriteInNextLayout(r);
+  };
+
+  it('is held in codes, without its zero counters, and with half the digest, and this version reads it all', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record({ subject: 'account-1', lastSentAt: Date.now() });
+    await stored(r);
+    const hash = await client.hgetall(key(r));
+    expect(hash).toMatchObject({ k: 'e', b: 'a', s: 'p', ds: 'q' });
+    for (const field of ['a', 'u', 'r', 'da', 'du']) expect(hash).not.toHaveProperty(field);
+    expect((await client.hgetBuffer(key(r), 'g'))!).toHaveLength(16);
+    expect(await store.get(r.id)).toEqual(asNextLayoutStoresIt(r));
+    expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now(), 'account-1')).toBe(r.id);
+  });
+
+  it("compares its 16 bytes with the candidate's first 16: a candidate that differs there is wrong, and counted", async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    await stored(r);
+    const right = digest(r, '123456');
+    const flipped = (at: number) => right.slice(0, at) + (right[at] === '0' ? '1' : '0') + right.slice(at + 1);
+    expect(await store.check(r.id, flipped(31), Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 1 } });
+    expect(await store.check(r.id, right.slice(0, 30), Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 2 } });
+    expect(await store.check(r.id, right, Date.now())).toMatchObject({ result: 'approved', record: { status: 'approved', digest: '' } });
+    expect(await store.check(r.id, right, Date.now())).toEqual({ result: 'not_found' });
+  });
+
+  it('is locked, canceled, re-sent and failed by the statuses it holds as codes', async () => {
+    const store = new RedisOtpStore(client);
+    const locked = record({ status: 'max_attempts', digest: '' });
+    await stored(locked);
+    expect(await store.check(locked.id, digest(locked, '123456'), Date.now())).toMatchObject({ result: 'locked' });
+
+    const canceled = record();
+    await stored(canceled);
+    expect(await store.cancel(canceled.id, Date.now())).toBe(true);
+    expect(await store.get(canceled.id)).toMatchObject({ status: 'canceled' });
+
+    const resent = record();
+    await stored(resent);
+    const now = Date.now();
+    expect(await store.resend(resent.id, { digest: digest(resent, '654321'), expiresAt: now + 600_000, now })).toMatchObject({
+      result: 'resent',
+      record: { sends: 2, delivery: { status: 'queued', attempts: 0 } },
+    });
+    expect((await store.check(resent.id, digest(resent, '654321'), Date.now())).result).toBe('approved');
+
+    const failed = record({
+      delivery: { status: 'sent', provider: 'smtp', attempts: 1, lastError: null, updatedAt: Date.now(), messageId: 'm-1' },
+    });
+    await stored(failed);
+    expect(await store.updateDelivery(failed.id, { sendNumber: 1, status: 'delivered', messageId: 'm-1' }, Date.now())).toBe('applied');
+    const other = record();
+    await stored(other);
+    expect(await store.updateDelivery(other.id, { sendNumber: 1, status: 'failed', attempts: 3, lastError: 'refused' }, Date.now())).toBe(
+      'failed',
+    );
+    expect(await store.get(other.id)).toMatchObject({ status: 'failed', digest: '' });
+  });
+
+  it('never matches a stored digest shorter than 16 bytes', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    await stored(r);
+    const right = digest(r, '123456');
+    await client.hset(key(r), 'g', Buffer.from(right.slice(0, 30), 'hex'));
+    expect(await store.check(r.id, right, Date.now())).toMatchObject({ result: 'incorrect' });
   });
 });
 

@@ -8,7 +8,7 @@ import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
 import { PENDING_INDEX_SCRIPTS } from './pending-index.scripts.js';
-import { FIELD, fromHash, fromPairs, packDigest, toHash } from './verification-hash.js';
+import { FIELD, fromHash, fromPairs, packDigest, statusOf, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 /**
@@ -146,7 +146,7 @@ export class RedisOtpStore implements OtpStore {
       'expiresAt',
     );
     if (status === null) return legacyStatus === 'pending' && now < Number(legacyExpiresAt);
-    return status === 'pending' && now < Number(createdAt) + Number(sinceCreated);
+    return statusOf(status) === 'pending' && now < Number(createdAt) + Number(sinceCreated);
   }
 
   private async releasePending(id: string, known?: VerificationRecord) {

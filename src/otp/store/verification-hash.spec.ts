@@ -1,7 +1,8 @@
 import { legacyHash } from '../../../test/support/legacy-verification-hash.js';
+import { asNextLayoutStoresIt, nextLayoutHash } from '../../../test/support/next-verification-hash.js';
 import type { VerificationRecord } from '../otp.types.js';
 import { SENT_MARK_PREFIX } from '../delivery.port.js';
-import { DELIVERY_FIELD, FIELD, fromHash, fromPairs, HASH_FIELDS, packDigest, toHash } from './verification-hash.js';
+import { DELIVERY_FIELD, FIELD, fromHash, fromPairs, HASH_FIELDS, packDigest, SHORT_CODES, statusOf, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 const T0 = 1_700_000_000_000;
@@ -151,6 +152,51 @@ describe('the verification hash', () => {
         legacyHash(record({ subject: 's', deliveryPrivate: true, delivery: { ...record().delivery, deliveredAt: T0 } })),
       );
       for (const field of HASH_FIELDS) expect(legacy).not.toContain(field);
+    });
+  });
+
+  describe('written in the next layout', () => {
+    it('reads back every field, each code as its value and each missing counter or time as 0', () => {
+      const full = record({
+        subject: 'account-1',
+        deliveryPrivate: true,
+        delivery: { ...record().delivery, messageId: 'SM123', errorCode: '30003', deliveredAt: T0 },
+      });
+      expect(fromHash(full.id, stored(nextLayoutHash(full)))).toEqual(asNextLayoutStoresIt(full));
+      const fresh = record({
+        updatedAt: T0,
+        attempts: 0,
+        sends: 0,
+        maxSends: 0,
+        lastSentAt: T0,
+        codeIssuer: null,
+        delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: T0 },
+      });
+      const hash = nextLayoutHash(fresh);
+      for (const field of [FIELD.updatedAt, FIELD.attempts, FIELD.sends, FIELD.maxSends, FIELD.lastSentAt, DELIVERY_FIELD.attempts]) {
+        expect(hash).not.toHaveProperty(field);
+      }
+      expect(fromHash(fresh.id, stored(hash))).toEqual(asNextLayoutStoresIt(fresh));
+    });
+
+    it('has one distinct letter per value, and no value a letter long, so either layout reads as itself', () => {
+      for (const codes of Object.values(SHORT_CODES)) {
+        const letters = Object.values(codes) as string[];
+        expect(new Set(letters).size).toBe(letters.length);
+        for (const letter of letters) expect(letter).toMatch(/^[a-z]$/);
+        for (const value of Object.keys(codes)) expect(value.length).toBeGreaterThan(1);
+      }
+      for (const [status, code] of Object.entries(SHORT_CODES.status)) {
+        expect(statusOf(code)).toBe(status);
+        expect(statusOf(status)).toBe(status);
+      }
+      expect(statusOf(null)).toBeUndefined();
+    });
+
+    it('holds the statuses the scripts decide on, decoded by the scripts with the same table', () => {
+      const lua = VERIFICATION_SCRIPTS.otpCheck.lua;
+      for (const [status, code] of Object.entries(SHORT_CODES.status)) expect(lua).toContain(`${code} = '${status}'`);
+      for (const [status, code] of Object.entries(SHORT_CODES.deliveryStatus)) expect(lua).toContain(`${code} = '${status}'`);
     });
   });
 

@@ -1,5 +1,6 @@
+import type { Channel } from '../../config/configuration.types.js';
 import { SEND_BUDGETS, type SendBudget } from '../limits/send-limiter.js';
-import type { DeliveryState, VerificationRecord } from '../otp.types.js';
+import type { DeliveryState, DeliveryStatus, VerificationRecord, VerificationStatus } from '../otp.types.js';
 
 /**
  * A verification as a Redis hash: each field of the record once, under a short name, with how its
@@ -19,6 +20,13 @@ import type { DeliveryState, VerificationRecord } from '../otp.types.js';
  * the verification's `id`, the digest in hex and absolute times. `legacy` and `form` say how each
  * field was stored there: the store reads such a hash as it is, and its scripts rewrite it in this
  * layout the first time they touch it (`upgradeLua`).
+ *
+ * The next layout, read here and not yet written (a replica must read a layout before any replica
+ * writes it, so a rolling update never mixes a writer with a replica that cannot read what it wrote):
+ * one-letter codes for the channel, the budget and both statuses (`SHORT_CODES`); no field for a counter
+ * or a time of 0; the digest's first 16 bytes. This version reads and updates such hashes as they are:
+ * `read` decodes a code and takes a missing counter or time as 0, the scripts decode the statuses
+ * (`codesLua`) and compare a 16-byte digest with as much of the candidate's.
  */
 type HashValue = string | number | Buffer;
 
@@ -41,23 +49,60 @@ type Codec<T> = Pick<Field<T>, 'form' | 'write' | 'read'>;
 
 const str = (raw: Buffer | undefined) => raw?.toString();
 
+/**
+ * One-letter codes the next layout writes for each enumerated value (none is a letter long, so a value of
+ * either layout reads as itself or its code). Each table's codes are distinct.
+ */
+export const SHORT_CODES = {
+  channel: { email: 'e', sms: 's', whatsapp: 'w' } satisfies Record<Channel, string>,
+  budget: { api: 'a', anonymous: 'n', proven: 'p' } satisfies Record<SendBudget, string>,
+  status: { pending: 'p', approved: 'a', expired: 'e', canceled: 'c', max_attempts: 'm', failed: 'f' } satisfies Record<
+    VerificationStatus,
+    string
+  >,
+  deliveryStatus: { queued: 'q', sending: 'i', sent: 's', delivered: 'd', undelivered: 'u', failed: 'f' } satisfies Record<
+    DeliveryStatus,
+    string
+  >,
+} as const;
+
+/** code → value of each table. */
+const DECODE = Object.fromEntries(
+  Object.entries(SHORT_CODES).map(([name, codes]) => [
+    name,
+    Object.fromEntries(Object.entries(codes).map(([value, code]) => [code, value])),
+  ]),
+) as Record<keyof typeof SHORT_CODES, Record<string, string>>;
+
+const decode = (table: keyof typeof SHORT_CODES, raw: Buffer | undefined) => {
+  const value = str(raw);
+  return value === undefined ? undefined : (DECODE[table][value] ?? value);
+};
+
+/** An enumerated value, written in full; read in full or as its code. */
+const coded = <T extends string>(table: keyof typeof SHORT_CODES): Codec<T> => ({
+  form: 'same',
+  write: (value) => value,
+  read: (raw) => decode(table, raw) as T,
+});
 const text = <T extends string>(): Codec<T> => ({ form: 'same', write: (value) => value, read: (raw) => str(raw) as T });
-const number: Codec<number> = { form: 'same', write: (value) => value, read: (raw) => Number(str(raw)) };
+/** A count; no field reads as 0. */
+const number: Codec<number> = { form: 'same', write: (value) => value, read: (raw) => (raw === undefined ? 0 : Number(str(raw))) };
 /** A null is no field (hashes of the earlier layout, and older scripts, wrote an empty string: read as null too). */
 const nullable: Codec<string | null> = { form: 'same', write: (value) => value || undefined, read: (raw) => str(raw) || null };
 const optional: Codec<string | undefined> = { form: 'same', write: (value) => value, read: (raw) => str(raw) };
-/** A time as milliseconds since the verification was created. */
+/** A time as milliseconds since the verification was created; no field reads as its creation. */
 const time: Codec<number> = {
   form: 'time',
   write: (value, record) => value - record.createdAt,
-  read: (raw, createdAt) => createdAt + Number(str(raw)),
+  read: (raw, createdAt) => createdAt + (raw === undefined ? 0 : Number(str(raw))),
 };
 const optionalTime: Codec<number | undefined> = {
   form: 'time',
   write: (value, record) => (value === undefined ? undefined : value - record.createdAt),
   read: (raw, createdAt) => (raw === undefined ? undefined : createdAt + Number(str(raw))),
 };
-/** The digest's bytes; empty once the verification is settled. */
+/** The digest's bytes (all 32, or the first 16 in the next layout); empty once the verification is settled. */
 const digest: Codec<string> = {
   form: 'digest',
   write: (value) => (value === '' ? '' : packDigest(value)),
@@ -69,7 +114,7 @@ const at = <T>(field: string, legacy: string, codec: Codec<T>): Field<T> => ({ f
 type Fields<R> = { [K in keyof R]-?: Field<R[K]> };
 
 const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
-  channel: at('k', 'channel', text()),
+  channel: at('k', 'channel', coded('channel')),
   to: at('t', 'to', text()),
   purpose: at('p', 'purpose', text()),
   budget: at('b', 'budget', {
@@ -77,12 +122,12 @@ const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
     write: (value) => value,
     // Stored before budgets existed: the Verifications API's, so no auth flow ever completes one.
     read: (raw) => {
-      const value = str(raw) as SendBudget;
+      const value = decode('budget', raw) as SendBudget;
       return SEND_BUDGETS.includes(value) ? value : 'api';
     },
   }),
   locale: at('l', 'locale', text()),
-  status: at('s', 'status', text()),
+  status: at('s', 'status', coded('status')),
   digest: at('g', 'digest', digest),
   createdAt: at('c', 'createdAt', number),
   updatedAt: at('u', 'updatedAt', time),
@@ -103,7 +148,7 @@ const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
 
 /** The delivery's fields sit in the same hash, each under its own name. */
 const DELIVERY_FIELDS: Fields<DeliveryState> = {
-  status: at('ds', 'dStatus', text<DeliveryState['status']>()),
+  status: at('ds', 'dStatus', coded('deliveryStatus')),
   provider: at('dp', 'dProvider', nullable),
   attempts: at('da', 'dAttempts', number),
   lastError: at('de', 'dLastError', nullable),
@@ -165,6 +210,28 @@ export function fromPairs(id: string, pairs: Buffer[]): VerificationRecord | und
  */
 export function packDigest(hex: string): Buffer {
   return /^(?:[0-9a-f]{2})+$/.test(hex) ? Buffer.from(hex, 'hex') : Buffer.alloc(0);
+}
+
+/** A verification's status as its hash holds it, in full or as its code (`undefined` for none). */
+export function statusOf(raw: string | null | undefined): VerificationStatus | undefined {
+  return raw == null ? undefined : ((DECODE.status[raw] ?? raw) as VerificationStatus);
+}
+
+/**
+ * Lua: `status(v)` and `dstatus(v)`, the verification's and its delivery's status in full, whichever
+ * layout holds it (nil stays nil), for the scripts that decide on them.
+ */
+export function codesLua(): string {
+  const table = (name: keyof typeof SHORT_CODES) =>
+    Object.entries(DECODE[name])
+      .map(([code, value]) => `${code} = '${value}'`)
+      .join(', ');
+  return `
+local STATUS_CODES = {${table('status')}}
+local DELIVERY_STATUS_CODES = {${table('deliveryStatus')}}
+local function status(v) return v and (STATUS_CODES[v] or v) end
+local function dstatus(v) return v and (DELIVERY_STATUS_CODES[v] or v) end
+`;
 }
 
 /** A hash of the earlier layout in this one: what upgradeLua does in Redis, for a read that writes nothing. */

@@ -1,6 +1,6 @@
 import type { Result } from 'ioredis';
 import type { RedisScripts } from '../../redis/redis-scripts.js';
-import { DELIVERY_FIELD, FIELD, upgradeLua } from './verification-hash.js';
+import { codesLua, DELIVERY_FIELD, FIELD, upgradeLua } from './verification-hash.js';
 
 /**
  * The Redis store's Lua. Each script that decides something runs one function of
@@ -8,8 +8,9 @@ import { DELIVERY_FIELD, FIELD, upgradeLua } from './verification-hash.js';
  * order (the comments name them), so that both stores keep one state machine; the store contract suite
  * (test/otp-store.e2e-spec.ts) runs both. Field names and how values are stored (times since createdAt,
  * the digest's bytes) are those of verification-hash.ts. What only Redis needs is marked as such: the
- * hash's expiry (`keep`) and its layout (`hmget`, `put`). The pending index's scripts are in
- * pending-index.scripts.ts.
+ * hash's expiry (`keep`) and its layout (`hmget`, `put`, and `status`/`dstatus`, which read a status
+ * written in full or as the next layout's code). A counter the next layout leaves out reads as 0. The
+ * pending index's scripts are in pending-index.scripts.ts.
  */
 
 const F = quoted(FIELD);
@@ -21,7 +22,7 @@ const D = quoted(DELIVERY_FIELD);
  * one; its first field is the status, which every verification of this layout has. `put` writes a
  * field, '' (null) as no field.
  */
-const KEEP = `${upgradeLua()}
+const KEEP = `${upgradeLua()}${codesLua()}
 local function keep(key, expiresAt, now, retention)
   redis.call('PEXPIRE', key, math.max(expiresAt - now, 0) + retention)
 end
@@ -59,11 +60,12 @@ if not h[1] then return {'not_found'} end
 local now = tonumber(ARGV[3])
 local since = now - tonumber(h[3])
 local expiresAt = tonumber(h[3]) + tonumber(h[4])
+local current = status(h[1])
 -- check(): already locked
-if h[1] == 'max_attempts' then return {'locked', redis.call('HGETALL', key)} end
+if current == 'max_attempts' then return {'locked', redis.call('HGETALL', key)} end
 -- check(): not pending (isPending)
-if h[1] ~= 'pending' or now >= expiresAt then return {'not_found'} end
-local attempts, max = tonumber(h[5]), tonumber(h[6])
+if current ~= 'pending' or now >= expiresAt then return {'not_found'} end
+local attempts, max = tonumber(h[5] or 0), tonumber(h[6])
 -- check(): attempts used up, settle('locked')
 if attempts >= max then
   redis.call('HSET', key, ${F.status}, 'max_attempts', ${F.digest}, '', ${F.updatedAt}, since)
@@ -75,8 +77,9 @@ local match = false
 if ARGV[1] == 'external' then
   match = ARGV[2] == '1'
 else
+  -- All 32 bytes, or the next layout's first 16 compared with as much of the candidate.
   local stored, candidate = h[2] or '', ARGV[2]
-  if #stored > 0 and #stored == #candidate then
+  if #stored >= 16 and #stored <= #candidate then
     local diff = 0
     for i = 1, #stored do
       diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i)))
@@ -107,12 +110,13 @@ local key = KEYS[1]
 local h = hmget(key, ${F.status}, ${F.createdAt}, ${F.expiresAt}, ${F.sends}, ${F.maxSends})
 local now = tonumber(ARGV[3])
 -- resend(): no record, or not pending (isPending)
-if not h[1] or h[1] ~= 'pending' or now >= tonumber(h[2]) + tonumber(h[3]) then return {'not_pending'} end
+if not h[1] or status(h[1]) ~= 'pending' or now >= tonumber(h[2]) + tonumber(h[3]) then return {'not_pending'} end
+local sends = tonumber(h[4] or 0)
 -- resend(): send limit reached
-if tonumber(h[4]) >= tonumber(h[5]) then return {'max_sends', redis.call('HGETALL', key)} end
+if sends >= tonumber(h[5] or 0) then return {'max_sends', redis.call('HGETALL', key)} end
 -- resend(): the new code, one more send, a new delivery
 local since = now - tonumber(h[2])
-redis.call('HSET', key, ${F.digest}, ARGV[1], ${F.expiresAt}, tonumber(ARGV[2]) - tonumber(h[2]), ${F.sends}, tonumber(h[4]) + 1,
+redis.call('HSET', key, ${F.digest}, ARGV[1], ${F.expiresAt}, tonumber(ARGV[2]) - tonumber(h[2]), ${F.sends}, sends + 1,
   ${F.lastSentAt}, since, ${F.updatedAt}, since, ${D.status}, 'queued', ${D.attempts}, 0, ${D.updatedAt}, since)
 redis.call('HDEL', key, ${F.codeIssuer}, ${D.provider}, ${D.lastError}, ${D.messageId}, ${D.errorCode}, ${D.deliveredAt})
 keep(key, tonumber(ARGV[2]), now, tonumber(ARGV[4]))
@@ -125,7 +129,7 @@ local key = KEYS[1]
 local h = hmget(key, ${F.status}, ${F.createdAt}, ${F.expiresAt})
 local now = tonumber(ARGV[1])
 -- cancel(): no record, or not pending (isPending)
-if not h[1] or h[1] ~= 'pending' or now >= tonumber(h[2]) + tonumber(h[3]) then return 0 end
+if not h[1] or status(h[1]) ~= 'pending' or now >= tonumber(h[2]) + tonumber(h[3]) then return 0 end
 -- cancel(): canceled, digest forgotten
 redis.call('HSET', key, ${F.status}, 'canceled', ${F.digest}, '', ${F.updatedAt}, now - tonumber(h[2]))
 keep(key, tonumber(h[2]) + tonumber(h[3]), now, tonumber(ARGV[2]))
@@ -141,14 +145,14 @@ local key = KEYS[1]
 local u = cjson.decode(ARGV[1])
 local h = hmget(key, ${F.status}, ${F.sends}, ${F.createdAt}, ${F.expiresAt}, ${D.status}, ${D.messageId})
 -- reportDelivery(): no record, or a report on an earlier send
-if not h[1] or tonumber(h[2]) ~= u.sendNumber then return -1 end
+if not h[1] or tonumber(h[2] or 0) ~= u.sendNumber then return -1 end
 local now = tonumber(ARGV[2])
 local createdAt = tonumber(h[3])
 local since = now - createdAt
 local expiresAt = createdAt + tonumber(h[4])
 -- applyReceipt(): only the message it names, only from 'sent'
 if u.status == 'delivered' or u.status == 'undelivered' then
-  if h[5] ~= 'sent' or u.messageId == nil or h[6] ~= u.messageId then return -1 end
+  if dstatus(h[5]) ~= 'sent' or u.messageId == nil or h[6] ~= u.messageId then return -1 end
   redis.call('HSET', key, ${D.status}, u.status, ${D.updatedAt}, since, ${F.updatedAt}, since)
   if u.errorCode ~= nil then redis.call('HSET', key, ${D.errorCode}, u.errorCode) end
   if u.status == 'delivered' then redis.call('HSET', key, ${D.deliveredAt}, (u.deliveredAt or now) - createdAt) end
@@ -168,7 +172,7 @@ if u.status == 'sent' then
 end
 -- reportDelivery(): a failed delivery fails a pending verification
 local failed = 0
-if u.status == 'failed' and h[1] == 'pending' then
+if u.status == 'failed' and status(h[1]) == 'pending' then
   redis.call('HSET', key, ${F.status}, 'failed', ${F.digest}, '')
   failed = 1
 end
