@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { digestCode } from '../src/otp/codes/otp-codes.js';
+import { candidateOf, digestCode, shortDigestCode } from '../src/otp/codes/otp-codes.js';
 import type { VerificationRecord } from '../src/otp/otp.types.js';
 import { MemoryOtpStore } from '../src/otp/store/memory-otp.store.js';
 import type { OtpStore } from '../src/otp/store/otp-store.js';
@@ -13,7 +13,8 @@ import { RedisDeliveryLedger } from '../src/messaging/delivery/delivery-ledger.j
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
-import { asNextLayoutStoresIt, nextLayoutHash } from './support/next-verification-hash.js';
+import { nextLayoutHash, nextVersionId } from './support/next-verification-hash.js';
+import { verificationKey } from '../src/otp/verification-key.js';
 
 /** One contract, two stores: whatever the memory store guarantees, the Redis store must too. */
 const SECRET = 'contract-secret-0123456789abcdefghijkl';
@@ -28,8 +29,15 @@ afterAll(async () => {
   await redis.stop();
 });
 
+/** How the verifications of a test get their ids: as this version mints them, unless a suite says otherwise. */
+let mintId: () => string = randomUUID;
+
+/** Each record's code, for the digest of the next layout. */
+const codes = new Map<string, string>();
+
 function record(overrides: Partial<VerificationRecord> = {}, code = '123456'): VerificationRecord {
-  const id = overrides.id ?? randomUUID();
+  const id = overrides.id ?? mintId();
+  codes.set(id, code);
   const now = overrides.createdAt ?? Date.now();
   const purpose = overrides.purpose ?? 'verify';
   return {
@@ -55,17 +63,23 @@ function record(overrides: Partial<VerificationRecord> = {}, code = '123456'): V
   };
 }
 const digest = (r: VerificationRecord, code: string) => digestCode(SECRET, r.id, r.purpose, code);
+const candidate = (r: VerificationRecord, code: string) => candidateOf(SECRET, r.id, r.purpose, code);
+/** The digest the next layout stores for the record's code ('' for none). */
+const shortDigest = (r: VerificationRecord) => (r.digest === '' ? '' : shortDigestCode(SECRET, r.id, codes.get(r.id)!));
+const nextLayout = (r: VerificationRecord) => nextLayoutHash(r, shortDigest(r));
+/** The record a hash of the next layout reads back as. */
+const asNextLayoutStoresIt = (r: VerificationRecord): VerificationRecord => ({ ...r, digest: shortDigest(r) });
 
 type Layout = (r: VerificationRecord) => Record<string, string | number | Buffer>;
 
 /** A verification's hash rewritten in another version's layout, with the expiry it had. */
 async function rewriteIn(layout: Layout, r: VerificationRecord) {
-  const key = `otp:{v:${r.id}}`;
+  const key = verificationKey(r.id);
   const ttl = await client.pttl(key);
   await client.multi().del(key).hset(key, layout(r)).pexpire(key, ttl).exec();
 }
 const rewriteInLegacyLayout = (r: VerificationRecord) => rewriteIn(legacyHash, r);
-const rewriteInNextLayout = (r: VerificationRecord) => rewriteIn(nextLayoutHash, r);
+const rewriteInNextLayout = (r: VerificationRecord) => rewriteIn(nextLayout, r);
 
 /**
  * The Redis store on verifications another version wrote (each new one is rewritten in its layout as soon
@@ -88,16 +102,20 @@ function redisStoreRewritingIn(layout: Layout): () => OtpStore {
 const asWritten = (r: VerificationRecord) => r;
 
 describe.each([
-  ['memory', () => new MemoryOtpStore() as OtpStore, asWritten],
-  ['redis', () => new RedisOtpStore(client) as OtpStore, asWritten],
-  ['redis, on hashes of the earlier layout,', redisStoreRewritingIn(legacyHash), asWritten],
-  ['redis, on hashes of the next layout,', redisStoreRewritingIn(nextLayoutHash), asNextLayoutStoresIt],
-])('the %s OTP store', (_name, make, asStored) => {
+  ['memory', () => new MemoryOtpStore() as OtpStore, asWritten, randomUUID],
+  ['redis', () => new RedisOtpStore(client) as OtpStore, asWritten, randomUUID],
+  ['redis, on hashes of the earlier layout,', redisStoreRewritingIn(legacyHash), asWritten, randomUUID],
+  ['redis, on hashes and ids of the next version,', redisStoreRewritingIn(nextLayout), asNextLayoutStoresIt, nextVersionId],
+])('the %s OTP store', (_name, make, asStored, mint) => {
   let store: OtpStore;
   beforeEach(() => {
     store = make();
+    mintId = mint;
   });
-  afterEach(() => (store as Partial<MemoryOtpStore>).onModuleDestroy?.());
+  afterEach(() => {
+    mintId = randomUUID;
+    (store as Partial<MemoryOtpStore>).onModuleDestroy?.();
+  });
 
   it('stores a pending verification and finds it by destination and purpose', async () => {
     const r = record();
@@ -148,7 +166,7 @@ describe.each([
       record: { subject: second.subject, sends: 2 },
     });
     expect((await store.get(first.id))!.sends).toBe(1);
-    expect(await store.check(first.id, digest(first, '123456'), Date.now())).toMatchObject({
+    expect(await store.check(first.id, candidate(first, '123456'), Date.now())).toMatchObject({
       result: 'approved',
       record: { subject: first.subject },
     });
@@ -175,9 +193,9 @@ describe.each([
   it('approves the right digest once', async () => {
     const r = record();
     await store.createPending(r);
-    const outcome = await store.check(r.id, digest(r, '123456'), Date.now());
+    const outcome = await store.check(r.id, candidate(r, '123456'), Date.now());
     expect(outcome.result).toBe('approved');
-    expect((await store.check(r.id, digest(r, '123456'), Date.now())).result).toBe('not_found');
+    expect((await store.check(r.id, candidate(r, '123456'), Date.now())).result).toBe('not_found');
     const stored = await store.get(r.id);
     expect(stored).toMatchObject({ status: 'approved', digest: '' });
     expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now())).toBeUndefined();
@@ -186,43 +204,43 @@ describe.each([
   it('counts wrong digests and locks at the limit', async () => {
     const r = record();
     await store.createPending(r);
-    const wrong = digest(r, '000000');
+    const wrong = candidate(r, '000000');
     expect(await store.check(r.id, wrong, Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 1 } });
     expect(await store.check(r.id, wrong, Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 2 } });
     expect(await store.check(r.id, wrong, Date.now())).toMatchObject({
       result: 'incorrect',
       record: { attempts: 3, status: 'max_attempts' },
     });
-    expect(await store.check(r.id, digest(r, '123456'), Date.now())).toMatchObject({ result: 'locked' });
+    expect(await store.check(r.id, candidate(r, '123456'), Date.now())).toMatchObject({ result: 'locked' });
   });
 
   it('refuses a digest after expiry', async () => {
     const r = record();
     await store.createPending(r);
-    expect(await store.check(r.id, digest(r, '123456'), r.expiresAt)).toEqual({ result: 'not_found' });
+    expect(await store.check(r.id, candidate(r, '123456'), r.expiresAt)).toEqual({ result: 'not_found' });
   });
 
   it('decides concurrent checks exactly once each', async () => {
     const r = record({ maxAttempts: 100 });
     await store.createPending(r);
-    const wrong = await Promise.all(Array.from({ length: 30 }, () => store.check(r.id, digest(r, '999999'), Date.now())));
+    const wrong = await Promise.all(Array.from({ length: 30 }, () => store.check(r.id, candidate(r, '999999'), Date.now())));
     expect(wrong.every((o) => o.result === 'incorrect')).toBe(true);
     expect((await store.get(r.id))!.attempts).toBe(30);
-    const right = await Promise.all(Array.from({ length: 30 }, () => store.check(r.id, digest(r, '123456'), Date.now())));
+    const right = await Promise.all(Array.from({ length: 30 }, () => store.check(r.id, candidate(r, '123456'), Date.now())));
     expect(right.filter((o) => o.result === 'approved')).toHaveLength(1);
   });
 
   it('resends with a fresh digest, keeping failed attempts, up to the send limit', async () => {
     const r = record();
     await store.createPending(r);
-    await store.check(r.id, digest(r, '000000'), Date.now());
+    await store.check(r.id, candidate(r, '000000'), Date.now());
     const now = Date.now();
     const resent = await store.resend(r.id, { digest: digest(r, '654321'), expiresAt: now + 600_000, now });
     expect(resent).toMatchObject({ result: 'resent', record: { sends: 2, attempts: 1, delivery: { status: 'queued' } } });
-    expect((await store.check(r.id, digest(r, '123456'), Date.now())).result).toBe('incorrect');
+    expect((await store.check(r.id, candidate(r, '123456'), Date.now())).result).toBe('incorrect');
     await store.resend(r.id, { digest: digest(r, '111111'), expiresAt: now + 600_000, now });
     expect(await store.resend(r.id, { digest: digest(r, '222222'), expiresAt: now + 600_000, now })).toMatchObject({ result: 'max_sends' });
-    expect((await store.check(r.id, digest(r, '111111'), Date.now())).result).toBe('approved');
+    expect((await store.check(r.id, candidate(r, '111111'), Date.now())).result).toBe('approved');
     expect(await store.resend(r.id, { digest: digest(r, '333333'), expiresAt: now + 600_000, now })).toEqual({ result: 'not_pending' });
   });
 
@@ -293,7 +311,7 @@ describe.each([
     expect((await store.settleExternalCheck(r.id, true, Date.now())).result).toBe('locked');
     const other = record({ digest: '', codeIssuer: 'twilio-verify' });
     await store.createPending(other);
-    expect((await store.check(other.id, '', Date.now())).result).toBe('incorrect');
+    expect((await store.check(other.id, { digest: '', short: '' }, Date.now())).result).toBe('incorrect');
     expect((await store.settleExternalCheck(other.id, true, Date.now())).result).toBe('approved');
   });
 
@@ -417,7 +435,7 @@ describe.each([
 });
 
 describe('a verification of the earlier layout', () => {
-  const key = (r: VerificationRecord) => `otp:{v:${r.id}}`;
+  const key = (r: VerificationRecord) => verificationKey(r.id);
   const stored = async (r: VerificationRecord) => {
     await new RedisOtpStore(client).createPending(r);
     await rewriteInLegacyLayout(r);
@@ -436,7 +454,7 @@ describe('a verification of the earlier layout', () => {
     expect(await client.memory('USAGE', key(r), 'SAMPLES', 0)).toBeLessThan(before!);
     const delivery = { ...r.delivery, status: 'sending', attempts: 1, updatedAt: r.createdAt + 5 };
     expect(await store.get(r.id)).toEqual({ ...r, updatedAt: r.createdAt + 5, delivery });
-    expect((await store.check(r.id, digest(r, '123456'), Date.now())).result).toBe('approved');
+    expect((await store.check(r.id, candidate(r, '123456'), Date.now())).result).toBe('approved');
   });
 
   it('keeps its expiry when it is rewritten by a change that does not set one', async () => {
@@ -456,7 +474,7 @@ describe('a verification of the earlier layout', () => {
     expect(await store.get(settled.id)).toEqual(settled);
     const expired = record({ createdAt: Date.now() - 700_000 });
     await stored(expired);
-    expect(await store.check(expired.id, digest(expired, '123456'), Date.now())).toEqual({ result: 'not_found' });
+    expect(await store.check(expired.id, candidate(expired, '123456'), Date.now())).toEqual({ result: 'not_found' });
     expect(await store.resend(expired.id, { digest: digest(expired, '1'), expiresAt: Date.now() + 1, now: Date.now() })).toEqual({
       result: 'not_pending',
     });
@@ -465,12 +483,43 @@ describe('a verification of the earlier layout', () => {
   });
 });
 
-describe('a verification of the next layout', () => {
-  const key = (r: VerificationRecord) => `otp:{v:${r.id}}`;
+describe('a verification of the next version: its layout and its id', () => {
+  const key = (r: VerificationRecord) => verificationKey(r.id);
   const stored = async (r: VerificationRecord) => {
     await new RedisOtpStore(client).createPending(r);
     await rewriteInNextLayout(r);
   };
+  beforeAll(() => {
+    mintId = nextVersionId;
+  });
+  afterAll(() => {
+    mintId = randomUUID;
+  });
+
+  it("is kept under its id in base64url, and the delivery ledger's keys of it beside it, under the same hash tag", async () => {
+    const store = new RedisOtpStore(client);
+    const ledger = new RedisDeliveryLedger(client);
+    const r = record();
+    await stored(r);
+    const compact = Buffer.from(r.id.replaceAll('-', ''), 'hex').toString('base64url');
+    expect(key(r)).toBe(`otp:{${compact}}`);
+    expect(key(r)).toHaveLength(28);
+    expect(await client.exists(key(r), `otp:{v:${r.id}}`)).toBe(1);
+    expect(verificationKey(randomUUID())).toMatch(/^otp:\{v:[0-9a-f-]{36}\}$/);
+
+    await ledger.markSent(`${r.id}:1`, 600_000);
+    await ledger.keep(r.id, { sealed: 'x', sendNumber: 1 }, 600_000);
+    expect(await ledger.kept(r.id)).toEqual({ sealed: 'x', sendNumber: 1 });
+    expect(await ledger.claimFailover(r.id, 1, 'smtp', 600_000)).toBe(true);
+    const keys = (await client.keys(`otp:{${compact}}*`)).sort();
+    expect(keys).toEqual([key(r), `${key(r)}:failover:1:smtp`, `${key(r)}:kept`]);
+    expect(await ledger.wasSent(`${r.id}:1`)).toBe(true);
+    expect(
+      await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 2 }, Date.now(), ledger.sentMark(`${r.id}:1`)),
+    ).toBe('ignored');
+    expect(await store.cancel(r.id, Date.now())).toBe(true);
+    expect(await store.get(r.id)).toMatchObject({ id: r.id, status: 'canceled' });
+  });
 
   it('is held in codes, without its zero counters, and with half the digest, and this version reads it all', async () => {
     const store = new RedisOtpStore(client);
@@ -484,14 +533,26 @@ describe('a verification of the next layout', () => {
     expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now(), 'account-1')).toBe(r.id);
   });
 
-  it("compares its 16 bytes with the candidate's first 16: a candidate that differs there is wrong, and counted", async () => {
+  it("compares its 16 bytes with the candidate's short digest only: the code's digest of today's layout does not match", async () => {
     const store = new RedisOtpStore(client);
-    const r = record();
+    const r = record({ maxAttempts: 5 });
     await stored(r);
-    const right = digest(r, '123456');
-    const flipped = (at: number) => right.slice(0, at) + (right[at] === '0' ? '1' : '0') + right.slice(at + 1);
-    expect(await store.check(r.id, flipped(31), Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 1 } });
-    expect(await store.check(r.id, right.slice(0, 30), Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 2 } });
+    const right = candidate(r, '123456');
+    const flipped = (hex: string, at: number) => hex.slice(0, at) + (hex[at] === '0' ? '1' : '0') + hex.slice(at + 1);
+    // The right code's digest of today's layout, or its first 16 bytes, with a wrong short digest: wrong, and counted.
+    const wrongShort = candidate(r, '000000').short;
+    expect(await store.check(r.id, { digest: right.digest, short: wrongShort }, Date.now())).toMatchObject({
+      result: 'incorrect',
+      record: { attempts: 1 },
+    });
+    expect(await store.check(r.id, { digest: right.digest, short: right.digest.slice(0, 32) }, Date.now())).toMatchObject({
+      result: 'incorrect',
+      record: { attempts: 2 },
+    });
+    expect(await store.check(r.id, { ...right, short: flipped(right.short, 31) }, Date.now())).toMatchObject({
+      result: 'incorrect',
+      record: { attempts: 3 },
+    });
     expect(await store.check(r.id, right, Date.now())).toMatchObject({ result: 'approved', record: { status: 'approved', digest: '' } });
     expect(await store.check(r.id, right, Date.now())).toEqual({ result: 'not_found' });
   });
@@ -500,7 +561,7 @@ describe('a verification of the next layout', () => {
     const store = new RedisOtpStore(client);
     const locked = record({ status: 'max_attempts', digest: '' });
     await stored(locked);
-    expect(await store.check(locked.id, digest(locked, '123456'), Date.now())).toMatchObject({ result: 'locked' });
+    expect(await store.check(locked.id, candidate(locked, '123456'), Date.now())).toMatchObject({ result: 'locked' });
 
     const canceled = record();
     await stored(canceled);
@@ -514,7 +575,7 @@ describe('a verification of the next layout', () => {
       result: 'resent',
       record: { sends: 2, delivery: { status: 'queued', attempts: 0 } },
     });
-    expect((await store.check(resent.id, digest(resent, '654321'), Date.now())).result).toBe('approved');
+    expect((await store.check(resent.id, candidate(resent, '654321'), Date.now())).result).toBe('approved');
 
     const failed = record({
       delivery: { status: 'sent', provider: 'smtp', attempts: 1, lastError: null, updatedAt: Date.now(), messageId: 'm-1' },
@@ -529,13 +590,15 @@ describe('a verification of the next layout', () => {
     expect(await store.get(other.id)).toMatchObject({ status: 'failed', digest: '' });
   });
 
-  it('never matches a stored digest shorter than 16 bytes', async () => {
+  it("never matches a stored digest of another length with either of the candidate's", async () => {
     const store = new RedisOtpStore(client);
     const r = record();
     await stored(r);
-    const right = digest(r, '123456');
-    await client.hset(key(r), 'g', Buffer.from(right.slice(0, 30), 'hex'));
-    expect(await store.check(r.id, right, Date.now())).toMatchObject({ result: 'incorrect' });
+    const right = candidate(r, '123456');
+    for (const stored of [right.short.slice(0, 30), right.digest.slice(0, 40)]) {
+      await client.hset(key(r), 'g', Buffer.from(stored, 'hex'));
+      expect(await store.check(r.id, right, Date.now())).toMatchObject({ result: 'incorrect' });
+    }
   });
 });
 
@@ -683,6 +746,52 @@ describe("a destination's Redis hash", () => {
     expect(await client.pttl(key(to))).toBeGreaterThan(DAY_MS - 60_000);
   });
 
+  describe('reads the times the next version writes in seconds, before any replica writes them', () => {
+    const seconds = (ms: number) => Math.ceil(ms / 1000);
+    const limits = { cooldownMs: 30_000, perHour: 3, perDay: 4 };
+
+    it('a cooldown: still blocks, for as long', async () => {
+      const to = destination();
+      const now = Date.now();
+      await client.hset(key(to), 'ac', seconds(now + 20_000));
+      const verdict = await limiter().consume(to, 'api', limits, now);
+      expect(verdict).toMatchObject({ allowed: false, reason: 'cooldown' });
+      expect((verdict as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(19_000);
+      expect((verdict as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(21_000);
+      await client.hset(key(to), 'ac', seconds(now - 1_000));
+      expect(await limiter().consume(to, 'api', limits, now)).toEqual({ allowed: true });
+    });
+
+    it("a window's end: its count holds until then, and the next send after it opens a new window", async () => {
+      const to = destination();
+      const now = Date.now();
+      await client.hset(key(to), 'ah', 3, 'ahw', seconds(now + 1_800_000), 'ad', 3, 'adw', seconds(now + 7_200_000));
+      const full = await limiter().consume(to, 'api', { ...limits, cooldownMs: 0 }, now);
+      expect(full).toMatchObject({ allowed: false, reason: 'hourly' });
+      expect((full as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(1_790_000);
+      expect((full as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(1_801_000);
+      // The hour over, the day's count (3 of 4) still counts.
+      await client.hset(key(to), 'ahw', seconds(now - 1_000));
+      expect(await limiter().consume(to, 'api', { ...limits, cooldownMs: 0 }, now)).toEqual({ allowed: true });
+      expect(await limiter().consume(to, 'api', { ...limits, cooldownMs: 0 }, now)).toMatchObject({ allowed: false, reason: 'daily' });
+    });
+
+    it("a pending entry's expiry: live until then, absent after", async () => {
+      const store = new RedisOtpStore(client);
+      const r = record();
+      await store.createPending(r);
+      const field = 'a:verify';
+      const [, id] = (await client.hget(key(r.to), field))!.split(':');
+      await client.hset(key(r.to), field, `${seconds(r.expiresAt)}:${id}`);
+      const now = Date.now();
+      expect(await limiter().consumeUnlessPending(r.to, 'api', limits, now, { purpose: 'verify' })).toEqual({ pendingId: r.id });
+      expect(await store.findPendingId(r.to, 'verify', 'api', now)).toBe(r.id);
+      await client.hset(key(r.to), field, `${seconds(now - 1_000)}:${id}`);
+      expect(await store.findPendingId(r.to, 'verify', 'api', now)).toBeUndefined();
+      expect(await limiter().consumeUnlessPending(r.to, 'api', limits, now, { purpose: 'verify' })).toEqual({ allowed: true });
+    });
+  });
+
   describe("honours the previous version's keys, which its replicas write during a rolling deploy", () => {
     const legacy = (to: string, what: 'cooldown' | 'hour' | 'day') => `otp:{d:${to}}:api:${what}`;
 
@@ -764,21 +873,21 @@ describe('the Redis OTP store beside the delivery ledger', () => {
     const ledger = new RedisDeliveryLedger(client);
     const r = record();
     await store.createPending(r);
-    const ttl = await client.pttl(`otp:{v:${r.id}}`);
+    const ttl = await client.pttl(verificationKey(r.id));
     const before = await client.keys(`*${r.id}*`);
 
     await ledger.markSent(`${r.id}:1`, 600_000);
     await ledger.markSent(`${r.id}:1:after:smtp`, 600_000);
 
     expect(await client.keys(`*${r.id}*`)).toEqual(before);
-    expect(await client.pttl(`otp:{v:${r.id}}`)).toBeGreaterThan(ttl - 5_000);
+    expect(await client.pttl(verificationKey(r.id))).toBeGreaterThan(ttl - 5_000);
     expect(await ledger.wasSent(`${r.id}:1`)).toBe(true);
     expect(await ledger.wasSent(`${r.id}:1:after:smtp`)).toBe(true);
     expect(await ledger.wasSent(`${r.id}:2`)).toBe(false);
     expect(await ledger.wasSent(`${r.id}:1:after:twilio`)).toBe(false);
     // The record reads as before, and a check, a resend and a cancel leave the marks where they are.
     expect(await store.get(r.id)).toEqual(r);
-    await store.check(r.id, digest(r, '000000'), Date.now());
+    await store.check(r.id, candidate(r, '000000'), Date.now());
     await store.cancel(r.id, Date.now());
     expect(await ledger.wasSent(`${r.id}:1`)).toBe(true);
     expect((await store.get(r.id))!.status).toBe('canceled');
@@ -819,7 +928,7 @@ describe('Redis contents', () => {
     for (const code of codes) {
       const r = record({}, code);
       await store.createPending(r);
-      await store.check(r.id, digest(r, '000000'), Date.now());
+      await store.check(r.id, candidate(r, '000000'), Date.now());
     }
     const dump: string[] = [];
     for (const key of await client.keys('*')) {

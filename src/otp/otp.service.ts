@@ -4,7 +4,7 @@ import { ValidationFailedError } from '../common/errors.js';
 import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Channel, MessagingConfig, OtpConfig } from '../config/configuration.types.js';
-import { digestCode } from './codes/otp-codes.js';
+import { candidateOf, digestCode } from './codes/otp-codes.js';
 import { EventPublisher, type EventType } from '../events/event-publisher.port.js';
 import { OtpDelivery } from './delivery.port.js';
 import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
@@ -419,7 +419,7 @@ export class OtpService {
       this.log('verification.checked', record, meta, { result: 'locked', reason: 'daily_guesses' });
       throw new OtpAttemptsExceededError(Math.max(1, Math.ceil(guess.retryAfterMs / 1000)));
     }
-    const outcome = await this.store.check(record.id, digestCode(this.config.secret, record.id, record.purpose, code), now);
+    const outcome = await this.store.check(record.id, candidateOf(this.config.secret, record.id, record.purpose, code), now);
     if (outcome.result !== 'incorrect') await policy.refundGuess(Date.now());
     return outcome;
   }

@@ -1,20 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import type { VerificationRecord } from '../../src/otp/otp.types.js';
-import { DELIVERY_FIELD, FIELD, SHORT_CODES, toHash } from '../../src/otp/store/verification-hash.js';
+import { DELIVERY_FIELD, FIELD, packDigest, SHORT_CODES, toHash } from '../../src/otp/store/verification-hash.js';
 
 /**
- * A verification's hash as the next layout will write it (verification-hash.ts): this version's hash with
+ * A verification's hash as the next version will write it (verification-hash.ts): this version's hash with
  * one-letter codes for the channel, the budget and both statuses, no field for a counter or time of 0,
- * and the digest's first 16 bytes. This version must read and update such hashes before any replica
- * writes them.
+ * and the code's digest as `shortDigestCode` gives it (`shortDigest`, '' for none: the caller has the code).
+ * This version must read and update such hashes before any replica writes them.
  */
-export function nextLayoutHash(record: VerificationRecord): Record<string, string | number | Buffer> {
+export function nextLayoutHash(record: VerificationRecord, shortDigest: string): Record<string, string | number | Buffer> {
   const hash = toHash(record);
   hash[FIELD.channel] = SHORT_CODES.channel[record.channel];
   hash[FIELD.budget] = SHORT_CODES.budget[record.budget];
   hash[FIELD.status] = SHORT_CODES.status[record.status];
   hash[DELIVERY_FIELD.status] = SHORT_CODES.deliveryStatus[record.delivery.status];
-  const digest = hash[FIELD.digest] as Buffer;
-  if (digest.length > 0) hash[FIELD.digest] = digest.subarray(0, 16);
+  hash[FIELD.digest] = shortDigest === '' ? '' : packDigest(shortDigest);
   // Not deliveredAt: its field is there exactly when it is known, at any time since creation.
   const zeroless = [
     FIELD.updatedAt,
@@ -29,5 +29,8 @@ export function nextLayoutHash(record: VerificationRecord): Record<string, strin
   return hash;
 }
 
-/** The record a hash of the next layout reads back as: the same, but for the digest, which it keeps the first half of. */
-export const asNextLayoutStoresIt = (record: VerificationRecord): VerificationRecord => ({ ...record, digest: record.digest.slice(0, 32) });
+/** An id as the next version mints it: a random UUID of version 8 (verification-key.ts). */
+export const nextVersionId = (): string => {
+  const id = randomUUID();
+  return `${id.slice(0, 14)}8${id.slice(15)}`;
+};

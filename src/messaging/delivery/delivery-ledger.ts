@@ -1,4 +1,5 @@
 import { SENT_MARK_PREFIX, type SentMark } from '../../otp/delivery.port.js';
+import { verificationKey } from '../../otp/verification-key.js';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
 import { DELIVERY_LEDGER_SCRIPTS } from './delivery-ledger.scripts.js';
@@ -60,11 +61,12 @@ const sentMarkOf = (key: string): SentMark & { verification: string } => {
   const separator = key.indexOf(':');
   const id = key.slice(0, separator);
   const send = key.slice(separator + 1);
-  return { verification: `otp:{v:${id}}`, field: `${SENT_MARK_PREFIX}${send}`, key: `otp:{v:${id}}:sent:${send}` };
+  const verification = verificationKey(id);
+  return { verification, field: `${SENT_MARK_PREFIX}${send}`, key: `${verification}:sent:${send}` };
 };
-const keptKey = (verificationId: string) => `otp:{v:${verificationId}}:kept`;
+const keptKey = (verificationId: string) => `${verificationKey(verificationId)}:kept`;
 const failoverKey = (verificationId: string, sendNumber: number, provider: string) =>
-  `otp:{v:${verificationId}}:failover:${sendNumber}:${provider}`;
+  `${verificationKey(verificationId)}:failover:${sendNumber}:${provider}`;
 /** Its own slot: a receipt names a message, not a verification. */
 const messageKey = (vendor: string, messageId: string) => `otp:{m:${vendor}:${messageId}}`;
 

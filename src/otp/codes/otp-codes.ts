@@ -15,6 +15,38 @@ export function digestCode(secret: string, verificationId: string, purpose: stri
   return createHmac('sha256', secret).update(`${verificationId}\0${purpose}\0${code}`).digest('hex');
 }
 
+/**
+ * The next layout's digest (verification-hash.ts): HMAC-SHA256 keyed by OTP_SECRET over the verification
+ * id and code alone, its first 16 bytes (32 hex characters). An id is never reused, so the id alone makes
+ * it useless for any other verification; the purpose `digestCode` binds as well is always the one the
+ * verification holds (every check digests with it), so binding it adds nothing, and leaving it out lets a
+ * check compare without reading the verification first.
+ */
+export function shortDigestCode(secret: string, verificationId: string, code: string): string {
+  return createHmac('sha256', secret).update(`${verificationId}\0${code}`).digest('hex').slice(0, 32);
+}
+
+/** A code as a check compares it with the stored digest, whichever of the two kinds that is. */
+export interface CodeCandidate {
+  /** As `digestCode` gives it. */
+  digest: string;
+  /** As `shortDigestCode` gives it. */
+  short: string;
+}
+
+export function candidateOf(secret: string, verificationId: string, purpose: string, code: string): CodeCandidate {
+  return { digest: digestCode(secret, verificationId, purpose, code), short: shortDigestCode(secret, verificationId, code) };
+}
+
+/**
+ * Constant-time comparison of a stored digest with the candidate of its kind, which its length says (64 hex
+ * characters: `digestCode`; 32: `shortDigestCode`); an empty digest (a settled or provider-issued code), or
+ * one of any other length, never matches anything.
+ */
+export function matchesCandidate(stored: string, candidate: CodeCandidate): boolean {
+  return digestsEqual(stored, stored.length === 32 ? candidate.short : candidate.digest);
+}
+
 /** Constant-time comparison; an empty digest (a settled or provider-issued code) never matches anything. */
 export function digestsEqual(a: string, b: string): boolean {
   if (a.length === 0) return false;

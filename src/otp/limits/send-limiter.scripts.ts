@@ -5,7 +5,8 @@ import { DESTINATION_HASH_LUA } from '../destination-hash.js';
 /**
  * KEYS: the destination's hash, then the previous version's cooldown, hour and day keys of the budget
  * (legacyBudgetKeysOf). ARGV: budget letter, cooldown ms, per hour, per day, hour ms, day ms, now, and
- * the pending entry's field ('' = none). Field layout: destination-hash.ts.
+ * the pending entry's field ('' = none). Field layout: destination-hash.ts; times are read in
+ * milliseconds or seconds (`ms`), written in milliseconds.
  *
  * With a pending field, an entry there that is still live answers {'pending', id} and nothing is
  * counted: the caller re-checks that verification, and counts the send itself if it goes ahead.
@@ -23,12 +24,12 @@ if ARGV[8] ~= '' then
   if id then return {'pending', id} end
 end
 local f = redis.call('HMGET', key, b .. 'c', b .. 'h', b .. 'hw', b .. 'd', b .. 'dw')
-local cooldown = math.max((tonumber(f[1]) or 0) - now, redis.call('PTTL', KEYS[2]))
+local cooldown = math.max((ms(f[1]) or 0) - now, redis.call('PTTL', KEYS[2]))
 if cooldown > 0 then return {'cooldown', cooldown} end
 -- A window: its count (0 once its end has passed), its end, and when full, the ms until a send fits,
 -- counting the legacy key's sends until that key expires.
 local function window(count, ends, legacy, limit, length)
-  count, ends = tonumber(count) or 0, tonumber(ends) or 0
+  count, ends = tonumber(count) or 0, ms(ends) or 0
   if ends <= now then count, ends = 0, now + length end
   local old, oldEnds = tonumber(redis.call('GET', legacy) or '0') or 0, now
   if old > 0 then

@@ -1,3 +1,4 @@
+import type { CodeCandidate } from '../codes/otp-codes.js';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
@@ -63,8 +64,8 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
     return this.apply(id, code.now, (record) => resend(record, code));
   }
 
-  async check(id: string, candidateDigest: string, now: number): Promise<CheckOutcome> {
-    return this.apply(id, now, (record) => check(record, { digest: candidateDigest }, now));
+  async check(id: string, candidate: CodeCandidate, now: number): Promise<CheckOutcome> {
+    return this.apply(id, now, (record) => check(record, candidate, now));
   }
 
   async settleExternalCheck(id: string, approved: boolean, now: number): Promise<CheckOutcome> {

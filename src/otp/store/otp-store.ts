@@ -1,3 +1,4 @@
+import type { CodeCandidate } from '../codes/otp-codes.js';
 import type { SentMark } from '../delivery.port.js';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
@@ -18,8 +19,8 @@ export interface OtpStore {
   get(id: string): Promise<VerificationRecord | undefined>;
   /** A fresh code for a pending verification: the old digest stops working, failed attempts stay. */
   resend(id: string, code: NewCode): Promise<ResendOutcome>;
-  /** Compares the digest, counts a wrong code, locks at the limit, approves once. */
-  check(id: string, candidateDigest: string, now: number): Promise<CheckOutcome>;
+  /** Compares the digest with the candidate's of its kind, counts a wrong code, locks at the limit, approves once. */
+  check(id: string, candidate: CodeCandidate, now: number): Promise<CheckOutcome>;
   /** For codes a provider issued and checked itself: records the verdict under the same rules. */
   settleExternalCheck(id: string, approved: boolean, now: number): Promise<CheckOutcome>;
   /** Pending → canceled; false when it was not pending. */

@@ -1,3 +1,4 @@
+import type { CodeCandidate } from '../codes/otp-codes.js';
 import { Inject, Injectable } from '@nestjs/common';
 import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
@@ -6,18 +7,18 @@ import type { SentMark } from '../delivery.port.js';
 import { destinationKey, entryId, livePendingId, pendingField, verificationIdOf } from '../destination-hash.js';
 import type { SendBudget } from '../limits/send-limiter.js';
 import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
+import { verificationKey } from '../verification-key.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
 import { PENDING_INDEX_SCRIPTS } from './pending-index.scripts.js';
 import { FIELD, fromHash, fromPairs, packDigest, statusOf, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
-/**
- * Key layout. Each verification is one hash under its own hash tag, so every script that decides
- * something touches one key and runs unchanged on Redis Cluster. The pending index (`to`+`purpose`+
- * `budget`+`subject` → id) is a field of the destination's hash, beside its send limits
+/*
+ * Key layout. Each verification is one hash under its own hash tag (verification-key.ts), so every
+ * script that decides something touches one key and runs unchanged on Redis Cluster. The pending index
+ * (`to`+`purpose`+`budget`+`subject` → id) is a field of the destination's hash, beside its send limits
  * (destination-hash.ts), in another slot, and only ever a hint: whatever it names is re-checked.
  */
-const verificationKey = (id: string) => `otp:{v:${id}}`;
 
 @Injectable()
 export class RedisOtpStore implements OtpStore {
@@ -82,12 +83,12 @@ export class RedisOtpStore implements OtpStore {
     return { result: result as 'resent' | 'max_sends', record };
   }
 
-  check(id: string, candidateDigest: string, now: number) {
-    return this.settle(id, 'digest', packDigest(candidateDigest), now);
+  check(id: string, candidate: CodeCandidate, now: number) {
+    return this.settle(id, 'digest', packDigest(candidate.digest), now, packDigest(candidate.short));
   }
 
   settleExternalCheck(id: string, approved: boolean, now: number) {
-    return this.settle(id, 'external', approved ? '1' : '0', now);
+    return this.settle(id, 'external', approved ? '1' : '0', now, '');
   }
 
   async cancel(id: string, now: number) {
@@ -124,8 +125,14 @@ export class RedisOtpStore implements OtpStore {
     await this.redis.otpMarkPrivate(verificationKey(id));
   }
 
-  private async settle(id: string, mode: 'digest' | 'external', candidate: Buffer | string, now: number): Promise<CheckOutcome> {
-    const [answer, hash] = await this.redis.otpCheckBuffer(verificationKey(id), mode, candidate, now, RETENTION_MS);
+  private async settle(
+    id: string,
+    mode: 'digest' | 'external',
+    candidate: Buffer | string,
+    now: number,
+    shortCandidate: Buffer | string,
+  ): Promise<CheckOutcome> {
+    const [answer, hash] = await this.redis.otpCheckBuffer(verificationKey(id), mode, candidate, now, RETENTION_MS, shortCandidate);
     const result = answer.toString();
     if (result === 'not_found') return { result };
     const record = fromPairs(id, hash!)!;

@@ -24,9 +24,10 @@ import type { DeliveryState, DeliveryStatus, VerificationRecord, VerificationSta
  * The next layout, read here and not yet written (a replica must read a layout before any replica
  * writes it, so a rolling update never mixes a writer with a replica that cannot read what it wrote):
  * one-letter codes for the channel, the budget and both statuses (`SHORT_CODES`); no field for a counter
- * or a time of 0; the digest's first 16 bytes. This version reads and updates such hashes as they are:
- * `read` decodes a code and takes a missing counter or time as 0, the scripts decode the statuses
- * (`codesLua`) and compare a 16-byte digest with as much of the candidate's.
+ * or a time of 0; the code's digest as `shortDigestCode` gives it (16 bytes, over the id and code alone).
+ * This version reads and updates such hashes as they are: `read` decodes a code and takes a missing
+ * counter or time as 0, the scripts decode the statuses (`codesLua`), and a check compares a 16-byte
+ * digest with the candidate's short digest (`matchesCandidate`). Its key and id: verification-key.ts.
  */
 type HashValue = string | number | Buffer;
 
@@ -102,7 +103,7 @@ const optionalTime: Codec<number | undefined> = {
   write: (value, record) => (value === undefined ? undefined : value - record.createdAt),
   read: (raw, createdAt) => (raw === undefined ? undefined : createdAt + Number(str(raw))),
 };
-/** The digest's bytes (all 32, or the first 16 in the next layout); empty once the verification is settled. */
+/** The digest's bytes (32, or the next layout's 16); empty once the verification is settled. */
 const digest: Codec<string> = {
   form: 'digest',
   write: (value) => (value === '' ? '' : packDigest(value)),

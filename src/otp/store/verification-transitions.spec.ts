@@ -5,6 +5,8 @@ const T0 = 1_700_000_000_000;
 const LATER = T0 + 1_000;
 const RIGHT = 'a'.repeat(64);
 const WRONG = 'b'.repeat(64);
+/** The code's digests: as stored today, and (a stand-in of the right length) as the next layout stores it. */
+const candidate = (digest: string) => ({ digest, short: digest.slice(0, 32).replaceAll('a', 'c').replaceAll('b', 'd') });
 
 function pending(overrides: Partial<VerificationRecord> = {}): VerificationRecord {
   return {
@@ -43,30 +45,38 @@ describe('isPending', () => {
 });
 
 describe('check', () => {
+  it("compares a digest of the next layout's length with the candidate's short digest, and never with the other", () => {
+    const short = pending({ digest: candidate(RIGHT).short });
+    expect(check(short, candidate(WRONG), LATER).outcome.result).toBe('incorrect');
+    expect(check(short, { digest: candidate(RIGHT).short, short: candidate(WRONG).short }, LATER).outcome.result).toBe('incorrect');
+    expect(check(short, candidate(RIGHT), LATER).outcome.result).toBe('approved');
+    expect(check(pending(), { digest: candidate(WRONG).digest, short: candidate(RIGHT).short }, LATER).outcome.result).toBe('incorrect');
+  });
+
   it('approves the right digest, forgets it and settles the verification', () => {
     const record = pending();
-    const { outcome, next, settled } = check(record, { digest: RIGHT }, LATER);
+    const { outcome, next, settled } = check(record, candidate(RIGHT), LATER);
     expect(next).toEqual({ ...record, status: 'approved', digest: '', updatedAt: LATER });
     expect(outcome).toEqual({ result: 'approved', record: next });
     expect(settled).toBe(true);
   });
 
   it('counts a wrong digest and stays pending below the limit', () => {
-    const { outcome, next, settled } = check(pending({ attempts: 1 }), { digest: WRONG }, LATER);
+    const { outcome, next, settled } = check(pending({ attempts: 1 }), candidate(WRONG), LATER);
     expect(next).toMatchObject({ status: 'pending', attempts: 2, digest: RIGHT, updatedAt: LATER });
     expect(outcome).toEqual({ result: 'incorrect', record: next });
     expect(settled).toBeUndefined();
   });
 
   it('locks on the wrong digest that reaches the limit, still answering incorrect', () => {
-    const { outcome, next, settled } = check(pending({ attempts: 2 }), { digest: WRONG }, LATER);
+    const { outcome, next, settled } = check(pending({ attempts: 2 }), candidate(WRONG), LATER);
     expect(next).toMatchObject({ status: 'max_attempts', attempts: 3, digest: '', updatedAt: LATER });
     expect(outcome).toEqual({ result: 'incorrect', record: next });
     expect(settled).toBe(true);
   });
 
   it('locks without comparing once the attempts are used up, even for the right digest', () => {
-    const { outcome, next, settled } = check(pending({ attempts: 3 }), { digest: RIGHT }, LATER);
+    const { outcome, next, settled } = check(pending({ attempts: 3 }), candidate(RIGHT), LATER);
     expect(next).toMatchObject({ status: 'max_attempts', attempts: 3, digest: '', updatedAt: LATER });
     expect(outcome).toEqual({ result: 'locked', record: next });
     expect(settled).toBe(true);
@@ -74,21 +84,21 @@ describe('check', () => {
 
   it('answers locked for a locked verification and changes nothing', () => {
     const record = pending({ status: 'max_attempts', attempts: 3, digest: '' });
-    expect(check(record, { digest: RIGHT }, LATER)).toEqual({ outcome: { result: 'locked', record } });
+    expect(check(record, candidate(RIGHT), LATER)).toEqual({ outcome: { result: 'locked', record } });
   });
 
   it('finds nothing to check when there is no record, it expired or it settled otherwise', () => {
     const record = pending();
-    expect(check(undefined, { digest: RIGHT }, LATER)).toEqual({ outcome: { result: 'not_found' } });
-    expect(check(record, { digest: RIGHT }, record.expiresAt)).toEqual({ outcome: { result: 'not_found' } });
+    expect(check(undefined, candidate(RIGHT), LATER)).toEqual({ outcome: { result: 'not_found' } });
+    expect(check(record, candidate(RIGHT), record.expiresAt)).toEqual({ outcome: { result: 'not_found' } });
     for (const status of ['approved', 'canceled', 'failed'] as const) {
-      expect(check(pending({ status, digest: '' }), { digest: RIGHT }, LATER)).toEqual({ outcome: { result: 'not_found' } });
+      expect(check(pending({ status, digest: '' }), candidate(RIGHT), LATER)).toEqual({ outcome: { result: 'not_found' } });
     }
   });
 
   it('never matches an empty digest, so a provider-issued code is only approved by its provider', () => {
     const record = pending({ digest: '', codeIssuer: 'twilio-verify' });
-    expect(check(record, { digest: '' }, LATER).outcome.result).toBe('incorrect');
+    expect(check(record, candidate(''), LATER).outcome.result).toBe('incorrect');
     expect(check(record, { approved: false }, LATER).outcome.result).toBe('incorrect');
     expect(check(record, { approved: true }, LATER).outcome.result).toBe('approved');
   });
@@ -96,8 +106,8 @@ describe('check', () => {
   it('leaves the record it was given as it was', () => {
     const record = pending();
     const before = structuredClone(record);
-    check(record, { digest: WRONG }, LATER);
-    check(record, { digest: RIGHT }, LATER);
+    check(record, candidate(WRONG), LATER);
+    check(record, candidate(RIGHT), LATER);
     expect(record).toEqual(before);
   });
 });

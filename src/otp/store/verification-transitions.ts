@@ -1,4 +1,4 @@
-import { digestsEqual } from '../codes/otp-codes.js';
+import { type CodeCandidate, matchesCandidate } from '../codes/otp-codes.js';
 import {
   type CheckOutcome,
   type DeliveryUpdate,
@@ -27,8 +27,8 @@ export function isPending(record: VerificationRecord, now: number): boolean {
   return record.status === 'pending' && now < record.expiresAt;
 }
 
-/** What a check weighs: the digest of the code given, or the verdict of the provider that issued the code (Twilio Verify). */
-export type Candidate = { digest: string } | { approved: boolean };
+/** What a check weighs: the digests of the code given, or the verdict of the provider that issued the code (Twilio Verify). */
+export type Candidate = CodeCandidate | { approved: boolean };
 
 /** Compares the digest, counts a wrong code, locks at the limit, approves once. */
 export function check(record: VerificationRecord | undefined, candidate: Candidate, now: number): Transition<CheckOutcome> {
@@ -46,7 +46,7 @@ export function check(record: VerificationRecord | undefined, candidate: Candida
 }
 
 function matches(record: VerificationRecord, candidate: Candidate): boolean {
-  return 'approved' in candidate ? candidate.approved : digestsEqual(record.digest, candidate.digest);
+  return 'approved' in candidate ? candidate.approved : matchesCandidate(record.digest, candidate);
 }
 
 function settle(result: 'approved' | 'incorrect' | 'locked', next: VerificationRecord): Transition<CheckOutcome> {

@@ -50,7 +50,8 @@ return 1
 /**
  * check(): read, compare the digest in constant time (no early exit on the first differing byte),
  * count a wrong code, lock at the limit, approve once. Times in the hash count from its createdAt.
- * ARGV: mode ('digest' | 'external'), candidate digest's bytes or '1'/'0', now, retention.
+ * ARGV: mode ('digest' | 'external'), the candidate's digest's bytes or '1'/'0', now, retention, and
+ * the candidate's short digest's bytes (for a stored digest of the next layout, 16 bytes) or ''.
  */
 const CHECK_SCRIPT = `${KEEP}
 local key = KEYS[1]
@@ -77,9 +78,10 @@ local match = false
 if ARGV[1] == 'external' then
   match = ARGV[2] == '1'
 else
-  -- All 32 bytes, or the next layout's first 16 compared with as much of the candidate.
-  local stored, candidate = h[2] or '', ARGV[2]
-  if #stored >= 16 and #stored <= #candidate then
+  -- matchesCandidate(): the stored digest's length says which of the candidate's it is compared with.
+  local stored = h[2] or ''
+  local candidate = #stored == 16 and ARGV[5] or ARGV[2]
+  if #stored > 0 and #stored == #candidate then
     local diff = 0
     for i = 1, #stored do
       diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i)))
@@ -220,6 +222,7 @@ declare module 'ioredis' {
       candidate: Buffer | string,
       now: number,
       retention: number,
+      shortCandidate: Buffer | string,
     ): Result<[Buffer, Buffer[]?], Context>;
     otpResendBuffer(key: string, digest: Buffer, expiresAt: number, now: number, retention: number): Result<[Buffer, Buffer[]?], Context>;
     otpCancel(key: string, now: number, retention: number): Result<number, Context>;
