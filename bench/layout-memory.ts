@@ -2,10 +2,9 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { digestCode, shortDigestCode } from '../src/otp/codes/otp-codes.js';
 import { destinationKey, entryId } from '../src/otp/destination-hash.js';
-import type { VerificationRecord } from '../src/otp/otp.types.js';
 import { toHash } from '../src/otp/store/verification-hash.js';
 import { verificationKey } from '../src/otp/verification-key.js';
-import { nextLayoutHash, nextVersionId } from '../test/support/next-verification-hash.js';
+import { nextLayoutHash, nextVersionId, sentEmailVerification } from '../test/support/next-verification-hash.js';
 import { RedisServer } from '../test/support/redis-server.js';
 
 /**
@@ -40,25 +39,13 @@ async function measure(layout: Layout): Promise<{ perVerification: number; verif
         const id = next ? nextVersionId() : randomUUID();
         // As long as the bench's addresses: `service-<6 hex>-memory-<n>@bench.example.com`.
         const to = `service-abcdef-memory-${n}@bench.example.com`;
-        const record: VerificationRecord = {
-          id,
-          channel: 'email',
-          to,
-          purpose: 'login',
-          budget: 'api',
-          locale: 'en',
-          status: 'pending',
+        const sent = sentEmailVerification(id, to, now);
+        // Delivered 20 ms after it was created: the delivery's report changed it then.
+        const record = {
+          ...sent,
           digest: digestCode(SECRET, id, 'login', CODE),
-          createdAt: now,
           updatedAt: now + 20,
-          expiresAt: now + 600_000,
-          attempts: 0,
-          maxAttempts: 5,
-          sends: 1,
-          maxSends: 5,
-          lastSentAt: now,
-          delivery: { status: 'sent', provider: 'smtp', attempts: 1, lastError: null, updatedAt: now + 20 },
-          codeIssuer: null,
+          delivery: { ...sent.delivery, updatedAt: now + 20 },
         };
         const hash = next ? nextLayoutHash(record, shortDigestCode(SECRET, id, CODE)) : toHash(record);
         const key = verificationKey(id);

@@ -6,7 +6,7 @@ import { verificationKey } from '../src/otp/verification-key.js';
 import { call, startApp, type TestApp } from './support/app.js';
 import { Inboxes, JWT_SECRET } from './support/auth-inboxes.js';
 import { LOOSE_LIMITS } from './support/environments.js';
-import { nextLayoutHash, nextVersionId } from './support/next-verification-hash.js';
+import { nextLayoutHash, nextVersionId, sentEmailVerification } from './support/next-verification-hash.js';
 import { RedisServer } from './support/redis-server.js';
 
 /**
@@ -34,26 +34,7 @@ afterAll(async () => {
 /** What a replica of the next version leaves in Redis for a new email verification whose code it sent. */
 async function storedByTheNextVersion(to: string, code: string): Promise<VerificationRecord & { hourEndsSeconds: number }> {
   const now = Date.now();
-  const record: VerificationRecord = {
-    id: nextVersionId(),
-    channel: 'email',
-    to,
-    purpose: 'login',
-    budget: 'api',
-    locale: 'en',
-    status: 'pending',
-    digest: '',
-    createdAt: now,
-    updatedAt: now,
-    expiresAt: now + 600_000,
-    attempts: 0,
-    maxAttempts: 5,
-    sends: 1,
-    maxSends: 5,
-    lastSentAt: now,
-    delivery: { status: 'sent', provider: 'smtp', attempts: 1, lastError: null, updatedAt: now },
-    codeIssuer: null,
-  };
+  const record = sentEmailVerification(nextVersionId(), to, now);
   const key = verificationKey(record.id);
   const secret = service.loaded.configuration.otp.secret;
   await client.hset(key, nextLayoutHash(record, shortDigestCode(secret, record.id, code)));

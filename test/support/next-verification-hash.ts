@@ -34,3 +34,30 @@ export const nextVersionId = (): string => {
   const id = randomUUID();
   return `${id.slice(0, 14)}8${id.slice(15)}`;
 };
+
+/**
+ * A pending email verification for `login` through the Verifications API whose one code went out by SMTP,
+ * as both versions record it (its digest left to the caller, who has the code).
+ */
+export function sentEmailVerification(id: string, to: string, now: number): VerificationRecord {
+  return {
+    id,
+    channel: 'email',
+    to,
+    purpose: 'login',
+    budget: 'api',
+    locale: 'en',
+    status: 'pending',
+    digest: '',
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + 600_000,
+    attempts: 0,
+    maxAttempts: 5,
+    sends: 1,
+    maxSends: 5,
+    lastSentAt: now,
+    delivery: { status: 'sent', provider: 'smtp', attempts: 1, lastError: null, updatedAt: now },
+    codeIssuer: null,
+  };
+}
