@@ -26,7 +26,7 @@ import type { SendBudget } from './limits/send-limiter.js';
  */
 export const destinationKey = (to: string) => `otp:{d:${to}}`;
 
-const BUDGET_LETTERS: Record<SendBudget, string> = { api: 'a', anonymous: 'n', proven: 'p' };
+export const BUDGET_LETTERS: Readonly<Record<SendBudget, string>> = { api: 'a', anonymous: 'n', proven: 'p' };
 
 export const budgetLetter = (budget: SendBudget) => BUDGET_LETTERS[budget];
 

@@ -1,4 +1,5 @@
 import type { Channel } from '../../config/configuration.types.js';
+import { BUDGET_LETTERS } from '../destination-hash.js';
 import { SEND_BUDGETS, type SendBudget } from '../limits/send-limiter.js';
 import type { DeliveryState, DeliveryStatus, VerificationRecord, VerificationStatus } from '../otp.types.js';
 
@@ -56,7 +57,8 @@ const str = (raw: Buffer | undefined) => raw?.toString();
  */
 export const SHORT_CODES = {
   channel: { email: 'e', sms: 's', whatsapp: 'w' } satisfies Record<Channel, string>,
-  budget: { api: 'a', anonymous: 'n', proven: 'p' } satisfies Record<SendBudget, string>,
+  // The letters the destination's hash already names each budget by.
+  budget: BUDGET_LETTERS,
   status: { pending: 'p', approved: 'a', expired: 'e', canceled: 'c', max_attempts: 'm', failed: 'f' } satisfies Record<
     VerificationStatus,
     string
@@ -75,16 +77,15 @@ const DECODE = Object.fromEntries(
   ]),
 ) as Record<keyof typeof SHORT_CODES, Record<string, string>>;
 
-const decode = (table: keyof typeof SHORT_CODES, raw: Buffer | undefined) => {
-  const value = str(raw);
-  return value === undefined ? undefined : (DECODE[table][value] ?? value);
-};
+/** A value of the table as a hash holds it, in full or as its code; `undefined` for none. */
+const decode = (table: keyof typeof SHORT_CODES, value: string | undefined) =>
+  value === undefined ? undefined : (DECODE[table][value] ?? value);
 
 /** An enumerated value, written in full; read in full or as its code. */
 const coded = <T extends string>(table: keyof typeof SHORT_CODES): Codec<T> => ({
   form: 'same',
   write: (value) => value,
-  read: (raw) => decode(table, raw) as T,
+  read: (raw) => decode(table, str(raw)) as T,
 });
 const text = <T extends string>(): Codec<T> => ({ form: 'same', write: (value) => value, read: (raw) => str(raw) as T });
 /** A count; no field reads as 0. */
@@ -123,7 +124,7 @@ const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
     write: (value) => value,
     // Stored before budgets existed: the Verifications API's, so no auth flow ever completes one.
     read: (raw) => {
-      const value = decode('budget', raw) as SendBudget;
+      const value = decode('budget', str(raw)) as SendBudget;
       return SEND_BUDGETS.includes(value) ? value : 'api';
     },
   }),
@@ -215,7 +216,7 @@ export function packDigest(hex: string): Buffer {
 
 /** A verification's status as its hash holds it, in full or as its code (`undefined` for none). */
 export function statusOf(raw: string | null | undefined): VerificationStatus | undefined {
-  return raw == null ? undefined : ((DECODE.status[raw] ?? raw) as VerificationStatus);
+  return decode('status', raw ?? undefined) as VerificationStatus | undefined;
 }
 
 /**
