@@ -13,8 +13,8 @@ import { RedisDeliveryLedger } from '../src/messaging/delivery/delivery-ledger.j
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
-import { nextLayoutHash, nextVersionId } from './support/next-verification-hash.js';
-import { verificationKey } from '../src/otp/verification-key.js';
+import { previousLayoutHash } from './support/previous-verification-hash.js';
+import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
 
 /** One contract, two stores: whatever the memory store guarantees, the Redis store must too. */
 const SECRET = 'contract-secret-0123456789abcdefghijkl';
@@ -29,15 +29,20 @@ afterAll(async () => {
   await redis.stop();
 });
 
-/** How the verifications of a test get their ids: as this version mints them, unless a suite says otherwise. */
-let mintId: () => string = randomUUID;
+/** How a version mints a verification's id and digests its code. */
+interface Minting {
+  id: () => string;
+  digest: (id: string, purpose: string, code: string) => string;
+}
+const THIS_VERSION: Minting = { id: mintVerificationId, digest: (id, _purpose, code) => shortDigestCode(SECRET, id, code) };
+/** Earlier versions: version-4 ids, and the digest over the purpose too. */
+const EARLIER_VERSIONS: Minting = { id: randomUUID, digest: (id, purpose, code) => digestCode(SECRET, id, purpose, code) };
 
-/** Each record's code, for the digest of the next layout. */
-const codes = new Map<string, string>();
+/** How the verifications of a test are minted: as this version mints them, unless a suite says otherwise. */
+let minting = THIS_VERSION;
 
 function record(overrides: Partial<VerificationRecord> = {}, code = '123456'): VerificationRecord {
-  const id = overrides.id ?? mintId();
-  codes.set(id, code);
+  const id = overrides.id ?? minting.id();
   const now = overrides.createdAt ?? Date.now();
   const purpose = overrides.purpose ?? 'verify';
   return {
@@ -48,7 +53,7 @@ function record(overrides: Partial<VerificationRecord> = {}, code = '123456'): V
     budget: 'api',
     locale: 'en',
     status: 'pending',
-    digest: digestCode(SECRET, id, purpose, code),
+    digest: minting.digest(id, purpose, code),
     createdAt: now,
     updatedAt: now,
     expiresAt: now + 600_000,
@@ -62,13 +67,9 @@ function record(overrides: Partial<VerificationRecord> = {}, code = '123456'): V
     ...overrides,
   };
 }
-const digest = (r: VerificationRecord, code: string) => digestCode(SECRET, r.id, r.purpose, code);
+/** A new code's digest, as this version's service gives a resend. */
+const digest = (r: VerificationRecord, code: string) => shortDigestCode(SECRET, r.id, code);
 const candidate = (r: VerificationRecord, code: string) => candidateOf(SECRET, r.id, r.purpose, code);
-/** The digest the next layout stores for the record's code ('' for none). */
-const shortDigest = (r: VerificationRecord) => (r.digest === '' ? '' : shortDigestCode(SECRET, r.id, codes.get(r.id)!));
-const nextLayout = (r: VerificationRecord) => nextLayoutHash(r, shortDigest(r));
-/** The record a hash of the next layout reads back as. */
-const asNextLayoutStoresIt = (r: VerificationRecord): VerificationRecord => ({ ...r, digest: shortDigest(r) });
 
 type Layout = (r: VerificationRecord) => Record<string, string | number | Buffer>;
 
@@ -79,12 +80,11 @@ async function rewriteIn(layout: Layout, r: VerificationRecord) {
   await client.multi().del(key).hset(key, layout(r)).pexpire(key, ttl).exec();
 }
 const rewriteInLegacyLayout = (r: VerificationRecord) => rewriteIn(legacyHash, r);
-const rewriteInNextLayout = (r: VerificationRecord) => rewriteIn(nextLayout, r);
 
 /**
- * The Redis store on verifications another version wrote (each new one is rewritten in its layout as soon
- * as it is stored): those the previous version wrote must behave the same for as long as they live, and
- * those the next version will write while replicas of both serve during a rolling update.
+ * The Redis store on verifications an earlier version wrote (each new one is rewritten in its layout as
+ * soon as it is stored): they must behave the same for as long as they live, those the previous version
+ * writes during a rolling update too.
  */
 function redisStoreRewritingIn(layout: Layout): () => OtpStore {
   return () => {
@@ -99,21 +99,19 @@ function redisStoreRewritingIn(layout: Layout): () => OtpStore {
   };
 }
 
-const asWritten = (r: VerificationRecord) => r;
-
 describe.each([
-  ['memory', () => new MemoryOtpStore() as OtpStore, asWritten, randomUUID],
-  ['redis', () => new RedisOtpStore(client) as OtpStore, asWritten, randomUUID],
-  ['redis, on hashes of the earlier layout,', redisStoreRewritingIn(legacyHash), asWritten, randomUUID],
-  ['redis, on hashes and ids of the next version,', redisStoreRewritingIn(nextLayout), asNextLayoutStoresIt, nextVersionId],
-])('the %s OTP store', (_name, make, asStored, mint) => {
+  ['memory', () => new MemoryOtpStore() as OtpStore, THIS_VERSION],
+  ['redis', () => new RedisOtpStore(client) as OtpStore, THIS_VERSION],
+  ['redis, on hashes of the earlier layout,', redisStoreRewritingIn(legacyHash), EARLIER_VERSIONS],
+  ['redis, on hashes and ids as the previous version wrote them,', redisStoreRewritingIn(previousLayoutHash), EARLIER_VERSIONS],
+])('the %s OTP store', (_name, make, mint) => {
   let store: OtpStore;
   beforeEach(() => {
     store = make();
-    mintId = mint;
+    minting = mint;
   });
   afterEach(() => {
-    mintId = randomUUID;
+    minting = THIS_VERSION;
     (store as Partial<MemoryOtpStore>).onModuleDestroy?.();
   });
 
@@ -122,7 +120,7 @@ describe.each([
     expect(await store.createPending(r)).toEqual({ created: true });
     expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now())).toBe(r.id);
     expect(await store.findPendingId(r.to, 'other', 'api', Date.now())).toBeUndefined();
-    expect(await store.get(r.id)).toEqual(asStored(r));
+    expect(await store.get(r.id)).toEqual(r);
   });
 
   it('keeps one pending verification per destination and purpose', async () => {
@@ -154,7 +152,7 @@ describe.each([
     for (const r of [first, second, unbound]) expect(await store.createPending(r)).toEqual({ created: true });
     const again = record({ to: first.to, purpose: 'signup', budget: 'anonymous', subject: first.subject });
     expect(await store.createPending(again)).toEqual({ created: false, pendingId: first.id });
-    expect(await store.get(first.id)).toEqual(asStored(first));
+    expect(await store.get(first.id)).toEqual(first);
     expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), first.subject)).toBe(first.id);
     expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now(), second.subject)).toBe(second.id);
     expect(await store.findPendingId(first.to, 'signup', 'anonymous', Date.now())).toBe(unbound.id);
@@ -440,6 +438,12 @@ describe('a verification of the earlier layout', () => {
     await new RedisOtpStore(client).createPending(r);
     await rewriteInLegacyLayout(r);
   };
+  beforeAll(() => {
+    minting = EARLIER_VERSIONS;
+  });
+  afterAll(() => {
+    minting = THIS_VERSION;
+  });
 
   it('is rewritten in the compact layout the first time a script changes it, and reads the same', async () => {
     const store = new RedisOtpStore(client);
@@ -483,18 +487,10 @@ describe('a verification of the earlier layout', () => {
   });
 });
 
-describe('a verification of the next version: its layout and its id', () => {
+describe('a verification as this version writes it: its layout and its id', () => {
   const key = (r: VerificationRecord) => verificationKey(r.id);
-  const stored = async (r: VerificationRecord) => {
-    await new RedisOtpStore(client).createPending(r);
-    await rewriteInNextLayout(r);
-  };
-  beforeAll(() => {
-    mintId = nextVersionId;
-  });
-  afterAll(() => {
-    mintId = randomUUID;
-  });
+  const stored = (r: VerificationRecord) => new RedisOtpStore(client).createPending(r);
+  const fields = async (r: VerificationRecord, ...names: string[]) => client.hmget(key(r), ...names);
 
   it("is kept under its id in base64url, and the delivery ledger's keys of it beside it, under the same hash tag", async () => {
     const store = new RedisOtpStore(client);
@@ -502,6 +498,7 @@ describe('a verification of the next version: its layout and its id', () => {
     const r = record();
     await stored(r);
     const compact = Buffer.from(r.id.replaceAll('-', ''), 'hex').toString('base64url');
+    expect(r.id[14]).toBe('8');
     expect(key(r)).toBe(`otp:{${compact}}`);
     expect(key(r)).toHaveLength(28);
     expect(await client.exists(key(r), `otp:{v:${r.id}}`)).toBe(1);
@@ -521,25 +518,26 @@ describe('a verification of the next version: its layout and its id', () => {
     expect(await store.get(r.id)).toMatchObject({ id: r.id, status: 'canceled' });
   });
 
-  it('is held in codes, without its zero counters, and with half the digest, and this version reads it all', async () => {
+  it('is held in codes, without its zero counters and times, with a 16-byte digest, and reads back as it was', async () => {
     const store = new RedisOtpStore(client);
-    const r = record({ subject: 'account-1', lastSentAt: Date.now() });
+    const r = record({ subject: 'account-1' });
     await stored(r);
     const hash = await client.hgetall(key(r));
     expect(hash).toMatchObject({ k: 'e', b: 'a', s: 'p', ds: 'q' });
     for (const field of ['a', 'u', 'r', 'da', 'du']) expect(hash).not.toHaveProperty(field);
+    expect((await client.hgetBuffer(key(r), 'g'))!).toEqual(Buffer.from(shortDigestCode(SECRET, r.id, '123456'), 'hex'));
     expect((await client.hgetBuffer(key(r), 'g'))!).toHaveLength(16);
-    expect(await store.get(r.id)).toEqual(asNextLayoutStoresIt(r));
+    expect(await store.get(r.id)).toEqual(r);
     expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now(), 'account-1')).toBe(r.id);
   });
 
-  it("compares its 16 bytes with the candidate's short digest only: the code's digest of today's layout does not match", async () => {
+  it("compares its 16 bytes with the candidate's short digest only: the code's digest of the earlier kind does not match", async () => {
     const store = new RedisOtpStore(client);
     const r = record({ maxAttempts: 5 });
     await stored(r);
     const right = candidate(r, '123456');
     const flipped = (hex: string, at: number) => hex.slice(0, at) + (hex[at] === '0' ? '1' : '0') + hex.slice(at + 1);
-    // The right code's digest of today's layout, or its first 16 bytes, with a wrong short digest: wrong, and counted.
+    // The right code's digest of the earlier kind, or its first 16 bytes, with a wrong short digest: wrong, and counted.
     const wrongShort = candidate(r, '000000').short;
     expect(await store.check(r.id, { digest: right.digest, short: wrongShort }, Date.now())).toMatchObject({
       result: 'incorrect',
@@ -553,41 +551,59 @@ describe('a verification of the next version: its layout and its id', () => {
       result: 'incorrect',
       record: { attempts: 3 },
     });
+    expect(await fields(r, 'a', 's')).toEqual(['3', 'p']);
     expect(await store.check(r.id, right, Date.now())).toMatchObject({ result: 'approved', record: { status: 'approved', digest: '' } });
+    expect(await fields(r, 's', 'g')).toEqual(['a', '']);
     expect(await store.check(r.id, right, Date.now())).toEqual({ result: 'not_found' });
   });
 
-  it('is locked, canceled, re-sent and failed by the statuses it holds as codes', async () => {
+  it('is locked, canceled, re-sent, delivered and failed by the scripts in codes', async () => {
     const store = new RedisOtpStore(client);
-    const locked = record({ status: 'max_attempts', digest: '' });
-    await stored(locked);
-    expect(await store.check(locked.id, candidate(locked, '123456'), Date.now())).toMatchObject({ result: 'locked' });
+    const locking = record({ maxAttempts: 1 });
+    await stored(locking);
+    expect(await store.check(locking.id, candidate(locking, '000000'), Date.now())).toMatchObject({ result: 'incorrect' });
+    expect(await fields(locking, 's', 'a')).toEqual(['m', '1']);
+    expect(await store.check(locking.id, candidate(locking, '123456'), Date.now())).toMatchObject({ result: 'locked' });
 
     const canceled = record();
     await stored(canceled);
     expect(await store.cancel(canceled.id, Date.now())).toBe(true);
+    expect(await fields(canceled, 's')).toEqual(['c']);
     expect(await store.get(canceled.id)).toMatchObject({ status: 'canceled' });
 
-    const resent = record();
+    const resent = record({
+      delivery: { status: 'sent', provider: 'smtp', attempts: 2, lastError: null, updatedAt: Date.now(), messageId: 'm-0' },
+    });
     await stored(resent);
     const now = Date.now();
     expect(await store.resend(resent.id, { digest: digest(resent, '654321'), expiresAt: now + 600_000, now })).toMatchObject({
       result: 'resent',
       record: { sends: 2, delivery: { status: 'queued', attempts: 0 } },
     });
+    expect(await fields(resent, 'ds', 'da', 'n')).toEqual(['q', null, '2']);
+    expect(await store.updateDelivery(resent.id, { sendNumber: 2, status: 'sending', attempts: 1 }, Date.now())).toBe('applied');
+    expect(await fields(resent, 'ds', 'da')).toEqual(['i', '1']);
+    expect(
+      await store.updateDelivery(resent.id, { sendNumber: 2, status: 'sent', provider: 'smtp', attempts: 1, messageId: 'm-1' }, Date.now()),
+    ).toBe('applied');
+    expect(await store.updateDelivery(resent.id, { sendNumber: 2, status: 'delivered', messageId: 'm-1' }, Date.now())).toBe('applied');
+    expect(await fields(resent, 'ds')).toEqual(['d']);
+    expect(await store.get(resent.id)).toMatchObject({ delivery: { status: 'delivered', messageId: 'm-1' } });
     expect((await store.check(resent.id, candidate(resent, '654321'), Date.now())).result).toBe('approved');
 
-    const failed = record({
-      delivery: { status: 'sent', provider: 'smtp', attempts: 1, lastError: null, updatedAt: Date.now(), messageId: 'm-1' },
-    });
+    const failed = record();
     await stored(failed);
-    expect(await store.updateDelivery(failed.id, { sendNumber: 1, status: 'delivered', messageId: 'm-1' }, Date.now())).toBe('applied');
-    const other = record();
-    await stored(other);
-    expect(await store.updateDelivery(other.id, { sendNumber: 1, status: 'failed', attempts: 3, lastError: 'refused' }, Date.now())).toBe(
+    expect(await store.updateDelivery(failed.id, { sendNumber: 1, status: 'failed', attempts: 3, lastError: 'refused' }, Date.now())).toBe(
       'failed',
     );
-    expect(await store.get(other.id)).toMatchObject({ status: 'failed', digest: '' });
+    expect(await fields(failed, 's', 'ds', 'g')).toEqual(['f', 'f', '']);
+    expect(await store.get(failed.id)).toMatchObject({ status: 'failed', digest: '', delivery: { status: 'failed', attempts: 3 } });
+    // Nothing any script wrote holds a status in full.
+    for (const r of [locking, canceled, resent, failed]) {
+      const [status, deliveryStatus] = await fields(r, 's', 'ds');
+      expect(status).toHaveLength(1);
+      expect(deliveryStatus).toHaveLength(1);
+    }
   });
 
   it("never matches a stored digest of another length with either of the candidate's", async () => {
@@ -599,6 +615,47 @@ describe('a verification of the next version: its layout and its id', () => {
       await client.hset(key(r), 'g', Buffer.from(stored, 'hex'));
       expect(await store.check(r.id, right, Date.now())).toMatchObject({ result: 'incorrect' });
     }
+  });
+});
+
+describe('a verification the previous version wrote', () => {
+  const key = (r: VerificationRecord) => verificationKey(r.id);
+  const stored = async (r: VerificationRecord) => {
+    await new RedisOtpStore(client).createPending(r);
+    await rewriteIn(previousLayoutHash, r);
+  };
+  beforeAll(() => {
+    minting = EARLIER_VERSIONS;
+  });
+  afterAll(() => {
+    minting = THIS_VERSION;
+  });
+
+  it('stays under its key, in full, until a script changes a field, which it then writes as this version does', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record({ maxAttempts: 5 });
+    await stored(r);
+    expect(key(r)).toBe(`otp:{v:${r.id}}`);
+    expect(await client.hmget(key(r), 's', 'ds', 'a')).toEqual(['pending', 'queued', '0']);
+    expect((await client.hgetBuffer(key(r), 'g'))!).toHaveLength(32);
+    expect(await store.get(r.id)).toEqual(r);
+    expect(await store.check(r.id, candidate(r, '000000'), Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 1 } });
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 1 }, Date.now())).toBe('applied');
+    expect(await client.hmget(key(r), 's', 'ds', 'a')).toEqual(['pending', 'i', '1']);
+    // Its 32-byte digest is checked as it was written: the right code approves it.
+    expect(await store.check(r.id, candidate(r, '123456'), Date.now())).toMatchObject({ result: 'approved' });
+    expect(await client.hget(key(r), 's')).toBe('a');
+  });
+
+  it('takes a resend, whose new digest is the short one', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    await stored(r);
+    const now = Date.now();
+    await store.resend(r.id, { digest: digest(r, '654321'), expiresAt: now + 600_000, now });
+    expect((await client.hgetBuffer(key(r), 'g'))!).toHaveLength(16);
+    expect((await store.check(r.id, candidate(r, '123456'), Date.now())).result).toBe('incorrect');
+    expect((await store.check(r.id, candidate(r, '654321'), Date.now())).result).toBe('approved');
   });
 });
 
@@ -674,6 +731,7 @@ describe("a destination's Redis hash", () => {
   const limiter = () => new RedisSendLimiter(client);
   const key = (to: string) => `otp:{d:${to}}`;
   const destination = () => `${randomUUID()}@example.com`;
+  const seconds = (ms: number) => Math.ceil(ms / 1000);
 
   it('holds the limits of each budget and the pending entries, one key with the longest window as its TTL', async () => {
     const store = new RedisOtpStore(client);
@@ -682,20 +740,21 @@ describe("a destination's Redis hash", () => {
     // Only a pending entry: the key lives as long as its code.
     await store.createPending(r);
     expect(await client.pttl(key(r.to))).toBeGreaterThan(600_000 - 60_000);
-    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(600_000);
+    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(seconds(r.expiresAt) * 1000 - r.createdAt);
     expect(await limiter().consume(r.to, 'api', { cooldownMs: 30_000, perHour: 3, perDay: 4 }, now)).toEqual({ allowed: true });
     expect(await client.keys(`otp:{d:${r.to}}*`)).toEqual([key(r.to)]);
+    // Times in whole seconds, rounded up.
     expect(await client.hgetall(key(r.to))).toEqual({
-      ac: String(now + 30_000),
+      ac: String(seconds(now + 30_000)),
       ah: '1',
-      ahw: String(now + HOUR_MS),
+      ahw: String(seconds(now + HOUR_MS)),
       ad: '1',
-      adw: String(now + DAY_MS),
-      'a:verify': `${r.expiresAt}:${Buffer.from(r.id.replaceAll('-', ''), 'hex').toString('base64url')}`,
+      adw: String(seconds(now + DAY_MS)),
+      'a:verify': `${seconds(r.expiresAt)}:${Buffer.from(r.id.replaceAll('-', ''), 'hex').toString('base64url')}`,
     });
-    // The daily window is the longest.
+    // The daily window is the longest: the key lives until its end, as the hash holds it.
     expect(await client.pttl(key(r.to))).toBeGreaterThan(DAY_MS - 60_000);
-    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(DAY_MS);
+    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(seconds(now + DAY_MS) * 1000 - now);
     // Settled, the entry goes; reset clears the limits. Nothing left, nothing kept.
     await store.cancel(r.id, Date.now());
     expect(await client.hexists(key(r.to), 'a:verify')).toBe(0);
@@ -729,7 +788,8 @@ describe("a destination's Redis hash", () => {
 
   it('opens new hour and day windows once theirs have ended, without an expiry per field', async () => {
     const to = destination();
-    const now = Date.now();
+    // On a whole second, which the windows' ends are held in.
+    const now = seconds(Date.now()) * 1000;
     const limits = { cooldownMs: 0, perHour: 2, perDay: 3 };
     const consume = (at: number) => limiter().consume(to, 'api', limits, at);
     expect(await consume(now)).toEqual({ allowed: true });
@@ -737,42 +797,61 @@ describe("a destination's Redis hash", () => {
     expect(await consume(now + 2000)).toEqual({ allowed: false, reason: 'hourly', retryAfterMs: HOUR_MS - 2000 });
     // The hour is over: its count starts again, the day's goes on.
     expect(await consume(now + HOUR_MS)).toEqual({ allowed: true });
-    expect(await client.hmget(key(to), 'ah', 'ahw', 'ad', 'adw')).toEqual(['1', String(now + 2 * HOUR_MS), '3', String(now + DAY_MS)]);
+    expect(await client.hmget(key(to), 'ah', 'ahw', 'ad', 'adw')).toEqual([
+      '1',
+      String(seconds(now + 2 * HOUR_MS)),
+      '3',
+      String(seconds(now + DAY_MS)),
+    ]);
     expect(await consume(now + HOUR_MS + 1)).toEqual({ allowed: false, reason: 'daily', retryAfterMs: DAY_MS - HOUR_MS - 1 });
     // The day is over too.
     expect(await consume(now + DAY_MS)).toEqual({ allowed: true });
-    expect(await client.hmget(key(to), 'ah', 'ad', 'adw')).toEqual(['1', '1', String(now + 2 * DAY_MS)]);
+    expect(await client.hmget(key(to), 'ah', 'ad', 'adw')).toEqual(['1', '1', String(seconds(now + 2 * DAY_MS))]);
     // The key lives as long as the new day window, counted from the send that opened it.
     expect(await client.pttl(key(to))).toBeGreaterThan(DAY_MS - 60_000);
   });
 
-  describe('reads the times the next version writes in seconds, before any replica writes them', () => {
-    const seconds = (ms: number) => Math.ceil(ms / 1000);
+  it('rounds a cooldown and a window up to the second: never shorter than asked, at most a second longer', async () => {
+    const to = destination();
+    const now = seconds(Date.now()) * 1000 + 1;
+    const limits = { cooldownMs: 30_000, perHour: 1, perDay: 5 };
+    expect(await limiter().consume(to, 'api', limits, now)).toEqual({ allowed: true });
+    // 1 ms before the cooldown asked for ends, and 999 ms after it: still cooling down; at the whole second, over.
+    expect(await limiter().consume(to, 'api', limits, now + 29_999)).toEqual({ allowed: false, reason: 'cooldown', retryAfterMs: 1_000 });
+    expect(await limiter().consume(to, 'api', limits, now + 30_998)).toEqual({ allowed: false, reason: 'cooldown', retryAfterMs: 1 });
+    expect(await limiter().consume(to, 'api', limits, now + 30_999)).toEqual({
+      allowed: false,
+      reason: 'hourly',
+      retryAfterMs: HOUR_MS - 30_000,
+    });
+    expect(await limiter().consume(to, 'api', limits, now + HOUR_MS + 998)).toMatchObject({ allowed: false, reason: 'hourly' });
+    expect(await limiter().consume(to, 'api', limits, now + HOUR_MS + 999)).toEqual({ allowed: true });
+  });
+
+  describe('reads the times earlier versions wrote in milliseconds, so their limits hold through a rolling update', () => {
     const limits = { cooldownMs: 30_000, perHour: 3, perDay: 4 };
 
     it('a cooldown: still blocks, for as long', async () => {
       const to = destination();
       const now = Date.now();
-      await client.hset(key(to), 'ac', seconds(now + 20_000));
+      await client.hset(key(to), 'ac', now + 20_000);
       const verdict = await limiter().consume(to, 'api', limits, now);
-      expect(verdict).toMatchObject({ allowed: false, reason: 'cooldown' });
-      expect((verdict as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(19_000);
-      expect((verdict as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(21_000);
-      await client.hset(key(to), 'ac', seconds(now - 1_000));
+      expect(verdict).toEqual({ allowed: false, reason: 'cooldown', retryAfterMs: 20_000 });
+      await client.hset(key(to), 'ac', now - 1);
       expect(await limiter().consume(to, 'api', limits, now)).toEqual({ allowed: true });
+      expect(await client.hget(key(to), 'ac')).toBe(String(seconds(now + 30_000)));
     });
 
     it("a window's end: its count holds until then, and the next send after it opens a new window", async () => {
       const to = destination();
       const now = Date.now();
-      await client.hset(key(to), 'ah', 3, 'ahw', seconds(now + 1_800_000), 'ad', 3, 'adw', seconds(now + 7_200_000));
+      await client.hset(key(to), 'ah', 3, 'ahw', now + 1_800_000, 'ad', 3, 'adw', now + 7_200_000);
       const full = await limiter().consume(to, 'api', { ...limits, cooldownMs: 0 }, now);
-      expect(full).toMatchObject({ allowed: false, reason: 'hourly' });
-      expect((full as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(1_790_000);
-      expect((full as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(1_801_000);
-      // The hour over, the day's count (3 of 4) still counts.
-      await client.hset(key(to), 'ahw', seconds(now - 1_000));
+      expect(full).toEqual({ allowed: false, reason: 'hourly', retryAfterMs: 1_800_000 });
+      // The hour over, the day's count (3 of 4) still counts, and its end is now written in seconds.
+      await client.hset(key(to), 'ahw', now - 1);
       expect(await limiter().consume(to, 'api', { ...limits, cooldownMs: 0 }, now)).toEqual({ allowed: true });
+      expect(await client.hmget(key(to), 'ad', 'adw')).toEqual(['4', String(seconds(now + 7_200_000))]);
       expect(await limiter().consume(to, 'api', { ...limits, cooldownMs: 0 }, now)).toMatchObject({ allowed: false, reason: 'daily' });
     });
 
@@ -782,11 +861,11 @@ describe("a destination's Redis hash", () => {
       await store.createPending(r);
       const field = 'a:verify';
       const [, id] = (await client.hget(key(r.to), field))!.split(':');
-      await client.hset(key(r.to), field, `${seconds(r.expiresAt)}:${id}`);
+      await client.hset(key(r.to), field, `${r.expiresAt}:${id}`);
       const now = Date.now();
       expect(await limiter().consumeUnlessPending(r.to, 'api', limits, now, { purpose: 'verify' })).toEqual({ pendingId: r.id });
       expect(await store.findPendingId(r.to, 'verify', 'api', now)).toBe(r.id);
-      await client.hset(key(r.to), field, `${seconds(now - 1_000)}:${id}`);
+      await client.hset(key(r.to), field, `${now - 1}:${id}`);
       expect(await store.findPendingId(r.to, 'verify', 'api', now)).toBeUndefined();
       expect(await limiter().consumeUnlessPending(r.to, 'api', limits, now, { purpose: 'verify' })).toEqual({ allowed: true });
     });
@@ -812,7 +891,8 @@ describe("a destination's Redis hash", () => {
 
     it('its hour and day counts add to the hash, and a send fits again when the first window that frees enough ends', async () => {
       const to = destination();
-      const now = Date.now();
+      // On a whole second, which the hash's windows end on.
+      const now = seconds(Date.now()) * 1000;
       await client.set(legacy(to, 'hour'), '2', 'PX', 1_800_000);
       await client.set(legacy(to, 'day'), '2', 'PX', 7_200_000);
       const limits = { cooldownMs: 0, perHour: 3, perDay: 10 };
@@ -874,12 +954,13 @@ describe('the Redis OTP store beside the delivery ledger', () => {
     const r = record();
     await store.createPending(r);
     const ttl = await client.pttl(verificationKey(r.id));
-    const before = await client.keys(`*${r.id}*`);
+    const before = await client.keys(`${verificationKey(r.id)}*`);
+    expect(before).toEqual([verificationKey(r.id)]);
 
     await ledger.markSent(`${r.id}:1`, 600_000);
     await ledger.markSent(`${r.id}:1:after:smtp`, 600_000);
 
-    expect(await client.keys(`*${r.id}*`)).toEqual(before);
+    expect(await client.keys(`${verificationKey(r.id)}*`)).toEqual(before);
     expect(await client.pttl(verificationKey(r.id))).toBeGreaterThan(ttl - 5_000);
     expect(await ledger.wasSent(`${r.id}:1`)).toBe(true);
     expect(await ledger.wasSent(`${r.id}:1:after:smtp`)).toBe(true);
@@ -893,10 +974,11 @@ describe('the Redis OTP store beside the delivery ledger', () => {
     expect((await store.get(r.id))!.status).toBe('canceled');
   });
 
-  it('honours a mark the previous version set as a key of its own', async () => {
+  it('honours a mark an earlier version set as a key of its own', async () => {
     const store = new RedisOtpStore(client);
     const ledger = new RedisDeliveryLedger(client);
-    const r = record();
+    // Earlier versions minted version-4 ids, and kept each under `otp:{v:<id>}`.
+    const r = record({ id: randomUUID() });
     await store.createPending(r);
     await client.set(`otp:{v:${r.id}}:sent:1`, '1', 'PX', 600_000);
 
@@ -909,12 +991,12 @@ describe('the Redis OTP store beside the delivery ledger', () => {
 
   it("marks a send whose verification is gone by a key with the send's expiry, leaving no stub hash", async () => {
     const ledger = new RedisDeliveryLedger(client);
-    const id = randomUUID();
+    const id = mintVerificationId();
 
     await ledger.markSent(`${id}:1`, 60_000);
 
-    expect(await client.exists(`otp:{v:${id}}`)).toBe(0);
-    const ttl = await client.pttl(`otp:{v:${id}}:sent:1`);
+    expect(await client.exists(verificationKey(id))).toBe(0);
+    const ttl = await client.pttl(`${verificationKey(id)}:sent:1`);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     expect(await ledger.wasSent(`${id}:1`)).toBe(true);

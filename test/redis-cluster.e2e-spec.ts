@@ -2,6 +2,7 @@ import type { Cluster } from 'ioredis';
 import { QUEUE_CLOSE_WITHIN_MS } from '../src/messaging/bull-shutdown.js';
 import { BULL_CONNECTIONS } from '../src/messaging/delivery/bull-delivery.queue.js';
 import type { RedisClient } from '../src/redis/redis-connection.js';
+import { verificationKey } from '../src/otp/verification-key.js';
 import { ADMIN, call, startApp, TEST_API_KEY, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { reachableProviders } from './support/environments.js';
@@ -210,7 +211,7 @@ describe('on a Redis Cluster', () => {
     for (let i = 0; i < 6; i++) ids.push(await send(app, { channel: 'email', to: uniqueEmail() }));
     const queueNode = await cluster.nodeFor('{otp-delivery}');
     const elsewhere: string[] = [];
-    for (const id of ids) if ((await cluster.nodeFor(`otp:{v:${id}}`)) !== queueNode) elsewhere.push(id);
+    for (const id of ids) if ((await cluster.nodeFor(verificationKey(id))) !== queueNode) elsewhere.push(id);
     // Six random ids all on the queue's master would be a one-in-729 coincidence.
     expect(elsewhere.length).toBeGreaterThan(0);
 

@@ -1,4 +1,5 @@
-import { FIELD } from '../src/otp/store/verification-hash.js';
+import { FIELD, statusOf } from '../src/otp/store/verification-hash.js';
+import { verificationKey } from '../src/otp/verification-key.js';
 import { call, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { reachableProviders } from './support/environments.js';
@@ -64,7 +65,6 @@ async function send(app: TestApp, to: string): Promise<string> {
 }
 
 const check = (app: TestApp, id: string, code: string) => call(app.url, 'POST', '/v1/verifications/check', { id, code });
-const verificationKey = (id: string) => `otp:{v:${id}}`;
 
 describe('on a Redis master found through Sentinel', () => {
   it('keeps everything on the master the Sentinel names, before and after a failover', async () => {
@@ -94,7 +94,8 @@ describe('on a Redis master found through Sentinel', () => {
     await eventually(async () => expect(await group.on(group.replica, (client) => client.exists(verificationKey(beforeId)))).toBe(1));
 
     await group.failover();
-    const onNewMaster = (id: string) => group.on(group.replica, (client) => client.hget(verificationKey(id), FIELD.status));
+    const onNewMaster = async (id: string) =>
+      statusOf(await group.on(group.replica, (client) => client.hget(verificationKey(id), FIELD.status)));
     // Writes that reach the old master in the moment before it is demoted are lost with it (Redis
     // replicates asynchronously); the service follows the switch within moments, and from then on
     // what it writes is on the promoted replica.
@@ -133,7 +134,7 @@ describe('on a Redis master found through Sentinel', () => {
     const to = uniqueEmail();
     const id = await send(app, to);
     expect(await check(app, id, await mailedCode(to))).toMatchObject({ status: 200, body: { status: 'approved' } });
-    expect(await group.on(replica, (client) => client.hget(verificationKey(id), FIELD.status))).toBe('approved');
+    expect(statusOf(await group.on(replica, (client) => client.hget(verificationKey(id), FIELD.status)))).toBe('approved');
     await eventually(async () => expect((await fetch(`${app.url}/health/ready`)).status).toBe(200), 15_000);
   }, 90_000);
 });

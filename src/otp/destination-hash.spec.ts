@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { entryId, livePendingId, msOf, pendingField, verificationIdOf } from './destination-hash.js';
-import { verificationKey } from './verification-key.js';
+import { mintVerificationId, verificationKey } from './verification-key.js';
 
 describe("a destination hash's pending entries", () => {
   it('hold a UUID in 22 characters and give it back as it was', () => {
@@ -38,7 +38,7 @@ describe("a destination hash's pending entries", () => {
 });
 
 describe("a destination hash's times", () => {
-  it('read in milliseconds, or in seconds as the next version writes them', () => {
+  it('read in seconds, as they are written, or in milliseconds, as earlier versions wrote them', () => {
     const now = Date.UTC(2026, 11, 3);
     expect(msOf(now)).toBe(now);
     expect(msOf(now / 1000)).toBe(now);
@@ -51,14 +51,28 @@ describe("a destination hash's times", () => {
 });
 
 describe("a verification's key", () => {
-  it('holds a version-4 id as it is, and a version-8 id (the next version mints them) in base64url', () => {
+  it('holds a version-4 id (earlier versions minted them) as it is, and a version-8 id in base64url', () => {
     const id = randomUUID();
     expect(verificationKey(id)).toBe(`otp:{v:${id}}`);
     const next = `${id.slice(0, 14)}8${id.slice(15)}`;
     expect(verificationKey(next)).toBe(`otp:{${entryId(next)}}`);
     expect(verificationKey(next)).toHaveLength(28);
     expect(verificationIdOf(verificationKey(next).slice(5, -1))).toBe(next);
-    // Anything else is kept as it is: an upper-case id names no key this version or the next writes.
+    // Anything else is kept as it is: an upper-case id names no key this version writes.
     expect(verificationKey(next.toUpperCase())).toBe(`otp:{v:${next.toUpperCase()}}`);
+  });
+
+  it('is the compact one for every id minted: random UUIDs of version 8, none alike', () => {
+    const ids = Array.from({ length: 1_000 }, mintVerificationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(verificationKey(id)).toMatch(/^otp:\{[A-Za-z0-9_-]{22}\}$/);
+    }
+    // Every other hex digit is random: each takes more than one value across the ids.
+    for (let at = 0; at < 36; at++) {
+      if ([8, 13, 14, 18, 19, 23].includes(at)) continue;
+      expect(new Set(ids.map((id) => id[at])).size).toBeGreaterThan(1);
+    }
   });
 });

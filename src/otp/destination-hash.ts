@@ -8,7 +8,7 @@ import type { SendBudget } from './limits/send-limiter.js';
  * so each script touches one slot and runs unchanged on Redis Cluster.
  *
  * Fields, short because they are repeated for every destination (`<b>` is the budget's letter):
- * - `<b>c`: when the budget's resend cooldown ends (ms since the epoch);
+ * - `<b>c`: when the budget's resend cooldown ends;
  * - `<b>h`, `<b>hw`: sends counted in the hourly window, and when that window ends;
  * - `<b>d`, `<b>dw`: the same for the daily window.
  * Redis 7.0 has no expiry per field, so a window is over when its end has passed, whatever the
@@ -19,10 +19,12 @@ import type { SendBudget } from './limits/send-limiter.js';
  *   `entryId` writes it). Only ever a hint: an entry whose expiresAt has passed counts as absent, and a
  *   live one is re-checked against the verification.
  *
- * The next version writes each of these times (cooldown and window ends, an entry's expiresAt) in whole
- * seconds, rounded up, which Redis keeps in 4 bytes where milliseconds take 8. This version reads both
- * (`msOf`, and `ms` in Lua: a time below 10^11 is in seconds, any in milliseconds since 1973 is above)
- * before any replica writes seconds, so a rolling update to the next version keeps every limit.
+ * Each of these times (cooldown and window ends, an entry's expiresAt) is written in whole seconds since
+ * the epoch, rounded up (`seconds` in Lua), which Redis keeps in 4 bytes where milliseconds take 8, and
+ * takes a destination's hash a size class down; rounding up only ever holds a limit or a hint a little
+ * longer, never shorter. Earlier versions wrote milliseconds, and the previous one read both: so does
+ * this one (`msOf`, and `ms` in Lua: a time below 10^11 is in seconds, any in milliseconds since 1973 is
+ * above), so every limit holds through a rolling update.
  */
 export const destinationKey = (to: string) => `otp:{d:${to}}`;
 
@@ -61,7 +63,7 @@ export const pendingField = (purpose: string, budget: SendBudget, subject?: stri
 /** Times in milliseconds since 1973 are above this; times in seconds below it until the year 5138. */
 const SECONDS_BELOW = 1e11;
 
-/** A time the hash holds, in milliseconds, whether it was written in milliseconds or (the next version) seconds. */
+/** A time the hash holds, in milliseconds, whether it was written in seconds or (by earlier versions) milliseconds. */
 export function msOf(stored: number): number {
   return stored < SECONDS_BELOW ? stored * 1000 : stored;
 }
@@ -74,10 +76,11 @@ export function livePendingId(entry: string | null | undefined, now: number): st
 }
 
 /**
- * For the scripts that keep the hash. `ms(v)`: a stored time (or nil) in milliseconds, as `msOf`.
- * `entry(id, expiresAt)`: a pending entry's value; `parse(entry)` its expiresAt and id. `live(entry,
- * now)`: the id it names while live, or nil. `extend(key, at, now)`: the key lives at least until `at`,
- * never shorter than it already does.
+ * For the scripts that keep the hash. `ms(v)`: a stored time (or nil) in milliseconds, as `msOf`;
+ * `seconds(at)`: a time in milliseconds as the hash holds it, in seconds rounded up. `entry(id,
+ * expiresAt)`: a pending entry's value; `parse(entry)` its expiresAt and id. `live(entry, now)`: the id it
+ * names while live, or nil. `extend(key, at, now)`: the key lives at least until `at` (rounded up to the
+ * second, as the hash holds it), never shorter than it already does.
  */
 export const DESTINATION_HASH_LUA = `
 local function ms(v)
@@ -85,8 +88,11 @@ local function ms(v)
   if v and v < ${SECONDS_BELOW} then return v * 1000 end
   return v
 end
+local function seconds(at)
+  return math.ceil(tonumber(at) / 1000)
+end
 local function entry(id, expiresAt)
-  return expiresAt .. ':' .. id
+  return seconds(expiresAt) .. ':' .. id
 end
 local function parse(value)
   if not value then return nil end
@@ -98,7 +104,7 @@ local function live(value, now)
   return nil
 end
 local function extend(key, at, now)
-  local want = at - now
+  local want = seconds(at) * 1000 - now
   if want > 0 and redis.call('PTTL', key) < want then redis.call('PEXPIRE', key, want) end
 end
 `;

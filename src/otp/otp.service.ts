@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { ValidationFailedError } from '../common/errors.js';
 import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Channel, MessagingConfig, OtpConfig } from '../config/configuration.types.js';
-import { candidateOf, digestCode } from './codes/otp-codes.js';
+import { candidateOf, shortDigestCode } from './codes/otp-codes.js';
 import { EventPublisher, type EventType } from '../events/event-publisher.port.js';
 import { OtpDelivery } from './delivery.port.js';
 import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
@@ -23,6 +22,7 @@ import {
 import { type CheckOutcome, effectiveStatus, type Realm, realmOf, type VerificationRecord, type VerificationStatus } from './otp.types.js';
 import type { RequestMeta } from '../common/request-meta.decorator.js';
 import { OtpStore } from './store/otp-store.js';
+import { mintVerificationId } from './verification-key.js';
 
 export interface StartVerification {
   channel: Channel;
@@ -141,7 +141,7 @@ export class OtpService {
     } else {
       await this.admitSend(found, input.channel, destination, policy, now);
     }
-    const id = randomUUID();
+    const id = mintVerificationId();
     const code = policy.issueCode();
     const record: VerificationRecord = {
       id,
@@ -151,7 +151,7 @@ export class OtpService {
       budget: options.budget,
       locale: input.locale,
       status: 'pending',
-      digest: digestCode(this.config.secret, id, input.purpose, code),
+      digest: shortDigestCode(this.config.secret, id, code),
       createdAt: now,
       updatedAt: now,
       expiresAt: now + this.config.ttlSeconds * 1000,
@@ -245,7 +245,7 @@ export class OtpService {
     const pending = pendingId ? await this.store.get(pendingId) : undefined;
     if (pending && effectiveStatus(pending, now) === 'pending') return pending;
     const record: VerificationRecord = {
-      id: randomUUID(),
+      id: mintVerificationId(),
       ...input,
       budget: options.budget,
       status: 'pending',
@@ -349,7 +349,7 @@ export class OtpService {
 
     const code = policy.issueCode();
     const outcome = await this.store.resend(id, {
-      digest: digestCode(this.config.secret, id, current.purpose, code),
+      digest: shortDigestCode(this.config.secret, id, code),
       expiresAt: now + this.config.ttlSeconds * 1000,
       now,
     });

@@ -8,19 +8,20 @@ export function generateCode(length: number): string {
 }
 
 /**
- * HMAC-SHA256 keyed by OTP_SECRET over the verification id, purpose and code: a stored digest
- * is useless for any other verification or purpose, and useless without the key.
+ * The digest earlier versions stored: HMAC-SHA256 keyed by OTP_SECRET over the verification id, purpose
+ * and code. Still compared for the verifications they wrote (`matchesCandidate`) until those expire.
  */
 export function digestCode(secret: string, verificationId: string, purpose: string, code: string): string {
   return createHmac('sha256', secret).update(`${verificationId}\0${purpose}\0${code}`).digest('hex');
 }
 
 /**
- * The next layout's digest (verification-hash.ts): HMAC-SHA256 keyed by OTP_SECRET over the verification
- * id and code alone, its first 16 bytes (32 hex characters). An id is never reused, so the id alone makes
- * it useless for any other verification; the purpose `digestCode` binds as well is always the one the
- * verification holds (every check digests with it), so binding it adds nothing, and leaving it out lets a
- * check compare without reading the verification first.
+ * The digest a verification stores of its code: HMAC-SHA256 keyed by OTP_SECRET over the verification id
+ * and code, its first 16 bytes (32 hex characters; 128 bits, where a code is locked after a handful of
+ * wrong guesses). An id is never reused, so the id alone makes it useless for any other verification, and
+ * it is useless without the key; the purpose `digestCode` binds as well is always the one the verification
+ * holds (every check digests with it), so binding it adds nothing, and leaving it out lets a check compare
+ * without reading the verification first.
  */
 export function shortDigestCode(secret: string, verificationId: string, code: string): string {
   return createHmac('sha256', secret).update(`${verificationId}\0${code}`).digest('hex').slice(0, 32);

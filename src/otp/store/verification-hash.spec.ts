@@ -1,12 +1,12 @@
 import { legacyHash } from '../../../test/support/legacy-verification-hash.js';
-import { nextLayoutHash } from '../../../test/support/next-verification-hash.js';
+import { previousLayoutHash } from '../../../test/support/previous-verification-hash.js';
 import type { VerificationRecord } from '../otp.types.js';
 import { SENT_MARK_PREFIX } from '../delivery.port.js';
 import { DELIVERY_FIELD, FIELD, fromHash, fromPairs, HASH_FIELDS, packDigest, SHORT_CODES, statusOf, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 const T0 = 1_700_000_000_000;
-const DIGEST = '0f'.repeat(16) + 'a1'.repeat(16);
+const DIGEST = '0f'.repeat(8) + 'a1'.repeat(8);
 
 function record(overrides: Partial<VerificationRecord> = {}): VerificationRecord {
   return {
@@ -55,11 +55,11 @@ describe('the verification hash', () => {
     expect(fromHash(full.id, stored(toHash(full)))).toEqual(full);
   });
 
-  it('stores no id, the digest as its 32 bytes, and every time but the creation as milliseconds since it', () => {
+  it('stores no id, the digest as its 16 bytes, and every time but the creation as milliseconds since it', () => {
     const hash = toHash(record());
     expect(Object.values(hash)).not.toContain('v-1');
     expect(hash[FIELD.digest]).toEqual(Buffer.from(DIGEST, 'hex'));
-    expect((hash[FIELD.digest] as Buffer).length).toBe(32);
+    expect((hash[FIELD.digest] as Buffer).length).toBe(16);
     expect(hash).toMatchObject({
       [FIELD.createdAt]: T0,
       [FIELD.updatedAt]: 1,
@@ -155,32 +155,58 @@ describe('the verification hash', () => {
     });
   });
 
-  describe('written in the next layout', () => {
-    const SHORT = '3c'.repeat(16);
-    it('reads back every field, each code as its value and each missing counter or time as 0', () => {
+  describe('in codes, without zeros', () => {
+    const FRESH = record({
+      updatedAt: T0,
+      attempts: 0,
+      sends: 0,
+      maxSends: 0,
+      lastSentAt: T0,
+      codeIssuer: null,
+      delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: T0 },
+    });
+
+    it('writes the channel, the budget and both statuses as their codes, and no field for a counter or time of 0', () => {
+      expect(toHash(record())).toMatchObject({
+        [FIELD.channel]: 's',
+        [FIELD.budget]: 'p',
+        [FIELD.status]: 'p',
+        [DELIVERY_FIELD.status]: 's',
+      });
+      const hash = toHash(FRESH);
+      const zeroes = [
+        FIELD.updatedAt,
+        FIELD.attempts,
+        FIELD.sends,
+        FIELD.maxSends,
+        FIELD.lastSentAt,
+        DELIVERY_FIELD.attempts,
+        DELIVERY_FIELD.updatedAt,
+      ];
+      for (const field of zeroes) expect(hash).not.toHaveProperty(field);
+      // What is never 0, or means something at 0, stays.
+      expect(hash).toMatchObject({ [FIELD.createdAt]: T0, [FIELD.expiresAt]: 600_000, [FIELD.maxAttempts]: 5 });
+      expect(toHash(record({ delivery: { ...record().delivery, deliveredAt: T0 } }))).toHaveProperty(DELIVERY_FIELD.deliveredAt, 0);
+      expect(fromHash(FRESH.id, stored(hash))).toEqual(FRESH);
+    });
+
+    it('reads back what the previous version wrote: values in full, zeros written out, a 32-byte digest', () => {
+      const long = 'c3'.repeat(32);
       const full = record({
+        digest: long,
         subject: 'account-1',
         deliveryPrivate: true,
         delivery: { ...record().delivery, messageId: 'SM123', errorCode: '30003', deliveredAt: T0 },
       });
-      expect(fromHash(full.id, stored(nextLayoutHash(full, SHORT)))).toEqual({ ...full, digest: SHORT });
-      const fresh = record({
-        updatedAt: T0,
-        attempts: 0,
-        sends: 0,
-        maxSends: 0,
-        lastSentAt: T0,
-        codeIssuer: null,
-        delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: T0 },
-      });
-      const hash = nextLayoutHash(fresh, SHORT);
-      for (const field of [FIELD.updatedAt, FIELD.attempts, FIELD.sends, FIELD.maxSends, FIELD.lastSentAt, DELIVERY_FIELD.attempts]) {
-        expect(hash).not.toHaveProperty(field);
-      }
-      expect(fromHash(fresh.id, stored(hash))).toEqual({ ...fresh, digest: SHORT });
+      const previous = previousLayoutHash(full);
+      expect(previous).toMatchObject({ [FIELD.status]: 'pending', [FIELD.channel]: 'sms', [DELIVERY_FIELD.status]: 'sent' });
+      expect(fromHash(full.id, stored(previous))).toEqual(full);
+      const fresh = { ...FRESH, digest: long };
+      expect(previousLayoutHash(fresh)).toMatchObject({ [FIELD.attempts]: 0, [FIELD.updatedAt]: 0, [DELIVERY_FIELD.attempts]: 0 });
+      expect(fromHash(fresh.id, stored(previousLayoutHash(fresh)))).toEqual(fresh);
     });
 
-    it('has one distinct letter per value, and no value a letter long, so either layout reads as itself', () => {
+    it('has one distinct letter per value, and no value a letter long, so a value written in full reads as itself', () => {
       for (const codes of Object.values(SHORT_CODES)) {
         const letters = Object.values(codes) as string[];
         expect(new Set(letters).size).toBe(letters.length);
@@ -194,10 +220,17 @@ describe('the verification hash', () => {
       expect(statusOf(null)).toBeUndefined();
     });
 
-    it('holds the statuses the scripts decide on, decoded by the scripts with the same table', () => {
+    it('holds the statuses the scripts decide on, decoded and written by the scripts with the same table', () => {
       const lua = VERIFICATION_SCRIPTS.otpCheck.lua;
       for (const [status, code] of Object.entries(SHORT_CODES.status)) expect(lua).toContain(`${code} = '${status}'`);
-      for (const [status, code] of Object.entries(SHORT_CODES.deliveryStatus)) expect(lua).toContain(`${code} = '${status}'`);
+      for (const [status, code] of Object.entries(SHORT_CODES.deliveryStatus)) {
+        expect(lua).toContain(`${code} = '${status}'`);
+        expect(lua).toContain(`${status} = '${code}'`);
+      }
+      // No script writes a status in full.
+      for (const { lua: script } of Object.values(VERIFICATION_SCRIPTS)) {
+        for (const status of Object.keys(SHORT_CODES.status)) expect(script).not.toMatch(new RegExp(`'HSET'[^\\n]*'${status}'`));
+      }
     });
   });
 

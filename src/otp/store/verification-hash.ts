@@ -10,7 +10,7 @@ import type { DeliveryState, DeliveryStatus, VerificationRecord, VerificationSta
  * checks they name no other).
  *
  * Compact, because Redis keeps one such hash per verification for its code's lifetime and a day more:
- * one-letter names; no id (the key names it); the digest as its 32 bytes rather than 64 hex characters;
+ * one-letter names; no id (the key names it); the digest as its bytes rather than hex characters;
  * no field for a null; and every time but `createdAt` as milliseconds since it, a small integer in the
  * hash's listpack where the epoch milliseconds take 10 bytes. The whole hash stays a listpack (each
  * value within `hash-max-listpack-value`, 64 bytes, as before). The delivery ledger marks each send
@@ -22,13 +22,14 @@ import type { DeliveryState, DeliveryStatus, VerificationRecord, VerificationSta
  * field was stored there: the store reads such a hash as it is, and its scripts rewrite it in this
  * layout the first time they touch it (`upgradeLua`).
  *
- * The next layout, read here and not yet written (a replica must read a layout before any replica
- * writes it, so a rolling update never mixes a writer with a replica that cannot read what it wrote):
- * one-letter codes for the channel, the budget and both statuses (`SHORT_CODES`); no field for a counter
- * or a time of 0; the code's digest as `shortDigestCode` gives it (16 bytes, over the id and code alone).
- * This version reads and updates such hashes as they are: `read` decodes a code and takes a missing
- * counter or time as 0, the scripts decode the statuses (`codesLua`), and a check compares a 16-byte
- * digest with the candidate's short digest (`matchesCandidate`). Its key and id: verification-key.ts.
+ * Since this version, the hash also holds one-letter codes for the channel, the budget and both statuses
+ * (`SHORT_CODES`), no field for a counter or a time of 0, and the code's digest as `shortDigestCode` gives
+ * it (16 bytes, over the id and code alone); its key and id: verification-key.ts. The previous version read
+ * all of that before this one wrote it (a replica must read a layout before any replica writes it, so a
+ * rolling update never mixes a writer with a replica that cannot read what it wrote), and this version
+ * reads what that one wrote: a value in full, a zero written out, a 32-byte digest (`matchesCandidate`
+ * tells the two digests apart by length, in Lua too), and the scripts decode a status either way
+ * (`codesLua`).
  */
 type HashValue = string | number | Buffer;
 
@@ -52,8 +53,8 @@ type Codec<T> = Pick<Field<T>, 'form' | 'write' | 'read'>;
 const str = (raw: Buffer | undefined) => raw?.toString();
 
 /**
- * One-letter codes the next layout writes for each enumerated value (none is a letter long, so a value of
- * either layout reads as itself or its code). Each table's codes are distinct.
+ * The one-letter code written for each enumerated value (none is a letter long, so a value written in
+ * full by the previous version reads as itself). Each table's codes are distinct.
  */
 export const SHORT_CODES = {
   channel: { email: 'e', sms: 's', whatsapp: 'w' } satisfies Record<Channel, string>,
@@ -81,10 +82,10 @@ const DECODE = Object.fromEntries(
 const decode = (table: keyof typeof SHORT_CODES, value: string | undefined) =>
   value === undefined ? undefined : (DECODE[table][value] ?? value);
 
-/** An enumerated value, written in full; read in full or as its code. */
+/** An enumerated value, written as its code; read as its code or in full. */
 const coded = <T extends string>(table: keyof typeof SHORT_CODES): Codec<T> => ({
   form: 'same',
-  write: (value) => value,
+  write: (value) => (SHORT_CODES[table] as Record<string, string>)[value] ?? value,
   read: (raw) => decode(table, str(raw)) as T,
 });
 const text = <T extends string>(): Codec<T> => ({ form: 'same', write: (value) => value, read: (raw) => str(raw) as T });
@@ -99,12 +100,20 @@ const time: Codec<number> = {
   write: (value, record) => value - record.createdAt,
   read: (raw, createdAt) => createdAt + (raw === undefined ? 0 : Number(str(raw))),
 };
+/** The codec, with no field for a value it writes as 0 (a counter of 0, a time at creation), which it reads as 0. */
+const zeroless = <T>(codec: Codec<T>): Codec<T> => ({
+  ...codec,
+  write: (value, record) => {
+    const written = codec.write(value, record);
+    return written === 0 ? undefined : written;
+  },
+});
 const optionalTime: Codec<number | undefined> = {
   form: 'time',
   write: (value, record) => (value === undefined ? undefined : value - record.createdAt),
   read: (raw, createdAt) => (raw === undefined ? undefined : createdAt + Number(str(raw))),
 };
-/** The digest's bytes (32, or the next layout's 16); empty once the verification is settled. */
+/** The digest's bytes (16, or 32 as the previous version wrote it); empty once the verification is settled. */
 const digest: Codec<string> = {
   form: 'digest',
   write: (value) => (value === '' ? '' : packDigest(value)),
@@ -121,7 +130,7 @@ const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
   purpose: at('p', 'purpose', text()),
   budget: at('b', 'budget', {
     form: 'same',
-    write: (value) => value,
+    write: (value) => SHORT_CODES.budget[value] ?? value,
     // Stored before budgets existed: the Verifications API's, so no auth flow ever completes one.
     read: (raw) => {
       const value = decode('budget', str(raw)) as SendBudget;
@@ -132,13 +141,13 @@ const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
   status: at('s', 'status', coded('status')),
   digest: at('g', 'digest', digest),
   createdAt: at('c', 'createdAt', number),
-  updatedAt: at('u', 'updatedAt', time),
+  updatedAt: at('u', 'updatedAt', zeroless(time)),
   expiresAt: at('e', 'expiresAt', time),
-  attempts: at('a', 'attempts', number),
+  attempts: at('a', 'attempts', zeroless(number)),
   maxAttempts: at('A', 'maxAttempts', number),
-  sends: at('n', 'sends', number),
-  maxSends: at('N', 'maxSends', number),
-  lastSentAt: at('r', 'lastSentAt', time),
+  sends: at('n', 'sends', zeroless(number)),
+  maxSends: at('N', 'maxSends', zeroless(number)),
+  lastSentAt: at('r', 'lastSentAt', zeroless(time)),
   codeIssuer: at('i', 'codeIssuer', nullable),
   deliveryPrivate: at('x', 'deliveryPrivate', {
     form: 'same',
@@ -152,9 +161,9 @@ const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
 const DELIVERY_FIELDS: Fields<DeliveryState> = {
   status: at('ds', 'dStatus', coded('deliveryStatus')),
   provider: at('dp', 'dProvider', nullable),
-  attempts: at('da', 'dAttempts', number),
+  attempts: at('da', 'dAttempts', zeroless(number)),
   lastError: at('de', 'dLastError', nullable),
-  updatedAt: at('du', 'dUpdatedAt', time),
+  updatedAt: at('du', 'dUpdatedAt', zeroless(time)),
   messageId: at('dm', 'dMessageId', optional),
   errorCode: at('dc', 'dErrorCode', optional),
   deliveredAt: at('dd', 'dDeliveredAt', optionalTime),
@@ -206,7 +215,7 @@ export function fromPairs(id: string, pairs: Buffer[]): VerificationRecord | und
 }
 
 /**
- * A digest (lower-case hex, as digestCode gives it) as the bytes the hash holds and a check compares.
+ * A digest (lower-case hex, as shortDigestCode or digestCode give it) as the bytes the hash holds and a check compares.
  * Anything else is no digest: a candidate that is not one is given as empty, which never matches, as
  * it never matched a stored hex digest before.
  */
@@ -220,8 +229,9 @@ export function statusOf(raw: string | null | undefined): VerificationStatus | u
 }
 
 /**
- * Lua: `status(v)` and `dstatus(v)`, the verification's and its delivery's status in full, whichever
- * layout holds it (nil stays nil), for the scripts that decide on them.
+ * Lua: `status(v)` and `dstatus(v)`, the verification's and its delivery's status in full, whether the
+ * hash holds its code or (written by the previous version) the status in full (nil stays nil), for the
+ * scripts that decide on them; `dcode(v)`, a delivery status's code, for the scripts that write one.
  */
 export function codesLua(): string {
   const table = (name: keyof typeof SHORT_CODES) =>
@@ -233,6 +243,10 @@ local STATUS_CODES = {${table('status')}}
 local DELIVERY_STATUS_CODES = {${table('deliveryStatus')}}
 local function status(v) return v and (STATUS_CODES[v] or v) end
 local function dstatus(v) return v and (DELIVERY_STATUS_CODES[v] or v) end
+local DELIVERY_STATUS_CODE = {${Object.entries(SHORT_CODES.deliveryStatus)
+    .map(([value, code]) => `${value} = '${code}'`)
+    .join(', ')}}
+local function dcode(v) return DELIVERY_STATUS_CODE[v] or v end
 `;
 }
 

@@ -5,7 +5,7 @@ const T0 = 1_700_000_000_000;
 const LATER = T0 + 1_000;
 const RIGHT = 'a'.repeat(64);
 const WRONG = 'b'.repeat(64);
-/** The code's digests: as stored today, and (a stand-in of the right length) as the next layout stores it. */
+/** The code's digests: as earlier versions stored it, and (a stand-in of the right length) as this version stores it. */
 const candidate = (digest: string) => ({ digest, short: digest.slice(0, 32).replaceAll('a', 'c').replaceAll('b', 'd') });
 
 function pending(overrides: Partial<VerificationRecord> = {}): VerificationRecord {
@@ -45,7 +45,7 @@ describe('isPending', () => {
 });
 
 describe('check', () => {
-  it("compares a digest of the next layout's length with the candidate's short digest, and never with the other", () => {
+  it("compares a digest of the short digest's length with the candidate's short digest, and never with the other", () => {
     const short = pending({ digest: candidate(RIGHT).short });
     expect(check(short, candidate(WRONG), LATER).outcome.result).toBe('incorrect');
     expect(check(short, { digest: candidate(RIGHT).short, short: candidate(WRONG).short }, LATER).outcome.result).toBe('incorrect');

@@ -1,26 +1,29 @@
 import type { Result } from 'ioredis';
 import type { RedisScripts } from '../../redis/redis-scripts.js';
-import { codesLua, DELIVERY_FIELD, FIELD, upgradeLua } from './verification-hash.js';
+import { codesLua, DELIVERY_FIELD, FIELD, SHORT_CODES, upgradeLua } from './verification-hash.js';
 
 /**
  * The Redis store's Lua. Each script that decides something runs one function of
  * verification-transitions.ts on the verification's hash, atomically, in the same steps and the same
  * order (the comments name them), so that both stores keep one state machine; the store contract suite
  * (test/otp-store.e2e-spec.ts) runs both. Field names and how values are stored (times since createdAt,
- * the digest's bytes) are those of verification-hash.ts. What only Redis needs is marked as such: the
- * hash's expiry (`keep`) and its layout (`hmget`, `put`, and `status`/`dstatus`, which read a status
- * written in full or as the next layout's code). A counter the next layout leaves out reads as 0. The
- * pending index's scripts are in pending-index.scripts.ts.
+ * the digest's bytes, statuses as their codes) are those of verification-hash.ts. What only Redis needs is
+ * marked as such: the hash's expiry (`keep`) and its layout (`hmget`, `put`, and `status`/`dstatus`, which
+ * read a status written as its code or, by the previous version, in full; `dcode` writes one). A counter
+ * or a time of 0 is no field, and reads as 0. The pending index's scripts are in pending-index.scripts.ts.
  */
 
 const F = quoted(FIELD);
 const D = quoted(DELIVERY_FIELD);
+/** Each status's code, as a Lua string literal. */
+const S = quoted(SHORT_CODES.status);
+const DS = quoted(SHORT_CODES.deliveryStatus);
 
 /**
  * Storage only: keeps a verification readable for RETENTION_MS after its code expires or it last
  * changed. `hmget` reads the verification's hash, first rewriting one of the earlier layout in this
  * one; its first field is the status, which every verification of this layout has. `put` writes a
- * field, '' (null) as no field.
+ * field, '' (null) and 0 as no field.
  */
 const KEEP = `${upgradeLua()}${codesLua()}
 local function keep(key, expiresAt, now, retention)
@@ -33,7 +36,7 @@ local function hmget(key, ...)
   return redis.call('HMGET', key, ...)
 end
 local function put(key, field, value)
-  if value == '' then redis.call('HDEL', key, field) else redis.call('HSET', key, field, value) end
+  if value == '' or value == 0 then redis.call('HDEL', key, field) else redis.call('HSET', key, field, value) end
 end
 `;
 
@@ -69,7 +72,7 @@ if current ~= 'pending' or now >= expiresAt then return {'not_found'} end
 local attempts, max = tonumber(h[5] or 0), tonumber(h[6])
 -- check(): attempts used up, settle('locked')
 if attempts >= max then
-  redis.call('HSET', key, ${F.status}, 'max_attempts', ${F.digest}, '', ${F.updatedAt}, since)
+  redis.call('HSET', key, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
   keep(key, expiresAt, now, tonumber(ARGV[4]))
   return {'locked', redis.call('HGETALL', key)}
 end
@@ -91,14 +94,14 @@ else
 end
 -- check(): settle('approved')
 if match then
-  redis.call('HSET', key, ${F.status}, 'approved', ${F.digest}, '', ${F.updatedAt}, since)
+  redis.call('HSET', key, ${F.status}, ${S.approved}, ${F.digest}, '', ${F.updatedAt}, since)
   keep(key, expiresAt, now, tonumber(ARGV[4]))
   return {'approved', redis.call('HGETALL', key)}
 end
 -- check(): a wrong code counts; the one that reaches the limit locks, settle('incorrect')
 attempts = attempts + 1
 if attempts >= max then
-  redis.call('HSET', key, ${F.attempts}, attempts, ${F.status}, 'max_attempts', ${F.digest}, '', ${F.updatedAt}, since)
+  redis.call('HSET', key, ${F.attempts}, attempts, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
 else
   redis.call('HSET', key, ${F.attempts}, attempts, ${F.updatedAt}, since)
 end
@@ -119,8 +122,8 @@ if sends >= tonumber(h[5] or 0) then return {'max_sends', redis.call('HGETALL', 
 -- resend(): the new code, one more send, a new delivery
 local since = now - tonumber(h[2])
 redis.call('HSET', key, ${F.digest}, ARGV[1], ${F.expiresAt}, tonumber(ARGV[2]) - tonumber(h[2]), ${F.sends}, sends + 1,
-  ${F.lastSentAt}, since, ${F.updatedAt}, since, ${D.status}, 'queued', ${D.attempts}, 0, ${D.updatedAt}, since)
-redis.call('HDEL', key, ${F.codeIssuer}, ${D.provider}, ${D.lastError}, ${D.messageId}, ${D.errorCode}, ${D.deliveredAt})
+  ${F.lastSentAt}, since, ${F.updatedAt}, since, ${D.status}, ${DS.queued}, ${D.updatedAt}, since)
+redis.call('HDEL', key, ${F.codeIssuer}, ${D.attempts}, ${D.provider}, ${D.lastError}, ${D.messageId}, ${D.errorCode}, ${D.deliveredAt})
 keep(key, tonumber(ARGV[2]), now, tonumber(ARGV[4]))
 return {'resent', redis.call('HGETALL', key)}
 `;
@@ -133,7 +136,7 @@ local now = tonumber(ARGV[1])
 -- cancel(): no record, or not pending (isPending)
 if not h[1] or status(h[1]) ~= 'pending' or now >= tonumber(h[2]) + tonumber(h[3]) then return 0 end
 -- cancel(): canceled, digest forgotten
-redis.call('HSET', key, ${F.status}, 'canceled', ${F.digest}, '', ${F.updatedAt}, now - tonumber(h[2]))
+redis.call('HSET', key, ${F.status}, ${S.canceled}, ${F.digest}, '', ${F.updatedAt}, now - tonumber(h[2]))
 keep(key, tonumber(h[2]) + tonumber(h[3]), now, tonumber(ARGV[2]))
 return 1
 `;
@@ -155,16 +158,16 @@ local expiresAt = createdAt + tonumber(h[4])
 -- applyReceipt(): only the message it names, only from 'sent'
 if u.status == 'delivered' or u.status == 'undelivered' then
   if dstatus(h[5]) ~= 'sent' or u.messageId == nil or h[6] ~= u.messageId then return -1 end
-  redis.call('HSET', key, ${D.status}, u.status, ${D.updatedAt}, since, ${F.updatedAt}, since)
+  redis.call('HSET', key, ${D.status}, dcode(u.status), ${D.updatedAt}, since, ${F.updatedAt}, since)
   if u.errorCode ~= nil then redis.call('HSET', key, ${D.errorCode}, u.errorCode) end
   if u.status == 'delivered' then redis.call('HSET', key, ${D.deliveredAt}, (u.deliveredAt or now) - createdAt) end
   keep(key, expiresAt, now, tonumber(ARGV[3]))
   return 0
 end
 -- reportDelivery(): what the report says, keeping what it leaves out
-redis.call('HSET', key, ${D.status}, u.status, ${D.updatedAt}, since, ${F.updatedAt}, since)
+redis.call('HSET', key, ${D.status}, dcode(u.status), ${D.updatedAt}, since, ${F.updatedAt}, since)
 if u.provider ~= nil then put(key, ${D.provider}, u.provider) end
-if u.attempts ~= nil then redis.call('HSET', key, ${D.attempts}, u.attempts) end
+if u.attempts ~= nil then put(key, ${D.attempts}, u.attempts) end
 if u.lastError ~= nil then put(key, ${D.lastError}, u.lastError) end
 if u.codeIssuer ~= nil then put(key, ${F.codeIssuer}, u.codeIssuer) end
 -- reportDelivery(): a newly accepted message starts its own story
@@ -175,7 +178,7 @@ end
 -- reportDelivery(): a failed delivery fails a pending verification
 local failed = 0
 if u.status == 'failed' and status(h[1]) == 'pending' then
-  redis.call('HSET', key, ${F.status}, 'failed', ${F.digest}, '')
+  redis.call('HSET', key, ${F.status}, ${S.failed}, ${F.digest}, '')
   failed = 1
 end
 keep(key, expiresAt, now, tonumber(ARGV[3]))

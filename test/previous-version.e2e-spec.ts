@@ -1,18 +1,20 @@
 import { Redis } from 'ioredis';
-import { shortDigestCode } from '../src/otp/codes/otp-codes.js';
+import { randomUUID } from 'node:crypto';
+import { digestCode } from '../src/otp/codes/otp-codes.js';
 import { destinationKey, entryId } from '../src/otp/destination-hash.js';
 import type { VerificationRecord } from '../src/otp/otp.types.js';
 import { verificationKey } from '../src/otp/verification-key.js';
 import { call, startApp, type TestApp } from './support/app.js';
 import { Inboxes, JWT_SECRET } from './support/auth-inboxes.js';
 import { LOOSE_LIMITS } from './support/environments.js';
-import { nextLayoutHash, nextVersionId, sentEmailVerification } from './support/next-verification-hash.js';
+import { previousLayoutHash, sentEmailVerification } from './support/previous-verification-hash.js';
 import { RedisServer } from './support/redis-server.js';
 
 /**
- * During a rolling update to the next version, its replicas store verifications that replicas of this
- * version serve: hashes of the next layout, under the keys of version-8 ids, and pending entries with
- * their expiry in seconds. Through this version's API, each must read, check and re-send as one of its own.
+ * During a rolling update from the previous version, its replicas store verifications that replicas of
+ * this version serve: hashes with statuses in full, zeros written out and 32-byte digests, under the keys
+ * of version-4 ids, and destinations' times in milliseconds. Through this version's API, each must read,
+ * check and re-send as one of its own, and what this version then writes is its own layout.
  */
 const run = Date.now() % 100_000;
 let redis: RedisServer;
@@ -31,25 +33,24 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** What a replica of the next version leaves in Redis for a new email verification whose code it sent. */
-async function storedByTheNextVersion(to: string, code: string): Promise<VerificationRecord & { hourEndsSeconds: number }> {
+/** What a replica of the previous version leaves in Redis for a new email verification whose code it sent. */
+async function storedByThePreviousVersion(to: string, code: string): Promise<VerificationRecord & { hourEnds: number }> {
   const now = Date.now();
-  const record = sentEmailVerification(nextVersionId(), to, now);
+  const sent = sentEmailVerification(randomUUID(), to, now);
+  const record = { ...sent, digest: digestCode(service.loaded.configuration.otp.secret, sent.id, sent.purpose, code) };
   const key = verificationKey(record.id);
-  const secret = service.loaded.configuration.otp.secret;
-  await client.hset(key, nextLayoutHash(record, shortDigestCode(secret, record.id, code)));
+  await client.hset(key, previousLayoutHash(record));
   await client.pexpire(key, 600_000 + 86_400_000);
-  const seconds = (ms: number) => Math.ceil(ms / 1000);
-  const hourEndsSeconds = seconds(now + 3_600_000);
-  await client.hset(destinationKey(to), 'a:login', `${seconds(record.expiresAt)}:${entryId(record.id)}`, 'ah', 1, 'ahw', hourEndsSeconds);
+  const hourEnds = now + 3_600_000;
+  await client.hset(destinationKey(to), 'a:login', `${record.expiresAt}:${entryId(record.id)}`, 'ah', 1, 'ahw', hourEnds);
   await client.pexpire(destinationKey(to), 86_400_000);
-  return { ...record, hourEndsSeconds };
+  return { ...record, hourEnds };
 }
 
 it('reads its status, counts a wrong code and approves the right one, found by its id or by its destination', async () => {
-  const to = `next-${run}-1@example.com`;
-  const record = await storedByTheNextVersion(to, '482913');
-  expect(verificationKey(record.id)).toMatch(/^otp:\{[A-Za-z0-9_-]{22}\}$/);
+  const to = `previous-${run}-1@example.com`;
+  const record = await storedByThePreviousVersion(to, '482913');
+  expect(verificationKey(record.id)).toBe(`otp:{v:${record.id}}`);
 
   const status = await call(service.url, 'GET', `/v1/verifications/${record.id}`);
   expect(status.status).toBe(200);
@@ -69,16 +70,19 @@ it('reads its status, counts a wrong code and approves the right one, found by i
   const right = await call(service.url, 'POST', '/v1/verifications/check', { to, purpose: 'login', code: '482913' });
   expect([right.status, right.body]).toEqual([200, { id: record.id, status: 'approved' }]);
   expect((await call(service.url, 'GET', `/v1/verifications/${record.id}`)).body.status).toBe('approved');
+  expect(await client.hget(verificationKey(record.id), 's')).toBe('a');
 });
 
 it('is the pending verification a new send re-sends, whose new code then approves it', async () => {
-  const to = `next-${run}-2@example.com`;
-  const record = await storedByTheNextVersion(to, '482913');
+  const to = `previous-${run}-2@example.com`;
+  const record = await storedByThePreviousVersion(to, '482913');
 
   const resent = await call(service.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'login', clientIp: '203.0.113.7' });
   expect(resent.status).toBe(201);
   expect(resent.body).toMatchObject({ id: record.id, sendsRemaining: 3 });
   const code = await inboxes.nextCode(to);
+  // The new code's digest is this version's, under the key the verification has had all along.
+  expect((await client.hgetBuffer(verificationKey(record.id), 'g'))!).toHaveLength(16);
   // The old code stopped working with the resend.
   if (code !== '482913') {
     const old = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code: '482913' });
@@ -86,6 +90,19 @@ it('is the pending verification a new send re-sends, whose new code then approve
   }
   const right = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code });
   expect([right.status, right.body.status]).toEqual([200, 'approved']);
-  // The resend counted in the hour the next version opened: its count went on, and it ends when it did (now in ms).
-  expect(await client.hmget(destinationKey(to), 'ah', 'ahw')).toEqual(['2', String(record.hourEndsSeconds * 1000)]);
+  // The resend counted in the hour the previous version opened: its count went on, and it ends when it did (now in seconds).
+  expect(await client.hmget(destinationKey(to), 'ah', 'ahw')).toEqual(['2', String(Math.ceil(record.hourEnds / 1000))]);
+});
+
+it('mints a new verification as this version does: a version-8 id under its compact key', async () => {
+  const to = `previous-${run}-3@example.com`;
+  const sent = await call(service.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'login', clientIp: '203.0.113.7' });
+  expect(sent.status).toBe(201);
+  expect(sent.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const key = verificationKey(String(sent.body.id));
+  expect(key).toMatch(/^otp:\{[A-Za-z0-9_-]{22}\}$/);
+  expect(await client.hmget(key, 'k', 's', 'b')).toEqual(['e', 'p', 'a']);
+  const code = await inboxes.nextCode(to);
+  const right = await call(service.url, 'POST', '/v1/verifications/check', { id: sent.body.id, code });
+  expect([right.status, right.body.status]).toEqual([200, 'approved']);
 });
