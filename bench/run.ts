@@ -227,7 +227,7 @@ interface KeyKindUsage {
 
 /** How the service names its keys (store, destination hash, delivery ledger, limiters, Bull's prefixes); the first match wins. */
 const KEY_KINDS: [string, RegExp][] = [
-  // `otp:{v:<uuid>}`, or `otp:{<id in base64url>}` for the ids the next version mints (verification-key.ts).
+  // `otp:{v:<uuid>}`, or `otp:{<id in base64url>}` for the ids this version mints (verification-key.ts).
   ['verification', /^otp:\{(?:v:|[A-Za-z0-9_-]{22}\})/],
   ['destination', /^otp:\{d:/],
   ['provider message', /^otp:\{m:/],

@@ -54,7 +54,7 @@ return 1
  * check(): read, compare the digest in constant time (no early exit on the first differing byte),
  * count a wrong code, lock at the limit, approve once. Times in the hash count from its createdAt.
  * ARGV: mode ('digest' | 'external'), the candidate's digest's bytes or '1'/'0', now, retention, and
- * the candidate's short digest's bytes (for a stored digest of the next layout, 16 bytes) or ''.
+ * the candidate's short digest's bytes (for a stored digest of 16 bytes, as this version writes) or ''.
  */
 const CHECK_SCRIPT = `${KEEP}
 local key = KEYS[1]
