@@ -731,7 +731,8 @@ describe("a destination's Redis hash", () => {
   const limiter = () => new RedisSendLimiter(client);
   const key = (to: string) => `otp:{d:${to}}`;
   const destination = () => `${randomUUID()}@example.com`;
-  const seconds = (ms: number) => Math.ceil(ms / 1000);
+  const floorSeconds = (ms: number) => Math.floor(ms / 1000);
+  const ceilSeconds = (ms: number) => Math.ceil(ms / 1000);
 
   it('holds the limits of each budget and the pending entries, one key with the longest window as its TTL', async () => {
     const store = new RedisOtpStore(client);
@@ -740,21 +741,21 @@ describe("a destination's Redis hash", () => {
     // Only a pending entry: the key lives as long as its code.
     await store.createPending(r);
     expect(await client.pttl(key(r.to))).toBeGreaterThan(600_000 - 60_000);
-    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(seconds(r.expiresAt) * 1000 - r.createdAt);
+    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(ceilSeconds(r.expiresAt) * 1000 - r.createdAt);
     expect(await limiter().consume(r.to, 'api', { cooldownMs: 30_000, perHour: 3, perDay: 4 }, now)).toEqual({ allowed: true });
     expect(await client.keys(`otp:{d:${r.to}}*`)).toEqual([key(r.to)]);
-    // Times in whole seconds, rounded up.
+    // Times in whole seconds: the limits' ends rounded down, the entry's expiry up.
     expect(await client.hgetall(key(r.to))).toEqual({
-      ac: String(seconds(now + 30_000)),
+      ac: String(floorSeconds(now + 30_000)),
       ah: '1',
-      ahw: String(seconds(now + HOUR_MS)),
+      ahw: String(floorSeconds(now + HOUR_MS)),
       ad: '1',
-      adw: String(seconds(now + DAY_MS)),
-      'a:verify': `${seconds(r.expiresAt)}:${Buffer.from(r.id.replaceAll('-', ''), 'hex').toString('base64url')}`,
+      adw: String(floorSeconds(now + DAY_MS)),
+      'a:verify': `${ceilSeconds(r.expiresAt)}:${Buffer.from(r.id.replaceAll('-', ''), 'hex').toString('base64url')}`,
     });
     // The daily window is the longest: the key lives until its end, as the hash holds it.
     expect(await client.pttl(key(r.to))).toBeGreaterThan(DAY_MS - 60_000);
-    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(seconds(now + DAY_MS) * 1000 - now);
+    expect(await client.pttl(key(r.to))).toBeLessThanOrEqual(ceilSeconds(now + DAY_MS) * 1000 - now);
     // Settled, the entry goes; reset clears the limits. Nothing left, nothing kept.
     await store.cancel(r.id, Date.now());
     expect(await client.hexists(key(r.to), 'a:verify')).toBe(0);
@@ -789,7 +790,7 @@ describe("a destination's Redis hash", () => {
   it('opens new hour and day windows once theirs have ended, without an expiry per field', async () => {
     const to = destination();
     // On a whole second, which the windows' ends are held in.
-    const now = seconds(Date.now()) * 1000;
+    const now = floorSeconds(Date.now()) * 1000;
     const limits = { cooldownMs: 0, perHour: 2, perDay: 3 };
     const consume = (at: number) => limiter().consume(to, 'api', limits, at);
     expect(await consume(now)).toEqual({ allowed: true });
@@ -799,33 +800,33 @@ describe("a destination's Redis hash", () => {
     expect(await consume(now + HOUR_MS)).toEqual({ allowed: true });
     expect(await client.hmget(key(to), 'ah', 'ahw', 'ad', 'adw')).toEqual([
       '1',
-      String(seconds(now + 2 * HOUR_MS)),
+      String(floorSeconds(now + 2 * HOUR_MS)),
       '3',
-      String(seconds(now + DAY_MS)),
+      String(floorSeconds(now + DAY_MS)),
     ]);
     expect(await consume(now + HOUR_MS + 1)).toEqual({ allowed: false, reason: 'daily', retryAfterMs: DAY_MS - HOUR_MS - 1 });
     // The day is over too.
     expect(await consume(now + DAY_MS)).toEqual({ allowed: true });
-    expect(await client.hmget(key(to), 'ah', 'ad', 'adw')).toEqual(['1', '1', String(seconds(now + 2 * DAY_MS))]);
+    expect(await client.hmget(key(to), 'ah', 'ad', 'adw')).toEqual(['1', '1', String(floorSeconds(now + 2 * DAY_MS))]);
     // The key lives as long as the new day window, counted from the send that opened it.
     expect(await client.pttl(key(to))).toBeGreaterThan(DAY_MS - 60_000);
   });
 
-  it('rounds a cooldown and a window up to the second: never shorter than asked, at most a second longer', async () => {
+  it("rounds a cooldown's and a window's end down to the second: over when the API said, at most a second early", async () => {
     const to = destination();
-    const now = seconds(Date.now()) * 1000 + 1;
+    // 1 ms before a whole second: the most a rounding down takes off.
+    const now = floorSeconds(Date.now()) * 1000 + 999;
     const limits = { cooldownMs: 30_000, perHour: 1, perDay: 5 };
     expect(await limiter().consume(to, 'api', limits, now)).toEqual({ allowed: true });
-    // 1 ms before the cooldown asked for ends, and 999 ms after it: still cooling down; at the whole second, over.
-    expect(await limiter().consume(to, 'api', limits, now + 29_999)).toEqual({ allowed: false, reason: 'cooldown', retryAfterMs: 1_000 });
-    expect(await limiter().consume(to, 'api', limits, now + 30_998)).toEqual({ allowed: false, reason: 'cooldown', retryAfterMs: 1 });
-    expect(await limiter().consume(to, 'api', limits, now + 30_999)).toEqual({
+    expect(await limiter().consume(to, 'api', limits, now + 29_000)).toEqual({ allowed: false, reason: 'cooldown', retryAfterMs: 1 });
+    // The cooldown is over 999 ms before the 30 s asked for (when the API says a resend is available, it is); the hour is not.
+    expect(await limiter().consume(to, 'api', limits, now + 29_001)).toEqual({
       allowed: false,
       reason: 'hourly',
       retryAfterMs: HOUR_MS - 30_000,
     });
-    expect(await limiter().consume(to, 'api', limits, now + HOUR_MS + 998)).toMatchObject({ allowed: false, reason: 'hourly' });
-    expect(await limiter().consume(to, 'api', limits, now + HOUR_MS + 999)).toEqual({ allowed: true });
+    expect(await limiter().consume(to, 'api', limits, now + HOUR_MS - 1_000)).toMatchObject({ allowed: false, reason: 'hourly' });
+    expect(await limiter().consume(to, 'api', limits, now + HOUR_MS - 999)).toEqual({ allowed: true });
   });
 
   describe('reads the times earlier versions wrote in milliseconds, so their limits hold through a rolling update', () => {
@@ -839,7 +840,7 @@ describe("a destination's Redis hash", () => {
       expect(verdict).toEqual({ allowed: false, reason: 'cooldown', retryAfterMs: 20_000 });
       await client.hset(key(to), 'ac', now - 1);
       expect(await limiter().consume(to, 'api', limits, now)).toEqual({ allowed: true });
-      expect(await client.hget(key(to), 'ac')).toBe(String(seconds(now + 30_000)));
+      expect(await client.hget(key(to), 'ac')).toBe(String(floorSeconds(now + 30_000)));
     });
 
     it("a window's end: its count holds until then, and the next send after it opens a new window", async () => {
@@ -851,7 +852,7 @@ describe("a destination's Redis hash", () => {
       // The hour over, the day's count (3 of 4) still counts, and its end is now written in seconds.
       await client.hset(key(to), 'ahw', now - 1);
       expect(await limiter().consume(to, 'api', { ...limits, cooldownMs: 0 }, now)).toEqual({ allowed: true });
-      expect(await client.hmget(key(to), 'ad', 'adw')).toEqual(['4', String(seconds(now + 7_200_000))]);
+      expect(await client.hmget(key(to), 'ad', 'adw')).toEqual(['4', String(floorSeconds(now + 7_200_000))]);
       expect(await limiter().consume(to, 'api', { ...limits, cooldownMs: 0 }, now)).toMatchObject({ allowed: false, reason: 'daily' });
     });
 
@@ -892,7 +893,7 @@ describe("a destination's Redis hash", () => {
     it('its hour and day counts add to the hash, and a send fits again when the first window that frees enough ends', async () => {
       const to = destination();
       // On a whole second, which the hash's windows end on.
-      const now = seconds(Date.now()) * 1000;
+      const now = floorSeconds(Date.now()) * 1000;
       await client.set(legacy(to, 'hour'), '2', 'PX', 1_800_000);
       await client.set(legacy(to, 'day'), '2', 'PX', 7_200_000);
       const limits = { cooldownMs: 0, perHour: 3, perDay: 10 };

@@ -20,9 +20,11 @@ import type { SendBudget } from './limits/send-limiter.js';
  *   live one is re-checked against the verification.
  *
  * Each of these times (cooldown and window ends, an entry's expiresAt) is written in whole seconds since
- * the epoch, rounded up (`seconds` in Lua), which Redis keeps in 4 bytes where milliseconds take 8, and
- * takes a destination's hash a size class down; rounding up only ever holds a limit or a hint a little
- * longer, never shorter. Earlier versions wrote milliseconds, and the previous one read both: so does
+ * the epoch, which Redis keeps in 4 bytes where milliseconds take 8, and takes a destination's hash a size
+ * class down. A cooldown's or a window's end is rounded down (`floorSeconds` in Lua): a limit then never
+ * outlasts what the API announced of it (`resendAvailableAt`, `Retry-After`), and ends less than a second
+ * early. An entry's expiry is rounded up (`ceilSeconds`): the hint never lapses before its verification,
+ * which is re-checked anyway. Earlier versions wrote milliseconds, and the previous one read both: so does
  * this one (`msOf`, and `ms` in Lua: a time below 10^11 is in seconds, any in milliseconds since 1973 is
  * above), so every limit holds through a rolling update.
  */
@@ -77,7 +79,7 @@ export function livePendingId(entry: string | null | undefined, now: number): st
 
 /**
  * For the scripts that keep the hash. `ms(v)`: a stored time (or nil) in milliseconds, as `msOf`;
- * `seconds(at)`: a time in milliseconds as the hash holds it, in seconds rounded up. `entry(id,
+ * `floorSeconds(at)`, `ceilSeconds(at)`: a time in milliseconds in whole seconds, rounded down or up. `entry(id,
  * expiresAt)`: a pending entry's value; `parse(entry)` its expiresAt and id. `live(entry, now)`: the id it
  * names while live, or nil. `extend(key, at, now)`: the key lives at least until `at` (rounded up to the
  * second, as the hash holds it), never shorter than it already does.
@@ -88,11 +90,14 @@ local function ms(v)
   if v and v < ${SECONDS_BELOW} then return v * 1000 end
   return v
 end
-local function seconds(at)
+local function floorSeconds(at)
+  return math.floor(tonumber(at) / 1000)
+end
+local function ceilSeconds(at)
   return math.ceil(tonumber(at) / 1000)
 end
 local function entry(id, expiresAt)
-  return seconds(expiresAt) .. ':' .. id
+  return ceilSeconds(expiresAt) .. ':' .. id
 end
 local function parse(value)
   if not value then return nil end
@@ -104,7 +109,7 @@ local function live(value, now)
   return nil
 end
 local function extend(key, at, now)
-  local want = seconds(at) * 1000 - now
+  local want = ceilSeconds(at) * 1000 - now
   if want > 0 and redis.call('PTTL', key) < want then redis.call('PEXPIRE', key, want) end
 end
 `;

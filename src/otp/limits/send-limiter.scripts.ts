@@ -6,7 +6,7 @@ import { DESTINATION_HASH_LUA } from '../destination-hash.js';
  * KEYS: the destination's hash, then the previous version's cooldown, hour and day keys of the budget
  * (legacyBudgetKeysOf). ARGV: budget letter, cooldown ms, per hour, per day, hour ms, day ms, now, and
  * the pending entry's field ('' = none). Field layout: destination-hash.ts; times are read in
- * seconds or milliseconds (`ms`), written in seconds rounded up (`seconds`).
+ * seconds or milliseconds (`ms`), written in seconds rounded down (`floorSeconds`).
  *
  * With a pending field, an entry there that is still live answers {'pending', id} and nothing is
  * counted: the caller re-checks that verification, and counts the send itself if it goes ahead.
@@ -47,10 +47,10 @@ local day, dayEnds, dayFull = window(f[4], f[5], KEYS[4], tonumber(ARGV[4]), ton
 if dayFull then return {'daily', dayFull} end
 local cooldownEnds = now + tonumber(ARGV[2])
 if cooldownEnds > now then
-  redis.call('HSET', key, b .. 'c', seconds(cooldownEnds), b .. 'h', hour + 1, b .. 'hw', seconds(hourEnds), b .. 'd', day + 1,
-    b .. 'dw', seconds(dayEnds))
+  redis.call('HSET', key, b .. 'c', floorSeconds(cooldownEnds), b .. 'h', hour + 1, b .. 'hw', floorSeconds(hourEnds), b .. 'd',
+    day + 1, b .. 'dw', floorSeconds(dayEnds))
 else
-  redis.call('HSET', key, b .. 'h', hour + 1, b .. 'hw', seconds(hourEnds), b .. 'd', day + 1, b .. 'dw', seconds(dayEnds))
+  redis.call('HSET', key, b .. 'h', hour + 1, b .. 'hw', floorSeconds(hourEnds), b .. 'd', day + 1, b .. 'dw', floorSeconds(dayEnds))
 end
 extend(key, math.max(cooldownEnds, hourEnds, dayEnds), now)
 return {'ok', 0}
