@@ -41,6 +41,16 @@ const EARLIER_VERSIONS: Minting = { id: randomUUID, digest: (id, purpose, code) 
 /** How the verifications of a test are minted: as this version mints them, unless a suite says otherwise. */
 let minting = THIS_VERSION;
 
+/** For a describe block: its verifications minted as earlier versions minted them. */
+function mintAsEarlierVersions() {
+  beforeAll(() => {
+    minting = EARLIER_VERSIONS;
+  });
+  afterAll(() => {
+    minting = THIS_VERSION;
+  });
+}
+
 function record(overrides: Partial<VerificationRecord> = {}, code = '123456'): VerificationRecord {
   const id = overrides.id ?? minting.id();
   const now = overrides.createdAt ?? Date.now();
@@ -438,12 +448,7 @@ describe('a verification of the earlier layout', () => {
     await new RedisOtpStore(client).createPending(r);
     await rewriteInLegacyLayout(r);
   };
-  beforeAll(() => {
-    minting = EARLIER_VERSIONS;
-  });
-  afterAll(() => {
-    minting = THIS_VERSION;
-  });
+  mintAsEarlierVersions();
 
   it('is rewritten in the compact layout the first time a script changes it, and reads the same', async () => {
     const store = new RedisOtpStore(client);
@@ -624,12 +629,7 @@ describe('a verification the previous version wrote', () => {
     await new RedisOtpStore(client).createPending(r);
     await rewriteIn(previousLayoutHash, r);
   };
-  beforeAll(() => {
-    minting = EARLIER_VERSIONS;
-  });
-  afterAll(() => {
-    minting = THIS_VERSION;
-  });
+  mintAsEarlierVersions();
 
   it('stays under its key, in full, until a script changes a field, which it then writes as this version does', async () => {
     const store = new RedisOtpStore(client);

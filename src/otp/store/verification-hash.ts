@@ -129,8 +129,7 @@ const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
   to: at('t', 'to', text()),
   purpose: at('p', 'purpose', text()),
   budget: at('b', 'budget', {
-    form: 'same',
-    write: (value) => SHORT_CODES.budget[value] ?? value,
+    ...coded<SendBudget>('budget'),
     // Stored before budgets existed: the Verifications API's, so no auth flow ever completes one.
     read: (raw) => {
       const value = decode('budget', str(raw)) as SendBudget;
