@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { candidateOf, digestCode, shortDigestCode } from '../src/otp/codes/otp-codes.js';
-import type { VerificationRecord } from '../src/otp/otp.types.js';
+import { BUDGETS_OF, type VerificationRecord } from '../src/otp/otp.types.js';
 import { MemoryOtpStore } from '../src/otp/store/memory-otp.store.js';
 import type { OtpStore } from '../src/otp/store/otp-store.js';
 import { RedisOtpStore } from '../src/otp/store/redis-otp.store.js';
@@ -345,6 +345,105 @@ describe.each([
 });
 
 describe.each([
+  ['memory', () => new MemoryOtpStore() as OtpStore],
+  ['redis', () => new RedisOtpStore(client) as OtpStore],
+])('the %s OTP store, checking by id alone', (_name, make) => {
+  const API_SCOPE = { budgets: BUDGETS_OF.api, purpose: 'verify' };
+  const short = (r: VerificationRecord, code: string) => shortDigestCode(SECRET, r.id, code);
+  let store: OtpStore;
+  beforeEach(() => {
+    store = make();
+  });
+  afterEach(() => (store as Partial<MemoryOtpStore>).onModuleDestroy?.());
+
+  it('approves the right code once; then it is not found, with its record', async () => {
+    const r = record();
+    await store.createPending(r);
+    const approved = await store.checkById(r.id, API_SCOPE, short(r, '123456'), Date.now());
+    expect(approved).toMatchObject({ result: 'approved', record: { id: r.id, status: 'approved', digest: '' } });
+    expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now())).toBeUndefined();
+    expect(await store.checkById(r.id, API_SCOPE, short(r, '123456'), Date.now())).toMatchObject({
+      result: 'not_found',
+      record: { id: r.id, status: 'approved' },
+    });
+    expect(await store.get(r.id)).toMatchObject({ status: 'approved', attempts: 0 });
+  });
+
+  it('counts wrong codes, locks at the limit, and then answers locked even for the right one', async () => {
+    const r = record();
+    await store.createPending(r);
+    for (const attempts of [1, 2]) {
+      expect(await store.checkById(r.id, API_SCOPE, short(r, '000000'), Date.now())).toMatchObject({
+        result: 'incorrect',
+        record: { attempts, status: 'pending' },
+      });
+    }
+    expect(await store.checkById(r.id, API_SCOPE, short(r, '000000'), Date.now())).toMatchObject({
+      result: 'incorrect',
+      record: { attempts: 3, status: 'max_attempts' },
+    });
+    expect(await store.checkById(r.id, API_SCOPE, short(r, '123456'), Date.now())).toMatchObject({ result: 'locked' });
+  });
+
+  it('finds nothing outside its scope, nor what is missing, and changes nothing there', async () => {
+    const r = record();
+    await store.createPending(r);
+    const right = short(r, '123456');
+    // Another realm's budgets, another purpose, an unknown id: as if it did not exist, with no record to tell.
+    expect(await store.checkById(r.id, { budgets: BUDGETS_OF.auth }, right, Date.now())).toEqual({ result: 'not_found' });
+    expect(await store.checkById(r.id, { ...API_SCOPE, purpose: 'login' }, right, Date.now())).toEqual({ result: 'not_found' });
+    expect(await store.checkById(randomUUID(), API_SCOPE, right, Date.now())).toEqual({ result: 'not_found' });
+    expect(await store.get(r.id)).toEqual(r);
+    // Without a purpose, any of the realm's.
+    expect(await store.checkById(r.id, { budgets: BUDGETS_OF.api }, short(r, '000000'), Date.now())).toMatchObject({
+      result: 'incorrect',
+    });
+  });
+
+  it("checks an auth challenge within the auth realm's budgets only", async () => {
+    const r = record({ budget: 'anonymous', purpose: 'login' });
+    await store.createPending(r);
+    expect(await store.checkById(r.id, { budgets: BUDGETS_OF.api }, short(r, '123456'), Date.now())).toEqual({ result: 'not_found' });
+    expect(await store.checkById(r.id, { budgets: BUDGETS_OF.auth, purpose: 'login' }, short(r, '123456'), Date.now())).toMatchObject({
+      result: 'approved',
+    });
+  });
+
+  it('finds an expired verification not found, with its record, and counts nothing', async () => {
+    const r = record();
+    await store.createPending(r);
+    expect(await store.checkById(r.id, API_SCOPE, short(r, '000000'), r.expiresAt)).toMatchObject({
+      result: 'not_found',
+      record: { id: r.id, attempts: 0 },
+    });
+    expect(await store.get(r.id)).toEqual(r);
+  });
+
+  it('defers, untouched, a code its provider checks and a digest bound to the purpose', async () => {
+    const issued = record({ digest: '', codeIssuer: 'twilio-verify' });
+    const bound = record({ digest: digestCode(SECRET, 'x', 'verify', '123456') });
+    for (const r of [issued, bound]) {
+      await store.createPending(r);
+      expect(await store.checkById(r.id, API_SCOPE, short(r, '123456'), Date.now())).toEqual({ result: 'deferred' });
+      expect(await store.get(r.id)).toEqual(r);
+    }
+    // Its scope first: one outside it is not found, whatever it holds.
+    expect(await store.checkById(bound.id, { budgets: BUDGETS_OF.auth }, short(bound, '1'), Date.now())).toEqual({ result: 'not_found' });
+  });
+
+  it('decides concurrent checks exactly once each', async () => {
+    const r = record({ maxAttempts: 100 });
+    await store.createPending(r);
+    const wrong = await Promise.all(Array.from({ length: 30 }, () => store.checkById(r.id, API_SCOPE, short(r, '999999'), Date.now())));
+    expect(wrong.every((o) => o.result === 'incorrect')).toBe(true);
+    expect((await store.get(r.id))!.attempts).toBe(30);
+    const right = await Promise.all(Array.from({ length: 30 }, () => store.checkById(r.id, API_SCOPE, short(r, '123456'), Date.now())));
+    expect(right.filter((o) => o.result === 'approved')).toHaveLength(1);
+    expect(right.filter((o) => o.result === 'not_found')).toHaveLength(29);
+  });
+});
+
+describe.each([
   ['memory', () => new MemorySendLimiter() as SendLimiter],
   ['redis', () => new RedisSendLimiter(client) as SendLimiter],
 ])('the %s send limiter', (_name, make) => {
@@ -463,6 +562,17 @@ describe('a verification of the earlier layout', () => {
     expect(await client.memory('USAGE', key(r), 'SAMPLES', 0)).toBeLessThan(before!);
     const delivery = { ...r.delivery, status: 'sending', attempts: 1, updatedAt: r.createdAt + 5 };
     expect(await store.get(r.id)).toEqual({ ...r, updatedAt: r.createdAt + 5, delivery });
+    expect((await store.check(r.id, candidate(r, '123456'), Date.now())).result).toBe('approved');
+  });
+
+  it('is left to a check that reads it first by a check by id alone, and reads the same', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    await stored(r);
+    expect(await store.checkById(r.id, { budgets: BUDGETS_OF.api }, shortDigestCode(SECRET, r.id, '123456'), Date.now())).toEqual({
+      result: 'deferred',
+    });
+    expect(await store.get(r.id)).toEqual(r);
     expect((await store.check(r.id, candidate(r, '123456'), Date.now())).result).toBe('approved');
   });
 
@@ -611,6 +721,16 @@ describe('a verification as this version writes it: its layout and its id', () =
     }
   });
 
+  it('is decided by a check by id alone when its code issuer was written empty, as older scripts did', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    await stored(r);
+    await client.hset(key(r), 'i', '');
+    expect(await store.checkById(r.id, { budgets: BUDGETS_OF.api }, shortDigestCode(SECRET, r.id, '123456'), Date.now())).toMatchObject({
+      result: 'approved',
+    });
+  });
+
   it("never matches a stored digest of another length with either of the candidate's", async () => {
     const store = new RedisOtpStore(client);
     const r = record();
@@ -645,6 +765,24 @@ describe('a verification the previous version wrote', () => {
     // Its 32-byte digest is checked as it was written: the right code approves it.
     expect(await store.check(r.id, candidate(r, '123456'), Date.now())).toMatchObject({ result: 'approved' });
     expect(await client.hget(key(r), 's')).toBe('a');
+  });
+
+  it('is left to a check that reads it first by a check by id alone, and decided alone once re-sent', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    await stored(r);
+    const scope = { budgets: BUDGETS_OF.api, purpose: r.purpose };
+    expect(await store.checkById(r.id, scope, shortDigestCode(SECRET, r.id, '123456'), Date.now())).toEqual({ result: 'deferred' });
+    expect(await store.get(r.id)).toEqual(r);
+    // Its budget, written in full, is in the scope as its code is.
+    expect(await store.checkById(r.id, { budgets: BUDGETS_OF.auth }, shortDigestCode(SECRET, r.id, '1'), Date.now())).toEqual({
+      result: 'not_found',
+    });
+    const now = Date.now();
+    await store.resend(r.id, { digest: digest(r, '654321'), expiresAt: now + 600_000, now });
+    expect(await store.checkById(r.id, scope, shortDigestCode(SECRET, r.id, '654321'), Date.now())).toMatchObject({
+      result: 'approved',
+    });
   });
 
   it('takes a resend, whose new digest is the short one', async () => {

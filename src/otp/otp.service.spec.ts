@@ -18,8 +18,9 @@ import {
   VerificationNotFoundError,
 } from './otp.errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { digestCode, shortDigestCode } from './codes/otp-codes.js';
 import { OtpService } from './otp.service.js';
-import type { VerificationRecord } from './otp.types.js';
+import type { ScopedCheckOutcome, VerificationRecord } from './otp.types.js';
 import { OtpStore } from './store/otp-store.js';
 
 type Mocked<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? jest.Mock<(...args: A) => R> : T[K] };
@@ -50,6 +51,7 @@ function pending(overrides: Partial<VerificationRecord> = {}): VerificationRecor
 }
 
 const API = { budget: 'api' as const };
+const SECRET = 's'.repeat(40);
 
 describe('OtpService', () => {
   let service: OtpService;
@@ -61,7 +63,7 @@ describe('OtpService', () => {
   beforeEach(async () => {
     const { configuration } = loadConfiguration({
       NODE_ENV: 'test',
-      OTP_SECRET: 's'.repeat(40),
+      OTP_SECRET: SECRET,
       OTP_TEST_DESTINATIONS: 'review@example.com:424242,+447400999999:424242',
     });
     store = {
@@ -70,6 +72,8 @@ describe('OtpService', () => {
       get: jest.fn(async () => undefined),
       resend: jest.fn(async () => ({ result: 'not_pending' as const })),
       check: jest.fn(async () => ({ result: 'not_found' as const })),
+      // Left to `get` and `check` unless a test says otherwise, as the store does for what it cannot decide alone.
+      checkById: jest.fn(async (): Promise<ScopedCheckOutcome> => ({ result: 'deferred' })),
       settleExternalCheck: jest.fn(async () => ({ result: 'not_found' as const })),
       cancel: jest.fn(async () => false),
       updateDelivery: jest.fn(async () => 'applied' as const),
@@ -265,6 +269,52 @@ describe('OtpService', () => {
       retryAfterSeconds: 3600,
     });
     expect(store.check).not.toHaveBeenCalled();
+  });
+
+  it("checks by id in one step, given the realm's budgets, the purpose asked for and the code's short digest", async () => {
+    const record = pending();
+    store.checkById.mockResolvedValue({ result: 'approved', record: { ...record, status: 'approved' } });
+    expect(await service.check({ id: record.id, code: '123456', realm: 'api' })).toMatchObject({ id: record.id, status: 'approved' });
+    expect(store.checkById).toHaveBeenCalledWith(
+      record.id,
+      { budgets: ['api'], purpose: undefined },
+      shortDigestCode(SECRET, record.id, '123456'),
+      expect.any(Number),
+    );
+    expect(limiter.liftCooldown).toHaveBeenCalledWith('a@example.com', 'api');
+
+    store.checkById.mockResolvedValue({ result: 'incorrect', record: { ...record, attempts: 1 } });
+    await expect(service.check({ id: record.id, code: '000000', purpose: 'login', realm: 'auth' })).rejects.toMatchObject({
+      constructor: OtpIncorrectError,
+      message: 'The code is incorrect. 4 attempts remaining.',
+    });
+    expect(store.checkById).toHaveBeenLastCalledWith(
+      record.id,
+      { budgets: ['anonymous', 'proven'], purpose: 'login' },
+      expect.any(String),
+      expect.any(Number),
+    );
+
+    store.checkById.mockResolvedValue({ result: 'not_found' });
+    await expect(service.check({ id: record.id, code: '123456', realm: 'api' })).rejects.toBeInstanceOf(VerificationNotFoundError);
+    // Decided in that step: nothing was read or checked besides it.
+    expect(store.get).not.toHaveBeenCalled();
+    expect(store.check).not.toHaveBeenCalled();
+  });
+
+  it("stores a test destination's code bound to its purpose, which a check by id alone defers, so each guess is counted", async () => {
+    await service.start({ channel: 'email', to: 'review@example.com', purpose: 'verify', locale: 'en' }, {}, API);
+    await service.start({ channel: 'email', to: 'b@example.com', purpose: 'verify', locale: 'en' }, {}, API);
+    const [review, other] = store.createPending.mock.calls.map(([record]) => record);
+    expect(review!.digest).toBe(digestCode(SECRET, review!.id, 'verify', '424242'));
+    expect(other!.digest).toHaveLength(32);
+
+    const record = pending({ to: 'review@example.com', purpose: 'verify' });
+    store.get.mockResolvedValue(record);
+    store.findPendingId.mockResolvedValue(record.id);
+    store.resend.mockResolvedValue({ result: 'resent', record: { ...record, sends: 2 } });
+    await service.resendById(record.id, 'api', {});
+    expect(store.resend.mock.calls[0]![1].digest).toBe(digestCode(SECRET, record.id, 'verify', '424242'));
   });
 
   it('keeps no daily guess count for destinations whose codes are random', async () => {

@@ -3,7 +3,7 @@ import { ValidationFailedError } from '../common/errors.js';
 import { messagingConfig, otpConfig } from '../config/config.namespaces.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Channel, MessagingConfig, OtpConfig } from '../config/configuration.types.js';
-import { candidateOf, shortDigestCode } from './codes/otp-codes.js';
+import { candidateOf, digestCode, shortDigestCode } from './codes/otp-codes.js';
 import { EventPublisher, type EventType } from '../events/event-publisher.port.js';
 import { OtpDelivery } from './delivery.port.js';
 import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
@@ -19,7 +19,15 @@ import {
   OtpResendTooSoonError,
   VerificationNotFoundError,
 } from './otp.errors.js';
-import { type CheckOutcome, effectiveStatus, type Realm, realmOf, type VerificationRecord, type VerificationStatus } from './otp.types.js';
+import {
+  BUDGETS_OF,
+  type CheckOutcome,
+  effectiveStatus,
+  type Realm,
+  realmOf,
+  type VerificationRecord,
+  type VerificationStatus,
+} from './otp.types.js';
 import type { RequestMeta } from '../common/request-meta.decorator.js';
 import { OtpStore } from './store/otp-store.js';
 import { mintVerificationId } from './verification-key.js';
@@ -151,7 +159,7 @@ export class OtpService {
       budget: options.budget,
       locale: input.locale,
       status: 'pending',
-      digest: shortDigestCode(this.config.secret, id, code),
+      digest: this.digestFor(policy, id, input.purpose, code),
       createdAt: now,
       updatedAt: now,
       expiresAt: now + this.config.ttlSeconds * 1000,
@@ -215,18 +223,23 @@ export class OtpService {
     const now = Date.now();
     const id = 'id' in input ? input.id : await this.findPendingIdIn(input.realm, normalizeAnyDestination(input.to), input.purpose, now);
     const found = 'found' in input ? input.found : undefined;
-    // A code checked by its provider is judged on a fresh read: its attempts decide whether the provider is asked at all.
-    const record =
-      found && found.id === id && !found.codeIssuer && realmOf(found.budget) === input.realm
-        ? found
-        : id
-          ? await this.find(id, input.realm)
-          : undefined;
-    if (!record || (input.purpose !== undefined && input.purpose !== record.purpose)) {
-      this.metrics.checks.inc({ result: 'not_found' });
-      this.log('verification.checked', undefined, meta, { result: 'not_found' });
-      throw new VerificationNotFoundError();
+    const usable = found && found.id === id && !found.codeIssuer && realmOf(found.budget) === input.realm ? found : undefined;
+    if (id && !usable) {
+      // Most checks are decided here in one step; what it defers is read first, below.
+      const scoped = await this.store.checkById(
+        id,
+        { budgets: BUDGETS_OF[input.realm], purpose: input.purpose },
+        shortDigestCode(this.config.secret, id, input.code),
+        now,
+      );
+      if (scoped.result !== 'deferred') {
+        if (scoped.result === 'not_found' && !scoped.record) this.notFound(meta);
+        return this.concluded(scoped.record!, scoped, meta);
+      }
     }
+    // A code checked by its provider is judged on a fresh read: its attempts decide whether the provider is asked at all.
+    const record = usable ?? (id ? await this.find(id, input.realm) : undefined);
+    if (!record || (input.purpose !== undefined && input.purpose !== record.purpose)) this.notFound(meta);
 
     const outcome = record.codeIssuer
       ? await this.checkWithProvider(record, input.code, now)
@@ -283,6 +296,12 @@ export class OtpService {
     const record = await this.find(id, realm);
     if (!record) throw new VerificationNotFoundError();
     return this.concluded(record, await this.store.settleExternalCheck(id, approved, Date.now()), meta);
+  }
+
+  private notFound(meta: RequestMeta): never {
+    this.metrics.checks.inc({ result: 'not_found' });
+    this.log('verification.checked', undefined, meta, { result: 'not_found' });
+    throw new VerificationNotFoundError();
   }
 
   private async concluded(
@@ -349,7 +368,7 @@ export class OtpService {
 
     const code = policy.issueCode();
     const outcome = await this.store.resend(id, {
-      digest: shortDigestCode(this.config.secret, id, code),
+      digest: this.digestFor(policy, id, current.purpose, code),
       expiresAt: now + this.config.ttlSeconds * 1000,
       now,
     });
@@ -408,6 +427,15 @@ export class OtpService {
       if (id) return id;
     }
     return undefined;
+  }
+
+  /**
+   * The digest stored of a code. A check by id alone (`OtpStore.checkById`) compares the short one; a destination
+   * whose wrong guesses count per day stores the one bound to the purpose instead, which that check defers, so
+   * each of its checks takes `checkOwnCode`, where the day's guess is taken before the code is compared.
+   */
+  private digestFor(policy: DestinationPolicy, id: string, purpose: string, code: string): string {
+    return policy.countsGuesses ? digestCode(this.config.secret, id, purpose, code) : shortDigestCode(this.config.secret, id, code);
   }
 
   /** A code we issued, compared by its digest; a destination whose code is fixed also counts the wrong ones per day. */

@@ -1,5 +1,5 @@
 import type { Channel } from '../config/configuration.types.js';
-import type { SendBudget } from './limits/send-limiter.js';
+import { SEND_BUDGETS, type SendBudget } from './limits/send-limiter.js';
 
 export const VERIFICATION_STATUSES = ['pending', 'approved', 'expired', 'canceled', 'max_attempts', 'failed'] as const;
 export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
@@ -80,12 +80,34 @@ export function realmOf(budget: SendBudget): Realm {
   return budget === 'api' ? 'api' : 'auth';
 }
 
+/** The budgets of each realm, as `realmOf` assigns them. */
+export const BUDGETS_OF: Readonly<Record<Realm, readonly SendBudget[]>> = {
+  api: SEND_BUDGETS.filter((budget) => realmOf(budget) === 'api'),
+  auth: SEND_BUDGETS.filter((budget) => realmOf(budget) === 'auth'),
+};
+
 /** What a check did, decided atomically by the store. */
 export type CheckOutcome =
   | { result: 'approved'; record: VerificationRecord }
   | { result: 'incorrect'; record: VerificationRecord }
   | { result: 'locked'; record: VerificationRecord }
   | { result: 'not_found' };
+
+/**
+ * Which verifications a check by id alone may act on: those of these budgets (a realm's) and, when given,
+ * of this purpose. Any other is `not_found`, as if it did not exist.
+ */
+export interface CheckScope {
+  budgets: readonly SendBudget[];
+  purpose?: string;
+}
+
+/**
+ * A check by id alone. `not_found` carries the record when it exists in the scope but is no longer
+ * pending; `deferred`: it was left as it was, for a check that reads it first (see `OtpStore.checkById`).
+ */
+export type ScopedCheckOutcome =
+  Exclude<CheckOutcome, { result: 'not_found' }> | { result: 'not_found'; record?: VerificationRecord } | { result: 'deferred' };
 
 export type ResendOutcome =
   | { result: 'resent'; record: VerificationRecord }

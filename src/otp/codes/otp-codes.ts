@@ -9,11 +9,16 @@ export function generateCode(length: number): string {
 
 /**
  * The digest earlier versions stored: HMAC-SHA256 keyed by OTP_SECRET over the verification id, purpose
- * and code. Still compared for the verifications they wrote (`matchesCandidate`) until those expire.
+ * and code. Still compared for the verifications they wrote (`matchesCandidate`) until those expire, and
+ * stored for a destination whose wrong guesses count per day: a check by id alone compares only the
+ * short digest, so this one sends its checks where the day's guess is taken first (`OtpService.digestFor`).
  */
 export function digestCode(secret: string, verificationId: string, purpose: string, code: string): string {
   return createHmac('sha256', secret).update(`${verificationId}\0${purpose}\0${code}`).digest('hex');
 }
+
+/** The length of `shortDigestCode`'s hex: 16 bytes. */
+export const SHORT_DIGEST_HEX = 32;
 
 /**
  * The digest a verification stores of its code: HMAC-SHA256 keyed by OTP_SECRET over the verification id
@@ -24,7 +29,7 @@ export function digestCode(secret: string, verificationId: string, purpose: stri
  * without reading the verification first.
  */
 export function shortDigestCode(secret: string, verificationId: string, code: string): string {
-  return createHmac('sha256', secret).update(`${verificationId}\0${code}`).digest('hex').slice(0, 32);
+  return createHmac('sha256', secret).update(`${verificationId}\0${code}`).digest('hex').slice(0, SHORT_DIGEST_HEX);
 }
 
 /** A code as a check compares it with the stored digest, whichever of the two kinds that is. */
@@ -45,7 +50,7 @@ export function candidateOf(secret: string, verificationId: string, purpose: str
  * one of any other length, never matches anything.
  */
 export function matchesCandidate(stored: string, candidate: CodeCandidate): boolean {
-  return digestsEqual(stored, stored.length === 32 ? candidate.short : candidate.digest);
+  return digestsEqual(stored, stored.length === SHORT_DIGEST_HEX ? candidate.short : candidate.digest);
 }
 
 /** Constant-time comparison; an empty digest (a settled or provider-issued code) never matches anything. */

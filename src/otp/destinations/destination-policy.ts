@@ -21,6 +21,8 @@ export interface DestinationPolicy {
    * the fraud guard (a code never sent costs nothing, and a fixed one is known to too many people).
    */
   readonly reachesDestination: boolean;
+  /** Whether its wrong guesses also count per day (`takeGuess`), before a code of its is compared. */
+  readonly countsGuesses: boolean;
   /** Refuses a send, before anything is stored or counted, whose code could not reach the destination. */
   assertCanSend(channel: Channel): void;
   /** The code of a new send (the first, or a resend). */
@@ -50,6 +52,7 @@ const ALLOWED: GuessVerdict = { allowed: true };
  */
 class DeliveredDestination implements DestinationPolicy {
   readonly reachesDestination: boolean = true;
+  readonly countsGuesses = false;
 
   constructor(
     private readonly config: OtpConfig,
@@ -123,6 +126,7 @@ class WithheldDestination extends DeliveredDestination {
  */
 class TestDestination implements DestinationPolicy {
   readonly reachesDestination = false;
+  readonly countsGuesses = true;
 
   constructor(
     private readonly to: string,

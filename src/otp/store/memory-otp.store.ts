@@ -1,9 +1,26 @@
 import type { CodeCandidate } from '../codes/otp-codes.js';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { SendBudget } from '../limits/send-limiter.js';
-import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
+import type {
+  CheckOutcome,
+  CheckScope,
+  DeliveryUpdate,
+  NewCode,
+  ResendOutcome,
+  ScopedCheckOutcome,
+  VerificationRecord,
+} from '../otp.types.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
-import { cancel, check, isPending, markDeliveryPrivate, reportDelivery, resend, type Transition } from './verification-transitions.js';
+import {
+  cancel,
+  check,
+  checkScoped,
+  isPending,
+  markDeliveryPrivate,
+  reportDelivery,
+  resend,
+  type Transition,
+} from './verification-transitions.js';
 
 const pendingKey = (to: string, purpose: string, budget: SendBudget, subject?: string) =>
   subject === undefined ? `${budget}\0${purpose}\0${to}` : `${budget}\0${purpose}\0${to}\0${subject}`;
@@ -66,6 +83,10 @@ export class MemoryOtpStore implements OtpStore, OnModuleDestroy {
 
   async check(id: string, candidate: CodeCandidate, now: number): Promise<CheckOutcome> {
     return this.apply(id, now, (record) => check(record, candidate, now));
+  }
+
+  async checkById(id: string, scope: CheckScope, short: string, now: number): Promise<ScopedCheckOutcome> {
+    return this.apply(id, now, (record) => checkScoped(record, scope, short, now));
   }
 
   async settleExternalCheck(id: string, approved: boolean, now: number): Promise<CheckOutcome> {

@@ -1,7 +1,15 @@
 import type { CodeCandidate } from '../codes/otp-codes.js';
 import type { SentMark } from '../delivery.port.js';
 import type { SendBudget } from '../limits/send-limiter.js';
-import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
+import type {
+  CheckOutcome,
+  CheckScope,
+  DeliveryUpdate,
+  NewCode,
+  ResendOutcome,
+  ScopedCheckOutcome,
+  VerificationRecord,
+} from '../otp.types.js';
 
 /**
  * Where verifications live: Redis (shared by replicas) or memory (embedded mode), chosen once by
@@ -21,6 +29,13 @@ export interface OtpStore {
   resend(id: string, code: NewCode): Promise<ResendOutcome>;
   /** Compares the digest with the candidate's of its kind, counts a wrong code, locks at the limit, approves once. */
   check(id: string, candidate: CodeCandidate, now: number): Promise<CheckOutcome>;
+  /**
+   * `check` in one step from the id alone, with the short digest of the code (`shortDigestCode`, over the id and
+   * code): a verification outside `scope` is `not_found`, as if absent. `deferred`, nothing changed: one the caller
+   * must read first, because its code is checked by its provider, or its digest is bound to the purpose (an
+   * earlier version's, or a destination's that counts wrong guesses per day); `get`, then `check`, decide it.
+   */
+  checkById(id: string, scope: CheckScope, short: string, now: number): Promise<ScopedCheckOutcome>;
   /** For codes a provider issued and checked itself: records the verdict under the same rules. */
   settleExternalCheck(id: string, approved: boolean, now: number): Promise<CheckOutcome>;
   /** Pending → canceled; false when it was not pending. */

@@ -6,11 +6,19 @@ import { REDIS_CLIENT } from '../../redis/redis.constants.js';
 import type { SentMark } from '../delivery.port.js';
 import { destinationKey, entryId, livePendingId, pendingField, verificationIdOf } from '../destination-hash.js';
 import type { SendBudget } from '../limits/send-limiter.js';
-import type { CheckOutcome, DeliveryUpdate, NewCode, ResendOutcome, VerificationRecord } from '../otp.types.js';
+import type {
+  CheckOutcome,
+  CheckScope,
+  DeliveryUpdate,
+  NewCode,
+  ResendOutcome,
+  ScopedCheckOutcome,
+  VerificationRecord,
+} from '../otp.types.js';
 import { verificationKey } from '../verification-key.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
 import { PENDING_INDEX_SCRIPTS } from './pending-index.scripts.js';
-import { FIELD, fromHash, fromPairs, packDigest, statusOf, toHash } from './verification-hash.js';
+import { FIELD, fromHash, fromPairs, packDigest, SHORT_CODES, statusOf, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 /*
@@ -91,6 +99,25 @@ export class RedisOtpStore implements OtpStore {
     return this.settle(id, 'external', approved ? '1' : '0', now, '');
   }
 
+  async checkById(id: string, scope: CheckScope, short: string, now: number): Promise<ScopedCheckOutcome> {
+    const budgets = scope.budgets.flatMap((budget) => [SHORT_CODES.budget[budget], budget]);
+    const answer = await this.redis.otpCheckScopedBuffer(
+      verificationKey(id),
+      packDigest(short),
+      now,
+      RETENTION_MS,
+      scope.purpose ?? '',
+      ...budgets,
+    );
+    const result = answer[0].toString();
+    if (result === 'deferred') return { result };
+    if (result === 'not_found') {
+      const record = answer[1] && fromPairs(id, answer[1]);
+      return record ? { result, record } : { result };
+    }
+    return this.settled(id, answer);
+  }
+
   async cancel(id: string, now: number) {
     const canceled = (await this.redis.otpCancel(verificationKey(id), now, RETENTION_MS)) === 1;
     if (canceled) await this.releasePending(id);
@@ -132,9 +159,13 @@ export class RedisOtpStore implements OtpStore {
     now: number,
     shortCandidate: Buffer | string,
   ): Promise<CheckOutcome> {
-    const [answer, hash] = await this.redis.otpCheckBuffer(verificationKey(id), mode, candidate, now, RETENTION_MS, shortCandidate);
+    const answer = await this.redis.otpCheckBuffer(verificationKey(id), mode, candidate, now, RETENTION_MS, shortCandidate);
+    return answer[0].toString() === 'not_found' ? { result: 'not_found' } : this.settled(id, answer);
+  }
+
+  /** A check's answer with its record; one no longer pending leaves the pending index. */
+  private settled(id: string, [answer, hash]: [Buffer, Buffer[]?]): CheckOutcome {
     const result = answer.toString();
-    if (result === 'not_found') return { result };
     const record = fromPairs(id, hash!)!;
     // Not awaited: the index is only a hint (a settled verification behind it is never taken for pending),
     // and the release then leaves in the same write as whatever the caller does next about the outcome.

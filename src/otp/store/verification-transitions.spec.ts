@@ -1,5 +1,5 @@
-import type { VerificationRecord } from '../otp.types.js';
-import { cancel, check, isPending, markDeliveryPrivate, reportDelivery, resend } from './verification-transitions.js';
+import { BUDGETS_OF, type VerificationRecord } from '../otp.types.js';
+import { cancel, check, checkScoped, isPending, markDeliveryPrivate, reportDelivery, resend } from './verification-transitions.js';
 
 const T0 = 1_700_000_000_000;
 const LATER = T0 + 1_000;
@@ -109,6 +109,42 @@ describe('check', () => {
     check(record, candidate(WRONG), LATER);
     check(record, candidate(RIGHT), LATER);
     expect(record).toEqual(before);
+  });
+});
+
+describe('checkScoped', () => {
+  const SHORT_RIGHT = candidate(RIGHT).short;
+  const SHORT_WRONG = candidate(WRONG).short;
+  const API = { budgets: BUDGETS_OF.api, purpose: 'verify' };
+  const short = (overrides: Partial<VerificationRecord> = {}) => pending({ digest: SHORT_RIGHT, ...overrides });
+
+  it('is check on a short digest within its scope', () => {
+    expect(checkScoped(short(), API, SHORT_RIGHT, LATER)).toEqual(check(short(), candidate(RIGHT), LATER));
+    expect(checkScoped(short({ attempts: 2 }), API, SHORT_WRONG, LATER)).toEqual(check(short({ attempts: 2 }), candidate(WRONG), LATER));
+    const locked = short({ status: 'max_attempts', attempts: 3, digest: '' });
+    expect(checkScoped(locked, API, SHORT_RIGHT, LATER)).toEqual({ outcome: { result: 'locked', record: locked } });
+    expect(checkScoped(short(), { budgets: BUDGETS_OF.api }, SHORT_RIGHT, LATER).outcome.result).toBe('approved');
+  });
+
+  it('finds nothing outside its scope, and tells nothing of it', () => {
+    expect(checkScoped(undefined, API, SHORT_RIGHT, LATER)).toEqual({ outcome: { result: 'not_found' } });
+    expect(checkScoped(short(), { budgets: BUDGETS_OF.auth }, SHORT_RIGHT, LATER)).toEqual({ outcome: { result: 'not_found' } });
+    expect(checkScoped(short(), { ...API, purpose: 'login' }, SHORT_RIGHT, LATER)).toEqual({ outcome: { result: 'not_found' } });
+    expect(checkScoped(short({ budget: 'proven' }), API, SHORT_RIGHT, LATER)).toEqual({ outcome: { result: 'not_found' } });
+  });
+
+  it('answers one no longer pending not found, with its record', () => {
+    const approved = short({ status: 'approved', digest: '' });
+    expect(checkScoped(approved, API, SHORT_RIGHT, LATER)).toEqual({ outcome: { result: 'not_found', record: approved } });
+    const record = short();
+    expect(checkScoped(record, API, SHORT_RIGHT, record.expiresAt)).toEqual({ outcome: { result: 'not_found', record } });
+  });
+
+  it('defers a code its provider checks and a digest bound to the purpose, and changes nothing', () => {
+    expect(checkScoped(pending(), API, SHORT_RIGHT, LATER)).toEqual({ outcome: { result: 'deferred' } });
+    expect(checkScoped(short({ digest: '', codeIssuer: 'twilio-verify' }), API, SHORT_RIGHT, LATER)).toEqual({
+      outcome: { result: 'deferred' },
+    });
   });
 });
 

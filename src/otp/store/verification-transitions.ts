@@ -1,10 +1,12 @@
-import { type CodeCandidate, matchesCandidate } from '../codes/otp-codes.js';
+import { type CodeCandidate, matchesCandidate, SHORT_DIGEST_HEX } from '../codes/otp-codes.js';
 import {
   type CheckOutcome,
+  type CheckScope,
   type DeliveryUpdate,
   isReceiptStatus,
   type NewCode,
   type ResendOutcome,
+  type ScopedCheckOutcome,
   type VerificationRecord,
 } from '../otp.types.js';
 
@@ -43,6 +45,26 @@ export function check(record: VerificationRecord | undefined, candidate: Candida
   }
   const next: VerificationRecord = { ...record, attempts, updatedAt: now };
   return { outcome: { result: 'incorrect', record: next }, next };
+}
+
+/**
+ * A check by id alone, given only the short digest of the code (over the id and code, `shortDigestCode`):
+ * outside the scope is not found; a code its provider checks, or a digest of the other kind (bound to the
+ * purpose: written by an earlier version, or for a destination whose wrong guesses count per day), is
+ * deferred, untouched; anything else is `check`, and one no longer pending is not found with its record.
+ */
+export function checkScoped(
+  record: VerificationRecord | undefined,
+  scope: CheckScope,
+  short: string,
+  now: number,
+): Transition<ScopedCheckOutcome> {
+  if (!record || !scope.budgets.includes(record.budget) || (scope.purpose !== undefined && scope.purpose !== record.purpose)) {
+    return { outcome: { result: 'not_found' } };
+  }
+  if (record.codeIssuer || record.digest.length > SHORT_DIGEST_HEX) return { outcome: { result: 'deferred' } };
+  const checked = check(record, { digest: '', short }, now);
+  return checked.outcome.result === 'not_found' ? { outcome: { result: 'not_found', record } } : checked;
 }
 
 function matches(record: VerificationRecord, candidate: Candidate): boolean {

@@ -18,6 +18,7 @@ const D = quoted(DELIVERY_FIELD);
 /** Each status's code, as a Lua string literal. */
 const S = quoted(SHORT_CODES.status);
 const DS = quoted(SHORT_CODES.deliveryStatus);
+const B = quoted(SHORT_CODES.budget);
 
 /**
  * Storage only: keeps a verification readable for RETENTION_MS after its code expires or it last
@@ -51,62 +52,93 @@ return 1
 `;
 
 /**
- * check(): read, compare the digest in constant time (no early exit on the first differing byte),
- * count a wrong code, lock at the limit, approve once. Times in the hash count from its createdAt.
- * ARGV: mode ('digest' | 'external'), the candidate's digest's bytes or '1'/'0', now, retention, and
- * the candidate's short digest's bytes (for a stored digest of 16 bytes, as this version writes) or ''.
+ * check(): compare the digest in constant time (no early exit on the first differing byte), count a wrong
+ * code, lock at the limit, approve once, on the fields `h` read (status, digest, createdAt, expiresAt,
+ * attempts, maxAttempts, in that order). Times in the hash count from its createdAt. `candidate` is the
+ * digest's bytes or, in mode 'external', the provider's verdict ('1'/'0'); `short` the short digest's bytes
+ * (for a stored digest of 16 bytes, as this version writes) or ''.
  */
-const CHECK_SCRIPT = `${KEEP}
-local key = KEYS[1]
-local h = hmget(key, ${F.status}, ${F.digest}, ${F.createdAt}, ${F.expiresAt}, ${F.attempts}, ${F.maxAttempts})
--- check(): no record
-if not h[1] then return {'not_found'} end
-local now = tonumber(ARGV[3])
-local since = now - tonumber(h[3])
-local expiresAt = tonumber(h[3]) + tonumber(h[4])
-local current = status(h[1])
--- check(): already locked
-if current == 'max_attempts' then return {'locked', redis.call('HGETALL', key)} end
--- check(): not pending (isPending)
-if current ~= 'pending' or now >= expiresAt then return {'not_found'} end
-local attempts, max = tonumber(h[5] or 0), tonumber(h[6])
--- check(): attempts used up, settle('locked')
-if attempts >= max then
-  redis.call('HSET', key, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
-  keep(key, expiresAt, now, tonumber(ARGV[4]))
-  return {'locked', redis.call('HGETALL', key)}
-end
--- matches(): the provider's verdict, or digestsEqual() (an empty stored digest never matches)
-local match = false
-if ARGV[1] == 'external' then
-  match = ARGV[2] == '1'
-else
-  -- matchesCandidate(): the stored digest's length says which of the candidate's it is compared with.
-  local stored = h[2] or ''
-  local candidate = #stored == 16 and ARGV[5] or ARGV[2]
-  if #stored > 0 and #stored == #candidate then
-    local diff = 0
-    for i = 1, #stored do
-      diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i)))
-    end
-    match = diff == 0
+const CHECK = `${KEEP}
+local function check(key, h, mode, candidate, short, now, retention)
+  -- check(): no record
+  if not h[1] then return {'not_found'} end
+  local since = now - tonumber(h[3])
+  local expiresAt = tonumber(h[3]) + tonumber(h[4])
+  local current = status(h[1])
+  -- check(): already locked
+  if current == 'max_attempts' then return {'locked', redis.call('HGETALL', key)} end
+  -- check(): not pending (isPending)
+  if current ~= 'pending' or now >= expiresAt then return {'not_found'} end
+  local attempts, max = tonumber(h[5] or 0), tonumber(h[6])
+  -- check(): attempts used up, settle('locked')
+  if attempts >= max then
+    redis.call('HSET', key, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
+    keep(key, expiresAt, now, retention)
+    return {'locked', redis.call('HGETALL', key)}
   end
+  -- matches(): the provider's verdict, or digestsEqual() (an empty stored digest never matches)
+  local match = false
+  if mode == 'external' then
+    match = candidate == '1'
+  else
+    -- matchesCandidate(): the stored digest's length says which of the candidate's it is compared with.
+    local stored = h[2] or ''
+    local compared = #stored == 16 and short or candidate
+    if #stored > 0 and #stored == #compared then
+      local diff = 0
+      for i = 1, #stored do
+        diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(compared, i)))
+      end
+      match = diff == 0
+    end
+  end
+  -- check(): settle('approved')
+  if match then
+    redis.call('HSET', key, ${F.status}, ${S.approved}, ${F.digest}, '', ${F.updatedAt}, since)
+    keep(key, expiresAt, now, retention)
+    return {'approved', redis.call('HGETALL', key)}
+  end
+  -- check(): a wrong code counts; the one that reaches the limit locks, settle('incorrect')
+  attempts = attempts + 1
+  if attempts >= max then
+    redis.call('HSET', key, ${F.attempts}, attempts, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
+  else
+    redis.call('HSET', key, ${F.attempts}, attempts, ${F.updatedAt}, since)
+  end
+  keep(key, expiresAt, now, retention)
+  return {'incorrect', redis.call('HGETALL', key)}
 end
--- check(): settle('approved')
-if match then
-  redis.call('HSET', key, ${F.status}, ${S.approved}, ${F.digest}, '', ${F.updatedAt}, since)
-  keep(key, expiresAt, now, tonumber(ARGV[4]))
-  return {'approved', redis.call('HGETALL', key)}
+`;
+
+const CHECKED_FIELDS = `${F.status}, ${F.digest}, ${F.createdAt}, ${F.expiresAt}, ${F.attempts}, ${F.maxAttempts}`;
+
+/** check(). ARGV: mode ('digest' | 'external'), candidate, now, retention, short (see CHECK). */
+const CHECK_SCRIPT = `${CHECK}
+local h = hmget(KEYS[1], ${CHECKED_FIELDS})
+return check(KEYS[1], h, ARGV[1], ARGV[2], ARGV[5], tonumber(ARGV[3]), tonumber(ARGV[4]))
+`;
+
+/**
+ * checkScoped(): the check by id alone, one round trip where reading the verification first took two.
+ * ARGV: the short digest's bytes, now, retention, the purpose ('' for any), then each budget of the scope
+ * as the hash may hold it (its code, and in full as the previous version wrote it).
+ */
+const CHECK_SCOPED_SCRIPT = `${CHECK}
+local key = KEYS[1]
+local h = hmget(key, ${CHECKED_FIELDS}, ${F.budget}, ${F.purpose}, ${F.codeIssuer})
+-- checkScoped(): no record, or outside the scope (a hash without a budget is the Verifications API's)
+if not h[1] then return {'not_found'} end
+local inScope = false
+for i = 5, #ARGV do
+  if (h[7] or ${B.api}) == ARGV[i] then inScope = true end
 end
--- check(): a wrong code counts; the one that reaches the limit locks, settle('incorrect')
-attempts = attempts + 1
-if attempts >= max then
-  redis.call('HSET', key, ${F.attempts}, attempts, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
-else
-  redis.call('HSET', key, ${F.attempts}, attempts, ${F.updatedAt}, since)
-end
-keep(key, expiresAt, now, tonumber(ARGV[4]))
-return {'incorrect', redis.call('HGETALL', key)}
+if not inScope or (ARGV[4] ~= '' and h[8] ~= ARGV[4]) then return {'not_found'} end
+-- checkScoped(): a code its provider checks, or a digest bound to the purpose: the caller reads it first
+if (h[9] and h[9] ~= '') or #(h[2] or '') > 16 then return {'deferred'} end
+local checked = check(key, h, 'digest', '', ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
+-- checkScoped(): no longer pending, with its record
+if checked[1] == 'not_found' then return {'not_found', redis.call('HGETALL', key)} end
+return checked
 `;
 
 /** resend(). ARGV: digest's bytes, expiresAt, now, retention. */
@@ -208,6 +240,7 @@ return 1
 export const VERIFICATION_SCRIPTS = {
   otpCreate: { numberOfKeys: 1, lua: CREATE_SCRIPT },
   otpCheck: { numberOfKeys: 1, lua: CHECK_SCRIPT },
+  otpCheckScoped: { numberOfKeys: 1, lua: CHECK_SCOPED_SCRIPT },
   otpResend: { numberOfKeys: 1, lua: RESEND_SCRIPT },
   otpCancel: { numberOfKeys: 1, lua: CANCEL_SCRIPT },
   otpDelivery: { numberOfKeys: 1, lua: DELIVERY_SCRIPT },
@@ -226,6 +259,14 @@ declare module 'ioredis' {
       now: number,
       retention: number,
       shortCandidate: Buffer | string,
+    ): Result<[Buffer, Buffer[]?], Context>;
+    otpCheckScopedBuffer(
+      key: string,
+      short: Buffer,
+      now: number,
+      retention: number,
+      purpose: string,
+      ...budgets: string[]
     ): Result<[Buffer, Buffer[]?], Context>;
     otpResendBuffer(key: string, digest: Buffer, expiresAt: number, now: number, retention: number): Result<[Buffer, Buffer[]?], Context>;
     otpCancel(key: string, now: number, retention: number): Result<number, Context>;
