@@ -13,6 +13,7 @@ import { RedisDeliveryLedger } from '../src/messaging/delivery/delivery-ledger.j
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
+import { nextLayoutHash } from './support/next-verification-hash.js';
 import { previousLayoutHash } from './support/previous-verification-hash.js';
 import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
 
@@ -114,6 +115,7 @@ describe.each([
   ['redis', () => new RedisOtpStore(client) as OtpStore, THIS_VERSION],
   ['redis, on hashes of the earlier layout,', redisStoreRewritingIn(legacyHash), EARLIER_VERSIONS],
   ['redis, on hashes and ids as the previous version wrote them,', redisStoreRewritingIn(previousLayoutHash), EARLIER_VERSIONS],
+  ['redis, on hashes as the next version writes them,', redisStoreRewritingIn(nextLayoutHash), THIS_VERSION],
 ])('the %s OTP store', (_name, make, mint) => {
   let store: OtpStore;
   beforeEach(() => {

@@ -1,8 +1,20 @@
 import { legacyHash } from '../../../test/support/legacy-verification-hash.js';
+import { nextLayoutHash } from '../../../test/support/next-verification-hash.js';
 import { previousLayoutHash } from '../../../test/support/previous-verification-hash.js';
 import type { VerificationRecord } from '../otp.types.js';
 import { SENT_MARK_PREFIX } from '../delivery.port.js';
-import { DELIVERY_FIELD, FIELD, fromHash, fromPairs, HASH_FIELDS, packDigest, SHORT_CODES, statusOf, toHash } from './verification-hash.js';
+import {
+  DELIVERY_FIELD,
+  FIELD,
+  fromHash,
+  fromPairs,
+  HASH_FIELDS,
+  NEXT_CODES,
+  packDigest,
+  SHORT_CODES,
+  statusOf,
+  toHash,
+} from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 const T0 = 1_700_000_000_000;
@@ -231,6 +243,33 @@ describe('the verification hash', () => {
       for (const { lua: script } of Object.values(VERIFICATION_SCRIPTS)) {
         for (const status of Object.keys(SHORT_CODES.status)) expect(script).not.toMatch(new RegExp(`'HSET'[^\\n]*'${status}'`));
       }
+    });
+  });
+
+  describe('as the next version writes it', () => {
+    it('reads a hash without a locale as the default one, and the provider from its code', () => {
+      const english = record({ locale: 'en', delivery: { ...record().delivery, provider: 'smtp' } });
+      const next = nextLayoutHash(english);
+      expect(next).not.toHaveProperty(FIELD.locale);
+      expect(next).toHaveProperty(DELIVERY_FIELD.provider, 'm');
+      expect(fromHash(english.id, stored(next))).toEqual(english);
+      // Another locale is written as it is; a provider without a code reads as itself.
+      const german = record({ delivery: { ...record().delivery, provider: 'twilio-sms' } });
+      expect(nextLayoutHash(german)).toMatchObject({ [FIELD.locale]: 'de', [DELIVERY_FIELD.provider]: 'twilio-sms' });
+      expect(fromHash(german.id, stored(nextLayoutHash(german)))).toEqual(german);
+    });
+
+    it('reads every provider from its code, and this version still writes it in full', () => {
+      for (const [provider, code] of Object.entries(NEXT_CODES.provider)) {
+        const sent = record({ delivery: { ...record().delivery, provider } });
+        expect(toHash(sent)).toHaveProperty(DELIVERY_FIELD.provider, provider);
+        expect(fromHash(sent.id, stored({ ...toHash(sent), [DELIVERY_FIELD.provider]: code }))!.delivery.provider).toBe(provider);
+      }
+      const letters = Object.values(NEXT_CODES.provider) as string[];
+      expect(new Set(letters).size).toBe(letters.length);
+      for (const letter of letters) expect(letter).toMatch(/^[a-z]$/);
+      for (const provider of Object.keys(NEXT_CODES.provider)) expect(provider.length).toBeGreaterThan(1);
+      expect(toHash(record({ locale: 'en' }))).toHaveProperty(FIELD.locale, 'en');
     });
   });
 
