@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FakeTwilio } from '../test/support/fake-twilio.js';
+import { RedisServer } from '../test/support/redis-server.js';
+import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
+import type { LoadJob } from './load-client.js';
+import { serverRuntime } from './runtime.js';
+import { API_KEY, load, note, ServerProcess, serviceEnvironment, serviceNodeArgs, waitUntil } from './server-process.js';
+import { SmtpSink } from './smtp-sink.js';
+
+/**
+ * `npm run bench:compare -- <another checkout>`: the CPU per request of this checkout's build against
+ * another's (each built: `npm run build` there), where `npm run bench`'s figures, a run apart, differ by
+ * more than a change does on a shared machine. Both run as API processes (DELIVERY_WORKER=false), with the
+ * benchmark's configuration, side by side on one Redis and PostgreSQL, and are loaded in turn: each round,
+ * each sends BENCH_COMPARE_SENDS verifications at saturation, then checks every one of them once with a
+ * wrong code (no worker delivers, so no code is known: every check counts a miss). The order alternates
+ * between rounds, so both meet the machine alike. Prints each round and the medians, this build's over the
+ * other's. BENCH_COMPARE_ROUNDS (8), BENCH_COMPARE_SENDS (8000), BENCH_CONNECTIONS (50).
+ */
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+/** bench/.build/bench/ → the repository. */
+const ROOT = resolve(HERE, '../../..');
+const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 8);
+const SENDS = Number(process.env.BENCH_COMPARE_SENDS ?? 8000);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const POSTGRES = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+interface Round {
+  send: number;
+  check: number;
+}
+
+async function main(): Promise<void> {
+  const other = process.argv[2];
+  if (!other) throw new Error('usage: npm run bench:compare -- <another checkout, built>');
+  ServerProcess.runtime = serverRuntime(ROOT, note);
+  note(`servers on node ${ServerProcess.runtime.version} (${ServerProcess.runtime.source})`);
+  const [redis, sink, twilio] = await Promise.all([RedisServer.start(), SmtpSink.start(), FakeTwilio.start()]);
+  const database = await createScratchPostgresDatabase(POSTGRES, 'otp_compare');
+  const scratch = mkdtempSync(join(tmpdir(), 'otp-gateway-compare-'));
+  const env = { ...serviceEnvironment({ redisUrl: redis.url, databaseUrl: database.url, smtp: sink, twilio }), DELIVERY_WORKER: 'false' };
+  const builds = [
+    { name: 'this', main: join(ROOT, 'dist/main.js') },
+    { name: 'other', main: join(resolve(other), 'dist/main.js') },
+  ];
+  const servers = builds.map(({ name, main }) => ({ name, server: ServerProcess.start(name, [...serviceNodeArgs(), main], env, scratch) }));
+  try {
+    const started = await Promise.all(
+      servers.map(async ({ name, server }) => {
+        const url = await server.listening();
+        await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 120_000, `${name} to be ready`);
+        return { name, server, url, rounds: [] as Round[] };
+      }),
+    );
+    const cpuPerRequest = async (server: ServerProcess, job: LoadJob) => {
+      const before = server.cpuMs();
+      const result = await load(job);
+      if (result.unexpected > 0) note(`${job.kind}: unexpected statuses ${JSON.stringify(result.statuses)}`);
+      return { result, cpuMs: (server.cpuMs() - before) / Math.max(1, result.requests) };
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const target of round % 2 === 0 ? started : [...started].reverse()) {
+        const base = { url: target.url, connections: CONNECTIONS, apiKey: API_KEY };
+        const sent = await cpuPerRequest(target.server, { kind: 'send', ...base, amount: SENDS, prefix: `${target.name}-${round}` });
+        const targets = (sent.result.created ?? []).map(([, id]) => ({ id, code: '000000', right: false }));
+        const checked = await cpuPerRequest(target.server, { kind: 'check', ...base, targets });
+        target.rounds.push({ send: sent.cpuMs, check: checked.cpuMs });
+        note(`round ${round + 1} ${target.name}: CPU per send ${sent.cpuMs.toFixed(3)} ms, per check ${checked.cpuMs.toFixed(3)} ms`);
+      }
+    }
+    const [mine, theirs] = started as [(typeof started)[number], (typeof started)[number]];
+    console.log(
+      `CPU per request, median of ${ROUNDS} rounds of ${SENDS} sends and as many wrong-code checks; this: ${ROOT}, other: ${resolve(other)}`,
+    );
+    for (const route of ['send', 'check'] as const) {
+      const [a, b] = [median(mine.rounds.map((r) => r[route])), median(theirs.rounds.map((r) => r[route]))];
+      const fewer = mine.rounds.filter((r, i) => r[route] < theirs.rounds[i]![route]).length;
+      console.log(
+        `  ${route.padEnd(5)} this ${a.toFixed(3)} ms, other ${b.toFixed(3)} ms: ${(a / b).toFixed(2)} x the other's (this lower in ${fewer} of ${ROUNDS} rounds)`,
+      );
+    }
+  } finally {
+    await Promise.all(servers.map(({ server }) => server.stop()));
+    await Promise.all([redis.stop(), sink.stop(), twilio.close()]);
+    await database.drop();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

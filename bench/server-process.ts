@@ -1,0 +1,173 @@
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { localProduction } from '../test/support/environments.js';
+import type { LoadJob, LoadResult } from './load-client.js';
+import type { Runtime } from './runtime.js';
+
+/** What the benchmarks share: the servers under test as processes, the load client, waiting and notes. */
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+/** bench/.build/bench/ → the repository. */
+const ROOT = resolve(HERE, '../../..');
+/** With BENCH_CPU_PROF=1: where a CPU profile per timed phase is written. */
+export const PROFILE_DIR = process.env.BENCH_CPU_PROF ? join(ROOT, 'bench/results') : undefined;
+export const API_KEY = 'bench-api-key-0123456789';
+
+/** The service's configuration in every benchmark: production, on the benchmark's own servers. */
+export function serviceEnvironment(servers: Parameters<typeof localProduction>[0]): Record<string, string> {
+  return {
+    ...localProduction(servers),
+    SHUTDOWN_DRAIN_MS: '0',
+    API_KEYS: API_KEY,
+    // Every send goes to a new destination, so per-destination limits never bind; the per-IP limit
+    // (one client address here) is raised to the top of its accepted range, far above what a run sends
+    // in a minute. No TRUST_PROXY trick is needed, and the throttler still does its Redis work per request.
+    RATE_LIMIT_IP_PER_MINUTE: '1000000',
+    API_KEY_RATE_LIMIT_PER_MINUTE: '1000000',
+    // Wrong-code checks must stay "incorrect" rather than lock: each verification is checked once anyway.
+    OTP_MAX_ATTEMPTS: '100',
+  };
+}
+
+/** The production image's node flags (ServerProcess.runtime), and BENCH_NODE_ARGS. */
+export function serviceNodeArgs(): string[] {
+  return [...ServerProcess.runtime.nodeFlags, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+}
+
+/** A server under test, as its own process; everything it prints is kept for when it fails. */
+export class ServerProcess {
+  private output = '';
+  readonly exited: Promise<void>;
+
+  private constructor(
+    readonly name: string,
+    private readonly child: ChildProcess,
+  ) {
+    // Only the last 64 KiB: the service logs a line per verification event, and this process must stay light.
+    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-65_536));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    this.exited = new Promise((done) => child.once('exit', () => done()));
+  }
+
+  /** The node every server runs on (bench/runtime.ts); set once, before the first starts. */
+  static runtime: Runtime = {
+    execPath: process.execPath,
+    version: process.version,
+    source: 'the node running the benchmark',
+    env: {},
+    nodeFlags: [],
+  };
+
+  static start(name: string, args: string[], env: Record<string, string>, cwd: string): ServerProcess {
+    const { execPath, env: imageEnv } = ServerProcess.runtime;
+    const child = spawn(execPath, args, {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', ...imageEnv, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new ServerProcess(name, child);
+  }
+
+  /** Generous: on a machine shared with other work, a Nest process can take long to start. */
+  async listening(timeoutMs = 120_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = /Listening on (http:\/\/[^\s"]+)/.exec(this.output);
+      if (match) return match[1]!;
+      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`${this.name} did not start:\n${this.output}`);
+      await sleep(50);
+    }
+  }
+
+  /** VmHWM: the most resident memory the process ever had. */
+  peakRssBytes(): number {
+    const line = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
+    return Number(line?.[1] ?? 0) * 1024;
+  }
+
+  /** CPU time (user + system) the process has used so far, in ms; per request, it is steadier than req/s on a busy machine. */
+  cpuMs(): number {
+    const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
+    // utime and stime, fields 14 and 15 of proc(5), in clock ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+
+  rssBytes(): number {
+    const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
+    return Number(line?.[1] ?? 0) * 1024;
+  }
+
+  /**
+   * With BENCH_CPU_PROF=1, `work` runs between two SIGUSR2 to the process's phase profiler (bench/phase-profiler.ts),
+   * which writes `<phase>.cpuprofile`; this waits until it is written, so the writing is no part of the next phase.
+   */
+  async profiled<T>(phase: string, work: () => Promise<T>, profiles: Map<string, string>): Promise<T> {
+    if (!PROFILE_DIR) return work();
+    const file = join(PROFILE_DIR, `${phase}.cpuprofile`);
+    rmSync(file, { force: true });
+    writeFileSync(join(PROFILE_DIR, `.phase-${this.child.pid}`), phase);
+    this.child.kill('SIGUSR2');
+    // The profiler starts on the process's next turn of its event loop.
+    await sleep(50);
+    const result = await work();
+    this.child.kill('SIGUSR2');
+    await waitUntil(() => existsSync(file), 60_000, `${this.name}'s ${phase} profile`);
+    rmSync(join(PROFILE_DIR, `.phase-${this.child.pid}`), { force: true });
+    profiles.set(phase, file);
+    return result;
+  }
+
+  /** SIGTERM, for a graceful shutdown; SIGKILL if it lingers. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** A load run, by a load client (bench/load-client.ts) in a process of its own. */
+export function load(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = fork(join(HERE, 'load-client.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: LoadResult | undefined;
+    child.once('message', (message) => (result = message as LoadResult));
+    child.once('exit', (code) => (result ? resolvePromise(result) : reject(new Error(`load client exited with ${code}`))));
+    child.send(job);
+  });
+}
+
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  required = true,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await condition()) return true;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) {
+      if (required) throw new Error(`gave up waiting for ${what}`);
+      return false;
+    }
+    await sleep(100);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+export function note(message: string): void {
+  console.error(`[bench] ${message}`);
+}
