@@ -1,0 +1,165 @@
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { digestCode, shortDigestCode } from '../src/otp/codes/otp-codes.js';
+import { destinationKey, entryId } from '../src/otp/destination-hash.js';
+import type { VerificationRecord } from '../src/otp/otp.types.js';
+import { RETENTION_MS } from '../src/otp/store/otp-store.js';
+import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
+import { call, startApp, type TestApp } from './support/app.js';
+import { Inboxes, JWT_SECRET } from './support/auth-inboxes.js';
+import { LOOSE_LIMITS } from './support/environments.js';
+import { nextLayoutHash } from './support/next-verification-hash.js';
+import { previousLayoutHash, sentEmailVerification } from './support/previous-verification-hash.js';
+import { RedisServer } from './support/redis-server.js';
+
+/**
+ * A rolling update mixes replicas of two versions, each serving what the other stores. Through this version's
+ * API, what the previous version and the next one store must read, check and re-send as this version's own.
+ */
+const run = Date.now() % 100_000;
+let redis: RedisServer;
+let inboxes: Inboxes;
+let client: Redis;
+let service: TestApp;
+beforeAll(async () => {
+  [redis, inboxes] = await Promise.all([RedisServer.start(), Inboxes.start()]);
+  client = new Redis(redis.url);
+  service = await startApp({ ...inboxes.env(), JWT_SECRET, ...LOOSE_LIMITS, REDIS_URL: redis.url });
+}, 60_000);
+afterAll(async () => {
+  await service?.close();
+  client?.disconnect();
+  await inboxes?.close();
+  await redis?.stop();
+});
+
+describe('a verification the previous version stored', () => {
+  // From the previous version: hashes with statuses in full, zeros written out and 32-byte digests, under the keys of
+  // version-4 ids, and destinations' times in milliseconds; what this version then writes is its own layout.
+  /** What a replica of the previous version leaves in Redis for a new email verification whose code it sent. */
+  async function storedByThePreviousVersion(to: string, code: string): Promise<VerificationRecord & { hourEnds: number }> {
+    const now = Date.now();
+    const sent = sentEmailVerification(randomUUID(), to, now);
+    const record = { ...sent, digest: digestCode(service.loaded.configuration.otp.secret, sent.id, sent.purpose, code) };
+    const key = verificationKey(record.id);
+    await client.hset(key, previousLayoutHash(record));
+    await client.pexpire(key, 600_000 + 86_400_000);
+    const hourEnds = now + 3_600_000;
+    await client.hset(destinationKey(to), 'a:login', `${record.expiresAt}:${entryId(record.id)}`, 'ah', 1, 'ahw', hourEnds);
+    await client.pexpire(destinationKey(to), 86_400_000);
+    return { ...record, hourEnds };
+  }
+
+  it('reads its status, counts a wrong code and approves the right one, found by its id or by its destination', async () => {
+    const to = `previous-${run}-1@example.com`;
+    const record = await storedByThePreviousVersion(to, '482913');
+    expect(verificationKey(record.id)).toBe(`otp:{v:${record.id}}`);
+
+    const status = await call(service.url, 'GET', `/v1/verifications/${record.id}`);
+    expect(status.status).toBe(200);
+    expect(status.body).toMatchObject({
+      id: record.id,
+      status: 'pending',
+      channel: 'email',
+      purpose: 'login',
+      attemptsRemaining: 5,
+      sendsRemaining: 4,
+      createdAt: new Date(record.createdAt).toISOString(),
+      delivery: { status: 'sent', provider: 'smtp', attempts: 1 },
+    });
+
+    const wrong = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code: '000000' });
+    expect([wrong.status, wrong.body.code, wrong.body.attemptsRemaining]).toEqual([422, 'OTP_INCORRECT', 4]);
+    const right = await call(service.url, 'POST', '/v1/verifications/check', { to, purpose: 'login', code: '482913' });
+    expect([right.status, right.body]).toEqual([200, { id: record.id, status: 'approved' }]);
+    expect((await call(service.url, 'GET', `/v1/verifications/${record.id}`)).body.status).toBe('approved');
+    expect(await client.hget(verificationKey(record.id), 's')).toBe('a');
+  });
+
+  it('is the pending verification a new send re-sends, whose new code then approves it', async () => {
+    const to = `previous-${run}-2@example.com`;
+    const record = await storedByThePreviousVersion(to, '482913');
+
+    const resent = await call(service.url, 'POST', '/v1/verifications', {
+      channel: 'email',
+      to,
+      purpose: 'login',
+      clientIp: '203.0.113.7',
+    });
+    expect(resent.status).toBe(201);
+    expect(resent.body).toMatchObject({ id: record.id, sendsRemaining: 3 });
+    const code = await inboxes.nextCode(to);
+    // The new code's digest is this version's, under the key the verification has had all along.
+    expect((await client.hgetBuffer(verificationKey(record.id), 'g'))!).toHaveLength(16);
+    // The old code stopped working with the resend.
+    if (code !== '482913') {
+      const old = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code: '482913' });
+      expect(old.status).toBe(422);
+    }
+    const right = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code });
+    expect([right.status, right.body.status]).toEqual([200, 'approved']);
+    // The resend counted in the hour the previous version opened: its count went on, and it ends when it did (now in seconds).
+    expect(await client.hmget(destinationKey(to), 'ah', 'ahw')).toEqual(['2', String(Math.floor(record.hourEnds / 1000))]);
+  });
+
+  it('mints a new verification as this version does: a version-8 id under its compact key', async () => {
+    const to = `previous-${run}-3@example.com`;
+    const sent = await call(service.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'login', clientIp: '203.0.113.7' });
+    expect(sent.status).toBe(201);
+    expect(sent.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const key = verificationKey(String(sent.body.id));
+    expect(key).toMatch(/^otp:\{[A-Za-z0-9_-]{22}\}$/);
+    expect(await client.hmget(key, 'k', 's', 'b')).toEqual(['e', 'p', 'a']);
+    const code = await inboxes.nextCode(to);
+    const right = await call(service.url, 'POST', '/v1/verifications/check', { id: sent.body.id, code });
+    expect([right.status, right.body.status]).toEqual([200, 'approved']);
+  });
+});
+
+describe('a verification the next version stores', () => {
+  // From the next version: no locale field for the default locale, and the delivery's provider as its code.
+  /** What a replica of the next version leaves in Redis for a new email verification whose code it sent by SMTP. */
+  async function storedByTheNextVersion(to: string, code: string) {
+    const sent = sentEmailVerification(mintVerificationId(), to, Date.now());
+    const record = { ...sent, digest: shortDigestCode(service.loaded.configuration.otp.secret, sent.id, code) };
+    const key = verificationKey(record.id);
+    await client.hset(key, nextLayoutHash(record));
+    await client.pexpire(key, 600_000 + RETENTION_MS);
+    await client.hset(destinationKey(to), 'a:login', `${Math.ceil(record.expiresAt / 1000)}:${entryId(record.id)}`);
+    await client.pexpire(destinationKey(to), 86_400_000);
+    return record;
+  }
+
+  it('reads its provider from its code, and checks it by its id', async () => {
+    const to = `next-${run}-1@example.com`;
+    const record = await storedByTheNextVersion(to, '482913');
+    expect(await client.hmget(verificationKey(record.id), 'l', 'dp')).toEqual([null, 'm']);
+
+    const status = await call(service.url, 'GET', `/v1/verifications/${record.id}`);
+    expect(status).toMatchObject({
+      status: 200,
+      body: { id: record.id, status: 'pending', delivery: { status: 'sent', provider: 'smtp' } },
+    });
+    const wrong = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code: '000000' });
+    expect([wrong.status, wrong.body.attemptsRemaining]).toEqual([422, 4]);
+    const right = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code: '482913' });
+    expect([right.status, right.body]).toEqual([200, { id: record.id, status: 'approved' }]);
+  });
+
+  it('re-sends it in the default locale, the one it was started in', async () => {
+    const to = `next-${run}-2@example.com`;
+    const record = await storedByTheNextVersion(to, '482913');
+    const resent = await call(service.url, 'POST', '/v1/verifications', {
+      channel: 'email',
+      to,
+      purpose: 'login',
+      clientIp: '203.0.113.7',
+    });
+    expect(resent).toMatchObject({ status: 201, body: { id: record.id, sendsRemaining: 3 } });
+    const message = await inboxes.next(to);
+    expect(message.subject).toMatch(/^Your .* code$/);
+    const code = /\b(\d{6})\b/.exec(message.text)![1]!;
+    const right = await call(service.url, 'POST', '/v1/verifications/check', { to, purpose: 'login', code });
+    expect([right.status, right.body.status]).toEqual([200, 'approved']);
+  });
+});
