@@ -1,13 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FakeTwilio } from '../test/support/fake-twilio.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
 import type { LoadJob } from './load-client.js';
 import { serverRuntime } from './runtime.js';
-import { API_KEY, load, note, ServerProcess, serviceEnvironment, serviceNodeArgs, waitUntil } from './server-process.js';
+import { API_KEY, load, note, POSTGRES, ROOT, ServerProcess, serviceEnvironment, serviceNodeArgs, waitUntil } from './server-process.js';
 import { SmtpSink } from './smtp-sink.js';
 
 /**
@@ -21,13 +20,9 @@ import { SmtpSink } from './smtp-sink.js';
  * other's. BENCH_COMPARE_ROUNDS (8), BENCH_COMPARE_SENDS (8000), BENCH_CONNECTIONS (50).
  */
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-/** bench/.build/bench/ → the repository. */
-const ROOT = resolve(HERE, '../../..');
 const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 8);
 const SENDS = Number(process.env.BENCH_COMPARE_SENDS ?? 8000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const POSTGRES = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 interface Round {
   send: number;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Bull from 'bull';
@@ -20,7 +20,9 @@ import {
   API_KEY,
   load,
   note,
+  POSTGRES,
   PROFILE_DIR,
+  ROOT,
   ServerProcess,
   serviceEnvironment,
   serviceNodeArgs,
@@ -54,8 +56,6 @@ import { SmtpSink } from './smtp-sink.js';
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-/** bench/.build/bench/ → the repository. */
-const ROOT = resolve(HERE, '../../..');
 const MAIN_JS = join(ROOT, 'dist/main.js');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -67,7 +67,6 @@ const LATENCY_INTERVAL_MS = 20;
 const HALF = 0.5;
 /** Seeded accounts per second of an otp/start phase: more than one process can start on this machine, so none is used twice. */
 const ACCOUNTS_PER_SECOND = 5000;
-const POSTGRES = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 /** The service's default OTP_TTL_SECONDS, which the benchmark leaves as it is. */
 const CODE_LIFETIME_SECONDS = 600;
 /** The delivery queue's key prefix, as MessagingModule registers it (one hash tag for every key). */

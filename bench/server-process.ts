@@ -10,7 +10,9 @@ import type { Runtime } from './runtime.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 /** bench/.build/bench/ → the repository. */
-const ROOT = resolve(HERE, '../../..');
+export const ROOT = resolve(HERE, '../../..');
+/** The PostgreSQL server the benchmarks create their scratch databases on. */
+export const POSTGRES = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 /** With BENCH_CPU_PROF=1: where a CPU profile per timed phase is written. */
 export const PROFILE_DIR = process.env.BENCH_CPU_PROF ? join(ROOT, 'bench/results') : undefined;
 export const API_KEY = 'bench-api-key-0123456789';
