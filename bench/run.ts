@@ -482,29 +482,39 @@ async function measureService(
   );
 
   // 3. Half load.
-  const halfSend = await timed(
-    'api',
-    api,
-    {
-      kind: 'send',
-      ...load,
-      durationSeconds: DURATION,
-      rate: HALF * send.requestsPerSecond,
-      prefix: `${prefix}-half`,
-    },
-    worker,
+  const halfSend = await api.profiled(
+    'api-half-send',
+    () =>
+      timed(
+        'api',
+        api,
+        {
+          kind: 'send',
+          ...load,
+          durationSeconds: DURATION,
+          rate: HALF * send.requestsPerSecond,
+          prefix: `${prefix}-half`,
+        },
+        worker,
+      ),
+    profiles,
   );
   await drain('of the half-load sends', destinations(halfSend));
-  const halfCheck = await timed(
-    'api',
-    api,
-    {
-      kind: 'check',
-      ...load,
-      rate: HALF * check.requestsPerSecond,
-      targets: nonEmpty(checkTargets(halfSend.created ?? []), 'half-load verification'),
-    },
-    worker,
+  const halfCheck = await api.profiled(
+    'api-half-check',
+    () =>
+      timed(
+        'api',
+        api,
+        {
+          kind: 'check',
+          ...load,
+          rate: HALF * check.requestsPerSecond,
+          targets: nonEmpty(checkTargets(halfSend.created ?? []), 'half-load verification'),
+        },
+        worker,
+      ),
+    profiles,
   );
 
   // 4. Passwordless sign-in: each seeded account starts once, so no per-destination limit or cooldown binds.
