@@ -4,14 +4,13 @@ import { digestCode, shortDigestCode } from '../src/otp/codes/otp-codes.js';
 import { destinationKey, entryId } from '../src/otp/destination-hash.js';
 import { toHash } from '../src/otp/store/verification-hash.js';
 import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
-import { nextLayoutHash } from '../test/support/next-verification-hash.js';
-import { previousLayoutHash, sentEmailVerification } from '../test/support/previous-verification-hash.js';
+import { olderLayoutHash, previousLayoutHash, sentEmailVerification } from '../test/support/previous-verification-hash.js';
 import { RedisServer } from '../test/support/redis-server.js';
 
 /**
- * `npm run bench:layout`: Redis memory per pending verification in the previous version's layout, in
- * this version's (verification-hash.ts, verification-key.ts, destination-hash.ts), and in the next
- * version's, which this one reads already (`nextLayoutHash`). Each layout on a fresh redis-server:
+ * `npm run bench:layout`: Redis memory per pending verification in the layout of the version before the
+ * previous one, in the previous version's, and in this version's (verification-hash.ts, verification-key.ts,
+ * destination-hash.ts). Each layout on a fresh redis-server:
  * LAYOUT_VERIFICATIONS (default 100,000) delivered email verifications, each with its destination's
  * hash, written as the store and the send limiter leave them after `npm run bench`'s memory phase (same
  * address length, limits and delivery fields), then `used_memory` per verification and one of each key's
@@ -24,9 +23,10 @@ const SECRET = 'layout-secret-0123456789abcdefghijkl';
 const CODE = '482913';
 const BATCH = 1_000;
 
-type Layout = 'previous version' | 'this version' | 'next version';
+type Layout = 'two versions ago' | 'previous version' | 'this version';
 
-const LAYOUTS: readonly Layout[] = ['previous version', 'this version', 'next version'];
+const LAYOUTS: readonly Layout[] = ['two versions ago', 'previous version', 'this version'];
+const WRITERS = { 'two versions ago': olderLayoutHash, 'previous version': previousLayoutHash, 'this version': toHash };
 /** How long after its send each delivery is recorded. */
 const DELIVERY_DELAYS_MS = [20, 150_000];
 
@@ -39,8 +39,8 @@ async function measure(
   try {
     const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1]);
     const before = await usedMemory();
-    const current = layout !== 'previous version';
-    // Since this version, a destination's times are whole seconds: a limit's end rounded down, an entry's expiry up.
+    const current = layout !== 'two versions ago';
+    // Since the previous version, a destination's times are whole seconds: a limit's end rounded down, an entry's expiry up.
     const end = (ms: number) => (current ? Math.floor(ms / 1000) : ms);
     const expiry = (ms: number) => (current ? Math.ceil(ms / 1000) : ms);
     const now = Date.now();
@@ -59,7 +59,7 @@ async function measure(
           updatedAt: now + deliveredAfterMs,
           delivery: { ...sent.delivery, updatedAt: now + deliveredAfterMs },
         };
-        const hash = { 'previous version': previousLayoutHash, 'this version': toHash, 'next version': nextLayoutHash }[layout](record);
+        const hash = WRITERS[layout](record);
         const key = verificationKey(id);
         // `m1`: the delivery ledger's mark of the send that went out.
         pipeline.hset(key, { ...hash, m1: 1 }).pexpire(key, 600_000 + 86_400_000);
@@ -102,7 +102,7 @@ async function main() {
       baseline ||= perVerification;
       if (layout === 'this version' && delay === DELIVERY_DELAYS_MS[0]) current = perVerification;
       console.log(
-        `  ${layout.padEnd(16)} used_memory ${perVerification.toFixed(1)} B per verification (${(perVerification / baseline).toFixed(3)} × the previous version's); ` +
+        `  ${layout.padEnd(16)} used_memory ${perVerification.toFixed(1)} B per verification (${(perVerification / baseline).toFixed(3)} × ${LAYOUTS[0]}); ` +
           `MEMORY USAGE: verification ${verification} B, destination ${destination} B`,
       );
     }

@@ -13,8 +13,7 @@ import { RedisDeliveryLedger } from '../src/messaging/delivery/delivery-ledger.j
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
-import { nextLayoutHash } from './support/next-verification-hash.js';
-import { previousLayoutHash } from './support/previous-verification-hash.js';
+import { olderLayoutHash, previousLayoutHash } from './support/previous-verification-hash.js';
 import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
 
 /** One contract, two stores: whatever the memory store guarantees, the Redis store must too. */
@@ -114,8 +113,8 @@ describe.each([
   ['memory', () => new MemoryOtpStore() as OtpStore, THIS_VERSION],
   ['redis', () => new RedisOtpStore(client) as OtpStore, THIS_VERSION],
   ['redis, on hashes of the earlier layout,', redisStoreRewritingIn(legacyHash), EARLIER_VERSIONS],
-  ['redis, on hashes and ids as the previous version wrote them,', redisStoreRewritingIn(previousLayoutHash), EARLIER_VERSIONS],
-  ['redis, on hashes as the next version writes them,', redisStoreRewritingIn(nextLayoutHash), THIS_VERSION],
+  ['redis, on hashes and ids as the version before the previous one wrote them,', redisStoreRewritingIn(olderLayoutHash), EARLIER_VERSIONS],
+  ['redis, on hashes as the previous version wrote them,', redisStoreRewritingIn(previousLayoutHash), THIS_VERSION],
 ])('the %s OTP store', (_name, make, mint) => {
   let store: OtpStore;
   beforeEach(() => {
@@ -648,6 +647,30 @@ describe('a verification as this version writes it: its layout and its id', () =
     expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now(), 'account-1')).toBe(r.id);
   });
 
+  it("holds no locale for the default one, and the delivery's provider as its code, as each report writes it", async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    await stored(r);
+    expect(await fields(r, 'l', 'dp')).toEqual([null, null]);
+    await store.updateDelivery(r.id, { sendNumber: 1, status: 'sent', provider: 'twilio-verify', codeIssuer: 'twilio-verify' }, Date.now());
+    // The provider that issued the code is named in full: checks go to it by that name.
+    expect(await fields(r, 'l', 'dp', 'i')).toEqual([null, 'v', 'twilio-verify']);
+    expect(await store.get(r.id)).toMatchObject({
+      locale: 'en',
+      codeIssuer: 'twilio-verify',
+      delivery: { status: 'sent', provider: 'twilio-verify' },
+    });
+    await store.updateDelivery(r.id, { sendNumber: 1, status: 'failed', provider: null }, Date.now());
+    expect(await fields(r, 'dp')).toEqual([null]);
+    expect((await store.get(r.id))!.delivery.provider).toBeNull();
+
+    const german = record({ locale: 'de' });
+    await stored(german);
+    await store.updateDelivery(german.id, { sendNumber: 1, status: 'sent', provider: 'smtp' }, Date.now());
+    expect(await fields(german, 'l', 'dp')).toEqual(['de', 'm']);
+    expect(await store.get(german.id)).toMatchObject({ locale: 'de', delivery: { provider: 'smtp' } });
+  });
+
   it("compares its 16 bytes with the candidate's short digest only: the code's digest of the earlier kind does not match", async () => {
     const store = new RedisOtpStore(client);
     const r = record({ maxAttempts: 5 });
@@ -745,11 +768,11 @@ describe('a verification as this version writes it: its layout and its id', () =
   });
 });
 
-describe('a verification the previous version wrote', () => {
+describe('a verification the version before the previous one wrote', () => {
   const key = (r: VerificationRecord) => verificationKey(r.id);
   const stored = async (r: VerificationRecord) => {
     await new RedisOtpStore(client).createPending(r);
-    await rewriteIn(previousLayoutHash, r);
+    await rewriteIn(olderLayoutHash, r);
   };
   mintAsEarlierVersions();
 

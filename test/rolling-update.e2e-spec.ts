@@ -8,13 +8,14 @@ import { mintVerificationId, verificationKey } from '../src/otp/verification-key
 import { call, startApp, type TestApp } from './support/app.js';
 import { Inboxes, JWT_SECRET } from './support/auth-inboxes.js';
 import { LOOSE_LIMITS } from './support/environments.js';
-import { nextLayoutHash } from './support/next-verification-hash.js';
-import { previousLayoutHash, sentEmailVerification } from './support/previous-verification-hash.js';
+import { eventually } from './support/eventually.js';
+import { olderLayoutHash, previousLayoutHash, sentEmailVerification } from './support/previous-verification-hash.js';
 import { RedisServer } from './support/redis-server.js';
 
 /**
  * A rolling update mixes replicas of two versions, each serving what the other stores. Through this version's
- * API, what the previous version and the next one store must read, check and re-send as this version's own.
+ * API, what the previous version stored, and what the one before it stored a day before, must read, check and
+ * re-send as this version's own; the previous version reads what this one stores (verification-hash.ts).
  */
 const run = Date.now() % 100_000;
 let redis: RedisServer;
@@ -33,16 +34,16 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-describe('a verification the previous version stored', () => {
-  // From the previous version: hashes with statuses in full, zeros written out and 32-byte digests, under the keys of
+describe('a verification the version before the previous one stored', () => {
+  // From that version: hashes with statuses in full, zeros written out and 32-byte digests, under the keys of
   // version-4 ids, and destinations' times in milliseconds; what this version then writes is its own layout.
-  /** What a replica of the previous version leaves in Redis for a new email verification whose code it sent. */
-  async function storedByThePreviousVersion(to: string, code: string): Promise<VerificationRecord & { hourEnds: number }> {
+  /** What a replica of that version left in Redis for a new email verification whose code it sent. */
+  async function storedByAnOlderVersion(to: string, code: string): Promise<VerificationRecord & { hourEnds: number }> {
     const now = Date.now();
     const sent = sentEmailVerification(randomUUID(), to, now);
     const record = { ...sent, digest: digestCode(service.loaded.configuration.otp.secret, sent.id, sent.purpose, code) };
     const key = verificationKey(record.id);
-    await client.hset(key, previousLayoutHash(record));
+    await client.hset(key, olderLayoutHash(record));
     await client.pexpire(key, 600_000 + 86_400_000);
     const hourEnds = now + 3_600_000;
     await client.hset(destinationKey(to), 'a:login', `${record.expiresAt}:${entryId(record.id)}`, 'ah', 1, 'ahw', hourEnds);
@@ -52,7 +53,7 @@ describe('a verification the previous version stored', () => {
 
   it('reads its status, counts a wrong code and approves the right one, found by its id or by its destination', async () => {
     const to = `previous-${run}-1@example.com`;
-    const record = await storedByThePreviousVersion(to, '482913');
+    const record = await storedByAnOlderVersion(to, '482913');
     expect(verificationKey(record.id)).toBe(`otp:{v:${record.id}}`);
 
     const status = await call(service.url, 'GET', `/v1/verifications/${record.id}`);
@@ -78,7 +79,7 @@ describe('a verification the previous version stored', () => {
 
   it('is the pending verification a new send re-sends, whose new code then approves it', async () => {
     const to = `previous-${run}-2@example.com`;
-    const record = await storedByThePreviousVersion(to, '482913');
+    const record = await storedByAnOlderVersion(to, '482913');
 
     const resent = await call(service.url, 'POST', '/v1/verifications', {
       channel: 'email',
@@ -111,29 +112,34 @@ describe('a verification the previous version stored', () => {
     expect(key).toMatch(/^otp:\{[A-Za-z0-9_-]{22}\}$/);
     expect(await client.hmget(key, 'k', 's', 'b')).toEqual(['e', 'p', 'a']);
     const code = await inboxes.nextCode(to);
+    // The default locale is no field, and the provider is its code: what the previous version reads already.
+    await eventually(async () => expect(await client.hmget(key, 'l', 'ds', 'dp')).toEqual([null, 's', 'm']));
+    expect((await call(service.url, 'GET', `/v1/verifications/${sent.body.id}`)).body).toMatchObject({
+      delivery: { status: 'sent', provider: 'smtp' },
+    });
     const right = await call(service.url, 'POST', '/v1/verifications/check', { id: sent.body.id, code });
     expect([right.status, right.body.status]).toEqual([200, 'approved']);
   });
 });
 
-describe('a verification the next version stores', () => {
-  // From the next version: no locale field for the default locale, and the delivery's provider as its code.
-  /** What a replica of the next version leaves in Redis for a new email verification whose code it sent by SMTP. */
-  async function storedByTheNextVersion(to: string, code: string) {
-    const sent = sentEmailVerification(mintVerificationId(), to, Date.now());
+describe('a verification the previous version stored', () => {
+  // From the previous version: a field for the default locale, and the delivery's provider in full.
+  /** What a replica of the previous version leaves in Redis for a new email verification whose code it sent by SMTP. */
+  async function storedByThePreviousVersion(to: string, code: string, locale = 'en') {
+    const sent = { ...sentEmailVerification(mintVerificationId(), to, Date.now()), locale };
     const record = { ...sent, digest: shortDigestCode(service.loaded.configuration.otp.secret, sent.id, code) };
     const key = verificationKey(record.id);
-    await client.hset(key, nextLayoutHash(record));
+    await client.hset(key, previousLayoutHash(record));
     await client.pexpire(key, 600_000 + RETENTION_MS);
     await client.hset(destinationKey(to), 'a:login', `${Math.ceil(record.expiresAt / 1000)}:${entryId(record.id)}`);
     await client.pexpire(destinationKey(to), 86_400_000);
     return record;
   }
 
-  it('reads its provider from its code, and checks it by its id', async () => {
-    const to = `next-${run}-1@example.com`;
-    const record = await storedByTheNextVersion(to, '482913');
-    expect(await client.hmget(verificationKey(record.id), 'l', 'dp')).toEqual([null, 'm']);
+  it('reads its provider in full, and checks it by its id', async () => {
+    const to = `last-${run}-1@example.com`;
+    const record = await storedByThePreviousVersion(to, '482913');
+    expect(await client.hmget(verificationKey(record.id), 'l', 'dp')).toEqual(['en', 'smtp']);
 
     const status = await call(service.url, 'GET', `/v1/verifications/${record.id}`);
     expect(status).toMatchObject({
@@ -146,9 +152,9 @@ describe('a verification the next version stores', () => {
     expect([right.status, right.body]).toEqual([200, { id: record.id, status: 'approved' }]);
   });
 
-  it('re-sends it in the default locale, the one it was started in', async () => {
-    const to = `next-${run}-2@example.com`;
-    const record = await storedByTheNextVersion(to, '482913');
+  it('re-sends it in the locale it was started in', async () => {
+    const to = `last-${run}-2@example.com`;
+    const record = await storedByThePreviousVersion(to, '482913', 'es');
     const resent = await call(service.url, 'POST', '/v1/verifications', {
       channel: 'email',
       to,
@@ -157,7 +163,7 @@ describe('a verification the next version stores', () => {
     });
     expect(resent).toMatchObject({ status: 201, body: { id: record.id, sendsRemaining: 3 } });
     const message = await inboxes.next(to);
-    expect(message.subject).toMatch(/^Your .* code$/);
+    expect(message.subject).toMatch(/^Tu código de /);
     const code = /\b(\d{6})\b/.exec(message.text)![1]!;
     const right = await call(service.url, 'POST', '/v1/verifications/check', { to, purpose: 'login', code });
     expect([right.status, right.body.status]).toEqual([200, 'approved']);

@@ -1,7 +1,7 @@
 import type { VerificationRecord } from '../../src/otp/otp.types.js';
 import { DELIVERY_FIELD, FIELD, toHash } from '../../src/otp/store/verification-hash.js';
 
-/** Fields this version leaves out at 0 (a counter, a time at creation), which the previous version wrote. */
+/** Fields left out at 0 (a counter, a time at creation) since the previous version, which the version before it wrote. */
 const WRITTEN_AT_ZERO = [
   FIELD.updatedAt,
   FIELD.attempts,
@@ -12,15 +12,28 @@ const WRITTEN_AT_ZERO = [
   DELIVERY_FIELD.updatedAt,
 ];
 
+type Hash = Record<string, string | number | Buffer>;
+
 /**
  * A verification's hash as the previous version wrote it (verification-hash.ts): this version's, with the
- * channel, the budget and both statuses in full rather than as codes, and every counter and time written,
- * at 0 too. Its digest is the record's: the previous version stored `digestCode`'s (32 bytes), which the
- * caller, who has the code, gives the record. This version must read and update such hashes for as long as
- * they live.
+ * locale written out, the default one too, and the delivery's provider in full. This version must read and
+ * update such hashes for as long as they live, and the previous version reads this version's.
  */
-export function previousLayoutHash(record: VerificationRecord): Record<string, string | number | Buffer> {
+export function previousLayoutHash(record: VerificationRecord): Hash {
   const hash = toHash(record);
+  hash[FIELD.locale] = record.locale;
+  if (record.delivery.provider) hash[DELIVERY_FIELD.provider] = record.delivery.provider;
+  return hash;
+}
+
+/**
+ * A verification's hash as the version before the previous one wrote it: the previous version's, with the
+ * channel, the budget and both statuses in full rather than as codes, and every counter and time written,
+ * at 0 too. Its digest is the record's: that version stored `digestCode`'s (32 bytes), which the caller, who
+ * has the code, gives the record. Such hashes live up to a day after their code expires.
+ */
+export function olderLayoutHash(record: VerificationRecord): Hash {
+  const hash = previousLayoutHash(record);
   hash[FIELD.channel] = record.channel;
   hash[FIELD.budget] = record.budget;
   hash[FIELD.status] = record.status;
@@ -31,7 +44,7 @@ export function previousLayoutHash(record: VerificationRecord): Record<string, s
 
 /**
  * A pending email verification for `login` through the Verifications API whose one code went out by SMTP,
- * as both versions record it (its digest left to the caller, who has the code).
+ * as each version records it (its digest left to the caller, who has the code).
  */
 export function sentEmailVerification(id: string, to: string, now: number): VerificationRecord {
   return {

@@ -18,7 +18,7 @@ import type {
 import { verificationKey } from '../verification-key.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
 import { PENDING_INDEX_SCRIPTS } from './pending-index.scripts.js';
-import { FIELD, fromHash, fromPairs, packDigest, SHORT_CODES, statusOf, toHash } from './verification-hash.js';
+import { encode, FIELD, fromHash, fromPairs, packDigest, SHORT_CODES, statusOf, toHash } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 /*
@@ -126,7 +126,7 @@ export class RedisOtpStore implements OtpStore {
 
   async updateDelivery(id: string, update: DeliveryUpdate, now: number, unlessMarked?: SentMark) {
     const payload: Record<string, unknown> = { sendNumber: update.sendNumber, status: update.status };
-    if (update.provider !== undefined) payload.provider = update.provider ?? '';
+    if (update.provider !== undefined) payload.provider = update.provider === null ? '' : encode('provider', update.provider);
     if (update.attempts !== undefined) payload.attempts = update.attempts;
     if (update.lastError !== undefined) payload.lastError = update.lastError ?? '';
     if (update.codeIssuer !== undefined) payload.codeIssuer = update.codeIssuer ?? '';

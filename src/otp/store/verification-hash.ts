@@ -23,20 +23,20 @@ import type { DeliveryState, DeliveryStatus, VerificationRecord, VerificationSta
  * field was stored there: the store reads such a hash as it is, and its scripts rewrite it in this
  * layout the first time they touch it (`upgradeLua`).
  *
- * Since this version, the hash also holds one-letter codes for the channel, the budget and both statuses
- * (`SHORT_CODES`), no field for a counter or a time of 0, and the code's digest as `shortDigestCode` gives
- * it (16 bytes, over the id and code alone); its key and id: verification-key.ts. The previous version read
- * all of that before this one wrote it (a replica must read a layout before any replica writes it, so a
- * rolling update never mixes a writer with a replica that cannot read what it wrote), and this version
- * reads what that one wrote: a value in full, a zero written out, a 32-byte digest (`matchesCandidate`
- * tells the two digests apart by length, in Lua too), and the scripts decode a status either way
- * (`codesLua`).
- *
- * The next layout step is read from this version on and written from the next (`NEXT_CODES`): no locale
- * field for the default one (`UNWRITTEN_LOCALE`), and the delivery's provider as its one-letter code.
- * Together they keep the hash of a verification whose delivery was recorded minutes after its send (a queue
- * that backed up) in the allocation size of one delivered at once: `npm run bench:layout`, 150 s, 618 → 586 B
- * per verification with the benchmark's 44-character addresses.
+ * Each later layout step was read by one version and written only from the next (a replica must read a
+ * layout before any replica writes it, so a rolling update never mixes a writer with a replica that cannot
+ * read what it wrote), and what each earlier step wrote is read for as long as it lives:
+ * - one-letter codes for the channel, the budget and both statuses (`SHORT_CODES`), no field for a counter or
+ *   a time of 0, and the code's digest as `shortDigestCode` gives it (16 bytes, over the id and code alone);
+ *   its key and id: verification-key.ts. Still read: a value in full, a zero written out, a 32-byte digest
+ *   (`matchesCandidate` tells the two digests apart by length, in Lua too), and the scripts decode a status
+ *   either way (`codesLua`);
+ * - written since this version (the previous one reads it): no locale field for the default one
+ *   (`UNWRITTEN_LOCALE`), and the delivery's provider as its one-letter code (`SHORT_CODES.provider`). Still
+ *   read: a locale written out, a provider in full. Together they keep the hash of a verification whose
+ *   delivery was recorded seconds or minutes after its send (a delivery receipt, a queue that backed up) in
+ *   the allocation size of one delivered at once: `npm run bench:layout`, 150 s, 618 → 586 B per
+ *   verification with the benchmark's 44-character addresses.
  */
 type HashValue = string | number | Buffer;
 
@@ -61,7 +61,8 @@ const str = (raw: Buffer | undefined) => raw?.toString();
 
 /**
  * The one-letter code written for each enumerated value (none is a letter long, so a value written in
- * full by the previous version reads as itself). Each table's codes are distinct.
+ * full by an earlier version reads as itself). Each table's codes are distinct. The provider's: each of the
+ * delivery's providers, and the test destinations' mark.
  */
 export const SHORT_CODES = {
   channel: { email: 'e', sms: 's', whatsapp: 'w' } satisfies Record<Channel, string>,
@@ -75,14 +76,6 @@ export const SHORT_CODES = {
     DeliveryStatus,
     string
   >,
-} as const;
-
-/**
- * Codes this version reads and the next one writes, as `SHORT_CODES` were read a version before they
- * were written: a replica must read a layout before any replica writes it. Each of the delivery's
- * providers (no id is a letter long), and the test destinations' mark.
- */
-export const NEXT_CODES = {
   provider: {
     smtp: 'm',
     ses: 'e',
@@ -96,25 +89,29 @@ export const NEXT_CODES = {
   } satisfies Record<ProviderId | typeof TEST_DESTINATION_PROVIDER, string>,
 } as const;
 
-/** The locale of a hash that holds none: the Verifications API's default and the auth flows' one. */
+/** The locale no field is written for, and a hash without one reads as: the Verifications API's default and the auth flows' one. */
 export const UNWRITTEN_LOCALE = 'en';
 
 /** code → value of each table. */
 const DECODE = Object.fromEntries(
-  Object.entries({ ...SHORT_CODES, ...NEXT_CODES }).map(([name, codes]) => [
+  Object.entries(SHORT_CODES).map(([name, codes]) => [
     name,
     Object.fromEntries(Object.entries(codes).map(([value, code]) => [code, value])),
   ]),
-) as Record<keyof typeof SHORT_CODES | keyof typeof NEXT_CODES, Record<string, string>>;
+) as Record<keyof typeof SHORT_CODES, Record<string, string>>;
 
 /** A value of the table as a hash holds it, in full or as its code; `undefined` for none. */
 const decode = (table: keyof typeof DECODE, value: string | undefined) =>
   value === undefined ? undefined : (DECODE[table][value] ?? value);
 
+/** A value of the table as its code (a value the table does not know, in full). */
+export const encode = (table: keyof typeof SHORT_CODES, value: string): string =>
+  (SHORT_CODES[table] as Record<string, string>)[value] ?? value;
+
 /** An enumerated value, written as its code; read as its code or in full. */
 const coded = <T extends string>(table: keyof typeof SHORT_CODES): Codec<T> => ({
   form: 'same',
-  write: (value) => (SHORT_CODES[table] as Record<string, string>)[value] ?? value,
+  write: (value) => encode(table, value),
   read: (raw) => decode(table, str(raw)) as T,
 });
 const text = <T extends string>(): Codec<T> => ({ form: 'same', write: (value) => value, read: (raw) => str(raw) as T });
@@ -165,7 +162,11 @@ const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
       return SEND_BUDGETS.includes(value) ? value : 'api';
     },
   }),
-  locale: at('l', 'locale', { ...text<string>(), read: (raw) => str(raw) ?? UNWRITTEN_LOCALE }),
+  locale: at('l', 'locale', {
+    form: 'same',
+    write: (value) => (value === UNWRITTEN_LOCALE ? undefined : value),
+    read: (raw) => str(raw) ?? UNWRITTEN_LOCALE,
+  }),
   status: at('s', 'status', coded('status')),
   digest: at('g', 'digest', digest),
   createdAt: at('c', 'createdAt', number),
@@ -188,7 +189,11 @@ const RECORD_FIELDS: Fields<Omit<VerificationRecord, 'id' | 'delivery'>> = {
 /** The delivery's fields sit in the same hash, each under its own name. */
 const DELIVERY_FIELDS: Fields<DeliveryState> = {
   status: at('ds', 'dStatus', coded('deliveryStatus')),
-  provider: at('dp', 'dProvider', { ...nullable, read: (raw) => decode('provider', str(raw)) || null }),
+  provider: at('dp', 'dProvider', {
+    form: 'same',
+    write: (value) => (value ? encode('provider', value) : undefined),
+    read: (raw) => decode('provider', str(raw)) || null,
+  }),
   attempts: at('da', 'dAttempts', zeroless(number)),
   lastError: at('de', 'dLastError', nullable),
   updatedAt: at('du', 'dUpdatedAt', zeroless(time)),
