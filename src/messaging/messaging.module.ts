@@ -50,8 +50,8 @@ export function bullClient(config: RedisConfig, opened: RedisClient[], name = 'o
         maxRetriesPerRequest: waits ? null : 1,
         enableReadyCheck: !waits,
         enableOfflineQueue: waits,
-        // Bull's job commands from concurrent jobs share one write (see FAIL_FAST_OPTIONS); never for the blocking connection.
-        enableAutoPipelining: !waits,
+        // No auto-pipelining, for the reason given at FAIL_FAST_OPTIONS.
+        enableAutoPipelining: false,
         connectTimeout: 2000,
         // Adding a job is part of answering a send: bounded like every other command on that path.
         commandTimeout: waits ? undefined : 1500,

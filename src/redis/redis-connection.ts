@@ -19,9 +19,13 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
   connectTimeout: 2000,
   commandTimeout: 1500,
   retryStrategy: reconnectDelay,
-  // Commands issued in the same event-loop turn (concurrent requests, a guard and a handler) leave in
-  // one write: under load a socket write per command was the biggest single cost in the CPU profile.
-  enableAutoPipelining: true,
+  // No auto-pipelining. It builds an ioredis Pipeline for each event-loop turn that sends a command
+  // (each one a copy of every Lua command defined on the connection), and those outlive the young
+  // generation: they were half of what a heap profile found surviving it, the old generation grew
+  // about 1 MB a scavenge, and a major GC ran every second or two even at an eighth of saturation,
+  // stalling every request in flight for 25-60 ms (a send's p99 at half load: 60-250 ms). Without it
+  // a send also costs less CPU at saturation (`npm run bench:compare`: 0.75 x).
+  enableAutoPipelining: false,
 };
 
 /**
