@@ -52,7 +52,7 @@ describe('a verification the version before the previous one stored', () => {
   }
 
   it('reads its status, counts a wrong code and approves the right one, found by its id or by its destination', async () => {
-    const to = `previous-${run}-1@example.com`;
+    const to = `older-${run}-1@example.com`;
     const record = await storedByAnOlderVersion(to, '482913');
     expect(verificationKey(record.id)).toBe(`otp:{v:${record.id}}`);
 
@@ -78,7 +78,7 @@ describe('a verification the version before the previous one stored', () => {
   });
 
   it('is the pending verification a new send re-sends, whose new code then approves it', async () => {
-    const to = `previous-${run}-2@example.com`;
+    const to = `older-${run}-2@example.com`;
     const record = await storedByAnOlderVersion(to, '482913');
 
     const resent = await call(service.url, 'POST', '/v1/verifications', {
@@ -104,7 +104,7 @@ describe('a verification the version before the previous one stored', () => {
   });
 
   it('mints a new verification as this version does: a version-8 id under its compact key', async () => {
-    const to = `previous-${run}-3@example.com`;
+    const to = `older-${run}-3@example.com`;
     const sent = await call(service.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'login', clientIp: '203.0.113.7' });
     expect(sent.status).toBe(201);
     expect(sent.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
