@@ -469,53 +469,31 @@ async function measureService(
   const warm = await timed('api', api, { kind: 'send', ...load, durationSeconds: WARMUP_SECONDS, prefix: `${prefix}-warm` }, worker);
   await drain('of the warm-up', destinations(warm));
   await timed('api', api, { kind: 'check', ...load, targets: nonEmpty(checkTargets(warm.created ?? []), 'warm-up verification') }, worker);
-  const send = await api.profiled(
-    'api-send',
-    () => timed('api', api, { kind: 'send', ...load, durationSeconds: DURATION, prefix: `${prefix}-send` }, worker),
-    profiles,
-  );
+  /** A timed phase of the API, with a CPU profile of its own under BENCH_CPU_PROF. */
+  const profiledPhase = (phase: string, job: LoadJob) => api.profiled(phase, () => timed('api', api, job, worker), profiles);
+  const send = await profiledPhase('api-send', { kind: 'send', ...load, durationSeconds: DURATION, prefix: `${prefix}-send` });
   const delivery = await drain('of the send phase', destinations(send), 'worker-drain');
-  const check = await api.profiled(
-    'api-check',
-    () => timed('api', api, { kind: 'check', ...load, targets: nonEmpty(checkTargets(send.created ?? []), 'verification') }, worker),
-    profiles,
-  );
+  const check = await profiledPhase('api-check', {
+    kind: 'check',
+    ...load,
+    targets: nonEmpty(checkTargets(send.created ?? []), 'verification'),
+  });
 
   // 3. Half load.
-  const halfSend = await api.profiled(
-    'api-half-send',
-    () =>
-      timed(
-        'api',
-        api,
-        {
-          kind: 'send',
-          ...load,
-          durationSeconds: DURATION,
-          rate: HALF * send.requestsPerSecond,
-          prefix: `${prefix}-half`,
-        },
-        worker,
-      ),
-    profiles,
-  );
+  const halfSend = await profiledPhase('api-half-send', {
+    kind: 'send',
+    ...load,
+    durationSeconds: DURATION,
+    rate: HALF * send.requestsPerSecond,
+    prefix: `${prefix}-half`,
+  });
   await drain('of the half-load sends', destinations(halfSend));
-  const halfCheck = await api.profiled(
-    'api-half-check',
-    () =>
-      timed(
-        'api',
-        api,
-        {
-          kind: 'check',
-          ...load,
-          rate: HALF * check.requestsPerSecond,
-          targets: nonEmpty(checkTargets(halfSend.created ?? []), 'half-load verification'),
-        },
-        worker,
-      ),
-    profiles,
-  );
+  const halfCheck = await profiledPhase('api-half-check', {
+    kind: 'check',
+    ...load,
+    rate: HALF * check.requestsPerSecond,
+    targets: nonEmpty(checkTargets(halfSend.created ?? []), 'half-load verification'),
+  });
 
   // 4. Passwordless sign-in: each seeded account starts once, so no per-destination limit or cooldown binds.
   const accounts = new AccountSeeder(databaseUrl);
