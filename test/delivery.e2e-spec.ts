@@ -138,6 +138,7 @@ describe('delivery through each provider', () => {
     const app = await service({ SMS_PROVIDERS: 'sns' });
     const to = uniquePhone();
     const started = await call(app.url, 'POST', '/v1/verifications', { channel: 'sms', to });
+    expect(started.status).toBe(201);
     let publish: (typeof sns.publishes)[number] | undefined;
     await eventually(async () => {
       publish = sns.publishes.find((p) => p.PhoneNumber === to);

@@ -481,3 +481,36 @@ describe('with Redis down', () => {
     expect(status).toBe(201);
   });
 });
+
+describe('Redis at start-up', () => {
+  const apps: TestApp[] = [];
+  const servers: RedisServer[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await Promise.all(
+      servers.splice(0).map((server) => {
+        server.resume();
+        return server.stop();
+      }),
+    );
+  });
+
+  // A long pause of the machine or of Redis as a replica starts makes ioredis's handshake time out
+  // (1.5 s) and reconnect; starting unready a moment before Redis answers turned the first send into a 503.
+  it('waits for a Redis that accepted the connection but is slow to answer, and answers the first send', async () => {
+    const server = await RedisServer.start();
+    servers.push(server);
+    server.pause();
+    const resumed = setTimeout(() => server.resume(), 3000);
+    try {
+      const app = await startApp({ REDIS_URL: server.url, OTP_RESEND_COOLDOWN_SECONDS: '0' });
+      apps.push(app);
+      expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
+      expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: `slow.${Date.now()}@example.com` })).status).toBe(
+        201,
+      );
+    } finally {
+      clearTimeout(resumed);
+    }
+  });
+});

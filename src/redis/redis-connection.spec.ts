@@ -1,5 +1,7 @@
+import { afterEach, beforeEach, jest } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
-import { isRedisUnavailableError, openRedis } from './redis-connection.js';
+import { EventEmitter } from 'node:events';
+import { isRedisUnavailableError, openRedis, type RedisClient, waitUntilReady } from './redis-connection.js';
 
 describe('isRedisUnavailableError', () => {
   it.each([
@@ -76,5 +78,79 @@ describe('openRedis', () => {
     const client = openRedis({ url: 'redis://127.0.0.1:1', clusterNodes: undefined }, { lazyConnect: true });
     expect(client).toBeInstanceOf(Redis);
     client.disconnect();
+  });
+});
+
+describe('waitUntilReady', () => {
+  /** A connection as waitUntilReady sees one: a status and the events ioredis emits, errors logged elsewhere. */
+  const connection = (status: string) =>
+    Object.assign(
+      new EventEmitter().on('error', () => undefined),
+      { status },
+    ) as unknown as RedisClient & EventEmitter;
+  const settled = (promise: Promise<void>) => {
+    const state = { done: false };
+    void promise.then(() => (state.done = true));
+    return state;
+  };
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('returns at once for a ready connection, and as soon as one becomes ready', async () => {
+    await waitUntilReady(connection('ready'), 2000, 10_000);
+    const client = connection('connecting');
+    const wait = settled(waitUntilReady(client, 2000, 10_000));
+    await jest.advanceTimersByTimeAsync(300);
+    expect(wait.done).toBe(false);
+    client.emit('ready');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(wait.done).toBe(true);
+    expect(client.listenerCount('ready') + client.listenerCount('connect') + client.listenerCount('end')).toBe(0);
+  });
+
+  it('gives up after the first timeout on a server it never reached, so the service starts unready', async () => {
+    const client = connection('connecting');
+    const wait = settled(waitUntilReady(client, 2000, 10_000));
+    client.emit('error', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { syscall: 'connect' }));
+    await jest.advanceTimersByTimeAsync(1999);
+    expect(wait.done).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(wait.done).toBe(true);
+  });
+
+  it('waits longer for a server that accepted the connection but was slow to answer its handshake', async () => {
+    const client = connection('connecting');
+    const wait = settled(waitUntilReady(client, 2000, 10_000));
+    client.emit('connect');
+    // ioredis's ready check timed out: it reconnects, and the server answers this time.
+    client.emit('error', new Error('Command timed out'));
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(wait.done).toBe(false);
+    client.emit('ready');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(wait.done).toBe(true);
+  });
+
+  it('still starts, unready, if a server it reached never becomes ready', async () => {
+    const client = connection('connect');
+    const wait = settled(waitUntilReady(client, 2000, 10_000));
+    await jest.advanceTimersByTimeAsync(9999);
+    expect(wait.done).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(wait.done).toBe(true);
+  });
+
+  it('stops waiting when the connection ends for good', async () => {
+    const client = connection('connecting');
+    const wait = settled(waitUntilReady(client, 2000, 10_000));
+    client.emit('connect');
+    client.emit('end');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(wait.done).toBe(true);
   });
 });

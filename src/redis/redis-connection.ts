@@ -93,17 +93,34 @@ export function createRedisConnection(config: RedisConfig, name: string): RedisC
 
 /**
  * Gives a new connection a moment to come up so the first requests after start-up do not fail,
- * without making Redis a start-up dependency: if it is down, the service starts unready and
- * recovers when Redis does.
+ * without making Redis a start-up dependency: if it cannot be reached within `timeoutMs`, the service
+ * starts unready and recovers when Redis does. A server that has accepted the connection but not yet
+ * answered its handshake (a long pause in this process or in Redis makes ioredis's ready check time
+ * out, and it reconnects) is there and about to be ready, so it gets up to `reachedTimeoutMs`:
+ * starting unready a moment before it answers would only turn the first requests into 503s.
  */
-export async function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<void> {
+export async function waitUntilReady(client: RedisClient, timeoutMs: number, reachedTimeoutMs = timeoutMs): Promise<void> {
   if (client.status === 'ready') return;
+  let reached = client.status === 'connect';
+  const started = Date.now();
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, timeoutMs);
+    let timer = setTimeout(atTimeout, timeoutMs);
     client.once('ready', done);
+    client.once('end', done);
+    client.on('connect', connected);
+    function connected() {
+      reached = true;
+    }
+    function atTimeout() {
+      const left = reachedTimeoutMs - (Date.now() - started);
+      if (reached && left > 0) timer = setTimeout(done, left);
+      else done();
+    }
     function done() {
       clearTimeout(timer);
       client.off('ready', done);
+      client.off('end', done);
+      client.off('connect', connected);
       resolve();
     }
   });

@@ -13,7 +13,7 @@ import { REDIS_CLIENT } from './redis.constants.js';
       useFactory: async (config: RedisConfig): Promise<RedisClient | null> => {
         if (!usesRedis(config)) return null;
         const client = createRedisConnection(config, 'Redis');
-        await waitUntilReady(client, 2000);
+        await waitUntilReady(client, 2000, 10_000);
         return client;
       },
     },

@@ -72,6 +72,18 @@ export class RedisServer {
     }
   }
 
+  /**
+   * Freezes it (SIGSTOP) until `resume`: the kernel still accepts connections, but nothing is answered,
+   * as in a long pause of the server or of the machine it runs on.
+   */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   /** Stops it hard, as a crash or a network cut would. */
   async stop(): Promise<void> {
     const child = this.process;
