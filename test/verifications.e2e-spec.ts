@@ -513,4 +513,25 @@ describe('Redis at start-up', () => {
       clearTimeout(resumed);
     }
   });
+
+  // Jest fails a test on an unhandled rejection: Bull's worker name, sent while Redis was away, was one
+  // as the app closed (see settleSetName).
+  it('starts unready with a Redis it cannot reach, serves once Redis is up, and shuts down cleanly', async () => {
+    const server = await RedisServer.start();
+    servers.push(server);
+    await server.stop();
+    // How long it waits (2 s, where a reached server gets 10) is redis-connection.spec's, on fake timers.
+    const app = await startApp({ REDIS_URL: server.url, OTP_RESEND_COOLDOWN_SECONDS: '0' });
+    apps.push(app);
+    expect((await fetch(`${app.url}/health/ready`)).status).toBe(503);
+    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: `early.${Date.now()}@example.com` })).status).toBe(
+      503,
+    );
+
+    await server.restart();
+    await eventually(async () => expect((await fetch(`${app.url}/health/ready`)).status).toBe(200));
+    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: `later.${Date.now()}@example.com` })).status).toBe(
+      201,
+    );
+  });
 });

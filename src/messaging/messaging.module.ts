@@ -59,9 +59,25 @@ export function bullClient(config: RedisConfig, opened: RedisClient[], name = 'o
       },
       waits ? { maxRedirections: BULL_WAITING_REDIRECTIONS } : {},
     );
+    if (type === 'bclient') settleSetName(client);
     opened.push(client);
     return client;
   };
+}
+
+/**
+ * Bull names its blocking connection with CLIENT SETNAME from a promise that nothing handles
+ * (`Queue#setWorkerName`). When Redis was not ready as the worker started, that command is sent after
+ * the worker's BRPOPLPUSHes and waits behind them; closing the queue then rejects it, and the
+ * unhandled rejection ends the process in the middle of its shutdown. Nothing is lost by settling it:
+ * Bull has set `options.connectionName` first, and ioredis names the connection on every connect.
+ */
+function settleSetName(client: RedisClient): void {
+  const send = client.client.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  client.client = ((...args: unknown[]) => {
+    const sent = send(...args);
+    return typeof args[0] === 'string' && args[0].toLowerCase() === 'setname' ? sent.catch(() => 'OK') : sent;
+  }) as RedisClient['client'];
 }
 
 @Module({})
