@@ -102,7 +102,6 @@ export function createRedisConnection(config: RedisConfig, name: string): RedisC
 export async function waitUntilReady(client: RedisClient, timeoutMs: number, reachedTimeoutMs = timeoutMs): Promise<void> {
   if (client.status === 'ready') return;
   let reached = client.status === 'connect';
-  const started = Date.now();
   await new Promise<void>((resolve) => {
     let timer = setTimeout(atTimeout, timeoutMs);
     client.once('ready', done);
@@ -112,8 +111,7 @@ export async function waitUntilReady(client: RedisClient, timeoutMs: number, rea
       reached = true;
     }
     function atTimeout() {
-      const left = reachedTimeoutMs - (Date.now() - started);
-      if (reached && left > 0) timer = setTimeout(done, left);
+      if (reached && reachedTimeoutMs > timeoutMs) timer = setTimeout(done, reachedTimeoutMs - timeoutMs);
       else done();
     }
     function done() {
