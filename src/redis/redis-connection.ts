@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/configuration.types.js';
+import { coalesceWrites } from './coalesced-writes.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
 
 /** One Redis server (named or found through Sentinel) or a Redis Cluster; everything that uses Redis needs only what both offer. */
@@ -24,7 +25,8 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
   // generation: they were half of what a heap profile found surviving it, the old generation grew
   // about 1 MB a scavenge, and a major GC ran every second or two even at an eighth of saturation,
   // stalling every request in flight for 25-60 ms (a send's p99 at half load: 60-250 ms). Without it
-  // a send also costs less CPU at saturation (`npm run bench:compare`: 0.75 x).
+  // a send also costs less CPU at saturation (`npm run bench:compare`: 0.75 x). The commands of a turn
+  // still leave in one write: openRedis coalesces every connection's writes, with no object per turn.
   enableAutoPipelining: false,
 };
 
@@ -35,11 +37,18 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
  * offline queue, because they open lazily on their first command and must hold it until connected;
  * the command timeout still bounds how long that takes, and a lost node is found again through the
  * slot map rather than by reconnecting to it. Every connection gets every Lua command (REDIS_SCRIPTS)
- * as it is made; on a cluster they belong to the cluster, which sends them to the right node.
+ * as it is made; on a cluster they belong to the cluster, which sends them to the right node. Every
+ * connection sends the commands written in one turn of the event loop in one write (coalesceWrites).
  * `cluster.maxRedirections`: how many redirections and retries after a lost node a command may
  * take before it fails (6 by default, see below).
  */
 export function openRedis(config: RedisConfig, options: RedisOptions, cluster: { maxRedirections?: number } = {}): RedisClient {
+  const client = connect(config, options, cluster);
+  coalesceWrites(client);
+  return client;
+}
+
+function connect(config: RedisConfig, options: RedisOptions, cluster: { maxRedirections?: number }): RedisClient {
   if (config.sentinels) {
     return new Redis({
       ...options,
