@@ -225,7 +225,12 @@ async function main(): Promise<void> {
 
     // The rates of the service's half-load phases, for the yardsticks: what such a rate costs a server doing less.
     const rates = { send: HALF * service.send.requestsPerSecond, check: HALF * service.check.requestsPerSecond };
-    const halfLoad = { baseline: await yardstick('baseline', rates), floor: await yardstick('floor', rates) };
+    const halfLoad = {
+      baseline: await yardstick('baseline', rates),
+      floor: await yardstick('floor', rates),
+      // The framework alone at half of its own capacity: the latency a route doing nothing has at half load.
+      ownFloor: await yardstick('floor', { send: HALF * floor.send.requestsPerSecond, check: HALF * floor.check.requestsPerSecond }),
+    };
 
     const guard = await measureFraudGuard(serviceEnv, nodeArgs, scratch, twilio, servers);
 
@@ -691,7 +696,7 @@ function printTable(
   service: ServiceResult,
   baseline: YardstickResult,
   floor: YardstickResult,
-  halfLoad: { baseline: YardstickResult; floor: YardstickResult },
+  halfLoad: { baseline: YardstickResult; floor: YardstickResult; ownFloor: YardstickResult },
   guard: GuardResult,
   profiles: Map<string, string>,
 ): void {
@@ -759,7 +764,8 @@ function printTable(
     'baseline: bare Fastify + ioredis doing the least Redis work a send and a check need',
     '',
     `at half load: a fixed rate of ${HALF} x the service's saturation req/s of the route, and the floor and the baseline`,
-    'at that same rate (CPU/req ÷ saturation: its CPU per request over its own at saturation)',
+    `at that same rate; "floor, own half": the floor at ${HALF} x its own saturation req/s, the framework's latency at half`,
+    'its capacity (CPU/req ÷ saturation: its CPU per request over its own at saturation)',
     '',
     ...formatTable([
       ['route', 'server', 'rate req/s', 'achieved req/s', 'p50', 'p99', 'CPU/req', 'CPU/req ÷ saturation'],
@@ -771,14 +777,15 @@ function printTable(
       ).flatMap(([label, key]) =>
         (
           [
-            ['service', key === 'send' ? service.halfSend : service.halfCheck, service[key]],
-            ['floor', halfLoad.floor[key], floor[key]],
-            ['baseline', halfLoad.baseline[key], baseline[key]],
+            ['service', key === 'send' ? service.halfSend : service.halfCheck, service[key], service[key]],
+            ['floor', halfLoad.floor[key], floor[key], service[key]],
+            ['baseline', halfLoad.baseline[key], baseline[key], service[key]],
+            ['floor, own half', halfLoad.ownFloor[key], floor[key], floor[key]],
           ] as const
-        ).map(([server, half, full], row) => [
+        ).map(([server, half, full, paced], row) => [
           row === 0 ? label : '',
           server,
-          (HALF * service[key].requestsPerSecond).toFixed(0),
+          (HALF * paced.requestsPerSecond).toFixed(0),
           half.requestsPerSecond.toFixed(0),
           ms(half.p50),
           ms(half.p99),
@@ -869,8 +876,14 @@ function printTable(
       `delivery CPU <= ${TARGETS.deliveryCpuMsPerEmail} ms per email (${ms(drain.cpuMsPerEmail)})`,
       drain.cpuMsPerEmail <= TARGETS.deliveryCpuMsPerEmail && drain.messages === drain.queued,
     ],
-    [`send p99 < ${TARGETS.halfLoadP99Ms} ms at half load (${ms(service.halfSend.p99)})`, service.halfSend.p99 < TARGETS.halfLoadP99Ms],
-    [`check p99 < ${TARGETS.halfLoadP99Ms} ms at half load (${ms(service.halfCheck.p99)})`, service.halfCheck.p99 < TARGETS.halfLoadP99Ms],
+    [
+      `send p99 < ${TARGETS.halfLoadP99Ms} ms at half load (${ms(service.halfSend.p99)}; the floor at half its own: ${ms(halfLoad.ownFloor.send.p99)})`,
+      service.halfSend.p99 < TARGETS.halfLoadP99Ms,
+    ],
+    [
+      `check p99 < ${TARGETS.halfLoadP99Ms} ms at half load (${ms(service.halfCheck.p99)}; the floor at half its own: ${ms(halfLoad.ownFloor.check.p99)})`,
+      service.halfCheck.p99 < TARGETS.halfLoadP99Ms,
+    ],
     [`API peak RSS < ${mb(TARGETS.peakRssBytes)} (${mb(service.apiPeakRss)})`, under(service.apiPeakRss)],
     [`worker peak RSS < ${mb(TARGETS.peakRssBytes)} (${mb(service.workerPeakRss)})`, under(service.workerPeakRss)],
     [
