@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import type { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { FAIL_FAST_OPTIONS, openRedis, type RedisClient, waitUntilReady } from '../src/redis/redis-connection.js';
 import { eventually } from './support/eventually.js';
 import { RedisCluster } from './support/redis-cluster.js';
@@ -66,8 +66,7 @@ describe('commands written to Redis in one turn', () => {
   }, 30_000);
 
   it('are written one by one on a connection that did not come from openRedis', async () => {
-    const { Redis: PlainRedis } = await import('ioredis');
-    client = new PlainRedis(redis.url, { enableAutoPipelining: false });
+    client = new Redis(redis.url, { enableAutoPipelining: false });
     await client.ping();
     const counts = handovers(client);
     await twentyCommands(client, 'plain');
