@@ -4,13 +4,15 @@ import { digestCode, shortDigestCode } from '../src/otp/codes/otp-codes.js';
 import { destinationKey, entryId } from '../src/otp/destination-hash.js';
 import { toHash } from '../src/otp/store/verification-hash.js';
 import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
+import { nextLayoutHash } from '../test/support/next-verification-hash.js';
 import { olderLayoutHash, previousLayoutHash, sentEmailVerification } from '../test/support/previous-verification-hash.js';
 import { RedisServer } from '../test/support/redis-server.js';
 
 /**
  * `npm run bench:layout`: Redis memory per pending verification in the layout of the version before the
- * previous one, in the previous version's, and in this version's (verification-hash.ts, verification-key.ts,
- * destination-hash.ts). Each layout on a fresh redis-server:
+ * previous one, in the previous version's, in this version's (verification-hash.ts, verification-key.ts,
+ * destination-hash.ts), and in the one the next version writes, which this version reads (its codes together in
+ * one field, `PACKED_CODES`). Each layout on a fresh redis-server:
  * LAYOUT_VERIFICATIONS (default 100,000) delivered email verifications, each with its destination's
  * hash, written as the store and the send limiter leave them after `npm run bench`'s memory phase (same
  * address length, limits and delivery fields), then `used_memory` per verification and one of each key's
@@ -23,10 +25,15 @@ const SECRET = 'layout-secret-0123456789abcdefghijkl';
 const CODE = '482913';
 const BATCH = 1_000;
 
-type Layout = 'two versions ago' | 'previous version' | 'this version';
+type Layout = 'two versions ago' | 'previous version' | 'this version' | 'next version';
 
-const LAYOUTS: readonly Layout[] = ['two versions ago', 'previous version', 'this version'];
-const WRITERS = { 'two versions ago': olderLayoutHash, 'previous version': previousLayoutHash, 'this version': toHash };
+const LAYOUTS: readonly Layout[] = ['two versions ago', 'previous version', 'this version', 'next version'];
+const WRITERS = {
+  'two versions ago': olderLayoutHash,
+  'previous version': previousLayoutHash,
+  'this version': toHash,
+  'next version': nextLayoutHash,
+};
 /** How long after its send each delivery is recorded. */
 const DELIVERY_DELAYS_MS = [20, 150_000];
 

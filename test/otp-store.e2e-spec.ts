@@ -13,6 +13,7 @@ import { RedisDeliveryLedger } from '../src/messaging/delivery/delivery-ledger.j
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
+import { nextLayoutHash } from './support/next-verification-hash.js';
 import { olderLayoutHash, previousLayoutHash } from './support/previous-verification-hash.js';
 import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
 
@@ -115,6 +116,7 @@ describe.each([
   ['redis, on hashes of the earlier layout,', redisStoreRewritingIn(legacyHash), EARLIER_VERSIONS],
   ['redis, on hashes and ids as the version before the previous one wrote them,', redisStoreRewritingIn(olderLayoutHash), EARLIER_VERSIONS],
   ['redis, on hashes as the previous version wrote them,', redisStoreRewritingIn(previousLayoutHash), THIS_VERSION],
+  ['redis, on hashes as the next version writes them,', redisStoreRewritingIn(nextLayoutHash), THIS_VERSION],
 ])('the %s OTP store', (_name, make, mint) => {
   let store: OtpStore;
   beforeEach(() => {
@@ -600,6 +602,94 @@ describe('a verification of the earlier layout', () => {
     });
     expect(await store.get(expired.id)).toEqual(expired);
     expect(await client.hexists(key(settled), 'id')).toBe(1);
+  });
+});
+
+describe('a verification as the next version writes it, its codes together in one field', () => {
+  const key = (r: VerificationRecord) => verificationKey(r.id);
+  const stored = async (r: VerificationRecord) => {
+    await new RedisOtpStore(client).createPending(r);
+    await rewriteIn(nextLayoutHash, r);
+  };
+  const sent = (overrides: Partial<VerificationRecord> = {}) =>
+    record({
+      channel: 'email',
+      delivery: { status: 'sent', provider: 'smtp', attempts: 1, lastError: null, updatedAt: Date.now() },
+      ...overrides,
+    });
+
+  it('is read as it is, and a read leaves it so', async () => {
+    const store = new RedisOtpStore(client);
+    const r = sent();
+    await stored(r);
+    expect(await client.hget(key(r), 'f')).toBe('eapsm');
+    expect(await store.get(r.id)).toEqual(r);
+    expect(await store.findPendingId(r.to, r.purpose, r.budget, Date.now())).toBe(r.id);
+    expect(await client.hget(key(r), 'f')).toBe('eapsm');
+  });
+
+  it('gives each code its own field the first time a script touches it, keeping its expiry, and reads the same', async () => {
+    const store = new RedisOtpStore(client);
+    // Its delivery reported 5 s after the send: the delivery's time is the verification's.
+    const at = Date.now();
+    const delivery = { status: 'sent', provider: 'smtp', attempts: 1, lastError: null, updatedAt: at + 5_000 } as const;
+    const r = sent({ createdAt: at, updatedAt: at + 5_000, delivery });
+    await stored(r);
+    expect(await client.hmget(key(r), 'f', 'u', 'du')).toEqual(['eapsm=', '5000', null]);
+    await client.pexpire(key(r), 5_000_000);
+    await store.markDeliveryPrivate(r.id);
+    expect(await client.pttl(key(r))).toBeGreaterThan(4_000_000);
+    expect(await client.hexists(key(r), 'f')).toBe(0);
+    expect(await client.hmget(key(r), 'k', 'b', 's', 'ds', 'dp', 'u', 'du')).toEqual(['e', 'a', 'p', 's', 'm', '5000', '5000']);
+    expect(await store.get(r.id)).toEqual({ ...r, deliveryPrivate: true });
+  });
+
+  it('is checked, locked, re-sent, canceled and delivered by the scripts as one of this version', async () => {
+    const store = new RedisOtpStore(client);
+    const approved = sent();
+    await stored(approved);
+    const scoped = await store.checkById(
+      approved.id,
+      { budgets: BUDGETS_OF.api },
+      shortDigestCode(SECRET, approved.id, '123456'),
+      Date.now(),
+    );
+    expect(scoped).toMatchObject({ result: 'approved', record: { status: 'approved', channel: 'email', delivery: { provider: 'smtp' } } });
+
+    const locked = sent();
+    await stored(locked);
+    for (let i = 0; i < 3; i++) await store.check(locked.id, candidate(locked, '000000'), Date.now());
+    expect((await store.get(locked.id))!.status).toBe('max_attempts');
+    expect(await client.hget(key(locked), 's')).toBe('m');
+
+    const resent = sent();
+    await stored(resent);
+    const now = Date.now();
+    expect(await store.resend(resent.id, { digest: digest(resent, '654321'), expiresAt: now + 600_000, now })).toMatchObject({
+      result: 'resent',
+      record: { sends: 2, delivery: { status: 'queued', provider: null } },
+    });
+    expect((await store.check(resent.id, candidate(resent, '654321'), Date.now())).result).toBe('approved');
+
+    const canceled = sent();
+    await stored(canceled);
+    expect(await store.cancel(canceled.id, Date.now())).toBe(true);
+    expect((await store.get(canceled.id))!.status).toBe('canceled');
+
+    const delivered = sent();
+    await stored(delivered);
+    await store.updateDelivery(delivered.id, { sendNumber: 1, status: 'failed', attempts: 3, lastError: 'refused' }, Date.now());
+    expect(await store.get(delivered.id)).toMatchObject({
+      status: 'failed',
+      delivery: { status: 'failed', provider: 'smtp', lastError: 'refused' },
+    });
+  });
+
+  it('keeps one pending verification per destination: a start there finds it pending', async () => {
+    const store = new RedisOtpStore(client);
+    const r = sent();
+    await stored(r);
+    expect(await store.createPending(sent({ to: r.to }))).toEqual({ created: false, pendingId: r.id });
   });
 });
 

@@ -9,13 +9,15 @@ import { call, startApp, type TestApp } from './support/app.js';
 import { Inboxes, JWT_SECRET } from './support/auth-inboxes.js';
 import { LOOSE_LIMITS } from './support/environments.js';
 import { eventually } from './support/eventually.js';
+import { nextLayoutHash } from './support/next-verification-hash.js';
 import { olderLayoutHash, previousLayoutHash, sentEmailVerification } from './support/previous-verification-hash.js';
 import { RedisServer } from './support/redis-server.js';
 
 /**
  * A rolling update mixes replicas of two versions, each serving what the other stores. Through this version's
  * API, what the previous version stored, and what the one before it stored a day before, must read, check and
- * re-send as this version's own; the previous version reads what this one stores (verification-hash.ts).
+ * re-send as this version's own; the previous version reads what this one stores, and this one what the next
+ * version will store (verification-hash.ts).
  */
 const run = Date.now() % 100_000;
 let redis: RedisServer;
@@ -122,19 +124,29 @@ describe('a verification the version before the previous one stored', () => {
   });
 });
 
+/**
+ * What a replica of the previous or the next version leaves in Redis for a new email verification whose code it
+ * sent by SMTP, in that version's `layout` (both write destinations as this version does).
+ */
+async function storedIn(
+  layout: (record: VerificationRecord) => Record<string, string | number | Buffer>,
+  to: string,
+  code: string,
+  locale = 'en',
+) {
+  const sent = { ...sentEmailVerification(mintVerificationId(), to, Date.now()), locale };
+  const record = { ...sent, digest: shortDigestCode(service.loaded.configuration.otp.secret, sent.id, code) };
+  const key = verificationKey(record.id);
+  await client.hset(key, layout(record));
+  await client.pexpire(key, 600_000 + RETENTION_MS);
+  await client.hset(destinationKey(to), 'a:login', `${Math.ceil(record.expiresAt / 1000)}:${entryId(record.id)}`);
+  await client.pexpire(destinationKey(to), 86_400_000);
+  return record;
+}
+
 describe('a verification the previous version stored', () => {
   // From the previous version: a field for the default locale, and the delivery's provider in full.
-  /** What a replica of the previous version leaves in Redis for a new email verification whose code it sent by SMTP. */
-  async function storedByThePreviousVersion(to: string, code: string, locale = 'en') {
-    const sent = { ...sentEmailVerification(mintVerificationId(), to, Date.now()), locale };
-    const record = { ...sent, digest: shortDigestCode(service.loaded.configuration.otp.secret, sent.id, code) };
-    const key = verificationKey(record.id);
-    await client.hset(key, previousLayoutHash(record));
-    await client.pexpire(key, 600_000 + RETENTION_MS);
-    await client.hset(destinationKey(to), 'a:login', `${Math.ceil(record.expiresAt / 1000)}:${entryId(record.id)}`);
-    await client.pexpire(destinationKey(to), 86_400_000);
-    return record;
-  }
+  const storedByThePreviousVersion = (to: string, code: string, locale = 'en') => storedIn(previousLayoutHash, to, code, locale);
 
   it('reads its provider in full, and checks it by its id', async () => {
     const to = `last-${run}-1@example.com`;
@@ -167,5 +179,41 @@ describe('a verification the previous version stored', () => {
     const code = /\b(\d{6})\b/.exec(message.text)![1]!;
     const right = await call(service.url, 'POST', '/v1/verifications/check', { to, purpose: 'login', code });
     expect([right.status, right.body.status]).toEqual([200, 'approved']);
+  });
+});
+
+describe('a verification the next version stores', () => {
+  // From the next version: the codes of the channel, the budget, both statuses and the provider in one field.
+  const storedByTheNextVersion = (to: string, code: string) => storedIn(nextLayoutHash, to, code);
+
+  it('reads its codes from the one field, and checks it by its id', async () => {
+    const to = `next-${run}-1@example.com`;
+    const record = await storedByTheNextVersion(to, '482913');
+    expect(await client.hmget(verificationKey(record.id), 'f', 's', 'dp')).toEqual(['eapsm', null, null]);
+
+    const status = await call(service.url, 'GET', `/v1/verifications/${record.id}`);
+    expect(status).toMatchObject({
+      status: 200,
+      body: { id: record.id, channel: 'email', status: 'pending', delivery: { status: 'sent', provider: 'smtp' } },
+    });
+    const wrong = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code: '000000' });
+    expect([wrong.status, wrong.body.attemptsRemaining]).toEqual([422, 4]);
+    const right = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code: '482913' });
+    expect([right.status, right.body]).toEqual([200, { id: record.id, status: 'approved' }]);
+  });
+
+  it('is the pending verification a new send re-sends, whose new code then approves it', async () => {
+    const to = `next-${run}-2@example.com`;
+    const record = await storedByTheNextVersion(to, '482913');
+    const resent = await call(service.url, 'POST', '/v1/verifications', {
+      channel: 'email',
+      to,
+      purpose: 'login',
+      clientIp: '203.0.113.8',
+    });
+    expect(resent).toMatchObject({ status: 201, body: { id: record.id, sendsRemaining: 3 } });
+    const code = /\b(\d{6})\b/.exec((await inboxes.next(to)).text)![1]!;
+    const right = await call(service.url, 'POST', '/v1/verifications/check', { to, purpose: 'login', code });
+    expect([right.status, right.body]).toEqual([200, { id: record.id, status: 'approved' }]);
   });
 });

@@ -18,7 +18,18 @@ import type {
 import { verificationKey } from '../verification-key.js';
 import { RETENTION_MS, type OtpStore } from './otp-store.js';
 import { PENDING_INDEX_SCRIPTS } from './pending-index.scripts.js';
-import { encode, FIELD, fromHash, fromPairs, packDigest, SHORT_CODES, statusOf, toHash } from './verification-hash.js';
+import {
+  encode,
+  FIELD,
+  fromHash,
+  fromPairs,
+  PACKED_CODES,
+  packDigest,
+  packedCode,
+  SHORT_CODES,
+  statusOf,
+  toHash,
+} from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 /*
@@ -174,17 +185,19 @@ export class RedisOtpStore implements OtpStore {
   }
 
   private async isPending(id: string, now: number): Promise<boolean> {
-    // The last two: the fields of a verification written before the compact layout (verification-hash.ts).
-    const [status, createdAt, sinceCreated, legacyStatus, legacyExpiresAt] = await this.redis.hmget(
+    // Then the codes held together (PACKED_CODES), and the fields of a verification written before the compact
+    // layout (verification-hash.ts).
+    const [status, createdAt, sinceCreated, packed, legacyStatus, legacyExpiresAt] = await this.redis.hmget(
       verificationKey(id),
       FIELD.status,
       FIELD.createdAt,
       FIELD.expiresAt,
+      PACKED_CODES.field,
       'status',
       'expiresAt',
     );
-    if (status === null) return legacyStatus === 'pending' && now < Number(legacyExpiresAt);
-    return statusOf(status) === 'pending' && now < Number(createdAt) + Number(sinceCreated);
+    if (createdAt === null) return legacyStatus === 'pending' && now < Number(legacyExpiresAt);
+    return statusOf(status ?? packedCode(packed, FIELD.status)) === 'pending' && now < Number(createdAt) + Number(sinceCreated);
   }
 
   private async releasePending(id: string, known?: VerificationRecord) {

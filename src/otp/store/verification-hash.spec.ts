@@ -1,8 +1,22 @@
 import { legacyHash } from '../../../test/support/legacy-verification-hash.js';
+import { nextLayoutHash } from '../../../test/support/next-verification-hash.js';
 import { olderLayoutHash, previousLayoutHash } from '../../../test/support/previous-verification-hash.js';
 import type { VerificationRecord } from '../otp.types.js';
 import { SENT_MARK_PREFIX } from '../delivery.port.js';
-import { DELIVERY_FIELD, FIELD, fromHash, fromPairs, HASH_FIELDS, packDigest, SHORT_CODES, statusOf, toHash } from './verification-hash.js';
+import {
+  DELIVERY_FIELD,
+  FIELD,
+  fromHash,
+  fromPairs,
+  HASH_FIELDS,
+  PACKED_CODES,
+  packDigest,
+  packedCode,
+  SHORT_CODES,
+  statusOf,
+  toHash,
+  unpackCodes,
+} from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
 const T0 = 1_700_000_000_000;
@@ -260,6 +274,87 @@ describe('the verification hash', () => {
         expect(previous).toMatchObject({ [FIELD.locale]: 'en', [DELIVERY_FIELD.provider]: provider });
         expect(fromHash(sent.id, stored(previous))).toEqual(sent);
       }
+    });
+  });
+
+  describe('the codes held together in one field, as the next version writes them', () => {
+    const PACKED_TABLES = ['channel', 'budget', 'status', 'deliveryStatus', 'provider'] as const;
+
+    it('reads back every channel, budget, status, delivery status and provider from the one field, and nothing else changes', () => {
+      // Each with a provider that has a code (the default record's has none).
+      const coded = (overrides: Partial<VerificationRecord>) => {
+        const base = record({ delivery: { ...record().delivery, provider: 'twilio' } });
+        return { ...base, ...overrides, delivery: { ...base.delivery, ...overrides.delivery } };
+      };
+      const variants: VerificationRecord[] = [
+        ...Object.keys(SHORT_CODES.channel).map((channel) => coded({ channel: channel as VerificationRecord['channel'] })),
+        ...Object.keys(SHORT_CODES.budget).map((budget) => coded({ budget: budget as VerificationRecord['budget'] })),
+        ...Object.keys(SHORT_CODES.status).map((status) => coded({ status: status as VerificationRecord['status'] })),
+        ...Object.keys(SHORT_CODES.deliveryStatus).map((status) =>
+          coded({ delivery: { ...record().delivery, provider: 'twilio', status: status as VerificationRecord['delivery']['status'] } }),
+        ),
+        ...Object.keys(SHORT_CODES.provider).map((provider) => coded({ delivery: { ...record().delivery, provider } })),
+      ];
+      for (const variant of variants) {
+        const next = nextLayoutHash(variant);
+        expect(next[PACKED_CODES.field]).toMatch(/^[a-z]{5}$/);
+        for (const field of PACKED_CODES.order) expect(next).not.toHaveProperty(field);
+        expect(fromHash(variant.id, stored(next))).toEqual(variant);
+      }
+    });
+
+    it('reads a code held in its own field beside them, and no provider where there is none', () => {
+      // twilio-sms has no code: the next version writes it in full, in its own field.
+      const uncoded = record({ delivery: { ...record().delivery, provider: 'twilio-sms' } });
+      expect(nextLayoutHash(uncoded)).toMatchObject({ [PACKED_CODES.field]: 'spps-', [DELIVERY_FIELD.provider]: 'twilio-sms' });
+      expect(fromHash(uncoded.id, stored(nextLayoutHash(uncoded)))).toEqual(uncoded);
+      const queued = record({ delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: T0 } });
+      expect(nextLayoutHash(queued)[PACKED_CODES.field]).toBe('sppq-');
+      expect(fromHash(queued.id, stored(nextLayoutHash(queued)))!.delivery.provider).toBeNull();
+    });
+
+    it("holds no time for a delivery that last changed when the verification did, and reads it as the verification's", () => {
+      const reported = record({ updatedAt: T0 + 150_000, delivery: { ...record().delivery, provider: 'smtp', updatedAt: T0 + 150_000 } });
+      const next = nextLayoutHash(reported);
+      expect(next).toMatchObject({ [PACKED_CODES.field]: 'spps' + 'm=', [FIELD.updatedAt]: 150_000 });
+      expect(next).not.toHaveProperty(DELIVERY_FIELD.updatedAt);
+      expect(fromHash(reported.id, stored(next))).toEqual(reported);
+      // A change of the verification alone (a wrong code) leaves the delivery's time its own.
+      const checked = { ...reported, updatedAt: T0 + 200_000 };
+      expect(nextLayoutHash(checked)).toMatchObject({ [PACKED_CODES.field]: 'sppsm', [DELIVERY_FIELD.updatedAt]: 150_000 });
+      expect(fromHash(checked.id, stored(nextLayoutHash(checked)))).toEqual(checked);
+    });
+
+    it('gives each code its field, as the scripts do in Redis, and finds one code in the field', () => {
+      expect(unpackCodes(stored({ [PACKED_CODES.field]: 'eamd-', [FIELD.createdAt]: T0 }))).toEqual(
+        stored({ [FIELD.channel]: 'e', [FIELD.budget]: 'a', [FIELD.status]: 'm', [DELIVERY_FIELD.status]: 'd', [FIELD.createdAt]: T0 }),
+      );
+      expect(unpackCodes(stored({ [PACKED_CODES.field]: 'eamdg=', [FIELD.updatedAt]: 7 }))).toEqual(
+        stored({
+          [FIELD.channel]: 'e',
+          [FIELD.budget]: 'a',
+          [FIELD.status]: 'm',
+          [DELIVERY_FIELD.status]: 'd',
+          [DELIVERY_FIELD.provider]: 'g',
+          [FIELD.updatedAt]: 7,
+          [DELIVERY_FIELD.updatedAt]: 7,
+        }),
+      );
+      expect(packedCode('eamdg', FIELD.status)).toBe('m');
+      expect(packedCode(Buffer.from('eamdg'), DELIVERY_FIELD.provider)).toBe('g');
+      expect(packedCode('eamd-', DELIVERY_FIELD.provider)).toBeUndefined();
+      expect(packedCode('ea', FIELD.status)).toBeUndefined();
+      expect(packedCode(null, FIELD.status)).toBeUndefined();
+    });
+
+    it('packs only tables whose codes are one character, none of them the mark of a code held elsewhere', () => {
+      for (const table of PACKED_TABLES) {
+        for (const code of Object.values(SHORT_CODES[table])) {
+          expect(code).toHaveLength(1);
+          expect(code).not.toBe(PACKED_CODES.none);
+        }
+      }
+      expect(PACKED_CODES.order).toEqual([FIELD.channel, FIELD.budget, FIELD.status, DELIVERY_FIELD.status, DELIVERY_FIELD.provider]);
     });
   });
 
