@@ -4,15 +4,18 @@ import { digestCode, shortDigestCode } from '../src/otp/codes/otp-codes.js';
 import { destinationKey, entryId } from '../src/otp/destination-hash.js';
 import { toHash } from '../src/otp/store/verification-hash.js';
 import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
-import { nextLayoutHash } from '../test/support/next-verification-hash.js';
-import { olderLayoutHash, previousLayoutHash, sentEmailVerification } from '../test/support/previous-verification-hash.js';
+import {
+  oldestLayoutHash,
+  olderLayoutHash,
+  previousLayoutHash,
+  sentEmailVerification,
+} from '../test/support/previous-verification-hash.js';
 import { RedisServer } from '../test/support/redis-server.js';
 
 /**
- * `npm run bench:layout`: Redis memory per pending verification in the layout of the version before the
- * previous one, in the previous version's, in this version's (verification-hash.ts, verification-key.ts,
- * destination-hash.ts), and in the one the next version writes, which this version reads (its codes together in
- * one field, `PACKED_CODES`). Each layout on a fresh redis-server:
+ * `npm run bench:layout`: Redis memory per pending verification in the layout of each of the three versions
+ * before this one and in this version's (verification-hash.ts, verification-key.ts, destination-hash.ts: since
+ * this version, its codes together in one field, `PACKED_CODES`). Each layout on a fresh redis-server:
  * LAYOUT_VERIFICATIONS (default 100,000) delivered email verifications, each with its destination's
  * hash, written as the store and the send limiter leave them after `npm run bench`'s memory phase (same
  * address length, limits and delivery fields), then `used_memory` per verification and one of each key's
@@ -25,14 +28,14 @@ const SECRET = 'layout-secret-0123456789abcdefghijkl';
 const CODE = '482913';
 const BATCH = 1_000;
 
-type Layout = 'two versions ago' | 'previous version' | 'this version' | 'next version';
+type Layout = 'three versions ago' | 'two versions ago' | 'previous version' | 'this version';
 
-const LAYOUTS: readonly Layout[] = ['two versions ago', 'previous version', 'this version', 'next version'];
+const LAYOUTS: readonly Layout[] = ['three versions ago', 'two versions ago', 'previous version', 'this version'];
 const WRITERS = {
+  'three versions ago': oldestLayoutHash,
   'two versions ago': olderLayoutHash,
   'previous version': previousLayoutHash,
   'this version': toHash,
-  'next version': nextLayoutHash,
 };
 /** How long after its send each delivery is recorded. */
 const DELIVERY_DELAYS_MS = [20, 150_000];
@@ -46,8 +49,8 @@ async function measure(
   try {
     const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1]);
     const before = await usedMemory();
-    const current = layout !== 'two versions ago';
-    // Since the previous version, a destination's times are whole seconds: a limit's end rounded down, an entry's expiry up.
+    const current = layout !== 'three versions ago';
+    // Since two versions ago, a destination's times are whole seconds: a limit's end rounded down, an entry's expiry up.
     const end = (ms: number) => (current ? Math.floor(ms / 1000) : ms);
     const expiry = (ms: number) => (current ? Math.ceil(ms / 1000) : ms);
     const now = Date.now();
@@ -109,7 +112,7 @@ async function main() {
       baseline ||= perVerification;
       if (layout === 'this version' && delay === DELIVERY_DELAYS_MS[0]) current = perVerification;
       console.log(
-        `  ${layout.padEnd(16)} used_memory ${perVerification.toFixed(1)} B per verification (${(perVerification / baseline).toFixed(3)} × ${LAYOUTS[0]}); ` +
+        `  ${layout.padEnd(18)} used_memory ${perVerification.toFixed(1)} B per verification (${(perVerification / baseline).toFixed(3)} × ${LAYOUTS[0]}); ` +
           `MEMORY USAGE: verification ${verification} B, destination ${destination} B`,
       );
     }

@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { candidateOf, digestCode, shortDigestCode } from '../src/otp/codes/otp-codes.js';
 import { BUDGETS_OF, type VerificationRecord } from '../src/otp/otp.types.js';
 import { MemoryOtpStore } from '../src/otp/store/memory-otp.store.js';
 import type { OtpStore } from '../src/otp/store/otp-store.js';
 import { RedisOtpStore } from '../src/otp/store/redis-otp.store.js';
+import { unpackCodes } from '../src/otp/store/verification-hash.js';
 import { MemorySendLimiter } from '../src/otp/limits/memory-send-limiter.js';
 import { RedisSendLimiter } from '../src/otp/limits/redis-send-limiter.js';
 import { DAY_MS, HOUR_MS, type SendLimiter } from '../src/otp/limits/send-limiter.js';
@@ -13,8 +14,7 @@ import { RedisDeliveryLedger } from '../src/messaging/delivery/delivery-ledger.j
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
-import { nextLayoutHash } from './support/next-verification-hash.js';
-import { olderLayoutHash, previousLayoutHash } from './support/previous-verification-hash.js';
+import { oldestLayoutHash, olderLayoutHash, previousLayoutHash } from './support/previous-verification-hash.js';
 import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
 
 /** One contract, two stores: whatever the memory store guarantees, the Redis store must too. */
@@ -114,9 +114,9 @@ describe.each([
   ['memory', () => new MemoryOtpStore() as OtpStore, THIS_VERSION],
   ['redis', () => new RedisOtpStore(client) as OtpStore, THIS_VERSION],
   ['redis, on hashes of the earlier layout,', redisStoreRewritingIn(legacyHash), EARLIER_VERSIONS],
-  ['redis, on hashes and ids as the version before the previous one wrote them,', redisStoreRewritingIn(olderLayoutHash), EARLIER_VERSIONS],
+  ['redis, on hashes and ids as the version three before this one wrote them,', redisStoreRewritingIn(oldestLayoutHash), EARLIER_VERSIONS],
+  ['redis, on hashes as the version before the previous one wrote them,', redisStoreRewritingIn(olderLayoutHash), THIS_VERSION],
   ['redis, on hashes as the previous version wrote them,', redisStoreRewritingIn(previousLayoutHash), THIS_VERSION],
-  ['redis, on hashes as the next version writes them,', redisStoreRewritingIn(nextLayoutHash), THIS_VERSION],
 ])('the %s OTP store', (_name, make, mint) => {
   let store: OtpStore;
   beforeEach(() => {
@@ -605,11 +605,11 @@ describe('a verification of the earlier layout', () => {
   });
 });
 
-describe('a verification as the next version writes it, its codes together in one field', () => {
+describe('a verification as the previous version wrote it, each code in its own field', () => {
   const key = (r: VerificationRecord) => verificationKey(r.id);
   const stored = async (r: VerificationRecord) => {
     await new RedisOtpStore(client).createPending(r);
-    await rewriteIn(nextLayoutHash, r);
+    await rewriteIn(previousLayoutHash, r);
   };
   const sent = (overrides: Partial<VerificationRecord> = {}) =>
     record({
@@ -622,29 +622,49 @@ describe('a verification as the next version writes it, its codes together in on
     const store = new RedisOtpStore(client);
     const r = sent();
     await stored(r);
-    expect(await client.hget(key(r), 'f')).toBe('eapsm');
+    expect(await client.hmget(key(r), 'f', 'k', 's', 'dp')).toEqual([null, 'e', 'p', 'm']);
     expect(await store.get(r.id)).toEqual(r);
     expect(await store.findPendingId(r.to, r.purpose, r.budget, Date.now())).toBe(r.id);
-    expect(await client.hget(key(r), 'f')).toBe('eapsm');
+    expect(await client.hmget(key(r), 'f', 's')).toEqual([null, 'p']);
   });
 
-  it('gives each code its own field the first time a script touches it, keeping its expiry, and reads the same', async () => {
+  it('has its codes packed into one field the first time a script touches it, keeping its expiry, and reads the same', async () => {
     const store = new RedisOtpStore(client);
     // Its delivery reported 5 s after the send: the delivery's time is the verification's.
     const at = Date.now();
     const delivery = { status: 'sent', provider: 'smtp', attempts: 1, lastError: null, updatedAt: at + 5_000 } as const;
     const r = sent({ createdAt: at, updatedAt: at + 5_000, delivery });
     await stored(r);
-    expect(await client.hmget(key(r), 'f', 'u', 'du')).toEqual(['eapsm=', '5000', null]);
+    expect(await client.hmget(key(r), 'f', 'k', 'b', 's', 'ds', 'dp', 'u', 'du')).toEqual([null, 'e', 'a', 'p', 's', 'm', '5000', '5000']);
+    const before = await client.memory('USAGE', key(r), 'SAMPLES', 0);
     await client.pexpire(key(r), 5_000_000);
     await store.markDeliveryPrivate(r.id);
     expect(await client.pttl(key(r))).toBeGreaterThan(4_000_000);
-    expect(await client.hexists(key(r), 'f')).toBe(0);
-    expect(await client.hmget(key(r), 'k', 'b', 's', 'ds', 'dp', 'u', 'du')).toEqual(['e', 'a', 'p', 's', 'm', '5000', '5000']);
+    expect(await client.hmget(key(r), 'f', 'k', 'b', 's', 'ds', 'dp', 'u', 'du')).toEqual([
+      'eapsm=',
+      null,
+      null,
+      null,
+      null,
+      null,
+      '5000',
+      null,
+    ]);
+    expect(await client.memory('USAGE', key(r), 'SAMPLES', 0)).toBeLessThanOrEqual(before!);
     expect(await store.get(r.id)).toEqual({ ...r, deliveryPrivate: true });
   });
 
-  it('is checked, locked, re-sent, canceled and delivered by the scripts as one of this version', async () => {
+  it('keeps in its own field a provider without a code, and packs the rest', async () => {
+    const store = new RedisOtpStore(client);
+    const delivery = { status: 'sent', provider: 'twilio-sms', attempts: 1, lastError: null, updatedAt: Date.now() } as const;
+    const r = record({ channel: 'sms', to: `+1500555${randomInt(10_000).toString().padStart(4, '0')}`, delivery });
+    await stored(r);
+    expect((await store.check(r.id, candidate(r, '000000'), Date.now())).result).toBe('incorrect');
+    expect(await client.hmget(key(r), 'f', 'dp', 's')).toEqual(['saps-', 'twilio-sms', null]);
+    expect(await store.get(r.id)).toMatchObject({ attempts: 1, delivery: { provider: 'twilio-sms' } });
+  });
+
+  it('is checked, locked, re-sent, canceled and delivered by the scripts as one this version wrote', async () => {
     const store = new RedisOtpStore(client);
     const approved = sent();
     await stored(approved);
@@ -660,7 +680,7 @@ describe('a verification as the next version writes it, its codes together in on
     await stored(locked);
     for (let i = 0; i < 3; i++) await store.check(locked.id, candidate(locked, '000000'), Date.now());
     expect((await store.get(locked.id))!.status).toBe('max_attempts');
-    expect(await client.hget(key(locked), 's')).toBe('m');
+    expect(await client.hmget(key(locked), 'f', 's')).toEqual(['eamsm', null]);
 
     const resent = sent();
     await stored(resent);
@@ -696,7 +716,11 @@ describe('a verification as the next version writes it, its codes together in on
 describe('a verification as this version writes it: its layout and its id', () => {
   const key = (r: VerificationRecord) => verificationKey(r.id);
   const stored = (r: VerificationRecord) => new RedisOtpStore(client).createPending(r);
-  const fields = async (r: VerificationRecord, ...names: string[]) => client.hmget(key(r), ...names);
+  /** The fields as the scripts read them: a code from the packed field as its own (`unpackCodes`). */
+  const fields = async (r: VerificationRecord, ...names: string[]) => {
+    const hash = unpackCodes(await client.hgetallBuffer(key(r)));
+    return names.map((name) => hash[name]?.toString() ?? null);
+  };
 
   it("is kept under its id in base64url, and the delivery ledger's keys of it beside it, under the same hash tag", async () => {
     const store = new RedisOtpStore(client);
@@ -729,12 +753,44 @@ describe('a verification as this version writes it: its layout and its id', () =
     const r = record({ subject: 'account-1' });
     await stored(r);
     const hash = await client.hgetall(key(r));
-    expect(hash).toMatchObject({ k: 'e', b: 'a', s: 'p', ds: 'q' });
-    for (const field of ['a', 'u', 'r', 'da', 'du']) expect(hash).not.toHaveProperty(field);
+    // Email, the Verifications API's budget, pending, queued, no provider yet: together in one field.
+    expect(hash).toMatchObject({ f: 'eapq-' });
+    for (const field of ['k', 'b', 's', 'ds', 'dp', 'a', 'u', 'r', 'da', 'du']) expect(hash).not.toHaveProperty(field);
     expect((await client.hgetBuffer(key(r), 'g'))!).toEqual(Buffer.from(shortDigestCode(SECRET, r.id, '123456'), 'hex'));
     expect((await client.hgetBuffer(key(r), 'g'))!).toHaveLength(16);
     expect(await store.get(r.id)).toEqual(r);
     expect(await store.findPendingId(r.to, r.purpose, 'api', Date.now(), 'account-1')).toBe(r.id);
+  });
+
+  it('keeps its codes in one field through every script, with the mark while the delivery last changed with it', async () => {
+    const store = new RedisOtpStore(client);
+    const r = record();
+    await stored(r);
+    const at = (ms: number) => r.createdAt + ms;
+    const raw = () => client.hmget(key(r), 'f', 'u', 'du', 'dp', 'k', 's', 'ds');
+    expect(await raw()).toEqual(['eapq-', null, null, null, null, null, null]);
+    await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 1 }, at(5));
+    expect(await raw()).toEqual(['eapi-=', '5', null, null, null, null, null]);
+    // A provider without a code: in its own field, none in its place.
+    await store.updateDelivery(r.id, { sendNumber: 1, status: 'sent', provider: 'twilio-sms', messageId: 'm-1' }, at(7));
+    expect(await raw()).toEqual(['eaps-=', '7', null, 'twilio-sms', null, null, null]);
+    // The verification changed alone: the delivery keeps its time, in its own field.
+    expect((await store.check(r.id, candidate(r, '000000'), at(9))).result).toBe('incorrect');
+    expect(await raw()).toEqual(['eaps-', '9', '7', 'twilio-sms', null, null, null]);
+    await store.updateDelivery(r.id, { sendNumber: 1, status: 'sent', provider: 'smtp', messageId: 'm-2' }, at(11));
+    expect(await raw()).toEqual(['eapsm=', '11', null, null, null, null, null]);
+    expect(await store.resend(r.id, { digest: digest(r, '654321'), expiresAt: at(600_000), now: at(13) })).toMatchObject({
+      result: 'resent',
+    });
+    expect(await raw()).toEqual(['eapq-=', '13', null, null, null, null, null]);
+    expect(await store.cancel(r.id, at(15))).toBe(true);
+    expect(await raw()).toEqual(['eacq-', '15', '13', null, null, null, null]);
+    expect(await store.get(r.id)).toMatchObject({
+      status: 'canceled',
+      updatedAt: at(15),
+      sends: 2,
+      delivery: { status: 'queued', provider: null, updatedAt: at(13) },
+    });
   });
 
   it("holds no locale for the default one, and the delivery's provider as its code, as each report writes it", async () => {
@@ -858,11 +914,11 @@ describe('a verification as this version writes it: its layout and its id', () =
   });
 });
 
-describe('a verification the version before the previous one wrote', () => {
+describe('a verification the version three before this one wrote', () => {
   const key = (r: VerificationRecord) => verificationKey(r.id);
   const stored = async (r: VerificationRecord) => {
     await new RedisOtpStore(client).createPending(r);
-    await rewriteIn(olderLayoutHash, r);
+    await rewriteIn(oldestLayoutHash, r);
   };
   mintAsEarlierVersions();
 
@@ -875,11 +931,14 @@ describe('a verification the version before the previous one wrote', () => {
     expect((await client.hgetBuffer(key(r), 'g'))!).toHaveLength(32);
     expect(await store.get(r.id)).toEqual(r);
     expect(await store.check(r.id, candidate(r, '000000'), Date.now())).toMatchObject({ result: 'incorrect', record: { attempts: 1 } });
-    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 1 }, Date.now())).toBe('applied');
-    expect(await client.hmget(key(r), 's', 'ds', 'a')).toEqual(['pending', 'i', '1']);
+    expect(await store.updateDelivery(r.id, { sendNumber: 1, status: 'sending', attempts: 1 }, r.createdAt + 5)).toBe('applied');
+    // Its statuses and codes in full are packed as their codes (email, the Verifications API's, pending, sending),
+    // and the report changed the delivery when it changed the verification.
+    expect(await client.hmget(key(r), 'f', 's', 'ds', 'a', 'du')).toEqual(['eapi-=', null, null, '1', null]);
     // Its 32-byte digest is checked as it was written: the right code approves it.
-    expect(await store.check(r.id, candidate(r, '123456'), Date.now())).toMatchObject({ result: 'approved' });
-    expect(await client.hget(key(r), 's')).toBe('a');
+    expect(await store.check(r.id, candidate(r, '123456'), r.createdAt + 9)).toMatchObject({ result: 'approved' });
+    // The check changed the verification alone: the delivery's time is its own again.
+    expect(await client.hmget(key(r), 'f', 'u', 'du')).toEqual(['eaai-', '9', '5']);
   });
 
   it('is left to a check that reads it first by a check by id alone, and decided alone once re-sent', async () => {

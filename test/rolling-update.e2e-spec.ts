@@ -9,15 +9,13 @@ import { call, startApp, type TestApp } from './support/app.js';
 import { Inboxes, JWT_SECRET } from './support/auth-inboxes.js';
 import { LOOSE_LIMITS } from './support/environments.js';
 import { eventually } from './support/eventually.js';
-import { nextLayoutHash } from './support/next-verification-hash.js';
-import { olderLayoutHash, previousLayoutHash, sentEmailVerification } from './support/previous-verification-hash.js';
+import { oldestLayoutHash, olderLayoutHash, previousLayoutHash, sentEmailVerification } from './support/previous-verification-hash.js';
 import { RedisServer } from './support/redis-server.js';
 
 /**
  * A rolling update mixes replicas of two versions, each serving what the other stores. Through this version's
- * API, what the previous version stored, and what the one before it stored a day before, must read, check and
- * re-send as this version's own; the previous version reads what this one stores, and this one what the next
- * version will store (verification-hash.ts).
+ * API, what the previous version stored, and what the versions before it stored a day before, must read, check
+ * and re-send as this version's own; the previous version reads what this one stores (verification-hash.ts).
  */
 const run = Date.now() % 100_000;
 let redis: RedisServer;
@@ -36,7 +34,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-describe('a verification the version before the previous one stored', () => {
+describe('a verification the version three before this one stored', () => {
   // From that version: hashes with statuses in full, zeros written out and 32-byte digests, under the keys of
   // version-4 ids, and destinations' times in milliseconds; what this version then writes is its own layout.
   /** What a replica of that version left in Redis for a new email verification whose code it sent. */
@@ -45,7 +43,7 @@ describe('a verification the version before the previous one stored', () => {
     const sent = sentEmailVerification(randomUUID(), to, now);
     const record = { ...sent, digest: digestCode(service.loaded.configuration.otp.secret, sent.id, sent.purpose, code) };
     const key = verificationKey(record.id);
-    await client.hset(key, olderLayoutHash(record));
+    await client.hset(key, oldestLayoutHash(record));
     await client.pexpire(key, 600_000 + 86_400_000);
     const hourEnds = now + 3_600_000;
     await client.hset(destinationKey(to), 'a:login', `${record.expiresAt}:${entryId(record.id)}`, 'ah', 1, 'ahw', hourEnds);
@@ -76,7 +74,8 @@ describe('a verification the version before the previous one stored', () => {
     const right = await call(service.url, 'POST', '/v1/verifications/check', { to, purpose: 'login', code: '482913' });
     expect([right.status, right.body]).toEqual([200, { id: record.id, status: 'approved' }]);
     expect((await call(service.url, 'GET', `/v1/verifications/${record.id}`)).body.status).toBe('approved');
-    expect(await client.hget(verificationKey(record.id), 's')).toBe('a');
+    // Email, the Verifications API's budget, approved, sent by SMTP: its codes together in one field, as this version writes them.
+    expect(await client.hmget(verificationKey(record.id), 'f', 's')).toEqual(['eaasm', null]);
   });
 
   it('is the pending verification a new send re-sends, whose new code then approves it', async () => {
@@ -112,10 +111,10 @@ describe('a verification the version before the previous one stored', () => {
     expect(sent.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const key = verificationKey(String(sent.body.id));
     expect(key).toMatch(/^otp:\{[A-Za-z0-9_-]{22}\}$/);
-    expect(await client.hmget(key, 'k', 's', 'b')).toEqual(['e', 'p', 'a']);
+    expect(await client.hmget(key, 'f', 'k', 's', 'b')).toEqual([expect.stringMatching(/^eap/), null, null, null]);
     const code = await inboxes.nextCode(to);
-    // The default locale is no field, and the provider is its code: what the previous version reads already.
-    await eventually(async () => expect(await client.hmget(key, 'l', 'ds', 'dp')).toEqual([null, 's', 'm']));
+    // The default locale is no field, and the provider is its code, with the others in one field: what the previous version reads already.
+    await eventually(async () => expect(await client.hmget(key, 'l', 'f', 'ds', 'dp')).toEqual([null, 'eapsm=', null, null]));
     expect((await call(service.url, 'GET', `/v1/verifications/${sent.body.id}`)).body).toMatchObject({
       delivery: { status: 'sent', provider: 'smtp' },
     });
@@ -125,7 +124,7 @@ describe('a verification the version before the previous one stored', () => {
 });
 
 /**
- * What a replica of the previous or the next version leaves in Redis for a new email verification whose code it
+ * What a replica of the previous version, or of the one before it, leaves in Redis for a new email verification whose code it
  * sent by SMTP, in that version's `layout` (both write destinations as this version does).
  */
 async function storedIn(
@@ -144,9 +143,9 @@ async function storedIn(
   return record;
 }
 
-describe('a verification the previous version stored', () => {
-  // From the previous version: a field for the default locale, and the delivery's provider in full.
-  const storedByThePreviousVersion = (to: string, code: string, locale = 'en') => storedIn(previousLayoutHash, to, code, locale);
+describe('a verification the version before the previous one stored', () => {
+  // From that version: a field for the default locale, and the delivery's provider in full.
+  const storedByThePreviousVersion = (to: string, code: string, locale = 'en') => storedIn(olderLayoutHash, to, code, locale);
 
   it('reads its provider in full, and checks it by its id', async () => {
     const to = `last-${run}-1@example.com`;
@@ -182,14 +181,14 @@ describe('a verification the previous version stored', () => {
   });
 });
 
-describe('a verification the next version stores', () => {
-  // From the next version: the codes of the channel, the budget, both statuses and the provider in one field.
-  const storedByTheNextVersion = (to: string, code: string) => storedIn(nextLayoutHash, to, code);
+describe('a verification the previous version stored', () => {
+  // From the previous version: the codes of the channel, the budget, both statuses and the provider each in its own field.
+  const storedByThePreviousVersion = (to: string, code: string) => storedIn(previousLayoutHash, to, code);
 
-  it('reads its codes from the one field, and checks it by its id', async () => {
-    const to = `next-${run}-1@example.com`;
-    const record = await storedByTheNextVersion(to, '482913');
-    expect(await client.hmget(verificationKey(record.id), 'f', 's', 'dp')).toEqual(['eapsm', null, null]);
+  it('reads its codes from their fields, checks it by its id, and packs them the first time it changes it', async () => {
+    const to = `prev-${run}-1@example.com`;
+    const record = await storedByThePreviousVersion(to, '482913');
+    expect(await client.hmget(verificationKey(record.id), 'f', 's', 'dp')).toEqual([null, 'p', 'm']);
 
     const status = await call(service.url, 'GET', `/v1/verifications/${record.id}`);
     expect(status).toMatchObject({
@@ -198,13 +197,14 @@ describe('a verification the next version stores', () => {
     });
     const wrong = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code: '000000' });
     expect([wrong.status, wrong.body.attemptsRemaining]).toEqual([422, 4]);
+    expect(await client.hmget(verificationKey(record.id), 'f', 's', 'dp')).toEqual(['eapsm', null, null]);
     const right = await call(service.url, 'POST', '/v1/verifications/check', { id: record.id, code: '482913' });
     expect([right.status, right.body]).toEqual([200, { id: record.id, status: 'approved' }]);
   });
 
   it('is the pending verification a new send re-sends, whose new code then approves it', async () => {
-    const to = `next-${run}-2@example.com`;
-    const record = await storedByTheNextVersion(to, '482913');
+    const to = `prev-${run}-2@example.com`;
+    const record = await storedByThePreviousVersion(to, '482913');
     const resent = await call(service.url, 'POST', '/v1/verifications', {
       channel: 'email',
       to,

@@ -185,8 +185,8 @@ export class RedisOtpStore implements OtpStore {
   }
 
   private async isPending(id: string, now: number): Promise<boolean> {
-    // Then the codes held together (PACKED_CODES), and the fields of a verification written before the compact
-    // layout (verification-hash.ts).
+    // The status among the codes held together (PACKED_CODES) or, as the previous version wrote it, in its own
+    // field; and the fields of a verification written before the compact layout (verification-hash.ts).
     const [status, createdAt, sinceCreated, packed, legacyStatus, legacyExpiresAt] = await this.redis.hmget(
       verificationKey(id),
       FIELD.status,

@@ -1,6 +1,5 @@
 import { legacyHash } from '../../../test/support/legacy-verification-hash.js';
-import { nextLayoutHash } from '../../../test/support/next-verification-hash.js';
-import { olderLayoutHash, previousLayoutHash } from '../../../test/support/previous-verification-hash.js';
+import { oldestLayoutHash, olderLayoutHash, previousLayoutHash } from '../../../test/support/previous-verification-hash.js';
 import type { VerificationRecord } from '../otp.types.js';
 import { SENT_MARK_PREFIX } from '../delivery.port.js';
 import {
@@ -181,7 +180,9 @@ describe('the verification hash', () => {
     });
 
     it('writes the channel, the budget and both statuses as their codes, and no field for a counter or time of 0', () => {
-      expect(toHash(record())).toMatchObject({
+      // Together in one field (below): sms, proven, pending, sent; twilio-sms has no code.
+      expect(toHash(record())).toMatchObject({ [PACKED_CODES.field]: 'spps-' });
+      expect(previousLayoutHash(record())).toMatchObject({
         [FIELD.channel]: 's',
         [FIELD.budget]: 'p',
         [FIELD.status]: 'p',
@@ -212,12 +213,12 @@ describe('the verification hash', () => {
         deliveryPrivate: true,
         delivery: { ...record().delivery, messageId: 'SM123', errorCode: '30003', deliveredAt: T0 },
       });
-      const older = olderLayoutHash(full);
+      const older = oldestLayoutHash(full);
       expect(older).toMatchObject({ [FIELD.status]: 'pending', [FIELD.channel]: 'sms', [DELIVERY_FIELD.status]: 'sent' });
       expect(fromHash(full.id, stored(older))).toEqual(full);
       const fresh = { ...FRESH, digest: long };
-      expect(olderLayoutHash(fresh)).toMatchObject({ [FIELD.attempts]: 0, [FIELD.updatedAt]: 0, [DELIVERY_FIELD.attempts]: 0 });
-      expect(fromHash(fresh.id, stored(olderLayoutHash(fresh)))).toEqual(fresh);
+      expect(oldestLayoutHash(fresh)).toMatchObject({ [FIELD.attempts]: 0, [FIELD.updatedAt]: 0, [DELIVERY_FIELD.attempts]: 0 });
+      expect(fromHash(fresh.id, stored(oldestLayoutHash(fresh)))).toEqual(fresh);
     });
 
     it('has one distinct letter per value, and no value a letter long, so a value written in full reads as itself', () => {
@@ -253,7 +254,8 @@ describe('the verification hash', () => {
       const english = record({ locale: 'en', delivery: { ...record().delivery, provider: 'smtp' } });
       const hash = toHash(english);
       expect(hash).not.toHaveProperty(FIELD.locale);
-      expect(hash).toHaveProperty(DELIVERY_FIELD.provider, 'm');
+      expect(hash).not.toHaveProperty(DELIVERY_FIELD.provider);
+      expect(packedCode(hash[PACKED_CODES.field] as string, DELIVERY_FIELD.provider)).toBe('m');
       expect(fromHash(english.id, stored(hash))).toEqual(english);
       // Another locale is written as it is; a provider without a code, in full, and reads as itself.
       const german = record({ delivery: { ...record().delivery, provider: 'twilio-sms' } });
@@ -268,16 +270,18 @@ describe('the verification hash', () => {
     it('writes every provider as its code and reads it back, and reads it in full as the previous version wrote it', () => {
       for (const [provider, code] of Object.entries(SHORT_CODES.provider)) {
         const sent = record({ locale: 'en', delivery: { ...record().delivery, provider } });
-        expect(toHash(sent)).toHaveProperty(DELIVERY_FIELD.provider, code);
+        expect(packedCode(toHash(sent)[PACKED_CODES.field] as string, DELIVERY_FIELD.provider)).toBe(code);
+        expect(previousLayoutHash(sent)).toHaveProperty(DELIVERY_FIELD.provider, code);
+        expect(fromHash(sent.id, stored(previousLayoutHash(sent)))).toEqual(sent);
         expect(fromHash(sent.id, stored(toHash(sent)))!.delivery.provider).toBe(provider);
-        const previous = previousLayoutHash(sent);
+        const previous = olderLayoutHash(sent);
         expect(previous).toMatchObject({ [FIELD.locale]: 'en', [DELIVERY_FIELD.provider]: provider });
         expect(fromHash(sent.id, stored(previous))).toEqual(sent);
       }
     });
   });
 
-  describe('the codes held together in one field, as the next version writes them', () => {
+  describe('the codes held together in one field, as this version writes them', () => {
     const PACKED_TABLES = ['channel', 'budget', 'status', 'deliveryStatus', 'provider'] as const;
 
     it('reads back every channel, budget, status, delivery status and provider from the one field, and nothing else changes', () => {
@@ -296,33 +300,38 @@ describe('the verification hash', () => {
         ...Object.keys(SHORT_CODES.provider).map((provider) => coded({ delivery: { ...record().delivery, provider } })),
       ];
       for (const variant of variants) {
-        const next = nextLayoutHash(variant);
-        expect(next[PACKED_CODES.field]).toMatch(/^[a-z]{5}$/);
-        for (const field of PACKED_CODES.order) expect(next).not.toHaveProperty(field);
-        expect(fromHash(variant.id, stored(next))).toEqual(variant);
+        const hash = toHash(variant);
+        expect(hash[PACKED_CODES.field]).toMatch(/^[a-z]{5}$/);
+        for (const field of PACKED_CODES.order) expect(hash).not.toHaveProperty(field);
+        expect(fromHash(variant.id, stored(hash))).toEqual(variant);
+        // As the previous version wrote it, each code in its own field: read the same.
+        const previous = previousLayoutHash(variant);
+        expect(previous).not.toHaveProperty(PACKED_CODES.field);
+        expect(fromHash(variant.id, stored(previous))).toEqual(variant);
       }
     });
 
     it('reads a code held in its own field beside them, and no provider where there is none', () => {
-      // twilio-sms has no code: the next version writes it in full, in its own field.
+      // twilio-sms has no code: it is written in full, in its own field.
       const uncoded = record({ delivery: { ...record().delivery, provider: 'twilio-sms' } });
-      expect(nextLayoutHash(uncoded)).toMatchObject({ [PACKED_CODES.field]: 'spps-', [DELIVERY_FIELD.provider]: 'twilio-sms' });
-      expect(fromHash(uncoded.id, stored(nextLayoutHash(uncoded)))).toEqual(uncoded);
+      expect(toHash(uncoded)).toMatchObject({ [PACKED_CODES.field]: 'spps-', [DELIVERY_FIELD.provider]: 'twilio-sms' });
+      expect(fromHash(uncoded.id, stored(toHash(uncoded)))).toEqual(uncoded);
       const queued = record({ delivery: { status: 'queued', provider: null, attempts: 0, lastError: null, updatedAt: T0 } });
-      expect(nextLayoutHash(queued)[PACKED_CODES.field]).toBe('sppq-');
-      expect(fromHash(queued.id, stored(nextLayoutHash(queued)))!.delivery.provider).toBeNull();
+      expect(toHash(queued)[PACKED_CODES.field]).toBe('sppq-');
+      expect(fromHash(queued.id, stored(toHash(queued)))!.delivery.provider).toBeNull();
     });
 
     it("holds no time for a delivery that last changed when the verification did, and reads it as the verification's", () => {
       const reported = record({ updatedAt: T0 + 150_000, delivery: { ...record().delivery, provider: 'smtp', updatedAt: T0 + 150_000 } });
-      const next = nextLayoutHash(reported);
-      expect(next).toMatchObject({ [PACKED_CODES.field]: 'spps' + 'm=', [FIELD.updatedAt]: 150_000 });
-      expect(next).not.toHaveProperty(DELIVERY_FIELD.updatedAt);
-      expect(fromHash(reported.id, stored(next))).toEqual(reported);
+      const hash = toHash(reported);
+      expect(hash).toMatchObject({ [PACKED_CODES.field]: 'spps' + 'm=', [FIELD.updatedAt]: 150_000 });
+      expect(hash).not.toHaveProperty(DELIVERY_FIELD.updatedAt);
+      expect(fromHash(reported.id, stored(hash))).toEqual(reported);
+      expect(previousLayoutHash(reported)).toMatchObject({ [FIELD.updatedAt]: 150_000, [DELIVERY_FIELD.updatedAt]: 150_000 });
       // A change of the verification alone (a wrong code) leaves the delivery's time its own.
       const checked = { ...reported, updatedAt: T0 + 200_000 };
-      expect(nextLayoutHash(checked)).toMatchObject({ [PACKED_CODES.field]: 'sppsm', [DELIVERY_FIELD.updatedAt]: 150_000 });
-      expect(fromHash(checked.id, stored(nextLayoutHash(checked)))).toEqual(checked);
+      expect(toHash(checked)).toMatchObject({ [PACKED_CODES.field]: 'sppsm', [DELIVERY_FIELD.updatedAt]: 150_000 });
+      expect(fromHash(checked.id, stored(toHash(checked)))).toEqual(checked);
     });
 
     it('gives each code its field, as the scripts do in Redis, and finds one code in the field', () => {
@@ -361,10 +370,11 @@ describe('the verification hash', () => {
   it('holds every field the Lua scripts read or write', () => {
     const named = new Set<string>();
     for (const { lua } of Object.values(VERIFICATION_SCRIPTS)) {
-      const calls = /(?:redis\.call\('(HSET|HMGET|HDEL)', |(hmget|put)\()(?:key|KEYS\[1\]), ([^()]*(?:\([^()]*\)[^()]*)*)\)/g;
+      const calls = /(?:redis\.call\('(HSET|HMGET|HDEL)', |(hmget|hset|hdel|put)\()(?:key|KEYS\[1\]), ([^()]*(?:\([^()]*\)[^()]*)*)\)/g;
       for (const [, command, helper, args] of lua.matchAll(calls)) {
         const values = args!.split(/,\s*/);
-        const fields = command === 'HSET' ? values.filter((_, i) => i % 2 === 0) : helper === 'put' ? values.slice(0, 1) : values;
+        const pairs = command === 'HSET' || helper === 'hset';
+        const fields = pairs ? values.filter((_, i) => i % 2 === 0) : helper === 'put' ? values.slice(0, 1) : values;
         for (const field of fields) if (field.startsWith("'")) named.add(field.slice(1, -1));
       }
     }

@@ -21,7 +21,7 @@ import type { DeliveryState, DeliveryStatus, VerificationRecord, VerificationSta
  * Hashes written before this layout name each field in full (`status`, `expiresAt`, `dStatus`…), hold
  * the verification's `id`, the digest in hex and absolute times. `legacy` and `form` say how each
  * field was stored there: the store reads such a hash as it is, and its scripts rewrite it in this
- * layout the first time they touch it (`upgradeLua`).
+ * layout the first time they touch it (`layoutLua`).
  *
  * Each later layout step was read by one version and written only from the next (a replica must read a
  * layout before any replica writes it, so a rolling update never mixes a writer with a replica that cannot
@@ -31,20 +31,21 @@ import type { DeliveryState, DeliveryStatus, VerificationRecord, VerificationSta
  *   its key and id: verification-key.ts. Still read: a value in full, a zero written out, a 32-byte digest
  *   (`matchesCandidate` tells the two digests apart by length, in Lua too), and the scripts decode a status
  *   either way (`codesLua`);
- * - written since this version (the previous one reads it): no locale field for the default one
- *   (`UNWRITTEN_LOCALE`), and the delivery's provider as its one-letter code (`SHORT_CODES.provider`). Still
- *   read: a locale written out, a provider in full. Together they keep the hash of a verification whose
- *   delivery was recorded seconds or minutes after its send (a delivery receipt, a queue that backed up) in
- *   the allocation size of one delivered at once: `npm run bench:layout`, 150 s, 618 → 586 B per
- *   verification with the benchmark's 44-character addresses;
- * - read since this version, for the next one to write: the five one-letter codes (channel, budget, status,
+ * - written since the previous version: no locale field for the default one (`UNWRITTEN_LOCALE`), and the
+ *   delivery's provider as its one-letter code (`SHORT_CODES.provider`). Still read: a locale written out, a
+ *   provider in full. Together they keep the hash of a verification whose delivery was recorded seconds or
+ *   minutes after its send (a delivery receipt, a queue that backed up) in the allocation size of one delivered
+ *   at once: `npm run bench:layout`, 150 s, 618 → 586 B per verification with the benchmark's 44-character
+ *   addresses;
+ * - written since this version (the previous one reads it): the five one-letter codes (channel, budget, status,
  *   the delivery's status and provider) together in one field (`PACKED_CODES`), where five fields of their own
  *   take 22 bytes more of the hash's listpack, and in it a mark for a delivery that last changed when the
  *   verification did, which then needs no time of its own (5 to 8 bytes). That takes a delivered email
  *   verification's hash a Redis allocation size down (its listpack from the 192-byte class to the 160-byte one
- *   with the benchmark's addresses, delivered at once or minutes later). This version reads such a hash
- *   as if each code had its field (`unpackCodes`), and its scripts give each code its field again, in place,
- *   the first time they touch it (`upgradeLua`), so every script of this version runs on it unchanged.
+ *   with the benchmark's addresses, delivered at once or minutes later): 586 → 554 B per verification. Still
+ *   read: each code in its own field and the delivery's time written out, as the previous version wrote them
+ *   (and writes them again when it changes a hash of this layout during a rolling update); the scripts pack such
+ *   a hash the first time they touch it (`layoutLua`), and a read takes it as it is (`unpackCodes`).
  */
 type HashValue = string | number | Buffer;
 
@@ -228,6 +229,15 @@ export const PACKED_CODES = {
   sameUpdate: '=',
 } as const;
 
+/** The table of `SHORT_CODES` each packed field's codes come from, in `PACKED_CODES.order`. */
+const PACKED_TABLES = [
+  [FIELD.channel, 'channel'],
+  [FIELD.budget, 'budget'],
+  [FIELD.status, 'status'],
+  [DELIVERY_FIELD.status, 'deliveryStatus'],
+  [DELIVERY_FIELD.provider, 'provider'],
+] as const satisfies readonly (readonly [(typeof PACKED_CODES.order)[number], keyof typeof SHORT_CODES])[];
+
 /** Every field name a verification's hash may hold. */
 export const HASH_FIELDS: readonly string[] = [...Object.values(FIELD), ...Object.values(DELIVERY_FIELD), PACKED_CODES.field];
 
@@ -239,7 +249,7 @@ export function packedCode(packed: string | Buffer | null | undefined, field: (t
   return code === '' || code === PACKED_CODES.none ? undefined : code;
 }
 
-/** A hash holding packed codes (PACKED_CODES) as one holding each in its own field: what upgradeLua does in Redis, for a read. */
+/** A hash holding packed codes (PACKED_CODES) as one holding each in its own field, for a read: as `hmget` (layoutLua) answers. */
 export function unpackCodes(stored: Record<string, Buffer>): Record<string, Buffer> {
   const { [PACKED_CODES.field]: packed, ...hash } = stored;
   for (const field of PACKED_CODES.order) {
@@ -261,6 +271,25 @@ export function toHash(record: VerificationRecord): Record<string, HashValue> {
   const hash: Record<string, HashValue> = {};
   for (const [key, { field, write }] of entries(RECORD_FIELDS)) put(hash, field, write(record[key] as never, record));
   for (const [key, { field, write }] of entries(DELIVERY_FIELDS)) put(hash, field, write(record.delivery[key] as never, record));
+  return packCodes(hash);
+}
+
+/**
+ * `hash` with each one-character code moved into the packed field (PACKED_CODES), and the mark in place of the
+ * delivery's time when it is the verification's.
+ */
+export function packCodes(hash: Record<string, HashValue>): Record<string, HashValue> {
+  let packed = '';
+  for (const field of PACKED_CODES.order) {
+    const value = hash[field];
+    const code = typeof value === 'string' && value.length === 1 && value !== PACKED_CODES.none ? value : undefined;
+    packed += code ?? PACKED_CODES.none;
+    if (code !== undefined) delete hash[field];
+  }
+  const deliveryUpdated = hash[DELIVERY_FIELD.updatedAt];
+  const sameUpdate = deliveryUpdated !== undefined && String(deliveryUpdated) === String(hash[FIELD.updatedAt]);
+  if (sameUpdate) delete hash[DELIVERY_FIELD.updatedAt];
+  hash[PACKED_CODES.field] = sameUpdate ? packed + PACKED_CODES.sameUpdate : packed;
   return hash;
 }
 
@@ -328,7 +357,7 @@ local function dcode(v) return DELIVERY_STATUS_CODE[v] or v end
 `;
 }
 
-/** A hash of the earlier layout in this one: what upgradeLua does in Redis, for a read that writes nothing. */
+/** A hash of the earlier layout in this one: what `upgrade` (layoutLua) does in Redis, for a read that writes nothing. */
 function upgrade(legacy: Record<string, Buffer>): Record<string, Buffer> {
   const createdAt = Number(legacy[RECORD_FIELDS.createdAt.legacy]?.toString());
   const hash: Record<string, Buffer> = {};
@@ -343,58 +372,194 @@ function upgrade(legacy: Record<string, Buffer>): Record<string, Buffer> {
 }
 
 /**
- * Lua: `upgrade(key)` rewrites a hash of the earlier layout in this one, in place, keeping its expiry
- * (the new fields are written before the old ones are deleted, so the key never goes away), and gives
- * each packed code its own field (as unpackCodes); nothing for a hash of this layout or none. Same steps
- * as upgrade() above.
+ * Lua, for the scripts: the verification's hash as if each field had its own, whatever the layout.
+ * - `hmget(key, ...)` answers the named fields, a packed code (`PACKED_CODES`) and the delivery's time behind the
+ *   mark as theirs. A hash of an earlier layout (each code in its own field, or the names in full) is first rewritten
+ *   in this one, in place (`upgrade`). Every script reads through it before it writes.
+ * - `hset(key, field, value, ...)` and `hdel(key, field, ...)` write and delete fields as `HSET` and `HDEL` would,
+ *   a code into the packed field (a value without a one-character code into its own field, `none` in its place),
+ *   and keep the mark true: set when the delivery's time is written equal to the verification's in the same call
+ *   (as a delivery report and a resend write them), and, when the verification's time changes alone, the delivery's
+ *   written out first. `put` writes '' (null) and 0 as no field.
+ * A script touches one verification's hash, so the packed field as `hmget` read it is kept in the script's locals
+ * and each write updates it; new fields are written before old ones are deleted, so the key keeps its expiry.
  */
-export function upgradeLua(): string {
+export function layoutLua(): string {
   const forms = ALL_FIELDS.map(({ field, legacy, form }) => `${legacy} = {'${field}', '${form}'}`).join(', ');
   const legacyNames = [LEGACY_MARK, ...ALL_FIELDS.map(({ legacy }) => legacy)].map((name) => `'${name}'`).join(', ');
   const packedOrder = PACKED_CODES.order.map((name) => `'${name}'`).join(', ');
+  const positions = PACKED_CODES.order.map((name, i) => `${name} = ${i + 1}`).join(', ');
+  // Each packed field's table, value in full → code: what an earlier layout wrote in full is packed as its code.
+  const codeTables = PACKED_TABLES.map(
+    ([field, table]) =>
+      `${field} = {${Object.entries(SHORT_CODES[table])
+        .map(([value, code]) => `['${value}'] = '${code}'`)
+        .join(', ')}}`,
+  ).join(', ');
+  const { field: PACKED, none: NONE, sameUpdate: SAME } = PACKED_CODES;
+  const U = FIELD.updatedAt;
+  const DU = DELIVERY_FIELD.updatedAt;
   return `
+local PACKED_ORDER = {${packedOrder}}
+local PACKED_AT = {${positions}}
+local CODE_OF = {${codeTables}}
+-- The packed field as hmget read it, one code per position, its mark, and the verification's time.
+local packedCodes, sameUpdate, updated = nil, false, nil
 local function upgrade(key)
   local old = redis.call('HGETALL', key)
   local v = {}
   for i = 1, #old, 2 do v[old[i]] = old[i + 1] end
-  local packed = v['${PACKED_CODES.field}']
-  if packed then
-    local codes = {}
-    for i, name in ipairs({${packedOrder}}) do
-      local code = string.sub(packed, i, i)
-      if code ~= '' and code ~= '${PACKED_CODES.none}' then
-        codes[#codes + 1] = name
-        codes[#codes + 1] = code
+  if v['${LEGACY_MARK}'] then
+    local LEGACY = {${forms}}
+    local createdAt = tonumber(v['${RECORD_FIELDS.createdAt.legacy}'])
+    local fresh = {}
+    local compact = {}
+    for name, value in pairs(v) do
+      local to = LEGACY[name]
+      if to then
+        if to[2] == 'time' then
+          value = tostring(tonumber(value) - createdAt)
+        elseif to[2] == 'digest' then
+          value = value:gsub('%x%x', function(byte) return string.char(tonumber(byte, 16)) end)
+        end
+        fresh[#fresh + 1] = to[1]
+        fresh[#fresh + 1] = value
+        compact[to[1]] = value
       end
     end
-    local mark = string.sub(packed, ${PACKED_CODES.order.length + 1}, ${PACKED_CODES.order.length + 1})
-    if mark == '${PACKED_CODES.sameUpdate}' and v['${FIELD.updatedAt}'] then
-      codes[#codes + 1] = '${DELIVERY_FIELD.updatedAt}'
-      codes[#codes + 1] = v['${FIELD.updatedAt}']
-    end
-    if #codes > 0 then redis.call('HSET', key, unpack(codes)) end
-    redis.call('HDEL', key, '${PACKED_CODES.field}')
-    return
+    local gone = {${legacyNames}}
+    redis.call('HSET', key, unpack(fresh))
+    redis.call('HDEL', key, unpack(gone))
+    v = compact
   end
-  if not v['${LEGACY_MARK}'] then return end
-  local LEGACY = {${forms}}
-  local createdAt = tonumber(v['${RECORD_FIELDS.createdAt.legacy}'])
-  local fresh = {}
-  for name, value in pairs(v) do
-    local to = LEGACY[name]
-    if to then
-      if to[2] == 'time' then
-        value = tonumber(value) - createdAt
-      elseif to[2] == 'digest' then
-        value = value:gsub('%x%x', function(byte) return string.char(tonumber(byte, 16)) end)
+  -- No verification (none, or only a delivery ledger's mark), or one of this layout.
+  if not v['${FIELD.createdAt}'] or v['${PACKED}'] then return end
+  local codes, gone = {}, {}
+  for i, name in ipairs(PACKED_ORDER) do
+    local value = v[name]
+    local code = value and (CODE_OF[name][value] or value)
+    if code and #code == 1 and code ~= '${NONE}' then
+      codes[i] = code
+      gone[#gone + 1] = name
+    else
+      codes[i] = '${NONE}'
+    end
+  end
+  local mark = ''
+  if v['${DU}'] and v['${DU}'] == v['${U}'] then
+    mark = '${SAME}'
+    gone[#gone + 1] = '${DU}'
+  end
+  redis.call('HSET', key, '${PACKED}', table.concat(codes) .. mark)
+  if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
+end
+local function hmget(key, ...)
+  local h = redis.call('HMGET', key, '${PACKED}', '${U}', ...)
+  if not h[1] then
+    upgrade(key)
+    h = redis.call('HMGET', key, '${PACKED}', '${U}', ...)
+  end
+  local names = {...}
+  local out = {}
+  if not h[1] then
+    for i = 1, #names do out[i] = h[i + 2] end
+    return out
+  end
+  packedCodes = {}
+  for i = 1, #PACKED_ORDER do packedCodes[i] = string.sub(h[1], i, i) end
+  sameUpdate = string.sub(h[1], #PACKED_ORDER + 1, #PACKED_ORDER + 1) == '${SAME}'
+  updated = h[2]
+  for i, name in ipairs(names) do
+    local at = PACKED_AT[name]
+    local value = h[i + 2]
+    if at and packedCodes[at] ~= '${NONE}' and packedCodes[at] ~= '' then
+      value = packedCodes[at]
+    elseif name == '${DU}' and sameUpdate then
+      value = updated
+    end
+    out[i] = value
+  end
+  return out
+end
+-- sets: field, value, …; dels: fields.
+local function write(key, sets, dels)
+  local hsetArgs, hdelArgs = {}, {}
+  local packedChanged = false
+  local deliveryUpdated, verificationUpdated = nil, nil
+  local function code(at, value)
+    if packedCodes[at] ~= value then
+      packedCodes[at] = value
+      packedChanged = true
+    end
+  end
+  for i = 1, #sets, 2 do
+    local name, value = sets[i], sets[i + 1]
+    local at = packedCodes and PACKED_AT[name]
+    if at then
+      value = tostring(value)
+      if #value == 1 and value ~= '${NONE}' then
+        if packedCodes[at] == '${NONE}' then hdelArgs[#hdelArgs + 1] = name end
+        code(at, value)
+      else
+        code(at, '${NONE}')
+        hsetArgs[#hsetArgs + 1] = name
+        hsetArgs[#hsetArgs + 1] = value
       end
-      fresh[#fresh + 1] = to[1]
-      fresh[#fresh + 1] = value
+    elseif packedCodes and name == '${DU}' then
+      deliveryUpdated = tostring(value)
+    else
+      if name == '${U}' then verificationUpdated = tostring(value) end
+      hsetArgs[#hsetArgs + 1] = name
+      hsetArgs[#hsetArgs + 1] = value
     end
   end
-  local gone = {${legacyNames}}
-  redis.call('HSET', key, unpack(fresh))
-  redis.call('HDEL', key, unpack(gone))
+  for _, name in ipairs(dels) do
+    local at = packedCodes and PACKED_AT[name]
+    if at and packedCodes[at] ~= '${NONE}' then
+      code(at, '${NONE}')
+    elseif packedCodes and name == '${DU}' then
+      deliveryUpdated = false
+    else
+      hdelArgs[#hdelArgs + 1] = name
+    end
+  end
+  if packedCodes then
+    local mark = sameUpdate
+    if deliveryUpdated ~= nil then
+      mark = deliveryUpdated ~= false and deliveryUpdated == verificationUpdated
+      if mark then
+        if not sameUpdate then hdelArgs[#hdelArgs + 1] = '${DU}' end
+      elseif deliveryUpdated then
+        hsetArgs[#hsetArgs + 1] = '${DU}'
+        hsetArgs[#hsetArgs + 1] = deliveryUpdated
+      elseif not sameUpdate then
+        hdelArgs[#hdelArgs + 1] = '${DU}'
+      end
+    elseif verificationUpdated and sameUpdate then
+      -- The verification changes alone: the delivery keeps the time both last changed at.
+      mark = false
+      if updated and updated ~= '0' then
+        hsetArgs[#hsetArgs + 1] = '${DU}'
+        hsetArgs[#hsetArgs + 1] = updated
+      end
+    end
+    if verificationUpdated then updated = verificationUpdated end
+    if mark ~= sameUpdate then
+      sameUpdate = mark
+      packedChanged = true
+    end
+    if packedChanged then
+      hsetArgs[#hsetArgs + 1] = '${PACKED}'
+      hsetArgs[#hsetArgs + 1] = table.concat(packedCodes) .. (sameUpdate and '${SAME}' or '')
+    end
+  end
+  if #hsetArgs > 0 then redis.call('HSET', key, unpack(hsetArgs)) end
+  if #hdelArgs > 0 then redis.call('HDEL', key, unpack(hdelArgs)) end
+end
+local function hset(key, ...) write(key, {...}, {}) end
+local function hdel(key, ...) write(key, {}, {...}) end
+local function put(key, field, value)
+  if value == '' or value == 0 then hdel(key, field) else hset(key, field, value) end
 end
 `;
 }

@@ -1,6 +1,6 @@
 import type { Result } from 'ioredis';
 import type { RedisScripts } from '../../redis/redis-scripts.js';
-import { codesLua, DELIVERY_FIELD, FIELD, SHORT_CODES, upgradeLua } from './verification-hash.js';
+import { codesLua, DELIVERY_FIELD, FIELD, layoutLua, SHORT_CODES } from './verification-hash.js';
 
 /**
  * The Redis store's Lua. Each script that decides something runs one function of
@@ -22,22 +22,13 @@ const B = quoted(SHORT_CODES.budget);
 
 /**
  * Storage only: keeps a verification readable for RETENTION_MS after its code expires or it last
- * changed. `hmget` reads the verification's hash, first rewriting one of the earlier layout in this
- * one; its first field is the status, which every verification of this layout has. `put` writes a
- * field, '' (null) and 0 as no field.
+ * changed. `hmget`, `hset`, `hdel` and `put` read and write the verification's hash as if each field had
+ * its own, whatever its layout (verification-hash.ts, `layoutLua`); `hmget` rewrites a hash of an earlier
+ * layout in this one, and comes first in every script that writes.
  */
-const KEEP = `${upgradeLua()}${codesLua()}
+const KEEP = `${layoutLua()}${codesLua()}
 local function keep(key, expiresAt, now, retention)
   redis.call('PEXPIRE', key, math.max(expiresAt - now, 0) + retention)
-end
-local function hmget(key, ...)
-  local h = redis.call('HMGET', key, ...)
-  if h[1] then return h end
-  upgrade(key)
-  return redis.call('HMGET', key, ...)
-end
-local function put(key, field, value)
-  if value == '' or value == 0 then redis.call('HDEL', key, field) else redis.call('HSET', key, field, value) end
 end
 `;
 
@@ -72,7 +63,7 @@ local function check(key, h, mode, candidate, short, now, retention)
   local attempts, max = tonumber(h[5] or 0), tonumber(h[6])
   -- check(): attempts used up, settle('locked')
   if attempts >= max then
-    redis.call('HSET', key, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
+    hset(key, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
     keep(key, expiresAt, now, retention)
     return {'locked', redis.call('HGETALL', key)}
   end
@@ -94,16 +85,16 @@ local function check(key, h, mode, candidate, short, now, retention)
   end
   -- check(): settle('approved')
   if match then
-    redis.call('HSET', key, ${F.status}, ${S.approved}, ${F.digest}, '', ${F.updatedAt}, since)
+    hset(key, ${F.status}, ${S.approved}, ${F.digest}, '', ${F.updatedAt}, since)
     keep(key, expiresAt, now, retention)
     return {'approved', redis.call('HGETALL', key)}
   end
   -- check(): a wrong code counts; the one that reaches the limit locks, settle('incorrect')
   attempts = attempts + 1
   if attempts >= max then
-    redis.call('HSET', key, ${F.attempts}, attempts, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
+    hset(key, ${F.attempts}, attempts, ${F.status}, ${S.max_attempts}, ${F.digest}, '', ${F.updatedAt}, since)
   else
-    redis.call('HSET', key, ${F.attempts}, attempts, ${F.updatedAt}, since)
+    hset(key, ${F.attempts}, attempts, ${F.updatedAt}, since)
   end
   keep(key, expiresAt, now, retention)
   return {'incorrect', redis.call('HGETALL', key)}
@@ -153,9 +144,9 @@ local sends = tonumber(h[4] or 0)
 if sends >= tonumber(h[5] or 0) then return {'max_sends', redis.call('HGETALL', key)} end
 -- resend(): the new code, one more send, a new delivery
 local since = now - tonumber(h[2])
-redis.call('HSET', key, ${F.digest}, ARGV[1], ${F.expiresAt}, tonumber(ARGV[2]) - tonumber(h[2]), ${F.sends}, sends + 1,
+hset(key, ${F.digest}, ARGV[1], ${F.expiresAt}, tonumber(ARGV[2]) - tonumber(h[2]), ${F.sends}, sends + 1,
   ${F.lastSentAt}, since, ${F.updatedAt}, since, ${D.status}, ${DS.queued}, ${D.updatedAt}, since)
-redis.call('HDEL', key, ${F.codeIssuer}, ${D.attempts}, ${D.provider}, ${D.lastError}, ${D.messageId}, ${D.errorCode}, ${D.deliveredAt})
+hdel(key, ${F.codeIssuer}, ${D.attempts}, ${D.provider}, ${D.lastError}, ${D.messageId}, ${D.errorCode}, ${D.deliveredAt})
 keep(key, tonumber(ARGV[2]), now, tonumber(ARGV[4]))
 return {'resent', redis.call('HGETALL', key)}
 `;
@@ -168,7 +159,7 @@ local now = tonumber(ARGV[1])
 -- cancel(): no record, or not pending (isPending)
 if not h[1] or status(h[1]) ~= 'pending' or now >= tonumber(h[2]) + tonumber(h[3]) then return 0 end
 -- cancel(): canceled, digest forgotten
-redis.call('HSET', key, ${F.status}, ${S.canceled}, ${F.digest}, '', ${F.updatedAt}, now - tonumber(h[2]))
+hset(key, ${F.status}, ${S.canceled}, ${F.digest}, '', ${F.updatedAt}, now - tonumber(h[2]))
 keep(key, tonumber(h[2]) + tonumber(h[3]), now, tonumber(ARGV[2]))
 return 1
 `;
@@ -190,27 +181,27 @@ local expiresAt = createdAt + tonumber(h[4])
 -- applyReceipt(): only the message it names, only from 'sent'
 if u.status == 'delivered' or u.status == 'undelivered' then
   if dstatus(h[5]) ~= 'sent' or u.messageId == nil or h[6] ~= u.messageId then return -1 end
-  redis.call('HSET', key, ${D.status}, dcode(u.status), ${D.updatedAt}, since, ${F.updatedAt}, since)
-  if u.errorCode ~= nil then redis.call('HSET', key, ${D.errorCode}, u.errorCode) end
-  if u.status == 'delivered' then redis.call('HSET', key, ${D.deliveredAt}, (u.deliveredAt or now) - createdAt) end
+  hset(key, ${D.status}, dcode(u.status), ${D.updatedAt}, since, ${F.updatedAt}, since)
+  if u.errorCode ~= nil then hset(key, ${D.errorCode}, u.errorCode) end
+  if u.status == 'delivered' then hset(key, ${D.deliveredAt}, (u.deliveredAt or now) - createdAt) end
   keep(key, expiresAt, now, tonumber(ARGV[3]))
   return 0
 end
 -- reportDelivery(): what the report says, keeping what it leaves out
-redis.call('HSET', key, ${D.status}, dcode(u.status), ${D.updatedAt}, since, ${F.updatedAt}, since)
+hset(key, ${D.status}, dcode(u.status), ${D.updatedAt}, since, ${F.updatedAt}, since)
 if u.provider ~= nil then put(key, ${D.provider}, u.provider) end
 if u.attempts ~= nil then put(key, ${D.attempts}, u.attempts) end
 if u.lastError ~= nil then put(key, ${D.lastError}, u.lastError) end
 if u.codeIssuer ~= nil then put(key, ${F.codeIssuer}, u.codeIssuer) end
 -- reportDelivery(): a newly accepted message starts its own story
 if u.status == 'sent' then
-  redis.call('HDEL', key, ${D.errorCode}, ${D.deliveredAt}, ${D.messageId})
-  if u.messageId ~= nil then redis.call('HSET', key, ${D.messageId}, u.messageId) end
+  hdel(key, ${D.errorCode}, ${D.deliveredAt}, ${D.messageId})
+  if u.messageId ~= nil then hset(key, ${D.messageId}, u.messageId) end
 end
 -- reportDelivery(): a failed delivery fails a pending verification
 local failed = 0
 if u.status == 'failed' and status(h[1]) == 'pending' then
-  redis.call('HSET', key, ${F.status}, ${S.failed}, ${F.digest}, '')
+  hset(key, ${F.status}, ${S.failed}, ${F.digest}, '')
   failed = 1
 end
 keep(key, expiresAt, now, tonumber(ARGV[3]))
@@ -229,7 +220,7 @@ ${DELIVERY_SCRIPT}`;
 
 /** markDeliveryPrivate(): only on a verification that exists; HSET alone would leave a stub hash without an expiry. */
 const MARK_PRIVATE_SCRIPT = `${KEEP}
-if hmget(KEYS[1], ${F.status})[1] then redis.call('HSET', KEYS[1], ${F.deliveryPrivate}, '1') end
+if hmget(KEYS[1], ${F.status})[1] then hset(KEYS[1], ${F.deliveryPrivate}, '1') end
 return 1
 `;
 
