@@ -211,6 +211,10 @@ const DELIVERY_FIELDS: Fields<DeliveryState> = {
   deliveredAt: at('dd', 'dDeliveredAt', optionalTime),
 };
 
+// Taken once: every read of a verification walks them.
+const RECORD_ENTRIES = entries(RECORD_FIELDS);
+const DELIVERY_ENTRIES = entries(DELIVERY_FIELDS);
+
 /** Each field's name in the hash, for the scripts. */
 export const FIELD = names(RECORD_FIELDS);
 export const DELIVERY_FIELD = names(DELIVERY_FIELDS);
@@ -269,8 +273,8 @@ const ALL_FIELDS = [...Object.values(RECORD_FIELDS), ...Object.values(DELIVERY_F
 
 export function toHash(record: VerificationRecord): Record<string, HashValue> {
   const hash: Record<string, HashValue> = {};
-  for (const [key, { field, write }] of entries(RECORD_FIELDS)) put(hash, field, write(record[key] as never, record));
-  for (const [key, { field, write }] of entries(DELIVERY_FIELDS)) put(hash, field, write(record.delivery[key] as never, record));
+  for (const [key, { field, write }] of RECORD_ENTRIES) put(hash, field, write(record[key] as never, record));
+  for (const [key, { field, write }] of DELIVERY_ENTRIES) put(hash, field, write(record.delivery[key] as never, record));
   return packCodes(hash);
 }
 
@@ -301,12 +305,12 @@ export function fromHash(id: string, stored: Record<string, Buffer>): Verificati
   if (created === undefined) return undefined;
   const createdAt = Number(created.toString());
   const delivery: Partial<Record<keyof DeliveryState, unknown>> = {};
-  for (const [key, { field, read }] of entries(DELIVERY_FIELDS)) {
+  for (const [key, { field, read }] of DELIVERY_ENTRIES) {
     const value = read(hash[field], createdAt);
     if (value !== undefined) delivery[key] = value;
   }
   const record: Partial<Record<keyof VerificationRecord, unknown>> = { id };
-  for (const [key, { field, read }] of entries(RECORD_FIELDS)) {
+  for (const [key, { field, read }] of RECORD_ENTRIES) {
     const value = read(hash[field], createdAt);
     if (value !== undefined) record[key] = value;
   }
@@ -317,7 +321,8 @@ export function fromHash(id: string, stored: Record<string, Buffer>): Verificati
 /** A hash as HGETALL answers inside a script: field, value, field, value… */
 export function fromPairs(id: string, pairs: Buffer[]): VerificationRecord | undefined {
   const hash: Record<string, Buffer> = {};
-  for (let i = 0; i < pairs.length; i += 2) hash[pairs[i]!.toString()] = pairs[i + 1]!;
+  // Field names are ASCII: latin1 reads them without UTF-8 decoding.
+  for (let i = 0; i < pairs.length; i += 2) hash[pairs[i]!.toString('latin1')] = pairs[i + 1]!;
   return fromHash(id, hash);
 }
 
@@ -572,4 +577,6 @@ function names<R>(table: Fields<R>): { readonly [K in keyof R]-?: string } {
   return Object.fromEntries(Object.entries<Field<unknown>>(table).map(([key, { field }]) => [key, field])) as { [K in keyof R]-?: string };
 }
 
-const entries = <T extends object>(table: T) => Object.entries(table) as [keyof T & string, T[keyof T]][];
+function entries<T extends object>(table: T) {
+  return Object.entries(table) as [keyof T & string, T[keyof T]][];
+}
