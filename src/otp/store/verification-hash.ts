@@ -407,11 +407,13 @@ export function layoutLua(): string {
   return `
 local PACKED_ORDER = {${packedOrder}}
 local PACKED_AT = {${positions}}
-local CODE_OF = {${codeTables}}
--- The packed field as hmget read it, one code per position, its mark, and the verification's time.
-local packedCodes, sameUpdate, updated = nil, false, nil
+-- The packed field as hmget read it (its codes, then the mark), and the verification's time. Kept as the
+-- string itself: a check, the most frequent script, only reads it, and each table a script builds costs Redis
+-- as much as a command does.
+local packed, updated = nil, nil
 local function upgrade(key)
   local old = redis.call('HGETALL', key)
+  if #old == 0 then return end
   local v = {}
   for i = 1, #old, 2 do v[old[i]] = old[i + 1] end
   if v['${LEGACY_MARK}'] then
@@ -437,8 +439,10 @@ local function upgrade(key)
     redis.call('HDEL', key, unpack(gone))
     v = compact
   end
-  -- No verification (none, or only a delivery ledger's mark), or one of this layout.
+  -- No verification (only a delivery ledger's mark), or one of this layout.
   if not v['${FIELD.createdAt}'] or v['${PACKED}'] then return end
+  -- Built here, not with the script: only a hash of an earlier layout needs it.
+  local CODE_OF = {${codeTables}}
   local codes, gone = {}, {}
   for i, name in ipairs(PACKED_ORDER) do
     local value = v[name]
@@ -458,59 +462,57 @@ local function upgrade(key)
   redis.call('HSET', key, '${PACKED}', table.concat(codes) .. mark)
   if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
 end
+local SAME_AT = ${PACKED_CODES.order.length + 1}
+local function sameUpdate() return string.sub(packed, SAME_AT, SAME_AT) == '${SAME}' end
 local function hmget(key, ...)
   local h = redis.call('HMGET', key, '${PACKED}', '${U}', ...)
   if not h[1] then
     upgrade(key)
     h = redis.call('HMGET', key, '${PACKED}', '${U}', ...)
   end
-  local names = {...}
-  local out = {}
-  if not h[1] then
-    for i = 1, #names do out[i] = h[i + 2] end
-    return out
-  end
-  packedCodes = {}
-  for i = 1, #PACKED_ORDER do packedCodes[i] = string.sub(h[1], i, i) end
-  sameUpdate = string.sub(h[1], #PACKED_ORDER + 1, #PACKED_ORDER + 1) == '${SAME}'
-  updated = h[2]
-  for i, name in ipairs(names) do
-    local at = PACKED_AT[name]
+  local count = select('#', ...)
+  packed, updated = h[1] or nil, h[2] or nil
+  -- In place: the i-th field's value moves from h[i + 2] to h[i], read before it is overwritten.
+  for i = 1, count do
     local value = h[i + 2]
-    if at and packedCodes[at] ~= '${NONE}' and packedCodes[at] ~= '' then
-      value = packedCodes[at]
-    elseif name == '${DU}' and sameUpdate then
-      value = updated
+    if packed then
+      local name = select(i, ...)
+      local at = PACKED_AT[name]
+      if at then
+        local code = string.sub(packed, at, at)
+        if code ~= '${NONE}' and code ~= '' then value = code end
+      elseif name == '${DU}' and sameUpdate() then
+        value = updated
+      end
     end
-    out[i] = value
+    h[i] = value
   end
-  return out
+  h[count + 1], h[count + 2] = nil, nil
+  return h
+end
+-- The packed field with a code at a position.
+local function withCode(at, code)
+  return string.sub(packed, 1, at - 1) .. code .. string.sub(packed, at + 1)
 end
 -- sets: field, value, …; dels: fields.
 local function write(key, sets, dels)
   local hsetArgs, hdelArgs = {}, {}
-  local packedChanged = false
+  local before = packed
   local deliveryUpdated, verificationUpdated = nil, nil
-  local function code(at, value)
-    if packedCodes[at] ~= value then
-      packedCodes[at] = value
-      packedChanged = true
-    end
-  end
   for i = 1, #sets, 2 do
     local name, value = sets[i], sets[i + 1]
-    local at = packedCodes and PACKED_AT[name]
+    local at = packed and PACKED_AT[name]
     if at then
       value = tostring(value)
       if #value == 1 and value ~= '${NONE}' then
-        if packedCodes[at] == '${NONE}' then hdelArgs[#hdelArgs + 1] = name end
-        code(at, value)
+        if string.sub(packed, at, at) == '${NONE}' then hdelArgs[#hdelArgs + 1] = name end
       else
-        code(at, '${NONE}')
         hsetArgs[#hsetArgs + 1] = name
         hsetArgs[#hsetArgs + 1] = value
+        value = '${NONE}'
       end
-    elseif packedCodes and name == '${DU}' then
+      packed = withCode(at, value)
+    elseif packed and name == '${DU}' then
       deliveryUpdated = tostring(value)
     else
       if name == '${U}' then verificationUpdated = tostring(value) end
@@ -518,29 +520,31 @@ local function write(key, sets, dels)
       hsetArgs[#hsetArgs + 1] = value
     end
   end
-  for _, name in ipairs(dels) do
-    local at = packedCodes and PACKED_AT[name]
-    if at and packedCodes[at] ~= '${NONE}' then
-      code(at, '${NONE}')
-    elseif packedCodes and name == '${DU}' then
+  for i = 1, #dels do
+    local name = dels[i]
+    local at = packed and PACKED_AT[name]
+    if at and string.sub(packed, at, at) ~= '${NONE}' then
+      packed = withCode(at, '${NONE}')
+    elseif packed and name == '${DU}' then
       deliveryUpdated = false
     else
       hdelArgs[#hdelArgs + 1] = name
     end
   end
-  if packedCodes then
-    local mark = sameUpdate
+  if packed then
+    local wasSame = sameUpdate()
+    local mark = wasSame
     if deliveryUpdated ~= nil then
       mark = deliveryUpdated ~= false and deliveryUpdated == verificationUpdated
       if mark then
-        if not sameUpdate then hdelArgs[#hdelArgs + 1] = '${DU}' end
+        if not wasSame then hdelArgs[#hdelArgs + 1] = '${DU}' end
       elseif deliveryUpdated then
         hsetArgs[#hsetArgs + 1] = '${DU}'
         hsetArgs[#hsetArgs + 1] = deliveryUpdated
-      elseif not sameUpdate then
+      elseif not wasSame then
         hdelArgs[#hdelArgs + 1] = '${DU}'
       end
-    elseif verificationUpdated and sameUpdate then
+    elseif verificationUpdated and wasSame then
       -- The verification changes alone: the delivery keeps the time both last changed at.
       mark = false
       if updated and updated ~= '0' then
@@ -549,20 +553,18 @@ local function write(key, sets, dels)
       end
     end
     if verificationUpdated then updated = verificationUpdated end
-    if mark ~= sameUpdate then
-      sameUpdate = mark
-      packedChanged = true
-    end
-    if packedChanged then
+    if mark ~= wasSame then packed = string.sub(packed, 1, SAME_AT - 1) .. (mark and '${SAME}' or '') end
+    if packed ~= before then
       hsetArgs[#hsetArgs + 1] = '${PACKED}'
-      hsetArgs[#hsetArgs + 1] = table.concat(packedCodes) .. (sameUpdate and '${SAME}' or '')
+      hsetArgs[#hsetArgs + 1] = packed
     end
   end
   if #hsetArgs > 0 then redis.call('HSET', key, unpack(hsetArgs)) end
   if #hdelArgs > 0 then redis.call('HDEL', key, unpack(hdelArgs)) end
 end
-local function hset(key, ...) write(key, {...}, {}) end
-local function hdel(key, ...) write(key, {}, {...}) end
+local NO_FIELDS = {}
+local function hset(key, ...) write(key, {...}, NO_FIELDS) end
+local function hdel(key, ...) write(key, NO_FIELDS, {...}) end
 local function put(key, field, value)
   if value == '' or value == 0 then hdel(key, field) else hset(key, field, value) end
 end
