@@ -282,7 +282,7 @@ export function toHash(record: VerificationRecord): Record<string, HashValue> {
  * `hash` with each one-character code moved into the packed field (PACKED_CODES), and the mark in place of the
  * delivery's time when it is the verification's.
  */
-export function packCodes(hash: Record<string, HashValue>): Record<string, HashValue> {
+function packCodes(hash: Record<string, HashValue>): Record<string, HashValue> {
   let packed = '';
   for (const field of PACKED_CODES.order) {
     const value = hash[field];
