@@ -219,6 +219,15 @@ const DELIVERY_ENTRIES = entries(DELIVERY_FIELDS);
 export const FIELD = names(RECORD_FIELDS);
 export const DELIVERY_FIELD = names(DELIVERY_FIELDS);
 
+/** Each packed field (PACKED_CODES), in order, with the table of `SHORT_CODES` its codes come from. */
+const PACKED_TABLES = [
+  [FIELD.channel, 'channel'],
+  [FIELD.budget, 'budget'],
+  [FIELD.status, 'status'],
+  [DELIVERY_FIELD.status, 'deliveryStatus'],
+  [DELIVERY_FIELD.provider, 'provider'],
+] as const satisfies readonly (readonly [string, keyof typeof SHORT_CODES])[];
+
 /**
  * The codes a hash may hold together in one field (`field`), one character each, in `order`; `none` for a code
  * not held there (a value without a code, in its own field, or no value: a delivery without a provider yet).
@@ -228,19 +237,10 @@ export const DELIVERY_FIELD = names(DELIVERY_FIELDS);
  */
 export const PACKED_CODES = {
   field: 'f',
-  order: [FIELD.channel, FIELD.budget, FIELD.status, DELIVERY_FIELD.status, DELIVERY_FIELD.provider],
+  order: PACKED_TABLES.map(([field]) => field),
   none: '-',
   sameUpdate: '=',
 } as const;
-
-/** The table of `SHORT_CODES` each packed field's codes come from, in `PACKED_CODES.order`. */
-const PACKED_TABLES = [
-  [FIELD.channel, 'channel'],
-  [FIELD.budget, 'budget'],
-  [FIELD.status, 'status'],
-  [DELIVERY_FIELD.status, 'deliveryStatus'],
-  [DELIVERY_FIELD.provider, 'provider'],
-] as const satisfies readonly (readonly [(typeof PACKED_CODES.order)[number], keyof typeof SHORT_CODES])[];
 
 /** Every field name a verification's hash may hold. */
 export const HASH_FIELDS: readonly string[] = [...Object.values(FIELD), ...Object.values(DELIVERY_FIELD), PACKED_CODES.field];
