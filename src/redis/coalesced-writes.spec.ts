@@ -65,6 +65,28 @@ describe('coalesceStreamWrites', () => {
     expect(handovers).toEqual([['first', 'then0', 'then1']]);
   });
 
+  it('takes in what every callback of the same phase writes, as the commands of requests read together would be', async () => {
+    coalesceStreamWrites(socket);
+    // Timers due together run in one timers phase, one callback after another, as the data events of
+    // several connections do in one poll phase.
+    await new Promise<void>((done) => {
+      setTimeout(() => socket.write('first request'), 0);
+      setTimeout(() => void Promise.resolve().then(() => socket.write('second request')), 0);
+      setTimeout(done, 0);
+    });
+    await nextTurn();
+    expect(handovers).toEqual([['first request', 'second request']]);
+    expect(await allReceived('first requestsecond request')).toBe('first requestsecond request');
+  });
+
+  it('sends what is written from the check phase itself in the next pass, without waiting for other I/O', async () => {
+    coalesceStreamWrites(socket);
+    await new Promise<void>((done) => setImmediate(() => (socket.write('late'), done())));
+    expect(handovers).toEqual([]);
+    expect(await allReceived('late')).toBe('late');
+    expect(handovers).toEqual([['late']]);
+  });
+
   it('does not hold a write past its turn: each turn goes out by itself', async () => {
     coalesceStreamWrites(socket);
     socket.write('one');

@@ -25,8 +25,8 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
   // generation: they were half of what a heap profile found surviving it, the old generation grew
   // about 1 MB a scavenge, and a major GC ran every second or two even at an eighth of saturation,
   // stalling every request in flight for 25-60 ms (a send's p99 at half load: 60-250 ms). Without it
-  // a send also costs less CPU at saturation (`npm run bench:compare`: 0.75 x). The commands of a turn
-  // still leave in one write: openRedis coalesces every connection's writes, with no object per turn.
+  // a send also costs less CPU at saturation (`npm run bench:compare`: 0.75 x). The commands of a pass
+  // still leave in one write: openRedis coalesces every connection's writes, with no object per pass.
   enableAutoPipelining: false,
 };
 
@@ -38,7 +38,7 @@ export const FAIL_FAST_OPTIONS: RedisOptions = {
  * the command timeout still bounds how long that takes, and a lost node is found again through the
  * slot map rather than by reconnecting to it. Every connection gets every Lua command (REDIS_SCRIPTS)
  * as it is made; on a cluster they belong to the cluster, which sends them to the right node. Every
- * connection sends the commands written in one turn of the event loop in one write (coalesceWrites).
+ * connection sends the commands written in one pass of the event loop in one write (coalesceWrites).
  * `cluster.maxRedirections`: how many redirections and retries after a lost node a command may
  * take before it fails (6 by default, see below).
  */
