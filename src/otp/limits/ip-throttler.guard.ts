@@ -55,8 +55,8 @@ export class IpThrottlerGuard extends ThrottlerGuard {
 
   /**
    * ThrottlerGuard's own, with each route's decorators read once instead of on every request: twelve
-   * metadata lookups and six awaited values a request, about 2 % of a send's CPU, for what is fixed
-   * once the routes are declared. A limit given as a function is still called on every request.
+   * metadata lookups and six awaited values a request (4.6 µs of CPU where this takes 0.7), for what is
+   * fixed once the routes are declared. A limit given as a function is still called on every request.
    */
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (await this.shouldSkip(context)) return true;
