@@ -13,8 +13,8 @@ const COALESCING = Symbol('coalescing writes');
  * (`setImmediate`), after every I/O callback of its poll phase has run with its promise reactions. A
  * pass takes in the commands of every request it reads and every reply batch it receives, not only
  * those of one callback: flushing after each callback (`process.nextTick`) left about one write per
- * request for its first command alone, and a busy API made 2.3 system calls to write per request where
- * it now makes 1.4, one of them the HTTP response. A command waits for the rest of its pass at most,
+ * request for its first command alone, and a busy API made 2.2-2.4 system calls to write per request
+ * where it now makes 1.3-1.5, one of them the HTTP response. A command waits for the rest of its pass at most,
  * and nothing else changes: ioredis still queues each command for its reply as it is sent, times it out
  * from then, and closing or ending the socket flushes or fails what is corked as it would a write in
  * flight. Unlike ioredis's auto-pipelining, no object is made per pass but the flush's immediate.
