@@ -16,6 +16,7 @@ import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
 import { oldestLayoutHash, olderLayoutHash, previousLayoutHash } from './support/previous-verification-hash.js';
 import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
+import { destinationKey } from '../src/otp/destination-hash.js';
 
 /** One contract, two stores: whatever the memory store guarantees, the Redis store must too. */
 const SECRET = 'contract-secret-0123456789abcdefghijkl';
@@ -1036,6 +1037,85 @@ describe.each([
     const hour = { cooldownMs: 0, perHour: counted + 1, perDay: 100 };
     expect(await limiter.consume(to, 'anonymous', hour, now)).toEqual({ allowed: true });
     expect(await limiter.consume(to, 'anonymous', hour, now)).toMatchObject({ allowed: false, reason: 'hourly' });
+  });
+});
+
+describe('the Redis send limiter claiming the pending entry for a verification written ahead', () => {
+  const limits = { cooldownMs: 30_000, perHour: 3, perDay: 4 };
+  const store = () => new RedisOtpStore(client);
+  const limiter = () => new RedisSendLimiter(client);
+  const claimFor = (r: VerificationRecord) => ({ purpose: r.purpose, claim: { id: r.id, expiresAt: r.expiresAt } });
+
+  it('counts the send and makes the entry name the new verification in one step', async () => {
+    const r = record();
+    await store().writeAhead!(r);
+    expect(await limiter().consumeUnlessPending(r.to, 'api', limits, r.createdAt, claimFor(r))).toEqual({ allowed: true, claimed: true });
+    expect(await store().findPendingId(r.to, r.purpose, 'api', Date.now())).toBe(r.id);
+    expect(await store().get(r.id)).toEqual(r);
+    // Counted as a send: the cooldown holds the next one.
+    expect(await limiter().consume(r.to, 'api', limits, r.createdAt)).toMatchObject({ allowed: false, reason: 'cooldown' });
+    // The hash lives at least as long as the entry, whose code (in another budget) outlives every window here.
+    const longLived = record({ to: r.to, budget: 'proven', expiresAt: Date.now() + 2 * DAY_MS });
+    await store().writeAhead!(longLived);
+    const noCooldown = { cooldownMs: 0, perHour: 10, perDay: 10 };
+    expect(await limiter().consumeUnlessPending(r.to, 'proven', noCooldown, Date.now(), claimFor(longLived))).toEqual({
+      allowed: true,
+      claimed: true,
+    });
+    expect(await store().findPendingId(r.to, r.purpose, 'proven', Date.now())).toBe(longLived.id);
+    expect(await client.pttl(destinationKey(r.to))).toBeGreaterThan(2 * DAY_MS - 60_000);
+  });
+
+  it('claims nothing for a refused send or where another is pending, and counts nothing for the latter', async () => {
+    const first = record();
+    await store().createPending(first);
+    const second = record({ to: first.to });
+    await store().writeAhead!(second);
+    expect(await limiter().consumeUnlessPending(first.to, 'api', limits, Date.now(), claimFor(second))).toEqual({ pendingId: first.id });
+    expect(await store().findPendingId(first.to, first.purpose, 'api', Date.now())).toBe(first.id);
+    // Nothing was counted: the send of another purpose is the first, and is allowed.
+    const other = record({ to: first.to, purpose: 'other' });
+    await store().writeAhead!(other);
+    expect(await limiter().consumeUnlessPending(first.to, 'api', limits, Date.now(), claimFor(other))).toEqual({
+      allowed: true,
+      claimed: true,
+    });
+
+    const refused = record({ to: first.to, purpose: 'third' });
+    await store().writeAhead!(refused);
+    expect(await limiter().consumeUnlessPending(first.to, 'api', limits, Date.now(), claimFor(refused))).toMatchObject({
+      allowed: false,
+      reason: 'cooldown',
+    });
+    expect(await store().findPendingId(first.to, 'third', 'api', Date.now())).toBeUndefined();
+    await store().dropAhead!(refused.id);
+    expect(await client.exists(verificationKey(refused.id))).toBe(0);
+  });
+
+  it('gives concurrent starts to one destination one pending verification, its send counted once', async () => {
+    const to = `${randomUUID()}@example.com`;
+    const now = Date.now();
+    const noCooldown = { cooldownMs: 0, perHour: 100, perDay: 100 };
+    const starts = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const r = record({ to, purpose: 'signup', budget: 'anonymous', createdAt: now });
+        const [, found] = await Promise.all([
+          store().writeAhead!(r),
+          limiter().consumeUnlessPending(to, 'anonymous', noCooldown, now, claimFor(r)),
+        ]);
+        if ('pendingId' in found) {
+          await store().dropAhead!(r.id);
+          return found.pendingId;
+        }
+        expect(found).toEqual({ allowed: true, claimed: true });
+        return r.id;
+      }),
+    );
+    expect(new Set(starts).size).toBe(1);
+    expect(await store().findPendingId(to, 'signup', 'anonymous', Date.now())).toBe(starts[0]);
+    const hour = { cooldownMs: 0, perHour: 2, perDay: 100 };
+    expect(await limiter().consume(to, 'anonymous', hour, now)).toEqual({ allowed: true });
+    expect(await limiter().consume(to, 'anonymous', hour, now)).toMatchObject({ allowed: false, reason: 'hourly' });
   });
 });
 

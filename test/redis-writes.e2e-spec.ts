@@ -1,6 +1,10 @@
 import { jest } from '@jest/globals';
 import { type Cluster, Redis } from 'ioredis';
 import { FAIL_FAST_OPTIONS, openRedis, type RedisClient, waitUntilReady } from '../src/redis/redis-connection.js';
+import { verificationKey as verificationKeyOf } from '../src/otp/verification-key.js';
+import { destinationKey } from '../src/otp/destination-hash.js';
+import { REDIS_CLIENT } from '../src/redis/redis.constants.js';
+import { call, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { RedisCluster } from './support/redis-cluster.js';
 import { RedisServer } from './support/redis-server.js';
@@ -107,4 +111,93 @@ describe('commands written to a Redis Cluster in one turn', () => {
     await twentyCommands(client, tag);
     expect(counts).toEqual([20]);
   }, 60_000);
+});
+
+/** What each hand-over to the system from now on carried, as the bytes of its commands. */
+function handedOver(client: Redis): string[] {
+  const stream = client.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+  const writes: string[] = [];
+  const text = (chunk: unknown) => (Buffer.isBuffer(chunk) ? chunk.toString('latin1') : String(chunk));
+  const { _write, _writev } = stream;
+  jest.spyOn(stream, '_write').mockImplementation((...args: unknown[]) => {
+    writes.push(text(args[0]));
+    return _write.apply(stream, args);
+  });
+  jest.spyOn(stream, '_writev').mockImplementation((...args: unknown[]) => {
+    writes.push((args[0] as { chunk: unknown }[]).map(({ chunk }) => text(chunk)).join(''));
+    return _writev.apply(stream, args);
+  });
+  return writes;
+}
+
+/** A verification's key as it crosses the wire: `otp:{<its id in base64url>}` (verification-key.ts). */
+const VERIFICATION_KEY = /otp:\{[A-Za-z0-9_-]{22}\}/g;
+
+describe("a new verification's send, on the service's Redis connection", () => {
+  let redis: RedisServer;
+  let app: TestApp | undefined;
+  let counter = 0;
+  const email = () => `writes${++counter}.${Date.now()}@example.com`;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await app?.close();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  async function started(): Promise<{ app: TestApp; client: Redis }> {
+    app = await startApp({ REDIS_URL: redis.url, RATE_LIMIT_IP_PER_MINUTE: '100000', OTP_RESEND_COOLDOWN_SECONDS: '30' });
+    const client = app.app.get<Redis>(REDIS_CLIENT);
+    // A first send loads the scripts, which a cold one would send again after NOSCRIPT.
+    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email() })).status).toBe(201);
+    return { app, client };
+  }
+
+  it('writes the verification and its counted, indexed send in one write, the verification first, and nothing more there', async () => {
+    const { app, client } = await started();
+    const to = email();
+    const writes = handedOver(client);
+    const response = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to });
+    expect(response.status).toBe(201);
+    const destination = destinationKey(to);
+    const record = verificationKeyOf(response.body.id as string);
+    const touching = writes.filter((write) => write.includes(destination));
+    expect(touching).toHaveLength(1);
+    expect(touching[0]!.indexOf(record)).toBeGreaterThanOrEqual(0);
+    expect(touching[0]!.indexOf(record)).toBeLessThan(touching[0]!.indexOf(destination));
+    // That step alone made it the pending one: a check by destination finds it.
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { to, code: '000000' })).toMatchObject({
+      status: 422,
+      body: { code: 'OTP_INCORRECT' },
+    });
+    expect((await call(app.url, 'GET', `/v1/verifications/${response.body.id}`)).body).toMatchObject({ attemptsRemaining: 4 });
+  });
+
+  it('leaves nothing of what it wrote ahead of a send that was refused, or that found another pending', async () => {
+    const { app, client } = await started();
+    const to = email();
+    const first = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to });
+    expect(first.status).toBe(201);
+    const writes = handedOver(client);
+    // Another purpose, in the destination's cooldown: refused.
+    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to, purpose: 'other' })).status).toBe(429);
+    // The same purpose: the first is pending, and its resend is refused by the same cooldown.
+    expect(await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).toMatchObject({
+      status: 429,
+      body: { code: 'OTP_RESEND_TOO_SOON' },
+    });
+    const firstKey = verificationKeyOf(first.body.id as string);
+    const writtenAhead = new Set(
+      writes.filter((write) => write.includes(destinationKey(to))).flatMap((write) => write.match(VERIFICATION_KEY) ?? []),
+    );
+    writtenAhead.delete(firstKey);
+    expect(writtenAhead.size).toBe(2);
+    await eventually(async () => expect(await client.exists(...writtenAhead)).toBe(0));
+    expect(await client.exists(firstKey)).toBe(1);
+  });
 });

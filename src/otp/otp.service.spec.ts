@@ -333,6 +333,76 @@ describe('OtpService', () => {
     expect(store.updateDelivery.mock.calls[0]![1]).toMatchObject({ sendNumber: 1, status: 'failed' });
   });
 
+  describe('on a store that writes a new verification ahead of the step that indexes it', () => {
+    const start = (to = 'a@example.com') => service.start({ channel: 'email', to, purpose: 'verify', locale: 'en' }, {}, API);
+    let writeAhead: jest.Mock<(record: VerificationRecord) => Promise<void>>;
+    let dropAhead: jest.Mock<(id: string) => Promise<void>>;
+    beforeEach(() => {
+      writeAhead = jest.fn(async () => undefined);
+      dropAhead = jest.fn(async () => undefined);
+      // The service holds this very object as its store.
+      Object.assign(store, { writeAhead, dropAhead });
+    });
+
+    it('writes the record first, and has the counted send claim its pending entry in the same step', async () => {
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: true, claimed: true });
+      const view = await start();
+      const written = writeAhead.mock.calls[0]![0];
+      expect(written).toMatchObject({ id: view.id, to: 'a@example.com', status: 'pending', sends: 1 });
+      expect(writeAhead.mock.invocationCallOrder[0]).toBeLessThan(limiter.consumeUnlessPending.mock.invocationCallOrder[0]!);
+      expect(limiter.consumeUnlessPending.mock.calls[0]![4]).toEqual({
+        purpose: 'verify',
+        subject: undefined,
+        claim: { id: view.id, expiresAt: written.expiresAt },
+      });
+      expect(store.createPending).not.toHaveBeenCalled();
+      expect(dropAhead).not.toHaveBeenCalled();
+      expect(delivery.deliver.mock.calls[0]![0]).toMatchObject({ verificationId: view.id, sendNumber: 1 });
+    });
+
+    it('drops what it wrote ahead when the send is refused, and sends nothing', async () => {
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: false, reason: 'hourly', retryAfterMs: 60_000 });
+      await expect(start()).rejects.toBeInstanceOf(OtpRateLimitedError);
+      expect(dropAhead).toHaveBeenCalledWith(writeAhead.mock.calls[0]![0].id);
+      expect(store.createPending).not.toHaveBeenCalled();
+      expect(delivery.deliver).not.toHaveBeenCalled();
+    });
+
+    it('drops it when another is pending there, and re-sends that one', async () => {
+      const other = pending();
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ pendingId: other.id });
+      store.get.mockResolvedValue(other);
+      store.resend.mockResolvedValue({ result: 'resent', record: { ...other, sends: 2 } });
+      const view = await start();
+      expect(view.id).toBe(other.id);
+      expect(dropAhead).toHaveBeenCalledWith(writeAhead.mock.calls[0]![0].id);
+      expect(store.createPending).not.toHaveBeenCalled();
+      expect(delivery.deliver.mock.calls[0]![0]).toMatchObject({ verificationId: other.id, sendNumber: 2 });
+    });
+
+    it('drops it and creates the verification in full when the limiter counted the send without claiming', async () => {
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: true });
+      const view = await start();
+      expect(dropAhead).toHaveBeenCalledWith(view.id);
+      expect(store.createPending.mock.calls[0]![0]).toMatchObject({ id: view.id });
+    });
+
+    it('answers a refused send as refused when dropping what it wrote fails', async () => {
+      dropAhead.mockRejectedValueOnce(new Error('connection lost'));
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: false, reason: 'cooldown', retryAfterMs: 5_000 });
+      await expect(start()).rejects.toBeInstanceOf(OtpResendTooSoonError);
+    });
+
+    it('writes nothing ahead of a send the fraud guard screens: that one is indexed only once admitted', async () => {
+      const admit = jest.spyOn(guard, 'admit');
+      const view = await service.start({ channel: 'sms', to: '+447400123456', purpose: 'verify', locale: 'en' }, {}, API);
+      expect(writeAhead).not.toHaveBeenCalled();
+      expect(limiter.consumeUnlessPending.mock.calls[0]![4]).not.toHaveProperty('claim');
+      expect(admit.mock.invocationCallOrder[0]).toBeLessThan(store.createPending.mock.invocationCallOrder[0]!);
+      expect(store.createPending.mock.calls[0]![0]).toMatchObject({ id: view.id });
+    });
+  });
+
   describe('the fraud guard', () => {
     const sms = (to: string) => ({ channel: 'sms' as const, to, purpose: 'verify', locale: 'en' });
 

@@ -44,11 +44,15 @@ export class FraudScreen {
     metrics.refreshBeforeScrape(() => this.refreshSuspendedGauge());
   }
 
+  /** Whether a send on this channel has anything to pass here: otherwise `admit` admits it at once, and makes no call. */
+  screens(channel: Channel): boolean {
+    return (channel !== 'email' && this.phoneChecks) || this.channelCap(channel) > 0;
+  }
+
   /** Throws DESTINATION_THROTTLED or DESTINATION_SUSPENDED when the send must not happen; counts it otherwise. */
   async admit(channel: Channel, destination: Destination, sampled: boolean, now: number): Promise<void> {
+    if (!this.screens(channel)) return;
     const phone = channel !== 'email';
-    const channelCap = this.channelCap(channel);
-    if (!(phone && this.phoneChecks) && channelCap === 0) return;
     const country = phone ? (destination.country ?? NON_GEOGRAPHIC) : undefined;
     const send: GuardedSend = phone
       ? { channel, country, prefix: destination.normalized.slice(0, -3), sampled }

@@ -6,6 +6,7 @@ import {
   budgetLetter,
   cooldownFieldOf,
   destinationKey,
+  entryId,
   legacyBudgetKeysOf,
   limitFieldsOf,
   pendingField,
@@ -40,7 +41,7 @@ export class RedisSendLimiter implements SendLimiter {
   }
 
   consumeUnlessPending(destination: string, budget: SendBudget, limits: SendLimits, now: number, pending: PendingLookup) {
-    return this.run(destination, budget, limits, now, pendingField(pending.purpose, budget, pending.subject));
+    return this.run(destination, budget, limits, now, pendingField(pending.purpose, budget, pending.subject), pending.claim);
   }
 
   async liftCooldown(destination: string, budget: SendBudget): Promise<void> {
@@ -70,6 +71,7 @@ export class RedisSendLimiter implements SendLimiter {
     limits: SendLimits,
     now: number,
     field: string,
+    claim?: PendingLookup['claim'],
   ): Promise<SendLimitVerdict | { pendingId: string }> {
     const [verdict, detail] = await this.redis.otpConsumeSend(
       destinationKey(destination),
@@ -82,8 +84,10 @@ export class RedisSendLimiter implements SendLimiter {
       DAY_MS,
       now,
       field,
+      claim ? entryId(claim.id) : '',
+      claim ? claim.expiresAt : '',
     );
-    if (verdict === 'ok') return { allowed: true };
+    if (verdict === 'ok') return Number(detail) === 1 ? { allowed: true, claimed: true } : { allowed: true };
     if (verdict === 'pending') return { pendingId: verificationIdOf(String(detail)) };
     return { allowed: false, reason: verdict as 'cooldown' | 'hourly' | 'daily', retryAfterMs: Number(detail) };
   }

@@ -4,13 +4,16 @@ import { DESTINATION_HASH_LUA } from '../destination-hash.js';
 
 /**
  * KEYS: the destination's hash, then the previous version's cooldown, hour and day keys of the budget
- * (legacyBudgetKeysOf). ARGV: budget letter, cooldown ms, per hour, per day, hour ms, day ms, now, and
- * the pending entry's field ('' = none). Field layout: destination-hash.ts; times are read in
- * seconds or milliseconds (`ms`), written in seconds rounded down (`floorSeconds`).
+ * (legacyBudgetKeysOf). ARGV: budget letter, cooldown ms, per hour, per day, hour ms, day ms, now, the
+ * pending entry's field ('' = none), and the id and expiresAt of the verification to claim it for
+ * ('' = none). Field layout: destination-hash.ts; times are read in seconds or milliseconds (`ms`),
+ * written in seconds rounded down (`floorSeconds`).
  *
  * With a pending field, an entry there that is still live answers {'pending', id} and nothing is
  * counted: the caller re-checks that verification, and counts the send itself if it goes ahead.
- * Otherwise all three limits are checked and the send counted only if all allow it.
+ * Otherwise all three limits are checked and the send counted only if all allow it; a counted send
+ * with an id to claim for makes the entry name it ({'ok', 1}), as the store's claim script would,
+ * since no live entry is there. So a new verification's send is counted and indexed in one round trip.
  *
  * The legacy keys: a replica of the previous version counts its sends there until the rolling deploy
  * that brings this script is over, so a cooldown there still blocks and its counts add to the hash's,
@@ -52,7 +55,13 @@ if cooldownEnds > now then
 else
   redis.call('HSET', key, b .. 'h', hour + 1, b .. 'hw', floorSeconds(hourEnds), b .. 'd', day + 1, b .. 'dw', floorSeconds(dayEnds))
 end
-extend(key, math.max(cooldownEnds, hourEnds, dayEnds), now)
+local lives = math.max(cooldownEnds, hourEnds, dayEnds)
+if ARGV[8] ~= '' and ARGV[9] ~= '' then
+  redis.call('HSET', key, ARGV[8], entry(ARGV[9], ARGV[10]))
+  extend(key, math.max(lives, tonumber(ARGV[10])), now)
+  return {'ok', 1}
+end
+extend(key, lives, now)
 return {'ok', 0}
 `;
 

@@ -1,4 +1,6 @@
-export type SendLimitVerdict = { allowed: true } | { allowed: false; reason: 'cooldown' | 'hourly' | 'daily'; retryAfterMs: number };
+/** `claimed`: the pending entry now names the `claim` of `consumeUnlessPending`, made in the same step as the count. */
+export type SendLimitVerdict =
+  { allowed: true; claimed?: true } | { allowed: false; reason: 'cooldown' | 'hourly' | 'daily'; retryAfterMs: number };
 
 export type GuessVerdict = { allowed: true } | { allowed: false; retryAfterMs: number };
 
@@ -21,6 +23,12 @@ export type SendBudget = (typeof SEND_BUDGETS)[number];
 export interface PendingLookup {
   purpose: string;
   subject?: string;
+  /**
+   * The new verification this send would start (its id and expiry): when the send is allowed, the pending entry is
+   * made to name it in the same step, where the limiter can (Redis, whose entries sit in the destination's hash);
+   * the verdict says so with `claimed`. The caller has written the verification first (`OtpStore.writeAhead`).
+   */
+  claim?: { id: string; expiresAt: number };
 }
 
 /**
@@ -34,7 +42,8 @@ export interface SendLimiter {
    * A start's first step: the id of the pending verification for `destination`+`budget`+`pending` if the
    * pending index names one, and then nothing is counted; otherwise `consume`. The id is a hint the
    * caller re-checks against the verification (and counts the send itself if it goes ahead). Redis
-   * answers both from the destination's one hash in one round trip.
+   * answers both from the destination's one hash in one round trip, and makes `pending.claim` the
+   * pending one in it when the send is allowed.
    */
   consumeUnlessPending(
     destination: string,

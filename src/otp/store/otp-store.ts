@@ -22,6 +22,15 @@ export interface OtpStore {
    * another is pending there: then nothing is stored and that one's id is returned.
    */
   createPending(record: VerificationRecord): Promise<{ created: true } | { created: false; pendingId: string }>;
+  /**
+   * Where the send limiter keeps the pending index beside its counts (Redis): writes a new pending verification
+   * without its index entry, ahead of the limiter step that counts its send and claims the entry for it in the
+   * same write (`SendLimiter.consumeUnlessPending` with a `claim`). Written first, so the entry never names a
+   * verification that is not there yet; `dropAhead` deletes one whose entry was not claimed, which nothing names.
+   * Absent where the limiter cannot claim (memory): `createPending` does both.
+   */
+  writeAhead?(record: VerificationRecord): Promise<void>;
+  dropAhead?(id: string): Promise<void>;
   /** The id of the pending verification for `to`+`purpose`+`budget`+`subject` (none: one without), if one is pending and unexpired. */
   findPendingId(to: string, purpose: string, budget: SendBudget, now: number, subject?: string): Promise<string | undefined>;
   get(id: string): Promise<VerificationRecord | undefined>;

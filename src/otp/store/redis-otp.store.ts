@@ -53,10 +53,7 @@ export class RedisOtpStore implements OtpStore {
     const claim = (expected: string) => this.redis.otpClaimPending(destination, field, id, record.expiresAt, record.createdAt, expected);
     // Record and index entry leave in one write, the record first, so on one server the index never
     // names nothing; elsewhere a reader that finds the record missing treats the entry as the hint it is.
-    const [, first] = await Promise.all([
-      this.redis.otpCreate(key, Math.max(1, record.expiresAt - record.createdAt) + RETENTION_MS, ...Object.entries(toHash(record)).flat()),
-      claim(''),
-    ]);
+    const [, first] = await Promise.all([this.writeAhead(record), claim('')]);
     let [claimed, held] = first;
     for (let attempt = 0; attempt < 3 && claimed !== 1; attempt++) {
       const existing = verificationIdOf(held ?? '');
@@ -73,6 +70,18 @@ export class RedisOtpStore implements OtpStore {
     await this.redis.del(key);
     if (winner) return { created: false as const, pendingId: winner };
     throw new Error('could not register the pending verification');
+  }
+
+  async writeAhead(record: VerificationRecord) {
+    await this.redis.otpCreate(
+      verificationKey(record.id),
+      Math.max(1, record.expiresAt - record.createdAt) + RETENTION_MS,
+      ...Object.entries(toHash(record)).flat(),
+    );
+  }
+
+  async dropAhead(id: string) {
+    await this.redis.del(verificationKey(id));
   }
 
   async findPendingId(to: string, purpose: string, budget: SendBudget, now: number, subject?: string) {
