@@ -1,3 +1,5 @@
+import { Redis } from 'ioredis';
+import { destinationKey } from '../src/otp/destination-hash.js';
 import { ADMIN, call, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { FakeTwilio } from './support/fake-twilio.js';
@@ -16,6 +18,19 @@ const PREFIX_CAP = 5;
 let redis: RedisServer;
 let twilio: FakeTwilio;
 let app: TestApp;
+let redisClient: Redis;
+
+/** The verifications Redis holds: a hash under `otp:{<id in base64url>}` each (verification-key.ts). */
+async function verificationsIn(client: Redis): Promise<number> {
+  let count = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', 'otp:{*}', 'COUNT', 1000);
+    count += keys.filter((key) => /^otp:\{[A-Za-z0-9_-]{22}\}$/.test(key)).length;
+    cursor = next;
+  } while (cursor !== '0');
+  return count;
+}
 
 beforeAll(async () => {
   [redis, twilio] = await Promise.all([RedisServer.start(), FakeTwilio.start()]);
@@ -36,8 +51,10 @@ beforeAll(async () => {
     FRAUD_MIN_CONVERSION: '0.5',
     FRAUD_SUSPEND_MINUTES: '30',
   });
+  redisClient = new Redis(redis.url);
 }, 60_000);
 afterAll(async () => {
+  redisClient?.disconnect();
   await app?.close();
   await Promise.all([twilio?.close(), redis?.stop()]);
 });
@@ -71,6 +88,11 @@ it('stops a pumping burst by its prefix, then suspends its country, and never re
   expect(Number(throttled.headers.get('retry-after'))).toBe(throttled.body.retryAfter);
   expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(3500);
   await eventually(async () => expect(twilio.messages.filter((m) => m.To!.startsWith('+447400123'))).toHaveLength(PREFIX_CAP));
+  // A refused send leaves no verification, and no pending entry that names one, though its send was counted.
+  for (const to of range.slice(PREFIX_CAP)) {
+    expect(Object.keys(await redisClient.hgetall(destinationKey(to))).filter((field) => field.includes(':'))).toEqual([]);
+  }
+  expect(await verificationsIn(redisClient)).toBe(MIN_SAMPLE + PREFIX_CAP);
 
   // One number in each of many ranges of the same country: no prefix limit binds, no code is entered.
   const spread = Array.from({ length: 5 }, (_, i) => `+4474001${24 + i}555`);

@@ -16,7 +16,7 @@ import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
 import { oldestLayoutHash, olderLayoutHash, previousLayoutHash } from './support/previous-verification-hash.js';
 import { mintVerificationId, verificationKey } from '../src/otp/verification-key.js';
-import { destinationKey } from '../src/otp/destination-hash.js';
+import { destinationKey, pendingField } from '../src/otp/destination-hash.js';
 
 /** One contract, two stores: whatever the memory store guarantees, the Redis store must too. */
 const SECRET = 'contract-secret-0123456789abcdefghijkl';
@@ -1088,8 +1088,27 @@ describe('the Redis send limiter claiming the pending entry for a verification w
       reason: 'cooldown',
     });
     expect(await store().findPendingId(first.to, 'third', 'api', Date.now())).toBeUndefined();
-    await store().dropAhead!(refused.id);
+    await store().dropAhead!(refused, false);
     expect(await client.exists(verificationKey(refused.id))).toBe(0);
+  });
+
+  it('drops a claimed one with its entry, and leaves an entry that names another', async () => {
+    const r = record();
+    await store().writeAhead!(r);
+    expect(await limiter().consumeUnlessPending(r.to, 'api', limits, r.createdAt, claimFor(r))).toEqual({ allowed: true, claimed: true });
+    await store().dropAhead!(r, true);
+    expect(await client.exists(verificationKey(r.id))).toBe(0);
+    expect(await client.hget(destinationKey(r.to), pendingField(r.purpose, 'api'))).toBeNull();
+    // Its send stays counted.
+    expect(await limiter().consume(r.to, 'api', limits, r.createdAt)).toMatchObject({ allowed: false, reason: 'cooldown' });
+
+    const winner = record({ to: r.to, purpose: 'other' });
+    await store().createPending(winner);
+    const loser = record({ to: r.to, purpose: 'other' });
+    await store().writeAhead!(loser);
+    await store().dropAhead!(loser, true);
+    expect(await store().findPendingId(r.to, 'other', 'api', Date.now())).toBe(winner.id);
+    expect(await client.exists(verificationKey(loser.id))).toBe(0);
   });
 
   it('gives concurrent starts to one destination one pending verification, its send counted once', async () => {
@@ -1104,7 +1123,7 @@ describe('the Redis send limiter claiming the pending entry for a verification w
           limiter().consumeUnlessPending(to, 'anonymous', noCooldown, now, claimFor(r)),
         ]);
         if ('pendingId' in found) {
-          await store().dropAhead!(r.id);
+          await store().dropAhead!(r, false);
           return found.pendingId;
         }
         expect(found).toEqual({ allowed: true, claimed: true });

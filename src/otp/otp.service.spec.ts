@@ -336,7 +336,7 @@ describe('OtpService', () => {
   describe('on a store that writes a new verification ahead of the step that indexes it', () => {
     const start = (to = 'a@example.com') => service.start({ channel: 'email', to, purpose: 'verify', locale: 'en' }, {}, API);
     let writeAhead: jest.Mock<(record: VerificationRecord) => Promise<void>>;
-    let dropAhead: jest.Mock<(id: string) => Promise<void>>;
+    let dropAhead: jest.Mock<(record: VerificationRecord, indexed: boolean) => Promise<void>>;
     beforeEach(() => {
       writeAhead = jest.fn(async () => undefined);
       dropAhead = jest.fn(async () => undefined);
@@ -363,7 +363,7 @@ describe('OtpService', () => {
     it('drops what it wrote ahead when the send is refused, and sends nothing', async () => {
       limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: false, reason: 'hourly', retryAfterMs: 60_000 });
       await expect(start()).rejects.toBeInstanceOf(OtpRateLimitedError);
-      expect(dropAhead).toHaveBeenCalledWith(writeAhead.mock.calls[0]![0].id);
+      expect(dropAhead).toHaveBeenCalledWith(writeAhead.mock.calls[0]![0], false);
       expect(store.createPending).not.toHaveBeenCalled();
       expect(delivery.deliver).not.toHaveBeenCalled();
     });
@@ -375,7 +375,7 @@ describe('OtpService', () => {
       store.resend.mockResolvedValue({ result: 'resent', record: { ...other, sends: 2 } });
       const view = await start();
       expect(view.id).toBe(other.id);
-      expect(dropAhead).toHaveBeenCalledWith(writeAhead.mock.calls[0]![0].id);
+      expect(dropAhead).toHaveBeenCalledWith(writeAhead.mock.calls[0]![0], false);
       expect(store.createPending).not.toHaveBeenCalled();
       expect(delivery.deliver.mock.calls[0]![0]).toMatchObject({ verificationId: other.id, sendNumber: 2 });
     });
@@ -383,7 +383,7 @@ describe('OtpService', () => {
     it('drops it and creates the verification in full when the limiter counted the send without claiming', async () => {
       limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: true });
       const view = await start();
-      expect(dropAhead).toHaveBeenCalledWith(view.id);
+      expect(dropAhead).toHaveBeenCalledWith(expect.objectContaining({ id: view.id }), false);
       expect(store.createPending.mock.calls[0]![0]).toMatchObject({ id: view.id });
     });
 
@@ -393,13 +393,39 @@ describe('OtpService', () => {
       await expect(start()).rejects.toBeInstanceOf(OtpResendTooSoonError);
     });
 
-    it('writes nothing ahead of a send the fraud guard screens: that one is indexed only once admitted', async () => {
+    it('asks the fraud guard about a send it screens once the send is counted and indexed, and then sends it', async () => {
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: true, claimed: true });
       const admit = jest.spyOn(guard, 'admit');
       const view = await service.start({ channel: 'sms', to: '+447400123456', purpose: 'verify', locale: 'en' }, {}, API);
-      expect(writeAhead).not.toHaveBeenCalled();
-      expect(limiter.consumeUnlessPending.mock.calls[0]![4]).not.toHaveProperty('claim');
-      expect(admit.mock.invocationCallOrder[0]).toBeLessThan(store.createPending.mock.invocationCallOrder[0]!);
-      expect(store.createPending.mock.calls[0]![0]).toMatchObject({ id: view.id });
+      expect(writeAhead.mock.calls[0]![0]).toMatchObject({ id: view.id });
+      expect(limiter.consumeUnlessPending.mock.invocationCallOrder[0]).toBeLessThan(admit.mock.invocationCallOrder[0]!);
+      expect(store.createPending).not.toHaveBeenCalled();
+      expect(dropAhead).not.toHaveBeenCalled();
+      expect(delivery.deliver.mock.calls[0]![0]).toMatchObject({ verificationId: view.id, to: '+447400123456' });
+    });
+
+    it('drops a send the fraud guard refuses with its entry, before it answers the refusal, and sends nothing', async () => {
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: true, claimed: true });
+      jest.spyOn(guard, 'admit').mockResolvedValue({ allowed: false, reason: 'prefix', retryAfterMs: 60_000 });
+      let dropped = false;
+      dropAhead.mockImplementationOnce(async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        dropped = true;
+      });
+      const refusal = service.start({ channel: 'sms', to: '+447400123456', purpose: 'verify', locale: 'en' }, {}, API);
+      await expect(refusal).rejects.toMatchObject({ code: 'DESTINATION_THROTTLED' });
+      expect(dropped).toBe(true);
+      expect(dropAhead).toHaveBeenCalledWith(writeAhead.mock.calls[0]![0], true);
+      expect(delivery.deliver).not.toHaveBeenCalled();
+    });
+
+    it('answers the refusal itself when dropping a refused send fails', async () => {
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: true, claimed: true });
+      jest.spyOn(guard, 'admit').mockResolvedValue({ allowed: false, reason: 'suspended', retryAfterMs: 90_000 });
+      dropAhead.mockRejectedValueOnce(new Error('connection lost'));
+      await expect(service.start({ channel: 'sms', to: '+447400123456', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toMatchObject({
+        code: 'DESTINATION_SUSPENDED',
+      });
     });
   });
 

@@ -160,10 +160,9 @@ export class OtpService {
       ...(options.deliveryPrivate ? { deliveryPrivate: true } : {}),
       ...(options.subject !== undefined ? { subject: options.subject } : {}),
     };
-    // One step finds the pending verification or, when there is none, counts this send as a new one's and, where
-    // the store can write the new one ahead in the same write and no fraud check must come between, makes it the
-    // pending one: a round trip fewer on every new send. A send the fraud guard may still refuse is not indexed first.
-    const ahead = this.store.writeAhead && this.store.dropAhead && !this.fraud.screens(input.channel);
+    // One step finds the pending verification or, when there is none, counts this send as a new one's and, where the
+    // store can write the new one ahead in the same write, makes it the pending one: a round trip fewer on every new send.
+    const ahead = this.store.writeAhead !== undefined && this.store.dropAhead !== undefined;
     const [, found] = await Promise.all([
       // Issued first, so the record leaves ahead of the step that may name it.
       ahead ? this.store.writeAhead!(record) : undefined,
@@ -176,7 +175,7 @@ export class OtpService {
     const claimed = 'claimed' in found && found.claimed === true;
     if (ahead && !claimed) {
       // Nothing names it: dropped in the same write as whatever follows, and left to its expiry should that fail.
-      this.store.dropAhead!(id).catch(() => undefined);
+      this.store.dropAhead!(record, false).catch(() => undefined);
     }
     if ('pendingId' in found) {
       const resent = await this.resend({ id: found.pendingId, destination, policy, meta, options, now });
@@ -184,7 +183,14 @@ export class OtpService {
       // The index named one that has settled since: this send starts a new one, and counts as such.
       await this.consumeSendLimit(input.channel, destination, options.budget, policy, now);
     } else {
-      await this.admitSend(found, input.channel, destination, policy, now);
+      try {
+        await this.admitSend(found, input.channel, destination, policy, now);
+      } catch (error) {
+        // The fraud guard refused (or could not be asked about) a send whose verification is the pending one
+        // already: it goes, and its entry with it, before the refusal is answered.
+        if (claimed) await this.store.dropAhead!(record, true).catch(() => undefined);
+        throw error;
+      }
     }
     if (!claimed) {
       const created = await this.store.createPending(record);

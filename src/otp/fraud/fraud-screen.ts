@@ -44,11 +44,6 @@ export class FraudScreen {
     metrics.refreshBeforeScrape(() => this.refreshSuspendedGauge());
   }
 
-  /** Whether a send on this channel has anything to pass here: otherwise `admit` admits it at once, and makes no call. */
-  screens(channel: Channel): boolean {
-    return (channel !== 'email' && this.phoneChecks) || this.channelCap(channel) > 0;
-  }
-
   /** Throws DESTINATION_THROTTLED or DESTINATION_SUSPENDED when the send must not happen; counts it otherwise. */
   async admit(channel: Channel, destination: Destination, sampled: boolean, now: number): Promise<void> {
     if (!this.screens(channel)) return;
@@ -111,6 +106,11 @@ export class FraudScreen {
       minConversion: this.config.minConversion,
       suspendMs: this.config.suspendMinutes * 60_000,
     };
+  }
+
+  /** Whether a send on this channel has anything to pass here: otherwise `admit` admits it at once, and makes no call. */
+  private screens(channel: Channel): boolean {
+    return (channel !== 'email' && this.phoneChecks) || this.channelCap(channel) > 0;
   }
 
   private channelCap(channel: Channel): number {

@@ -25,12 +25,16 @@ export interface OtpStore {
   /**
    * Where the send limiter keeps the pending index beside its counts (Redis): writes a new pending verification
    * without its index entry, ahead of the limiter step that counts its send and claims the entry for it in the
-   * same write (`SendLimiter.consumeUnlessPending` with a `claim`). Written first, so the entry never names a
-   * verification that is not there yet; `dropAhead` deletes one whose entry was not claimed, which nothing names.
-   * Absent where the limiter cannot claim (memory): `createPending` does both.
+   * same write (`SendLimiter.consumeUnlessPending` with a `claim`). Written first, so on one server the entry
+   * never names a verification that is not there yet. Absent where the limiter cannot claim (memory):
+   * `createPending` does both.
    */
   writeAhead?(record: VerificationRecord): Promise<void>;
-  dropAhead?(id: string): Promise<void>;
+  /**
+   * Deletes a verification written ahead whose send did not go out: unclaimed, so nothing names it; or `indexed`,
+   * claimed and then refused (the fraud guard), when its entry goes first, if it still names it.
+   */
+  dropAhead?(record: VerificationRecord, indexed: boolean): Promise<void>;
   /** The id of the pending verification for `to`+`purpose`+`budget`+`subject` (none: one without), if one is pending and unexpired. */
   findPendingId(to: string, purpose: string, budget: SendBudget, now: number, subject?: string): Promise<string | undefined>;
   get(id: string): Promise<VerificationRecord | undefined>;

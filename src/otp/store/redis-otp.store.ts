@@ -80,8 +80,9 @@ export class RedisOtpStore implements OtpStore {
     );
   }
 
-  async dropAhead(id: string) {
-    await this.redis.del(verificationKey(id));
+  async dropAhead(record: VerificationRecord, indexed: boolean) {
+    // The entry first: on one server it then never names a verification that is gone.
+    await Promise.all([indexed ? this.releasePending(record.id, record) : undefined, this.redis.del(verificationKey(record.id))]);
   }
 
   async findPendingId(to: string, purpose: string, budget: SendBudget, now: number, subject?: string) {
