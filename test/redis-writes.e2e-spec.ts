@@ -15,19 +15,24 @@ import { RedisServer } from './support/redis-server.js';
  * (`_write` for one chunk, `_writev` for several) and what Redis answered to each command.
  */
 
-/** Each hand-over to the system from now on: how many commands it carried. */
-function handovers(client: Redis): number[] {
+/** Calls `record` with the chunks of each hand-over to the system from now on, one chunk per command. */
+function onHandover(client: Redis, record: (chunks: unknown[]) => void): void {
   const stream = client.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-  const counts: number[] = [];
   const { _write, _writev } = stream;
   jest.spyOn(stream, '_write').mockImplementation((...args: unknown[]) => {
-    counts.push(1);
+    record([args[0]]);
     return _write.apply(stream, args);
   });
   jest.spyOn(stream, '_writev').mockImplementation((...args: unknown[]) => {
-    counts.push((args[0] as unknown[]).length);
+    record((args[0] as { chunk: unknown }[]).map(({ chunk }) => chunk));
     return _writev.apply(stream, args);
   });
+}
+
+/** Each hand-over to the system from now on: how many commands it carried. */
+function handovers(client: Redis): number[] {
+  const counts: number[] = [];
+  onHandover(client, (chunks) => counts.push(chunks.length));
   return counts;
 }
 
@@ -115,18 +120,9 @@ describe('commands written to a Redis Cluster in one turn', () => {
 
 /** What each hand-over to the system from now on carried, as the bytes of its commands. */
 function handedOver(client: Redis): string[] {
-  const stream = client.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
   const writes: string[] = [];
   const text = (chunk: unknown) => (Buffer.isBuffer(chunk) ? chunk.toString('latin1') : String(chunk));
-  const { _write, _writev } = stream;
-  jest.spyOn(stream, '_write').mockImplementation((...args: unknown[]) => {
-    writes.push(text(args[0]));
-    return _write.apply(stream, args);
-  });
-  jest.spyOn(stream, '_writev').mockImplementation((...args: unknown[]) => {
-    writes.push((args[0] as { chunk: unknown }[]).map(({ chunk }) => text(chunk)).join(''));
-    return _writev.apply(stream, args);
-  });
+  onHandover(client, (chunks) => writes.push(chunks.map(text).join('')));
   return writes;
 }
 
