@@ -112,7 +112,7 @@ const api = async (method, path, body) => {
     headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return { status: response.status, body: await response.json().catch(() => ({})) };
+  return { status: response.status, requestId: response.headers.get('x-request-id'), body: await response.json().catch(() => ({})) };
 };
 
 try {
@@ -167,6 +167,31 @@ try {
     throw new Error(`POST /v1/verifications/check: ${JSON.stringify(checked)}`);
   const delivery = await api('GET', `/v1/verifications/${started.body.id}`);
   ok(`the code checks out (approved; delivery ${delivery.body.delivery?.status} through ${delivery.body.delivery?.provider})`);
+
+  // The request's log context (AsyncLocalStorage, on the image's Node and flags): the audit line each request
+  // writes from its handler, and the delivery job's line in the worker, carry that request's id.
+  const unlabelled = async () => {
+    const lines = (await logsOf(CONTAINER)).split('\n').flatMap((line) => {
+      try {
+        return [JSON.parse(line)];
+      } catch {
+        return [];
+      }
+    });
+    const has = (requestId, matches) => lines.some((line) => line.requestId === requestId && matches(line));
+    return [
+      ['verification.started', has(started.requestId, (line) => line.event === 'verification.started')],
+      ['verification.approved', has(checked.requestId, (line) => line.event === 'verification.approved')],
+      ['the delivery', has(started.requestId, (line) => String(line.msg).includes('delivered through smtp'))],
+    ].flatMap(([name, found]) => (found ? [] : [name]));
+  };
+  if (!started.requestId || started.requestId === checked.requestId) throw new Error('the answers carry no request ids of their own');
+  const logDeadline = Date.now() + 10_000;
+  for (let missing = await unlabelled(); missing.length > 0; missing = await unlabelled()) {
+    if (Date.now() > logDeadline) throw new Error(`no line with its request's id: ${missing.join(', ')}:\n${await logsOf(CONTAINER)}`);
+    await sleep(200);
+  }
+  ok("the lines written while a request is handled, and its delivery's, carry the request's id");
 
   // 5. SIGTERM: drain, close, exit 0.
   await docker('stop', '-t', '30', CONTAINER);

@@ -29,8 +29,25 @@ export interface Runtime {
  */
 export function serverRuntime(root: string, note: (message: string) => void): Runtime {
   const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
-  const image = { env: imageEnvironment(dockerfile), nodeFlags: imageNodeFlags(dockerfile) };
-  return { ...serverNode(root, productionNodeMajor(dockerfile), note), ...image };
+  const node = serverNode(root, productionNodeMajor(dockerfile), note);
+  return { ...node, env: imageEnvironment(dockerfile), nodeFlags: acceptedFlags(node, imageNodeFlags(dockerfile), note) };
+}
+
+/**
+ * The image's flags, less those another major refuses (Node 20 has no --experimental-async-context-frame), so a
+ * fallback node still starts the servers; what was left out is said with the mismatch.
+ */
+function acceptedFlags(node: Omit<Runtime, 'env' | 'nodeFlags'>, flags: string[], note: (message: string) => void): string[] {
+  if (!node.mismatch) return flags;
+  return flags.filter((flag) => {
+    try {
+      execFileSync(node.execPath, [flag, '-e', ''], { stdio: 'ignore' });
+      return true;
+    } catch {
+      note(`${node.version} refuses the image's ${flag}: its servers run without it`);
+      return false;
+    }
+  });
 }
 
 function serverNode(root: string, major: number | undefined, note: (message: string) => void): Omit<Runtime, 'env' | 'nodeFlags'> {
