@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { createServer, type Server } from 'node:http';
 import { Webhook } from 'standardwebhooks';
+import { verificationKey } from '../src/otp/verification-key.js';
 import { ADMIN, call, startApp, type TestApp } from './support/app.js';
 import { standaloneCode } from './support/codes.js';
 import { LOOSE_LIMITS } from './support/environments.js';
@@ -174,8 +175,17 @@ describe('Twilio status callbacks', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sns.publishes.filter((p) => p.PhoneNumber === '+447911123401')).toHaveLength(1);
 
-    const checked = await call(service.url, 'POST', '/v1/verifications/check', { id, code });
-    expect(checked).toMatchObject({ status: 200, body: { id, status: 'approved' } });
+    // The message stays kept for a failover until the code is approved, then it is forgotten.
+    const client = new Redis(redis.url);
+    try {
+      const kept = `${verificationKey(id)}:kept`;
+      expect(await client.exists(kept)).toBe(1);
+      const checked = await call(service.url, 'POST', '/v1/verifications/check', { id, code });
+      expect(checked).toMatchObject({ status: 200, body: { id, status: 'approved' } });
+      expect(await client.exists(kept)).toBe(0);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('refuse a forged callback with 401 and change nothing', async () => {

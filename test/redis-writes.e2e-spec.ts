@@ -196,4 +196,21 @@ describe("a new verification's send, on the service's Redis connection", () => {
     await eventually(async () => expect(await client.exists(...writtenAhead)).toBe(0));
     expect(await client.exists(firstKey)).toBe(1);
   });
+
+  it('approves a code of a chain that follows no receipts without asking Redis to forget a kept message', async () => {
+    const { app, client } = await started();
+    const to = email();
+    const response = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to });
+    expect(response.status).toBe(201);
+    await eventually(async () => expect(app.logs.lastCodeFor(to)).toBeDefined());
+    const writes = handedOver(client);
+    const id = response.body.id as string;
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id, code: app.logs.lastCodeFor(to) })).toMatchObject({
+      status: 200,
+      body: { status: 'approved' },
+    });
+    // The console provider keeps nothing for a failover (only a provider whose receipts are followed does).
+    expect(writes.join('')).toContain(verificationKeyOf(id));
+    expect(writes.join('')).not.toContain(`${verificationKeyOf(id)}:kept`);
+  });
 });

@@ -13,6 +13,7 @@ import { maskDestinations } from './masked-text.js';
 import { isCodeChecking, type OutboundMessage, ProviderError } from './message-provider.js';
 import type { ContactChange, Notifier } from './notifier.js';
 import { PROVIDER_CHAINS, type ProviderChains } from './provider-chains.js';
+import { receiptVendorOf } from './receipts/receipt-vendors.js';
 
 function jobOf(request: DeliveryRequest, code: string): DeliveryJob {
   return {
@@ -33,6 +34,13 @@ export class DeliveryService implements OtpDelivery, Notifier {
   private readonly logger = new Logger('Delivery');
   /** Every provider of a chain: an approval of a code that none of them sent (a test destination's) counts for nobody. */
   private readonly providers: Set<string>;
+  /**
+   * The channels with a provider whose receipts are followed: only their sends keep a message for a failover
+   * (DeliveryWorker.followUp), so only their settled verifications have one to forget. A message kept under
+   * another configuration (a replica before a change of chains) is harmless: it expires with its code, and a
+   * receipt fails over only while the verification is pending.
+   */
+  private readonly keepsMessages: ReadonlySet<Channel>;
 
   constructor(
     private readonly sender: FailoverSender,
@@ -43,6 +51,11 @@ export class DeliveryService implements OtpDelivery, Notifier {
     metrics: MetricsService,
   ) {
     this.providers = new Set(Object.values(chains).flatMap((chain) => chain.map((provider) => provider.id)));
+    this.keepsMessages = new Set(
+      (Object.keys(chains) as Channel[]).filter((channel) =>
+        chains[channel].some((provider) => receiptVendorOf(provider.id) !== undefined),
+      ),
+    );
     metrics.refreshBeforeScrape(async () => {
       const counts = await this.queue.counts();
       for (const [state, value] of Object.entries(counts)) metrics.queueDepth.set({ state }, value);
@@ -99,7 +112,7 @@ export class DeliveryService implements OtpDelivery, Notifier {
   }
 
   async settled(verification: SettledVerification): Promise<void> {
-    const forgotten = this.ledger.forget(verification.verificationId);
+    const forgotten = this.keepsMessages.has(verification.channel) ? this.ledger.forget(verification.verificationId) : undefined;
     if (verification.status !== 'approved' || verification.provider === null || !this.providers.has(verification.provider)) {
       return forgotten;
     }
