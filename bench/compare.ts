@@ -17,12 +17,14 @@ import { SmtpSink } from './smtp-sink.js';
  * each sends BENCH_COMPARE_SENDS verifications at saturation, then checks every one of them once with a
  * wrong code (no worker delivers, so no code is known: every check counts a miss). The order alternates
  * between rounds, so both meet the machine alike. Prints each round and the medians, this build's over the
- * other's. BENCH_COMPARE_ROUNDS (8), BENCH_COMPARE_SENDS (8000), BENCH_CONNECTIONS (50).
+ * other's. BENCH_COMPARE_ROUNDS (8), BENCH_COMPARE_SENDS (8000), BENCH_CONNECTIONS (50); BENCH_OTHER_NODE_ARGS,
+ * the other's node flags instead of the image's (this checkout on both sides measures a flag alone).
  */
 
 const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 8);
 const SENDS = Number(process.env.BENCH_COMPARE_SENDS ?? 8000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const OTHER_NODE_ARGS = process.env.BENCH_OTHER_NODE_ARGS?.split(' ').filter(Boolean);
 
 interface Round {
   send: number;
@@ -39,10 +41,14 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'otp-gateway-compare-'));
   const env = { ...serviceEnvironment({ redisUrl: redis.url, databaseUrl: database.url, smtp: sink, twilio }), DELIVERY_WORKER: 'false' };
   const builds = [
-    { name: 'this', main: join(ROOT, 'dist/main.js') },
-    { name: 'other', main: join(resolve(other), 'dist/main.js') },
+    { name: 'this', main: join(ROOT, 'dist/main.js'), nodeArgs: serviceNodeArgs() },
+    { name: 'other', main: join(resolve(other), 'dist/main.js'), nodeArgs: OTHER_NODE_ARGS ?? serviceNodeArgs() },
   ];
-  const servers = builds.map(({ name, main }) => ({ name, server: ServerProcess.start(name, [...serviceNodeArgs(), main], env, scratch) }));
+  for (const { name, nodeArgs } of builds) note(`${name}: node ${nodeArgs.join(' ') || '(no flags)'}`);
+  const servers = builds.map(({ name, main, nodeArgs }) => ({
+    name,
+    server: ServerProcess.start(name, [...nodeArgs, main], env, scratch),
+  }));
   try {
     const started = await Promise.all(
       servers.map(async ({ name, server }) => {
