@@ -35,8 +35,9 @@ EXPOSE 3000
 # Node 22 grows the young generation to 2 x 16 MB semi-spaces already while the service boots: 8 MB each keeps
 # the peak RSS of an API process under load at 191-194 MB instead of 215 (a worker's 182-191 instead of 207),
 # with no measurable cost in CPU per request (npm run bench, which runs the servers on this image's Node).
-# The request's log context (AsyncLocalStorage: the request id on every line) is, on Node 22 by default, kept by a
-# hook run on every promise; a request makes a few hundred. Node 22's async context frame keeps it in V8's own
-# promise context instead, as Node 24 does by default: 0.83 x the CPU per send and 0.74 x per check
-# (npm run bench:compare, this flag on one side only). .ci/docker-image checks that the lines still carry the id.
+# The request's log context (AsyncLocalStorage: the request id on every line) is, on Node 22 by default, kept by
+# hooks run on every promise (about 0.2 us each). Node 22's async context frame keeps it in V8's own promise context
+# instead, as Node 24 does by default. Over five runs of npm run bench:compare -- . with the flag on one side only
+# (BENCH_OTHER_NODE_ARGS), at 50 and at 2 connections: 0.77-1.01 x the CPU per send and 0.74-0.96 x per check, lower
+# in 36 of 44 rounds each. .ci/docker-image checks that the lines a request and its delivery write still carry its id.
 CMD ["node", "--experimental-async-context-frame", "--max-old-space-size=160", "--max-semi-space-size=8", "dist/main.js"]
