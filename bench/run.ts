@@ -772,10 +772,12 @@ function printTable(
     '',
     `at half load: a fixed rate of ${HALF} x the service's saturation req/s of the route, and the floor and the baseline`,
     `at that same rate; "floor, own half": the floor at ${HALF} x its own saturation req/s, the framework's latency at half`,
-    'its capacity (CPU/req ÷ saturation: its CPU per request over its own at saturation)',
+    'its capacity (CPU/req ÷ saturation: its CPU per request over its own at saturation; busy: the cores the server',
+    'process kept busy, CPU/req x achieved req/s: fewer requests share each wakeup than at saturation, so half the',
+    'rate is more than half the work)',
     '',
     ...formatTable([
-      ['route', 'server', 'rate req/s', 'achieved req/s', 'p50', 'p99', 'CPU/req', 'CPU/req ÷ saturation'],
+      ['route', 'server', 'rate req/s', 'achieved req/s', 'p50', 'p99', 'CPU/req', 'CPU/req ÷ saturation', 'busy'],
       ...(
         [
           ['POST /v1/verifications', 'send'],
@@ -798,6 +800,7 @@ function printTable(
           ms(half.p99),
           ms(half.cpuMsPerRequest),
           ratio(half.cpuMsPerRequest / full.cpuMsPerRequest),
+          `${((half.cpuMsPerRequest * half.requestsPerSecond) / 1000).toFixed(2)} core`,
         ]),
       ),
     ]),
