@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 
 /**
@@ -165,7 +166,7 @@ function planOf(job: LoadJob, tally: Tally): Plan {
   }
 }
 
-function run(job: LoadJob): Promise<LoadResult> {
+export function run(job: LoadJob): Promise<LoadResult> {
   const tally: Tally = { statuses: {}, created: [], unexpected: 0, sequence: 0 };
   const plan = planOf(job, tally);
   const count = (status: number, body: string, context: Context) => {
@@ -396,12 +397,15 @@ class PacedConnection {
   }
 }
 
-process.once('message', (job: LoadJob) => {
-  run(job).then(
-    (result) => process.send!(result, () => process.exit(0)),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-});
+// Only as the forked load client: imported (by its test), this module must not take its host's IPC messages.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.once('message', (job: LoadJob) => {
+    run(job).then(
+      (result) => process.send!(result, () => process.exit(0)),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}
