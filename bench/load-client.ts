@@ -249,7 +249,6 @@ function paced(job: LoadJob, rate: number, plan: Plan, count: Count, finish: Fin
   const open = new Set<PacedConnection>();
   /** Requests due while every connection was busy, oldest first; their latency runs from when they were due. */
   const waiting: PacedRequest[] = [];
-  let waitingFrom = 0;
   let answered = 0;
   let issued = 0;
   let errors = 0;
@@ -269,10 +268,9 @@ function paced(job: LoadJob, rate: number, plan: Plan, count: Count, finish: Fin
       if (answered + errors + timeouts === total) done();
     };
     const nextFor = (connection: PacedConnection) => {
-      if (waitingFrom < waiting.length) {
-        connection.send(waiting[waitingFrom]!);
-        waiting[waitingFrom++] = undefined!;
-      } else idle.push(connection);
+      const next = waiting.shift();
+      if (next) connection.send(next);
+      else idle.push(connection);
     };
     const events: PacedEvents = {
       answered: (connection, request, status, body) => {
@@ -290,7 +288,7 @@ function paced(job: LoadJob, rate: number, plan: Plan, count: Count, finish: Fin
           else errors += 1;
           settle();
           // What waits behind it gets a connection of its own, as it would have had one free.
-          if (waitingFrom < waiting.length) nextFor(connect());
+          if (waiting.length > 0) nextFor(connect());
         }
       },
     };
