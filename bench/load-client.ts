@@ -236,9 +236,9 @@ function saturate(job: LoadJob, plan: Plan, count: Count, finish: Finish): Promi
  * second back to back at the start of that second, so what it measures is latency at saturation in bursts.
  *
  * The requests go out on plain keep-alive sockets (`PacedConnection`), not through `node:http`: the client's own
- * work is charged to every latency it measures, and it shares the machine's cores with the server. Against the
- * framework floor at half its capacity, in eight alternating rounds, `node:http` cost this process 120-160 µs of CPU
- * per request and the p99 was 7-44 ms (median 27); these sockets cost 60-90 µs, and the p99 was 6-38 ms (median 10).
+ * work is charged to every latency it measures, and it shares the machine's cores with the server: these sockets
+ * cost about half its CPU per request, and took a median of 17 ms off the floor's p99 at half its capacity (the
+ * README's benchmark section gives the figures).
  */
 function paced(job: LoadJob, rate: number, plan: Plan, count: Count, finish: Finish): Promise<LoadResult> {
   const origin = new URL(job.url);
