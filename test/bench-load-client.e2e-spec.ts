@@ -3,10 +3,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import { run } from '../bench/load-client.js';
 
 /**
- * The benchmark's paced client (`npm run bench`'s half-load phases) against a real HTTP server on loopback:
- * every request it was asked for goes out, on the keep-alive connections it may open, with its body and
- * headers; every answer is read, however the server's writes split it; and a connection that fails or an
- * answer it cannot read is counted, not waited for.
+ * The benchmark's load client against a real HTTP server on loopback. Paced (`npm run bench`'s half-load
+ * phases): every request it was asked for goes out, on the keep-alive connections it may open, with its body
+ * and headers; every answer is read, however the server's writes split it; and a connection that fails or an
+ * answer it cannot read is counted, not waited for. At saturation: a run of a fixed number of requests is
+ * timed to its last answer.
  */
 
 interface Received {
@@ -139,4 +140,31 @@ it('charges a stall to every request due behind it, from when each was due', asy
   expect(result).toMatchObject({ requests: 30, statuses: { 201: 30 } });
   expect(result.p50).toBeGreaterThan(100);
   expect(result.p99).toBeGreaterThanOrEqual(290);
+});
+
+it('times a run of a fixed number of requests at saturation to its last answer, not to the next whole second', async () => {
+  const targets = Array.from({ length: 20 }, (_, n) => ({ id: `verification-${n}`, code: '000000', right: false }));
+  let firstAt = 0;
+  let lastAt = 0;
+  answer = (request, reply) => {
+    if (received.length === 1) firstAt = performance.now();
+    const last = received.length === targets.length;
+    const answered = () => {
+      lastAt = performance.now();
+      reply(422, '{"code":"OTP_INCORRECT"}');
+    };
+    // The last answer 300 ms late: the run lasts that long, and well short of a second.
+    if (last) setTimeout(answered, 300);
+    else answered();
+  };
+
+  const result = await run({ kind: 'check', url, connections: 4, apiKey: 'key-1234567890', targets });
+
+  expect(result).toMatchObject({ requests: 20, statuses: { 422: 20 }, unexpected: 0, errors: 0 });
+  const span = (lastAt - firstAt) / 1000;
+  expect(span).toBeGreaterThanOrEqual(0.29);
+  expect(result.durationSeconds).toBeGreaterThanOrEqual(span);
+  // autocannon's own figure is its next tick after the last answer: a whole second here.
+  expect(result.durationSeconds).toBeLessThan(span + 0.45);
+  expect(result.requestsPerSecond).toBeCloseTo(20 / result.durationSeconds);
 });
