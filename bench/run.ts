@@ -266,7 +266,8 @@ async function timed(name: string, server: ServerProcess, job: LoadJob, bystande
   const cpuMsPerRequest = (server.cpuMs() - cpuBefore) / Math.max(1, result.requests);
   const bystanderMs = bystander ? bystander.cpuMs() - bystanderBefore : 0;
   note(
-    `${label} done, ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99} ms, ` +
+    `${label} done, ${result.requests} requests in ${result.durationSeconds.toFixed(2)} s, ${result.requestsPerSecond.toFixed(0)} req/s, ` +
+      `p99 ${result.p99} ms, ` +
       `${cpuMsPerRequest.toFixed(2)} ms CPU/request, RSS now ${(server.rssBytes() / 1048576).toFixed(0)} MB` +
       (bystander ? `; ${bystander.name} meanwhile ${bystanderMs} ms CPU` : ''),
   );
