@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { call, startApp, TEST_API_KEY, type TestApp } from './support/app.js';
 import { createTestDatabase, postgresServerUrl, type TestDatabase } from './support/databases.js';
 import { COMPLETE_PRODUCTION } from './support/environments.js';
@@ -360,5 +362,57 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
     expect(service.output).not.toMatch(/Bearer /i);
     // The scrubber did work here: the provider errors above echoed secrets.
     expect(service.output).toContain('[REDACTED]');
+  });
+});
+
+describe("the production logger's batches of lines on standard output", () => {
+  const LOGGER_JS = fileURLToPath(new URL('../dist/logging/logger.js', import.meta.url));
+  /** A process of its own that makes the production logger and runs `body` with it as `logger`. */
+  const run = (body: string) => {
+    const script = [
+      `const { createLogger } = await import(${JSON.stringify(pathToFileURL(LOGGER_JS).href)});`,
+      `const logger = createLogger({ format: 'json', secrets: [] });`,
+      body,
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, exited, output: () => output };
+  };
+  const messages = (output: string) =>
+    output
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => (JSON.parse(line) as { msg: string }).msg);
+
+  it('writes the lines still gathered when the process exits at once', async () => {
+    const logged = run("logger.info('first'); logger.info('second'); process.exit(3);");
+    expect(await logged.exited).toBe(3);
+    expect(messages(logged.output())).toEqual(['first', 'second']);
+  });
+
+  it('writes them when the event loop runs dry, as a refused start does', async () => {
+    const logged = run("logger.info('refused'); logger.info('and why'); process.exitCode = 1;");
+    expect(await logged.exited).toBe(1);
+    expect(messages(logged.output())).toEqual(['refused', 'and why']);
+  });
+
+  it('writes a lone line within its batch delay while the process goes on', async () => {
+    const logged = run("logger.info('alone'); setTimeout(() => undefined, 30_000);");
+    try {
+      await eventually(async () => expect(messages(logged.output())).toEqual(['alone']), 2_000);
+    } finally {
+      logged.child.kill('SIGKILL');
+    }
+  });
+
+  it('keeps the order of many lines, and every one of them, across batches', async () => {
+    const line = (n: number) => `line ${n} ${'x'.repeat(n % 300)}`;
+    const logged = run(`for (let n = 0; n < 2000; n++) logger.info((${line.toString()})(n)); process.exit(0);`);
+    const many = Array.from({ length: 2_000 }, (_, n) => line(n));
+    expect(await logged.exited).toBe(0);
+    expect(messages(logged.output())).toEqual(many);
   });
 });

@@ -2,6 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Level, type LogFn, type Logger } from 'pino';
 import pinoPretty, { type PrettyOptions } from 'pino-pretty';
 import { loggableError } from '../database/database-errors.js';
+import { BatchedDestination } from './batched-destination.js';
 import { currentLogContext } from './log-context.js';
 import { censor, createLineScrubber, mayNeedPathRedaction, redactPaths } from './redaction.js';
 
@@ -37,7 +38,7 @@ export const PRETTY_OPTIONS: PrettyOptions = {
  * provider error that echoes a token is scrubbed as surely as a password field.
  *
  * Standard output is pino's own: an asynchronous destination in production (pino writes what is
- * still buffered when the process exits) that gathers lines into writes of 8 KiB or 100 ms, whichever
+ * still buffered when the process exits), which gets lines in batches of 8 KiB or 100 ms, whichever
  * comes first (a write per line was a system call per line, some 6 % of a busy API process's CPU),
  * pino-pretty in development, both synchronous enough that
  * the last lines of a refused start or a shutdown are not lost.
@@ -47,7 +48,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     options.destination ??
     (options.format === 'pretty'
       ? pinoPretty({ ...PRETTY_OPTIONS, destination: 1, sync: true })
-      : pino.destination({ dest: 1, sync: false, minLength: 8192, periodicFlush: 100 }));
+      : new BatchedDestination(pino.destination({ dest: 1, sync: false }), { minLength: 8192, maxDelayMs: 100 }));
   return pino(
     {
       level: options.level ?? 'info',

@@ -1,0 +1,78 @@
+import type { DestinationStream } from 'pino';
+
+/** What a batch is handed to: pino's asynchronous destination (sonic-boom), writing each batch as it comes. */
+export interface BatchTarget {
+  write(chunk: string): unknown;
+  flush?(callback: (error?: Error) => void): void;
+  /** Set once the target is ended (pino ends its destination when the event loop empties): it takes no more. */
+  readonly destroyed?: boolean;
+}
+
+export interface BatchOptions {
+  /** A batch is handed on once it holds this many characters... */
+  minLength: number;
+  /** ...or when it is this old, whichever comes first. */
+  maxDelayMs: number;
+}
+
+/**
+ * Log lines gathered into one string per batch (8 KiB or 100 ms in production) before they reach
+ * sonic-boom, which then writes each batch at once. sonic-boom can gather lines itself (`minLength`),
+ * but it appends each line to its pending string and measures that string with `Buffer.byteLength`
+ * on every write, which flattens it: a copy of everything pending, per line. At two lines a send that
+ * was about 10 KB of copies per request, 8 % of everything a send allocates; an array joined once
+ * per batch copies each line once.
+ *
+ * The lines still pending when the process exits are handed on first (`prependListener`), so the
+ * exit flush that pino registers for its destination writes them: a refused start or a crash keeps
+ * its last lines.
+ */
+export class BatchedDestination implements DestinationStream {
+  private lines: string[] = [];
+  private length = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly target: BatchTarget,
+    private readonly options: BatchOptions,
+  ) {
+    // One timer for the process's life, made here rather than per batch: a timer made while a request
+    // is handled would keep that request's async context alive with it.
+    this.timer = setInterval(() => this.handOn(), options.maxDelayMs).unref();
+    process.prependListener('beforeExit', this.handOnAtExit);
+    process.prependListener('exit', this.handOnAtExit);
+  }
+
+  write(line: string): void {
+    this.lines.push(line);
+    this.length += line.length;
+    if (this.length >= this.options.minLength) this.handOn();
+  }
+
+  /** pino's `logger.flush(callback)`: what is gathered, then what the target holds. */
+  flush(callback: (error?: Error) => void = () => undefined): void {
+    this.handOn();
+    if (this.target.flush) this.target.flush(callback);
+    else callback();
+  }
+
+  /** Stops the timer and the exit hooks, handing on what is gathered. */
+  close(): void {
+    this.handOn();
+    clearInterval(this.timer);
+    process.off('beforeExit', this.handOnAtExit);
+    process.off('exit', this.handOnAtExit);
+  }
+
+  private handOn(): void {
+    if (this.lines.length === 0) return;
+    const batch = this.lines.length === 1 ? this.lines[0]! : this.lines.join('');
+    this.lines = [];
+    this.length = 0;
+    // Lines written after pino ended the destination are lost, as they would be without the batches;
+    // writing to it would throw, here from a timer.
+    if (!this.target.destroyed) this.target.write(batch);
+  }
+
+  private readonly handOnAtExit = (): void => this.handOn();
+}
