@@ -1,3 +1,6 @@
+import fc from 'fast-check';
+import { getCountries, getExampleNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import mobileExamples from 'libphonenumber-js/mobile/examples';
 import {
   normalizeEmailAddress,
   normalizePhoneNumber,
@@ -42,6 +45,36 @@ describe('normalizeEmailAddress', () => {
 });
 
 describe('parsePhoneNumber', () => {
+  /** The same answer asked the plain way, validity first and then the type: what the one type lookup must agree with. */
+  const askedSeparately = (value: string) => {
+    const trimmed = value.trim();
+    if (trimmed.length > 32 || !/^\+[0-9][0-9 ().-]*$/.test(trimmed)) return undefined;
+    const phone = parsePhoneNumberFromString(trimmed);
+    if (!phone || !phone.isValid()) return undefined;
+    return { e164: phone.number, callingCode: phone.countryCallingCode, country: phone.country, type: phone.getType()?.toLowerCase() };
+  };
+
+  it("agrees with libphonenumber's isValid() and getType() asked separately, on every country's numbers and their neighbours", () => {
+    const numbers = getCountries().flatMap((country) => getExampleNumber(country, mobileExamples)?.number ?? []);
+    expect(numbers.length).toBeGreaterThan(200);
+    // Digits dropped from the end and others added: valid numbers of other types and lengths, and invalid ones.
+    const variant = fc
+      .tuple(fc.constantFrom(...numbers), fc.nat(4), fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 4 }))
+      .map(([number, dropped, added]) => number.slice(0, number.length - dropped) + added.join(''));
+    let valid = 0;
+    fc.assert(
+      fc.property(variant, (number) => {
+        const parsed = parsePhoneNumber(number);
+        if (parsed) valid += 1;
+        expect(parsed).toEqual(askedSeparately(number));
+      }),
+      { numRuns: 5000 },
+    );
+    // Both kinds were tried, not only one.
+    expect(valid).toBeGreaterThan(500);
+    expect(valid).toBeLessThan(4500);
+  });
+
   it('gives E.164, the country and the type from the full metadata', () => {
     expect(parsePhoneNumber(' +44 7400 123456 ')).toEqual({ e164: '+447400123456', callingCode: '44', country: 'GB', type: 'mobile' });
     expect(parsePhoneNumber('+449011234567')?.type).toBe('premium_rate');
