@@ -115,3 +115,19 @@ describe.each([
     expect(await guard.admit(sms('GB', '+447700905'), LIMITS, t0 + HOUR + 1)).toEqual({ allowed: true });
   });
 });
+
+describe("the redis fraud guard's record of sends", () => {
+  it('keeps a country to the sends of the last hour while traffic never stops, with FRAUD_MIN_CONVERSION at 0 too', async () => {
+    await client.flushall();
+    const guard = new RedisFraudGuard(client);
+    // Nothing judged, a country cap counted: every send is still recorded for the overview, and renews the set's expiry.
+    const limits = { ...LIMITS, minConversion: 0, countryPerHour: 10_000 };
+    const t0 = Date.now();
+    for (let i = 0; i < 100; i++) expect(await guard.admit(sms('GB', '+447700900'), limits, t0)).toEqual({ allowed: true });
+    expect(await client.zcard('otp:{fraud}:sent:GB')).toBe(100);
+    for (let i = 0; i < 100; i++) expect(await guard.admit(sms('GB', '+447700900'), limits, t0 + HOUR + 1)).toEqual({ allowed: true });
+    // The hour-old hundred went at a trim (one send in 64 makes one), and only they went.
+    expect(await client.zcard('otp:{fraud}:sent:GB')).toBe(100);
+    expect((await guard.overview(t0 + HOUR + 1)).countries).toEqual([{ country: 'GB', sends: 100, approved: 0 }]);
+  });
+});

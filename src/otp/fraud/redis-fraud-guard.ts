@@ -28,6 +28,13 @@ const countryKeys = (country: string) => ({
   since: key(`since:${country}`),
 });
 const COUNTRIES = key('countries');
+/**
+ * One send in this many (of each process) trims its country's sends and approvals to the window; the
+ * others count within it. Between trims a set holds at most that many sends' worth of entries past the
+ * window. It is trimmed whatever FRAUD_MIN_CONVERSION is: the sends are recorded for the admin overview
+ * even when nothing is judged, and a set whose expiry every send renews would otherwise only grow.
+ */
+const TRIM_EVERY = 64;
 const SUSPENSIONS = key('suspensions');
 
 @Injectable()
@@ -66,6 +73,7 @@ export class RedisFraudGuard implements FraudGuard {
       `${this.memberPrefix}:${(this.sequence = (this.sequence + 1) % Number.MAX_SAFE_INTEGER)}`,
       country,
       send.country !== undefined ? 1 : 0,
+      this.sequence % TRIM_EVERY === 0 ? 1 : 0,
     );
     if (verdict === 'ok') return { allowed: true };
     if (verdict === 'suspended') {
