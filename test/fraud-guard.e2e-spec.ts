@@ -117,17 +117,28 @@ describe.each([
 });
 
 describe("the redis fraud guard's record of sends", () => {
-  it('keeps a country to the sends of the last hour while traffic never stops, with FRAUD_MIN_CONVERSION at 0 too', async () => {
+  it('keeps each country to the sends of the last hour while traffic never stops, with FRAUD_MIN_CONVERSION at 0 too', async () => {
     await client.flushall();
     const guard = new RedisFraudGuard(client);
     // Nothing judged, a country cap counted: every send is still recorded for the overview, and renews the set's expiry.
     const limits = { ...LIMITS, minConversion: 0, countryPerHour: 10_000 };
+    // Two countries taking turns: neither may be left untrimmed by the other's place in the turns.
+    const sendBoth = async (now: number) => {
+      for (let i = 0; i < 100; i++) {
+        expect(await guard.admit(sms('GB', '+447700900'), limits, now)).toEqual({ allowed: true });
+        expect(await guard.admit(sms('US', '+1201555010'), limits, now)).toEqual({ allowed: true });
+      }
+    };
     const t0 = Date.now();
-    for (let i = 0; i < 100; i++) expect(await guard.admit(sms('GB', '+447700900'), limits, t0)).toEqual({ allowed: true });
+    await sendBoth(t0);
     expect(await client.zcard('otp:{fraud}:sent:GB')).toBe(100);
-    for (let i = 0; i < 100; i++) expect(await guard.admit(sms('GB', '+447700900'), limits, t0 + HOUR + 1)).toEqual({ allowed: true });
-    // The hour-old hundred went at a trim (one send in 64 makes one), and only they went.
+    await sendBoth(t0 + HOUR + 1);
+    // The hour-old hundred of each went at a trim (one send in 64 to the country makes one), and only they went.
     expect(await client.zcard('otp:{fraud}:sent:GB')).toBe(100);
-    expect((await guard.overview(t0 + HOUR + 1)).countries).toEqual([{ country: 'GB', sends: 100, approved: 0 }]);
+    expect(await client.zcard('otp:{fraud}:sent:US')).toBe(100);
+    expect((await guard.overview(t0 + HOUR + 1)).countries).toEqual([
+      { country: 'GB', sends: 100, approved: 0 },
+      { country: 'US', sends: 100, approved: 0 },
+    ]);
   });
 });

@@ -10,7 +10,7 @@ import type { RedisScripts } from '../../redis/redis-scripts.js';
  *
  * Every SMS send runs this, on the one Redis all replicas share, so it does what a send needs and no more:
  * - the sends and approvals are counted within the window, and what fell out of it is trimmed only when
- *   `trim` says so (RedisFraudGuard: one send in TRIM_EVERY), not on every send;
+ *   `trim` says so (RedisFraudGuard: one send in TRIM_EVERY to the country), not on every send;
  * - each cap is counted first and taken back when any is full. Within the script nobody sees the difference,
  *   and an admitted send, the usual case, costs one command a cap instead of a read and then a count.
  * An admitted send is 9 commands instead of 14.

@@ -29,10 +29,10 @@ const countryKeys = (country: string) => ({
 });
 const COUNTRIES = key('countries');
 /**
- * One send in this many (of each process) trims its country's sends and approvals to the window; the
- * others count within it. Between trims a set holds at most that many sends' worth of entries past the
- * window. It is trimmed whatever FRAUD_MIN_CONVERSION is: the sends are recorded for the admin overview
- * even when nothing is judged, and a set whose expiry every send renews would otherwise only grow.
+ * One send in this many to a country (counted by each process) trims that country's sends and approvals
+ * to the window; the others count within it, so what left the window waits at most that many of the
+ * country's sends to go. It is trimmed whatever FRAUD_MIN_CONVERSION is: the sends are recorded for the
+ * admin overview even when nothing is judged, and a set whose expiry every send renews would only grow.
  */
 const TRIM_EVERY = 64;
 const SUSPENSIONS = key('suspensions');
@@ -42,6 +42,8 @@ export class RedisFraudGuard implements FraudGuard {
   /** Members of a country's sends must differ: this process's own prefix and a counter make them so. */
   private readonly memberPrefix = randomBytes(6).toString('base64url');
   private sequence = 0;
+  /** Sends to each country (libphonenumber's regions: a few hundred at most) since this process started: when to trim. */
+  private readonly sendsByCountry = new Map<string, number>();
 
   constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
     requireScripts(redis, FRAUD_GUARD_SCRIPTS);
@@ -73,7 +75,7 @@ export class RedisFraudGuard implements FraudGuard {
       `${this.memberPrefix}:${(this.sequence = (this.sequence + 1) % Number.MAX_SAFE_INTEGER)}`,
       country,
       send.country !== undefined ? 1 : 0,
-      this.sequence % TRIM_EVERY === 0 ? 1 : 0,
+      this.countSend(country) % TRIM_EVERY === 0 ? 1 : 0,
     );
     if (verdict === 'ok') return { allowed: true };
     if (verdict === 'suspended') {
@@ -85,6 +87,12 @@ export class RedisFraudGuard implements FraudGuard {
       };
     }
     return { allowed: false, reason: verdict as ThrottleReason, retryAfterMs: Number(wait) };
+  }
+
+  private countSend(country: string): number {
+    const sends = ((this.sendsByCountry.get(country) ?? 0) + 1) % Number.MAX_SAFE_INTEGER;
+    this.sendsByCountry.set(country, sends);
+    return sends;
   }
 
   async recordApproval(country: string, id: string, sentAt: number, now: number): Promise<void> {
