@@ -84,7 +84,10 @@ const TARGETS = {
 };
 
 /** A phase's numbers, with the server's CPU time per request over the phase. */
-type Measured = LoadResult & { cpuMsPerRequest: number; bystanderCpuMs?: number };
+type Measured = LoadResult & { cpuMsPerRequest: number; bystanderCpuMs?: number; gc?: GcPauses };
+
+/** The garbage collector's pauses over a phase, by kind (minor: scavenges; major: mark-compact), from the service's own metrics. */
+type GcPauses = Record<'minor' | 'major', { count: number; seconds: number; over10ms: number }>;
 
 /** What the floor and the baseline are measured on: sends and checks at saturation. */
 interface YardstickResult {
@@ -485,21 +488,31 @@ async function measureService(
     targets: nonEmpty(checkTargets(send.created ?? []), 'verification'),
   });
 
-  // 3. Half load.
-  const halfSend = await profiledPhase('api-half-send', {
-    kind: 'send',
-    ...load,
-    durationSeconds: DURATION,
-    rate: HALF * send.requestsPerSecond,
-    prefix: `${prefix}-half`,
-  });
+  // 3. Half load, with the GC pauses of each phase: at nine tenths of a core busy, a pause is paid again by every
+  // request that queues behind it until the backlog drains.
+  const withGcPauses = async (work: () => Promise<Measured>): Promise<Measured> => {
+    const before = await gcPauses(url);
+    const measured = await work();
+    return { ...measured, gc: gcPausesBetween(before, await gcPauses(url)) };
+  };
+  const halfSend = await withGcPauses(() =>
+    profiledPhase('api-half-send', {
+      kind: 'send',
+      ...load,
+      durationSeconds: DURATION,
+      rate: HALF * send.requestsPerSecond,
+      prefix: `${prefix}-half`,
+    }),
+  );
   await drain('of the half-load sends', destinations(halfSend));
-  const halfCheck = await profiledPhase('api-half-check', {
-    kind: 'check',
-    ...load,
-    rate: HALF * check.requestsPerSecond,
-    targets: nonEmpty(checkTargets(halfSend.created ?? []), 'half-load verification'),
-  });
+  const halfCheck = await withGcPauses(() =>
+    profiledPhase('api-half-check', {
+      kind: 'check',
+      ...load,
+      rate: HALF * check.requestsPerSecond,
+      targets: nonEmpty(checkTargets(halfSend.created ?? []), 'half-load verification'),
+    }),
+  );
 
   // 4. Passwordless sign-in: each seeded account starts once, so no per-destination limit or cooldown binds.
   const accounts = new AccountSeeder(databaseUrl);
@@ -589,6 +602,46 @@ interface GuardResult {
  * the same work besides). Both processes run from the start; their timed phases alternate (off, on, on, off),
  * each on a machine where the other is idle and every earlier send has been delivered.
  */
+/**
+ * prom-client's `nodejs_gc_duration_seconds` from the service's /metrics (taken outside the timed phases): each
+ * pause's length as V8 reports it to perf_hooks, counted and summed by kind, with the histogram's 10 ms bucket.
+ */
+function gcLine(gc: GcPauses, durationSeconds: number): string {
+  const kind = (name: string, { count, seconds, over10ms }: GcPauses['minor']) =>
+    `${count} ${name} (${(seconds * 1000).toFixed(0)} ms, mean ${((seconds * 1000) / Math.max(1, count)).toFixed(1)} ms, ${over10ms} over 10 ms)`;
+  const share = (gc.minor.seconds + gc.major.seconds) / Math.max(0.001, durationSeconds);
+  return `${kind('scavenges', gc.minor)}, ${kind('mark-compacts', gc.major)}; ${(share * 100).toFixed(1)} % of the phase paused`;
+}
+
+async function gcPauses(url: string): Promise<GcPauses> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (series: string, kind: string, le?: string) => {
+    const line = text
+      .split('\n')
+      .find(
+        (candidate) =>
+          candidate.startsWith(`nodejs_gc_duration_seconds_${series}{`) &&
+          candidate.includes(`kind="${kind}"`) &&
+          (le === undefined || candidate.includes(`le="${le}"`)),
+      );
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+  const of = (kind: string) => {
+    const count = value('count', kind);
+    return { count, seconds: value('sum', kind), over10ms: count - value('bucket', kind, '0.01') };
+  };
+  return { minor: of('minor'), major: of('major') };
+}
+
+function gcPausesBetween(before: GcPauses, after: GcPauses): GcPauses {
+  const between = (kind: keyof GcPauses) => ({
+    count: after[kind].count - before[kind].count,
+    seconds: after[kind].seconds - before[kind].seconds,
+    over10ms: after[kind].over10ms - before[kind].over10ms,
+  });
+  return { minor: between('minor'), major: between('major') };
+}
+
 async function measureFraudGuard(
   serviceEnv: Record<string, string>,
   nodeArgs: string[],
@@ -805,6 +858,14 @@ function printTable(
         ]),
       ),
     ]),
+    ...(
+      [
+        ['send', service.halfSend],
+        ['check', service.halfCheck],
+      ] as const
+    ).flatMap(([route, { gc, durationSeconds }]) =>
+      gc ? [`service's GC pauses over its half-load ${route}s: ${gcLine(gc, durationSeconds)}`] : [],
+    ),
     '',
   );
   const { drain, latency, memory } = service;
