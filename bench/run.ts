@@ -596,16 +596,7 @@ interface GuardResult {
   on: Measured;
 }
 
-/**
- * The fraud guard off (nothing to check: no call to Redis) and on (every cap and the suspension rule
- * checked and counted on every send, with limits no send reaches, so nothing is refused and both do
- * the same work besides). Both processes run from the start; their timed phases alternate (off, on, on, off),
- * each on a machine where the other is idle and every earlier send has been delivered.
- */
-/**
- * prom-client's `nodejs_gc_duration_seconds` from the service's /metrics (taken outside the timed phases): each
- * pause's length as V8 reports it to perf_hooks, counted and summed by kind, with the histogram's 10 ms bucket.
- */
+/** A half-load phase's GC pauses, as the line below the half-load table gives them. */
 function gcLine(gc: GcPauses, durationSeconds: number): string {
   const kind = (name: string, { count, seconds, over10ms }: GcPauses['minor']) =>
     `${count} ${name} (${(seconds * 1000).toFixed(0)} ms, mean ${((seconds * 1000) / Math.max(1, count)).toFixed(1)} ms, ${over10ms} over 10 ms)`;
@@ -613,6 +604,10 @@ function gcLine(gc: GcPauses, durationSeconds: number): string {
   return `${kind('scavenges', gc.minor)}, ${kind('mark-compacts', gc.major)}; ${(share * 100).toFixed(1)} % of the phase paused`;
 }
 
+/**
+ * prom-client's `nodejs_gc_duration_seconds` from the service's /metrics (taken outside the timed phases): each
+ * pause's length as V8 reports it to perf_hooks, counted and summed by kind, with the histogram's 10 ms bucket.
+ */
 async function gcPauses(url: string): Promise<GcPauses> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (series: string, kind: string, le?: string) => {
@@ -642,6 +637,12 @@ function gcPausesBetween(before: GcPauses, after: GcPauses): GcPauses {
   return { minor: between('minor'), major: between('major') };
 }
 
+/**
+ * The fraud guard off (nothing to check: no call to Redis) and on (every cap and the suspension rule
+ * checked and counted on every send, with limits no send reaches, so nothing is refused and both do
+ * the same work besides). Both processes run from the start; their timed phases alternate (off, on, on, off),
+ * each on a machine where the other is idle and every earlier send has been delivered.
+ */
 async function measureFraudGuard(
   serviceEnv: Record<string, string>,
   nodeArgs: string[],
