@@ -609,16 +609,14 @@ function gcLine(gc: GcPauses, durationSeconds: number): string {
  * pause's length as V8 reports it to perf_hooks, counted and summed by kind, with the histogram's 10 ms bucket.
  */
 async function gcPauses(url: string): Promise<GcPauses> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const lines = (await (await fetch(`${url}/metrics`)).text()).split('\n');
   const value = (series: string, kind: string, le?: string) => {
-    const line = text
-      .split('\n')
-      .find(
-        (candidate) =>
-          candidate.startsWith(`nodejs_gc_duration_seconds_${series}{`) &&
-          candidate.includes(`kind="${kind}"`) &&
-          (le === undefined || candidate.includes(`le="${le}"`)),
-      );
+    const line = lines.find(
+      (candidate) =>
+        candidate.startsWith(`nodejs_gc_duration_seconds_${series}{`) &&
+        candidate.includes(`kind="${kind}"`) &&
+        (le === undefined || candidate.includes(`le="${le}"`)),
+    );
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   };
   const of = (kind: string) => {
