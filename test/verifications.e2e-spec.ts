@@ -480,6 +480,44 @@ describe('with Redis down', () => {
     }
     expect(status).toBe(201);
   });
+
+  // A frozen Redis (a long pause of the server or its machine) keeps the connection open and answers
+  // nothing, so no connection error ends the wait: only the command timeout (1.5 s) does.
+  it('answers send and check with 503 within 2 s while Redis is frozen, and serves again once it answers', async () => {
+    const to = `frozen.${Date.now()}@example.com`;
+    const first = app.logs.entries.length;
+    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).status).toBe(201);
+    // Delivered before the freeze, so the code read after it is the resend's.
+    await app.logs.nextCodeFor(to, first);
+    own.pause();
+    try {
+      for (const [path, body] of [
+        ['/v1/verifications', { channel: 'email', to }],
+        ['/v1/verifications/check', { to, code: '123456' }],
+      ] as const) {
+        const started = Date.now();
+        const response = await call(app.url, 'POST', path, body);
+        expect(Date.now() - started).toBeLessThan(2000);
+        expect(response).toMatchObject({ status: 503, body: { code: 'SERVICE_UNAVAILABLE' } });
+      }
+      expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
+    } finally {
+      own.resume();
+    }
+    // The replies to the commands that timed out still come, and must not be taken for the next ones'.
+    const next = `thawed.${Date.now()}@example.com`;
+    await eventually(async () =>
+      expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: next })).status).toBe(201),
+    );
+    const since = app.logs.entries.length;
+    const resent = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to });
+    expect(resent.status).toBe(201);
+    const code = await app.logs.nextCodeFor(to, since);
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id: resent.body.id, code })).toMatchObject({
+      status: 200,
+      body: { status: 'approved' },
+    });
+  });
 });
 
 describe('Redis at start-up', () => {
