@@ -84,7 +84,7 @@ const TARGETS = {
 };
 
 /** A phase's numbers, with the server's CPU time per request over the phase. */
-type Measured = LoadResult & { cpuMsPerRequest: number; bystanderCpuMs?: number; gc?: GcPauses };
+type Measured = LoadResult & { cpuMsPerRequest: number; sleepsPerRequest?: number; bystanderCpuMs?: number; gc?: GcPauses };
 
 /** The garbage collector's pauses over a phase, by kind (minor: scavenges; major: mark-compact), from the service's own metrics. */
 type GcPauses = Record<'minor' | 'major', { count: number; seconds: number; over10ms: number }>;
@@ -264,9 +264,11 @@ async function timed(name: string, server: ServerProcess, job: LoadJob, bystande
   const label = `${name}: ${job.kind}${job.rate === undefined ? '' : ` at ${job.rate.toFixed(0)} req/s`}`;
   note(label);
   const cpuBefore = server.cpuMs();
+  const sleepsBefore = server.mainThreadSleeps();
   const bystanderBefore = bystander?.cpuMs() ?? 0;
   const result = await load(job);
   const cpuMsPerRequest = (server.cpuMs() - cpuBefore) / Math.max(1, result.requests);
+  const sleepsPerRequest = (server.mainThreadSleeps() - sleepsBefore) / Math.max(1, result.requests);
   const bystanderMs = bystander ? bystander.cpuMs() - bystanderBefore : 0;
   note(
     `${label} done, ${result.requests} requests in ${result.durationSeconds.toFixed(2)} s, ${result.requestsPerSecond.toFixed(0)} req/s, ` +
@@ -275,7 +277,7 @@ async function timed(name: string, server: ServerProcess, job: LoadJob, bystande
       (bystander ? `; ${bystander.name} meanwhile ${bystanderMs} ms CPU` : ''),
   );
   if (result.unexpected > 0) note(`${label}: unexpected statuses ${JSON.stringify(result.statuses)}`);
-  return { ...result, cpuMsPerRequest, bystanderCpuMs: bystanderMs };
+  return { ...result, cpuMsPerRequest, sleepsPerRequest, bystanderCpuMs: bystanderMs };
 }
 
 /** Requests per second of the service's half-load phases. */
@@ -763,6 +765,7 @@ function printTable(
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
   const ms = (value: number) => `${value.toFixed(value < 1 ? 2 : 1)} ms`;
   const ratio = (value: number) => value.toFixed(2);
+  const sleeps = ({ sleepsPerRequest }: Measured) => (sleepsPerRequest === undefined ? '-' : sleepsPerRequest.toFixed(2));
   const blank = ['', '', '', '', '', '', '', '', ''];
   const saturation = (label: string, measured: Measured, key?: 'send' | 'check') => [
     label,
@@ -827,10 +830,11 @@ function printTable(
     `at that same rate; "floor, own half": the floor at ${HALF} x its own saturation req/s, the framework's latency at half`,
     'its capacity (CPU/req ÷ saturation: its CPU per request over its own at saturation; busy: the cores the server',
     'process kept busy, CPU/req x achieved req/s: fewer requests share each wakeup than at saturation, so half the',
-    'rate is more than half the work)',
+    'rate is more than half the work; sleeps/req: how often its main thread went to sleep for want of work, per request,',
+    'at saturation and at half load, each sleep a wakeup that the requests it serves pay for together)',
     '',
     ...formatTable([
-      ['route', 'server', 'rate req/s', 'achieved req/s', 'p50', 'p99', 'CPU/req', 'CPU/req ÷ saturation', 'busy'],
+      ['route', 'server', 'rate req/s', 'achieved req/s', 'p50', 'p99', 'CPU/req', 'CPU/req ÷ saturation', 'busy', 'sleeps/req'],
       ...(
         [
           ['POST /v1/verifications', 'send'],
@@ -854,6 +858,7 @@ function printTable(
           ms(half.cpuMsPerRequest),
           ratio(half.cpuMsPerRequest / full.cpuMsPerRequest),
           `${((half.cpuMsPerRequest * half.requestsPerSecond) / 1000).toFixed(2)} core`,
+          `${sleeps(full)} -> ${sleeps(half)}`,
         ]),
       ),
     ]),

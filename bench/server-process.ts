@@ -99,6 +99,16 @@ export class ServerProcess {
     return (Number(fields[11]) + Number(fields[12])) * 10;
   }
 
+  /**
+   * How often the process's main thread has gone to sleep so far for want of something to do (its voluntary
+   * context switches: waiting in epoll for I/O, or for its GC helper threads). Each sleep ends in a wakeup,
+   * which the requests that wakeup serves pay for together.
+   */
+  mainThreadSleeps(): number {
+    const line = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${this.child.pid}/task/${this.child.pid}/status`, 'utf8'));
+    return Number(line?.[1] ?? 0);
+  }
+
   rssBytes(): number {
     const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
     return Number(line?.[1] ?? 0) * 1024;
