@@ -453,10 +453,8 @@ describe('with Redis down', () => {
     await own.stop();
   });
 
-  it('answers send and check with 503 within 2 s, and recovers without a restart', async () => {
-    const to = `outage.${Date.now()}@example.com`;
-    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).status).toBe(201);
-    await own.stop();
+  /** The SPEC's promise with Redis down: send and check answer 503 within 2 s, never hang. */
+  async function expectSendAndCheckUnavailable(to: string) {
     for (const [path, body] of [
       ['/v1/verifications', { channel: 'email', to }],
       ['/v1/verifications/check', { to, code: '123456' }],
@@ -467,6 +465,13 @@ describe('with Redis down', () => {
       expect(response).toMatchObject({ status: 503, body: { code: 'SERVICE_UNAVAILABLE' } });
       expect(response.headers.get('retry-after')).toBe('5');
     }
+  }
+
+  it('answers send and check with 503 within 2 s, and recovers without a restart', async () => {
+    const to = `outage.${Date.now()}@example.com`;
+    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).status).toBe(201);
+    await own.stop();
+    await expectSendAndCheckUnavailable(to);
     expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
     expect((await fetch(`${app.url}/health/ready`)).status).toBe(503);
 
@@ -491,15 +496,7 @@ describe('with Redis down', () => {
     await app.logs.nextCodeFor(to, first);
     own.pause();
     try {
-      for (const [path, body] of [
-        ['/v1/verifications', { channel: 'email', to }],
-        ['/v1/verifications/check', { to, code: '123456' }],
-      ] as const) {
-        const started = Date.now();
-        const response = await call(app.url, 'POST', path, body);
-        expect(Date.now() - started).toBeLessThan(2000);
-        expect(response).toMatchObject({ status: 503, body: { code: 'SERVICE_UNAVAILABLE' } });
-      }
+      await expectSendAndCheckUnavailable(to);
       expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
     } finally {
       own.resume();
