@@ -86,8 +86,7 @@ export class ServerProcess {
 
   /** VmHWM: the most resident memory the process ever had. */
   peakRssBytes(): number {
-    const line = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
-    return Number(line?.[1] ?? 0) * 1024;
+    return statusField(`/proc/${this.child.pid}/status`, 'VmHWM') * 1024;
   }
 
   /** CPU time (user + system) the process has used so far, in ms; per request, it is steadier than req/s on a busy machine. */
@@ -105,13 +104,11 @@ export class ServerProcess {
    * which the requests that wakeup serves pay for together.
    */
   mainThreadSleeps(): number {
-    const line = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${this.child.pid}/task/${this.child.pid}/status`, 'utf8'));
-    return Number(line?.[1] ?? 0);
+    return statusField(`/proc/${this.child.pid}/task/${this.child.pid}/status`, 'voluntary_ctxt_switches');
   }
 
   rssBytes(): number {
-    const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
-    return Number(line?.[1] ?? 0) * 1024;
+    return statusField(`/proc/${this.child.pid}/status`, 'VmRSS') * 1024;
   }
 
   /**
@@ -142,6 +139,12 @@ export class ServerProcess {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/** A number from a `status` file of proc(5) (`VmRSS:   1234 kB`, `voluntary_ctxt_switches:   56`); 0 when absent. */
+function statusField(file: string, name: string): number {
+  const line = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(readFileSync(file, 'utf8'));
+  return Number(line?.[1] ?? 0);
 }
 
 /** A load run, by a load client (bench/load-client.ts) in a process of its own. */
