@@ -20,6 +20,8 @@ interface Load {
   durationSeconds?: number;
   amount?: number;
   rate?: number;
+  /** With `rate`: answers later than this after their request was due are counted, and the runs they come in (`LoadResult.late`). */
+  lateMs?: number;
 }
 
 export type LoadJob = Load &
@@ -69,6 +71,43 @@ export interface LoadResult {
   created?: [string, string][];
   /** Destinations or accounts the run took, answered or not: the next run starts past them. */
   used: number;
+  late?: LateAnswers;
+}
+
+/**
+ * The answers that came later than `thresholdMs` after their request was due, and how they bunch: a run is late
+ * requests one after another in the order they were due, and lasts from the first one's due time to the last
+ * answer among them. A p99 over the threshold can be a few requests caught by one pause, or a server that fell
+ * behind its load for a while; the count and the longest run tell which.
+ */
+export interface LateAnswers {
+  thresholdMs: number;
+  count: number;
+  runs: number;
+  longestRunMs: number;
+}
+
+export function lateAnswers(dues: ArrayLike<number>, latencies: ArrayLike<number>, thresholdMs: number): LateAnswers {
+  const order = Array.from({ length: latencies.length }, (_, i) => i).sort((a, b) => dues[a]! - dues[b]!);
+  const late: LateAnswers = { thresholdMs, count: 0, runs: 0, longestRunMs: 0 };
+  let runStart: number | undefined;
+  let runEnd = 0;
+  for (const i of order) {
+    const due = dues[i]!;
+    const answeredAt = due + latencies[i]!;
+    if (latencies[i]! <= thresholdMs) {
+      runStart = undefined;
+      continue;
+    }
+    late.count += 1;
+    if (runStart === undefined) {
+      runStart = due;
+      runEnd = answeredAt;
+      late.runs += 1;
+    } else runEnd = Math.max(runEnd, answeredAt);
+    late.longestRunMs = Math.max(late.longestRunMs, runEnd - runStart);
+  }
+  return late;
 }
 
 interface Context {
@@ -174,7 +213,7 @@ export function run(job: LoadJob): Promise<LoadResult> {
     if (status !== plan.expected(context)) tally.unexpected += 1;
     plan.answered?.(status, body, context);
   };
-  const finish = (figures: { durationSeconds: number; p50: number; p99: number; errors: number; timeouts: number }): LoadResult => {
+  const finish = (figures: Figures): LoadResult => {
     const requests = Object.values(tally.statuses).reduce((sum, n) => sum + n, 0);
     return {
       requests,
@@ -190,7 +229,8 @@ export function run(job: LoadJob): Promise<LoadResult> {
 }
 
 type Count = (status: number, body: string, context: Context) => void;
-type Finish = (figures: { durationSeconds: number; p50: number; p99: number; errors: number; timeouts: number }) => LoadResult;
+type Figures = { durationSeconds: number; p50: number; p99: number; errors: number; timeouts: number; late?: LateAnswers };
+type Finish = (figures: Figures) => LoadResult;
 
 /**
  * As fast as the server answers: autocannon, each connection sending its next request when the last is answered.
@@ -255,6 +295,7 @@ function paced(job: LoadJob, rate: number, plan: Plan, count: Count, finish: Fin
   const head = requestHead(plan, origin.host);
   const total = plan.amount ?? Math.round(rate * (job.durationSeconds ?? 10));
   const latencies = new Float64Array(total);
+  const dues = new Float64Array(total);
   const idle: PacedConnection[] = [];
   const open = new Set<PacedConnection>();
   /** Requests due while every connection was busy, oldest first; their latency runs from when they were due. */
@@ -272,7 +313,11 @@ function paced(job: LoadJob, rate: number, plan: Plan, count: Count, finish: Fin
       const at = (p: number) =>
         measured.length === 0 ? 0 : measured[Math.min(measured.length - 1, Math.floor((p / 100) * measured.length))]!;
       const round = (ms: number) => Math.round(ms * 100) / 100;
-      resolve(finish({ durationSeconds: (performance.now() - start) / 1000, p50: round(at(50)), p99: round(at(99)), errors, timeouts }));
+      const late =
+        job.lateMs === undefined ? undefined : lateAnswers(dues.subarray(0, answered), latencies.subarray(0, answered), job.lateMs);
+      resolve(
+        finish({ durationSeconds: (performance.now() - start) / 1000, p50: round(at(50)), p99: round(at(99)), errors, timeouts, late }),
+      );
     };
     const settle = () => {
       if (answered + errors + timeouts === total) done();
@@ -284,6 +329,7 @@ function paced(job: LoadJob, rate: number, plan: Plan, count: Count, finish: Fin
     };
     const events: PacedEvents = {
       answered: (connection, request, status, body) => {
+        dues[answered] = request.due;
         latencies[answered++] = performance.now() - request.due;
         count(status, body, request.context);
         settle();

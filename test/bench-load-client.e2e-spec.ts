@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { run } from '../bench/load-client.js';
+import { lateAnswers, run } from '../bench/load-client.js';
 
 /**
  * The benchmark's load client against a real HTTP server on loopback. Paced (`npm run bench`'s half-load
@@ -135,11 +135,33 @@ it('charges a stall to every request due behind it, from when each was due', asy
   };
 
   // One connection: the 29 requests due during the first one's 300 ms wait behind it.
-  const result = await run({ kind: 'send', url, connections: 1, rate: 100, durationSeconds: 0.3, apiKey: 'k', prefix: 'stall' });
+  const result = await run({
+    kind: 'send',
+    url,
+    connections: 1,
+    rate: 100,
+    durationSeconds: 0.3,
+    apiKey: 'k',
+    prefix: 'stall',
+    lateMs: 100,
+  });
 
   expect(result).toMatchObject({ requests: 30, statuses: { 201: 30 } });
   expect(result.p50).toBeGreaterThan(100);
   expect(result.p99).toBeGreaterThanOrEqual(290);
+  // Those due in the first 200 ms waited over 100 ms, one after another: one late run, from the first due to the last answered.
+  expect(result.late).toMatchObject({ thresholdMs: 100, runs: 1 });
+  expect(result.late!.count).toBeGreaterThanOrEqual(19);
+  expect(result.late!.longestRunMs).toBeGreaterThanOrEqual(290);
+});
+
+it('counts late answers in the order their requests were due, each unbroken series of them one run', () => {
+  // Given in the order answered: due at 40 (12 ms), 0 (1), 20 (30), 10 (15), 50 (1), 30 (2).
+  const late = lateAnswers([40, 0, 20, 10, 50, 30], [12, 1, 30, 15, 1, 2], 10);
+
+  // 10 and 20 are one run, answered by 50 at the latest (40 ms); 30 is on time; 40 is a run of its own (12 ms).
+  expect(late).toEqual({ thresholdMs: 10, count: 3, runs: 2, longestRunMs: 40 });
+  expect(lateAnswers([0, 10], [10, 3], 10)).toEqual({ thresholdMs: 10, count: 0, runs: 0, longestRunMs: 0 });
 });
 
 it('times a run of a fixed number of requests at saturation to its last answer, not to the next whole second', async () => {
