@@ -84,7 +84,14 @@ const TARGETS = {
 };
 
 /** A phase's numbers, with the server's CPU time per request over the phase. */
-type Measured = LoadResult & { cpuMsPerRequest: number; sleepsPerRequest?: number; bystanderCpuMs?: number; gc?: GcPauses };
+type Measured = LoadResult & {
+  cpuMsPerRequest: number;
+  sleepsPerRequest?: number;
+  /** The share of the phase the server's main thread spent waiting for a core while it had work. */
+  waitedShare?: number;
+  bystanderCpuMs?: number;
+  gc?: GcPauses;
+};
 
 /** The garbage collector's pauses over a phase, by kind (minor: scavenges; major: mark-compact), from the service's own metrics. */
 type GcPauses = Record<'minor' | 'major', { count: number; seconds: number; over10ms: number }>;
@@ -265,11 +272,16 @@ async function timed(name: string, server: ServerProcess, job: LoadJob, bystande
   note(label);
   const cpuBefore = server.cpuMs();
   const sleepsBefore = server.mainThreadSleeps();
+  const waitBefore = server.mainThreadWaitMs();
+  const startedAt = performance.now();
   const bystanderBefore = bystander?.cpuMs() ?? 0;
   // Paced, the answers later than the latency target are counted with the runs they come in.
   const result = await load(job.rate === undefined ? job : { lateMs: TARGETS.halfLoadP99Ms, ...job });
   const cpuMsPerRequest = (server.cpuMs() - cpuBefore) / Math.max(1, result.requests);
   const sleepsPerRequest = (server.mainThreadSleeps() - sleepsBefore) / Math.max(1, result.requests);
+  const waitAfter = server.mainThreadWaitMs();
+  const waitedShare =
+    waitBefore === undefined || waitAfter === undefined ? undefined : (waitAfter - waitBefore) / (performance.now() - startedAt);
   const bystanderMs = bystander ? bystander.cpuMs() - bystanderBefore : 0;
   note(
     `${label} done, ${result.requests} requests in ${result.durationSeconds.toFixed(2)} s, ${result.requestsPerSecond.toFixed(0)} req/s, ` +
@@ -278,7 +290,7 @@ async function timed(name: string, server: ServerProcess, job: LoadJob, bystande
       (bystander ? `; ${bystander.name} meanwhile ${bystanderMs} ms CPU` : ''),
   );
   if (result.unexpected > 0) note(`${label}: unexpected statuses ${JSON.stringify(result.statuses)}`);
-  return { ...result, cpuMsPerRequest, sleepsPerRequest, bystanderCpuMs: bystanderMs };
+  return { ...result, cpuMsPerRequest, sleepsPerRequest, waitedShare, bystanderCpuMs: bystanderMs };
 }
 
 /** Requests per second of the service's half-load phases. */
@@ -767,6 +779,7 @@ function printTable(
   const ms = (value: number) => `${value.toFixed(value < 1 ? 2 : 1)} ms`;
   const ratio = (value: number) => value.toFixed(2);
   const sleeps = ({ sleepsPerRequest }: Measured) => (sleepsPerRequest === undefined ? '-' : sleepsPerRequest.toFixed(2));
+  const waited = ({ waitedShare }: Measured) => (waitedShare === undefined ? '-' : `${(100 * waitedShare).toFixed(1)} %`);
   const lateOf = ({ late, requests }: Measured) =>
     late === undefined ? '-' : `${((100 * late.count) / Math.max(1, requests)).toFixed(1)} % (${late.longestRunMs.toFixed(0)} ms)`;
   const blank = ['', '', '', '', '', '', '', '', ''];
@@ -837,7 +850,8 @@ function printTable(
     'at saturation and at half load, each sleep a wakeup that the requests it serves pay for together; late: the share',
     `of answers over ${TARGETS.halfLoadP99Ms} ms after their request was due, and the longest run of such answers one after another,`,
     'from the first one due to the last answered: a few long runs are a server behind its load for that long, short',
-    'ones are pauses)',
+    'ones are pauses; waited: the share of the phase its main thread had work and waited for a core, at saturation',
+    'and at half load, the time the rest of the machine (the load client, Redis) had the cores)',
     '',
     ...formatTable([
       [
@@ -852,6 +866,7 @@ function printTable(
         'busy',
         'sleeps/req',
         'late (longest run)',
+        'waited',
       ],
       ...(
         [
@@ -878,6 +893,7 @@ function printTable(
           `${((half.cpuMsPerRequest * half.requestsPerSecond) / 1000).toFixed(2)} core`,
           `${sleeps(full)} -> ${sleeps(half)}`,
           lateOf(half),
+          `${waited(full)} -> ${waited(half)}`,
         ]),
       ),
     ]),

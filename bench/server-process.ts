@@ -107,6 +107,19 @@ export class ServerProcess {
     return statusField(`/proc/${this.child.pid}/task/${this.child.pid}/status`, 'voluntary_ctxt_switches');
   }
 
+  /**
+   * How long, in ms, the process's main thread has so far waited for a core while it had work (the run-queue wait
+   * of schedstat, `/proc/<pid>/task/<pid>/schedstat`'s second field): the time other processes on the machine had
+   * the cores it could run on. Undefined where the kernel keeps no schedstat.
+   */
+  mainThreadWaitMs(): number | undefined {
+    try {
+      return Number(readFileSync(`/proc/${this.child.pid}/task/${this.child.pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+    } catch {
+      return undefined;
+    }
+  }
+
   rssBytes(): number {
     return statusField(`/proc/${this.child.pid}/status`, 'VmRSS') * 1024;
   }
