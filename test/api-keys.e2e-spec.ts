@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { call, startApp, type TestApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
 import { RedisServer } from './support/redis-server.js';
@@ -190,6 +191,75 @@ describe('the per-key limit', () => {
     expect((await call(a.url, 'POST', '/v1/verifications', { channel: 'email', to: email('other') }, as(OTHER_KEY))).status).toBe(201);
     // Public routes are limited per IP only: the key's exhaustion does not reach them.
     expect((await call(a.url, 'GET', '/v1/auth/otp/00000000-0000-4000-8000-000000000000', undefined, {})).status).toBe(404);
+  });
+});
+
+describe('the per-key limit, leased', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  const apps: TestApp[] = [];
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    admin = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    admin.disconnect();
+    await redis.stop();
+  });
+
+  const UNKNOWN = '/v1/verifications/00000000-0000-4000-8000-000000000000';
+  const hitsInRedis = async () => {
+    const keys = await admin.keys('otp:{t:api-key:*}:hits');
+    return keys.length === 0 ? 0 : Number(await admin.get(keys[0]!));
+  };
+
+  it("takes a key's hits from Redis a hundredth of the limit at a time, and lets exactly the limit through across replicas", async () => {
+    const env = { ...KEYS, REDIS_URL: redis.url, API_KEY_RATE_LIMIT_PER_MINUTE: '500', RATE_LIMIT_IP_PER_MINUTE: '1000' };
+    const [a, b] = [await startApp(env), await startApp(env)];
+    apps.push(a, b);
+
+    // Five hits a round trip: three requests on one replica took one lease, a sixth takes the next.
+    for (let i = 0; i < 3; i++) expect((await call(a.url, 'GET', UNKNOWN, undefined, as(BACKEND_KEY))).status).toBe(404);
+    expect(await hitsInRedis()).toBe(5);
+    for (let i = 0; i < 3; i++) expect((await call(a.url, 'GET', UNKNOWN, undefined, as(BACKEND_KEY))).status).toBe(404);
+    expect(await hitsInRedis()).toBe(10);
+
+    // Both replicas until each is refused: every hit leased is spent, and not one more.
+    let passed = 6;
+    const refused = new Map<TestApp, Awaited<ReturnType<typeof call>>>();
+    for (let i = 0; refused.size < 2 && i < 1000; i++) {
+      const app = i % 2 === 0 ? a : b;
+      if (refused.has(app)) continue;
+      const answer = await call(app.url, 'GET', UNKNOWN, undefined, as(BACKEND_KEY));
+      if (answer.status === 404) passed += 1;
+      else refused.set(app, answer);
+    }
+    expect(passed).toBe(500);
+    expect(await hitsInRedis()).toBe(500);
+    for (const answer of refused.values()) {
+      expect(answer).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+      const retryAfter = Number(answer.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+    }
+    // Refused without a round trip: the spent window is known until it ends.
+    expect((await call(a.url, 'GET', UNKNOWN, undefined, as(BACKEND_KEY))).status).toBe(429);
+    expect(await hitsInRedis()).toBe(500);
+    // Another key's window is its own.
+    expect((await call(b.url, 'GET', UNKNOWN, undefined, as(OTHER_KEY))).status).toBe(404);
+  });
+
+  it('has requests that arrive together while a lease is taken wait for it, rather than each take one', async () => {
+    await admin.flushall();
+    const app = await startApp({ ...KEYS, REDIS_URL: redis.url, API_KEY_RATE_LIMIT_PER_MINUTE: '500', RATE_LIMIT_IP_PER_MINUTE: '1000' });
+    apps.push(app);
+
+    const answers = await Promise.all(Array.from({ length: 50 }, () => call(app.url, 'GET', UNKNOWN, undefined, as(BACKEND_KEY))));
+
+    expect(answers.map((answer) => answer.status)).toEqual(Array(50).fill(404));
+    // Ten leases of five: none taken while another was in flight or before the last was spent.
+    expect(await hitsInRedis()).toBe(50);
   });
 });
 

@@ -33,7 +33,8 @@ import { VerificationsController } from './verifications.controller.js';
           { name: IP_THROTTLER, ttl: 60_000, limit: config.rateLimitIpPerMinute, blockDuration: 0 },
           { name: API_KEY_THROTTLER, ttl: 60_000, limit: config.apiKeyRateLimitPerMinute, blockDuration: 0 },
         ],
-        storage: client ? new RedisThrottlerStorage(client) : undefined,
+        // An API key's requests take their hits in leases (one round trip per lease); an address's, one at a time.
+        storage: client ? new RedisThrottlerStorage(client, new Set([API_KEY_THROTTLER])) : undefined,
       }),
     }),
   ],

@@ -21,9 +21,25 @@ end
 return {hits, ttl, 0, 0}
 `;
 
+/**
+ * KEYS: hits (the same counter as INCREMENT_SCRIPT's). ARGV: ttl ms, limit, wanted. Takes up to `wanted` hits
+ * of the window at once, never past the limit, and returns {taken, hits after, window's ms left}: 0 taken is a
+ * window spent. A counter left without an expiry (by a write that failed halfway) is given one here, so it
+ * cannot refuse forever.
+ */
+const LEASE_SCRIPT = `
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+local take = math.min(tonumber(ARGV[3]), tonumber(ARGV[2]) - hits)
+if take > 0 then hits = redis.call('INCRBY', KEYS[1], take) else take = 0 end
+if ttl < 0 and hits > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {take, hits, math.max(ttl, 0)}
+`;
+
 /** Both keys of a throttled client share a hash tag, so the script runs on Redis Cluster too. */
 export const THROTTLER_SCRIPTS = {
   otpThrottle: { numberOfKeys: 2, lua: INCREMENT_SCRIPT },
+  otpThrottleLease: { numberOfKeys: 1, lua: LEASE_SCRIPT },
 } satisfies RedisScripts;
 
 declare module 'ioredis' {
@@ -35,5 +51,6 @@ declare module 'ioredis' {
       limit: number,
       blockMs: number,
     ): Result<[totalHits: number, ttl: number, blocked: number, blockTtl: number], Context>;
+    otpThrottleLease(hits: string, ttl: number, limit: number, wanted: number): Result<[taken: number, hits: number, ttl: number], Context>;
   }
 }
