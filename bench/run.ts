@@ -273,15 +273,15 @@ async function timed(name: string, server: ServerProcess, job: LoadJob, bystande
   const cpuBefore = server.cpuMs();
   const sleepsBefore = server.mainThreadSleeps();
   const waitBefore = server.mainThreadWaitMs();
-  const startedAt = performance.now();
   const bystanderBefore = bystander?.cpuMs() ?? 0;
   // Paced, the answers later than the latency target are counted with the runs they come in.
   const result = await load(job.rate === undefined ? job : { lateMs: TARGETS.halfLoadP99Ms, ...job });
   const cpuMsPerRequest = (server.cpuMs() - cpuBefore) / Math.max(1, result.requests);
   const sleepsPerRequest = (server.mainThreadSleeps() - sleepsBefore) / Math.max(1, result.requests);
   const waitAfter = server.mainThreadWaitMs();
+  // Over the phase as the client timed it: the client's own start-up, with the server idle, is no part of it.
   const waitedShare =
-    waitBefore === undefined || waitAfter === undefined ? undefined : (waitAfter - waitBefore) / (performance.now() - startedAt);
+    waitBefore === undefined || waitAfter === undefined ? undefined : (waitAfter - waitBefore) / (result.durationSeconds * 1000);
   const bystanderMs = bystander ? bystander.cpuMs() - bystanderBefore : 0;
   note(
     `${label} done, ${result.requests} requests in ${result.durationSeconds.toFixed(2)} s, ${result.requestsPerSecond.toFixed(0)} req/s, ` +
