@@ -250,6 +250,21 @@ describe('the per-key limit, leased', () => {
     expect((await call(b.url, 'GET', UNKNOWN, undefined, as(OTHER_KEY))).status).toBe(404);
   });
 
+  it("takes nothing from a key's window for a request without the key or with a wrong one", async () => {
+    await admin.flushall();
+    const app = await startApp({ ...KEYS, REDIS_URL: redis.url, API_KEY_RATE_LIMIT_PER_MINUTE: '500', RATE_LIMIT_IP_PER_MINUTE: '1000' });
+    apps.push(app);
+
+    // A stranger cannot spend a customer's limit: the key is checked before anything is counted.
+    for (let i = 0; i < 20; i++) {
+      expect((await call(app.url, 'GET', UNKNOWN, undefined, as(`${BACKEND_KEY}-guess${i}`))).status).toBe(401);
+      expect((await call(app.url, 'GET', UNKNOWN, undefined, {})).status).toBe(401);
+    }
+    expect(await hitsInRedis()).toBe(0);
+    expect((await call(app.url, 'GET', UNKNOWN, undefined, as(BACKEND_KEY))).status).toBe(404);
+    expect(await hitsInRedis()).toBe(5);
+  });
+
   it('has requests that arrive together while a lease is taken wait for it, rather than each take one', async () => {
     await admin.flushall();
     const app = await startApp({ ...KEYS, REDIS_URL: redis.url, API_KEY_RATE_LIMIT_PER_MINUTE: '500', RATE_LIMIT_IP_PER_MINUTE: '1000' });
