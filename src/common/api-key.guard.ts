@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { authConfig } from '../config/config.namespaces.js';
 import type { ApiKey, ApiKeyScope, AuthConfig } from '../config/configuration.types.js';
 import { addToLogContext } from '../logging/log-context.js';
@@ -13,7 +13,8 @@ declare module 'fastify' {
   }
 }
 
-const fingerprint = (key: string) => createHash('sha256').update(key, 'utf8').digest();
+// The one-shot digest: about half of createHash's cost (which builds a Hash object for one update), on every request.
+const fingerprint = (key: string) => hash('sha256', key, 'buffer');
 
 const MESSAGES: Record<ApiKeyScope, { none: string; invalid: string }> = {
   application: {
