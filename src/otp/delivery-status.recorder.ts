@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { isoTime } from '../common/iso-time.js';
 import { maskDestination } from '../common/masked-destination.js';
 import { EventPublisher } from '../events/event-publisher.port.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -44,8 +45,8 @@ export class DeliveryStatusRecorder implements DeliveryReports {
           provider: delivery.provider,
           attempts: delivery.attempts,
           errorCode: delivery.errorCode ?? null,
-          deliveredAt: delivery.deliveredAt !== undefined ? new Date(delivery.deliveredAt).toISOString() : null,
-          updatedAt: new Date(delivery.updatedAt).toISOString(),
+          deliveredAt: delivery.deliveredAt !== undefined ? isoTime(delivery.deliveredAt) : null,
+          updatedAt: isoTime(delivery.updatedAt),
         },
       });
     return { applied: true, pending: effectiveStatus(record, Date.now()) === 'pending', expiresAt: record.expiresAt };

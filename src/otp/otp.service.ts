@@ -7,6 +7,7 @@ import { candidateOf, digestCode, shortDigestCode } from './codes/otp-codes.js';
 import { EventPublisher, type EventType } from '../events/event-publisher.port.js';
 import { OtpDelivery } from './delivery.port.js';
 import { DestinationPolicies, type DestinationPolicy } from './destinations/destination-policy.js';
+import { isoTime } from '../common/iso-time.js';
 import { maskDestination } from '../common/masked-destination.js';
 import { normalizeAnyDestination, normalizeDestination, type Destination } from './destinations/destinations.js';
 import { FraudScreen } from './fraud/fraud-screen.js';
@@ -500,19 +501,19 @@ export class OtpService {
       channel: record.channel,
       to: maskDestination(record.channel, record.to),
       purpose: record.purpose,
-      createdAt: new Date(record.createdAt).toISOString(),
-      expiresAt: new Date(record.expiresAt).toISOString(),
+      createdAt: isoTime(record.createdAt),
+      expiresAt: isoTime(record.expiresAt),
       attemptsRemaining: Math.max(0, record.maxAttempts - record.attempts),
       sendsRemaining: Math.max(0, record.maxSends - record.sends),
-      resendAvailableAt: new Date(record.lastSentAt + this.config.resendCooldownSeconds * 1000).toISOString(),
+      resendAvailableAt: isoTime(record.lastSentAt + this.config.resendCooldownSeconds * 1000),
       delivery: {
         status: record.delivery.status,
         provider: record.delivery.provider,
         attempts: record.delivery.attempts,
         lastError: record.delivery.lastError,
-        updatedAt: new Date(record.delivery.updatedAt).toISOString(),
+        updatedAt: isoTime(record.delivery.updatedAt),
         errorCode: record.delivery.errorCode ?? null,
-        deliveredAt: record.delivery.deliveredAt !== undefined ? new Date(record.delivery.deliveredAt).toISOString() : null,
+        deliveredAt: record.delivery.deliveredAt !== undefined ? isoTime(record.delivery.deliveredAt) : null,
       },
     };
   }
