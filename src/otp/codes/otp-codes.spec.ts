@@ -8,6 +8,19 @@ describe('codes', () => {
     expect(generateCode(10)).toMatch(/^\d{10}$/);
   });
 
+  it('are uniform: every code of a short length turns up about as often as any other', () => {
+    const counts = new Map<string, number>();
+    const draws = 100_000;
+    for (let i = 0; i < draws; i++) {
+      const code = generateCode(3);
+      counts.set(code, (counts.get(code) ?? 0) + 1);
+    }
+    expect(counts.size).toBe(1000);
+    // 100 expected each, with a standard deviation of 10: 45 and 165 are 5.5 and 6.5 of them out.
+    expect(Math.min(...counts.values())).toBeGreaterThan(45);
+    expect(Math.max(...counts.values())).toBeLessThan(165);
+  });
+
   it('use every digit in every position', () => {
     const seen = Array.from({ length: 6 }, () => new Set<string>());
     for (let i = 0; i < 3000; i++) [...generateCode(6)].forEach((digit, position) => seen[position]!.add(digit));
