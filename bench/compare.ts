@@ -5,6 +5,7 @@ import { FakeTwilio } from '../test/support/fake-twilio.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
 import type { LoadJob } from './load-client.js';
+import { pairedRatio } from './paired-ratio.js';
 import { serverRuntime } from './runtime.js';
 import { API_KEY, load, note, POSTGRES, ROOT, ServerProcess, serviceEnvironment, serviceNodeArgs, waitUntil } from './server-process.js';
 import { SmtpSink } from './smtp-sink.js';
@@ -16,9 +17,10 @@ import { SmtpSink } from './smtp-sink.js';
  * benchmark's configuration, side by side on one Redis and PostgreSQL, and are loaded in turn: each round,
  * each sends BENCH_COMPARE_SENDS verifications at saturation, then checks every one of them once with a
  * wrong code (no worker delivers, so no code is known: every check counts a miss). The order alternates
- * between rounds, so both meet the machine alike. Prints each round and the medians, this build's over the
- * other's. BENCH_COMPARE_ROUNDS (8), BENCH_COMPARE_SENDS (8000), BENCH_CONNECTIONS (50); BENCH_OTHER_NODE_ARGS,
- * the other's node flags instead of the image's (this checkout on both sides measures a flag alone).
+ * between rounds, so both meet the machine alike. Prints each round, then this build's figure over the other's
+ * round by round with its 95 % interval (`pairedRatio`), and the medians. BENCH_COMPARE_ROUNDS (8),
+ * BENCH_COMPARE_SENDS (8000), BENCH_CONNECTIONS (50); BENCH_OTHER_NODE_ARGS, the other's node flags instead of
+ * the image's (this checkout on both sides measures a flag alone).
  */
 
 const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 8);
@@ -75,13 +77,21 @@ async function main(): Promise<void> {
     }
     const [mine, theirs] = started as [(typeof started)[number], (typeof started)[number]];
     console.log(
-      `CPU per request, median of ${ROUNDS} rounds of ${SENDS} sends and as many wrong-code checks; this: ${ROOT}, other: ${resolve(other)}`,
+      `CPU per request over ${ROUNDS} rounds of ${SENDS} sends and as many wrong-code checks; this: ${ROOT}, other: ${resolve(other)}`,
     );
     for (const route of ['send', 'check'] as const) {
       const [a, b] = [median(mine.rounds.map((r) => r[route])), median(theirs.rounds.map((r) => r[route]))];
       const fewer = mine.rounds.filter((r, i) => r[route] < theirs.rounds[i]![route]).length;
+      const paired = pairedRatio(
+        mine.rounds.map((r) => r[route]),
+        theirs.rounds.map((r) => r[route]),
+      );
+      const interval = paired.interval
+        ? `95 % interval ${paired.interval.low.toFixed(2)}-${paired.interval.high.toFixed(2)}: ${paired.shows ? 'a difference' : 'no difference these rounds can show'}`
+        : 'one round: no interval';
       console.log(
-        `  ${route.padEnd(5)} this ${a.toFixed(3)} ms, other ${b.toFixed(3)} ms: ${(a / b).toFixed(2)} x the other's (this lower in ${fewer} of ${ROUNDS} rounds)`,
+        `  ${route.padEnd(5)} ${paired.ratio.toFixed(2)} x the other's round by round (${interval}); ` +
+          `medians this ${a.toFixed(3)} ms, other ${b.toFixed(3)} ms; this lower in ${fewer} of ${ROUNDS} rounds`,
       );
     }
   } finally {
