@@ -30,9 +30,9 @@ export interface PairedRatio {
 /**
  * One build's figure over another's, taken round by round: each round measures both, one right after the
  * other, so what the shared machine did to that round it did to both, and the rounds' spread says how far to
- * trust the result. A ratio of medians (each build's median over all rounds) hides that spread, and on a busy
- * machine three runs of 12 rounds gave 0.88, 0.97 and 1.11 for one change. The order of the two builds should
- * alternate between rounds, so what a round does to whichever runs second falls on each alike.
+ * trust the result. A ratio of medians (each build's median over all rounds) hides that spread: on a busy
+ * machine three runs of 10 to 12 rounds, of builds a few µs apart, gave 0.88, 0.97 and 1.11. The order of the
+ * two builds should alternate between rounds, so what a round does to whichever runs second falls on each alike.
  */
 export function pairedRatio(mine: readonly number[], theirs: readonly number[]): PairedRatio {
   if (mine.length !== theirs.length || mine.length === 0) throw new Error('pairedRatio: one figure of each build per round');
