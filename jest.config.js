@@ -36,7 +36,12 @@ buildNestCommonJs();
 
 const projects = [
   { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
-  { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+  {
+    ...common,
+    displayName: 'e2e',
+    testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+    setupFilesAfterEnv: ['<rootDir>/test/jest/stop-service-processes.ts'],
+  },
 ];
 
 // JEST_PROJECT=unit|e2e keeps one project (the npm scripts set it). Not `--selectProjects`: it takes a

@@ -6,8 +6,21 @@ import { fileURLToPath } from 'node:url';
 
 export const MAIN_JS = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
+/**
+ * How long a service may take to print a line, "Listening on" above all. It starts in 2-3 s alone, but
+ * late in the suite (one jest process past 4 GB beside it, on two shared cores) it has taken over 15 s.
+ */
+const OUTPUT_TIMEOUT_MS = 60_000;
+
 /** The built service (`node dist/main.js`) as its own process, with everything it prints captured. */
 export class ServiceProcess {
+  /**
+   * Every process started and not yet exited. One a failed test left running would keep jest from
+   * exiting (its pipes hold the event loop), and as a delivery worker it would take the jobs of the
+   * tests after it; test/jest/stop-service-processes.ts kills what is left when a test file ends.
+   */
+  private static readonly running = new Set<ServiceProcess>();
+
   output = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
@@ -15,6 +28,15 @@ export class ServiceProcess {
     child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    ServiceProcess.running.add(this);
+    void this.exited.then(() => ServiceProcess.running.delete(this));
+  }
+
+  /** Kills every process still running and waits for each to exit. */
+  static async killAll(): Promise<void> {
+    const left = [...ServiceProcess.running];
+    for (const service of left) service.kill();
+    await Promise.all(left.map((service) => service.exited));
   }
 
   /**
@@ -35,7 +57,7 @@ export class ServiceProcess {
     return new ServiceProcess(child);
   }
 
-  async waitForOutput(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+  async waitForOutput(pattern: RegExp, timeoutMs = OUTPUT_TIMEOUT_MS): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const match = this.output.match(pattern);
