@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { beforeEach, jest } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { SkipThrottle, Throttle, type ThrottlerStorage } from '@nestjs/throttler';
+import { SkipThrottle, Throttle, ThrottlerGuard, type ThrottlerStorage } from '@nestjs/throttler';
 import { RequestRateLimitedError } from '../otp.errors.js';
 import { API_KEY_THROTTLER, IP_THROTTLER, IpThrottlerGuard } from './ip-throttler.guard.js';
 
@@ -130,5 +130,25 @@ describe('IpThrottlerGuard', () => {
     for (let i = 0; i < 3; i++) await guard.canActivate(context);
     expect(dynamicLimitCalls).toBe(3);
     expect(storage.calls.map(({ limit }) => limit)).toEqual([1, 2, 3]);
+  });
+
+  it("keys a client's count exactly as @nestjs/throttler does, so a deploy keeps everyone's count", async () => {
+    const storage = new CountingStorage();
+    const guard = await guardWith(storage);
+    const library = new ThrottlerGuard({ throttlers: [] }, storage, new Reflector()) as unknown as {
+      generateKey(context: ExecutionContext, suffix: string, name: string): string;
+    };
+    for (const [handler, ip] of [
+      [Routes.prototype.plain, '203.0.113.7'],
+      [Routes.prototype.strict, '2001:db8::1'],
+      [UnkeyedRoutes.prototype.plain, '198.51.100.20'],
+    ] as const) {
+      const classRef = handler === UnkeyedRoutes.prototype.plain ? UnkeyedRoutes : Routes;
+      const context = contextFor(classRef, handler, { ip });
+      await guard.canActivate(context);
+      const tracker = await guard['getTracker'](context.switchToHttp().getRequest());
+      expect(storage.calls.at(-1)!.key).toBe(library.generateKey(context, tracker, IP_THROTTLER));
+    }
+    expect(new Set(storage.calls.map(({ key }) => key)).size).toBe(3);
   });
 });

@@ -8,6 +8,7 @@ import {
   type ThrottlerRequest,
 } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
+import { hash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ApiKeyRateLimitedError, RequestRateLimitedError } from '../otp.errors.js';
 
@@ -127,6 +128,15 @@ export class IpThrottlerGuard extends ThrottlerGuard {
     if (clientIp === undefined) return true;
     // Per key as well: one application cannot spend the budget of an address that another application's users share.
     return super.handleRequest({ ...request, getTracker: () => `${keyName}|${normalizeIp(clientIp, this.ipv6SubnetPrefix)}` });
+  }
+
+  /**
+   * ThrottlerGuard's key, the same digest of the same string, by the one-shot `crypto.hash` instead of a
+   * `Hash` object built for one update: about half the cost, on every request limited by address. The
+   * keys stay what they were, so a deploy does not reset anyone's count.
+   */
+  protected override generateKey(context: ExecutionContext, suffix: string, name: string): string {
+    return hash('sha256', `${context.getClass().name}-${context.getHandler().name}-${name}-${suffix}`, 'hex');
   }
 
   protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
