@@ -128,6 +128,29 @@ describe('the verification hash', () => {
     ).toEqual(full);
   });
 
+  it('reads field names of any length from the pairs, the longer names of the earlier layout too', () => {
+    const full = record({ subject: 'account-1' });
+    const pairs = (hash: Record<string, Buffer>) => Object.entries(hash).flatMap(([field, value]) => [Buffer.from(field, 'latin1'), value]);
+    expect(fromPairs(full.id, pairs(stored(legacyHash(full))))).toEqual(full);
+    expect(fromPairs(full.id, pairs(stored(previousLayoutHash(full))))).toEqual(full);
+  });
+
+  it('reads a number as Number reads its text, whether or not it is plain digits', () => {
+    const base = stored(toHash(record()));
+    const read = (field: string, text: string) => fromHash('v-1', { ...base, [field]: Buffer.from(text) })!;
+    expect(read(FIELD.attempts, '0007').attempts).toBe(7);
+    expect(read(FIELD.attempts, '').attempts).toBe(0);
+    expect(read(FIELD.maxAttempts, '1e3').maxAttempts).toBe(1000);
+    expect(read(FIELD.sends, ' 2 ').sends).toBe(2);
+    expect(read(FIELD.sends, 'x').sends).toBeNaN();
+    // A time before the creation (a replica's clock behind another's) is written with a sign.
+    expect(read(FIELD.updatedAt, '-250').updatedAt).toBe(T0 - 250);
+    expect(read(FIELD.createdAt, String(T0)).createdAt).toBe(T0);
+    // Past 15 digits the sum could round differently from Number's reading: read by Number itself.
+    expect(read(FIELD.expiresAt, '1234567890123456789').expiresAt).toBe(T0 + Number('1234567890123456789'));
+    expect(read(DELIVERY_FIELD.deliveredAt, '42').delivery.deliveredAt).toBe(T0 + 42);
+  });
+
   it('takes only lower-case hex for a digest: anything else is an empty candidate, which never matches', () => {
     expect(packDigest(DIGEST)).toEqual(Buffer.from(DIGEST, 'hex'));
     for (const other of ['', DIGEST.toUpperCase(), DIGEST.slice(1), `${DIGEST.slice(0, 62)}zz`, 'not a digest']) {

@@ -69,6 +69,22 @@ type Codec<T> = Pick<Field<T>, 'form' | 'write' | 'read'>;
 const str = (raw: Buffer | undefined) => raw?.toString();
 
 /**
+ * A count or a time as the hash holds it, read as `Number(str(raw))` does: its decimal digits summed here, where
+ * decoding them to a string first was a call into Buffer's decoder for each of a record's dozen numbers. Anything
+ * but up to 15 digits (a sign, a value written by hand) is read by `Number` itself.
+ */
+function numeric(raw: Buffer): number {
+  if (raw.length > 15) return Number(raw.toString());
+  let value = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const digit = raw[i]! - 48;
+    if (digit < 0 || digit > 9) return Number(raw.toString());
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
  * The one-letter code written for each enumerated value (none is a letter long, so a value written in
  * full by an earlier version reads as itself). Each table's codes are distinct. The provider's: each of the
  * delivery's providers, and the test destinations' mark.
@@ -125,7 +141,7 @@ const coded = <T extends string>(table: keyof typeof SHORT_CODES): Codec<T> => (
 });
 const text = <T extends string>(): Codec<T> => ({ form: 'same', write: (value) => value, read: (raw) => str(raw) as T });
 /** A count; no field reads as 0. */
-const number: Codec<number> = { form: 'same', write: (value) => value, read: (raw) => (raw === undefined ? 0 : Number(str(raw))) };
+const number: Codec<number> = { form: 'same', write: (value) => value, read: (raw) => (raw === undefined ? 0 : numeric(raw)) };
 /** A null is no field (hashes of the earlier layout, and older scripts, wrote an empty string: read as null too). */
 const nullable: Codec<string | null> = { form: 'same', write: (value) => value || undefined, read: (raw) => str(raw) || null };
 const optional: Codec<string | undefined> = { form: 'same', write: (value) => value, read: (raw) => str(raw) };
@@ -133,7 +149,7 @@ const optional: Codec<string | undefined> = { form: 'same', write: (value) => va
 const time: Codec<number> = {
   form: 'time',
   write: (value, record) => value - record.createdAt,
-  read: (raw, createdAt) => createdAt + (raw === undefined ? 0 : Number(str(raw))),
+  read: (raw, createdAt) => createdAt + (raw === undefined ? 0 : numeric(raw)),
 };
 /** The codec, with no field for a value it writes as 0 (a counter of 0, a time at creation), which it reads as 0. */
 const zeroless = <T>(codec: Codec<T>): Codec<T> => ({
@@ -146,7 +162,7 @@ const zeroless = <T>(codec: Codec<T>): Codec<T> => ({
 const optionalTime: Codec<number | undefined> = {
   form: 'time',
   write: (value, record) => (value === undefined ? undefined : value - record.createdAt),
-  read: (raw, createdAt) => (raw === undefined ? undefined : createdAt + Number(str(raw))),
+  read: (raw, createdAt) => (raw === undefined ? undefined : createdAt + numeric(raw)),
 };
 /** The digest's bytes (16, or 32 as the previous version wrote it); empty once the verification is settled. */
 const digest: Codec<string> = {
@@ -255,16 +271,27 @@ export function packedCode(packed: string | Buffer | null | undefined, field: (t
 
 /** A hash holding packed codes (PACKED_CODES) as one holding each in its own field, for a read: as `hmget` (layoutLua) answers. */
 export function unpackCodes(stored: Record<string, Buffer>): Record<string, Buffer> {
-  const { [PACKED_CODES.field]: packed, ...hash } = stored;
-  for (const field of PACKED_CODES.order) {
-    const code = packedCode(packed, field);
-    if (code !== undefined) hash[field] = Buffer.from(code);
-  }
+  const { [PACKED_CODES.field]: packedField, ...hash } = stored;
+  // Decoded once, not once per code: every read of a verification comes through here.
+  const packed = packedField?.toString() ?? '';
+  PACKED_CODES.order.forEach((field, position) => {
+    const code = packed.charAt(position);
+    if (code !== '' && code !== PACKED_CODES.none) hash[field] = codeBytes(code);
+  });
   const updated = hash[FIELD.updatedAt];
-  if (packed?.toString().charAt(PACKED_CODES.order.length) === PACKED_CODES.sameUpdate && updated !== undefined) {
+  if (packed.charAt(PACKED_CODES.order.length) === PACKED_CODES.sameUpdate && updated !== undefined) {
     hash[DELIVERY_FIELD.updatedAt] = updated;
   }
   return hash;
+}
+
+/** One buffer per ASCII code, made once and only ever read (`str`): a read made five a verification. */
+const ASCII_CODE_BYTES: Buffer[] = [];
+
+function codeBytes(code: string): Buffer {
+  const charCode = code.charCodeAt(0);
+  if (charCode > 0x7f) return Buffer.from(code);
+  return (ASCII_CODE_BYTES[charCode] ??= Buffer.from(code));
 }
 
 /** The field only a hash of the earlier layout has. */
@@ -318,11 +345,20 @@ export function fromHash(id: string, stored: Record<string, Buffer>): Verificati
   return record as VerificationRecord;
 }
 
+/**
+ * A field's name: ASCII, so read as latin1 without UTF-8 decoding, and this layout's (one or two letters)
+ * without a call into Buffer's decoder at all.
+ */
+function fieldName(raw: Buffer): string {
+  if (raw.length === 1) return String.fromCharCode(raw[0]!);
+  if (raw.length === 2) return String.fromCharCode(raw[0]!, raw[1]!);
+  return raw.toString('latin1');
+}
+
 /** A hash as HGETALL answers inside a script: field, value, field, value… */
 export function fromPairs(id: string, pairs: Buffer[]): VerificationRecord | undefined {
   const hash: Record<string, Buffer> = {};
-  // Field names are ASCII: latin1 reads them without UTF-8 decoding.
-  for (let i = 0; i < pairs.length; i += 2) hash[pairs[i]!.toString('latin1')] = pairs[i + 1]!;
+  for (let i = 0; i < pairs.length; i += 2) hash[fieldName(pairs[i]!)] = pairs[i + 1]!;
   return fromHash(id, hash);
 }
 
