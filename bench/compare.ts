@@ -112,16 +112,16 @@ async function main(): Promise<void> {
         }
       });
     }
-    const [mine, theirs] = builds.map(({ name }) => ({ rounds: rounds.get(name)! })) as [{ rounds: Round[] }, { rounds: Round[] }];
+    const [mine, theirs] = builds.map(({ name }) => rounds.get(name)!) as [Round[], Round[]];
     console.log(
       `CPU per request over ${ROUNDS} rounds of ${SENDS} sends and as many wrong-code checks; this: ${ROOT}, other: ${resolve(other)}`,
     );
     for (const route of ['send', 'check'] as const) {
-      const [a, b] = [median(mine.rounds.map((r) => r[route])), median(theirs.rounds.map((r) => r[route]))];
-      const fewer = mine.rounds.filter((r, i) => r[route] < theirs.rounds[i]![route]).length;
+      const [a, b] = [median(mine.map((r) => r[route])), median(theirs.map((r) => r[route]))];
+      const fewer = mine.filter((r, i) => r[route] < theirs[i]![route]).length;
       const paired = pairedRatio(
-        mine.rounds.map((r) => r[route]),
-        theirs.rounds.map((r) => r[route]),
+        mine.map((r) => r[route]),
+        theirs.map((r) => r[route]),
       );
       const interval = paired.interval
         ? `95 % interval ${paired.interval.low.toFixed(2)}-${paired.interval.high.toFixed(2)}: ${paired.shows ? 'a difference' : 'no difference these rounds can show'}`

@@ -264,8 +264,12 @@ export const HASH_FIELDS: readonly string[] = [...Object.values(FIELD), ...Objec
 /** The code `field` holds in a packed field's value (PACKED_CODES), if it holds one there. */
 export function packedCode(packed: string | Buffer | null | undefined, field: (typeof PACKED_CODES.order)[number]): string | undefined {
   if (packed === null || packed === undefined) return undefined;
-  const position = PACKED_CODES.order.indexOf(field);
-  const code = packed.toString().charAt(position);
+  return codeAt(packed.toString(), PACKED_CODES.order.indexOf(field));
+}
+
+/** The code at a position of the packed field's text, if one is held there. */
+function codeAt(packed: string, position: number): string | undefined {
+  const code = packed.charAt(position);
   return code === '' || code === PACKED_CODES.none ? undefined : code;
 }
 
@@ -275,8 +279,8 @@ export function unpackCodes(stored: Record<string, Buffer>): Record<string, Buff
   // Decoded once, not once per code: every read of a verification comes through here.
   const packed = packedField?.toString() ?? '';
   PACKED_CODES.order.forEach((field, position) => {
-    const code = packed.charAt(position);
-    if (code !== '' && code !== PACKED_CODES.none) hash[field] = codeBytes(code);
+    const code = codeAt(packed, position);
+    if (code !== undefined) hash[field] = codeBytes(code);
   });
   const updated = hash[FIELD.updatedAt];
   if (packed.charAt(PACKED_CODES.order.length) === PACKED_CODES.sameUpdate && updated !== undefined) {
@@ -285,7 +289,7 @@ export function unpackCodes(stored: Record<string, Buffer>): Record<string, Buff
   return hash;
 }
 
-/** One buffer per ASCII code, made once and only ever read (`str`): a read made five a verification. */
+/** One buffer per ASCII code, made once and only ever read (`str`), where each read made five new ones. */
 const ASCII_CODE_BYTES: Buffer[] = [];
 
 function codeBytes(code: string): Buffer {
