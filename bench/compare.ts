@@ -7,7 +7,18 @@ import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.
 import type { LoadJob } from './load-client.js';
 import { pairedRatio } from './paired-ratio.js';
 import { serverRuntime } from './runtime.js';
-import { API_KEY, load, note, POSTGRES, ROOT, ServerProcess, serviceEnvironment, serviceNodeArgs, waitUntil } from './server-process.js';
+import {
+  API_KEY,
+  load,
+  note,
+  POSTGRES,
+  ROOT,
+  ServerProcess,
+  serviceEnvironment,
+  serviceNodeArgs,
+  waitUntil,
+  wrongCodes,
+} from './server-process.js';
 import { SmtpSink } from './smtp-sink.js';
 
 /**
@@ -44,9 +55,6 @@ interface Started {
   server: ServerProcess;
   url: string;
 }
-
-/** No worker delivers, so no code is known: every check counts a miss. */
-const wrongCodes = (created: [string, string][] | undefined) => (created ?? []).map(([, id]) => ({ id, code: '000000', right: false }));
 
 async function main(): Promise<void> {
   const other = process.argv[2];

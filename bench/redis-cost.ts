@@ -9,7 +9,18 @@ import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
 import type { LoadJob, LoadResult } from './load-client.js';
 import { serverRuntime } from './runtime.js';
-import { API_KEY, load, note, POSTGRES, ROOT, ServerProcess, serviceEnvironment, serviceNodeArgs, waitUntil } from './server-process.js';
+import {
+  API_KEY,
+  load,
+  note,
+  POSTGRES,
+  ROOT,
+  ServerProcess,
+  serviceEnvironment,
+  serviceNodeArgs,
+  waitUntil,
+  wrongCodes,
+} from './server-process.js';
 import { SmtpSink } from './smtp-sink.js';
 
 /**
@@ -86,12 +97,7 @@ async function main(): Promise<void> {
     const url = await server.listening();
     await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 120_000, 'the service to be ready');
     const base = { url, connections: CONNECTIONS, apiKey: API_KEY };
-    // No worker delivers, so no code is known: every check counts a miss.
-    const checksOf = (sent: LoadResult): LoadJob => ({
-      kind: 'check',
-      ...base,
-      targets: (sent.created ?? []).map(([, id]) => ({ id, code: '000000', right: false })),
-    });
+    const checksOf = (sent: LoadResult): LoadJob => ({ kind: 'check', ...base, targets: wrongCodes(sent.created) });
     const warm = await load({ kind: 'send', ...base, amount: WARMUP_SENDS, prefix: 'warm' });
     await load(checksOf(warm));
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localProduction } from '../test/support/environments.js';
-import type { LoadJob, LoadResult } from './load-client.js';
+import type { CheckTarget, LoadJob, LoadResult } from './load-client.js';
 import type { Runtime } from './runtime.js';
 
 /** What the benchmarks share: the servers under test as processes, the load client, waiting and notes. */
@@ -194,6 +194,11 @@ export async function waitUntil(
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
+}
+
+/** A wrong-code check of each verification a send phase created: with no worker delivering, no code is known. */
+export function wrongCodes(created: [string, string][] | undefined): CheckTarget[] {
+  return (created ?? []).map(([, id]) => ({ id, code: '000000', right: false }));
 }
 
 export function note(message: string): void {
