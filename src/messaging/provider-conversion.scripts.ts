@@ -2,11 +2,12 @@ import type { Result } from 'ioredis';
 import type { RedisScripts } from '../redis/redis-scripts.js';
 
 /**
- * KEYS: the provider's counts. ARGV: the field (`<event>:<slot>`), how long the counts are kept (ms).
- * One command a count: as MULTI/HINCRBY/PEXPIRE/EXEC it was four, and a transaction object, on every delivery.
+ * KEYS: the provider's counts. ARGV: the field (`<event>:<slot>`), how long the counts are kept (ms), how
+ * many to add. One command for the counts of a pass: as MULTI/HINCRBY/PEXPIRE/EXEC it was four, and a
+ * transaction object, on every delivery.
  */
 const ADD_SCRIPT = `
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
@@ -18,6 +19,6 @@ export const CONVERSION_SCRIPTS = {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    otpConversionAdd(key: string, field: string, keepMs: number): Result<number, Context>;
+    otpConversionAdd(key: string, field: string, keepMs: number, count: number): Result<number, Context>;
   }
 }
