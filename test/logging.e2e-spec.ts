@@ -416,3 +416,60 @@ describe("the production logger's batches of lines on standard output", () => {
     expect(messages(logged.output())).toEqual(many);
   });
 });
+
+describe('the production logger when standard output is not read', () => {
+  const LOGGED = 100_000;
+
+  it('holds a bounded buffer, drops and counts what does not fit, and says how many once output flows again', async () => {
+    const built = (path: string) => JSON.stringify(pathToFileURL(fileURLToPath(new URL(`../dist/${path}`, import.meta.url))).href);
+    const script = `
+      await import('reflect-metadata');
+      const { createLogger, droppedLogLines } = await import(${built('logging/logger.js')});
+      const { MetricsService } = await import(${built('metrics/metrics.service.js')});
+      const logger = createLogger({ format: 'json', secrets: [] });
+      // About 100 MB of lines, far more than the buffer holds, while nobody reads standard output.
+      for (let n = 0; n < ${LOGGED}; n++) logger.info('line ' + n + ' ' + 'x'.repeat(1000));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const metrics = await new MetricsService().scrape();
+      const counted = Number(/^otp_log_lines_dropped_total (\\d+)$/m.exec(metrics)?.[1]);
+      process.stderr.write(JSON.stringify({ dropped: droppedLogLines(), counted, heapBytes: process.memoryUsage().heapUsed }) + '\\n');
+      process.stdin.once('data', () =>
+        logger.flush(() => {
+          logger.info('after');
+          logger.flush(() => process.exit(0));
+        }),
+      );
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let report = '';
+    child.stderr.on('data', (chunk: Buffer) => (report += chunk.toString()));
+    try {
+      await eventually(async () => expect(report).toContain('\n'), 30_000);
+      const { dropped, counted, heapBytes } = JSON.parse(report) as { dropped: number; counted: number; heapBytes: number };
+      // Alive, most lines dropped and /metrics saying so, and the heap far below the 100 MB that were logged.
+      expect(dropped).toBeGreaterThan(LOGGED / 2);
+      expect(counted).toBe(dropped);
+      expect(heapBytes).toBeLessThan(60 * 1024 * 1024);
+
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stdin.write('go\n');
+      expect(await exited).toBe(0);
+      const records = output
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as { level: string; msg: string; droppedLines?: number });
+      const notice = records.at(-2)!;
+      expect(notice).toMatchObject({ level: 'warn', droppedLines: dropped });
+      expect(notice.msg).toBe(`${dropped} log lines were dropped: standard output was not read as fast as they were written`);
+      expect(records.at(-1)!.msg).toBe('after');
+      // Every line logged either arrived, in order, or was counted as dropped.
+      const arrived = records.filter((record) => record.msg.startsWith('line ')).map((record) => Number(record.msg.split(' ')[1]));
+      expect(arrived.length + dropped).toBe(LOGGED);
+      expect(arrived).toEqual([...arrived].sort((a, b) => a - b));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

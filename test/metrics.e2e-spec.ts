@@ -38,6 +38,8 @@ it('counts a send, a delivery and a check at 1 each, in valid exposition format'
   // Embedded mode: this process is the one worker.
   expect(valueOf(text, 'otp_delivery_workers')).toBe(1);
   expect(text).toContain('process_resident_memory_bytes');
+  // What the logger lost to a standard output nobody read: nothing here (test/logging.e2e-spec.ts makes it lose some).
+  expect(valueOf(text, 'otp_log_lines_dropped_total')).toBe(0);
   expect(valueOf(text, 'otp_http_request_duration_seconds_count{method="POST",route="/v1/verifications",status="201"}')).toBe(1);
   expect(valueOf(text, 'otp_http_request_duration_seconds_count{method="POST",route="/v1/verifications/check",status="200"}')).toBe(1);
 

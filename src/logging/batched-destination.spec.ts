@@ -88,4 +88,46 @@ describe('BatchedDestination', () => {
     jest.advanceTimersByTime(1000);
     expect(target.chunks).toEqual([line(0)]);
   });
+
+  it('counts the lines a full target refuses, and puts a notice of them ahead of the next batch it takes', () => {
+    const full = new FullTarget();
+    const bounded = new BatchedDestination(full, { minLength: 120, maxDelayMs: 100, dropNotice: (lines) => `dropped ${lines}\n` });
+    try {
+      full.full = true;
+      for (let n = 0; n < 4; n++) bounded.write(line(n));
+      bounded.write(line(4));
+      jest.advanceTimersByTime(100);
+      expect(bounded.droppedLines).toBe(5);
+      // Still full: the notice is refused with the batch, and is no lost line itself.
+      bounded.write(line(5));
+      jest.advanceTimersByTime(100);
+      expect(bounded.droppedLines).toBe(6);
+      expect(full.chunks).toEqual([]);
+
+      full.full = false;
+      bounded.write(line(6));
+      jest.advanceTimersByTime(100);
+      expect(full.chunks).toEqual([`dropped 6\n${line(6)}`]);
+      bounded.write(line(7));
+      jest.advanceTimersByTime(100);
+      expect(full.chunks).toEqual([`dropped 6\n${line(6)}`, line(7)]);
+      expect(bounded.droppedLines).toBe(6);
+    } finally {
+      bounded.close();
+    }
+  });
 });
+
+/** A bounded target, as sonic-boom with `maxLength`: while full, it refuses each write with a `drop` event. */
+class FullTarget implements BatchTarget {
+  readonly chunks: string[] = [];
+  full = false;
+  private readonly listeners: ((data: string) => void)[] = [];
+  write(chunk: string): void {
+    if (this.full) this.listeners.forEach((listener) => listener(chunk));
+    else this.chunks.push(chunk);
+  }
+  on(_event: 'drop', listener: (data: string) => void): void {
+    this.listeners.push(listener);
+  }
+}

@@ -6,6 +6,8 @@ export interface BatchTarget {
   flush?(callback: (error?: Error) => void): void;
   /** Set once the target is ended (pino ends its destination when the event loop empties): it takes no more. */
   readonly destroyed?: boolean;
+  /** sonic-boom's `drop`: a write it refused, its buffer full (`maxLength`), emitted from within `write`. */
+  on?(event: 'drop', listener: (data: string) => void): unknown;
 }
 
 export interface BatchOptions {
@@ -13,6 +15,11 @@ export interface BatchOptions {
   minLength: number;
   /** ...or when it is this old, whichever comes first. */
   maxDelayMs: number;
+  /**
+   * The line handed on ahead of the first batch the target takes after it refused some (`drop`), saying how
+   * many lines were lost; none when not given.
+   */
+  dropNotice?: (droppedLines: number) => string;
 }
 
 /**
@@ -26,11 +33,19 @@ export interface BatchOptions {
  * The lines still pending when the process exits are handed on first (`prependListener`), so the
  * exit flush that pino registers for its destination writes them: a refused start or a crash keeps
  * its last lines.
+ *
+ * A target whose buffer is bounded refuses batches while it is full (sonic-boom's `maxLength`, when standard
+ * output is not read as fast as lines are written): their lines are counted (`droppedLines`), and the next
+ * batch it takes is preceded by a line saying how many were lost (`dropNotice`).
  */
 export class BatchedDestination implements DestinationStream {
   private lines: string[] = [];
   private length = 0;
   private readonly timer: NodeJS.Timeout;
+  /** Lines the target refused, in all. */
+  private dropped = 0;
+  /** Of those, the lines no notice has reported yet. */
+  private unreported = 0;
 
   constructor(
     private readonly target: BatchTarget,
@@ -41,6 +56,15 @@ export class BatchedDestination implements DestinationStream {
     this.timer = setInterval(() => this.handOn(), options.maxDelayMs).unref();
     process.prependListener('beforeExit', this.handOnAtExit);
     process.prependListener('exit', this.handOnAtExit);
+    target.on?.('drop', (data: string) => {
+      const lines = countLines(data);
+      this.dropped += lines;
+      this.unreported += lines;
+    });
+  }
+
+  get droppedLines(): number {
+    return this.dropped;
   }
 
   write(line: string): void {
@@ -71,8 +95,26 @@ export class BatchedDestination implements DestinationStream {
     this.length = 0;
     // Lines written after pino ended the destination are lost, as they would be without the batches;
     // writing to it would throw, here from a timer.
-    if (!this.target.destroyed) this.target.write(batch);
+    if (this.target.destroyed) return;
+    const unreported = this.unreported;
+    const notice = unreported > 0 ? this.options.dropNotice?.(unreported) : undefined;
+    const before = this.dropped;
+    this.target.write(notice === undefined ? batch : notice + batch);
+    if (this.dropped === before) {
+      // Taken: the notice went out with it.
+      this.unreported -= unreported;
+    } else if (notice !== undefined) {
+      // Refused with it: the notice is no lost line of the log.
+      this.dropped -= 1;
+      this.unreported -= 1;
+    }
   }
 
   private readonly handOnAtExit = (): void => this.handOn();
+}
+
+function countLines(data: string): number {
+  let lines = 0;
+  for (let at = data.indexOf('\n'); at !== -1; at = data.indexOf('\n', at + 1)) lines++;
+  return lines;
 }

@@ -43,13 +43,15 @@ export const PRETTY_OPTIONS: PrettyOptions = {
  * comes first (a write per line was a system call per line, some 6 % of a busy API process's CPU),
  * pino-pretty in development, both synchronous enough that
  * the last lines of a refused start or a shutdown are not lost.
+ *
+ * What standard output has not taken yet is held up to STDOUT_BUFFER_BYTES: a busy API writes about a
+ * kilobyte of lines a request, and a log reader that stalls (a full disk under the container's log
+ * driver, a stopped collector) made that buffer grow until the heap ran out and the process aborted,
+ * taking every request in flight with it. Past the limit, lines are dropped and counted
+ * (`otp_log_lines_dropped_total`), and the first line written once output flows again says how many.
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
-  const destination =
-    options.destination ??
-    (options.format === 'pretty'
-      ? pinoPretty({ ...PRETTY_OPTIONS, destination: 1, sync: true })
-      : new BatchedDestination(pino.destination({ dest: 1, sync: false }), { minLength: 8192, maxDelayMs: 100 }));
+  const destination = options.destination ?? (options.format === 'pretty' ? prettyStdout() : jsonStdout());
   return pino(
     {
       level: options.level ?? 'info',
@@ -59,6 +61,39 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     },
     destination,
   );
+}
+
+/** Of the 160 MB heap the production image gives the service (`--max-old-space-size=160`): room for a stall of seconds at full load. */
+export const STDOUT_BUFFER_BYTES = 24 * 1024 * 1024;
+
+/** The JSON standard outputs of this process: each counts the lines its reader's stall cost. */
+const jsonOutputs: BatchedDestination[] = [];
+
+/** Log lines lost so far because standard output was not read fast enough. */
+export function droppedLogLines(): number {
+  return jsonOutputs.reduce((sum, output) => sum + output.droppedLines, 0);
+}
+
+function prettyStdout(): DestinationStream {
+  return pinoPretty({ ...PRETTY_OPTIONS, destination: 1, sync: true });
+}
+
+function jsonStdout(): DestinationStream {
+  const output = new BatchedDestination(pino.destination({ dest: 1, sync: false, maxLength: STDOUT_BUFFER_BYTES }), {
+    minLength: 8192,
+    maxDelayMs: 100,
+    dropNotice: (lines) =>
+      `${JSON.stringify({
+        level: 'warn',
+        time: isoTime(Date.now()),
+        pid: process.pid,
+        context: 'Logging',
+        droppedLines: lines,
+        msg: `${lines} log lines were dropped: standard output was not read as fast as they were written`,
+      })}\n`,
+  });
+  jsonOutputs.push(output);
+  return output;
 }
 
 /** pino's `isoTime` (`,"time":"<ISO 8601>"`), formatted as `isoTime` does: a busy API writes two lines a request. */

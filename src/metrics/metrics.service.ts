@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { droppedLogLines } from '../logging/logger.js';
 
 /**
  * Every series the service exports, on one registry per application (so tests can run several
@@ -164,6 +165,20 @@ export class MetricsService {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+
+  readonly logLinesDropped = new Counter({
+    name: 'otp_log_lines_dropped_total',
+    help: 'Log lines dropped because standard output was not read as fast as they were written (its buffer full)',
+    registers: [this.registry],
+    // The process's count, kept by the logger from before Nest starts.
+    collect: () => {
+      const dropped = droppedLogLines();
+      if (dropped > this.logLinesCounted) this.logLinesDropped.inc(dropped - this.logLinesCounted);
+      this.logLinesCounted = Math.max(dropped, this.logLinesCounted);
+    },
+  });
+  /** How many of the process's dropped log lines this registry has counted. */
+  private logLinesCounted = 0;
 
   private readonly beforeScrape: (() => Promise<void>)[] = [];
 
