@@ -1,5 +1,5 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localProduction } from '../test/support/environments.js';
@@ -38,20 +38,47 @@ export function serviceNodeArgs(): string[] {
   return [...ServerProcess.runtime.nodeFlags, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
 }
 
-/** A server under test, as its own process; everything it prints is kept for when it fails. */
+/** How much of a server's log file is kept on disk: it is emptied when it grows past this, and written on from there. */
+const LOG_FILE_LIMIT = 64 * 1024 * 1024;
+let serversStarted = 0;
+
+/**
+ * A server under test, as its own process. What it prints goes to a file in `cwd`, appended, whose end is read
+ * back when it fails; not to a pipe to this process, which shares the two cores with the server and the load
+ * client at saturation and drained the pipe more slowly than the framework floor logged a line per request
+ * (about 9 MB/s): the floor's log buffer grew until its 160 MB heap ran out (an out-of-memory abort in its
+ * check phase), and with that buffer bounded, the servers would drop lines instead, which is less work than
+ * writing them and would flatter whichever dropped more. A file takes each write at once, as a log collector
+ * keeping up with a container's output does.
+ */
 export class ServerProcess {
-  private output = '';
   readonly exited: Promise<void>;
+  private readonly trimmer: NodeJS.Timeout;
 
   private constructor(
     readonly name: string,
     private readonly child: ChildProcess,
+    private readonly logFile: string,
   ) {
-    // Only the last 64 KiB: the service logs a line per verification event, and this process must stay light.
-    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-65_536));
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
     this.exited = new Promise((done) => child.once('exit', () => done()));
+    // O_APPEND: once emptied, the server's next line lands at its start again.
+    this.trimmer = setInterval(() => {
+      if ((statSync(this.logFile, { throwIfNoEntry: false })?.size ?? 0) > LOG_FILE_LIMIT) truncateSync(this.logFile);
+    }, 1000).unref();
+  }
+
+  /** The end of what it printed (64 KiB at most). */
+  get output(): string {
+    const fd = openSync(this.logFile, 'r');
+    try {
+      const size = statSync(this.logFile).size;
+      const length = Math.min(size, 65_536);
+      const tail = Buffer.alloc(length);
+      readSync(fd, tail, 0, length, size - length);
+      return tail.toString();
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** The node every server runs on (bench/runtime.ts); set once, before the first starts. */
@@ -65,12 +92,18 @@ export class ServerProcess {
 
   static start(name: string, args: string[], env: Record<string, string>, cwd: string): ServerProcess {
     const { execPath, env: imageEnv } = ServerProcess.runtime;
-    const child = spawn(execPath, args, {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', ...imageEnv, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return new ServerProcess(name, child);
+    const logFile = join(cwd, `${name}-${++serversStarted}.log`);
+    const fd = openSync(logFile, 'a');
+    try {
+      const child = spawn(execPath, args, {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', ...imageEnv, ...env },
+        stdio: ['ignore', fd, fd],
+      });
+      return new ServerProcess(name, child, logFile);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Generous: on a machine shared with other work, a Nest process can take long to start. */
@@ -91,6 +124,7 @@ export class ServerProcess {
 
   /** CPU time (user + system) the process has used so far, in ms; per request, it is steadier than req/s on a busy machine. */
   cpuMs(): number {
+    this.mustBeRunning();
     const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8')
       .replace(/^.*\) /, '')
       .split(' ');
@@ -121,6 +155,7 @@ export class ServerProcess {
   }
 
   rssBytes(): number {
+    this.mustBeRunning();
     return statusField(`/proc/${this.child.pid}/status`, 'VmRSS') * 1024;
   }
 
@@ -144,8 +179,18 @@ export class ServerProcess {
     return result;
   }
 
+  /** A server that died during a phase is reported with how it ended and what it printed last, not as a missing /proc file. */
+  private mustBeRunning(): void {
+    const { exitCode, signalCode } = this.child;
+    if (exitCode === null && signalCode === null) return;
+    throw new Error(
+      `${this.name} exited (${signalCode ?? `code ${exitCode}`}) during the benchmark; its last output:\n${this.output.slice(-4096)}`,
+    );
+  }
+
   /** SIGTERM, for a graceful shutdown; SIGKILL if it lingers. */
   async stop(): Promise<void> {
+    clearInterval(this.trimmer);
     if (this.child.exitCode !== null) return;
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
