@@ -11,6 +11,7 @@ import { RedisSendLimiter } from '../src/otp/limits/redis-send-limiter.js';
 import { DAY_MS, HOUR_MS, type SendLimiter } from '../src/otp/limits/send-limiter.js';
 import { REDIS_SCRIPTS } from '../src/redis/redis-scripts.js';
 import { RedisDeliveryLedger } from '../src/messaging/delivery/delivery-ledger.js';
+import { eventually } from './support/eventually.js';
 import { RedisServer } from './support/redis-server.js';
 import { standaloneCode } from './support/codes.js';
 import { legacyHash } from './support/legacy-verification-hash.js';
@@ -1090,6 +1091,30 @@ describe('the Redis send limiter claiming the pending entry for a verification w
     expect(await store().findPendingId(first.to, 'third', 'api', Date.now())).toBeUndefined();
     await store().dropAhead!(refused, false);
     expect(await client.exists(verificationKey(refused.id))).toBe(0);
+  });
+
+  it("leaves an approved one's entry to the approval's cooldown lift, which drops it only while it names that one", async () => {
+    const r = record();
+    await store().writeAhead!(r);
+    expect(await limiter().consumeUnlessPending(r.to, 'api', limits, r.createdAt, claimFor(r))).toEqual({ allowed: true, claimed: true });
+    expect((await store().check(r.id, candidate(r, '123456'), Date.now())).result).toBe('approved');
+    // Still in the hash (the store released nothing), and no lookup takes it for pending.
+    expect(await client.hget(destinationKey(r.to), pendingField(r.purpose, 'api'))).not.toBeNull();
+    expect(await store().findPendingId(r.to, r.purpose, 'api', Date.now())).toBeUndefined();
+
+    await limiter().liftCooldown(r.to, 'api', { id: r.id, purpose: r.purpose });
+    expect(await client.hget(destinationKey(r.to), pendingField(r.purpose, 'api'))).toBeNull();
+    // In the same step, the cooldown went: the next send is counted at once, and claims the entry for itself.
+    const next = record({ to: r.to });
+    await store().writeAhead!(next);
+    expect(await limiter().consumeUnlessPending(r.to, 'api', limits, Date.now(), claimFor(next))).toEqual({ allowed: true, claimed: true });
+
+    // A lift for the approved one again leaves the entry of the newer one.
+    await limiter().liftCooldown(r.to, 'api', { id: r.id, purpose: r.purpose });
+    expect(await store().findPendingId(r.to, r.purpose, 'api', Date.now())).toBe(next.id);
+    // A locked one leaves the index at once, as before.
+    for (let i = 0; i < next.maxAttempts; i++) await store().check(next.id, candidate(next, '000000'), Date.now());
+    await eventually(async () => expect(await client.hget(destinationKey(r.to), pendingField(r.purpose, 'api'))).toBeNull());
   });
 
   it('drops a claimed one with its entry, and leaves an entry that names another', async () => {

@@ -197,6 +197,33 @@ describe("a new verification's send, on the service's Redis connection", () => {
     expect(await client.exists(firstKey)).toBe(1);
   });
 
+  it("approves a code with one command to its destination's hash: the cooldown lifted and the pending entry dropped together", async () => {
+    const { app, client } = await started();
+    const approve = async (to: string) => {
+      const response = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to });
+      expect(response.status).toBe(201);
+      await eventually(async () => expect(app.logs.lastCodeFor(to)).toBeDefined());
+      return { id: response.body.id as string, code: app.logs.lastCodeFor(to) };
+    };
+    // A first approval loads the scripts an approval runs, which a cold one would send again after NOSCRIPT.
+    const first = await approve(email());
+    expect((await call(app.url, 'POST', '/v1/verifications/check', first)).status).toBe(200);
+    const to = email();
+    const { id, code } = await approve(to);
+    const destination = destinationKey(to);
+    expect(Object.keys(await client.hgetall(destination)).filter((field) => field.includes(':'))).toHaveLength(1);
+    const writes = handedOver(client);
+    expect(await call(app.url, 'POST', '/v1/verifications/check', { id, code })).toMatchObject({
+      status: 200,
+      body: { status: 'approved' },
+    });
+    // The hash's key as an argument of its own (the previous version's cooldown key, named after it, is another).
+    expect(writes.join('').split(`${destination}\r\n`).length - 1).toBe(1);
+    expect(Object.keys(await client.hgetall(destination)).filter((field) => field.includes(':'))).toEqual([]);
+    // The cooldown went in the same step: the next code is sent at once.
+    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to })).status).toBe(201);
+  });
+
   it('approves a code of a chain that follows no receipts without asking Redis to forget a kept message', async () => {
     const { app, client } = await started();
     const to = email();

@@ -242,12 +242,16 @@ describe('OtpService', () => {
     expect(store.findPendingId.mock.calls.map((call) => call[2])).toEqual(['api']);
   });
 
-  it('lifts the cooldown of the destination and budget of an approved verification', async () => {
-    const record = pending({ budget: 'anonymous', purpose: 'signup' });
+  it('lifts the cooldown of the destination and budget of an approved verification, naming its pending entry', async () => {
+    const record = pending({ budget: 'anonymous', purpose: 'signup', subject: 'account-1' });
     store.get.mockResolvedValue(record);
     store.check.mockResolvedValue({ result: 'approved', record: { ...record, status: 'approved' } });
     await service.check({ id: record.id, code: '123456', realm: 'auth' });
-    expect(limiter.liftCooldown).toHaveBeenCalledWith('a@example.com', 'anonymous');
+    expect(limiter.liftCooldown).toHaveBeenCalledWith('a@example.com', 'anonymous', {
+      id: record.id,
+      purpose: 'signup',
+      subject: 'account-1',
+    });
   });
 
   it("counts a test destination's wrong codes against its daily allowance, and refuses once it is spent", async () => {
@@ -281,7 +285,7 @@ describe('OtpService', () => {
       shortDigestCode(SECRET, record.id, '123456'),
       expect.any(Number),
     );
-    expect(limiter.liftCooldown).toHaveBeenCalledWith('a@example.com', 'api');
+    expect(limiter.liftCooldown).toHaveBeenCalledWith('a@example.com', 'api', { id: record.id, purpose: record.purpose });
 
     store.checkById.mockResolvedValue({ result: 'incorrect', record: { ...record, attempts: 1 } });
     await expect(service.check({ id: record.id, code: '000000', purpose: 'login', realm: 'auth' })).rejects.toMatchObject({

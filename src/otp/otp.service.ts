@@ -476,7 +476,8 @@ export class OtpService {
 
   /** After an approval the next code may be sent at once; a failure here must not undo the approval. */
   private async liftCooldown(record: VerificationRecord): Promise<void> {
-    await this.limiter.liftCooldown(record.to, record.budget).catch((error: unknown) => {
+    const approved = { id: record.id, purpose: record.purpose, ...(record.subject !== undefined ? { subject: record.subject } : {}) };
+    await this.limiter.liftCooldown(record.to, record.budget, approved).catch((error: unknown) => {
       this.audit.warn({
         event: 'verification.cooldown_not_lifted',
         verificationId: record.id,

@@ -13,6 +13,7 @@ import {
   verificationIdOf,
 } from '../destination-hash.js';
 import {
+  type ApprovedEntry,
   DAY_MS,
   type GuessVerdict,
   HOUR_MS,
@@ -44,8 +45,14 @@ export class RedisSendLimiter implements SendLimiter {
     return this.run(destination, budget, limits, now, pendingField(pending.purpose, budget, pending.subject), pending.claim);
   }
 
-  async liftCooldown(destination: string, budget: SendBudget): Promise<void> {
-    await this.redis.otpLiftCooldown(destinationKey(destination), legacyBudgetKeysOf(destination, budget)[0], cooldownFieldOf(budget));
+  async liftCooldown(destination: string, budget: SendBudget, approved?: ApprovedEntry): Promise<void> {
+    await this.redis.otpLiftCooldown(
+      destinationKey(destination),
+      legacyBudgetKeysOf(destination, budget)[0],
+      cooldownFieldOf(budget),
+      approved ? pendingField(approved.purpose, budget, approved.subject) : '',
+      approved ? entryId(approved.id) : '',
+    );
   }
 
   async takeGuess(destination: string, perDay: number): Promise<GuessVerdict> {

@@ -65,11 +65,18 @@ extend(key, lives, now)
 return {'ok', 0}
 `;
 
-/** KEYS: the destination's hash, the previous version's cooldown key of the budget. ARGV: the budget's cooldown field. */
-const LIFT_COOLDOWN_SCRIPT = `
+/**
+ * KEYS: the destination's hash, the previous version's cooldown key of the budget. ARGV: the budget's cooldown
+ * field; the pending entry's field and the approved verification's entry id, or '' and ''. The entry goes only
+ * while it names that verification: a newer one may have taken its place. Answers 1 when it went.
+ */
+const LIFT_COOLDOWN_SCRIPT = `${DESTINATION_HASH_LUA}
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
-return 1
+if ARGV[2] == '' then return 0 end
+local _, current = parse(redis.call('HGET', KEYS[1], ARGV[2]))
+if current ~= ARGV[3] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[2])
 `;
 
 /** KEYS: guesses. ARGV: per day, day ms. Counts the guess only while the window has room. */
@@ -108,7 +115,13 @@ declare module 'ioredis' {
       budget: string,
       ...args: (number | string)[]
     ): Result<[string, number | string], Context>;
-    otpLiftCooldown(destination: string, legacyCooldown: string, field: string): Result<number, Context>;
+    otpLiftCooldown(
+      destination: string,
+      legacyCooldown: string,
+      field: string,
+      pendingField: string,
+      entry: string,
+    ): Result<number, Context>;
     otpTakeGuess(guesses: string, perDay: number, dayMs: number): Result<[number, number], Context>;
     otpRefundGuess(guesses: string): Result<number, Context>;
   }

@@ -31,6 +31,13 @@ export interface PendingLookup {
   claim?: { id: string; expiresAt: number };
 }
 
+/** The pending entry an approval settles: the verification's id, purpose and subject. */
+export interface ApprovedEntry {
+  id: string;
+  purpose: string;
+  subject?: string;
+}
+
 /**
  * Per-destination send limits (resend cooldown, hourly and daily caps) in separate budgets, and the
  * daily wrong-guess allowance of a destination whose code is fixed; shared by every replica when
@@ -52,8 +59,13 @@ export interface SendLimiter {
     now: number,
     pending: PendingLookup,
   ): Promise<SendLimitVerdict | { pendingId: string }>;
-  /** Lifts the cooldown of one budget of a destination (a verification there was just approved). */
-  liftCooldown(destination: string, budget: SendBudget): Promise<void>;
+  /**
+   * Lifts the cooldown of one budget of a destination (a verification there was just approved). With `approved`,
+   * also drops the pending entry for its purpose and subject while it names that verification, in the same step,
+   * where the limiter keeps the pending index beside its counts (Redis, whose store leaves an approved
+   * verification's entry to this); the memory store drops its own.
+   */
+  liftCooldown(destination: string, budget: SendBudget, approved?: ApprovedEntry): Promise<void>;
   /**
    * Takes one of the `perDay` guesses a destination's fixed code allows in the daily window opened by
    * the first; `refundGuess` gives back one that turned out right or was never compared.

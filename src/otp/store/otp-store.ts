@@ -40,7 +40,12 @@ export interface OtpStore {
   get(id: string): Promise<VerificationRecord | undefined>;
   /** A fresh code for a pending verification: the old digest stops working, failed attempts stay. */
   resend(id: string, code: NewCode): Promise<ResendOutcome>;
-  /** Compares the digest with the candidate's of its kind, counts a wrong code, locks at the limit, approves once. */
+  /**
+   * Compares the digest with the candidate's of its kind, counts a wrong code, locks at the limit, approves once.
+   * A verification it settles leaves the pending index; an approved one's entry, where the send limiter keeps the
+   * index beside its counts (Redis), is dropped by the approval's `SendLimiter.liftCooldown`, and until then names
+   * a verification that is no longer pending, which no lookup takes for one. So for `checkById` and `settleExternalCheck`.
+   */
   check(id: string, candidate: CodeCandidate, now: number): Promise<CheckOutcome>;
   /**
    * `check` in one step from the id alone, with the short digest of the code (`shortDigestCode`, over the id and

@@ -184,13 +184,18 @@ export class RedisOtpStore implements OtpStore {
     return answer[0].toString() === 'not_found' ? { result: 'not_found' } : this.settled(id, answer);
   }
 
-  /** A check's answer with its record; one no longer pending leaves the pending index. */
+  /**
+   * A check's answer with its record; one locked leaves the pending index. An approved one's entry is left to the
+   * approval's next step, which lifts the destination's cooldown and drops the entry in one command
+   * (`SendLimiter.liftCooldown` with `approved`): both are fields of the destination's hash, and a separate
+   * release here was one more script call per approval.
+   */
   private settled(id: string, [answer, hash]: [Buffer, Buffer[]?]): CheckOutcome {
     const result = answer.toString();
     const record = fromPairs(id, hash!)!;
     // Not awaited: the index is only a hint (a settled verification behind it is never taken for pending),
     // and the release then leaves in the same write as whatever the caller does next about the outcome.
-    if (record.status !== 'pending') this.releasePending(id, record).catch(() => undefined);
+    if (record.status !== 'pending' && record.status !== 'approved') this.releasePending(id, record).catch(() => undefined);
     return { result: result as 'approved' | 'incorrect' | 'locked', record };
   }
 
