@@ -50,7 +50,7 @@ import { SmtpSink } from './smtp-sink.js';
  * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_MEMORY_VERIFICATIONS
  * (verifications created for the Redis memory figure, 100000), BENCH_DATABASE_URL or TEST_DATABASE_URL
  * (a PostgreSQL server; a scratch database is created and dropped on it), BENCH_CPU_PROF=1 (a CPU
- * profile per timed phase, in bench/results/), BENCH_NODE_ARGS (more node flags for the service, e.g.
+ * profile per timed phase of the service, and of the floor at saturation, in bench/results/), BENCH_NODE_ARGS (more node flags for the service, e.g.
  * --max-old-space-size=128), BENCH_NODE (the node binary the servers run on; by default the production
  * image's Node.js major, bench/runtime.ts).
  */
@@ -208,10 +208,18 @@ async function main(): Promise<void> {
     };
     const floorTargets = async (created: [string, string][]) => created.map(([, id]) => ({ id, code: '123456', right: true }));
     const yardstick = async (name: 'baseline' | 'floor', rates?: HalfLoadRates) => {
+      // The floor at saturation is profiled too (BENCH_CPU_PROF=1): the service's profile less the floor's, function by
+      // function, is the service's own work.
+      const profiled = name === 'floor' && !rates && PROFILE_DIR !== undefined;
       const server =
         name === 'baseline'
           ? ServerProcess.start(name, [join(HERE, 'baseline-server.js')], { REDIS_URL: redis.url }, scratch)
-          : ServerProcess.start(name, [...nodeArgs, join(HERE, 'framework-floor.js')], serviceEnv, scratch);
+          : ServerProcess.start(
+              name,
+              [...nodeArgs, ...(profiled ? profilerArgs() : []), join(HERE, 'framework-floor.js')],
+              { ...serviceEnv, ...(profiled ? { BENCH_PROFILE_DIR: PROFILE_DIR } : {}) },
+              scratch,
+            );
       servers.push(server);
       const measured = await measureYardstick(
         name,
@@ -219,6 +227,7 @@ async function main(): Promise<void> {
         await server.listening(),
         name === 'baseline' ? baselineTargets : floorTargets,
         rates,
+        profiled ? (phase, work) => server.profiled(`floor-${phase}`, work, profiles) : undefined,
       );
       await server.stop();
       await admin.flushall();
@@ -302,6 +311,11 @@ async function timed(name: string, server: ServerProcess, job: LoadJob, bystande
   return { ...result, cpuMsPerRequest, sleepsPerRequest, waitedShare, bystanderCpuMs: bystanderMs };
 }
 
+/** Node flags that load the phase profiler (bench/phase-profiler.ts) into a server, for BENCH_CPU_PROF=1. */
+function profilerArgs(): string[] {
+  return ['--import', pathToFileURL(join(HERE, 'phase-profiler.js')).href];
+}
+
 /** Requests per second of the service's half-load phases. */
 interface HalfLoadRates {
   send: number;
@@ -319,6 +333,7 @@ async function measureYardstick(
   url: string,
   targetsOf: (created: [string, string][]) => Promise<CheckTarget[]>,
   rates?: HalfLoadRates,
+  profiled: (phase: 'send' | 'check', work: () => Promise<Measured>) => Promise<Measured> = (_phase, work) => work(),
 ): Promise<YardstickResult> {
   const prefix = `${name}-${randomBytes(3).toString('hex')}`;
   await timed(name, server, { kind: 'live', url, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS });
@@ -331,19 +346,23 @@ async function measureYardstick(
     prefix: `${prefix}-warm`,
   });
   const warmTargets = await targetsOf(warm.created ?? []);
-  const send = await timed(name, server, {
-    kind: 'send',
-    url,
-    connections: CONNECTIONS,
-    durationSeconds: DURATION,
-    apiKey: API_KEY,
-    prefix,
-    rate: rates?.send,
-  });
+  const send = await profiled('send', () =>
+    timed(name, server, {
+      kind: 'send',
+      url,
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+      apiKey: API_KEY,
+      prefix,
+      rate: rates?.send,
+    }),
+  );
   // Paced, only the paced sends' verifications are checked: the warm-up's would make the phase longer, not different.
   const targets = [...(rates ? [] : warmTargets), ...(await targetsOf(send.created ?? []))];
   if (targets.length === 0) throw new Error(`${name}: no verification to check`);
-  const check = await timed(name, server, { kind: 'check', url, connections: CONNECTIONS, apiKey: API_KEY, targets, rate: rates?.check });
+  const check = await profiled('check', () =>
+    timed(name, server, { kind: 'check', url, connections: CONNECTIONS, apiKey: API_KEY, targets, rate: rates?.check }),
+  );
   return { send, check, peakRss: server.peakRssBytes() };
 }
 
@@ -401,7 +420,7 @@ async function measureService(
   closers: (() => Promise<unknown>)[],
   profiles: Map<string, string>,
 ): Promise<ServiceResult> {
-  const profiler = PROFILE_DIR ? ['--import', pathToFileURL(join(HERE, 'phase-profiler.js')).href] : [];
+  const profiler = PROFILE_DIR ? profilerArgs() : [];
   const start = async (name: string, worker: boolean) => {
     const env = { ...serviceEnv, DELIVERY_WORKER: String(worker), ...(PROFILE_DIR ? { BENCH_PROFILE_DIR: PROFILE_DIR } : {}) };
     const server = ServerProcess.start(name, [...nodeArgs, ...profiler, MAIN_JS], env, scratch);
