@@ -50,9 +50,9 @@ import { SmtpSink } from './smtp-sink.js';
  * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_MEMORY_VERIFICATIONS
  * (verifications created for the Redis memory figure, 100000), BENCH_DATABASE_URL or TEST_DATABASE_URL
  * (a PostgreSQL server; a scratch database is created and dropped on it), BENCH_CPU_PROF=1 (a CPU
- * profile per timed phase of the service, and of the floor at saturation, in bench/results/), BENCH_NODE_ARGS (more node flags for the service, e.g.
- * --max-old-space-size=128), BENCH_NODE (the node binary the servers run on; by default the production
- * image's Node.js major, bench/runtime.ts).
+ * profile per timed phase of the service, and of the floor at saturation, in bench/results/),
+ * BENCH_NODE_ARGS (more node flags for the service, e.g. --max-old-space-size=128), BENCH_NODE (the node
+ * binary the servers run on; by default the production image's Node.js major, bench/runtime.ts).
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
