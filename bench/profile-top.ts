@@ -5,12 +5,20 @@ import { readFileSync } from 'node:fs';
  * costs that matter stand out without a profiler UI; then the time spent in Node itself and in native
  * code (system calls such as `writev`, crypto) by the package that called it, since "writev: 15 %" says
  * little until it says whose writes they were (the database driver's, the HTTP reply's, Redis's).
+ * A .heapprofile (V8's sampling heap profiler, `BENCH_HEAP_PROF=1`) is summarized the same way, as the
+ * bytes each function allocated.
  * Usage: node bench/.build/bench/profile-top.js <file> [rows]
  */
 
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   children?: number[];
 }
 
@@ -20,18 +28,41 @@ interface Profile {
   timeDeltas: number[];
 }
 
+/** A sampling heap profile: a tree whose nodes carry the bytes sampled as allocated by their own frame. */
+interface HeapNode {
+  id: number;
+  callFrame: CallFrame;
+  selfSize: number;
+  children: HeapNode[];
+}
+
 const [file, rowsArg] = process.argv.slice(2);
 if (!file) {
-  console.error('usage: profile-top <file.cpuprofile> [rows]');
+  console.error('usage: profile-top <file.cpuprofile | file.heapprofile> [rows]');
   process.exit(2);
 }
 const rows = Number(rowsArg ?? 40);
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const loaded = JSON.parse(readFileSync(file, 'utf8')) as Profile | { head: HeapNode };
+const isHeap = 'head' in loaded;
+const byId = new Map<number, { callFrame: CallFrame }>();
 const parentOf = new Map<number, number>();
-for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+/** Self time in µs (a CPU profile) or self bytes (a heap profile), by node. */
 const selfMicros = new Map<number, number>();
-profile.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+if ('head' in loaded) {
+  const visit = (node: HeapNode) => {
+    byId.set(node.id, node);
+    selfMicros.set(node.id, node.selfSize);
+    for (const child of node.children) {
+      parentOf.set(child.id, node.id);
+      visit(child);
+    }
+  };
+  visit(loaded.head);
+} else {
+  for (const node of loaded.nodes) byId.set(node.id, node);
+  for (const node of loaded.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  loaded.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (loaded.timeDeltas[i] ?? 0)));
+}
 
 const total = [...selfMicros.values()].reduce((sum, value) => sum + value, 0);
 const byFunction = new Map<string, number>();
@@ -69,13 +100,16 @@ function packageOf(url: string, functionName: string): string {
   return functionName.startsWith('(') ? functionName : '(native / gc / other)';
 }
 
+/** Thousandths of what was sampled: ms of a CPU profile's µs, KB of a heap profile's bytes. */
+const unit = isHeap ? 'KB' : 'ms';
+const what = isHeap ? 'bytes allocated' : 'self time';
 const print = (title: string, table: Map<string, number>, limit: number) => {
   console.log(`\n${title}`);
-  for (const [name, micros] of [...table].sort((a, b) => b[1] - a[1]).slice(0, limit)) {
-    console.log(`${((micros / total) * 100).toFixed(1).padStart(5)}%  ${(micros / 1000).toFixed(0).padStart(7)} ms  ${name}`);
+  for (const [name, amount] of [...table].sort((a, b) => b[1] - a[1]).slice(0, limit)) {
+    console.log(`${((amount / total) * 100).toFixed(1).padStart(5)}%  ${(amount / 1000).toFixed(0).padStart(7)} ${unit}  ${name}`);
   }
 };
-console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled`);
-print('self time by package', byPackage, 25);
-print('self time by function', byFunction, rows);
-print('self time in Node and native code, by the package and function that called it', nativeByCaller, rows);
+console.log(`${file}: ${(total / 1000).toFixed(0)} ${unit} sampled`);
+print(`${what} by package`, byPackage, 25);
+print(`${what} by function`, byFunction, rows);
+print(`${what} in Node and native code, by the package and function that called it`, nativeByCaller, rows);

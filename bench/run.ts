@@ -22,6 +22,7 @@ import {
   note,
   POSTGRES,
   PROFILE_DIR,
+  profilerEnv,
   ROOT,
   ServerProcess,
   serviceEnvironment,
@@ -50,7 +51,7 @@ import { SmtpSink } from './smtp-sink.js';
  * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_MEMORY_VERIFICATIONS
  * (verifications created for the Redis memory figure, 100000), BENCH_DATABASE_URL or TEST_DATABASE_URL
  * (a PostgreSQL server; a scratch database is created and dropped on it), BENCH_CPU_PROF=1 (a CPU
- * profile per timed phase of the service, and of the floor at saturation, in bench/results/),
+ * profile per timed phase of the service, of the floor at saturation and of the fraud guard's two processes, in bench/results/),
  * BENCH_NODE_ARGS (more node flags for the service, e.g. --max-old-space-size=128), BENCH_NODE (the node
  * binary the servers run on; by default the production image's Node.js major, bench/runtime.ts).
  */
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
           : ServerProcess.start(
               name,
               [...nodeArgs, ...(profiled ? profilerArgs() : []), join(HERE, 'framework-floor.js')],
-              { ...serviceEnv, ...(profiled ? { BENCH_PROFILE_DIR: PROFILE_DIR } : {}) },
+              { ...serviceEnv, ...(profiled ? profilerEnv() : {}) },
               scratch,
             );
       servers.push(server);
@@ -260,7 +261,7 @@ async function main(): Promise<void> {
       }),
     };
 
-    const guard = await measureFraudGuard(serviceEnv, nodeArgs, scratch, twilio, servers);
+    const guard = await measureFraudGuard(serviceEnv, nodeArgs, scratch, twilio, servers, profiles);
 
     printTable(service, baseline, floor, halfLoad, guard, profiles);
   } finally {
@@ -422,7 +423,7 @@ async function measureService(
 ): Promise<ServiceResult> {
   const profiler = PROFILE_DIR ? profilerArgs() : [];
   const start = async (name: string, worker: boolean) => {
-    const env = { ...serviceEnv, DELIVERY_WORKER: String(worker), ...(PROFILE_DIR ? { BENCH_PROFILE_DIR: PROFILE_DIR } : {}) };
+    const env = { ...serviceEnv, DELIVERY_WORKER: String(worker), ...profilerEnv() };
     const server = ServerProcess.start(name, [...nodeArgs, ...profiler, MAIN_JS], env, scratch);
     servers.push(server);
     const url = await server.listening();
@@ -694,6 +695,7 @@ async function measureFraudGuard(
   scratch: string,
   twilio: FakeTwilio,
   servers: ServerProcess[],
+  profiles: Map<string, string>,
 ): Promise<GuardResult> {
   const off = { SMS_MAX_SENDS_PER_PREFIX_PER_HOUR: '0', SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR: '*:0', FRAUD_MIN_CONVERSION: '0' };
   const on = {
@@ -708,7 +710,14 @@ async function measureFraudGuard(
         ['guard-on', on],
       ] as const
     ).map(async ([name, env]) => {
-      const server = ServerProcess.start(name, [...nodeArgs, MAIN_JS], { ...serviceEnv, ...env }, scratch);
+      // With BENCH_CPU_PROF=1 each timed phase is profiled (guard-on-1 less guard-off-1: what the guard costs, function by function).
+      const profiled = PROFILE_DIR !== undefined;
+      const server = ServerProcess.start(
+        name,
+        [...nodeArgs, ...(profiled ? profilerArgs() : []), MAIN_JS],
+        { ...serviceEnv, ...env, ...(profiled ? profilerEnv() : {}) },
+        scratch,
+      );
       servers.push(server);
       const url = await server.listening();
       await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 120_000, `${name} to be ready`);
@@ -717,11 +726,12 @@ async function measureFraudGuard(
   );
   let first = 0;
   let sent = twilio.messages.length;
-  const phase = async ({ name, server, url }: (typeof started)[number], durationSeconds: number): Promise<Measured> => {
+  const phase = async ({ name, server, url }: (typeof started)[number], durationSeconds: number, round?: number): Promise<Measured> => {
     const sms: SmsNumbers = { first };
     note(`${name}: sms send`);
     const cpuBefore = server.cpuMs();
-    const result = await load({ kind: 'send', url, connections: CONNECTIONS, durationSeconds, apiKey: API_KEY, prefix: name, sms });
+    const work = () => load({ kind: 'send', url, connections: CONNECTIONS, durationSeconds, apiKey: API_KEY, prefix: name, sms });
+    const result = round === undefined ? await work() : await server.profiled(`${name}-${round + 1}`, work, profiles);
     const cpuMsPerRequest = (server.cpuMs() - cpuBefore) / Math.max(1, result.requests);
     // Requests still in flight when the phase ended took numbers too: the next phase starts past them.
     first += result.used;
@@ -735,10 +745,10 @@ async function measureFraudGuard(
   const rounds: [Measured, Measured][] = [];
   for (let round = 0; round < 2; round++) {
     // Off then on, then on then off: a machine that drifts over the four phases weighs on both alike.
-    if (round % 2 === 0) rounds.push([await phase(guardOff, DURATION), await phase(guardOn, DURATION)]);
+    if (round % 2 === 0) rounds.push([await phase(guardOff, DURATION, round), await phase(guardOn, DURATION, round)]);
     else {
-      const on = await phase(guardOn, DURATION);
-      rounds.push([await phase(guardOff, DURATION), on]);
+      const on = await phase(guardOn, DURATION, round);
+      rounds.push([await phase(guardOff, DURATION, round), on]);
     }
   }
   await Promise.all(started.map(({ server }) => server.stop()));

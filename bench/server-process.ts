@@ -15,6 +15,12 @@ export const ROOT = resolve(HERE, '../../..');
 export const POSTGRES = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 /** With BENCH_CPU_PROF=1: where a CPU profile per timed phase is written. */
 export const PROFILE_DIR = process.env.BENCH_CPU_PROF ? join(ROOT, 'bench/results') : undefined;
+
+/** What a profiled server's phase profiler (bench/phase-profiler.ts) reads: where to write, and whether to sample the heap too. */
+export function profilerEnv(): Record<string, string> {
+  if (PROFILE_DIR === undefined) return {};
+  return { BENCH_PROFILE_DIR: PROFILE_DIR, ...(process.env.BENCH_HEAP_PROF === '1' ? { BENCH_HEAP_PROF: '1' } : {}) };
+}
 export const API_KEY = 'bench-api-key-0123456789';
 
 /** The service's configuration in every benchmark: production, on the benchmark's own servers. */
