@@ -1018,8 +1018,8 @@ function printTable(
   }
   if (drain.messages < drain.queued) out.push(`WARNING delivery: ${drain.queued - drain.messages} emails of the send phase never arrived`);
   if (profiles.size > 0) {
-    out.push('', 'CPU profiles (node bench/.build/bench/profile-top.js <file>):');
-    for (const [phase, file] of profiles) out.push(`  ${phase.padEnd(16)} ${relative(ROOT, file)}`);
+    out.push('', 'profiles (node bench/.build/bench/profile-top.js <file>):');
+    for (const [phase, file] of profiles) out.push(`  ${phase.padEnd(23)} ${relative(ROOT, file)}`);
   }
   const ofFloor = (key: 'send' | 'check') => service[key].requestsPerSecond / floor[key].requestsPerSecond;
   const under = (bytes: number) => bytes < TARGETS.peakRssBytes;

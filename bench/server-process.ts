@@ -173,6 +173,7 @@ export class ServerProcess {
     if (!PROFILE_DIR) return work();
     const file = join(PROFILE_DIR, `${phase}.cpuprofile`);
     rmSync(file, { force: true });
+    rmSync(join(PROFILE_DIR, `${phase}.heapprofile`), { force: true });
     writeFileSync(join(PROFILE_DIR, `.phase-${this.child.pid}`), phase);
     this.child.kill('SIGUSR2');
     // The profiler starts on the process's next turn of its event loop.
@@ -182,6 +183,9 @@ export class ServerProcess {
     await waitUntil(() => existsSync(file), 60_000, `${this.name}'s ${phase} profile`);
     rmSync(join(PROFILE_DIR, `.phase-${this.child.pid}`), { force: true });
     profiles.set(phase, file);
+    // Written before the CPU profile (bench/phase-profiler.ts), so it is there by now.
+    const allocations = join(PROFILE_DIR, `${phase}.heapprofile`);
+    if (existsSync(allocations)) profiles.set(`${phase} (heap)`, allocations);
     return result;
   }
 
