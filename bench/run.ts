@@ -51,9 +51,10 @@ import { SmtpSink } from './smtp-sink.js';
  * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_MEMORY_VERIFICATIONS
  * (verifications created for the Redis memory figure, 100000), BENCH_DATABASE_URL or TEST_DATABASE_URL
  * (a PostgreSQL server; a scratch database is created and dropped on it), BENCH_CPU_PROF=1 (a CPU
- * profile per timed phase of the service, of the floor at saturation and of the fraud guard's two processes, in bench/results/),
- * BENCH_NODE_ARGS (more node flags for the service, e.g. --max-old-space-size=128), BENCH_NODE (the node
- * binary the servers run on; by default the production image's Node.js major, bench/runtime.ts).
+ * profile per timed phase of the service, of the floor at saturation and of the fraud guard's two processes,
+ * in bench/results/), BENCH_HEAP_PROF=1 (with it, a heap profile of each of those phases too), BENCH_NODE_ARGS
+ * (more node flags for the service, e.g. --max-old-space-size=128), BENCH_NODE (the node binary the servers run on;
+ * by default the production image's Node.js major, bench/runtime.ts).
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -710,7 +711,7 @@ async function measureFraudGuard(
         ['guard-on', on],
       ] as const
     ).map(async ([name, env]) => {
-      // With BENCH_CPU_PROF=1 each timed phase is profiled (guard-on-1 less guard-off-1: what the guard costs, function by function).
+      // With BENCH_CPU_PROF=1 each timed phase is profiled: guard-on-1 less guard-off-1 is what the guard costs, by function.
       const profiled = PROFILE_DIR !== undefined;
       const server = ServerProcess.start(
         name,

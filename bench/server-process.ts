@@ -13,7 +13,7 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 export const ROOT = resolve(HERE, '../../..');
 /** The PostgreSQL server the benchmarks create their scratch databases on. */
 export const POSTGRES = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
-/** With BENCH_CPU_PROF=1: where a CPU profile per timed phase is written. */
+/** With BENCH_CPU_PROF=1: where a CPU profile per timed phase is written (and a heap profile, with BENCH_HEAP_PROF=1). */
 export const PROFILE_DIR = process.env.BENCH_CPU_PROF ? join(ROOT, 'bench/results') : undefined;
 
 /** What a profiled server's phase profiler (bench/phase-profiler.ts) reads: where to write, and whether to sample the heap too. */
