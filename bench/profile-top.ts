@@ -47,11 +47,11 @@ const isHeap = 'head' in loaded;
 const byId = new Map<number, { callFrame: CallFrame }>();
 const parentOf = new Map<number, number>();
 /** Self time in µs (a CPU profile) or self bytes (a heap profile), by node. */
-const selfMicros = new Map<number, number>();
+const selfAmounts = new Map<number, number>();
 if ('head' in loaded) {
   const visit = (node: HeapNode) => {
     byId.set(node.id, node);
-    selfMicros.set(node.id, node.selfSize);
+    selfAmounts.set(node.id, node.selfSize);
     for (const child of node.children) {
       parentOf.set(child.id, node.id);
       visit(child);
@@ -61,15 +61,15 @@ if ('head' in loaded) {
 } else {
   for (const node of loaded.nodes) byId.set(node.id, node);
   for (const node of loaded.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
-  loaded.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (loaded.timeDeltas[i] ?? 0)));
+  loaded.samples.forEach((id, i) => selfAmounts.set(id, (selfAmounts.get(id) ?? 0) + (loaded.timeDeltas[i] ?? 0)));
 }
 
-const total = [...selfMicros.values()].reduce((sum, value) => sum + value, 0);
+const total = [...selfAmounts.values()].reduce((sum, value) => sum + value, 0);
 const byFunction = new Map<string, number>();
 const byPackage = new Map<string, number>();
 const nativeByCaller = new Map<string, number>();
 const add = (table: Map<string, number>, key: string, micros: number) => table.set(key, (table.get(key) ?? 0) + micros);
-for (const [id, micros] of selfMicros) {
+for (const [id, micros] of selfAmounts) {
   const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
   const where = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '~/');
   add(byFunction, `${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`, micros);
