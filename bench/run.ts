@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import Bull from 'bull';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { Redis } from 'ioredis';
@@ -21,8 +21,8 @@ import {
   load,
   note,
   POSTGRES,
+  phaseProfiler,
   PROFILE_DIR,
-  profilerEnv,
   ROOT,
   ServerProcess,
   serviceEnvironment,
@@ -212,14 +212,15 @@ async function main(): Promise<void> {
     const yardstick = async (name: 'baseline' | 'floor', rates?: HalfLoadRates) => {
       // The floor at saturation is profiled too (BENCH_CPU_PROF=1): the service's profile less the floor's, function by
       // function, is the service's own work.
-      const profiled = name === 'floor' && !rates && PROFILE_DIR !== undefined;
+      const profiler = phaseProfiler(name === 'floor' && !rates);
+      const profiled = profiler.args.length > 0;
       const server =
         name === 'baseline'
           ? ServerProcess.start(name, [join(HERE, 'baseline-server.js')], { REDIS_URL: redis.url }, scratch)
           : ServerProcess.start(
               name,
-              [...nodeArgs, ...(profiled ? profilerArgs() : []), join(HERE, 'framework-floor.js')],
-              { ...serviceEnv, ...(profiled ? profilerEnv() : {}) },
+              [...nodeArgs, ...profiler.args, join(HERE, 'framework-floor.js')],
+              { ...serviceEnv, ...profiler.env },
               scratch,
             );
       servers.push(server);
@@ -311,11 +312,6 @@ async function timed(name: string, server: ServerProcess, job: LoadJob, bystande
   );
   if (result.unexpected > 0) note(`${label}: unexpected statuses ${JSON.stringify(result.statuses)}`);
   return { ...result, cpuMsPerRequest, sleepsPerRequest, waitedShare, bystanderCpuMs: bystanderMs };
-}
-
-/** Node flags that load the phase profiler (bench/phase-profiler.ts) into a server, for BENCH_CPU_PROF=1. */
-function profilerArgs(): string[] {
-  return ['--import', pathToFileURL(join(HERE, 'phase-profiler.js')).href];
 }
 
 /** Requests per second of the service's half-load phases. */
@@ -422,10 +418,10 @@ async function measureService(
   closers: (() => Promise<unknown>)[],
   profiles: Map<string, string>,
 ): Promise<ServiceResult> {
-  const profiler = PROFILE_DIR ? profilerArgs() : [];
+  const profiler = phaseProfiler();
   const start = async (name: string, worker: boolean) => {
-    const env = { ...serviceEnv, DELIVERY_WORKER: String(worker), ...profilerEnv() };
-    const server = ServerProcess.start(name, [...nodeArgs, ...profiler, MAIN_JS], env, scratch);
+    const env = { ...serviceEnv, DELIVERY_WORKER: String(worker), ...profiler.env };
+    const server = ServerProcess.start(name, [...nodeArgs, ...profiler.args, MAIN_JS], env, scratch);
     servers.push(server);
     const url = await server.listening();
     await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 120_000, `the ${name} to be ready`);
@@ -712,11 +708,11 @@ async function measureFraudGuard(
       ] as const
     ).map(async ([name, env]) => {
       // With BENCH_CPU_PROF=1 each timed phase is profiled: guard-on-1 less guard-off-1 is what the guard costs, by function.
-      const profiled = PROFILE_DIR !== undefined;
+      const profiler = phaseProfiler();
       const server = ServerProcess.start(
         name,
-        [...nodeArgs, ...(profiled ? profilerArgs() : []), MAIN_JS],
-        { ...serviceEnv, ...env, ...(profiled ? profilerEnv() : {}) },
+        [...nodeArgs, ...profiler.args, MAIN_JS],
+        { ...serviceEnv, ...env, ...profiler.env },
         scratch,
       );
       servers.push(server);

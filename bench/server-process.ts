@@ -1,7 +1,7 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { localProduction } from '../test/support/environments.js';
 import type { CheckTarget, LoadJob, LoadResult } from './load-client.js';
 import type { Runtime } from './runtime.js';
@@ -16,10 +16,17 @@ export const POSTGRES = process.env.BENCH_DATABASE_URL || process.env.TEST_DATAB
 /** With BENCH_CPU_PROF=1: where a CPU profile per timed phase is written (and a heap profile, with BENCH_HEAP_PROF=1). */
 export const PROFILE_DIR = process.env.BENCH_CPU_PROF ? join(ROOT, 'bench/results') : undefined;
 
-/** What a profiled server's phase profiler (bench/phase-profiler.ts) reads: where to write, and whether to sample the heap too. */
-export function profilerEnv(): Record<string, string> {
-  if (PROFILE_DIR === undefined) return {};
-  return { BENCH_PROFILE_DIR: PROFILE_DIR, ...(process.env.BENCH_HEAP_PROF === '1' ? { BENCH_HEAP_PROF: '1' } : {}) };
+/**
+ * What a server needs to be profiled with BENCH_CPU_PROF=1 (`ServerProcess.profiled`): node flags that load the phase
+ * profiler (bench/phase-profiler.ts), and what it reads, where to write and whether to sample the heap too. Nothing
+ * without BENCH_CPU_PROF, or when `wanted` is false.
+ */
+export function phaseProfiler(wanted = true): { args: string[]; env: Record<string, string> } {
+  if (PROFILE_DIR === undefined || !wanted) return { args: [], env: {} };
+  return {
+    args: ['--import', pathToFileURL(join(HERE, 'phase-profiler.js')).href],
+    env: { BENCH_PROFILE_DIR: PROFILE_DIR, ...(process.env.BENCH_HEAP_PROF === '1' ? { BENCH_HEAP_PROF: '1' } : {}) },
+  };
 }
 export const API_KEY = 'bench-api-key-0123456789';
 
