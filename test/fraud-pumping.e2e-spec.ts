@@ -159,3 +159,54 @@ it('accepts only the admin keys, and refuses a country code that is not one', as
     body: { code: 'VALIDATION_FAILED' },
   });
 });
+
+describe("sends a destination's own limits refuse", () => {
+  const CAP = 4;
+  let limited: TestApp;
+  // A Redis of its own: the other application's worker would take this one's messages from a shared queue.
+  let ownRedis: RedisServer;
+  let client: Redis;
+  beforeAll(async () => {
+    ownRedis = await RedisServer.start();
+    client = new Redis(ownRedis.url);
+    limited = await startApp({
+      REDIS_URL: ownRedis.url,
+      OTP_CHANNELS: 'sms',
+      SMS_PROVIDERS: 'twilio',
+      TWILIO_ACCOUNT_SID: twilio.accountSid,
+      TWILIO_AUTH_TOKEN: twilio.authToken,
+      TWILIO_FROM: '+14155550100',
+      TWILIO_API_BASE_URL: twilio.url,
+      RATE_LIMIT_IP_PER_MINUTE: '100000',
+      OTP_RESEND_COOLDOWN_SECONDS: '600',
+      SMS_MAX_SENDS_PER_PREFIX_PER_HOUR: String(CAP),
+      SMS_MAX_SENDS_PER_COUNTRY_PER_HOUR: '*:1000',
+      FRAUD_MIN_CONVERSION: '0',
+    });
+  }, 60_000);
+  afterAll(async () => {
+    client?.disconnect();
+    await limited?.close();
+    await ownRedis?.stop();
+  });
+
+  // The fraud guard is asked beside the destination's own limits and counts what it admits: a send those limits
+  // refuse must give its count back before it is answered, or a stranger's refused sends would spend a prefix's cap.
+  it("leave the fraud guard's counts as they were, however many arrive at once", async () => {
+    // French mobile numbers sharing all but their last three digits.
+    const range = '+33612345';
+    const sendTo = (to: string, purpose = 'verify') => call(limited.url, 'POST', '/v1/verifications', { channel: 'sms', to, purpose });
+    expect((await sendTo(`${range}001`)).status).toBe(201);
+    // Within the cooldown: a re-send of that verification, and new verifications for other purposes, all refused.
+    const refused = await Promise.all(Array.from({ length: 60 }, (_, i) => sendTo(`${range}001`, i % 2 === 0 ? 'verify' : `purpose_${i}`)));
+    expect(refused.map((answer) => answer.body.code)).toEqual(Array(60).fill('OTP_RESEND_TOO_SOON'));
+    expect(await client.get(`otp:{fraud}:prefix:${range}`)).toBe('1');
+    expect(await client.get('otp:{fraud}:country:FR')).toBe('1');
+    expect(await client.zcard('otp:{fraud}:sent:FR')).toBe(1);
+    // The prefix's cap is whole for the neighbours: three more numbers, and only then is the range refused.
+    for (const to of [`${range}002`, `${range}003`, `${range}004`]) expect((await sendTo(to)).status).toBe(201);
+    expect(await sendTo(`${range}005`)).toMatchObject({ status: 429, body: { code: 'DESTINATION_THROTTLED' } });
+    expect(await client.get(`otp:{fraud}:prefix:${range}`)).toBe(String(CAP));
+    await eventually(async () => expect(twilio.messages.filter((m) => m.To!.startsWith(range))).toHaveLength(CAP));
+  }, 30_000);
+});

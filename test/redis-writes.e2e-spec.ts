@@ -174,6 +174,28 @@ describe("a new verification's send, on the service's Redis connection", () => {
     expect((await call(app.url, 'GET', `/v1/verifications/${response.body.id}`)).body).toMatchObject({ attemptsRemaining: 4 });
   });
 
+  it('asks the fraud guard about a new SMS send in that same write, and about nothing else after it', async () => {
+    app = await startApp({
+      REDIS_URL: redis.url,
+      RATE_LIMIT_IP_PER_MINUTE: '100000',
+      OTP_CHANNELS: 'sms',
+      SMS_PROVIDERS: 'console',
+      SMS_MAX_SENDS_PER_PREFIX_PER_HOUR: '50',
+    });
+    const client = app.app.get<Redis>(REDIS_CLIENT);
+    const sms = (to: string) => call(app!.url, 'POST', '/v1/verifications', { channel: 'sms', to });
+    // The first loads the scripts.
+    expect((await sms('+447400123001')).status).toBe(201);
+    const writes = handedOver(client);
+    const to = '+447400123002';
+    expect((await sms(to)).status).toBe(201);
+    const touching = writes.filter((write) => write.includes(destinationKey(to)));
+    expect(touching).toHaveLength(1);
+    expect(touching[0]).toContain('otp:{fraud}:prefix:+447400123');
+    expect(writes.filter((write) => write.includes('otp:{fraud}:'))).toHaveLength(1);
+    expect(await client.get('otp:{fraud}:prefix:+447400123')).toBe('2');
+  });
+
   it('leaves nothing of what it wrote ahead of a send that was refused, or that found another pending', async () => {
     const { app, client } = await started();
     const to = email();

@@ -397,15 +397,64 @@ describe('OtpService', () => {
       await expect(start()).rejects.toBeInstanceOf(OtpResendTooSoonError);
     });
 
-    it('asks the fraud guard about a send it screens once the send is counted and indexed, and then sends it', async () => {
-      limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: true, claimed: true });
+    it('asks the fraud guard about a send it screens in the same step as the destination, and then sends it', async () => {
+      let answer!: (verdict: { allowed: true; claimed: true }) => void;
+      limiter.consumeUnlessPending.mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));
       const admit = jest.spyOn(guard, 'admit');
-      const view = await service.start({ channel: 'sms', to: '+447400123456', purpose: 'verify', locale: 'en' }, {}, API);
-      expect(writeAhead.mock.calls[0]![0]).toMatchObject({ id: view.id });
+      const refund = jest.spyOn(guard, 'refund');
+      const started = service.start({ channel: 'sms', to: '+447400123456', purpose: 'verify', locale: 'en' }, {}, API);
+      // Asked before the destination's step has answered: both leave together.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(admit).toHaveBeenCalledTimes(1);
       expect(limiter.consumeUnlessPending.mock.invocationCallOrder[0]).toBeLessThan(admit.mock.invocationCallOrder[0]!);
+      answer({ allowed: true, claimed: true });
+      const view = await started;
+      expect(writeAhead.mock.calls[0]![0]).toMatchObject({ id: view.id });
       expect(store.createPending).not.toHaveBeenCalled();
       expect(dropAhead).not.toHaveBeenCalled();
+      expect(refund).not.toHaveBeenCalled();
       expect(delivery.deliver.mock.calls[0]![0]).toMatchObject({ verificationId: view.id, to: '+447400123456' });
+    });
+
+    it("takes back the fraud guard's count of a send the destination's own limits refuse, before answering", async () => {
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ allowed: false, reason: 'cooldown', retryAfterMs: 5_000 });
+      const admit = jest.spyOn(guard, 'admit');
+      let refunded = false;
+      jest.spyOn(guard, 'refund').mockImplementationOnce(async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        refunded = true;
+      });
+      const refusal = service.start({ channel: 'sms', to: '+447400123456', purpose: 'verify', locale: 'en' }, {}, API);
+      await expect(refusal).rejects.toBeInstanceOf(OtpResendTooSoonError);
+      expect(refunded).toBe(true);
+      const verdict = await admit.mock.results[0]!.value;
+      expect(guard.refund).toHaveBeenCalledWith((verdict as { counted: unknown }).counted);
+      expect(delivery.deliver).not.toHaveBeenCalled();
+    });
+
+    it("takes it back when the destination's step fails, and answers that failure", async () => {
+      limiter.consumeUnlessPending.mockRejectedValueOnce(new Error('connection lost'));
+      const refund = jest.spyOn(guard, 'refund');
+      await expect(service.start({ channel: 'sms', to: '+447400123456', purpose: 'verify', locale: 'en' }, {}, API)).rejects.toThrow(
+        'connection lost',
+      );
+      expect(refund).toHaveBeenCalledTimes(1);
+    });
+
+    it('takes it back for a re-send of the pending verification, which is screened as a re-send', async () => {
+      const other = { ...pending(), channel: 'sms' as const, to: '+447400123456' };
+      limiter.consumeUnlessPending.mockResolvedValueOnce({ pendingId: other.id });
+      store.get.mockResolvedValue(other);
+      store.resend.mockResolvedValue({ result: 'resent', record: { ...other, sends: 2 } });
+      const admit = jest.spyOn(guard, 'admit');
+      const refund = jest.spyOn(guard, 'refund');
+      const view = await service.start({ channel: 'sms', to: '+447400123456', purpose: 'verify', locale: 'en' }, {}, API);
+      expect(view.id).toBe(other.id);
+      // The first admission was taken back before the re-send's own, which stands.
+      expect(admit).toHaveBeenCalledTimes(2);
+      expect(refund).toHaveBeenCalledTimes(1);
+      expect(refund.mock.invocationCallOrder[0]).toBeLessThan(admit.mock.invocationCallOrder[1]!);
+      expect(refund).toHaveBeenCalledWith(((await admit.mock.results[0]!.value) as { counted: unknown }).counted);
     });
 
     it('drops a send the fraud guard refuses with its entry, before it answers the refusal, and sends nothing', async () => {

@@ -164,7 +164,7 @@ export class OtpService {
     // One step finds the pending verification or, when there is none, counts this send as a new one's and, where the
     // store can write the new one ahead in the same write, makes it the pending one: a round trip fewer on every new send.
     const ahead = this.store.writeAhead !== undefined && this.store.dropAhead !== undefined;
-    const [, found] = await Promise.all([
+    const step = Promise.all([
       // Issued first, so the record leaves ahead of the step that may name it.
       ahead ? this.store.writeAhead!(record) : undefined,
       this.limiter.consumeUnlessPending(destination.normalized, options.budget, this.sendLimits(), now, {
@@ -173,19 +173,31 @@ export class OtpService {
         ...(ahead ? { claim: { id, expiresAt: record.expiresAt } } : {}),
       }),
     ]);
+    // The fraud guard is asked in the same write rather than after the destination's answer, a round trip fewer on
+    // every screened send: it counts the send if it admits it, and that count is taken back before anything is
+    // answered wherever this does not go ahead as a new send.
+    const screening = this.fraud.screen(input.channel, destination, policy.reachesDestination, now);
+    const [, found] = await step.catch(async (error: unknown) => {
+      await this.fraud.withdraw(await screening);
+      throw error;
+    });
+    const screened = await screening;
     const claimed = 'claimed' in found && found.claimed === true;
     if (ahead && !claimed) {
       // Nothing names it: dropped in the same write as whatever follows, and left to its expiry should that fail.
       this.store.dropAhead!(record, false).catch(() => undefined);
     }
+    if ('pendingId' in found || !found.allowed) await this.fraud.withdraw(screened);
     if ('pendingId' in found) {
+      // A re-send, screened as a re-send is.
       const resent = await this.resend({ id: found.pendingId, destination, policy, meta, options, now });
       if (resent) return resent;
       // The index named one that has settled since: this send starts a new one, and counts as such.
       await this.consumeSendLimit(input.channel, destination, options.budget, policy, now);
     } else {
+      refuseUnlessAllowed(found);
       try {
-        await this.admitSend(found, input.channel, destination, policy, now);
+        this.fraud.enforce(screened);
       } catch (error) {
         // The fraud guard refused (or could not be asked about) a send whose verification is the pending one
         // already: it goes, and its entry with it, before the refusal is answered.
@@ -415,22 +427,7 @@ export class OtpService {
     policy: DestinationPolicy,
     now: number,
   ): Promise<void> {
-    const verdict = await this.limiter.consume(destination.normalized, budget, this.sendLimits(), now);
-    await this.admitSend(verdict, channel, destination, policy, now);
-  }
-
-  /** What follows the destination's verdict: its refusal, or the fraud guard's say. */
-  private async admitSend(
-    verdict: SendLimitVerdict,
-    channel: Channel,
-    destination: Destination,
-    policy: DestinationPolicy,
-    now: number,
-  ): Promise<void> {
-    if (!verdict.allowed) {
-      const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
-      throw verdict.reason === 'cooldown' ? new OtpResendTooSoonError(seconds) : new OtpRateLimitedError(seconds);
-    }
+    refuseUnlessAllowed(await this.limiter.consume(destination.normalized, budget, this.sendLimits(), now));
     await this.fraud.admit(channel, destination, policy.reachesDestination, now);
   }
 
@@ -573,6 +570,13 @@ const PUBLISHED: ReadonlySet<string> = new Set<EventType>([
 /** Which application started it; the auth flows' own sends carry no such label. */
 function apiKeyLabel(meta: RequestMeta): { api_key?: string } {
   return meta.apiKeyName !== undefined ? { api_key: meta.apiKeyName } : {};
+}
+
+/** The destination's own refusal of a send, answered as such. */
+function refuseUnlessAllowed(verdict: SendLimitVerdict): void {
+  if (verdict.allowed) return;
+  const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+  throw verdict.reason === 'cooldown' ? new OtpResendTooSoonError(seconds) : new OtpRateLimitedError(seconds);
 }
 
 function secondsUntil(time: number, now: number): number {

@@ -51,7 +51,7 @@ describe('REDIS_SCRIPTS', () => {
     ];
     const names = owners.flatMap((owner) => Object.keys(owner));
     expect(Object.keys(REDIS_SCRIPTS).sort()).toEqual([...names].sort());
-    expect(names).toHaveLength(27);
+    expect(names).toHaveLength(28);
   });
 });
 

@@ -78,6 +78,22 @@ end
 return {'ok', 0}
 `;
 
+/**
+ * KEYS: channel counter, country counter, prefix counter, sends. ARGV: whether each counter counted the send (1/0),
+ * its entry in the country's sends ('' for none). A counter that is gone has ended its hour: it is not made again,
+ * without an expiry, by taking one from it. It follows its admission within a round trip, so the hour it takes from
+ * is the admission's.
+ */
+const REFUND_SCRIPT = `
+for i = 1, 3 do
+  if ARGV[i] == '1' and redis.call('PTTL', KEYS[i]) > 0 and tonumber(redis.call('GET', KEYS[i])) > 0 then
+    redis.call('DECR', KEYS[i])
+  end
+end
+if ARGV[4] ~= '' then redis.call('ZREM', KEYS[4], ARGV[4]) end
+return 1
+`;
+
 /** KEYS: approvals, since. ARGV: now, window ms, sent at, verification id. An approval of a send the window forgot is not counted. */
 const APPROVE_SCRIPT = `
 local sentAt = tonumber(ARGV[3])
@@ -123,6 +139,7 @@ return 1
 /** Run by RedisFraudGuard, which lays out their keys. */
 export const FRAUD_GUARD_SCRIPTS = {
   otpFraudAdmit: { numberOfKeys: 9, lua: ADMIT_SCRIPT },
+  otpFraudRefund: { numberOfKeys: 4, lua: REFUND_SCRIPT },
   otpFraudApprove: { numberOfKeys: 2, lua: APPROVE_SCRIPT },
   otpFraudOverview: { numberOfKeys: 2, lua: OVERVIEW_SCRIPT },
   otpFraudLift: { numberOfKeys: 5, lua: LIFT_SCRIPT },
@@ -131,6 +148,7 @@ export const FRAUD_GUARD_SCRIPTS = {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     otpFraudAdmit(...keysAndArgs: (string | number)[]): Result<[string, number, number?, number?], Context>;
+    otpFraudRefund(...keysAndArgs: (string | number)[]): Result<number, Context>;
     otpFraudApprove(approvals: string, since: string, ...args: (string | number)[]): Result<number, Context>;
     otpFraudOverview(
       countries: string,

@@ -35,8 +35,19 @@ export interface SuspensionEvidence {
   approved: number;
 }
 
+/**
+ * What an admitted send counted, so that `refund` can take it back: the send, the limits it was counted under
+ * (which caps counted it), when, and its entry in its country's sends if it is sampled there.
+ */
+export interface CountedSend {
+  send: GuardedSend;
+  limits: GuardLimits;
+  at: number;
+  entry?: string;
+}
+
 export type GuardVerdict =
-  | { allowed: true }
+  | { allowed: true; counted: CountedSend }
   | { allowed: false; reason: ThrottleReason; retryAfterMs: number }
   /** `started`: this very send found the country's rate too low, so the suspension is new. */
   | { allowed: false; reason: 'suspended'; retryAfterMs: number; started?: SuspensionEvidence };
@@ -58,10 +69,15 @@ export interface GuardOverview {
  * country the rolling last hour of sends and of approvals (each approval under the time of the send
  * it approved), from which a country whose codes are not being entered gets suspended. Shared by every
  * replica when Redis is configured. `admit` decides and counts a send in one step, and counts nothing
- * it refuses.
+ * it refuses; `refund` uncounts one it admitted.
  */
 export interface FraudGuard {
   admit(send: GuardedSend, limits: GuardLimits, now: number): Promise<GuardVerdict>;
+  /**
+   * Takes back what `admit` counted for a send that did not go ahead after all: the guard was asked beside the
+   * destination's own limits, which refused it. A counter whose hour has ended since is left alone.
+   */
+  refund(counted: CountedSend): Promise<void>;
   /** An approval of a sampled send made at `sentAt` to `country`; `id` names the verification, which is approved once. */
   recordApproval(country: string, id: string, sentAt: number, now: number): Promise<void>;
   overview(now: number): Promise<GuardOverview>;

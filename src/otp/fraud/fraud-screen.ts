@@ -7,13 +7,29 @@ import type { Destination } from '../destinations/destinations.js';
 import { DestinationSuspendedError, DestinationThrottledError } from '../otp.errors.js';
 import type { VerificationRecord } from '../otp.types.js';
 import { FraudEvents } from './fraud-events.js';
-import { FraudGuard, type GuardedSend, type GuardLimits, type GuardOverview, type SuspensionEvidence } from './fraud-guard.js';
+import {
+  type CountedSend,
+  FraudGuard,
+  type GuardedSend,
+  type GuardLimits,
+  type GuardOverview,
+  type GuardVerdict,
+  type SuspensionEvidence,
+  type ThrottleReason,
+} from './fraud-guard.js';
 
 /** What an admin reads at GET /v1/admin/fraud. */
 export interface FraudView {
   suspensions: { country: string; suspendedAt: string; until: string; sends: number; approved: number }[];
   countries: GuardOverview['countries'];
 }
+
+/** The fraud guard's say on one send (`FraudScreen.screen`), before it is answered or withdrawn. */
+export type Screening =
+  | { outcome: 'unscreened' }
+  | { outcome: 'admitted'; counted: CountedSend }
+  | { outcome: 'refused'; reason: ThrottleReason | 'suspended'; country?: string; error: Error }
+  | { outcome: 'failed'; error: unknown };
 
 /** libphonenumber's region of numbers that belong to no country (+800, +882, +883…): judged together. */
 export const NON_GEOGRAPHIC = '001';
@@ -46,21 +62,52 @@ export class FraudScreen {
 
   /** Throws DESTINATION_THROTTLED or DESTINATION_SUSPENDED when the send must not happen; counts it otherwise. */
   async admit(channel: Channel, destination: Destination, sampled: boolean, now: number): Promise<void> {
-    if (!this.screens(channel)) return;
+    this.enforce(await this.screen(channel, destination, sampled, now));
+  }
+
+  /**
+   * The guard's verdict on a send, asked before the destination's own limits have answered so that both leave in
+   * one write: an admitted send is counted, and is `withdraw`n if those limits refuse it. Never rejects; `enforce`
+   * answers the verdict. A suspension this send started is reported here, since it began whatever the answer.
+   */
+  async screen(channel: Channel, destination: Destination, sampled: boolean, now: number): Promise<Screening> {
+    if (!this.screens(channel)) return { outcome: 'unscreened' };
     const phone = channel !== 'email';
     const country = phone ? (destination.country ?? NON_GEOGRAPHIC) : undefined;
     const send: GuardedSend = phone
       ? { channel, country, prefix: destination.normalized.slice(0, -3), sampled }
       : { channel, sampled: false };
-    const verdict = await this.guard.admit(send, this.limits(channel, country), now);
-    if (verdict.allowed) return;
+    let verdict: GuardVerdict;
+    try {
+      verdict = await this.guard.admit(send, this.limits(channel, country), now);
+    } catch (error) {
+      return { outcome: 'failed', error };
+    }
+    if (verdict.allowed) return { outcome: 'admitted', counted: verdict.counted };
     const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
-    this.metrics.fraudRefusals.inc({ reason: verdict.reason, country: country ?? NO_COUNTRY });
     if (verdict.reason === 'suspended') {
       if (verdict.started) this.suspended(country!, verdict.started, now + verdict.retryAfterMs);
-      throw new DestinationSuspendedError(country!, seconds);
+      return { outcome: 'refused', reason: verdict.reason, country, error: new DestinationSuspendedError(country!, seconds) };
     }
-    throw new DestinationThrottledError(verdict.reason, verdict.reason === 'channel' ? channel : country!, seconds);
+    const error = new DestinationThrottledError(verdict.reason, verdict.reason === 'channel' ? channel : country!, seconds);
+    return { outcome: 'refused', reason: verdict.reason, country, error };
+  }
+
+  /** Answers a screening: throws its refusal (or the guard's failure), and admits the send otherwise. */
+  enforce(screening: Screening): void {
+    if (screening.outcome === 'failed') throw screening.error;
+    if (screening.outcome !== 'refused') return;
+    this.metrics.fraudRefusals.inc({ reason: screening.reason, country: screening.country ?? NO_COUNTRY });
+    throw screening.error;
+  }
+
+  /** Takes back what a screening counted, for a send that does not go ahead; a failure leaves the count to its hour. */
+  async withdraw(screening: Screening): Promise<void> {
+    if (screening.outcome !== 'admitted') return;
+    await this.guard.refund(screening.counted).catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.logger.warn(`a send that did not go ahead stays counted by the fraud guard until its hour ends: ${reason}`);
+    });
   }
 
   /**

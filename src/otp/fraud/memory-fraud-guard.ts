@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type {
+  CountedSend,
   CountrySuspension,
   FraudGuard,
   GuardedSend,
@@ -62,7 +63,23 @@ export class MemoryFraudGuard implements FraudGuard {
     if (refusal) return { allowed: false, ...refusal };
     for (const { key, cap } of capped) if (cap > 0) this.counter(key, now).count += 1;
     if (country !== undefined && send.sampled) this.window(country, now).sends.push(now);
-    return { allowed: true };
+    return { allowed: true, counted: { send, limits, at: now } };
+  }
+
+  async refund({ send, limits, at }: CountedSend): Promise<void> {
+    const { country } = send;
+    const capped: [string, number][] = [[`channel:${send.channel}`, limits.channelPerHour]];
+    if (country !== undefined) capped.push([`country:${country}`, limits.countryPerHour]);
+    if (send.prefix !== undefined) capped.push([`prefix:${send.prefix}`, limits.prefixPerHour]);
+    for (const [key, cap] of capped) {
+      const counter = this.counters.get(key);
+      // A counter started after the send is another hour's.
+      if (cap > 0 && counter && counter.resetsAt - WINDOW_MS <= at && counter.count > 0) counter.count -= 1;
+    }
+    if (country === undefined || !send.sampled) return;
+    const sends = this.windows.get(country)?.sends;
+    const index = sends?.lastIndexOf(at) ?? -1;
+    if (index >= 0) sends!.splice(index, 1);
   }
 
   async recordApproval(country: string, id: string, sentAt: number, now: number): Promise<void> {

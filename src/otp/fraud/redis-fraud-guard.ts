@@ -4,6 +4,7 @@ import type { RedisClient } from '../../redis/redis-connection.js';
 import { requireScripts } from '../../redis/redis-scripts.js';
 import { REDIS_CLIENT } from '../../redis/redis.constants.js';
 import {
+  type CountedSend,
   type FraudGuard,
   type GuardedSend,
   type GuardLimits,
@@ -28,6 +29,12 @@ const countryKeys = (country: string) => ({
   since: key(`since:${country}`),
 });
 const COUNTRIES = key('countries');
+/** A send's hourly counters: its channel's, its country's and its number prefix's. */
+const counterKeys = (send: GuardedSend): [string, string, string] => [
+  key(`channel:${send.channel}`),
+  key(`country:${send.country ?? '-'}`),
+  key(`prefix:${send.prefix ?? '-'}`),
+];
 /**
  * One send in this many to a country (counted by each process) trims that country's sends and approvals
  * to the window; the others count within it, so what left the window waits at most that many of the
@@ -52,14 +59,13 @@ export class RedisFraudGuard implements FraudGuard {
   async admit(send: GuardedSend, limits: GuardLimits, now: number): Promise<GuardVerdict> {
     const country = send.country ?? '-';
     const keys = countryKeys(country);
+    const entry = `${this.memberPrefix}:${(this.sequence = (this.sequence + 1) % Number.MAX_SAFE_INTEGER)}`;
     const [verdict, wait, sends, approved] = await this.redis.otpFraudAdmit(
       keys.suspension,
       keys.sends,
       keys.approvals,
       keys.since,
-      key(`channel:${send.channel}`),
-      key(`country:${country}`),
-      key(`prefix:${send.prefix ?? '-'}`),
+      ...counterKeys(send),
       COUNTRIES,
       SUSPENSIONS,
       now,
@@ -72,12 +78,16 @@ export class RedisFraudGuard implements FraudGuard {
       send.country !== undefined ? limits.countryPerHour : 0,
       send.prefix !== undefined ? limits.prefixPerHour : 0,
       send.sampled ? 1 : 0,
-      `${this.memberPrefix}:${(this.sequence = (this.sequence + 1) % Number.MAX_SAFE_INTEGER)}`,
+      entry,
       country,
       send.country !== undefined ? 1 : 0,
       this.countSend(country) % TRIM_EVERY === 0 ? 1 : 0,
     );
-    if (verdict === 'ok') return { allowed: true };
+    if (verdict === 'ok') {
+      // The send's entry in its country's sends, where the script made one.
+      const sampled = send.country !== undefined && send.sampled;
+      return { allowed: true, counted: { send, limits, at: now, ...(sampled ? { entry } : {}) } };
+    }
     if (verdict === 'suspended') {
       return {
         allowed: false,
@@ -87,6 +97,19 @@ export class RedisFraudGuard implements FraudGuard {
       };
     }
     return { allowed: false, reason: verdict as ThrottleReason, retryAfterMs: Number(wait) };
+  }
+
+  async refund({ send, limits, entry }: CountedSend): Promise<void> {
+    // The caps the admission counted, as the admission script chose them.
+    const phone = send.country !== undefined;
+    await this.redis.otpFraudRefund(
+      ...counterKeys(send),
+      countryKeys(send.country ?? '-').sends,
+      limits.channelPerHour > 0 ? 1 : 0,
+      phone && limits.countryPerHour > 0 ? 1 : 0,
+      phone && send.prefix !== undefined && limits.prefixPerHour > 0 ? 1 : 0,
+      entry ?? '',
+    );
   }
 
   private countSend(country: string): number {
