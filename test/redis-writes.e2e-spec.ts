@@ -146,12 +146,14 @@ describe("a new verification's send, on the service's Redis connection", () => {
     await redis?.stop();
   });
 
-  async function started(): Promise<{ app: TestApp; client: Redis }> {
+  /** `warmUp`: the key of the first send's verification, whose delivery reports may share any later write. */
+  async function started(): Promise<{ app: TestApp; client: Redis; warmUp: string }> {
     app = await startApp({ REDIS_URL: redis.url, RATE_LIMIT_IP_PER_MINUTE: '100000', OTP_RESEND_COOLDOWN_SECONDS: '30' });
     const client = app.app.get<Redis>(REDIS_CLIENT);
     // A first send loads the scripts, which a cold one would send again after NOSCRIPT.
-    expect((await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email() })).status).toBe(201);
-    return { app, client };
+    const first = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to: email() });
+    expect(first.status).toBe(201);
+    return { app, client, warmUp: verificationKeyOf(first.body.id as string) };
   }
 
   it('writes the verification and its counted, indexed send in one write, the verification first, and nothing more there', async () => {
@@ -197,7 +199,7 @@ describe("a new verification's send, on the service's Redis connection", () => {
   });
 
   it('leaves nothing of what it wrote ahead of a send that was refused, or that found another pending', async () => {
-    const { app, client } = await started();
+    const { app, client, warmUp } = await started();
     const to = email();
     const first = await call(app.url, 'POST', '/v1/verifications', { channel: 'email', to });
     expect(first.status).toBe(201);
@@ -213,7 +215,9 @@ describe("a new verification's send, on the service's Redis connection", () => {
     const writtenAhead = new Set(
       writes.filter((write) => write.includes(destinationKey(to))).flatMap((write) => write.match(VERIFICATION_KEY) ?? []),
     );
+    // Both delivered in the same process, whose reports on them may leave in any of these writes.
     writtenAhead.delete(firstKey);
+    writtenAhead.delete(warmUp);
     expect(writtenAhead.size).toBe(2);
     await eventually(async () => expect(await client.exists(...writtenAhead)).toBe(0));
     expect(await client.exists(firstKey)).toBe(1);
