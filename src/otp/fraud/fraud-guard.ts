@@ -74,8 +74,9 @@ export interface GuardOverview {
 export interface FraudGuard {
   admit(send: GuardedSend, limits: GuardLimits, now: number): Promise<GuardVerdict>;
   /**
-   * Takes back what `admit` counted for a send that did not go ahead after all: the guard was asked beside the
-   * destination's own limits, which refused it. A counter whose hour has ended since is left alone.
+   * Takes back what `admit` counted for a send that did not go ahead after all: the guard is asked beside the
+   * destination's own limits, which may refuse the send or find it is a re-send. A counter whose hour has ended
+   * since is left alone.
    */
   refund(counted: CountedSend): Promise<void>;
   /** An approval of a sampled send made at `sentAt` to `country`; `id` names the verification, which is approved once. */

@@ -27,6 +27,16 @@ interface CountryWindow {
 /** How often ended counters and idle windows are dropped; dropping them never lifts a live limit. */
 const SWEEP_INTERVAL_MS = 60_000;
 
+/** The hourly counters a send counts in, each with its cap (0: none). */
+function capsOf(send: GuardedSend, limits: GuardLimits): { reason: ThrottleReason; key: string; cap: number }[] {
+  const caps: { reason: ThrottleReason; key: string; cap: number }[] = [
+    { reason: 'channel', key: `channel:${send.channel}`, cap: limits.channelPerHour },
+  ];
+  if (send.country !== undefined) caps.push({ reason: 'country', key: `country:${send.country}`, cap: limits.countryPerHour });
+  if (send.prefix !== undefined) caps.push({ reason: 'prefix', key: `prefix:${send.prefix}`, cap: limits.prefixPerHour });
+  return caps;
+}
+
 /** Embedded mode: the same windows and rule as the Redis guard, in this process. */
 @Injectable()
 export class MemoryFraudGuard implements FraudGuard {
@@ -48,11 +58,7 @@ export class MemoryFraudGuard implements FraudGuard {
         return { allowed: false, reason: 'suspended', retryAfterMs: limits.suspendMs, started: judged };
       }
     }
-    const capped: { reason: ThrottleReason; key: string; cap: number }[] = [
-      { reason: 'channel', key: `channel:${send.channel}`, cap: limits.channelPerHour },
-    ];
-    if (country !== undefined) capped.push({ reason: 'country', key: `country:${country}`, cap: limits.countryPerHour });
-    if (send.prefix !== undefined) capped.push({ reason: 'prefix', key: `prefix:${send.prefix}`, cap: limits.prefixPerHour });
+    const capped = capsOf(send, limits);
     let refusal: { reason: ThrottleReason; retryAfterMs: number } | undefined;
     for (const { reason, key, cap } of capped) {
       if (cap <= 0) continue;
@@ -68,10 +74,7 @@ export class MemoryFraudGuard implements FraudGuard {
 
   async refund({ send, limits, at }: CountedSend): Promise<void> {
     const { country } = send;
-    const capped: [string, number][] = [[`channel:${send.channel}`, limits.channelPerHour]];
-    if (country !== undefined) capped.push([`country:${country}`, limits.countryPerHour]);
-    if (send.prefix !== undefined) capped.push([`prefix:${send.prefix}`, limits.prefixPerHour]);
-    for (const [key, cap] of capped) {
+    for (const { key, cap } of capsOf(send, limits)) {
       const counter = this.counters.get(key);
       // A counter started after the send is another hour's.
       if (cap > 0 && counter && counter.resetsAt - WINDOW_MS <= at && counter.count > 0) counter.count -= 1;
