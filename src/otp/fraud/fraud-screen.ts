@@ -37,10 +37,11 @@ export const NON_GEOGRAPHIC = '001';
 const NO_COUNTRY = 'none';
 
 /**
- * The fraud guard as the OTP core applies it to every send, before anything is stored or sent: the
- * configured caps and suspension rule, one call to the guard's state per send, and on a refusal its
- * error, its metric and, for a new suspension, a WARN line and a `fraud.suspended` event. A guard with
- * nothing to check for a channel makes no call at all.
+ * The fraud guard as the OTP core applies it to every send, before anything is sent: the configured
+ * caps and suspension rule, one call to the guard's state per send (and one more to take back what it
+ * counted of a send that does not go ahead), and on a refusal its error, its metric and, for a new
+ * suspension, a WARN line and a `fraud.suspended` event. A guard with nothing to check for a channel
+ * makes no call at all.
  */
 @Injectable()
 export class FraudScreen {
