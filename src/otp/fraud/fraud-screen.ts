@@ -31,6 +31,9 @@ export type Screening =
   | { outcome: 'refused'; reason: ThrottleReason | 'suspended'; country?: string; error: Error }
   | { outcome: 'failed'; error: unknown };
 
+/** Every send on a channel with nothing to check: one answer for all of them. */
+const UNSCREENED: Screening = Object.freeze({ outcome: 'unscreened' });
+
 /** libphonenumber's region of numbers that belong to no country (+800, +882, +883…): judged together. */
 export const NON_GEOGRAPHIC = '001';
 /** The `country` label of a refusal with no country: a channel cap on email. */
@@ -72,7 +75,7 @@ export class FraudScreen {
    * answers the verdict. A suspension this send started is reported here, since it began whatever the answer.
    */
   async screen(channel: Channel, destination: Destination, sampled: boolean, now: number): Promise<Screening> {
-    if (!this.screens(channel)) return { outcome: 'unscreened' };
+    if (!this.screens(channel)) return UNSCREENED;
     const phone = channel !== 'email';
     const country = phone ? (destination.country ?? NON_GEOGRAPHIC) : undefined;
     const send: GuardedSend = phone

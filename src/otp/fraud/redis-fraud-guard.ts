@@ -36,6 +36,14 @@ const counterKeys = (send: GuardedSend): [string, string, string] => [
   key(`prefix:${send.prefix ?? '-'}`),
 ];
 /**
+ * The caps of a send's counters, in `counterKeys`' order, as the admission script takes them (0: not counted): a
+ * send with no country counts in its channel's alone.
+ */
+const capsOf = (send: GuardedSend, limits: GuardLimits): [number, number, number] => {
+  const phone = send.country !== undefined;
+  return [limits.channelPerHour, phone ? limits.countryPerHour : 0, phone && send.prefix !== undefined ? limits.prefixPerHour : 0];
+};
+/**
  * One send in this many to a country (counted by each process) trims that country's sends and approvals
  * to the window; the others count within it, so what left the window waits at most that many of the
  * country's sends to go. It is trimmed whatever FRAUD_MIN_CONVERSION is: the sends are recorded for the
@@ -74,9 +82,7 @@ export class RedisFraudGuard implements FraudGuard {
       limits.minSample,
       limits.minConversion,
       limits.suspendMs,
-      limits.channelPerHour,
-      send.country !== undefined ? limits.countryPerHour : 0,
-      send.prefix !== undefined ? limits.prefixPerHour : 0,
+      ...capsOf(send, limits),
       send.sampled ? 1 : 0,
       entry,
       country,
@@ -100,16 +106,9 @@ export class RedisFraudGuard implements FraudGuard {
   }
 
   async refund({ send, limits, entry }: CountedSend): Promise<void> {
-    // The caps the admission counted, as the admission script chose them.
-    const phone = send.country !== undefined;
-    await this.redis.otpFraudRefund(
-      ...counterKeys(send),
-      countryKeys(send.country ?? '-').sends,
-      limits.channelPerHour > 0 ? 1 : 0,
-      phone && limits.countryPerHour > 0 ? 1 : 0,
-      phone && send.prefix !== undefined && limits.prefixPerHour > 0 ? 1 : 0,
-      entry ?? '',
-    );
+    // Each counter the admission counted in: those it was given a cap for.
+    const counted = capsOf(send, limits).map((cap) => (cap > 0 ? 1 : 0));
+    await this.redis.otpFraudRefund(...counterKeys(send), countryKeys(send.country ?? '-').sends, ...counted, entry ?? '');
   }
 
   private countSend(country: string): number {
