@@ -14,6 +14,7 @@ import { FakeTwilio } from '../test/support/fake-twilio.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
 import { BASELINE_QUEUE } from './baseline-server.js';
+import { IDLE, type ProfileSummary, summarizeProfile } from './cpu-profile.js';
 import { accountEmail, type CheckTarget, type LoadJob, type LoadResult, type SignInTarget, type SmsNumbers } from './load-client.js';
 import { serverRuntime } from './runtime.js';
 import {
@@ -1010,6 +1011,14 @@ function printTable(
   if (profiles.size > 0) {
     out.push('', 'profiles (node bench/.build/bench/profile-top.js <file>):');
     for (const [phase, file] of profiles) out.push(`  ${phase.padEnd(23)} ${relative(ROOT, file)}`);
+    for (const [route, saturation, half] of [
+      ['send', service.send, service.halfSend],
+      ['check', service.check, service.halfCheck],
+    ] as const) {
+      const files = [profiles.get(`api-${route}`), profiles.get(`api-half-${route}`)];
+      if (files[0] && files[1])
+        out.push('', ...halfLoadProfileLines(route, { file: files[0], ...saturation }, { file: files[1], ...half }));
+    }
   }
   const ofFloor = (key: 'send' | 'check') => service[key].requestsPerSecond / floor[key].requestsPerSecond;
   const under = (bytes: number) => bytes < TARGETS.peakRssBytes;
@@ -1046,6 +1055,52 @@ function printTable(
   ];
   out.push('', 'targets:', ...targets.map(targetLine), '');
   console.log(out.join('\n'));
+}
+
+/** How many packages, and how many functions, the half-load profile tables list. */
+const PROFILE_ROWS = 12;
+
+/**
+ * With BENCH_CPU_PROF=1: the service's CPU per request of a route at saturation and at half load, from the two phases'
+ * profiles, by package and by function, with the one over the other: whether what a request costs more at half load
+ * is some function's doing (a timer, a poll) or every function's (each request served alone, on caches the load
+ * client and Redis had in between). Time the process spent idle is left out; the profiler's own cost is in both.
+ */
+function halfLoadProfileLines(
+  route: string,
+  saturation: { file: string; requests: number },
+  half: { file: string; requests: number },
+): string[] {
+  const [atSaturation, atHalf] = [saturation, half].map(({ file }) => summarizeProfile(file));
+  const perRequest = (micros: number | undefined, requests: number) => (micros ?? 0) / Math.max(1, requests);
+  const rowsOf = (table: 'byPackage' | 'byFunction') =>
+    [...atHalf![table]]
+      .filter(([name]) => name !== IDLE && !name.startsWith(`${IDLE} `))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, PROFILE_ROWS)
+      .map(([name, micros]) => {
+        const before = perRequest(atSaturation![table].get(name), saturation.requests);
+        const after = perRequest(micros, half.requests);
+        return [
+          name.length > 70 ? `${name.slice(0, 69)}…` : name,
+          before.toFixed(1),
+          after.toFixed(1),
+          before > 0 ? ratio(after / before) : '-',
+        ];
+      });
+  const busy = (summary: ProfileSummary, requests: number) => perRequest(summary.total - (summary.byPackage.get(IDLE) ?? 0), requests);
+  const total = [busy(atSaturation!, saturation.requests), busy(atHalf!, half.requests)];
+  return [
+    `the service's ${route}s, profiled: µs of CPU per request at saturation and at half load, by package and by function`,
+    '',
+    ...formatTable([
+      ['package', 'saturation', 'half load', 'half ÷ saturation'],
+      ['all of it', total[0]!.toFixed(1), total[1]!.toFixed(1), ratio(total[1]! / total[0]!)],
+      ...rowsOf('byPackage'),
+    ]),
+    '',
+    ...formatTable([['function', 'saturation', 'half load', 'half ÷ saturation'], ...rowsOf('byFunction')]),
+  ];
 }
 
 /** The fraud guard's table and its figure. */
