@@ -6,9 +6,15 @@ import { loadConfiguration } from './config/load-configuration.js';
 import { provideDevelopmentApiKey } from './config/development-api-key.js';
 import { provideDevelopmentJwtKey } from './config/development-jwt-key.js';
 import { buildStartupReport, type ProbeResults } from './config/startup-report.js';
-import { createLogger, PinoNestLogger } from './logging/logger.js';
+import { createLogger, PinoNestLogger, stdoutWritten } from './logging/logger.js';
 import { secretValues } from './logging/redaction.js';
 import { ProviderHealthService } from './messaging/provider-health.service.js';
+
+/**
+ * How long a process that has shut down waits for standard output to take its last lines before it exits: within
+ * Kubernetes' grace period (30 s in deploy/kubernetes) after the drain, the requests' and the deliveries' ends.
+ */
+const LOG_WRITE_LIMIT_MS = 3000;
 
 /** Until the configuration is loaded: the environment's secrets alone, in the format NODE_ENV asks for. */
 let nestLogger = new PinoNestLogger(
@@ -77,8 +83,33 @@ async function bootstrap(): Promise<void> {
   }
   // Before the logger's own exit handler, which writes what is still buffered.
   process.prependOnceListener('exit', (code) => lifecycle.log(`exiting with code ${code}`));
-  // useProcessExit: exit 0 after a clean shutdown (the default re-raises the signal, which exits 143).
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  // Nest's own signal handling (enableShutdownHooks) exits the moment the application is closed. With standard output
+  // backed up then (a slow log collector), the lines of the shutdown and of the requests it drained are still queued,
+  // and pino's exit handler writes them around a chunk whose write is in flight, which lands out of order or is lost.
+  // So the process exits once standard output has taken them, or after LOG_WRITE_LIMIT_MS: 0 after a clean shutdown.
+  let shuttingDown = false;
+  const shutDown = () => {
+    // Another signal while shutting down (a second Ctrl+C, a SIGTERM after a SIGINT) changes nothing, as with Nest's.
+    if (shuttingDown) return;
+    shuttingDown = true;
+    void app
+      .close()
+      .then(
+        () => 0,
+        (error: unknown) => {
+          lifecycle.error(
+            `Shutdown failed: ${error instanceof Error ? error.message : String(error)}`,
+            error instanceof Error ? error.stack : undefined,
+          );
+          return 1;
+        },
+      )
+      .then(async (code) => {
+        await stdoutWritten(LOG_WRITE_LIMIT_MS);
+        process.exit(code);
+      });
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, shutDown);
   await app.listen(configuration.app.port, configuration.app.host);
   logger.log(`Listening on ${listeningOn(app.getHttpServer().address())}`);
 }

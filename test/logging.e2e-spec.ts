@@ -419,9 +419,72 @@ describe("the production logger's batches of lines on standard output", () => {
 
 describe('the production logger when standard output is not read', () => {
   const LOGGED = 100_000;
+  const built = (path: string) => JSON.stringify(pathToFileURL(fileURLToPath(new URL(`../dist/${path}`, import.meta.url))).href);
+
+  /**
+   * A process of its own that logs `lines` lines of 1 KB (far more than a pipe holds, and far less than the logger's
+   * buffer) while nobody reads its standard output, waits for `stdoutWritten(limitMs)`, reports on standard error
+   * what it answered and after how long, and exits at once.
+   */
+  const waitForStdout = (lines: number, limitMs: number) => {
+    const script = `
+      const { createLogger, stdoutWritten } = await import(${built('logging/logger.js')});
+      const logger = createLogger({ format: 'json', secrets: [] });
+      for (let n = 0; n < ${lines}; n++) logger.info('line ' + n + ' ' + 'x'.repeat(1000));
+      const started = Date.now();
+      const written = await stdoutWritten(${limitMs});
+      process.stderr.write(JSON.stringify({ written, waitedMs: Date.now() - started }) + '\\n');
+      logger.info('last');
+      process.exit(0);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Not read until the test says so: the pipe fills and the logger holds the rest.
+    child.stdout.pause();
+    let output = '';
+    let report = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (report += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, exited, output: () => output, report: () => report };
+  };
+  const messagesOf = (output: string) =>
+    output
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => (JSON.parse(line) as { msg: string }).msg);
+
+  it('lets a process wait until standard output has taken every line before it exits, so none is lost or reordered', async () => {
+    const LINES = 5_000;
+    const logged = waitForStdout(LINES, 20_000);
+    try {
+      // Held up for as long as nobody reads: still waiting, and nothing reported.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(logged.report()).toBe('');
+      expect(logged.child.exitCode).toBeNull();
+
+      logged.child.stdout.resume();
+      expect(await logged.exited).toBe(0);
+      expect(JSON.parse(logged.report())).toMatchObject({ written: true });
+      const lines = Array.from({ length: LINES }, (_, n) => `line ${n} ${'x'.repeat(1000)}`);
+      expect(messagesOf(logged.output())).toEqual([...lines, 'last']);
+    } finally {
+      logged.child.kill('SIGKILL');
+    }
+  });
+
+  it('gives up waiting after the limit when standard output is never read, and says so', async () => {
+    const logged = waitForStdout(5_000, 500);
+    try {
+      await eventually(async () => expect(logged.report()).toContain('\n'), 10_000);
+      const { written, waitedMs } = JSON.parse(logged.report()) as { written: boolean; waitedMs: number };
+      expect(written).toBe(false);
+      expect(waitedMs).toBeGreaterThanOrEqual(490);
+    } finally {
+      logged.child.kill('SIGKILL');
+    }
+  });
 
   it('holds a bounded buffer, drops and counts what does not fit, and says how many once output flows again', async () => {
-    const built = (path: string) => JSON.stringify(pathToFileURL(fileURLToPath(new URL(`../dist/${path}`, import.meta.url))).href);
     const script = `
       await import('reflect-metadata');
       const { createLogger, droppedLogLines } = await import(${built('logging/logger.js')});

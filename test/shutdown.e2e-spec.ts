@@ -3,6 +3,7 @@ import { CONNECTIONS_CLOSE_WITHIN_MS, type DrainingFastifyAdapter } from '../src
 import { DeliveryQueue } from '../src/messaging/delivery/delivery-job.js';
 import { call, startApp } from './support/app.js';
 import { eventually } from './support/eventually.js';
+import { postgresServerUrl } from './support/databases.js';
 import { availableStackModes, ServiceStack } from './support/service-stack.js';
 import { SmtpTestServer } from './support/smtp-test-server.js';
 
@@ -97,6 +98,39 @@ describe.each(availableStackModes())('graceful shutdown of the built service on 
     // Two service start-ups on a busy machine, each with its embedded database.
     90_000,
   );
+});
+
+(postgresServerUrl() ? describe : describe.skip)('graceful shutdown while standard output is backed up (needs TEST_DATABASE_URL)', () => {
+  let stack: ServiceStack;
+  beforeEach(async () => {
+    stack = await ServiceStack.start('production');
+  });
+  afterEach(() => stack.close());
+
+  it("exits once the log has taken its last lines: every request's line once and in order, then the shutdown's, then exit 0", async () => {
+    const { process: service, url } = await stack.startService({ SHUTDOWN_DRAIN_MS: '0' });
+    // About 2 MB of request lines that nobody reads: the pipe fills, and the logger holds the rest.
+    service.pauseOutput();
+    const ids = Array.from({ length: 4_000 }, (_, n) => `backlog-${String(n).padStart(5, '0')}-${'x'.repeat(100)}`);
+    for (const id of ids) expect((await fetch(`${url}/no-such-route`, { headers: { 'x-request-id': id } })).status).toBe(404);
+
+    service.signal('SIGTERM');
+    // Shut down but for its log: it waits for standard output rather than exit with lines still queued.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await Promise.race([service.exited, Promise.resolve('running')])).toBe('running');
+
+    service.resumeOutput();
+    expect(await service.exited).toEqual({ code: 0, signal: null });
+    const records = service.output
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as { context?: string; requestId?: string; msg: string });
+    const requestLines = records.filter((record) => record.context === 'HTTP' && record.requestId?.startsWith('backlog-'));
+    expect(requestLines.map((record) => record.requestId)).toEqual(ids);
+    const shutdown = records.slice(records.indexOf(requestLines.at(-1)!) + 1).map((record) => record.msg);
+    expect(shutdown[0]).toMatch(/^SIGTERM received: shutting down/);
+    expect(shutdown.at(-1)).toBe('exiting with code 0');
+  }, 90_000);
 });
 
 describe('graceful shutdown with the embedded delivery queue', () => {

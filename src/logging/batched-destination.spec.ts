@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { EventEmitter } from 'node:events';
 import { BatchedDestination, type BatchTarget } from './batched-destination.js';
 
 class RecordingTarget implements BatchTarget {
@@ -89,6 +90,28 @@ describe('BatchedDestination', () => {
     expect(target.chunks).toEqual([line(0)]);
   });
 
+  it('says when the target has written all it holds, or that it has not within the limit', async () => {
+    const slow = new SlowTarget();
+    const waiting = new BatchedDestination(slow, { minLength: 120, maxDelayMs: 100 });
+    try {
+      waiting.write(line(0));
+      const written = waiting.written(1_000);
+      // What it gathered goes first, then the empty write that ends in the target's `drain`.
+      expect(slow.chunks).toEqual([line(0), '']);
+      jest.advanceTimersByTime(999);
+      slow.drained();
+      await expect(written).resolves.toBe(true);
+
+      const stalled = waiting.written(1_000);
+      jest.advanceTimersByTime(1_000);
+      await expect(stalled).resolves.toBe(false);
+      // A drain after the limit is nobody's answer.
+      expect(slow.listenerCount('drain')).toBe(0);
+    } finally {
+      waiting.close();
+    }
+  });
+
   it('counts the lines a full target refuses, and puts a notice of them ahead of the next batch it takes', () => {
     const full = new FullTarget();
     const bounded = new BatchedDestination(full, { minLength: 120, maxDelayMs: 100, dropNotice: (lines) => `dropped ${lines}\n` });
@@ -117,6 +140,17 @@ describe('BatchedDestination', () => {
     }
   });
 });
+
+/** A target that writes asynchronously, as sonic-boom does: `drain` once the test says all it holds is written. */
+class SlowTarget extends EventEmitter implements BatchTarget {
+  readonly chunks: string[] = [];
+  write(chunk: string): void {
+    this.chunks.push(chunk);
+  }
+  drained(): void {
+    this.emit('drain');
+  }
+}
 
 /** A bounded target, as sonic-boom with `maxLength`: while full, it refuses each write with a `drop` event. */
 class FullTarget implements BatchTarget {

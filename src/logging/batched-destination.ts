@@ -8,6 +8,9 @@ export interface BatchTarget {
   readonly destroyed?: boolean;
   /** sonic-boom's `drop`: a write it refused, its buffer full (`maxLength`), emitted from within `write`. */
   on?(event: 'drop', listener: (data: string) => void): unknown;
+  /** sonic-boom's `drain`: everything it was given is written, nothing in flight. */
+  once?(event: 'drain', listener: () => void): unknown;
+  off?(event: 'drain', listener: () => void): unknown;
 }
 
 export interface BatchOptions {
@@ -78,6 +81,32 @@ export class BatchedDestination implements DestinationStream {
     this.handOn();
     if (this.target.flush) this.target.flush(callback);
     else callback();
+  }
+
+  /**
+   * Hands on what is gathered and resolves once the target has written everything it holds: true, or false when
+   * `limitMs` passes first (a reader that stopped for good never takes it). Before a process exits: pino's exit
+   * handler writes what is queued at once (`flushSync`), around a chunk whose asynchronous write to a full pipe is in
+   * flight, which then lands out of order among the last lines, or never.
+   */
+  written(limitMs: number): Promise<boolean> {
+    this.handOn();
+    const target = this.target;
+    if (target.destroyed || !target.once || !target.off) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const drained = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        target.off!('drain', drained);
+        resolve(false);
+      }, limitMs);
+      target.once!('drain', drained);
+      // sonic-boom emits `drain` when a write completes with nothing after it: an empty write, queued behind whatever
+      // it holds (or written at once when it holds nothing), ends in one.
+      target.write('');
+    });
   }
 
   /** Stops the timer and the exit hooks, handing on what is gathered. */

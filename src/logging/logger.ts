@@ -74,6 +74,15 @@ export function droppedLogLines(): number {
   return jsonOutputs.reduce((sum, output) => sum + output.droppedLines, 0);
 }
 
+/**
+ * Resolves once standard output has taken every line logged so far, or after `limitMs`: false then, with lines still
+ * held. The pretty format (development) writes each line as it comes, so only the JSON outputs are waited for.
+ */
+export async function stdoutWritten(limitMs: number): Promise<boolean> {
+  const written = await Promise.all(jsonOutputs.map((output) => output.written(limitMs)));
+  return written.every(Boolean);
+}
+
 function prettyStdout(): DestinationStream {
   return pinoPretty({ ...PRETTY_OPTIONS, destination: 1, sync: true });
 }

@@ -78,6 +78,18 @@ export class ServiceProcess {
     return this.child.pid;
   }
 
+  /**
+   * Stops reading the process's standard output until `resumeOutput`, as a log collector that fell behind does: what
+   * it writes fills the pipe, then waits in its logger.
+   */
+  pauseOutput(): void {
+    this.child.stdout?.pause();
+  }
+
+  resumeOutput(): void {
+    this.child.stdout?.resume();
+  }
+
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }
