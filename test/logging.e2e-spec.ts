@@ -365,6 +365,13 @@ const API_KEY = SECRETS.API_KEYS.split(',')[1]!;
   });
 });
 
+/** The messages of a process's JSON log lines, in the order they were written. */
+const messages = (output: string) =>
+  output
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => (JSON.parse(line) as { msg: string }).msg);
+
 describe("the production logger's batches of lines on standard output", () => {
   const LOGGER_JS = fileURLToPath(new URL('../dist/logging/logger.js', import.meta.url));
   /** A process of its own that makes the production logger and runs `body` with it as `logger`. */
@@ -381,12 +388,6 @@ describe("the production logger's batches of lines on standard output", () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     return { child, exited, output: () => output };
   };
-  const messages = (output: string) =>
-    output
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => (JSON.parse(line) as { msg: string }).msg);
-
   it('writes the lines still gathered when the process exits at once', async () => {
     const logged = run("logger.info('first'); logger.info('second'); process.exit(3);");
     expect(await logged.exited).toBe(3);
@@ -447,12 +448,6 @@ describe('the production logger when standard output is not read', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     return { child, exited, output: () => output, report: () => report };
   };
-  const messagesOf = (output: string) =>
-    output
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => (JSON.parse(line) as { msg: string }).msg);
-
   it('lets a process wait until standard output has taken every line before it exits, so none is lost or reordered', async () => {
     const LINES = 5_000;
     const logged = waitForStdout(LINES, 20_000);
@@ -466,7 +461,7 @@ describe('the production logger when standard output is not read', () => {
       expect(await logged.exited).toBe(0);
       expect(JSON.parse(logged.report())).toMatchObject({ written: true });
       const lines = Array.from({ length: LINES }, (_, n) => `line ${n} ${'x'.repeat(1000)}`);
-      expect(messagesOf(logged.output())).toEqual([...lines, 'last']);
+      expect(messages(logged.output())).toEqual([...lines, 'last']);
     } finally {
       logged.child.kill('SIGKILL');
     }
@@ -498,7 +493,8 @@ describe('the production logger when standard output is not read', () => {
       process.stderr.write(JSON.stringify({ dropped: droppedLogLines(), counted, heapBytes: process.memoryUsage().heapUsed }) + '\\n');
       // Once read, the process ends with its event loop, after every write in flight. Not with process.exit: pino's
       // exit-time flushSync writes what is queued ahead of a chunk whose write to the full pipe sonic-boom is still
-      // retrying, which then lands out of order (or not at all): the library's race at exit, not this test's subject.
+      // retrying, which then lands out of order (or not at all): the library's race at exit, which the service waits out
+      // (stdoutWritten, above), not this test's subject.
       process.stdin.once('data', () => {
         process.stdin.destroy();
         logger.info('after');
