@@ -1071,15 +1071,16 @@ function halfLoadProfileLines(
   saturation: { file: string; requests: number },
   half: { file: string; requests: number },
 ): string[] {
-  const [atSaturation, atHalf] = [saturation, half].map(({ file }) => summarizeProfile(file));
+  const atSaturation = summarizeProfile(saturation.file);
+  const atHalf = summarizeProfile(half.file);
   const perRequest = (micros: number | undefined, requests: number) => (micros ?? 0) / Math.max(1, requests);
   const rowsOf = (table: 'byPackage' | 'byFunction') =>
-    [...atHalf![table]]
+    [...atHalf[table]]
       .filter(([name]) => name !== IDLE && !name.startsWith(`${IDLE} `))
       .sort((a, b) => b[1] - a[1])
       .slice(0, PROFILE_ROWS)
       .map(([name, micros]) => {
-        const before = perRequest(atSaturation![table].get(name), saturation.requests);
+        const before = perRequest(atSaturation[table].get(name), saturation.requests);
         const after = perRequest(micros, half.requests);
         return [
           name.length > 70 ? `${name.slice(0, 69)}…` : name,
@@ -1089,13 +1090,13 @@ function halfLoadProfileLines(
         ];
       });
   const busy = (summary: ProfileSummary, requests: number) => perRequest(summary.total - (summary.byPackage.get(IDLE) ?? 0), requests);
-  const total = [busy(atSaturation!, saturation.requests), busy(atHalf!, half.requests)];
+  const [busyBefore, busyAfter] = [busy(atSaturation, saturation.requests), busy(atHalf, half.requests)];
   return [
     `the service's ${route}s, profiled: µs of CPU per request at saturation and at half load, by package and by function`,
     '',
     ...formatTable([
       ['package', 'saturation', 'half load', 'half ÷ saturation'],
-      ['all of it', total[0]!.toFixed(1), total[1]!.toFixed(1), ratio(total[1]! / total[0]!)],
+      ['all of it', busyBefore.toFixed(1), busyAfter.toFixed(1), ratio(busyAfter / busyBefore)],
       ...rowsOf('byPackage'),
     ]),
     '',
