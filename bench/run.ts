@@ -39,7 +39,8 @@ import { SmtpSink } from './smtp-sink.js';
  * delivery worker process (DELIVERY_WORKER=true) beside it, against two yardsticks measured in the same
  * run: the framework floor (the service's HTTP pipeline around routes that do nothing) and a bare
  * Fastify + ioredis baseline. All are loaded from a separate process (autocannon at saturation, an evenly
- * paced open-loop client at half load). The yardsticks are paced at the service's half-load rates too, after
+ * paced open-loop client at half load). The floor at saturation runs again after the service, and the service/floor
+ * ratios are taken against both runs. The yardsticks are paced at the service's half-load rates too, after
  * the service: a server's CPU per request grows as its load falls (fewer requests share each wakeup, system
  * call and Redis write), and those rows show how much of that the rate itself costs a server that does
  * less. Then SMS sends with the fraud guard off and on. Prints one table and the targets, each [met] or
@@ -212,10 +213,10 @@ async function main(): Promise<void> {
       return items.map((item) => JSON.parse(item) as { id: string; code: string }).map(({ id, code }, i) => target(id, code, i));
     };
     const floorTargets = async (created: [string, string][]) => created.map(([, id]) => ({ id, code: '123456', right: true }));
-    const yardstick = async (name: 'baseline' | 'floor', rates?: HalfLoadRates) => {
-      // The floor at saturation is profiled too (BENCH_CPU_PROF=1): the service's profile less the floor's, function by
-      // function, is the service's own work.
-      const profiler = phaseProfiler(name === 'floor' && !rates);
+    const yardstick = async (name: 'baseline' | 'floor', rates?: HalfLoadRates, { again = false } = {}) => {
+      // The floor's first run at saturation is profiled too (BENCH_CPU_PROF=1): the service's profile less the floor's,
+      // function by function, is the service's own work.
+      const profiler = phaseProfiler(name === 'floor' && !rates && !again);
       const profiled = profiler.args.length > 0;
       const server =
         name === 'baseline'
@@ -256,6 +257,10 @@ async function main(): Promise<void> {
 
     const service = await measureService(serviceEnv, nodeArgs, scratch, redis.url, database.url, sink, admin, servers, closers, profiles);
     await admin.flushall();
+    // The floor at saturation again, right after the service: on a shared machine a yardstick run minutes apart from
+    // what it measures may have met another machine (FIGURES). The
+    // service/floor ratios are taken against both runs' geometric mean, and each run's is printed, so the spread shows.
+    const floorAfter = await yardstick('floor', undefined, { again: true });
 
     // The rates of the service's half-load phases, for the yardsticks: what such a rate costs a server doing less.
     const rates = { send: HALF * service.send.requestsPerSecond, check: HALF * service.check.requestsPerSecond };
@@ -274,7 +279,7 @@ async function main(): Promise<void> {
 
     const guard = await measureFraudGuard(serviceEnv, nodeArgs, scratch, twilio, servers, profiles);
 
-    printTable(service, baseline, floor, halfLoad, guard, profiles);
+    printTable(service, baseline, { before: floor, after: floorAfter }, halfLoad, guard, profiles);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
     for (const close of closers) await close().catch(() => undefined);
@@ -818,15 +823,28 @@ async function measureDeliveryLatency(url: string, sink: SmtpSink): Promise<Serv
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), measured: latencies.length };
 }
 
+/** The floor at saturation before the service and after it. */
+interface FloorRuns {
+  before: YardstickResult;
+  after: YardstickResult;
+}
+
+/** The floor's req/s for the service/floor ratios: the geometric mean of its run before the service and its run after. */
+function floorRate(floor: FloorRuns, key: 'send' | 'check'): number {
+  return Math.sqrt(floor.before[key].requestsPerSecond * floor.after[key].requestsPerSecond);
+}
+
 function printTable(
   service: ServiceResult,
   baseline: YardstickResult,
-  floor: YardstickResult,
+  floorRuns: FloorRuns,
   halfLoad: { baseline: YardstickResult; floor: YardstickResult; ownFloor: YardstickResult; ownBaseline: YardstickResult },
   guard: GuardResult,
   profiles: Map<string, string>,
 ): void {
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+  // The run before the service is the one the half-load rows and the profile compare with.
+  const floor = floorRuns.before;
   const sleeps = ({ sleepsPerRequest }: Measured) => (sleepsPerRequest === undefined ? '-' : sleepsPerRequest.toFixed(2));
   const waited = ({ waitedShare }: Measured) => (waitedShare === undefined ? '-' : `${(100 * waitedShare).toFixed(1)} %`);
   const lateOf = ({ late, requests }: Measured) =>
@@ -846,7 +864,7 @@ function printTable(
           baseline[key].requestsPerSecond.toFixed(0),
           ms(baseline[key].p99),
           ms(baseline[key].cpuMsPerRequest),
-          ratio(measured.requestsPerSecond / floor[key].requestsPerSecond),
+          ratio(measured.requestsPerSecond / floorRate(floorRuns, key)),
           ratio(measured.requestsPerSecond / baseline[key].requestsPerSecond),
         ]
       : blank.slice(1)),
@@ -887,6 +905,7 @@ function printTable(
       saturation('POST /v1/auth/otp/verify', service.otpVerify),
     ]),
     '',
+    ...floorLines(service, floorRuns),
     "framework floor: the service's HTTP pipeline (Nest on Fastify, request ids and log line, histogram, validation,",
     'error filter, API-key guard) around the same POST routes, validating their bodies and doing nothing else;',
     'baseline: bare Fastify + ioredis doing the least Redis work a send and a check need',
@@ -987,6 +1006,8 @@ function printTable(
     ['baseline check', baseline.check],
     ['floor send', floor.send],
     ['floor check', floor.check],
+    ['floor send again', floorRuns.after.send],
+    ['floor check again', floorRuns.after.check],
     ['service send', service.send],
     ['service check', service.check],
     ['service half-load send', service.halfSend],
@@ -1020,7 +1041,7 @@ function printTable(
         out.push('', ...halfLoadProfileLines(route, { file: files[0], ...saturation }, { file: files[1], ...half }));
     }
   }
-  const ofFloor = (key: 'send' | 'check') => service[key].requestsPerSecond / floor[key].requestsPerSecond;
+  const ofFloor = (key: 'send' | 'check') => service[key].requestsPerSecond / floorRate(floorRuns, key);
   const under = (bytes: number) => bytes < TARGETS.peakRssBytes;
   /** `undefined`: the run did not measure it. */
   const targets: [string, boolean | undefined][] = [
@@ -1055,6 +1076,26 @@ function printTable(
   ];
   out.push('', 'targets:', ...targets.map(targetLine), '');
   console.log(out.join('\n'));
+}
+
+/**
+ * The floor's two runs at saturation, each with the service's ratio to it: how far the machine moved while the
+ * service was measured between them.
+ */
+function floorLines(service: ServiceResult, floor: FloorRuns): string[] {
+  const runs = (key: 'send' | 'check') => {
+    const [before, after] = [floor.before[key].requestsPerSecond, floor.after[key].requestsPerSecond];
+    const { requestsPerSecond } = service[key];
+    return (
+      `${key} ${before.toFixed(0)} and ${after.toFixed(0)} req/s ` +
+      `(service/floor ${ratio(requestsPerSecond / before)} and ${ratio(requestsPerSecond / after)})`
+    );
+  };
+  return [
+    `floor at saturation before the service and after it: ${runs('send')}, ${runs('check')}; the floor`,
+    "columns are the run before, the service/floor column and the targets take the two runs' geometric mean",
+    '',
+  ];
 }
 
 /** How many packages, and how many functions, the half-load profile tables list. */
