@@ -258,8 +258,9 @@ async function main(): Promise<void> {
     const service = await measureService(serviceEnv, nodeArgs, scratch, redis.url, database.url, sink, admin, servers, closers, profiles);
     await admin.flushall();
     // The floor at saturation again, right after the service: on a shared machine a yardstick run minutes apart from
-    // what it measures may have met another machine (FIGURES). The
-    // service/floor ratios are taken against both runs' geometric mean, and each run's is printed, so the spread shows.
+    // what it measures may have met another machine (one run's floor sent 6,444 req/s before the service, 8,147
+    // after). The service/floor ratios are taken against both runs' geometric mean, and each run's is printed, so the
+    // spread shows.
     const floorAfter = await yardstick('floor', undefined, { again: true });
 
     // The rates of the service's half-load phases, for the yardsticks: what such a rate costs a server doing less.
