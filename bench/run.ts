@@ -1031,7 +1031,7 @@ function printTable(
       saturation('POST /v1/auth/otp/verify', service.otpVerify),
     ]),
     '',
-    ...floorLines(service, floorRuns),
+    ...floorLines(service, floorRuns, ratioRounds ? 'rounds' : 'table'),
     ...(ratioRounds ? ratioRoundLines(ratioRounds) : []),
     "framework floor: the service's HTTP pipeline (Nest on Fastify, request ids and log line, histogram, validation,",
     'error filter, API-key guard) around the same POST routes, validating their bodies and doing nothing else;',
@@ -1208,7 +1208,7 @@ function printTable(
  * The floor's two runs at saturation, each with the service's ratio to it: how far the machine moved while the
  * service was measured between them.
  */
-function floorLines(service: ServiceResult, floor: FloorRuns): string[] {
+function floorLines(service: ServiceResult, floor: FloorRuns, judged: 'rounds' | 'table'): string[] {
   const runs = (key: 'send' | 'check') => {
     const [before, after] = [floor.before[key].requestsPerSecond, floor.after[key].requestsPerSecond];
     const { requestsPerSecond } = service[key];
@@ -1219,7 +1219,9 @@ function floorLines(service: ServiceResult, floor: FloorRuns): string[] {
   };
   return [
     `floor at saturation before the service and after it: ${runs('send')}, ${runs('check')}; the floor`,
-    "columns are the run before, the service/floor column and the targets take the two runs' geometric mean",
+    judged === 'table'
+      ? "columns are the run before, the service/floor column and the targets take the two runs' geometric mean"
+      : "columns are the run before, the service/floor column takes the two runs' geometric mean (the targets: the paired rounds')",
     '',
   ];
 }
