@@ -40,12 +40,12 @@ import { SmtpSink } from './smtp-sink.js';
  * delivery worker process (DELIVERY_WORKER=true) beside it, against two yardsticks measured in the same
  * run: the framework floor (the service's HTTP pipeline around routes that do nothing) and a bare
  * Fastify + ioredis baseline. All are loaded from a separate process (autocannon at saturation, an evenly
- * paced open-loop client at half load). The floor at saturation runs again after the service, and the service/floor
- * ratios are taken against both runs; then the service and the floor in paired rounds on fresh processes, whose
- * ratios the two ratio targets are judged on (measureRatioRounds). The yardsticks are paced at the service's
- * half-load rates too, after the service: a server's CPU per request grows as its load falls (fewer requests share
- * each wakeup, system call and Redis write), and those rows show how much of that the rate itself costs a server
- * that does less. Then SMS sends with the fraud guard off and on. Prints one table and the targets, each [met] or
+ * paced open-loop client at half load). After the service's phases, its processes and a floor beside them are
+ * measured in turn, in paired rounds whose ratios the two ratio targets are judged on (measureRatioRounds); then the
+ * floor at saturation runs again, and the table's service/floor ratios are taken against both of its runs. The
+ * yardsticks are paced at the service's half-load rates too, after the service: a server's CPU per request grows as
+ * its load falls (fewer requests share each wakeup, system call and Redis write), and those rows show how much of
+ * that the rate itself costs a server that does less. Then SMS sends with the fraud guard off and on. Prints one table and the targets, each [met] or
  * [MISSED]; writes nothing but the CPU profiles it is asked for.
  *
  * The delivery queue is paused (globally, from this process, with Bull) whenever the API is measured,
@@ -53,7 +53,7 @@ import { SmtpSink } from './smtp-sink.js';
  * phase of its own, with the API idle, and that drain is what its CPU per email is measured over.
  *
  * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_MEMORY_VERIFICATIONS
- * (verifications created for the Redis memory figure, 100000), BENCH_RATIO_ROUNDS (4) and BENCH_RATIO_SECONDS (3)
+ * (verifications created for the Redis memory figure, 100000), BENCH_RATIO_ROUNDS (6) and BENCH_RATIO_SECONDS (3)
  * (the paired rounds), BENCH_DATABASE_URL or TEST_DATABASE_URL
  * (a PostgreSQL server; a scratch database is created and dropped on it), BENCH_CPU_PROF=1 (a CPU
  * profile per timed phase of the service, of the floor at saturation and of the fraud guard's two processes,
@@ -70,9 +70,9 @@ const MEMORY_VERIFICATIONS = Number(process.env.BENCH_MEMORY_VERIFICATIONS ?? 10
 /** BENCH_ONLY=guard: nothing but the fraud guard's phases and figure. */
 const ONLY_GUARD = process.env.BENCH_ONLY === 'guard';
 const WARMUP_SECONDS = 3;
-/** Paired rounds of the service and the floor, on fresh processes, that the two ratio targets are judged on. */
-const RATIO_ROUNDS = Number(process.env.BENCH_RATIO_ROUNDS ?? 4);
-/** Seconds of sends at saturation each side takes per round, after as many of warm-up. */
+/** Paired rounds of the service and the floor, measured in turn, that the two ratio targets are judged on. */
+const RATIO_ROUNDS = Number(process.env.BENCH_RATIO_ROUNDS ?? 6);
+/** Seconds of sends at saturation each side takes per round. */
 const RATIO_SECONDS = Number(process.env.BENCH_RATIO_SECONDS ?? 3);
 const LATENCY_SENDS = 300;
 const LATENCY_INTERVAL_MS = 20;
@@ -262,16 +262,27 @@ async function main(): Promise<void> {
     // The service's HTTP pipeline around routes that do no work, with the service's flags and configuration.
     const floor = await yardstick('floor');
 
-    const service = await measureService(serviceEnv, nodeArgs, scratch, redis.url, database.url, sink, admin, servers, closers, profiles);
+    const { result: service, processes } = await measureService(
+      serviceEnv,
+      nodeArgs,
+      scratch,
+      redis.url,
+      database.url,
+      sink,
+      admin,
+      servers,
+      closers,
+      profiles,
+    );
+    // The ratios the targets are judged on: the service's processes, warmed by its phases, and a floor, in turn.
+    const ratioRounds = RATIO_ROUNDS > 0 ? await measureRatioRounds(processes, sink, serviceEnv, nodeArgs, scratch, servers) : undefined;
+    await Promise.all([processes.api.stop(), processes.worker.stop()]);
     await admin.flushall();
     // The floor at saturation again, right after the service: on a shared machine a yardstick run minutes apart from
     // what it measures may have met another machine (one run's floor sent 6,444 req/s before the service, 8,147
-    // after). The service/floor ratios are taken against both runs' geometric mean, and each run's is printed, so the
-    // spread shows.
+    // after). The table's service/floor ratios are taken against both runs' geometric mean, and each run's is printed,
+    // so the spread shows.
     const floorAfter = await yardstick('floor', undefined, { again: true });
-    // Then the ratios the targets are judged on, in paired rounds on fresh processes (measureRatioRounds).
-    const ratioRounds =
-      RATIO_ROUNDS > 0 ? await measureRatioRounds(serviceEnv, nodeArgs, scratch, redis.url, sink, admin, servers, closers) : undefined;
 
     // The rates of the service's half-load phases, for the yardsticks: what such a rate costs a server doing less.
     const rates = { send: HALF * service.send.requestsPerSecond, check: HALF * service.check.requestsPerSecond };
@@ -491,6 +502,8 @@ function drainer(worker: ServerProcess, queue: DeliveryQueueControl, sink: SmtpS
  * 4. passwordless sign-ins of seeded accounts: otp/start (warm-up, then at saturation), each followed by its
  *    drain and an otp/verify of every challenge with the code its email carried;
  * 5. the time from 201 to the message at the SMTP server, for paced sends with the queue running.
+ *
+ * The two processes are left running, for the paired rounds (measureRatioRounds); the caller stops them.
  */
 async function measureService(
   serviceEnv: Record<string, string>,
@@ -503,7 +516,7 @@ async function measureService(
   servers: ServerProcess[],
   closers: (() => Promise<unknown>)[],
   profiles: Map<string, string>,
-): Promise<ServiceResult> {
+): Promise<{ result: ServiceResult; processes: ServiceProcesses }> {
   const profiler = phaseProfiler();
   const start = async (name: string, worker: boolean) => {
     const env = { ...serviceEnv, DELIVERY_WORKER: String(worker), ...profiler.env };
@@ -637,8 +650,17 @@ async function measureService(
     apiPeakRss: api.peakRssBytes(),
     workerPeakRss: worker.peakRssBytes(),
   };
-  await Promise.all([api.stop(), worker.stop()]);
-  return result;
+  // Still running: the paired rounds measure these processes again, warmed as they are now.
+  return { result, processes: { api, worker, url, queue, drain } };
+}
+
+/** The service's API process, its worker, and the worker's drain, as its phases leave them. */
+interface ServiceProcesses {
+  api: ServerProcess;
+  worker: ServerProcess;
+  url: string;
+  queue: DeliveryQueueControl;
+  drain: ReturnType<typeof drainer>;
 }
 
 /** Requests per second at saturation of one side of a paired round. */
@@ -656,88 +678,84 @@ interface RatioRounds {
 
 /**
  * The service/floor ratios the two ratio targets are judged on, in BENCH_RATIO_ROUNDS paired rounds. The table's
- * phases measure the service on one API process for minutes, and the floor in other minutes on another process:
- * on a shared machine, one API process of unchanged code measured 0.28 ms of CPU a send in one run and 0.47 in the
- * next, while the floor's runs stayed within 0.13-0.17, and a run's verdict was whichever of those it met. Here each
- * round starts the floor, an API process and a worker afresh, warms the floor and the service (sends at saturation,
- * their drain, a check of each) and then measures each in turn, the order alternating between rounds: RATIO_SECONDS
- * of sends at saturation, their drain (queue paused while the API is measured, as in the table's phases), and a check
- * of each, half with the right code. The ratios are taken round by round, as `npm run bench:compare` takes its
+ * phases measure the service in some minutes and the floor in others, and on a shared machine the same code's
+ * figures moved by more than the targets' margins between runs (an API process cost 0.28 ms of CPU a send in one
+ * run and 0.47 ms in the next) and within one (the floor sent 6,444 req/s before the service and 8,147 after). Here
+ * the service's own processes, warmed by its phases, and a floor started and warmed beside them are measured in
+ * turn, the order alternating between rounds: RATIO_SECONDS of sends at saturation and a check of each, half with
+ * its real code (for the service, after the worker's drain of those sends, the queue paused while the API is
+ * measured as in the table's phases). The ratios are taken round by round, as `npm run bench:compare` takes its
  * builds', so what the machine did to a round it did to both sides, and the rounds' spread gives the interval.
+ * Not on processes started afresh each round: a process warmed for a few seconds is not yet the service at its
+ * steady state (one such try measured its sends at 0.43 of the floor where the same run's table had 0.54).
  */
 async function measureRatioRounds(
+  service: ServiceProcesses,
+  sink: SmtpSink,
   serviceEnv: Record<string, string>,
   nodeArgs: string[],
   scratch: string,
-  redisUrl: string,
-  sink: SmtpSink,
-  admin: Redis,
   servers: ServerProcess[],
-  closers: (() => Promise<unknown>)[],
 ): Promise<RatioRounds> {
-  const queue = new DeliveryQueueControl(redisUrl);
-  closers.push(() => queue.close());
+  // The delivery-latency phase left the queue running.
+  await service.queue.pause();
+  const floor = ServerProcess.start('floor', [...nodeArgs, join(HERE, 'framework-floor.js')], serviceEnv, scratch);
+  servers.push(floor);
   const tag = randomBytes(3).toString('hex');
-  const rounds: RatioRounds['rounds'] = [];
-  const start = (name: string, script: string, env: Record<string, string>) => {
-    const server = ServerProcess.start(name, [...nodeArgs, script], env, scratch);
-    servers.push(server);
-    return server;
-  };
-  for (let round = 0; round < RATIO_ROUNDS; round++) {
-    note(`paired round ${round + 1} of ${RATIO_ROUNDS}`);
-    // Paused before any process starts: the pause lives in Redis, and the last round's flush took it.
-    await queue.pause();
-    const floor = start('floor', join(HERE, 'framework-floor.js'), serviceEnv);
-    const api = start('api', MAIN_JS, { ...serviceEnv, DELIVERY_WORKER: 'false' });
-    const worker = start('worker', MAIN_JS, { ...serviceEnv, DELIVERY_WORKER: 'true' });
-    try {
-      const [floorUrl, apiUrl, workerUrl] = await Promise.all([floor.listening(), api.listening(), worker.listening()]);
-      for (const url of [apiUrl, workerUrl])
-        await waitUntil(async () => (await fetch(`${url}/health/ready`)).status === 200, 120_000, 'the service to be ready');
-      const drain = drainer(worker, queue, sink, new Map());
-      const base = { connections: CONNECTIONS, apiKey: API_KEY, durationSeconds: RATIO_SECONDS };
-      const sides = {
-        floor: async (phase: string): Promise<RoundSide> => {
-          const url = floorUrl;
-          const sent = await timed('floor', floor, { kind: 'send', url, ...base, prefix: `ratio-${tag}-${round}-floor-${phase}` });
-          const checked = await timed('floor', floor, { kind: 'check', url, ...base, targets: floorTargetsOf(sent.created) });
-          return { send: sent.requestsPerSecond, check: checked.requestsPerSecond };
-        },
-        service: async (phase: string): Promise<RoundSide> => {
-          const url = apiUrl;
-          const sent = await timed('api', api, { kind: 'send', url, ...base, prefix: `ratio-${tag}-${round}-api-${phase}` }, worker);
-          await drain(
-            `of round ${round + 1}'s ${phase} sends`,
-            (sent.created ?? []).map(([to]) => to),
-          );
-          const targets = checkTargetsOf(sink, sent.created ?? []);
-          if (targets.length === 0) throw new Error(`round ${round + 1}: no verification with a known code`);
-          const checked = await timed('api', api, { kind: 'check', url, ...base, targets }, worker);
-          return { send: sent.requestsPerSecond, check: checked.requestsPerSecond };
-        },
-      };
+  try {
+    const floorUrl = await floor.listening();
+    const base = { connections: CONNECTIONS, apiKey: API_KEY, durationSeconds: RATIO_SECONDS };
+    // Warmed as the table's floor run is: the framework alone settles within seconds.
+    await timed('floor', floor, { kind: 'live', url: floorUrl, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS });
+    const warm = await timed('floor', floor, {
+      kind: 'send',
+      url: floorUrl,
+      ...base,
+      durationSeconds: WARMUP_SECONDS,
+      prefix: `ratio-${tag}-warm`,
+    });
+    await timed('floor', floor, { kind: 'check', url: floorUrl, ...base, targets: floorTargetsOf(warm.created) });
+    const sides = {
+      floor: async (round: number): Promise<RoundSide> => {
+        const url = floorUrl;
+        const sent = await timed('floor', floor, { kind: 'send', url, ...base, prefix: `ratio-${tag}-${round}-floor` });
+        const checked = await timed('floor', floor, { kind: 'check', url, ...base, targets: floorTargetsOf(sent.created) });
+        return { send: sent.requestsPerSecond, check: checked.requestsPerSecond };
+      },
+      service: async (round: number): Promise<RoundSide> => {
+        const { api, worker, url, drain } = service;
+        const sent = await timed('api', api, { kind: 'send', url, ...base, prefix: `ratio-${tag}-${round}-api` }, worker);
+        await drain(
+          `of paired round ${round + 1}`,
+          (sent.created ?? []).map(([to]) => to),
+        );
+        const targets = checkTargetsOf(sink, sent.created ?? []);
+        if (targets.length === 0) throw new Error(`paired round ${round + 1}: no verification with a known code`);
+        const checked = await timed('api', api, { kind: 'check', url, ...base, targets }, worker);
+        return { send: sent.requestsPerSecond, check: checked.requestsPerSecond };
+      },
+    };
+    const rounds: RatioRounds['rounds'] = [];
+    for (let round = 0; round < RATIO_ROUNDS; round++) {
+      note(`paired round ${round + 1} of ${RATIO_ROUNDS}`);
       const order = round % 2 === 0 ? (['floor', 'service'] as const) : (['service', 'floor'] as const);
-      // Each process's first thousands of requests are mostly the compiler's: both are warmed before either is measured.
-      for (const side of order) await sides[side]('warm-up');
       const measured: Partial<Record<'floor' | 'service', RoundSide>> = {};
-      for (const side of order) measured[side] = await sides[side]('measured');
+      for (const side of order) measured[side] = await sides[side](round);
       rounds.push({ floor: measured.floor!, service: measured.service! });
       note(
         `paired round ${round + 1}: service/floor send ${ratio(measured.service!.send / measured.floor!.send)}, ` +
           `check ${ratio(measured.service!.check / measured.floor!.check)}`,
       );
-    } finally {
-      await Promise.all([floor.stop(), api.stop(), worker.stop()]);
-      await admin.flushall();
     }
+    const of = (key: keyof RoundSide) =>
+      pairedRatio(
+        rounds.map((round) => round.service[key]),
+        rounds.map((round) => round.floor[key]),
+      );
+    return { rounds, send: of('send'), check: of('check') };
+  } finally {
+    await floor.stop();
   }
-  const of = (key: keyof RoundSide) =>
-    pairedRatio(
-      rounds.map((round) => round.service[key]),
-      rounds.map((round) => round.floor[key]),
-    );
-  return { rounds, send: of('send'), check: of('check') };
 }
 
 /**
@@ -1230,8 +1248,8 @@ function floorLines(service: ServiceResult, floor: FloorRuns, judged: 'rounds' |
 function ratioRoundLines({ rounds, send, check }: RatioRounds): string[] {
   const interval = ({ interval }: PairedRatio) => (interval ? `${ratio(interval.low)}-${ratio(interval.high)}` : '-');
   return [
-    `service/floor in ${rounds.length} paired rounds, each on a fresh floor, API process and worker, warmed, then measured in`,
-    `turn, the order alternating: ${RATIO_SECONDS} s of sends at saturation, their drain, then a check of each, half with its real code`,
+    `service/floor in ${rounds.length} paired rounds: the service's processes after its phases and a floor beside them, measured`,
+    `in turn, the order alternating: ${RATIO_SECONDS} s of sends at saturation, then a check of each, half with its real code`,
     '',
     ...formatTable([
       ['round', 'floor send/s', 'service send/s', 'service/floor', 'floor check/s', 'service check/s', 'service/floor'],
