@@ -45,8 +45,8 @@ import { SmtpSink } from './smtp-sink.js';
  * floor at saturation runs again, and the table's service/floor ratios are taken against both of its runs. The
  * yardsticks are paced at the service's half-load rates too, after the service: a server's CPU per request grows as
  * its load falls (fewer requests share each wakeup, system call and Redis write), and those rows show how much of
- * that the rate itself costs a server that does less. Then SMS sends with the fraud guard off and on. Prints one table and the targets, each [met] or
- * [MISSED]; writes nothing but the CPU profiles it is asked for.
+ * that the rate itself costs a server that does less. Then SMS sends with the fraud guard off and on. Prints one
+ * table and the targets, each [met] or [MISSED]; writes nothing but the CPU profiles it is asked for.
  *
  * The delivery queue is paused (globally, from this process, with Bull) whenever the API is measured,
  * so no delivery shares the CPU with a timed API phase; the worker drains what a phase queued in a
@@ -54,8 +54,8 @@ import { SmtpSink } from './smtp-sink.js';
  *
  * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_MEMORY_VERIFICATIONS
  * (verifications created for the Redis memory figure, 100000), BENCH_RATIO_ROUNDS (6) and BENCH_RATIO_SECONDS (3)
- * (the paired rounds), BENCH_DATABASE_URL or TEST_DATABASE_URL
- * (a PostgreSQL server; a scratch database is created and dropped on it), BENCH_CPU_PROF=1 (a CPU
+ * (the paired rounds), BENCH_DATABASE_URL or TEST_DATABASE_URL (a PostgreSQL server; a scratch database is created
+ * and dropped on it), BENCH_CPU_PROF=1 (a CPU
  * profile per timed phase of the service, of the floor at saturation and of the fraud guard's two processes,
  * in bench/results/), BENCH_HEAP_PROF=1 (with it, a heap profile of each of those phases too), BENCH_NODE_ARGS
  * (more node flags for the service, e.g. --max-old-space-size=128), BENCH_NODE (the node binary the servers run on;
