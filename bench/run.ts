@@ -361,6 +361,12 @@ interface HalfLoadRates {
   check: number;
 }
 
+/** A yardstick's warm-up: WARMUP_SECONDS of `GET /health/live`, then as many of sends at saturation. */
+async function warmUp(name: string, server: ServerProcess, url: string, prefix: string): Promise<Measured> {
+  await timed(name, server, { kind: 'live', url, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS });
+  return timed(name, server, { kind: 'send', url, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS, apiKey: API_KEY, prefix });
+}
+
 /**
  * The floor's and the baseline's phases: warm-up, then `POST /v1/verifications` for BENCH_DURATION,
  * then one check of every verification created, all at saturation; with `rates`, the sends and the
@@ -375,15 +381,7 @@ async function measureYardstick(
   profiled: (phase: 'send' | 'check', work: () => Promise<Measured>) => Promise<Measured> = (_phase, work) => work(),
 ): Promise<YardstickResult> {
   const prefix = `${name}-${randomBytes(3).toString('hex')}`;
-  await timed(name, server, { kind: 'live', url, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS });
-  const warm = await timed(name, server, {
-    kind: 'send',
-    url,
-    connections: CONNECTIONS,
-    durationSeconds: WARMUP_SECONDS,
-    apiKey: API_KEY,
-    prefix: `${prefix}-warm`,
-  });
+  const warm = await warmUp(name, server, url, `${prefix}-warm`);
   const warmTargets = await targetsOf(warm.created ?? []);
   const send = await profiled('send', () =>
     timed(name, server, {
@@ -706,14 +704,7 @@ async function measureRatioRounds(
     const floorUrl = await floor.listening();
     const base = { connections: CONNECTIONS, apiKey: API_KEY, durationSeconds: RATIO_SECONDS };
     // Warmed as the table's floor run is: the framework alone settles within seconds.
-    await timed('floor', floor, { kind: 'live', url: floorUrl, connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS });
-    const warm = await timed('floor', floor, {
-      kind: 'send',
-      url: floorUrl,
-      ...base,
-      durationSeconds: WARMUP_SECONDS,
-      prefix: `ratio-${tag}-warm`,
-    });
+    const warm = await warmUp('floor', floor, floorUrl, `ratio-${tag}-warm`);
     await timed('floor', floor, { kind: 'check', url: floorUrl, ...base, targets: floorTargetsOf(warm.created) });
     const sides = {
       floor: async (round: number): Promise<RoundSide> => {
