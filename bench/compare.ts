@@ -5,7 +5,7 @@ import { FakeTwilio } from '../test/support/fake-twilio.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
 import type { LoadJob } from './load-client.js';
-import { pairedRatio } from './paired-ratio.js';
+import { median, pairedRatio } from './paired-ratio.js';
 import { serverRuntime } from './runtime.js';
 import {
   API_KEY,
@@ -144,12 +144,6 @@ async function main(): Promise<void> {
     await database.drop();
     rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 main().catch((error: unknown) => {

@@ -72,6 +72,8 @@ export interface LoadResult {
   /** Destinations or accounts the run took, answered or not: the next run starts past them. */
   used: number;
   late?: LateAnswers;
+  /** The load client's own CPU time over the run (user + system, all its threads), in ms. */
+  cpuMs: number;
 }
 
 /**
@@ -206,6 +208,7 @@ function planOf(job: LoadJob, tally: Tally): Plan {
 }
 
 export function run(job: LoadJob): Promise<LoadResult> {
+  const cpuAtStart = process.cpuUsage();
   const tally: Tally = { statuses: {}, created: [], unexpected: 0, sequence: 0 };
   const plan = planOf(job, tally);
   const count = (status: number, body: string, context: Context) => {
@@ -223,9 +226,15 @@ export function run(job: LoadJob): Promise<LoadResult> {
       unexpected: tally.unexpected,
       created: job.kind === 'send' || job.kind === 'otp-start' ? tally.created : undefined,
       used: tally.sequence,
+      cpuMs: cpuMsSince(cpuAtStart),
     };
   };
   return job.rate === undefined ? saturate(job, plan, count, finish) : paced(job, job.rate, plan, count, finish);
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1000;
 }
 
 type Count = (status: number, body: string, context: Context) => void;

@@ -44,3 +44,9 @@ export function pairedRatio(mine: readonly number[], theirs: readonly number[]):
   const interval = { low: Math.exp(mean - halfWidth), high: Math.exp(mean + halfWidth) };
   return { ratio: Math.exp(mean), interval, shows: interval.high < 1 || interval.low > 1 };
 }
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}

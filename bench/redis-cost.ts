@@ -8,6 +8,7 @@ import { FakeTwilio } from '../test/support/fake-twilio.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.js';
 import type { LoadJob, LoadResult } from './load-client.js';
+import { redisCpuMs } from './machine-cpu.js';
 import { serverRuntime } from './runtime.js';
 import {
   API_KEY,
@@ -56,12 +57,6 @@ async function commandStats(redis: Redis): Promise<Map<string, CommandStat>> {
   return stats;
 }
 
-async function cpuMicros(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
-}
-
 /** A script's name: the service's, or, for Bull's (whose source this does not hold), its number of keys and first key. */
 function scriptName(sha: string, keyCount: string, firstKey: string): string {
   return SCRIPT_NAMES.get(sha) ?? `${firstKey.startsWith('{otp-delivery}') ? 'Bull' : 'unknown'} script of ${keyCount} keys, ${firstKey}`;
@@ -106,14 +101,14 @@ async function main(): Promise<void> {
       await redis.config('SET', 'slowlog-max-len', String(slowLog ? 40 * SENDS : 128));
       await redis.call('SLOWLOG', 'RESET');
       await redis.config('RESETSTAT');
-      const cpuBefore = await cpuMicros(redis);
+      const cpuBefore = await redisCpuMs(redis);
       const result = await load(job);
-      const cpu = (await cpuMicros(redis)) - cpuBefore;
+      const cpuMicros = ((await redisCpuMs(redis)) - cpuBefore) * 1000;
       const stats = await commandStats(redis);
       const entries = slowLog ? ((await redis.call('SLOWLOG', 'GET', 40 * SENDS)) as SlowLogEntry[]) : [];
       await redis.config('SET', 'slowlog-log-slower-than', '-1');
       await redis.call('SLOWLOG', 'RESET');
-      return { result, cpu, stats, scripts: scriptTimes(entries) };
+      return { result, cpuMicros, stats, scripts: scriptTimes(entries) };
     };
 
     for (const kind of ['send', 'check'] as const) {
@@ -127,7 +122,7 @@ async function main(): Promise<void> {
       const n = Math.max(1, counted.result.requests);
       console.log(
         `\n${kind}: ${counted.result.requests} requests, ${counted.result.requestsPerSecond.toFixed(0)} req/s; ` +
-          `Redis CPU ${(counted.cpu / n).toFixed(1)} µs per request`,
+          `Redis CPU ${(counted.cpuMicros / n).toFixed(1)} µs per request`,
       );
       console.log("  commands (a script's own commands are counted apart from it, and within its time):");
       for (const [name, { calls, usec }] of [...counted.stats].sort((a, b) => b[1].usec - a[1].usec)) {

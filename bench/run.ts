@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,8 @@ import { createScratchPostgresDatabase } from '../test/support/scratch-postgres.
 import { BASELINE_QUEUE } from './baseline-server.js';
 import { IDLE, type ProfileSummary, summarizeProfile } from './cpu-profile.js';
 import { accountEmail, type CheckTarget, type LoadJob, type LoadResult, type SignInTarget, type SmsNumbers } from './load-client.js';
-import { type PairedRatio, pairedRatio } from './paired-ratio.js';
+import { machineCpu, redisCpuMs } from './machine-cpu.js';
+import { median, type PairedRatio, pairedRatio } from './paired-ratio.js';
 import { serverRuntime } from './runtime.js';
 import {
   API_KEY,
@@ -275,7 +276,8 @@ async function main(): Promise<void> {
       profiles,
     );
     // The ratios the targets are judged on: the service's processes, warmed by its phases, and a floor, in turn.
-    const ratioRounds = RATIO_ROUNDS > 0 ? await measureRatioRounds(processes, sink, serviceEnv, nodeArgs, scratch, servers) : undefined;
+    const ratioRounds =
+      RATIO_ROUNDS > 0 ? await measureRatioRounds(processes, admin, sink, serviceEnv, nodeArgs, scratch, servers) : undefined;
     await Promise.all([processes.api.stop(), processes.worker.stop()]);
     await admin.flushall();
     // The floor at saturation again, right after the service: on a shared machine a yardstick run minutes apart from
@@ -665,6 +667,24 @@ interface ServiceProcesses {
 interface RoundSide {
   send: number;
   check: number;
+  sendCost: RequestCost;
+  checkCost: RequestCost;
+}
+
+/**
+ * Where the machine's CPU went over a round's phase, per request answered, in ms: the server measured (the service's
+ * API process, or the floor), the service's worker (its queue paused: 0 for the floor), Redis, the load client, the
+ * rest of what the machine ran (the benchmark itself, the load client's start-up, the other side's idle server, the
+ * system), its idle time and the time the hypervisor gave other machines (steal).
+ */
+interface RequestCost {
+  server: number;
+  worker: number;
+  redis: number;
+  load: number;
+  rest: number;
+  idle: number;
+  steal: number;
 }
 
 /** The service and the floor, one round each, and the service/floor ratios over all rounds. */
@@ -689,6 +709,7 @@ interface RatioRounds {
  */
 async function measureRatioRounds(
   service: ServiceProcesses,
+  redis: Redis,
   sink: SmtpSink,
   serviceEnv: Record<string, string>,
   nodeArgs: string[],
@@ -706,24 +727,26 @@ async function measureRatioRounds(
     // Warmed as the table's floor run is: the framework alone settles within seconds.
     const warm = await warmUp('floor', floor, floorUrl, `ratio-${tag}-warm`);
     await timed('floor', floor, { kind: 'check', url: floorUrl, ...base, targets: floorTargetsOf(warm.created) });
+    const costed = (name: string, server: ServerProcess, job: LoadJob, bystander?: ServerProcess) =>
+      withCost(redis, () => timed(name, server, job, bystander));
     const sides = {
       floor: async (round: number): Promise<RoundSide> => {
         const url = floorUrl;
-        const sent = await timed('floor', floor, { kind: 'send', url, ...base, prefix: `ratio-${tag}-${round}-floor` });
-        const checked = await timed('floor', floor, { kind: 'check', url, ...base, targets: floorTargetsOf(sent.created) });
-        return { send: sent.requestsPerSecond, check: checked.requestsPerSecond };
+        const sent = await costed('floor', floor, { kind: 'send', url, ...base, prefix: `ratio-${tag}-${round}-floor` });
+        const checked = await costed('floor', floor, { kind: 'check', url, ...base, targets: floorTargetsOf(sent.measured.created) });
+        return roundSide(sent, checked);
       },
       service: async (round: number): Promise<RoundSide> => {
         const { api, worker, url, drain } = service;
-        const sent = await timed('api', api, { kind: 'send', url, ...base, prefix: `ratio-${tag}-${round}-api` }, worker);
+        const sent = await costed('api', api, { kind: 'send', url, ...base, prefix: `ratio-${tag}-${round}-api` }, worker);
         await drain(
           `of paired round ${round + 1}`,
-          (sent.created ?? []).map(([to]) => to),
+          (sent.measured.created ?? []).map(([to]) => to),
         );
-        const targets = checkTargetsOf(sink, sent.created ?? []);
+        const targets = checkTargetsOf(sink, sent.measured.created ?? []);
         if (targets.length === 0) throw new Error(`paired round ${round + 1}: no verification with a known code`);
-        const checked = await timed('api', api, { kind: 'check', url, ...base, targets }, worker);
-        return { send: sent.requestsPerSecond, check: checked.requestsPerSecond };
+        const checked = await costed('api', api, { kind: 'check', url, ...base, targets }, worker);
+        return roundSide(sent, checked);
       },
     };
     const rounds: RatioRounds['rounds'] = [];
@@ -738,7 +761,7 @@ async function measureRatioRounds(
           `check ${ratio(measured.service!.check / measured.floor!.check)}`,
       );
     }
-    const of = (key: keyof RoundSide) =>
+    const of = (key: 'send' | 'check') =>
       pairedRatio(
         rounds.map((round) => round.service[key]),
         rounds.map((round) => round.floor[key]),
@@ -747,6 +770,35 @@ async function measureRatioRounds(
   } finally {
     await floor.stop();
   }
+}
+
+/** A phase, with where the machine's CPU went over it per request (`RequestCost`). */
+async function withCost(redis: Redis, phase: () => Promise<Measured>): Promise<{ measured: Measured; cost: RequestCost }> {
+  const machineBefore = machineCpu();
+  const redisBefore = await redisCpuMs(redis);
+  const measured = await phase();
+  const redisMs = (await redisCpuMs(redis)) - redisBefore;
+  const machine = machineCpu();
+  const perRequest = (ms: number) => ms / Math.max(1, measured.requests);
+  const cost = {
+    server: measured.cpuMsPerRequest,
+    worker: perRequest(measured.bystanderCpuMs ?? 0),
+    redis: perRequest(redisMs),
+    load: perRequest(measured.cpuMs),
+    idle: perRequest(machine.idleMs - machineBefore.idleMs),
+    steal: perRequest(machine.stealMs - machineBefore.stealMs),
+  };
+  const busy = perRequest(machine.busyMs - machineBefore.busyMs);
+  return { measured, cost: { ...cost, rest: Math.max(0, busy - cost.server - cost.worker - cost.redis - cost.load) } };
+}
+
+function roundSide(sent: { measured: Measured; cost: RequestCost }, checked: { measured: Measured; cost: RequestCost }): RoundSide {
+  return {
+    send: sent.measured.requestsPerSecond,
+    check: checked.measured.requestsPerSecond,
+    sendCost: sent.cost,
+    checkCost: checked.cost,
+  };
 }
 
 /**
@@ -921,6 +973,7 @@ function combined(phases: Measured[]): Measured {
     timeouts: phases.reduce((sum, phase) => sum + phase.timeouts, 0),
     cpuMsPerRequest: phases.reduce((sum, phase) => sum + phase.cpuMsPerRequest * phase.requests, 0) / Math.max(1, requests),
     used: phases.reduce((sum, phase) => sum + phase.used, 0),
+    cpuMs: phases.reduce((sum, phase) => sum + phase.cpuMs, 0),
   };
 }
 
@@ -1256,6 +1309,48 @@ function ratioRoundLines({ rounds, send, check }: RatioRounds): string[] {
     ]),
     `over the rounds (geometric mean, 95 % interval): send ${ratio(send.ratio)} (${interval(send)}), ` +
       `check ${ratio(check.ratio)} (${interval(check)}); the two ratio targets are judged on these`,
+    '',
+    ...roundCostLines(rounds),
+  ];
+}
+
+/**
+ * The rounds' machine time per request (`RequestCost`), each the median over the rounds. While the machine has idle
+ * time, a side's requests per second are bounded by its server's own CPU per request (its main thread's work, and
+ * its GC helpers'), so the floor's server CPU over the service's is the ratio that work alone explains; with every
+ * core busy, it is what a request takes of the whole machine, Redis's work and the load client's included.
+ */
+function roundCostLines(rounds: RatioRounds['rounds']): string[] {
+  const costOf = (side: 'floor' | 'service', key: 'sendCost' | 'checkCost', part: keyof RequestCost) =>
+    median(rounds.map((round) => round[side][key][part]));
+  const busyOf = (side: 'floor' | 'service', key: 'sendCost' | 'checkCost') =>
+    median(rounds.map(({ [side]: { [key]: cost } }) => cost.server + cost.worker + cost.redis + cost.load + cost.rest));
+  const parts: (keyof RequestCost)[] = ['server', 'worker', 'redis', 'load', 'rest'];
+  const rows = (['send', 'check'] as const).flatMap((route) =>
+    (['floor', 'service'] as const).map((side) => {
+      const key = route === 'send' ? 'sendCost' : 'checkCost';
+      return [
+        `${side} ${route}`,
+        ...parts.map((part) => costOf(side, key, part).toFixed(3)),
+        busyOf(side, key).toFixed(3),
+        costOf(side, key, 'idle').toFixed(3),
+        costOf(side, key, 'steal').toFixed(3),
+      ];
+    }),
+  );
+  const explained = (route: 'send' | 'check') => {
+    const key = route === 'send' ? 'sendCost' : 'checkCost';
+    const server = costOf('floor', key, 'server') / costOf('service', key, 'server');
+    return `${route} ${ratio(server)} (the machine's busy time: ${ratio(busyOf('floor', key) / busyOf('service', key))})`;
+  };
+  return [
+    `the machine's CPU per request in the rounds, ms (medians over the rounds; ${availableParallelism()} cores): the server measured, ` +
+      `the service's worker, Redis, the load client, the rest (the benchmark, the other side's idle server, the system), ` +
+      `all of it, idle, steal`,
+    '',
+    ...formatTable([['round side', 'server', 'worker', 'Redis', 'load client', 'rest', 'busy', 'idle', 'steal'], ...rows]),
+    `the floor's server CPU per request over the service's (the ratio a server bound by its own CPU would give): ` +
+      `${explained('send')}, ${explained('check')}`,
     '',
   ];
 }
