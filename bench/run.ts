@@ -1326,9 +1326,10 @@ function roundCostLines(rounds: RatioRounds['rounds']): string[] {
   const busyOf = (side: 'floor' | 'service', key: 'sendCost' | 'checkCost') =>
     median(rounds.map(({ [side]: { [key]: cost } }) => cost.server + cost.worker + cost.redis + cost.load + cost.rest));
   const parts: (keyof RequestCost)[] = ['server', 'worker', 'redis', 'load', 'rest'];
+  const costKey = { send: 'sendCost', check: 'checkCost' } as const;
   const rows = (['send', 'check'] as const).flatMap((route) =>
     (['floor', 'service'] as const).map((side) => {
-      const key = route === 'send' ? 'sendCost' : 'checkCost';
+      const key = costKey[route];
       return [
         `${side} ${route}`,
         ...parts.map((part) => costOf(side, key, part).toFixed(3)),
@@ -1339,7 +1340,7 @@ function roundCostLines(rounds: RatioRounds['rounds']): string[] {
     }),
   );
   const explained = (route: 'send' | 'check') => {
-    const key = route === 'send' ? 'sendCost' : 'checkCost';
+    const key = costKey[route];
     const server = costOf('floor', key, 'server') / costOf('service', key, 'server');
     return `${route} ${ratio(server)} (the machine's busy time: ${ratio(busyOf('floor', key) / busyOf('service', key))})`;
   };
