@@ -1,4 +1,4 @@
-import { pairedRatio } from '../bench/paired-ratio.js';
+import { median, pairedRatio } from '../bench/paired-ratio.js';
 
 /** `npm run bench:compare`'s verdict: this build's figure over the other's, round by round, with its 95 % interval. */
 describe('the paired ratio of two builds', () => {
@@ -42,5 +42,20 @@ describe('the paired ratio of two builds', () => {
     expect(pairedRatio([2], [1])).toEqual({ ratio: 2, shows: false });
     expect(() => pairedRatio([1, 2], [1])).toThrow();
     expect(() => pairedRatio([], [])).toThrow();
+  });
+});
+
+/** The benchmark's medians: `bench:compare`'s per build, and the paired rounds' machine time per request. */
+describe('the median of a run’s figures', () => {
+  it('is the middle figure, or the mean of the two middle ones, whatever their order', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([0.4, 0.1, 0.3, 0.2])).toBeCloseTo(0.25, 10);
+    expect(median([7])).toBe(7);
+  });
+
+  it('leaves the figures it was given as they were', () => {
+    const figures = [3, 1, 2];
+    median(figures);
+    expect(figures).toEqual([3, 1, 2]);
   });
 });
