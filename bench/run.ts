@@ -53,14 +53,14 @@ import { SmtpSink } from './smtp-sink.js';
  * so no delivery shares the CPU with a timed API phase; the worker drains what a phase queued in a
  * phase of its own, with the API idle, and that drain is what its CPU per email is measured over.
  *
- * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_MEMORY_VERIFICATIONS
- * (verifications created for the Redis memory figure, 100000), BENCH_RATIO_ROUNDS (6) and BENCH_RATIO_SECONDS (3)
- * (the paired rounds), BENCH_DATABASE_URL or TEST_DATABASE_URL (a PostgreSQL server; a scratch database is created
- * and dropped on it), BENCH_CPU_PROF=1 (a CPU
- * profile per timed phase of the service, of the floor at saturation and of the fraud guard's two processes,
- * in bench/results/), BENCH_HEAP_PROF=1 (with it, a heap profile of each of those phases too), BENCH_NODE_ARGS
- * (more node flags for the service, e.g. --max-old-space-size=128), BENCH_NODE (the node binary the servers run on;
- * by default the production image's Node.js major, bench/runtime.ts), BENCH_ONLY=guard (the fraud guard's phases alone).
+ * BENCH_DURATION (seconds per timed phase, 10), BENCH_CONNECTIONS (50), BENCH_MEMORY_VERIFICATIONS (verifications
+ * created for the Redis memory figure, 100000), BENCH_RATIO_ROUNDS (6) and BENCH_RATIO_SECONDS (3) (the paired
+ * rounds), BENCH_DATABASE_URL or TEST_DATABASE_URL (a PostgreSQL server; a scratch database is created and dropped on
+ * it), BENCH_CPU_PROF=1 (a CPU profile per timed phase of the service, of the floor at saturation and of the fraud
+ * guard's two processes, in bench/results/), BENCH_HEAP_PROF=1 (with it, a heap profile of each of those phases too),
+ * BENCH_NODE_ARGS (more node flags for the service, e.g. --max-old-space-size=128), BENCH_NODE (the node binary the
+ * servers run on; by default the production image's Node.js major, bench/runtime.ts), BENCH_ONLY=guard (the fraud
+ * guard's phases alone).
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -663,7 +663,7 @@ interface ServiceProcesses {
   drain: ReturnType<typeof drainer>;
 }
 
-/** Requests per second at saturation of one side of a paired round. */
+/** One side of a paired round: its requests per second at saturation, and where the machine's CPU went per request. */
 interface RoundSide {
   send: number;
   check: number;
@@ -683,8 +683,16 @@ interface RequestCost {
   redis: number;
   load: number;
   rest: number;
+  /** The machine's busy time in all. */
+  busy: number;
   idle: number;
   steal: number;
+}
+
+/** A phase and its `RequestCost`. */
+interface CostedPhase {
+  measured: Measured;
+  cost: RequestCost;
 }
 
 /** The service and the floor, one round each, and the service/floor ratios over all rounds. */
@@ -773,7 +781,7 @@ async function measureRatioRounds(
 }
 
 /** A phase, with where the machine's CPU went over it per request (`RequestCost`). */
-async function withCost(redis: Redis, phase: () => Promise<Measured>): Promise<{ measured: Measured; cost: RequestCost }> {
+async function withCost(redis: Redis, phase: () => Promise<Measured>): Promise<CostedPhase> {
   const machineBefore = machineCpu();
   const redisBefore = await redisCpuMs(redis);
   const measured = await phase();
@@ -789,10 +797,10 @@ async function withCost(redis: Redis, phase: () => Promise<Measured>): Promise<{
     steal: perRequest(machine.stealMs - machineBefore.stealMs),
   };
   const busy = perRequest(machine.busyMs - machineBefore.busyMs);
-  return { measured, cost: { ...cost, rest: Math.max(0, busy - cost.server - cost.worker - cost.redis - cost.load) } };
+  return { measured, cost: { ...cost, busy, rest: Math.max(0, busy - cost.server - cost.worker - cost.redis - cost.load) } };
 }
 
-function roundSide(sent: { measured: Measured; cost: RequestCost }, checked: { measured: Measured; cost: RequestCost }): RoundSide {
+function roundSide(sent: CostedPhase, checked: CostedPhase): RoundSide {
   return {
     send: sent.measured.requestsPerSecond,
     check: checked.measured.requestsPerSecond,
@@ -1323,26 +1331,19 @@ function ratioRoundLines({ rounds, send, check }: RatioRounds): string[] {
 function roundCostLines(rounds: RatioRounds['rounds']): string[] {
   const costOf = (side: 'floor' | 'service', key: 'sendCost' | 'checkCost', part: keyof RequestCost) =>
     median(rounds.map((round) => round[side][key][part]));
-  const busyOf = (side: 'floor' | 'service', key: 'sendCost' | 'checkCost') =>
-    median(rounds.map(({ [side]: { [key]: cost } }) => cost.server + cost.worker + cost.redis + cost.load + cost.rest));
-  const parts: (keyof RequestCost)[] = ['server', 'worker', 'redis', 'load', 'rest'];
+  const columns: (keyof RequestCost)[] = ['server', 'worker', 'redis', 'load', 'rest', 'busy', 'idle', 'steal'];
   const costKey = { send: 'sendCost', check: 'checkCost' } as const;
   const rows = (['send', 'check'] as const).flatMap((route) =>
     (['floor', 'service'] as const).map((side) => {
       const key = costKey[route];
-      return [
-        `${side} ${route}`,
-        ...parts.map((part) => costOf(side, key, part).toFixed(3)),
-        busyOf(side, key).toFixed(3),
-        costOf(side, key, 'idle').toFixed(3),
-        costOf(side, key, 'steal').toFixed(3),
-      ];
+      return [`${side} ${route}`, ...columns.map((part) => costOf(side, key, part).toFixed(3))];
     }),
   );
   const explained = (route: 'send' | 'check') => {
     const key = costKey[route];
     const server = costOf('floor', key, 'server') / costOf('service', key, 'server');
-    return `${route} ${ratio(server)} (the machine's busy time: ${ratio(busyOf('floor', key) / busyOf('service', key))})`;
+    const busy = costOf('floor', key, 'busy') / costOf('service', key, 'busy');
+    return `${route} ${ratio(server)} (the machine's busy time: ${ratio(busy)})`;
   };
   return [
     `the machine's CPU per request in the rounds, ms (medians over the rounds; ${availableParallelism()} cores): the server measured, ` +
