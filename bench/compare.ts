@@ -22,32 +22,49 @@ import {
 import { SmtpSink } from './smtp-sink.js';
 
 /**
- * `npm run bench:compare -- <another checkout>`: the CPU per request of this checkout's build against
- * another's (each built: `npm run build` there), where `npm run bench`'s figures, a run apart, differ by
- * more than a change does on a shared machine. Both run as API processes (DELIVERY_WORKER=false), with the
- * benchmark's configuration, side by side on one Redis and PostgreSQL, and are loaded in turn: each round,
- * each sends BENCH_COMPARE_SENDS verifications at saturation, then checks every one of them once with a
- * wrong code (no worker delivers, so no code is known: every check counts a miss). The order alternates
- * between rounds, so both meet the machine alike. Each round starts both processes afresh (the other one first
- * every other round) and warms both before it measures either: a process keeps its own luck for as long as it
- * runs (where its code and heap landed, the core it was given), and with one process per build for the whole
- * run, the same build on both sides measured 1.17 x the CPU per check (95 % interval 1.09-1.26), a difference
- * that was none. Prints each round, then this build's figure over the other's
- * round by round with its 95 % interval (`pairedRatio`), and the medians. BENCH_COMPARE_ROUNDS (8),
- * BENCH_COMPARE_SENDS (8000), BENCH_CONNECTIONS (50); BENCH_OTHER_NODE_ARGS, the other's node flags instead of
- * the image's (this checkout on both sides measures a flag alone).
+ * `npm run bench:compare -- <another checkout>`: the CPU per request and the requests per second at saturation of
+ * this checkout's build against another's (each built: `npm run build` there), where `npm run bench`'s figures, a
+ * run apart, differ by more than a change does on a shared machine. Both run as API processes
+ * (DELIVERY_WORKER=false), with the benchmark's configuration, side by side on one Redis and PostgreSQL, and are
+ * loaded in turn: each round, each sends BENCH_COMPARE_SENDS verifications at saturation, then checks every one of
+ * them once with a wrong code (no worker delivers, so no code is known: every check counts a miss). The order
+ * alternates between rounds, so both meet the machine alike. Each round starts both processes afresh (the other one
+ * first every other round) and warms both before it measures either: a process keeps its own luck for as long as it
+ * runs (where its code and heap landed, the core it was given), and with one process per build for the whole run,
+ * the same build on both sides measured 1.17 x the CPU per check (95 % interval 1.09-1.26), a difference that was
+ * none. Prints each round, then for each route and figure this build's over the other's round by round with its 95 %
+ * interval (`pairedRatio`), and the medians. BENCH_COMPARE_ROUNDS (8), BENCH_COMPARE_SENDS (8000), BENCH_CONNECTIONS
+ * (50); BENCH_OTHER_NODE_ARGS, the other's node flags instead of the image's (this checkout on both sides measures a
+ * flag alone).
  */
 
 const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 8);
 const SENDS = Number(process.env.BENCH_COMPARE_SENDS ?? 8000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const OTHER_NODE_ARGS = process.env.BENCH_OTHER_NODE_ARGS?.split(' ').filter(Boolean);
+
+/**
+ * What each round's figures are compared on: the CPU per request, which a change's cost or saving moves, and the
+ * requests per second, which the ratio targets of `npm run bench` are: a change can spend CPU and still serve more
+ * (or save CPU and serve fewer, as requests wait on one another).
+ */
+const FIGURES = [
+  { key: 'cpuMs', label: 'CPU', format: (value: number) => `${value.toFixed(3)} ms` },
+  { key: 'perSecond', label: 'req/s', format: (value: number) => `${Math.round(value)} req/s` },
+] as const;
+
 /** Sends (and as many checks) each fresh process takes before it is measured. */
 const WARMUP_SENDS = 2000;
 
+/** A route's figures in one round: the CPU per request, and the requests per second at saturation. */
+interface Measured {
+  cpuMs: number;
+  perSecond: number;
+}
+
 interface Round {
-  send: number;
-  check: number;
+  send: Measured;
+  check: Measured;
 }
 
 interface Started {
@@ -93,11 +110,11 @@ async function main(): Promise<void> {
     }
   };
   try {
-    const cpuPerRequest = async (server: ServerProcess, job: LoadJob) => {
+    const measure = async (server: ServerProcess, job: LoadJob) => {
       const before = server.cpuMs();
       const result = await load(job);
       if (result.unexpected > 0) note(`${job.kind}: unexpected statuses ${JSON.stringify(result.statuses)}`);
-      return { result, cpuMs: (server.cpuMs() - before) / Math.max(1, result.requests) };
+      return { result, cpuMs: (server.cpuMs() - before) / Math.max(1, result.requests), perSecond: result.requestsPerSecond };
     };
     for (let round = 0; round < ROUNDS; round++) {
       await withFreshServers(round, async (started) => {
@@ -108,36 +125,39 @@ async function main(): Promise<void> {
           await load({ kind: 'check', ...base(target), targets: wrongCodes(warm.created) });
         }
         for (const target of started) {
-          const sent = await cpuPerRequest(target.server, {
+          const sent = await measure(target.server, {
             kind: 'send',
             ...base(target),
             amount: SENDS,
             prefix: `${target.name}-${round}`,
           });
-          const checked = await cpuPerRequest(target.server, { kind: 'check', ...base(target), targets: wrongCodes(sent.result.created) });
-          rounds.get(target.name)!.push({ send: sent.cpuMs, check: checked.cpuMs });
-          note(`round ${round + 1} ${target.name}: CPU per send ${sent.cpuMs.toFixed(3)} ms, per check ${checked.cpuMs.toFixed(3)} ms`);
+          const checked = await measure(target.server, { kind: 'check', ...base(target), targets: wrongCodes(sent.result.created) });
+          rounds.get(target.name)!.push({ send: sent, check: checked });
+          note(
+            `round ${round + 1} ${target.name}: CPU per send ${sent.cpuMs.toFixed(3)} ms, per check ${checked.cpuMs.toFixed(3)} ms; ` +
+              `${Math.round(sent.perSecond)} sends/s, ${Math.round(checked.perSecond)} checks/s`,
+          );
         }
       });
     }
     const [mine, theirs] = builds.map(({ name }) => rounds.get(name)!) as [Round[], Round[]];
     console.log(
-      `CPU per request over ${ROUNDS} rounds of ${SENDS} sends and as many wrong-code checks; this: ${ROOT}, other: ${resolve(other)}`,
+      `CPU per request and requests/s at saturation over ${ROUNDS} rounds of ${SENDS} sends and as many wrong-code checks; ` +
+        `this: ${ROOT}, other: ${resolve(other)}`,
     );
     for (const route of ['send', 'check'] as const) {
-      const [a, b] = [median(mine.map((r) => r[route])), median(theirs.map((r) => r[route]))];
-      const fewer = mine.filter((r, i) => r[route] < theirs[i]![route]).length;
-      const paired = pairedRatio(
-        mine.map((r) => r[route]),
-        theirs.map((r) => r[route]),
-      );
-      const interval = paired.interval
-        ? `95 % interval ${paired.interval.low.toFixed(2)}-${paired.interval.high.toFixed(2)}: ${paired.shows ? 'a difference' : 'no difference these rounds can show'}`
-        : 'one round: no interval';
-      console.log(
-        `  ${route.padEnd(5)} ${paired.ratio.toFixed(2)} x the other's round by round (${interval}); ` +
-          `medians this ${a.toFixed(3)} ms, other ${b.toFixed(3)} ms; this lower in ${fewer} of ${ROUNDS} rounds`,
-      );
+      for (const figure of FIGURES) {
+        const [these, others] = [mine, theirs].map((build) => build.map((r) => r[route][figure.key])) as [number[], number[]];
+        const paired = pairedRatio(these, others);
+        const interval = paired.interval
+          ? `95 % interval ${paired.interval.low.toFixed(2)}-${paired.interval.high.toFixed(2)}: ${paired.shows ? 'a difference' : 'no difference these rounds can show'}`
+          : 'one round: no interval';
+        const higher = these.filter((value, i) => value > others[i]!).length;
+        console.log(
+          `  ${route.padEnd(5)} ${figure.label.padEnd(9)} ${paired.ratio.toFixed(2)} x the other's round by round (${interval}); ` +
+            `medians this ${figure.format(median(these))}, other ${figure.format(median(others))}; this higher in ${higher} of ${ROUNDS} rounds`,
+        );
+      }
     }
   } finally {
     await Promise.all([redis.stop(), sink.stop(), twilio.close()]);
