@@ -19,8 +19,9 @@ const COALESCING = Symbol('coalescing writes');
  * from then, and closing or ending the socket flushes or fails what is corked as it would a write in
  * flight. Unlike ioredis's auto-pipelining, no object is made per pass but the flush's immediate. Holding a
  * pass's commands to its end does not leave Redis waiting on the API: against no coalescing (`npm run
- * bench:compare`, two runs of 8 rounds), a send took 0.88 and 0.91 x the CPU and served 1.10 and 1.07 x the
- * requests per second, a check 0.90 and 0.93 x and 1.04 and 1.05 x.
+ * bench:compare`, two runs of 8 rounds), a send took 0.88 and 0.91 x the CPU and served 1.10 (95 % interval
+ * 1.07-1.13) and 1.07 x the requests per second; a check took 0.90 and 0.93 x the CPU and served 1.04 and
+ * 1.05 x the requests, within what those rounds can tell apart.
  *
  * Every connection, each time it (re)connects; on a cluster, each node's connection.
  */
